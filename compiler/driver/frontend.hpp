@@ -1,0 +1,29 @@
+// The front half of every command: read the file, parse, check. Shared by check, emit and
+// (later) fit, so they all report the same diagnostics for the same model.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "parse/ast.hpp"
+#include "sema/sema.hpp"
+#include "support/diagnostics.hpp"
+#include "support/source.hpp"
+
+namespace vmc::driver {
+
+struct FrontEnd {
+  SourceManager sources;
+  Diagnostics diags;
+  const SourceFile* file = nullptr;
+  std::optional<ast::Program> program;
+  std::unique_ptr<sema::Model> model;
+};
+
+// Reads and parses `path`; fe.program is set when it parsed cleanly.
+void parse_file(FrontEnd& fe, const std::string& path);
+// parse_file, then semantic analysis; fe.model is set when the model is well-formed.
+void check_file(FrontEnd& fe, const std::string& path, const sema::Options& options);
+
+}  // namespace vmc::driver

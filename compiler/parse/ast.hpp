@@ -1,0 +1,161 @@
+// The abstract syntax tree of a .vmodel file: what the parser produces and sema reads.
+// Every node carries the Span of the text it came from. Nothing here knows about Spirit X3.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "support/source.hpp"
+
+namespace vmc::ast {
+
+struct Ident {
+  std::string name;
+  Span span;
+};
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+enum class UnaryOp { Neg };
+// The binary operators, tightest-binding first within each precedence level.
+enum class BinaryOp { Pow, ElemMul, ElemDiv, Mul, Div, Add, Sub };
+const char* spelling(BinaryOp op);
+
+struct Number {
+  std::string text;  // as written, for printing
+  double value = 0;
+  bool is_integer = false;  // no '.' and no exponent
+};
+struct Name {
+  std::string name;
+};
+struct Unary {
+  UnaryOp op;
+  ExprPtr operand;
+};
+struct Binary {
+  BinaryOp op;
+  Span op_span;
+  ExprPtr lhs, rhs;
+};
+struct Call {
+  Ident callee;
+  std::vector<ExprPtr> args;
+};
+// One subscript: an index `e`, or a slice `lo:hi` where either bound may be absent.
+struct Subscript {
+  Span span;
+  bool is_slice = false;
+  ExprPtr lo;  // the index itself when !is_slice
+  ExprPtr hi;
+};
+struct Index {
+  ExprPtr base;
+  std::vector<Subscript> subscripts;
+};
+struct Transpose {
+  ExprPtr operand;
+};
+
+struct Expr {
+  Span span;
+  std::variant<Number, Name, Unary, Binary, Call, Index, Transpose> node;
+
+  template <class T> const T* as() const { return std::get_if<T>(&node); }
+  template <class T> T* as() { return std::get_if<T>(&node); }
+};
+
+// --- statements (model and guide blocks) ---
+
+struct Stmt;
+using StmtPtr = std::unique_ptr<Stmt>;
+
+struct Let {
+  Ident name;
+  ExprPtr value;
+};
+struct Sample {  // lhs ~ dist(args)
+  ExprPtr lhs;
+  Span tilde_span;
+  Call dist;
+  Span dist_span;
+};
+struct TargetIncrement {  // target += value
+  ExprPtr value;
+};
+struct Plate {
+  Ident index;
+  Ident dim;
+  bool subsample = false;
+  Span subsample_span;
+  std::vector<StmtPtr> body;
+};
+
+struct Stmt {
+  Span span;
+  std::variant<Let, Sample, TargetIncrement, Plate> node;
+
+  template <class T> const T* as() const { return std::get_if<T>(&node); }
+  template <class T> T* as() { return std::get_if<T>(&node); }
+};
+
+// --- declarations ---
+
+struct Constraint {
+  Ident key;          // lower, upper or cholesky
+  ExprPtr value;      // null for cholesky
+  Span span;
+};
+
+struct TypeExpr {
+  Ident base;  // real or int
+  std::vector<Constraint> constraints;
+  std::vector<ExprPtr> shape;  // empty for a scalar
+  Span span;
+};
+
+struct DimDecl {
+  Ident name;
+  ExprPtr value;  // the default, or null when inferred from data
+  Span span;
+};
+
+struct VarDecl {
+  Ident name;
+  TypeExpr type;
+  ExprPtr init;  // param blocks only; null when absent
+  Span init_span;
+  Span span;
+};
+
+struct FnDef {
+  Ident name;
+  std::vector<Ident> params;
+  ExprPtr body;
+  Span span;
+};
+
+enum class BlockKind { Dims, Data, Param, Latent, Model, Guide };
+const char* spelling(BlockKind kind);
+
+struct Block {
+  BlockKind kind;
+  Span keyword_span;  // the block's keyword, for "duplicate block" messages
+  Span span;
+  std::vector<DimDecl> dims;        // BlockKind::Dims
+  std::vector<VarDecl> vars;        // Data, Param, Latent
+  std::vector<StmtPtr> statements;  // Model, Guide
+};
+
+struct Program {
+  std::optional<Ident> model_name;  // the first `model NAME;`
+  std::vector<Ident> extra_model_names;  // any later ones: an error sema reports
+  std::vector<Block> blocks;  // in source order
+  std::vector<FnDef> functions;
+};
+
+}  // namespace vmc::ast
