@@ -13,10 +13,27 @@ namespace {
 namespace x3ast = vmc::parse::x3ast;
 namespace x3 = boost::spirit::x3;
 
-// Reports a `/*` that is never closed: the skipper would otherwise eat the rest of the file.
-void check_comments(const SourceFile& file, Diagnostics& diags) {
+// Deeper bracket nesting than this is refused before parsing: the grammar and every later
+// pass recurse once per level, and no real model comes close.
+constexpr int kMaxNesting = 256;
+
+// Checks what the grammar cannot report well: a `/*` that is never closed (the skipper would
+// silently eat the rest of the file) and absurdly deep nesting (it would exhaust the stack).
+void prescan(const SourceFile& file, Diagnostics& diags) {
   const std::string& t = file.text();
-  for (std::size_t i = 0; i + 1 < t.size(); ++i) {
+  int depth = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '(' || t[i] == '[' || t[i] == '{') {
+      if (++depth > kMaxNesting) {
+        auto at = static_cast<std::uint32_t>(i);
+        diags.error(file.span(at, at + 1), "brackets are nested more than " +
+                                               std::to_string(kMaxNesting) + " levels deep");
+        return;
+      }
+    } else if (t[i] == ')' || t[i] == ']' || t[i] == '}') {
+      depth = depth > 0 ? depth - 1 : 0;
+    }
+    if (i + 1 >= t.size()) break;
     if (t[i] == '/' && t[i + 1] == '/') {
       while (i < t.size() && t[i] != '\n') ++i;
     } else if (t[i] == '/' && t[i + 1] == '*') {
@@ -257,7 +274,7 @@ class Converter {
 
 std::optional<ast::Program> parse_program(const SourceFile& file, Diagnostics& diags) {
   std::size_t errors_before = diags.error_count();
-  check_comments(file, diags);
+  prescan(file, diags);
   if (diags.error_count() > errors_before) return std::nullopt;
 
   x3ast::ParseState state;

@@ -1,0 +1,193 @@
+#include "diff/adjoints.hpp"
+
+#include <cmath>
+
+#include "ir/builder.hpp"
+#include "support/check.hpp"
+
+namespace vmc::diff {
+namespace {
+
+using namespace vmc::ir;
+using C = Contributions;
+
+const Node* arg(const Node& n, int i) { return n.arg(i); }
+const Node* self(const Node& n) { return &n; }
+const Node* one_minus(const Node* x) { return sub(constant_like(x, 1), x); }
+
+// Sums g over the axes that broadcasting `x` to g's shape added.
+const Node* unbroadcast(const Node* g, const Node* x, std::uint32_t new_axes) {
+  for (int d = static_cast<int>(g->rank()) - 1; d >= 0; --d) {
+    if (new_axes >> d & 1u) g = sum(g, d);
+  }
+  VMC_ASSERT(g->shape() == x->shape(), "unbroadcast left the wrong shape");
+  return g;
+}
+
+// A reduction's adjoint, spread back over the reduced axis (or every axis).
+const Node* spread(const Node* g, const Node& reduced) {
+  const Node* x = reduced.arg(0);
+  int axis = reduced.attrs().axis;
+  if (axis < 0) return broadcast(g, x->shape());
+  return broadcast(g, x->shape(), 1u << axis);
+}
+
+// --- leaves: nothing flows further ---
+C adjoint_Input(const Node&, const Node*) { return {}; }
+C adjoint_Const(const Node&, const Node*) { return {}; }
+
+// --- elementwise, one operand ---
+C adjoint_Neg(const Node&, const Node* g) { return {neg(g)}; }
+C adjoint_Exp(const Node& n, const Node* g) { return {mul(g, self(n))}; }
+C adjoint_Log(const Node& n, const Node* g) { return {div(g, arg(n, 0))}; }
+C adjoint_Log1p(const Node& n, const Node* g) { return {div(g, add(arg(n, 0), 1))}; }
+C adjoint_Expm1(const Node& n, const Node* g) { return {mul(g, add(self(n), 1))}; }
+C adjoint_Sqrt(const Node& n, const Node* g) { return {div(mul(g, 0.5), self(n))}; }
+C adjoint_Square(const Node& n, const Node* g) { return {mul(g, mul(arg(n, 0), 2))}; }
+C adjoint_Abs(const Node& n, const Node* g) { return {mul(g, unary(Op::Sign, arg(n, 0)))}; }
+C adjoint_Tanh(const Node& n, const Node* g) { return {mul(g, one_minus(square(self(n))))}; }
+C adjoint_Sigmoid(const Node& n, const Node* g) {
+  return {mul(g, mul(self(n), one_minus(self(n))))};
+}
+C adjoint_Softplus(const Node& n, const Node* g) {
+  return {mul(g, unary(Op::Sigmoid, arg(n, 0)))};
+}
+C adjoint_LogSigmoid(const Node& n, const Node* g) {
+  return {mul(g, unary(Op::Sigmoid, neg(arg(n, 0))))};
+}
+C adjoint_Relu(const Node& n, const Node* g) { return {mul(g, unary(Op::Step, arg(n, 0)))}; }
+C adjoint_Step(const Node&, const Node*) { return {}; }
+C adjoint_Sign(const Node&, const Node*) { return {}; }
+C adjoint_Lgamma(const Node& n, const Node* g) { return {mul(g, unary(Op::Digamma, arg(n, 0)))}; }
+C adjoint_Digamma(const Node& n, const Node* g) {
+  return {mul(g, unary(Op::Trigamma, arg(n, 0)))};
+}
+C adjoint_Trigamma(const Node&, const Node*) {
+  VMC_ASSERT(false, "trigamma is not differentiated: objectives need at most digamma's derivative");
+}
+C adjoint_Ndtri(const Node& n, const Node* g) {
+  // d/dp Φ⁻¹(p) = 1 / φ(Φ⁻¹(p)) = √(2π) exp(x²/2)
+  const Node* x = self(n);
+  return {mul(g, mul(exp(mul(square(x), 0.5)), std::sqrt(2 * M_PI)))};
+}
+C adjoint_StopGradient(const Node&, const Node*) { return {}; }
+
+// --- elementwise, two operands ---
+C adjoint_Add(const Node&, const Node* g) { return {g, g}; }
+C adjoint_Sub(const Node&, const Node* g) { return {g, neg(g)}; }
+C adjoint_Mul(const Node& n, const Node* g) { return {mul(g, arg(n, 1)), mul(g, arg(n, 0))}; }
+C adjoint_Div(const Node& n, const Node* g) {
+  const Node* b = arg(n, 1);
+  return {div(g, b), neg(div(mul(g, self(n)), b))};
+}
+C adjoint_Pow(const Node& n, const Node* g) {
+  const Node* a = arg(n, 0);
+  const Node* b = arg(n, 1);
+  const Node* da = mul(g, mul(b, binary(Op::Pow, a, sub(b, constant_like(b, 1)))));
+  // The exponent's gradient needs log(a); skip it when the exponent is a constant.
+  const Node* db = b->op() == Op::Const ? nullptr : mul(g, mul(self(n), log(a)));
+  return {da, db};
+}
+C adjoint_Min(const Node& n, const Node* g) {
+  const Node* b_smaller = binary(Op::Greater, arg(n, 0), arg(n, 1));
+  return {mul(g, one_minus(b_smaller)), mul(g, b_smaller)};
+}
+C adjoint_Max(const Node& n, const Node* g) {
+  const Node* a_larger = binary(Op::Greater, arg(n, 0), arg(n, 1));
+  return {mul(g, a_larger), mul(g, one_minus(a_larger))};
+}
+C adjoint_Greater(const Node&, const Node*) { return {}; }
+C adjoint_Equal(const Node&, const Node*) { return {}; }
+
+C adjoint_Select(const Node& n, const Node* g) {
+  const Node* zero = constant_like(g, 0);
+  return {nullptr, select(arg(n, 0), g, zero), select(arg(n, 0), zero, g)};
+}
+
+// --- structure ---
+C adjoint_Broadcast(const Node& n, const Node* g) {
+  return {unbroadcast(g, arg(n, 0), n.attrs().axes)};
+}
+C adjoint_Transpose(const Node&, const Node* g) { return {transpose(g)}; }
+C adjoint_Reshape(const Node& n, const Node* g) { return {reshape(g, arg(n, 0)->shape())}; }
+C adjoint_Slice(const Node& n, const Node* g) {
+  // Zeros before and after the slice, along its axis.
+  const Node* x = arg(n, 0);
+  int axis = n.attrs().axis;
+  Shape before = x->shape(), after = x->shape();
+  before[axis] = Extent::constant(n.attrs().begin);
+  after[axis] = Extent::constant(x->shape()[axis].size - n.attrs().end);
+  const Node* out = g;
+  if (before[axis].size > 0) out = concat(constant(g->graph(), 0, before), out, axis);
+  if (after[axis].size > 0) out = concat(out, constant(g->graph(), 0, after), axis);
+  return {out};
+}
+C adjoint_Concat(const Node& n, const Node* g) {
+  int axis = n.attrs().axis;
+  std::int64_t split = arg(n, 0)->shape()[axis].size;
+  std::int64_t total = n.shape()[axis].size;
+  return {slice(g, axis, 0, split), slice(g, axis, split, total)};
+}
+C adjoint_Gather(const Node& n, const Node* g) {
+  return {scatter_add(g, arg(n, 1), arg(n, 0)->shape()), nullptr};
+}
+C adjoint_ScatterAdd(const Node& n, const Node* g) { return {gather(g, arg(n, 1)), nullptr}; }
+C adjoint_Tril(const Node&, const Node* g) { return {tril(g)}; }
+C adjoint_Diag(const Node&, const Node* g) { return {diag_matrix(g)}; }
+C adjoint_DiagMatrix(const Node&, const Node* g) { return {diag(g)}; }
+
+// --- reductions ---
+C adjoint_Sum(const Node& n, const Node* g) { return {spread(g, n)}; }
+C adjoint_ReduceMax(const Node& n, const Node* g) {
+  const Node* at_max = binary(Op::Equal, arg(n, 0), spread(self(n), n));
+  return {mul(spread(g, n), at_max)};
+}
+C adjoint_LogSumExp(const Node& n, const Node* g) {
+  const Node* softmax = exp(sub(arg(n, 0), spread(self(n), n)));
+  return {mul(spread(g, n), softmax)};
+}
+
+// --- linear algebra ---
+C adjoint_MatMul(const Node& n, const Node* g) {
+  const Node* a = arg(n, 0);
+  const Node* b = arg(n, 1);
+  bool ta = n.attrs().transpose_a, tb = n.attrs().transpose_b;
+  if (a->rank() == 1 && b->rank() == 1) return {mul(g, b), mul(g, a)};  // a dot product
+  if (b->rank() == 1) {  // op(A) b: dA = g bᵀ, db = op(A)ᵀ g
+    return {ta ? outer(b, g) : outer(g, b), matmul(a, g, !ta)};
+  }
+  if (a->rank() == 1) {  // aᵀ op(B): da = op(B) g, dB = a gᵀ
+    return {matmul(b, g, tb), tb ? outer(g, a) : outer(a, g)};
+  }
+  // C = op(A) op(B): dA = G op(B)ᵀ (or its transpose), dB = op(A)ᵀ G (or its transpose).
+  const Node* da = ta ? matmul(b, g, tb, true) : matmul(g, b, false, !tb);
+  const Node* db = tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false);
+  return {da, db};
+}
+C adjoint_Outer(const Node& n, const Node* g) {
+  return {matmul(g, arg(n, 1)), matmul(g, arg(n, 0), true)};
+}
+C adjoint_TriSolve(const Node& n, const Node* g) {
+  // x = L⁻¹ b (or L⁻ᵀ b): db = L⁻ᵀ g (or L⁻¹ g); dL = −db xᵀ (or −x dbᵀ), lower triangle.
+  const Node* lower = arg(n, 0);
+  bool t = n.attrs().transpose_a;
+  const Node* db = tri_solve(lower, g, !t);
+  const Node* x = self(n);
+  auto product = [](const Node* u, const Node* v) {
+    return u->rank() == 1 ? outer(u, v) : matmul(u, v, false, true);
+  };
+  const Node* dl = t ? product(x, db) : product(db, x);
+  return {neg(tril(dl)), db};
+}
+
+constexpr AdjointRule kRules[] = {
+#define VMC_OP(name, spelling, arity, category) &adjoint_##name,
+#include "ir/ops.def"
+#undef VMC_OP
+};
+
+}  // namespace
+
+const AdjointRule& adjoint_rule(ir::Op op) { return kRules[static_cast<int>(op)]; }
+
+}  // namespace vmc::diff

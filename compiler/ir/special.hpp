@@ -1,0 +1,14 @@
+// Scalar special functions with the numerically stable forms the IR's ops promise. The
+// interpreter uses them as its definition of each op; codegen must agree with them.
+#pragma once
+
+namespace vmc::ir::special {
+
+double softplus(double x);     // log(1 + e^x) without overflow
+double log_sigmoid(double x);  // -softplus(-x)
+double sigmoid(double x);
+double digamma(double x);
+double trigamma(double x);
+double ndtri(double p);        // the standard normal's inverse CDF
+
+}  // namespace vmc::ir::special
