@@ -1,5 +1,6 @@
 #include "parse/x3/tokens.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -52,7 +53,8 @@ const char* token_end(const char* it, const char* last) {
     while (e != last && (is_ident_char(*e) || *e == '.')) ++e;
     if (e - it > 1 || is_ident_char(*it)) return e;
   }
-  static constexpr std::string_view kTwoChar[] = {".*", "./", "+=", "//", "/*"};
+  static constexpr std::string_view kTwoChar[] = {".*", "./", "+=", "-=", "*=", "/=", "==", "!=",
+                                                  "<=", ">=", "&&", "||", "->", "**", "//", "/*"};
   for (std::string_view op : kTwoChar) {
     if (last - it >= 2 && std::string_view(it, 2) == op) return it + 2;
   }
@@ -92,13 +94,18 @@ bool is_keyword(const std::string& word) {
 
 void report_expected(ParseState& state, const char* where, const std::string& raw_what) {
   std::string what = normalise_what(raw_what);
-  if (is_terminator(what)) {
-    // Point just after the previous token, as a reader expects for a missing ';' or ')'.
-    const char* at = end_of_previous_token(state.text_begin, where);
-    state.errors.push_back({state.offset(at), state.offset(at), "expected " + what});
-    return;
-  }
+  const char* prev = end_of_previous_token(state.text_begin, where);
+  if (state.reported_since(prev)) return;  // recovery already explained this spot
   const char* at = skip_blank(where, state.text_end);
+  if (is_terminator(what)) {
+    // A missing ';' or ')' at the end of a line or before a closing bracket belongs just after
+    // the previous token, as a reader expects; a wrong token elsewhere is named where it stands.
+    bool closer = at != state.text_end && (*at == '}' || *at == ')' || *at == ']');
+    if (at == state.text_end || closer || std::find(prev, at, '\n') != at) {
+      state.errors.push_back({state.offset(prev), state.offset(prev), "expected " + what});
+      return;
+    }
+  }
   state.errors.push_back({state.offset(at), state.offset(token_end(at, state.text_end)),
                           "expected " + what + ", found " + describe_token(at, state.text_end)});
 }
@@ -109,28 +116,61 @@ void report_unexpected(ParseState& state, const char* where, const char* message
                           std::string(message) + ", found " + describe_token(at, state.text_end)});
 }
 
+// True when `it` starts a top-level item: a block keyword followed by '{' (or, for `model` and
+// `fn`, by a name). Those never appear inside a block, so recovery stops before them.
+bool starts_item(const char* it, const char* last) {
+  static constexpr std::string_view kBlocks[] = {"dims", "data", "param", "latent", "guide",
+                                                 "model", "fn"};
+  for (std::string_view kw : kBlocks) {
+    if (static_cast<std::size_t>(last - it) < kw.size() || std::string_view(it, kw.size()) != kw) {
+      continue;
+    }
+    const char* after = it + kw.size();
+    if (after != last && is_ident_char(*after)) return false;
+    after = skip_blank(after, last);
+    if (after == last) return false;
+    if (*after == '{') return kw != "fn";
+    return (kw == "model" || kw == "fn") && is_ident_start(*after);
+  }
+  return false;
+}
+
+void report_unclosed_block(ParseState& state, const char* where) {
+  std::string word(where, token_end(where, state.text_end));
+  const char* prev = end_of_previous_token(state.text_begin, where);
+  state.errors.push_back({state.offset(prev), state.offset(prev),
+                          "expected '}' to close the block before '" + word + "'"});
+}
+
 const char* skip_broken(const char* first, const char* last, Recovery mode) {
+  // Open brackets, innermost last. A ';' ends the broken text unless a '{' is open; a '}'
+  // closes the innermost '{' (abandoning '(' and '[' left open inside it) or, with no '{'
+  // open, is the enclosing block's and stays for its rule.
+  std::vector<char> open;
+  auto brace_open = [&] { return std::find(open.begin(), open.end(), '{') != open.end(); };
   const char* it = first;
-  int depth = 0;
   while (it != last) {
     const char* next = skip_blank(it, last);
     if (next != it) {
       it = next;
       continue;
     }
+    if (it != first && !brace_open() && starts_item(it, last)) return it;
     char c = *it;
     if (c == '(' || c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ')' || c == ']' || c == '}') {
-      if (depth > 0) {
-        --depth;
-        if (depth == 0 && c == '}' && mode == Recovery::TopLevel) return it + 1;
-      } else if (c == '}' && mode == Recovery::Statement) {
-        return it;  // closes the enclosing block: leave it to the block's rule
-      } else if (c == '}') {
-        return it + 1;  // a stray '}' at the top level
+      open.push_back(c);
+    } else if (c == ')' || c == ']') {
+      if (!open.empty() && open.back() != '{') open.pop_back();
+    } else if (c == '}') {
+      if (brace_open()) {
+        while (open.back() != '{') open.pop_back();
+        open.pop_back();
+        if (!brace_open() && mode == Recovery::TopLevel) return it + 1;
+      } else {
+        // The enclosing block's '}' (left for its rule), or a stray one at the top level.
+        return mode == Recovery::Statement ? it : it + 1;
       }
-    } else if (c == ';' && depth == 0) {
+    } else if (c == ';' && !brace_open()) {
       return it + 1;
     }
     ++it;

@@ -22,6 +22,10 @@ inline bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <
 void report_expected(ParseState& state, const char* where, const std::string& what);
 // Records "MESSAGE, found 'TOKEN'" at the token starting at `where`.
 void report_unexpected(ParseState& state, const char* where, const char* message);
+// Records "expected '}' before 'guide'" where a new block starts inside an unclosed one.
+void report_unclosed_block(ParseState& state, const char* where);
+// True when `it` starts a top-level item (`guide {`, `model NAME`, `fn NAME`, ...).
+bool starts_item(const char* it, const char* last);
 
 // A keyword: the word, not followed by an identifier character.
 struct keyword_parser : x3::parser<keyword_parser> {
@@ -84,8 +88,14 @@ struct recover_parser : x3::parser<recover_parser<Bad>> {
   bool parse(It& first, It const& last, Ctx const& ctx, RCtx&, Attr& attr) const {
     x3::skip_over(first, last, ctx);
     if (first == last) return false;
-    if (mode == Recovery::Statement && *first == '}') return false;
     ParseState& state = x3::get<parse_state_tag>(ctx);
+    if (mode == Recovery::Statement) {
+      if (*first == '}') return false;
+      if (starts_item(first, last)) {  // the block was never closed
+        if (!state.reported_since(first)) report_unclosed_block(state, first);
+        return false;
+      }
+    }
     if (!state.reported_since(first)) report_unexpected(state, first, message);
     It end = skip_broken(first, last, mode);
     Bad bad;
