@@ -6,6 +6,7 @@
 
 #include "driver/commands.hpp"
 #include "support/check.hpp"
+#include "support/stack.hpp"
 
 namespace {
 
@@ -22,24 +23,57 @@ int run(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.fallthrough(false);
 
-  vmc::driver::CheckArgs check;
+  vmc::driver::ModelArgs model;
+  auto model_options = [&](CLI::App* cmd, bool lowering) {
+    cmd->add_option("MODEL", model.model_path, "the .vmodel file")->required();
+    cmd->add_option("--set", model.set,
+                    "give a dim a value: --set J=2 (repeatable; overrides a default, or gives a "
+                    "dim the data would otherwise give)");
+    cmd->add_option("--guide", model.guide, "an automatic guide for a model without a guide block")
+        ->check(CLI::IsMember({"meanfield", "fullrank"}));
+    if (!lowering) return;
+    cmd->add_option("--estimator", model.estimator,
+                    "the ELBO estimator: A (sampled log p - log q), B (closed-form KL where the "
+                    "table has one), iwae (importance weighted), stl (sticking the landing)")
+        ->check(CLI::IsMember({"A", "B", "iwae", "stl"}))
+        ->default_val("A");
+    cmd->add_option("--samples", model.samples, "samples L per step (K for iwae)")
+        ->check(CLI::Range(1, 100000))
+        ->default_val(1);
+  };
+
   CLI::App* check_cmd = app.add_subcommand(
       "check", "Parse and check a model: prints a one-line summary, or the errors (exit 1)");
-  check_cmd->add_option("MODEL", check.model_path, "the .vmodel file")->required();
-  check_cmd->add_option("--set", check.set,
-                        "override a dim: --set J=2 (repeatable; also gives a dim the data "
-                        "would otherwise give)");
-  check_cmd->add_option("--guide", check.guide,
-                        "an automatic guide for a model without a guide block")
-      ->check(CLI::IsMember({"meanfield", "fullrank"}));
+  model_options(check_cmd, false);
 
-  std::string emit_stage, emit_path;
+  std::string emit_stage;
   CLI::App* emit_cmd = app.add_subcommand(
-      "emit", "Print a compiler stage's output for a model (deterministic, for golden tests)");
-  emit_cmd->add_option("STAGE", emit_stage, "the stage to print: ast")
+      "emit", "Print a compiler stage's output for a model (deterministic, for golden tests): "
+              "ast (the parsed program), ir (the objective's tensor IR), grad (the simplified "
+              "value + gradient DAG)");
+  emit_cmd->add_option("STAGE", emit_stage, "ast, ir or grad")
       ->required()
-      ->check(CLI::IsMember({"ast"}));
-  emit_cmd->add_option("MODEL", emit_path, "the .vmodel file")->required();
+      ->check(CLI::IsMember({"ast", "ir", "grad"}));
+  model_options(emit_cmd, true);
+
+  vmc::driver::DiagnoseArgs diag;
+  CLI::App* diagnose_cmd = app.add_subcommand(
+      "diagnose", "Compare the symbolic gradient with finite differences of the reference "
+                  "interpreter at a random point (fixed noise, synthetic data); exit 1 past the "
+                  "tolerance");
+  model_options(diagnose_cmd, true);
+  diagnose_cmd->add_option("--epsilon", diag.epsilon, "finite-difference step")->default_val(1e-6);
+  diagnose_cmd->add_option("--error", diag.error,
+                           "tolerance on |symbolic - finite difference|, relative past 1")
+      ->default_val(1e-6);
+  diagnose_cmd->add_option("--seed", diag.seed, "seed of the point, noise and data")->default_val(1);
+  diagnose_cmd->add_option("--init", diag.init_radius,
+                           "params drawn uniformly in (-R, R), unconstrained")
+      ->check(CLI::PositiveNumber)
+      ->default_val(1);
+  diagnose_cmd->add_option("--elements", diag.elements, "elements checked per param")
+      ->check(CLI::Range(1, 1000000))
+      ->default_val(10);
 
   std::string help_topic;
   CLI::App* help_cmd = app.add_subcommand("help", "Explain a command: vmc help CMD");
@@ -58,11 +92,13 @@ int run(int argc, char** argv) {
     return 1;
   }
 
-  if (*check_cmd) return vmc::driver::run_check(check);
-  if (*emit_cmd) return vmc::driver::run_emit_ast(emit_path);
+  if (*check_cmd) return vmc::driver::run_check(model);
+  if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model);
+  if (*diagnose_cmd) return vmc::driver::run_diagnose(model, diag);
   if (*help_cmd) {
     if (help_topic.empty()) {
-      std::cout << app.help();
+      // app.help() would describe the selected sub-command (`help` itself): ask the formatter.
+      std::cout << app.get_formatter()->make_help(&app, "vmc", CLI::AppFormatMode::Normal);
       return 0;
     }
     for (CLI::App* sub : app.get_subcommands({})) {
@@ -82,13 +118,15 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const vmc::InternalError& e) {
-    std::cerr << "vmc: " << e.what() << "\nThis is a bug in vmc; please report it with the input.\n";
-    return 70;
-  } catch (const std::bad_alloc&) {
-    std::cerr << "vmc: error: out of memory\n";
-    return 1;
-  }
+  return vmc::run_with_stack([&] {
+    try {
+      return run(argc, argv);
+    } catch (const vmc::InternalError& e) {
+      std::cerr << "vmc: " << e.what() << "\nThis is a bug in vmc; please report it with the input.\n";
+      return 70;
+    } catch (const std::bad_alloc&) {
+      std::cerr << "vmc: error: out of memory\n";
+      return 1;
+    }
+  });
 }

@@ -5,6 +5,7 @@
 
 #include "parse/x3/ast_adapted.hpp"
 #include "parse/x3/grammar.hpp"
+#include "parse/x3/tokens.hpp"
 #include "support/check.hpp"
 
 namespace vmc::parse {
@@ -83,6 +84,11 @@ class Converter {
   }
   ast::ExprPtr convert(x3ast::name& n) { return make(span(n), ast::Name{n.id}); }
   ast::ExprPtr convert(x3ast::call& c) { return make(span(c), call(c)); }
+  ast::ExprPtr convert(x3ast::group& g) {
+    ast::ExprPtr inner = expr(g.inner);
+    inner->span = span(g);
+    return inner;
+  }
 
   ast::Call call(x3ast::call& c) {
     ast::Call out{ident(c.callee), {}};
@@ -119,8 +125,10 @@ class Converter {
     ast::ExprPtr base = expr(p.base);
     if (!p.exponent) return base;
     ast::ExprPtr exponent = expr(*p.exponent);
-    // The '^' is the first one between the base and the exponent (only blanks lie between).
-    std::uint32_t at = static_cast<std::uint32_t>(file_.text().find('^', base->span.end));
+    // Only blanks and comments lie between the base and the '^'.
+    const char* text = file_.text().data();
+    auto at = static_cast<std::uint32_t>(
+        x3ast::skip_blank(text + base->span.end, text + file_.text().size()) - text);
     Span whole = Span::cover(base->span, exponent->span);
     return make(whole, ast::Binary{ast::BinaryOp::Pow, file_.span(at, at + 1), std::move(base),
                                    std::move(exponent)});

@@ -6,6 +6,11 @@ namespace vmc {
 namespace {
 
 constexpr int kTabWidth = 4;
+// Past this many errors the rest are counted, not shown: one mistake repeated 100,000 times
+// (a generated file) must not flood the terminal.
+constexpr std::size_t kMaxErrorsShown = 50;
+// Source lines are shown in a window of about this many columns around the caret.
+constexpr std::size_t kMaxLineColumns = 160;
 
 const char* severity_name(Severity s) {
   switch (s) {
@@ -29,6 +34,8 @@ std::size_t display_width(std::string_view line, std::size_t n) {
   return w;
 }
 
+// The line as displayed: tabs expanded, control bytes shown as '?' (one column each, so the
+// caret still lines up).
 std::string expand_tabs(std::string_view line) {
   std::string out;
   std::size_t w = 0;
@@ -38,11 +45,23 @@ std::string expand_tabs(std::string_view line) {
       out.append(n, ' ');
       w += n;
     } else {
-      out.push_back(c);
+      auto u = static_cast<unsigned char>(c);
+      out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
       if (!is_continuation(c)) ++w;
     }
   }
   return out;
+}
+
+// The byte offset in `shown` of display column `col` (shown has no tabs left).
+std::size_t byte_of_column(std::string_view shown, std::size_t col) {
+  std::size_t w = 0, i = 0;
+  for (; i < shown.size(); ++i) {
+    if (is_continuation(shown[i])) continue;
+    if (w == col) return i;
+    ++w;
+  }
+  return i;
 }
 
 void render_one(std::ostream& out, const Diagnostic& d) {
@@ -65,10 +84,22 @@ void render_one(std::ostream& out, const Diagnostic& d) {
 
   std::string number = std::to_string(lc.line);
   std::string gutter(number.size() < 5 ? 5 - number.size() : 0, ' ');
-  out << gutter << number << " | " << expand_tabs(line) << '\n';
-
+  std::string shown = expand_tabs(line);
   std::size_t col = display_width(line, start);
   std::size_t width = display_width(line, stop) - col;
+  // A very long line is cut to a window around the caret, marked with "...".
+  std::size_t total = display_width(line, line.size());
+  if (total > kMaxLineColumns) {
+    std::size_t first = col > kMaxLineColumns / 2 ? col - kMaxLineColumns / 2 : 0;
+    std::size_t last = std::min(total, first + kMaxLineColumns);
+    std::string window = shown.substr(byte_of_column(shown, first),
+                                      byte_of_column(shown, last) - byte_of_column(shown, first));
+    shown = (first > 0 ? "..." : "") + window + (last < total ? "..." : "");
+    col = col - first + (first > 0 ? 3 : 0);
+    width = std::min(width, last - (col - (first > 0 ? 3 : 0)) - first + 1);
+  }
+  out << gutter << number << " | " << shown << '\n';
+
   out << std::string(gutter.size() + number.size(), ' ') << " | " << std::string(col, ' ') << '^';
   if (width > 1) out << std::string(width - 1, '~');
   out << '\n';
@@ -108,7 +139,15 @@ void render(std::ostream& out, const Diagnostic& d) {
 }
 
 void render(std::ostream& out, const Diagnostics& diags) {
-  for (const Diagnostic& d : diags.all()) render(out, d);
+  std::size_t errors = 0;
+  for (const Diagnostic& d : diags.all()) {
+    if (d.severity == Severity::Error && ++errors > kMaxErrorsShown) continue;
+    render(out, d);
+  }
+  if (errors > kMaxErrorsShown) {
+    out << "vmc: " << errors - kMaxErrorsShown << " more errors not shown (" << errors
+        << " in all)\n";
+  }
 }
 
 }  // namespace vmc

@@ -31,8 +31,9 @@ std::size_t distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string closest_match(std::string_view name, const std::vector<std::string>& candidates) {
-  // Allow about one edit per three characters, at least one edit.
-  std::size_t limit = 2 * std::max<std::size_t>(1, name.size() / 3);
+  // Allow about one edit per three characters, at least one, but never an edit of every
+  // character: 'v' is no typo of 'a'.
+  std::size_t limit = std::min(2 * std::max<std::size_t>(1, name.size() / 3), 2 * name.size() - 1);
   std::string best;
   std::size_t best_d = limit + 1;
   for (const std::string& c : candidates) {

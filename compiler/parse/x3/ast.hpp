@@ -31,12 +31,14 @@ struct token : tagged {
 };
 
 struct call;
+struct group;
 struct chain;
 struct negation;
 struct power;
 struct postfix;
 
-struct expr : x3::variant<number, name, x3::forward_ast<call>, x3::forward_ast<chain>,
+struct expr : x3::variant<number, name, x3::forward_ast<call>, x3::forward_ast<group>,
+                          x3::forward_ast<chain>,
                           x3::forward_ast<negation>, x3::forward_ast<power>,
                           x3::forward_ast<postfix>> {
   using base_type::base_type;
@@ -46,6 +48,11 @@ struct expr : x3::variant<number, name, x3::forward_ast<call>, x3::forward_ast<c
 struct call : tagged {
   name callee;
   std::vector<expr> args;
+};
+// `( inner )`: kept so the parentheses belong to the expression's span.
+struct group : tagged {
+  std::string open;
+  expr inner;
 };
 // `op rhs` after the first operand of a left-associative chain.
 struct link : tagged {

@@ -73,6 +73,7 @@ struct plate_id : annotate {};
 struct postfix_id : annotate {};
 struct power_id : annotate {};
 struct primary_id : annotate {};
+struct group_id : annotate {};
 struct product_id : annotate {};
 struct product_link_id : annotate {};
 struct sample_id : annotate {};
@@ -86,6 +87,8 @@ struct target_id : annotate {};
 struct tilde_id : annotate {};
 struct type_base_id : annotate {};
 struct type_id : annotate {};
+struct constraints_id : annotate {};
+struct extents_id : annotate {};
 struct unary_id : annotate {};
 struct var_decl_id : recoverable {};
 struct vars_block_id : annotate {};
@@ -124,6 +127,7 @@ x3::rule<struct negation_id, negation> const negation_r = "an expression";
 x3::rule<struct power_id, power> const power_r = "an expression";
 x3::rule<struct postfix_id, postfix> const postfix_r = "an expression";
 x3::rule<struct primary_id, expr> const primary_r = "an expression";
+x3::rule<struct group_id, group> const group_r = "an expression";
 x3::rule<struct call_id, call> const call_r = "a function call";
 x3::rule<struct dist_id, call> const dist_r = "a distribution";
 x3::rule<struct suffix_id, suffix> const suffix_r = "an index or transpose";
@@ -138,6 +142,9 @@ x3::rule<struct statement_item_id, statement> const statement_item_r = "a statem
 
 x3::rule<struct constraint_id, constraint> const constraint_r = "a constraint";
 x3::rule<struct type_id, type_expr> const type_r = "a type";
+x3::rule<struct constraints_id, std::vector<constraint>> const constraints_r =
+    "a constraint ('lower', 'upper' or 'cholesky')";
+x3::rule<struct extents_id, std::vector<expr>> const extents_r = "an extent";
 x3::rule<struct init_id, init_clause> const init_r = "an init clause";
 x3::rule<struct dim_decl_id, dim_decl> const dim_decl_r = "a dim declaration";
 x3::rule<struct var_decl_id, var_decl> const var_decl_r = "a declaration";
@@ -191,12 +198,13 @@ auto const unary_r_def = negation_r | power_r;
 auto const negation_r_def = x3::string("-") > unary_r;
 auto const power_r_def = postfix_r >> -('^' > unary_r);
 auto const postfix_r_def = primary_r >> *suffix_r;
-auto const primary_r_def = number_r | call_r | pi_r | name_r | ('(' > expr_r > ')');
+auto const primary_r_def = number_r | call_r | pi_r | name_r | group_r;
+auto const group_r_def = x3::string("(") > expr_r > ')';
 auto const call_r_def = name_r >> '(' > -(expr_r % ',') > ')';
 auto const dist_r_def = name_r > '(' > -(expr_r % ',') > ')';
 auto const suffix_r_def = (x3::string("'") >> x3::attr(std::vector<subscript>())) |
                           (x3::string("[") > (subscript_r % ',') > ']');
-auto const subscript_r_def = -expr_r >> x3::matches[':'] >> -expr_r;
+auto const subscript_r_def = -expr_r >> slice_colon >> -expr_r;
 
 // --- statements ---
 
@@ -212,8 +220,9 @@ auto const statement_item_r_def =
 // --- declarations ---
 
 auto const constraint_r_def = constraint_key_r > -('=' > expr_r);
-auto const type_r_def = type_base_r > -('<' > (constraint_r % ',') > '>') >
-                        -('[' > (expr_r % ',') > ']');
+auto const constraints_r_def = constraint_r % ',';
+auto const extents_r_def = expr_r % ',';
+auto const type_r_def = type_base_r > -('<' > constraints_r > '>') > -('[' > extents_r > ']');
 auto const init_r_def = init_kw_r > expr_r;
 auto const dim_decl_r_def = name_r > -('=' > expr_r) > ';';
 auto const var_decl_r_def = name_r > ':' > type_r > -init_r > ';';
@@ -246,9 +255,9 @@ auto const skipper_r_def = blank | x3::lexeme["//" >> *(x3::char_ - x3::eol)] |
 BOOST_SPIRIT_DEFINE(name_r, sum_r, type_base_r, constraint_key_r, pi_r, number_r, tilde_r, subsample_r,
                     init_kw_r, model_kw_r, dims_kw_r, vars_kw_r, fn_kw_r,
                     expr_r, sum_link_r, product_r, product_link_r, elementwise_r,
-                    elementwise_link_r, unary_r, negation_r, power_r, postfix_r, primary_r,
+                    elementwise_link_r, unary_r, negation_r, power_r, postfix_r, primary_r, group_r,
                     call_r, dist_r, suffix_r, subscript_r, statement_r, let_r, target_r,
-                    sample_r, plate_r, statement_item_r, constraint_r, type_r, init_r,
+                    sample_r, plate_r, statement_item_r, constraint_r, constraints_r, extents_r, type_r, init_r,
                     dim_decl_r, var_decl_r, dim_item_r, var_item_r, model_decl_r, dims_block_r,
                     vars_block_r, model_open_r, block_open_r, stmts_block_r, fn_r, item_r, item_or_bad_r,
                     program_r, skipper_r)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <string_view>
 
 namespace vmc::parse::x3ast {
@@ -14,7 +15,8 @@ constexpr std::array<std::string_view, 19> kKeywords = {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-// Skips whitespace and comments from `it`.
+}  // namespace
+
 const char* skip_blank(const char* it, const char* last) {
   while (it != last) {
     if (is_space(*it)) {
@@ -31,6 +33,8 @@ const char* skip_blank(const char* it, const char* last) {
   }
   return it;
 }
+
+namespace {
 
 // The end of the last token before `where`: where a missing ';' belongs.
 const char* end_of_previous_token(const char* begin, const char* where) {
@@ -67,7 +71,18 @@ std::string describe_token(const char* it, const char* last) {
   if (it == last) return "end of file";
   std::string text(it, token_end(it, last));
   if (text.size() > 24) text = text.substr(0, 21) + "...";
-  return "'" + text + "'";
+  std::string shown;
+  for (char c : text) {  // control bytes are shown as escapes, never copied into a message
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      shown += buf;
+    } else {
+      shown += c;
+    }
+  }
+  return "'" + shown + "'";
 }
 
 // X3 names literals with double quotes; our messages use single quotes throughout.
@@ -155,7 +170,7 @@ const char* skip_broken(const char* first, const char* last, Recovery mode) {
       it = next;
       continue;
     }
-    if (it != first && !brace_open() && starts_item(it, last)) return it;
+    if (it != first && starts_item(it, last)) return it;  // block keywords never nest
     char c = *it;
     if (c == '(' || c == '[' || c == '{') {
       open.push_back(c);

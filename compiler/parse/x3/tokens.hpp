@@ -68,6 +68,26 @@ struct identifier_parser : x3::parser<identifier_parser> {
 };
 inline constexpr identifier_parser identifier{};
 
+// A slice's ':' between subscript bounds: true when present. Unlike matches[':'], it leaves
+// the blanks before a missing ':' unconsumed, so an index's span ends at its last token.
+struct slice_colon_parser : x3::parser<slice_colon_parser> {
+  using attribute_type = bool;
+
+  template <class It, class Ctx, class RCtx, class Attr>
+  bool parse(It& first, It const& last, Ctx const& ctx, RCtx&, Attr& attr) const {
+    It it = first;
+    x3::skip_over(it, last, ctx);
+    bool found = it != last && *it == ':';
+    if (found) first = it + 1;
+    x3::traits::move_to(found, attr);
+    return true;
+  }
+};
+inline constexpr slice_colon_parser slice_colon{};
+
+// Skips whitespace and comments from `it`.
+const char* skip_blank(const char* it, const char* last);
+
 // Where a failed statement (Recovery::Statement) or top-level item (Recovery::TopLevel) is
 // skipped: past the next ';' at bracket depth 0, or up to the '}' that closes the enclosing
 // block (a top-level item also stops after a balanced '{ ... }'). Produces a `Bad` node and

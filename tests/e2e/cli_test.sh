@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The vmc command line's basics: help, version, sub-command dispatch and the exit status and
+# message of each kind of misuse.
+#
+#   tests/e2e/cli_test.sh VMC SOURCE_DIR
+set -u
+vmc=$1
+src=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmc_cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 2
+
+failures=0
+checks=0
+out=$work/stdout
+err=$work/stderr
+
+fail() {
+  echo "FAILED: $*"
+  echo "  stdout: $(head -c 2000 "$out")"
+  echo "  stderr: $(head -c 2000 "$err")"
+  failures=$((failures + 1))
+}
+
+# run EXPECTED_STATUS ARGS... : runs vmc with ARGS; checks the exit status.
+run() {
+  local expected=$1; shift
+  checks=$((checks + 1))
+  "$vmc" "$@" >"$out" 2>"$err"
+  status=$?
+  last="vmc $*"
+  if [ "$status" != "$expected" ]; then
+    fail "$last: exit $status, expected $expected"
+    return 1
+  fi
+  if grep -q -e 'terminate called' -e 'internal error' "$err"; then
+    fail "$last: a crash or internal error on stderr"
+    return 1
+  fi
+  return 0
+}
+
+# has STREAM TEXT : the last run's stdout or stderr contains TEXT (a fixed string).
+has() {
+  local file=$out
+  [ "$1" = stderr ] && file=$err
+  if ! grep -q -F -e "$2" "$file"; then
+    fail "$last: $1 does not contain '$2'"
+  fi
+}
+
+# has_line STREAM LINE : the last run's stdout or stderr has exactly this line.
+has_line() {
+  local file=$out
+  [ "$1" = stderr ] && file=$err
+  if ! grep -q -x -F -e "$2" "$file"; then
+    fail "$last: $1 has no line '$2'"
+  fi
+}
+
+# empty STREAM : the last run wrote nothing there.
+empty() {
+  local file=$out
+  [ "$1" = stderr ] && file=$err
+  if [ -s "$file" ]; then
+    fail "$last: $1 is not empty"
+  fi
+}
+
+run 0 --help && { has stdout check; has stdout emit; empty stderr; }
+run 0 -h && has stdout check
+run 0 help && { has stdout check; has stdout emit; }
+run 0 help check && { has stdout --set; has stdout MODEL; }
+run 1 help bogus && has stderr bogus
+run 0 --version && { has_line stdout "vmc 0.1.0"; [ "$(cat "$out")" = "vmc 0.1.0" ] || fail "$last: stdout is not exactly 'vmc 0.1.0'"; }
+
+run 1 check && { has stderr error; empty stdout; }
+run 1 check missing.vmodel &&
+  { has_line stderr "missing.vmodel: error: cannot open file: No such file or directory"; empty stdout; }
+mkdir -p "$work/a_folder.vmodel"
+run 1 check a_folder.vmodel && { has stderr "a_folder.vmodel: error:"; empty stdout; }
+run 1 check "$work" && has stderr error
+run 1 bogus && has stderr bogus
+run 1 --bogus-flag && has stderr error
+run 1 check --set && has stderr error
+
+run 0 emit ast "$src/stdlib/gaussian_vae.vmodel" &&
+  { [ "$(head -n 1 "$out")" = "model gaussian_vae @2:7" ] || fail "$last: first line is not 'model gaussian_vae @2:7'"; empty stderr; }
+run 1 emit nonsense X && has stderr nonsense
+run 1 emit ast && has stderr error
+run 1 emit ast missing.vmodel && has_line stderr "missing.vmodel: error: cannot open file: No such file or directory"
+
+run 0 check "$src/stdlib/gaussian_vae.vmodel" && { has stdout "ok: gaussian_vae"; empty stderr; }
+printf 'model m;\nmodel { x ~ normal(0, 1) }\n' > broken.vmodel
+run 1 check broken.vmodel && { has_line stderr "broken.vmodel:2:25: error: expected ';'"; empty stdout; }
+
+echo "cli: $((checks - failures)) of $checks commands as expected"
+[ "$failures" = 0 ]
