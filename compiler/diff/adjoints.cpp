@@ -35,6 +35,7 @@ const Node* spread(const Node* g, const Node& reduced) {
 // --- leaves: nothing flows further ---
 C adjoint_Input(const Node&, const Node*) { return {}; }
 C adjoint_Const(const Node&, const Node*) { return {}; }
+C adjoint_Iota(const Node&, const Node*) { return {}; }
 
 // --- elementwise, one operand ---
 C adjoint_Neg(const Node&, const Node* g) { return {neg(g)}; }
@@ -46,6 +47,7 @@ C adjoint_Sqrt(const Node& n, const Node* g) { return {div(mul(g, 0.5), self(n))
 C adjoint_Square(const Node& n, const Node* g) { return {mul(g, mul(arg(n, 0), 2))}; }
 C adjoint_Abs(const Node& n, const Node* g) { return {mul(g, unary(Op::Sign, arg(n, 0)))}; }
 C adjoint_Tanh(const Node& n, const Node* g) { return {mul(g, one_minus(square(self(n))))}; }
+C adjoint_Tan(const Node& n, const Node* g) { return {mul(g, add(square(self(n)), 1))}; }
 C adjoint_Sigmoid(const Node& n, const Node* g) {
   return {mul(g, mul(self(n), one_minus(self(n))))};
 }

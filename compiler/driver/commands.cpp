@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "driver/frontend.hpp"
+#include "ir/printer.hpp"
 #include "parse/ast_printer.hpp"
 
 namespace vmc::driver {
@@ -33,27 +34,55 @@ bool parse_set(const std::vector<std::string>& items, std::map<std::string, std:
   return ok;
 }
 
+std::optional<lower::Estimator> estimator(const std::string& name) {
+  if (name == "A") return lower::Estimator::A;
+  if (name == "B") return lower::Estimator::B;
+  if (name == "iwae") return lower::Estimator::Iwae;
+  if (name == "stl") return lower::Estimator::Stl;
+  return std::nullopt;
+}
+
 }  // namespace
 
-int run_check(const CheckArgs& args) {
-  FrontEnd fe;
+bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
+  bool lower_too = stage != Stage::Check, gradients = stage == Stage::Gradient;
   sema::Options options;
   options.auto_guide = args.guide;
-  if (parse_set(args.set, options.set_dims, fe.diags)) {
-    check_file(fe, args.model_path, options);
+  if (parse_set(args.set, options.set_dims, fe.diags)) check_file(fe, args.model_path, options);
+  if (fe.model && lower_too) {
+    lower::Options lo;
+    lo.estimator = *estimator(args.estimator);
+    lo.samples = args.samples;
+    fe.lowered = lower::lower_model(*fe.model, lo, fe.diags);
+    if (fe.lowered && gradients) lower::add_gradients(*fe.lowered);
   }
   render(std::cerr, fe.diags);
-  if (fe.diags.has_errors() || !fe.model) return 1;
+  return !fe.diags.has_errors() && fe.model && (!lower_too || fe.lowered);
+}
+
+int run_check(const ModelArgs& args) {
+  FrontEnd fe;
+  if (!compile_model(fe, args, Stage::Check)) return 1;
   std::cout << sema::summary_line(*fe.model) << '\n';
   return 0;
 }
 
-int run_emit_ast(const std::string& model_path) {
+int run_emit(const std::string& stage, const ModelArgs& args) {
   FrontEnd fe;
-  parse_file(fe, model_path);
-  render(std::cerr, fe.diags);
-  if (fe.diags.has_errors() || !fe.program) return 1;
-  ast::print(std::cout, *fe.program);
+  if (stage == "ast") {
+    parse_file(fe, args.model_path);
+    render(std::cerr, fe.diags);
+    if (fe.diags.has_errors() || !fe.program) return 1;
+    ast::print(std::cout, *fe.program);
+    return 0;
+  }
+  if (!compile_model(fe, args, stage == "grad" ? Stage::Gradient : Stage::Objective)) return 1;
+  if (stage == "grad") {
+    std::cout << "// joint value and gradient DAG: " << fe.lowered->nodes_before_simplify
+              << " nodes before simplification, " << fe.lowered->nodes_after_simplify
+              << " after\n";
+  }
+  ir::print(std::cout, fe.lowered->function);
   return 0;
 }
 

@@ -1,20 +1,33 @@
 // The `vmc` sub-commands. Each returns the process exit status: 0 success, 1 user error.
 #pragma once
 
-#include <map>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace vmc::driver {
 
-struct CheckArgs {
+// What every command that compiles a model takes.
+struct ModelArgs {
   std::string model_path;
   std::vector<std::string> set;  // NAME=VALUE dim overrides
   std::optional<std::string> guide;
+  std::string estimator = "A";
+  int samples = 1;
 };
 
-int run_check(const CheckArgs& args);
-int run_emit_ast(const std::string& model_path);
+int run_check(const ModelArgs& args);
+// stage: ast, ir or grad
+int run_emit(const std::string& stage, const ModelArgs& args);
+
+struct DiagnoseArgs {
+  double epsilon = 1e-6;  // finite-difference step (CmdStan's name)
+  double error = 1e-6;    // tolerance: |symbolic − fd| ≤ error · max(1, |fd|)
+  std::uint64_t seed = 1;
+  int elements = 10;      // elements checked per param (all when the param is smaller)
+  double init_radius = 1; // params uniform in (−r, r), unconstrained
+};
+int run_diagnose(const ModelArgs& args, const DiagnoseArgs& diag);
 
 }  // namespace vmc::driver

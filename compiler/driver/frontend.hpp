@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "lower/lower.hpp"
 #include "parse/ast.hpp"
 #include "sema/sema.hpp"
 #include "support/diagnostics.hpp"
@@ -19,11 +20,18 @@ struct FrontEnd {
   const SourceFile* file = nullptr;
   std::optional<ast::Program> program;
   std::unique_ptr<sema::Model> model;
+  std::optional<lower::Lowered> lowered;
 };
 
 // Reads and parses `path`; fe.program is set when it parsed cleanly.
 void parse_file(FrontEnd& fe, const std::string& path);
 // parse_file, then semantic analysis; fe.model is set when the model is well-formed.
 void check_file(FrontEnd& fe, const std::string& path, const sema::Options& options);
+
+enum class Stage { Check, Objective, Gradient };
+struct ModelArgs;
+// The front end up to `stage` (and the objective's lowering, and its gradient) with the
+// command line's model options; renders every diagnostic to stderr. True on success.
+bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage);
 
 }  // namespace vmc::driver

@@ -40,6 +40,10 @@ class Evaluator {
 
   void run(const Node* n) {
     current_ = n;
+    if (auto pin = bindings_.pinned.find(n); pin != bindings_.pinned.end()) {
+      memo_[n] = pin->second;
+      return;
+    }
     std::vector<std::int64_t> shape;
     for (const Extent& e : n->shape()) shape.push_back(extent(e));
     Tensor out{shape, std::vector<double>(count(shape))};
@@ -89,6 +93,14 @@ class Evaluator {
   void leaf(const Node& n, Tensor& out) {
     if (n.op() == Op::Const) {
       std::fill(out.values.begin(), out.values.end(), n.attrs().value);
+      return;
+    }
+    if (n.op() == Op::Iota) {
+      auto axis = static_cast<std::size_t>(n.attrs().axis);
+      std::int64_t stride = strides_of(out.shape)[axis];
+      for (std::int64_t i = 0; i < out.size(); ++i) {
+        out.values[i] = static_cast<double>(i / stride % out.shape[axis]);
+      }
       return;
     }
     auto it = bindings_.inputs.find(n.attrs().name);

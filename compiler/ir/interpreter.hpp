@@ -25,6 +25,9 @@ struct Tensor {
 struct Bindings {
   std::map<std::string, std::int64_t> sizes;  // by symbol name (e.g. "M")
   std::map<std::string, Tensor> inputs;       // by input name
+  // Values that replace whole nodes: a stop_gradient's operand held at a base point, so that
+  // finite differences see what the symbolic gradient treats as constant.
+  std::map<const Node*, Tensor> pinned;
 };
 
 // Evaluates `roots` (and what they depend on). A missing or misshapen binding is an internal

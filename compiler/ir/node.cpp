@@ -75,6 +75,7 @@ const char* to_string(InputKind kind) {
     case InputKind::Param: return "param";
     case InputKind::Data: return "data";
     case InputKind::Noise: return "noise";
+    case InputKind::Uniform: return "uniform";
     case InputKind::Size: return "size";
   }
   return "?";
@@ -90,6 +91,10 @@ Shape infer_shape(Op op, std::span<const Node* const> args, const Attrs& at, con
   expect(static_cast<int>(args.size()) == oi.arity, op, "wrong number of operands");
   switch (oi.category) {
     case Category::Leaf:
+      if (op == Op::Iota) {
+        expect(at.axis >= 0 && static_cast<std::size_t>(at.axis) < given.size(), op,
+               "axis out of range");
+      }
       return given;
     case Category::Unary:
       return args[0]->shape();

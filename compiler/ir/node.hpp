@@ -57,7 +57,8 @@ using Shape = std::vector<Extent>;
 enum class InputKind : std::uint8_t {
   Param,  // a parameter being optimised (flat, unconstrained)
   Data,   // observed values (a minibatch of rows for plated data)
-  Noise,  // the base draws ε of the reparameterized sampler
+  Noise,    // standard-normal base draws ε of the reparameterized samplers
+  Uniform,  // uniform(0, 1) base draws, for samplers built on the inverse CDF
   Size,   // a run-time size as a real scalar (N, M for the N/M scaling)
 };
 const char* to_string(InputKind kind);

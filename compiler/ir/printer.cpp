@@ -38,7 +38,8 @@ std::string attributes(const Node& n) {
     case Op::Slice:
       return " axis=" + std::to_string(a.axis) + " [" + std::to_string(a.begin) + ":" +
              std::to_string(a.end) + "]";
-    case Op::Concat: return " axis=" + std::to_string(a.axis);
+    case Op::Concat:
+    case Op::Iota: return " axis=" + std::to_string(a.axis);
     case Op::Sum:
     case Op::ReduceMax:
     case Op::LogSumExp: return a.axis < 0 ? "" : " axis=" + std::to_string(a.axis);

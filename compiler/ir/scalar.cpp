@@ -19,6 +19,7 @@ double unary_value(Op op, double x) {
     case Op::Square: return x * x;
     case Op::Abs: return std::abs(x);
     case Op::Tanh: return std::tanh(x);
+    case Op::Tan: return std::tan(x);
     case Op::Sigmoid: return special::sigmoid(x);
     case Op::Softplus: return special::softplus(x);
     case Op::LogSigmoid: return special::log_sigmoid(x);

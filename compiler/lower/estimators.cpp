@@ -1,0 +1,185 @@
+// The importance-weighted bound and the automatic guides.
+#include <algorithm>
+#include <cmath>
+
+#include "lower/lowerer.hpp"
+#include "support/check.hpp"
+
+namespace vmc::lower {
+namespace {
+
+using ir::Op;
+
+const ast::Plate* find_plate(const std::vector<ast::StmtPtr>& body, const std::string& dim) {
+  for (const ast::StmtPtr& s : body) {
+    if (const auto* p = s->as<ast::Plate>()) {
+      if (p->subsample && p->dim.name == dim) return p;
+      if (const ast::Plate* inner = find_plate(p->body, dim)) return inner;
+    }
+  }
+  return nullptr;
+}
+
+bool any_subsampled(const std::vector<ast::StmtPtr>& body) {
+  for (const ast::StmtPtr& s : body) {
+    if (const auto* p = s->as<ast::Plate>()) {
+      if (p->subsample || any_subsampled(p->body)) return true;
+    }
+  }
+  return false;
+}
+
+// Σ over every axis of a term but the one of `keep`: a [M] vector of per-datapoint sums.
+const ir::Node* per_datapoint(const Value& v, const ast::Plate* keep) {
+  const ir::Node* n = v.node;
+  for (std::size_t k = v.plates.size(); k-- > 0;) {
+    if (v.plates[k] != keep) n = ir::sum(n, static_cast<int>(k));
+  }
+  return n;
+}
+
+}  // namespace
+
+const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Term>>& samples) {
+  const std::vector<Term>& first = samples.front();
+  // Every latent local to one subsampled plate, or every latent global with no subsampling.
+  const ast::Plate* local = nullptr;
+  bool all_local = true, all_global = true;
+  for (const Term& t : first) {
+    if (!t.guide) continue;
+    if (t.value.plates.size() == 1 && t.value.plates[0]->subsample &&
+        (!local || local == t.value.plates[0])) {
+      local = t.value.plates[0];
+      all_global = false;
+    } else if (t.value.plates.empty()) {
+      all_local = false;
+    } else {
+      all_local = all_global = false;
+    }
+  }
+  bool subsampled = any_subsampled(l.model.model_block->statements);
+  Span at = l.model.model_block->keyword_span;
+  if (!(all_local && local) && !(all_global && !subsampled)) {
+    l.fail(at, "the iwae estimator needs every latent local to one subsampled plate, or every "
+               "latent global with no subsampled plate (its log-mean-exp is per datapoint, or over "
+               "the whole data); use --estimator A or B for this model");
+    return nullptr;
+  }
+  auto k = static_cast<double>(samples.size());
+  if (all_local && local) {
+    const ir::Node* stacked = nullptr;
+    for (const std::vector<Term>& terms : samples) {
+      const ir::Node* w = nullptr;
+      for (const Term& t : terms) {
+        if (std::find(t.value.plates.begin(), t.value.plates.end(), local) == t.value.plates.end()) continue;
+        const ir::Node* x = per_datapoint(t.value, local);
+        w = !w ? (t.guide ? ir::neg(x) : x) : (t.guide ? ir::sub(w, x) : ir::add(w, x));
+      }
+      ir::Shape row{ir::Extent::constant(1), w->shape()[0]};
+      const ir::Node* r = ir::reshape(w, row);
+      stacked = stacked ? ir::concat(stacked, r, 0) : r;
+    }
+    const ir::Node* lme = ir::add(ir::reduce(Op::LogSumExp, stacked, 0), -std::log(k));
+    const ir::Node* bound = total(l, Value{lme, {local}});
+    for (const Term& t : first) {  // terms shared by every sample: params' priors, target +=
+      if (std::find(t.value.plates.begin(), t.value.plates.end(), local) != t.value.plates.end()) continue;
+      bound = ir::add(bound, total(l, t.value));
+    }
+    return bound;
+  }
+  const ir::Node* stacked = nullptr;
+  for (const std::vector<Term>& terms : samples) {
+    const ir::Node* w = ir::constant(l.g, 0);
+    for (const Term& t : terms) {
+      const ir::Node* x = total(l, t.value);
+      w = t.guide ? ir::sub(w, x) : ir::add(w, x);
+    }
+    const ir::Node* r = ir::reshape(w, {ir::Extent::constant(1)});
+    stacked = stacked ? ir::concat(stacked, r, 0) : r;
+  }
+  return ir::add(ir::reduce(Op::LogSumExp, stacked), -std::log(k));
+}
+
+void Lowerer::auto_guide() {
+  bool fullrank = model.auto_guide && *model.auto_guide == "fullrank";
+  const sema::Distribution* normal = sema::find_distribution("normal");
+  const sema::Distribution* mvnormal = sema::find_distribution("mvnormal_cholesky");
+  for (const sema::Variable& v : model.latents) {
+    Span at = v.decl->span;
+    const ast::Plate* plate = v.local ? find_plate(model.model_block->statements, v.plate_dim) : nullptr;
+    if (fullrank && v.local) {
+      fail(at, "a fullrank automatic guide needs global latents; '" + v.name +
+                   "' is local: use --guide meanfield");
+      return;
+    }
+    ir::Shape full;
+    for (const sema::Extent& e : v.type.shape) full.push_back(extent(e, at));
+    if (failed) return;
+    ir::Shape flat{ir::Extent::constant(ir::constant_elements(full))};
+    ir::Shape param_shape = fullrank ? flat : full;
+    auto declare = [&](const std::string& name, const ir::Shape& shape, Transform tr) {
+      const ir::Node* u = ir::input(g, name, ir::InputKind::Param, shape);
+      if (sample == 0) {
+        ParamInput p;
+        p.name = name;
+        p.shape = shape;
+        p.transform = tr;
+        p.node = u;
+        out.params.push_back(p);
+      }
+      return u;
+    };
+    const ir::Node* loc = declare(v.name + ".loc", param_shape, Transform::Identity);
+    Args args;
+    const sema::Distribution* family = normal;
+    std::vector<const ast::Plate*> plates;
+    if (fullrank) {
+      ir::Shape square{flat[0], flat[0]};
+      const ir::Node* raw = declare(v.name + ".chol", square, Transform::Cholesky);
+      const ir::Node* d = ir::diag(raw);
+      args = {loc, ir::add(ir::sub(ir::tril(raw), ir::diag_matrix(d)), ir::diag_matrix(ir::exp(d)))};
+      family = mvnormal;
+    } else {
+      const ir::Node* log_scale = declare(v.name + ".scale", param_shape, Transform::Lower);
+      args = {loc, ir::exp(log_scale)};
+      if (plate) {
+        const ir::Node* idx = minibatch_index(*this, *plate);
+        for (const ir::Node*& a : args) a = ir::gather(a, idx);
+        plates = {plate};
+      }
+    }
+    ir::Shape draw_shape = args[0]->shape();
+    const ir::Node* eps = noise_input(*this, v.name, ir::InputKind::Noise, draw_shape);
+    const ir::Node* u = lower::sample(*family, args, eps);
+    // z = T(u) onto the latent's support, with log |T'(u)| for log q(z).
+    const sema::Constraint& c = v.type.constraint;
+    const ir::Node* z = u;
+    const ir::Node* log_jacobian = nullptr;
+    if (c.lower && c.upper) {
+      z = ir::add(ir::mul(ir::unary(Op::Sigmoid, u), *c.upper - *c.lower), *c.lower);
+      log_jacobian = ir::add(ir::add(ir::unary(Op::LogSigmoid, u), ir::unary(Op::LogSigmoid, ir::neg(u))),
+                             std::log(*c.upper - *c.lower));
+    } else if (c.lower) {
+      z = ir::add(ir::exp(u), *c.lower);
+      log_jacobian = u;
+    } else if (c.upper) {
+      z = ir::sub(ir::constant_like(u, *c.upper), ir::exp(u));
+      log_jacobian = u;
+    }
+    Args q_args = args;
+    if (options.estimator == Estimator::Stl) {
+      for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
+    }
+    Value logq = reduce_copy(Op::Sum, Value{log_density(*family, u, q_args), plates});
+    if (log_jacobian) {
+      Value lj = reduce_copy(Op::Sum, Value{log_jacobian, plates});
+      logq = Value{ir::sub(logq.node, lj.node), plates};
+    }
+    if (fullrank) z = ir::reshape(z, full);
+    terms.push_back({logq, v.name, true});
+    bool closed_form_possible = !log_jacobian && (!fullrank || full.size() == 1);
+    draws[v.name] = Draw{Value{z, plates}, closed_form_possible ? family : nullptr, args};
+  }
+}
+
+}  // namespace vmc::lower

@@ -1,0 +1,94 @@
+// The IR's run-time inputs: params (and their bijections onto their supports), data, sizes,
+// minibatch indices and noise.
+#include "lower/lowerer.hpp"
+#include "support/check.hpp"
+
+namespace vmc::lower {
+
+const ir::Node* data_input(Lowerer& l, const sema::Variable& v, bool as_int, const ast::Plate* batch,
+                           Span at) {
+  std::string key = v.name + (as_int ? "#int" : "") + (batch ? "#batch" : "");
+  if (auto it = l.data_nodes.find(key); it != l.data_nodes.end()) return it->second;
+  // One data array is either the minibatch's rows or the whole array, never both.
+  const std::string suffix = batch ? "" : "#batch";
+  if (l.data_nodes.count(v.name + suffix) || l.data_nodes.count(v.name + "#int" + suffix)) {
+    l.fail(at, "data '" + v.name + "' is used both per datapoint of a subsampled plate and as a "
+               "whole; subsampling needs every use to go through the plate's index");
+  }
+  ir::Shape shape;
+  for (std::size_t k = 0; k < v.type.shape.size(); ++k) {
+    if (k == 0 && batch) shape.push_back(l.plate_extent(*batch));
+    else shape.push_back(l.extent(v.type.shape[k], at));
+  }
+  const ir::Node* n = ir::input(l.g, v.name, ir::InputKind::Data, shape,
+                                as_int ? ir::DType::Int : ir::DType::Real);
+  l.data_nodes[key] = n;
+  l.out.data.push_back({v.name, n, batch ? batch->dim.name : ""});
+  return n;
+}
+
+const ir::Node* size_input(Lowerer& l, const std::string& name) {
+  return ir::input(l.g, name, ir::InputKind::Size, {});
+}
+
+const ir::Node* minibatch_index(Lowerer& l, const ast::Plate& plate) {
+  std::string name = "index." + plate.dim.name;
+  std::string key = name + "#int#batch";
+  if (auto it = l.data_nodes.find(key); it != l.data_nodes.end()) return it->second;
+  const ir::Node* n = ir::input(l.g, name, ir::InputKind::Data, {l.plate_extent(plate)}, ir::DType::Int);
+  l.data_nodes[key] = n;
+  l.out.data.push_back({name, n, plate.dim.name});
+  return n;
+}
+
+const ir::Node* noise_input(Lowerer& l, const std::string& latent, ir::InputKind kind,
+                            const ir::Shape& shape) {
+  std::string name = "eps." + latent + (l.sample ? "." + std::to_string(l.sample) : "");
+  const ir::Node* n = ir::input(l.g, name, kind, shape);
+  l.out.noise.push_back({latent, l.sample, n});
+  return n;
+}
+
+void Lowerer::declare_params() {
+  for (const sema::Variable& v : model.params) {
+    ParamInput p;
+    p.name = v.name;
+    p.variable = &v;
+    for (const sema::Extent& e : v.type.shape) {
+      ir::Extent x = extent(e, v.decl->span);
+      if (!x.is_constant()) {
+        fail(v.decl->span, "param '" + v.name + "' needs every extent known at compile time; give "
+                           "the data (or --set) for its dims");
+        x = ir::Extent::constant(1);
+      }
+      p.shape.push_back(x);
+    }
+    const sema::Constraint& c = v.type.constraint;
+    const ir::Node* u = ir::input(g, v.name, ir::InputKind::Param, p.shape);
+    const ir::Node* value = u;
+    if (c.cholesky) {
+      // The strict lower triangle as it stands, the diagonal through exp: positive.
+      p.transform = Transform::Cholesky;
+      const ir::Node* d = ir::diag(u);
+      value = ir::add(ir::sub(ir::tril(u), ir::diag_matrix(d)), ir::diag_matrix(ir::exp(d)));
+    } else if (c.lower && c.upper) {
+      p.transform = Transform::Interval;
+      p.lower = *c.lower;
+      p.upper = *c.upper;
+      value = ir::add(ir::mul(ir::unary(ir::Op::Sigmoid, u), p.upper - p.lower), p.lower);
+    } else if (c.lower) {
+      p.transform = Transform::Lower;
+      p.lower = *c.lower;
+      value = ir::add(ir::exp(u), p.lower);
+    } else if (c.upper) {
+      p.transform = Transform::Upper;
+      p.upper = *c.upper;
+      value = ir::sub(ir::constant_like(u, p.upper), ir::exp(u));
+    }
+    p.node = u;
+    params[v.name] = Value{value};
+    out.params.push_back(p);
+  }
+}
+
+}  // namespace vmc::lower

@@ -1,0 +1,80 @@
+// Lowering: a checked model (sema::Model) → the IR of its objective for one minibatch.
+//
+// Plate bodies are lowered once for the whole batch: a value inside `plate i in N` carries a
+// leading batch axis for i, so `W * x[i]` becomes one product over the minibatch's rows. The
+// minibatch size M and the data's extents N are run-time sizes of the IR, never constants.
+// Params are run-time inputs in unconstrained space; the noise ε of every reparameterized
+// draw is a run-time input, so the interpreter, the JIT and finite differences see the same ε.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/function.hpp"
+#include "sema/model.hpp"
+#include "support/diagnostics.hpp"
+
+namespace vmc::lower {
+
+enum class Estimator { A, B, Iwae, Stl };
+const char* to_string(Estimator e);
+
+struct Options {
+  Estimator estimator = Estimator::A;
+  int samples = 1;  // L for A, B and stl; K for iwae
+};
+
+// How a param's unconstrained run-time value u maps onto its support.
+enum class Transform { Identity, Lower, Upper, Interval, Cholesky };
+
+struct ParamInput {
+  std::string name;
+  ir::Shape shape;  // constant extents (a param indexed by a plate has the plate's N rows)
+  Transform transform = Transform::Identity;
+  double lower = 0, upper = 0;
+  const sema::Variable* variable = nullptr;  // null for an automatic guide's params
+  const ir::Node* node = nullptr;            // the unconstrained input
+};
+
+struct DataInput {
+  std::string name;
+  const ir::Node* node;   // real or int; a subsampled plate's data holds the minibatch rows
+  std::string batch_dim;  // the subsampled plate's dim whose minibatch rows it holds, or ""
+};
+
+struct NoiseInput {
+  std::string latent;
+  int sample = 0;
+  const ir::Node* node;  // InputKind::Noise (standard normal) or ::Uniform
+};
+
+struct Lowered {
+  ir::Function function;  // outputs: "elbo", then one "grad.NAME" per param
+  // The objective as lowered, before simplification: the definition finite differences and the
+  // interpreter check the compiled gradient against (its stop_gradients are still in place).
+  const ir::Node* objective = nullptr;
+  std::vector<ParamInput> params;
+  std::vector<DataInput> data;
+  std::vector<NoiseInput> noise;
+  // Run-time sizes: symbol name → the dim it stands for. "M" (or "M_dim") is a subsampled
+  // plate's minibatch size; a dim's own name is its full extent.
+  std::map<std::string, std::string> sizes;
+  // Latents whose L^B term is sampled because (guide, prior) has no closed form.
+  std::vector<std::string> sampled_kl;
+  std::size_t nodes_before_simplify = 0;
+  std::size_t nodes_after_simplify = 0;
+};
+
+// Lowers the objective (output "elbo"). Reports constructs it cannot lower (with their spans)
+// and returns nullopt after any error.
+std::optional<Lowered> lower_model(const sema::Model& model, const Options& options,
+                                   Diagnostics& diags);
+
+// Differentiates the objective with respect to every param (outputs "grad.NAME"), then
+// simplifies the joint value + gradient DAG, recording its size before and after.
+void add_gradients(Lowered& lowered);
+
+}  // namespace vmc::lower

@@ -1,0 +1,228 @@
+// The lowering driver: run-time dims, plates as batch axes, and the objective of each estimator.
+#include "lower/lowerer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "support/check.hpp"
+
+namespace vmc::lower {
+namespace {
+
+using ir::Op;
+
+void collect_plates(const std::vector<ast::StmtPtr>& body, std::vector<const ast::Plate*>& out) {
+  for (const ast::StmtPtr& s : body) {
+    if (const auto* p = s->as<ast::Plate>()) {
+      out.push_back(p);
+      collect_plates(p->body, out);
+    }
+  }
+}
+
+void add_dims(const sema::Extent& e, std::set<std::string>& out) {
+  for (const auto& [monomial, coefficient] : e.terms()) out.insert(monomial.begin(), monomial.end());
+}
+
+}  // namespace
+
+const char* to_string(Estimator e) {
+  switch (e) {
+    case Estimator::A: return "A";
+    case Estimator::B: return "B";
+    case Estimator::Iwae: return "iwae";
+    case Estimator::Stl: return "stl";
+  }
+  return "?";
+}
+
+Lowerer::Lowerer(const sema::Model& m, const Options& o, Diagnostics& d)
+    : model(m), options(o), diags(d), g(*out.function.graph) {
+  // A dim is a run-time size unless a shape needs it at compile time: every extent of a param,
+  // of a global latent, and every extent but the leading one of data and local latents.
+  std::set<std::string> compile_time;
+  for (const sema::Variable& v : model.params) {
+    for (const sema::Extent& e : v.type.shape) add_dims(e, compile_time);
+  }
+  for (const std::vector<sema::Variable>* list : {&model.data, &model.latents}) {
+    for (const sema::Variable& v : *list) {
+      bool leading_free = v.role == sema::Role::Data || v.local;
+      for (std::size_t k = leading_free ? 1 : 0; k < v.type.shape.size(); ++k) {
+        add_dims(v.type.shape[k], compile_time);
+      }
+    }
+  }
+  // An automatic guide has a loc and a scale per datapoint of a local latent.
+  if (model.auto_guide) {
+    for (const sema::Variable& v : model.latents) {
+      for (const sema::Extent& e : v.type.shape) add_dims(e, compile_time);
+    }
+  }
+  for (const sema::Dim& dim : model.dims) {
+    if (!compile_time.count(dim.name)) runtime_dims.insert(dim.name);
+  }
+}
+
+bool Lowerer::fail(Span at, const std::string& message) {
+  if (!failed || diags.all().empty() || diags.all().back().message != message) {
+    diags.error(at, message);
+  }
+  failed = true;
+  return false;
+}
+
+ir::Extent Lowerer::dim_extent(const std::string& dim, Span at) {
+  if (runtime_dims.count(dim)) return ir::Extent::runtime(g.symbol(dim));
+  const sema::Dim* d = model.find_dim(dim);
+  if (!d || !d->value) {
+    fail(at, "dim '" + dim + "' has no value: give the data that has it, or --set " + dim + "=...");
+    return ir::Extent::constant(1);
+  }
+  return ir::Extent::constant(*d->value);
+}
+
+ir::Extent Lowerer::extent(const sema::Extent& e, Span at) {
+  if (auto c = e.constant_value()) return ir::Extent::constant(*c);
+  // A bare dim (coefficient 1, degree 1).
+  if (e.terms().size() == 1) {
+    const auto& [monomial, coefficient] = *e.terms().begin();
+    if (coefficient == 1 && monomial.size() == 1) return dim_extent(monomial[0], at);
+  }
+  fail(at, "the extent " + e.to_string() + " needs values for its dims: give the data that has "
+               "them, or --set them");
+  return ir::Extent::constant(1);
+}
+
+ir::Extent Lowerer::plate_extent(const ast::Plate& p) {
+  if (!p.subsample) return dim_extent(p.dim.name, p.dim.span);
+  std::set<std::string> subsampled;
+  std::vector<const ast::Plate*> all;
+  for (const ast::Block* b : {model.model_block, model.guide_block}) {
+    if (b) collect_plates(b->statements, all);
+  }
+  for (const ast::Plate* q : all) {
+    if (q->subsample) subsampled.insert(q->dim.name);
+  }
+  std::string name = subsampled.size() <= 1 ? "M" : "M_" + p.dim.name;
+  out.sizes[name] = p.dim.name;
+  out.sizes[p.dim.name] = p.dim.name;
+  return ir::Extent::runtime(g.symbol(name));
+}
+
+std::vector<const ast::Plate*> Lowerer::union_plates(const std::vector<const ast::Plate*>& a,
+                                                     const std::vector<const ast::Plate*>& b) const {
+  std::vector<const ast::Plate*> out = a;
+  for (const ast::Plate* p : b) {
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  auto depth = [&](const ast::Plate* p) {
+    auto it = std::find(plates.begin(), plates.end(), p);
+    return it - plates.begin();
+  };
+  std::stable_sort(out.begin(), out.end(), [&](auto* x, auto* y) { return depth(x) < depth(y); });
+  return out;
+}
+
+Value Lowerer::align(const Value& v, const std::vector<const ast::Plate*>& to, const ir::Shape& copy) {
+  ir::Shape target;
+  std::uint32_t fresh = 0;
+  std::size_t j = 0;
+  for (std::size_t d = 0; d < to.size(); ++d) {
+    target.push_back(plate_extent(*to[d]));
+    if (j < v.plates.size() && v.plates[j] == to[d]) ++j;
+    else fresh |= 1u << d;
+  }
+  VMC_ASSERT(j == v.plates.size(), "a value's plates are not among the target's");
+  ir::Shape own = v.copy_shape();
+  if (own.empty() && !copy.empty()) {
+    for (std::size_t k = 0; k < copy.size(); ++k) fresh |= 1u << (to.size() + k);
+    own = copy;
+  }
+  target.insert(target.end(), own.begin(), own.end());
+  return Value{fresh ? ir::broadcast(v.node, target, fresh) : v.node, to, v.row};
+}
+
+Value Lowerer::reduce_copy(ir::Op op, const Value& v) {
+  const ir::Node* n = v.node;
+  for (std::size_t k = v.copy_rank(); k-- > 0;) n = ir::reduce(op, n, static_cast<int>(v.plates.size() + k));
+  return Value{n, v.plates};
+}
+
+const ir::Node* total(Lowerer& l, const Value& v) {
+  const ir::Node* t = ir::sum(v.node);
+  for (const ast::Plate* p : v.plates) {
+    if (!p->subsample) continue;
+    ir::Extent m = l.plate_extent(*p);
+    const ir::Node* scale = ir::div(size_input(l, p->dim.name), size_input(l, l.g.symbol_name(m.symbol)));
+    t = ir::mul(scale, t);
+  }
+  return t;
+}
+
+bool Lowerer::has_closed_form_kl(const std::string& latent) const {
+  const Draw& q = draws.at(latent);
+  const Draw& p = priors.at(latent);
+  return q.family && p.family && q.family->has_closed_form_kl_with(p.family->name);
+}
+
+const ir::Node* Lowerer::objective() {
+  bool closed_form = options.estimator == Estimator::B;
+  const ir::Node* sum = ir::constant(g, 0);
+  for (const Term& t : terms) {
+    bool replaced = closed_form && !t.latent.empty() && has_closed_form_kl(t.latent);
+    if (replaced) continue;
+    const ir::Node* x = total(*this, t.value);
+    sum = t.guide ? ir::sub(sum, x) : ir::add(sum, x);
+  }
+  if (!closed_form) return sum;
+  for (const sema::Variable& v : model.latents) {
+    const Draw& q = draws.at(v.name);
+    const Draw& p = priors.at(v.name);
+    const ir::Node* kl = has_closed_form_kl(v.name)
+                             ? kl_divergence(*q.family, q.args, *p.family, p.args)
+                             : nullptr;
+    if (!kl) {
+      if (sample == 0) out.sampled_kl.push_back(v.name);
+      continue;
+    }
+    Value per_copy = reduce_copy(Op::Sum, Value{kl, q.value.plates});
+    sum = ir::sub(sum, total(*this, per_copy));
+  }
+  return sum;
+}
+
+std::optional<Lowered> Lowerer::run() {
+  declare_params();
+  if (failed) return std::nullopt;
+  std::vector<const ir::Node*> per_sample;
+  std::vector<std::vector<Term>> sample_terms;
+  for (sample = 0; sample < std::max(1, options.samples); ++sample) {
+    draws.clear();
+    priors.clear();
+    terms.clear();
+    if (model.guide_block) statements(model.guide_block->statements, ast::BlockKind::Guide);
+    else auto_guide();
+    statements(model.model_block->statements, ast::BlockKind::Model);
+    if (failed) return std::nullopt;
+    per_sample.push_back(objective());
+    sample_terms.push_back(terms);
+  }
+  const ir::Node* elbo = options.estimator == Estimator::Iwae
+                             ? importance_weighted(*this, sample_terms)
+                             : per_sample[0];
+  if (options.estimator != Estimator::Iwae) {
+    for (std::size_t l = 1; l < per_sample.size(); ++l) elbo = ir::add(elbo, per_sample[l]);
+    if (per_sample.size() > 1) elbo = ir::div(elbo, ir::constant(g, static_cast<double>(per_sample.size())));
+  }
+  if (failed || !elbo) return std::nullopt;
+  out.function.outputs.push_back({"elbo", elbo});
+  out.objective = elbo;
+  return std::move(out);
+}
+
+std::optional<Lowered> lower_model(const sema::Model& model, const Options& options,
+                                   Diagnostics& diags) {
+  return Lowerer(model, options, diags).run();
+}
+
+}  // namespace vmc::lower

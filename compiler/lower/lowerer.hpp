@@ -1,0 +1,108 @@
+// Internal to compiler/lower: the state of one lowering and the passes over it.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ir/builder.hpp"
+#include "lower/densities.hpp"
+#include "lower/lower.hpp"
+
+namespace vmc::lower {
+
+// A value of the model's language as IR: a tensor whose leading axes are batch axes, one per
+// plate the value varies over (outermost first), followed by the per-copy shape the language
+// sees. `row` marks a per-copy row vector (a transposed vector).
+struct Value {
+  const ir::Node* node = nullptr;
+  std::vector<const ast::Plate*> plates;
+  bool row = false;
+
+  std::size_t copy_rank() const { return node->rank() - plates.size(); }
+  ir::Shape copy_shape() const {
+    return ir::Shape(node->shape().begin() + static_cast<long>(plates.size()), node->shape().end());
+  }
+  bool copy_scalar() const { return copy_rank() == 0; }
+};
+
+// A term of the objective: a per-copy scalar (one value per combination of its plates).
+struct Term {
+  Value value;
+  std::string latent;  // the latent whose log p or log q this is, or ""
+  bool guide = false;  // a log q term (subtracted)
+};
+
+// What the guide drew for a latent in one sample, and from what.
+struct Draw {
+  Value value;
+  const sema::Distribution* family = nullptr;  // null when no closed-form KL can apply
+  Args args;  // at the draw's full shape
+};
+
+class Lowerer {
+ public:
+  Lowerer(const sema::Model& model, const Options& options, Diagnostics& diags);
+  std::optional<Lowered> run();
+
+  // --- used by the passes (expr.cpp, statements.cpp, inputs.cpp) ---
+  Value expr(const ast::Expr& e);
+  void statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind block);
+
+  // Broadcasts `v` to the given plates (a superset of its own, in nesting order) and, when it is
+  // a per-copy scalar and `copy` is not, to the per-copy shape `copy`.
+  Value align(const Value& v, const std::vector<const ast::Plate*>& plates, const ir::Shape& copy);
+  std::vector<const ast::Plate*> union_plates(const std::vector<const ast::Plate*>& a,
+                                              const std::vector<const ast::Plate*>& b) const;
+  ir::Extent plate_extent(const ast::Plate& p);
+  ir::Extent dim_extent(const std::string& dim, Span at);
+  // A declared extent (a polynomial over dims) as an IR extent: a constant, or a run-time dim.
+  ir::Extent extent(const sema::Extent& e, Span at);
+  // Σ over the per-copy axes: a per-copy scalar.
+  Value reduce_copy(ir::Op op, const Value& v);
+  bool fail(Span at, const std::string& message);
+
+  const sema::Model& model;
+  const Options& options;
+  Diagnostics& diags;
+  Lowered out;
+  ir::Graph& g;
+  bool failed = false;
+
+  std::set<std::string> runtime_dims;
+  std::vector<const ast::Plate*> plates;               // enclosing plates, outermost first
+  std::vector<std::map<std::string, Value>> lets;      // let scopes, innermost last
+  std::vector<std::map<std::string, Value>> fn_args;   // user fn parameters, innermost last
+  std::map<std::string, Value> params;                 // constrained param values
+  std::map<std::string, Value> data_whole;             // data used whole
+  std::map<std::string, const ir::Node*> data_nodes;   // by "name" / "name#int" / "name#batch"
+  std::map<std::string, Draw> draws;                   // this sample's latent draws
+  std::map<std::string, Draw> priors;                  // this sample's latent priors (for KL)
+  std::vector<Term> terms;                             // this sample's terms
+  int sample = 0;
+
+
+ private:
+  friend struct InputBuilder;
+  void declare_params();
+  void auto_guide();
+  const ir::Node* objective();
+  bool has_closed_form_kl(const std::string& latent) const;
+};
+
+// Σ of a term over all its axes, each subsampled plate's axis scaled by N/M.
+const ir::Node* total(Lowerer& l, const Value& v);
+// estimators.cpp: the iwae bound from each sample's terms, or nullptr after reporting why the
+// model does not allow it.
+const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Term>>& samples);
+
+// inputs.cpp
+const ir::Node* data_input(Lowerer& l, const sema::Variable& v, bool as_int, const ast::Plate* batch,
+                           Span at);
+const ir::Node* size_input(Lowerer& l, const std::string& name);
+const ir::Node* minibatch_index(Lowerer& l, const ast::Plate& plate);
+const ir::Node* noise_input(Lowerer& l, const std::string& latent, ir::InputKind kind,
+                            const ir::Shape& shape);
+
+}  // namespace vmc::lower

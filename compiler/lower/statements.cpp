@@ -1,0 +1,138 @@
+// Statements → terms of the objective; the guide's `~` statements → reparameterized draws.
+#include "lower/lowerer.hpp"
+#include "support/check.hpp"
+
+namespace vmc::lower {
+namespace {
+
+using ir::Op;
+
+// The plates a `~`'s left side is indexed by (its leading plate-index subscripts).
+std::vector<const ast::Plate*> lhs_plates(const Lowerer& l, const ast::Expr& lhs) {
+  std::vector<const ast::Plate*> out;
+  const auto* ix = lhs.as<ast::Index>();
+  if (!ix) return out;
+  for (const ast::Subscript& s : ix->subscripts) {
+    const auto* n = s.is_slice ? nullptr : s.lo->as<ast::Name>();
+    if (!n) break;
+    const ast::Plate* found = nullptr;
+    for (const ast::Plate* p : l.plates) {
+      if (p->index.name == n->name) found = p;
+    }
+    if (!found) break;
+    out.push_back(found);
+  }
+  return out;
+}
+
+const std::string& lhs_name(const ast::Expr& lhs) {
+  const ast::Expr* base = &lhs;
+  if (const auto* ix = lhs.as<ast::Index>()) base = ix->base.get();
+  const auto* n = base->as<ast::Name>();
+  VMC_ASSERT(n, "the left side of '~' is not a name after sema");
+  return n->name;
+}
+
+class SampleLowering {
+ public:
+  SampleLowering(Lowerer& l, const ast::Sample& s, ast::BlockKind block)
+      : l_(l), s_(s), block_(block), site_(l.model.site_of(s)) {
+    VMC_ASSERT(site_ && site_->dist, "a '~' without a resolved distribution after sema");
+  }
+
+  void run() {
+    const sema::Distribution& dist = *site_->dist;
+    std::vector<Value> args;
+    for (const ast::ExprPtr& a : s_.dist.args) args.push_back(l_.expr(*a));
+    const std::string& name = lhs_name(*s_.lhs);
+    if (block_ == ast::BlockKind::Guide) return draw(dist, name, args);
+
+    Value x = site_->role == sema::Role::Latent ? latent(name) : l_.expr(*s_.lhs);
+    std::vector<const ast::Plate*> plates = x.plates;
+    for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
+    x = l_.align(x, plates, x.copy_shape());
+    Args aligned = align_args(dist, args, plates, x.copy_shape());
+    Value logp = l_.reduce_copy(Op::Sum, Value{log_density(dist, x.node, aligned), plates});
+    std::string latent_name = site_->role == sema::Role::Latent ? name : "";
+    l_.terms.push_back({logp, latent_name, false});
+    if (!latent_name.empty()) l_.priors[latent_name] = Draw{x, &dist, aligned};
+  }
+
+ private:
+  Value latent(const std::string& name) {
+    auto it = l_.draws.find(name);
+    VMC_ASSERT(it != l_.draws.end(), "latent '" + name + "' was not drawn by the guide");
+    return it->second.value;
+  }
+
+  // Arguments at the shapes densities.hpp asks for.
+  Args align_args(const sema::Distribution& dist, const std::vector<Value>& args,
+                  const std::vector<const ast::Plate*>& plates, const ir::Shape& copy) {
+    Args out;
+    for (std::size_t k = 0; k < args.size(); ++k) {
+      const Value& a = args[k];
+      if (dist.shape == sema::ShapeRule::MvNormal && k == 1) {
+        if (!a.plates.empty()) l_.fail(s_.dist_span, "a per-datapoint Cholesky factor is not supported yet");
+        out.push_back(a.node);
+      } else if (dist.shape == sema::ShapeRule::Categorical) {
+        out.push_back(l_.align(a, plates, a.copy_shape()).node);
+      } else {
+        out.push_back(l_.align(a, plates, copy).node);
+      }
+    }
+    return out;
+  }
+
+  void draw(const sema::Distribution& dist, const std::string& latent, const std::vector<Value>& args) {
+    const sema::Variable* v = l_.model.find_variable(latent);
+    VMC_ASSERT(v, "unknown latent after sema");
+    std::vector<const ast::Plate*> plates = lhs_plates(l_, *s_.lhs);
+    for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
+    ir::Shape copy;
+    std::size_t skip = lhs_plates(l_, *s_.lhs).size();
+    for (std::size_t k = skip; k < v->type.shape.size(); ++k) {
+      copy.push_back(l_.extent(v->type.shape[k], s_.lhs->span));
+    }
+    Args aligned = align_args(dist, args, plates, copy);
+    ir::Shape shape;
+    for (const ast::Plate* p : plates) shape.push_back(l_.plate_extent(*p));
+    shape.insert(shape.end(), copy.begin(), copy.end());
+    const ir::Node* eps = noise_input(l_, latent, noise_kind(dist), shape);
+    Value z{sample(dist, aligned, eps), plates};
+    // stl: the score term goes, so log q sees the guide's parameters as constants.
+    Args q_args = aligned;
+    if (l_.options.estimator == Estimator::Stl) {
+      for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
+    }
+    Value logq = l_.reduce_copy(Op::Sum, Value{log_density(dist, z.node, q_args), plates});
+    l_.terms.push_back({logq, latent, true});
+    l_.draws[latent] = Draw{z, &dist, aligned};
+  }
+
+  Lowerer& l_;
+  const ast::Sample& s_;
+  ast::BlockKind block_;
+  const sema::SampleSite* site_;
+};
+
+}  // namespace
+
+void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind block) {
+  lets.emplace_back();
+  for (const ast::StmtPtr& s : body) {
+    if (const auto* let = s->as<ast::Let>()) {
+      lets.back()[let->name.name] = expr(*let->value);
+    } else if (const auto* plate = s->as<ast::Plate>()) {
+      plates.push_back(plate);
+      statements(plate->body, block);
+      plates.pop_back();
+    } else if (const auto* t = s->as<ast::TargetIncrement>()) {
+      terms.push_back({reduce_copy(Op::Sum, expr(*t->value)), "", false});
+    } else if (const auto* smp = s->as<ast::Sample>()) {
+      SampleLowering(*this, *smp, block).run();
+    }
+  }
+  lets.pop_back();
+}
+
+}  // namespace vmc::lower

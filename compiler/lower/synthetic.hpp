@@ -1,0 +1,23 @@
+// Bindings for a lowered model's inputs with synthetic values: random params, data drawn on
+// each declaration's support, fixed noise. `vmc diagnose` and the gradient tests evaluate the
+// IR on them, so symbolic gradients can be checked without a data set.
+#pragma once
+
+#include <cstdint>
+
+#include "ir/interpreter.hpp"
+#include "lower/lower.hpp"
+
+namespace vmc::lower {
+
+struct SyntheticOptions {
+  std::uint64_t seed = 1;
+  std::int64_t rows = 6;   // the extent of each run-time dim without a value
+  std::int64_t batch = 4;  // each minibatch size (at most `rows`)
+  double init_radius = 1;  // params uniform in (−r, r), unconstrained
+};
+
+ir::Bindings synthetic_bindings(const Lowered& lowered, const sema::Model& model,
+                                const SyntheticOptions& options);
+
+}  // namespace vmc::lower
