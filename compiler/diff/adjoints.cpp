@@ -141,8 +141,11 @@ C adjoint_DiagMatrix(const Node&, const Node* g) { return {diag(g)}; }
 // --- reductions ---
 C adjoint_Sum(const Node& n, const Node* g) { return {spread(g, n)}; }
 C adjoint_ReduceMax(const Node& n, const Node* g) {
+  // Tied maxima share the adjoint equally (as JAX and TensorFlow do): giving each all of it
+  // would make max over k copies of x have gradient k, not 1.
   const Node* at_max = binary(Op::Equal, arg(n, 0), spread(self(n), n));
-  return {mul(spread(g, n), at_max)};
+  const Node* ties = reduce(Op::Sum, at_max, n.attrs().axis);
+  return {mul(spread(div(g, ties), n), at_max)};
 }
 C adjoint_LogSumExp(const Node& n, const Node* g) {
   const Node* softmax = exp(sub(arg(n, 0), spread(self(n), n)));

@@ -114,6 +114,9 @@ class Simplifier {
         if (is(a, 0)) return unary_rules(Op::Neg, b);
         if (a == b) return constant_like(a, 0);
         if (b->op() == Op::Neg) return binary_rules(Op::Add, a, b->arg(0));
+        // (x + y) − x = y: the reparameterized draw minus its mean is the scaled noise.
+        if (a->op() == Op::Add && a->arg(0) == b) return a->arg(1);
+        if (a->op() == Op::Add && a->arg(1) == b) return a->arg(0);
         break;
       case Op::Mul:
         if (is(a, 1)) return b;
@@ -129,6 +132,9 @@ class Simplifier {
       case Op::Div:
         if (is(b, 1)) return a;
         if (is(a, 0)) return a;
+        // (x · y) / x = y: σ ε / σ is the noise ε itself.
+        if (a->op() == Op::Mul && a->arg(0) == b) return a->arg(1);
+        if (a->op() == Op::Mul && a->arg(1) == b) return a->arg(0);
         break;
       case Op::Pow:
         if (is(b, 1)) return a;

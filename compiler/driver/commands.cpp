@@ -42,6 +42,18 @@ std::optional<lower::Estimator> estimator(const std::string& name) {
   return std::nullopt;
 }
 
+// L^B says once which latents keep their sampled log-ratio, and why.
+void note_sampled_kl(FrontEnd& fe) {
+  for (const std::string& name : fe.lowered->sampled_kl) {
+    const sema::Variable* v = fe.model->find_variable(name);
+    std::string guide = v->guide_family ? std::string(v->guide_family->name) : "automatic";
+    std::string prior = v->prior ? std::string(v->prior->name) : "?";
+    fe.diags.note(v->decl->span, "estimator B keeps the sampled log p - log q for latent '" + name +
+                                     "': the KL between its guide (" + guide + ") and its prior (" +
+                                     prior + ") has no closed form here");
+  }
+}
+
 }  // namespace
 
 bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
@@ -54,6 +66,7 @@ bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
     lo.estimator = *estimator(args.estimator);
     lo.samples = args.samples;
     fe.lowered = lower::lower_model(*fe.model, lo, fe.diags);
+    if (fe.lowered) note_sampled_kl(fe);
     if (fe.lowered && gradients) lower::add_gradients(*fe.lowered);
   }
   render(std::cerr, fe.diags);

@@ -54,7 +54,9 @@ class Evaluator {
  private:
   std::int64_t extent(const Extent& e) const {
     if (e.is_constant()) return e.size;
-    return bindings_.sizes.at(graph_symbol(e));
+    auto it = bindings_.sizes.find(graph_symbol(e));
+    VMC_ASSERT(it != bindings_.sizes.end(), "size '" + graph_symbol(e) + "' is not bound");
+    return it->second;
   }
   const std::string& graph_symbol(const Extent& e) const { return current_->graph().symbol_name(e.symbol); }
 

@@ -127,6 +127,11 @@ Diagnostic& Diagnostics::warning(Span at, std::string message) {
   return list_.back();
 }
 
+Diagnostic& Diagnostics::note(Span at, std::string message) {
+  list_.push_back(Diagnostic{Severity::Note, at, {}, std::move(message), {}});
+  return list_.back();
+}
+
 Diagnostic& Diagnostics::error(std::string where, std::string message) {
   ++errors_;
   list_.push_back(Diagnostic{Severity::Error, Span{}, std::move(where), std::move(message), {}});

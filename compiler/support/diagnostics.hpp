@@ -32,6 +32,8 @@ class Diagnostics {
  public:
   Diagnostic& error(Span at, std::string message);
   Diagnostic& warning(Span at, std::string message);
+  // Information the user should see once, such as which terms an estimator keeps sampled.
+  Diagnostic& note(Span at, std::string message);
   // An error with no source position: `where: error: message`.
   Diagnostic& error(std::string where, std::string message);
 

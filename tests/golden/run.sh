@@ -11,6 +11,9 @@
 #   tests/golden/**/X.vmodel   vmc check X.vmodel    -> beside it, X.expected
 #   stdlib/X.vmodel            vmc emit ast ...      -> tests/golden/stdlib/X.ast.expected
 #                              vmc check ...         -> tests/golden/stdlib/X.check.expected
+#     and, with the dims given by tests/golden/stdlib/X.args (one line of arguments):
+#                              vmc emit ir ARGS ...  -> tests/golden/stdlib/X.ir.expected
+#                              vmc emit grad ARGS ... -> tests/golden/stdlib/X.grad.expected
 # A first line `// vmc-args: ARGS` in an input adds ARGS to its command.
 set -u
 vmc=$1; shift
@@ -52,6 +55,11 @@ for input in "${inputs[@]}"; do
       base=tests/golden/stdlib/$(basename "$base")
       check_one "$base.ast.expected" "$vmc" emit ast "$input"
       check_one "$base.check.expected" "$vmc" check "${args[@]}" "$input"
+      if [ -f "$base.args" ]; then
+        read -r -a dims < "$base.args"
+        check_one "$base.ir.expected" "$vmc" emit ir "${dims[@]}" "$input"
+        check_one "$base.grad.expected" "$vmc" emit grad "${dims[@]}" "$input"
+      fi
       ;;
     *)
       check_one "$base.expected" "$vmc" check "${args[@]}" "$input"

@@ -1,0 +1,419 @@
+// The lowered log densities (lower/densities.hpp): every entry of sema's table has one; each
+// matches an independent scalar formula (extreme but valid inputs included), is normalised
+// (quadrature or a sum over the support) and has symbolic gradients that match finite
+// differences. Samplers and moments: test_densities_samplers.cpp; KLs: test_densities_kl.cpp.
+#include <map>
+
+#include "test_densities_helpers.hpp"
+
+using namespace densities_test;
+
+namespace {
+
+double log1pexp(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+// Independent scalar log densities, written from the textbook pdfs.
+double reference(std::string_view name, double x, const std::vector<double>& a) {
+  auto z = [&](double mu, double s) { return (x - mu) / s; };
+  if (name == "normal") return -0.5 * std::log(2 * kPi * a[1] * a[1]) - 0.5 * std::pow(z(a[0], a[1]), 2);
+  if (name == "lognormal") {
+    double lz = (std::log(x) - a[0]) / a[1];
+    return -std::log(x * a[1] * std::sqrt(2 * kPi)) - 0.5 * lz * lz;
+  }
+  if (name == "laplace") return -std::log(2 * a[1]) - std::abs(x - a[0]) / a[1];
+  if (name == "logistic") {
+    double t = z(a[0], a[1]);
+    return -t - std::log(a[1]) - 2 * log1pexp(-t);
+  }
+  if (name == "cauchy") return -std::log(kPi * a[1]) - std::log1p(std::pow(z(a[0], a[1]), 2));
+  if (name == "student_t") {
+    double nu = a[0], t = z(a[1], a[2]);
+    return std::lgamma((nu + 1) / 2) - std::lgamma(nu / 2) - 0.5 * std::log(nu * kPi) -
+           std::log(a[2]) - (nu + 1) / 2 * std::log1p(t * t / nu);
+  }
+  if (name == "exponential") return std::log(a[0]) - a[0] * x;
+  if (name == "gamma") {
+    return a[0] * std::log(a[1]) - std::lgamma(a[0]) + (a[0] - 1) * std::log(x) - a[1] * x;
+  }
+  if (name == "beta") {
+    return std::lgamma(a[0] + a[1]) - std::lgamma(a[0]) - std::lgamma(a[1]) +
+           (a[0] - 1) * std::log(x) + (a[1] - 1) * std::log1p(-x);
+  }
+  if (name == "uniform") return -std::log(a[1] - a[0]);
+  if (name == "half_normal") return std::log(2.0) + reference("normal", x, {0.0, a[0]});
+  if (name == "bernoulli") return x * std::log(a[0]) + (1 - x) * std::log1p(-a[0]);
+  if (name == "bernoulli_logit") return -x * log1pexp(-a[0]) - (1 - x) * log1pexp(a[0]);
+  if (name == "poisson") return x * std::log(a[0]) - a[0] - std::lgamma(x + 1);
+  if (name == "poisson_log") return reference("poisson", x, {std::exp(a[0])});
+  if (name == "binomial_logit") {
+    double n = a[0];
+    double log_choose = std::lgamma(n + 1) - std::lgamma(x + 1) - std::lgamma(n - x + 1);
+    return log_choose - x * log1pexp(-a[1]) - (n - x) * log1pexp(a[1]);
+  }
+  FAIL("no reference for " << name);
+  return 0;
+}
+
+// Rows of {x, args...} per elementwise distribution: typical points and extreme valid ones.
+const std::map<std::string, std::vector<std::vector<double>>>& points() {
+  static const std::map<std::string, std::vector<std::vector<double>>> p = {
+      {"normal", {{0.3, 0.1, 1.2}, {-2.5, 1, 0.5}, {1 + 2e-8, 1, 1e-8}, {3e7, -1e8, 1e8}, {50, 0, 1}}},
+      {"lognormal", {{0.5, 0, 1}, {20, 2, 0.3}, {1e-10, -20, 1}, {1e10, 23, 0.01}}},
+      {"laplace", {{0.3, -0.2, 0.7}, {-5, 1, 1e-3}, {1e6, 0, 1e6}}},
+      {"logistic", {{0.3, 0.1, 2}, {-40, 0, 1}, {-700, 0, 1}, {500, 0, 2}}},
+      {"cauchy", {{0.3, 0, 1}, {1e8, 0, 1e-3}, {-3, 2, 5}}},
+      {"student_t", {{0.3, 3, 0, 1}, {-10, 1.5, 2, 0.5}, {1e4, 30, 0, 2}, {1, 1e4, 0, 1}}},
+      {"exponential", {{0.5, 2}, {1e-8, 1e3}, {1e5, 1e-4}}},
+      {"gamma", {{0.5, 2, 3}, {1e-6, 0.5, 1}, {50, 30, 0.7}}},
+      {"beta", {{0.3, 2, 5}, {1e-6, 0.5, 0.5}, {0.999999, 3, 0.8}}},
+      {"uniform", {{0.3, 0, 1}, {5, -10, 20}}},
+      {"half_normal", {{0.3, 1}, {1e-8, 1e-6}, {1e3, 1e4}}},
+      {"bernoulli", {{1, 0.3}, {0, 0.3}, {0.25, 0.6}, {1, 1e-12}}},
+      {"bernoulli_logit", {{1, 50}, {0, 50}, {1, -50}, {0, -50}, {0.3, 2}, {1, 0}}},
+      {"poisson", {{3, 2.5}, {0, 1e-3}, {100, 90}}},
+      {"poisson_log", {{3, 0.9}, {0, -10}, {1000, 7}}},
+      {"binomial_logit", {{3, 10, 0.2}, {0, 5, -3}, {20, 20, 4}, {7, 50, -1}}},
+  };
+  return p;
+}
+
+// Σ-form reference for the multivariate normal: Σ = L Lᵀ, Gaussian elimination for Σ⁻¹d and
+// log det Σ.
+double mvnormal_reference(const std::vector<double>& x, const std::vector<double>& mu,
+                          const std::vector<double>& l, std::size_t k) {
+  std::vector<double> s(k * k, 0.0), d(k);
+  for (std::size_t i = 0; i < k; ++i)
+    for (std::size_t j = 0; j < k; ++j)
+      for (std::size_t m = 0; m <= std::min(i, j); ++m) s[i * k + j] += l[i * k + m] * l[j * k + m];
+  for (std::size_t i = 0; i < k; ++i) d[i] = x[i] - mu[i];
+  std::vector<double> a = s, y = d;
+  double logdet = 0;
+  for (std::size_t c = 0; c < k; ++c) {
+    logdet += std::log(std::abs(a[c * k + c]));
+    for (std::size_t r = c + 1; r < k; ++r) {
+      double f = a[r * k + c] / a[c * k + c];
+      for (std::size_t j = c; j < k; ++j) a[r * k + j] -= f * a[c * k + j];
+      y[r] -= f * y[c];
+    }
+  }
+  std::vector<double> sol(k);
+  for (std::size_t c = k; c-- > 0;) {
+    double v = y[c];
+    for (std::size_t j = c + 1; j < k; ++j) v -= a[c * k + j] * sol[j];
+    sol[c] = v / a[c * k + c];
+  }
+  double quad = 0;
+  for (std::size_t i = 0; i < k; ++i) quad += d[i] * sol[i];
+  return -0.5 * static_cast<double>(k) * std::log(2 * kPi) - 0.5 * logdet - 0.5 * quad;
+}
+
+const std::vector<double> kL3 = {1.2, 0, 0, -0.4, 0.7, 0, 0.3, 0.5, 0.9};
+
+}  // namespace
+
+TEST_CASE("densities: the table covers every distribution of sema's table") {
+  for (const sema::Distribution& d : sema::distributions()) {
+    INFO(d.name);
+    Env env;
+    const Node* x = env.vec("x", {0.5, 0.5});
+    Args args;
+    if (d.shape == sema::ShapeRule::MvNormal) {
+      args = {env.vec("mu", {0, 0}), env.tensor("L", {1, 0, 0, 1}, {2, 2})};
+    } else if (d.shape == sema::ShapeRule::Categorical) {
+      x = env.vec("x", {1, 0});
+      args = {env.tensor("logits", {0, 0, 0, 0, 0, 0}, {2, 3})};
+    } else {
+      for (std::size_t i = 0; i < d.arity(); ++i) args.push_back(env.vec("a" + std::to_string(i), {1, 1}));
+    }
+    CHECK_NOTHROW(lower::log_density(d, x, args));
+    if (d.reparam == sema::Reparam::Yes) {
+      const Node* noise = env.vec("e", {0.5, 0.5});
+      CHECK_NOTHROW(lower::sample(d, args, noise));
+      bool has_moments = d.name != "cauchy";  // no mean, no variance
+      CHECK((lower::mean(d, args) != nullptr) == has_moments);
+      CHECK((lower::stddev(d, args) != nullptr) == has_moments);
+    }
+  }
+  // Guides whose KL pairs are listed all have a closed form.
+  for (const sema::Distribution& q : sema::distributions()) {
+    for (std::string_view p : q.kl_with) CHECK(q.has_closed_form_kl_with(p));
+  }
+}
+
+TEST_CASE("densities: elementwise log densities match the textbook formulas") {
+  for (const auto& [name, rows] : points()) {
+    const sema::Distribution& d = dist(name);
+    Env env;
+    const Node* x = columns(env, rows, 0, 1, "x")[0];
+    Args args = columns(env, rows, 1, d.arity());
+    std::vector<double> got = env.eval(lower::log_density(d, x, args));
+    REQUIRE(got.size() == rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      std::vector<double> a(rows[i].begin() + 1, rows[i].end());
+      double want = reference(name, rows[i][0], a);
+      INFO(name << " at x = " << rows[i][0] << ": " << got[i] << " vs " << want);
+      CHECK(std::isfinite(got[i]));
+      CHECK(std::abs(got[i] - want) <= 1e-10 * std::max(1.0, std::abs(want)));
+    }
+  }
+}
+
+TEST_CASE("densities: bernoulli_logit is finite and exact at logits of +-50") {
+  Env env;
+  const Node* x = env.vec("x", {1, 0, 1, 0});
+  const Node* l = env.vec("l", {50, 50, -50, -50});
+  std::vector<double> got = env.eval(lower::log_density(dist("bernoulli_logit"), x, {l}));
+  CHECK(near(got[0], -std::exp(-50.0), 1e-12));
+  CHECK(near(got[1], -50.0, 1e-15));
+  CHECK(near(got[2], -50.0, 1e-15));
+  CHECK(near(got[3], -std::exp(-50.0), 1e-12));
+}
+
+TEST_CASE("densities: scalar arguments broadcast to the value's shape") {
+  Env env;
+  const Node* x = env.vec("x", {0.2, 0.4, 0.6});
+  const Node* lp = lower::log_density(dist("uniform"), x, {env.scalar("lo", 0), env.scalar("hi", 2)});
+  CHECK(lp->shape() == x->shape());
+  for (double v : env.eval(lp)) CHECK(v == doctest::Approx(-std::log(2.0)));
+  const Node* ln = lower::log_density(dist("normal"), x, {env.scalar("mu", 0), env.scalar("s", 1)});
+  CHECK(ln->shape() == x->shape());
+  CHECK(env.eval(ln)[1] == doctest::Approx(reference("normal", 0.4, {0, 1})));
+}
+
+TEST_CASE("densities: categorical_logit is log_softmax at the label") {
+  Env env;
+  std::vector<double> logits = {0.5, -1, 2, 0, 30, -30, 1, 2, -700, 0, 700, 1};
+  const Node* x = env.vec("x", {2, 0, 1});
+  const Node* lg = env.tensor("logits", logits, {3, 4});
+  const Node* lp = lower::log_density(dist("categorical_logit"), x, {lg});
+  REQUIRE(lp->shape() == x->shape());
+  std::vector<double> got = env.eval(lp);
+  int labels[] = {2, 0, 1};
+  for (int r = 0; r < 3; ++r) {
+    const double* row = &logits[r * 4];
+    double m = *std::max_element(row, row + 4), s = 0;
+    for (int k = 0; k < 4; ++k) s += std::exp(row[k] - m);
+    double want = row[labels[r]] - m - std::log(s);
+    INFO("row " << r);
+    CHECK(got[r] == doctest::Approx(want).epsilon(1e-13));
+  }
+  // Unbatched: a scalar label and logits [K].
+  Env one;
+  const Node* lp1 = lower::log_density(dist("categorical_logit"), one.scalar("x", 3),
+                                       {one.vec("logits", {0.5, -1, 2, 0})});
+  CHECK(lp1->is_scalar());
+  CHECK(one.eval1(lp1) == doctest::Approx(got[0] - 2));  // logit 0 instead of 2, same row
+}
+
+TEST_CASE("densities: mvnormal_cholesky matches the covariance form, batched and not") {
+  std::vector<double> xs = {0.3, -1.0, 2.0, 1.5, 0.2, -0.7};
+  std::vector<double> mus = {0.1, 0.2, 0.3, -0.5, 0.0, 0.4};
+  Env env;
+  const Node* x = env.tensor("x", xs, {2, 3});
+  const Node* mu = env.tensor("mu", mus, {2, 3});
+  const Node* l = env.tensor("L", kL3, {3, 3});
+  const Node* lp = lower::log_density(dist("mvnormal_cholesky"), x, {mu, l});
+  REQUIRE(lp->shape() == shape_of({2}));
+  std::vector<double> got = env.eval(lp);
+  for (std::size_t r = 0; r < 2; ++r) {
+    std::vector<double> xr(xs.begin() + 3 * r, xs.begin() + 3 * r + 3);
+    std::vector<double> mr(mus.begin() + 3 * r, mus.begin() + 3 * r + 3);
+    CHECK(got[r] == doctest::Approx(mvnormal_reference(xr, mr, kL3, 3)).epsilon(1e-12));
+  }
+  // No batch axis, and mu given as a scalar.
+  Env one;
+  const Node* lp1 = lower::log_density(dist("mvnormal_cholesky"), one.vec("x", {0.3, -1.0, 2.0}),
+                                       {one.scalar("mu", 0.5), one.tensor("L", kL3, {3, 3})});
+  CHECK(lp1->is_scalar());
+  CHECK(one.eval1(lp1) ==
+        doctest::Approx(mvnormal_reference({0.3, -1.0, 2.0}, {0.5, 0.5, 0.5}, kL3, 3)).epsilon(1e-12));
+  // Two batch axes.
+  Env two;
+  const Node* lp2 = lower::log_density(dist("mvnormal_cholesky"), two.tensor("x", xs, {2, 1, 3}),
+                                       {two.tensor("mu", mus, {2, 1, 3}), two.tensor("L", kL3, {3, 3})});
+  REQUIRE(lp2->shape() == shape_of({2, 1}));
+  std::vector<double> got2 = two.eval(lp2);
+  CHECK(got2[0] == doctest::Approx(got[0]).epsilon(1e-14));
+  CHECK(got2[1] == doctest::Approx(got[1]).epsilon(1e-14));
+}
+
+TEST_CASE("densities: continuous densities integrate to one") {
+  enum Map { Real, Positive, Unit, Interval };
+  struct Case {
+    std::string name;
+    std::vector<double> args;
+    Map map;
+    double centre, scale;
+  };
+  const std::vector<Case> cases = {
+      {"normal", {0.7, 1.3}, Real, 0.7, 1.3},       {"normal", {-3, 1e-3}, Real, -3, 1e-3},
+      {"lognormal", {0.4, 0.6}, Positive, 0, 1.5},  {"laplace", {0.5, 2}, Real, 0.5, 2},
+      {"logistic", {-1, 0.4}, Real, -1, 0.4},       {"cauchy", {2, 0.5}, Real, 2, 0.5},
+      {"student_t", {3, 1, 2}, Real, 1, 2},         {"student_t", {1.5, 0, 1}, Real, 0, 1},
+      {"exponential", {2.5}, Positive, 0, 0.4},     {"gamma", {2.5, 1.5}, Positive, 0, 1.7},
+      {"gamma", {1, 0.3}, Positive, 0, 3},          {"beta", {2, 5}, Unit, 0, 1},
+      {"beta", {1.5, 1.2}, Unit, 0, 1},             {"uniform", {-1, 3}, Interval, 0, 1},
+      {"half_normal", {0.8}, Positive, 0, 0.8},
+  };
+  const std::size_t n = 400000;
+  for (const Case& c : cases) {
+    std::vector<double> xs(n), jac(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      double u = (static_cast<double>(i) + 0.5) / static_cast<double>(n);  // midpoints of (0, 1)
+      switch (c.map) {
+        case Real: {  // x = c + s t / (1 − t²), t ∈ (−1, 1)
+          double t = 2 * u - 1, w = 1 - t * t;
+          xs[i] = c.centre + c.scale * t / w;
+          jac[i] = 2 * c.scale * (1 + t * t) / (w * w);
+          break;
+        }
+        case Positive:  // x = s u / (1 − u)
+          xs[i] = c.scale * u / (1 - u);
+          jac[i] = c.scale / ((1 - u) * (1 - u));
+          break;
+        case Unit: xs[i] = u, jac[i] = 1; break;
+        case Interval: xs[i] = c.args[0] + (c.args[1] - c.args[0]) * u, jac[i] = c.args[1] - c.args[0]; break;
+      }
+    }
+    Env env;
+    Args args;
+    for (std::size_t j = 0; j < c.args.size(); ++j) args.push_back(env.scalar("a" + std::to_string(j), c.args[j]));
+    std::vector<double> lp = env.eval(lower::log_density(dist(c.name), env.vec("x", xs), args));
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i) total += std::exp(lp[i]) * jac[i];
+    total /= static_cast<double>(n);
+    INFO(c.name << ": " << total);
+    CHECK(total == doctest::Approx(1.0).epsilon(2e-5));
+  }
+}
+
+TEST_CASE("densities: mvnormal_cholesky integrates to one in two dimensions") {
+  const std::int64_t g = 500;
+  std::vector<double> xs, jac;
+  for (std::int64_t i = 0; i < g; ++i) {
+    for (std::int64_t j = 0; j < g; ++j) {
+      double w = 1;
+      for (std::int64_t idx : {i, j}) {
+        double t = 2 * ((static_cast<double>(idx) + 0.5) / g) - 1, v = 1 - t * t;
+        xs.push_back(3 * t / v);
+        w *= 2 * 3 * (1 + t * t) / (v * v) / static_cast<double>(g);
+      }
+      jac.push_back(w);
+    }
+  }
+  Env env;
+  const Node* x = env.tensor("x", xs, {g * g, 2});
+  const Node* lp = lower::log_density(dist("mvnormal_cholesky"), x,
+                                      {env.vec("mu", {0.3, -0.2}), env.tensor("L", {1.1, 0, -0.6, 0.8}, {2, 2})});
+  std::vector<double> v = env.eval(lp);
+  double total = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) total += std::exp(v[i]) * jac[i];
+  CHECK(total == doctest::Approx(1.0).epsilon(1e-4));
+}
+
+TEST_CASE("densities: discrete densities sum to one over the support") {
+  auto total = [](std::string_view name, std::vector<double> support, std::vector<double> args) {
+    Env env;
+    Args a;
+    for (std::size_t j = 0; j < args.size(); ++j) a.push_back(env.scalar("a" + std::to_string(j), args[j]));
+    double s = 0;
+    for (double v : env.eval(lower::log_density(dist(name), env.vec("x", support), a))) s += std::exp(v);
+    return s;
+  };
+  auto range = [](int n) {
+    std::vector<double> r;
+    for (int i = 0; i <= n; ++i) r.push_back(i);
+    return r;
+  };
+  CHECK(total("bernoulli", {0, 1}, {0.3}) == doctest::Approx(1.0).epsilon(1e-14));
+  CHECK(total("bernoulli_logit", {0, 1}, {-2.3}) == doctest::Approx(1.0).epsilon(1e-14));
+  CHECK(total("poisson", range(200), {3.5}) == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(total("poisson_log", range(300), {std::log(40.0)}) == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(total("binomial_logit", range(12), {12, 0.7}) == doctest::Approx(1.0).epsilon(1e-12));
+  Env env;
+  const Node* lp = lower::log_density(dist("categorical_logit"), env.vec("x", {0, 1, 2, 3, 4}),
+                                      {env.tensor("logits", std::vector<double>(5, 0.0), {5, 5})});
+  double s = 0;
+  // Row r's label is r: with every row's logits equal, each is log(1/5).
+  for (double v : env.eval(lp)) s += std::exp(v);
+  CHECK(s == doctest::Approx(1.0).epsilon(1e-14));
+  Env env2;
+  const Node* lp2 = lower::log_density(dist("categorical_logit"), env2.vec("x", {0, 1, 2, 3}),
+                                       {env2.vec("logits", {0.3, -2, 1.7, 0.1})});
+  double s2 = 0;
+  for (double v : env2.eval(lp2)) s2 += std::exp(v);
+  CHECK(s2 == doctest::Approx(1.0).epsilon(1e-14));
+}
+
+TEST_CASE("densities: log density gradients match finite differences") {
+  // Away from kinks: laplace's points keep x off mu.
+  for (const auto& [name, all_rows] : points()) {
+    const sema::Distribution& d = dist(name);
+    std::vector<std::vector<double>> rows;
+    for (const auto& r : all_rows) {
+      bool extreme = false;
+      for (double v : r) extreme |= std::abs(v) > 1e3 || (v != 0 && std::abs(v) < 1e-5);
+      extreme |= name == "beta" && r[0] > 0.99;  // a step would leave the support
+      if (!extreme) rows.push_back(r);
+    }
+    if (name == "uniform") rows = {{0.3, -0.5, 1.5}, {0.1, 0, 2}};
+    INFO(name);
+    Env env;
+    const Node* x = columns(env, rows, 0, 1, "x")[0];
+    Args args = columns(env, rows, 1, d.arity());
+    std::vector<const Node*> wrt = args;
+    // x too: every formula here is smooth in x, the discrete ones included (lgamma(x + 1)).
+    wrt.push_back(x);
+    check_gradient(env, lower::log_density(d, x, args), wrt);
+  }
+  SUBCASE("mvnormal_cholesky") {
+    Env env;
+    const Node* x = env.tensor("x", {0.3, -1.0, 2.0, 1.5, 0.2, -0.7}, {2, 3});
+    const Node* mu = env.tensor("mu", {0.1, 0.2, 0.3, -0.5, 0.0, 0.4}, {2, 3});
+    const Node* l = env.tensor("L", kL3, {3, 3});
+    check_gradient(env, lower::log_density(dist("mvnormal_cholesky"), x, {mu, l}), {x, mu, l});
+    Env one;
+    const Node* x1 = one.vec("x", {0.3, -1.0, 2.0});
+    const Node* mu1 = one.vec("mu", {0.1, 0.2, 0.3});
+    const Node* l1 = one.tensor("L", kL3, {3, 3});
+    check_gradient(one, lower::log_density(dist("mvnormal_cholesky"), x1, {mu1, l1}), {x1, mu1, l1});
+  }
+  SUBCASE("categorical_logit") {
+    Env env;
+    const Node* logits = env.tensor("logits", {0.5, -1, 2, 0, 3, -3, 1, 2}, {2, 4});
+    const Node* x = env.vec("x", {2, 1});
+    check_gradient(env, lower::log_density(dist("categorical_logit"), x, {logits}), {logits});
+  }
+}
+
+TEST_CASE("densities: batch axes known only at run time") {
+  // A minibatch axis M: mvnormal_cholesky (density, sampler, KL) and categorical_logit.
+  Env env;
+  ir::Extent m = ir::Extent::runtime(env.g.symbol("M"));
+  ir::Extent k = ir::Extent::constant(3);
+  env.b.sizes["M"] = 2;
+  auto bind = [&](const std::string& name, std::vector<double> v, ir::Shape s, Dims dims) {
+    env.b.inputs[name] = ir::Tensor{std::move(dims), std::move(v)};
+    return ir::input(env.g, name, ir::InputKind::Param, std::move(s));
+  };
+  std::vector<double> xs = {0.3, -1.0, 2.0, 1.5, 0.2, -0.7};
+  const Node* x = bind("x", xs, {m, k}, {2, 3});
+  const Node* l = env.tensor("L", kL3, {3, 3});
+  const sema::Distribution& mv = dist("mvnormal_cholesky");
+  const Node* lp = lower::log_density(mv, x, {env.vec("mu", {0.1, 0.2, 0.3}), l});
+  REQUIRE(lp->shape() == ir::Shape{m});
+  std::vector<double> got = env.eval(lp);
+  CHECK(got[1] == doctest::Approx(mvnormal_reference({1.5, 0.2, -0.7}, {0.1, 0.2, 0.3}, kL3, 3)).epsilon(1e-12));
+  const Node* z = lower::sample(mv, {env.scalar("zero", 0), l}, x);
+  REQUIRE(z->shape() == x->shape());
+  CHECK(env.eval(z)[4] == doctest::Approx(-0.4 * 1.5 + 0.7 * 0.2).epsilon(1e-14));
+  const Node* kl = lower::kl_divergence(mv, {x, l}, dist("normal"), {env.scalar("m0", 0), env.scalar("s1", 1)});
+  REQUIRE(kl->shape() == ir::Shape{m});
+  CHECK(env.eval(kl).size() == 2);
+  const Node* labels = bind("y", {2, 0}, {m}, {2});
+  const Node* cat = lower::log_density(dist("categorical_logit"), labels, {x});
+  REQUIRE(cat->shape() == ir::Shape{m});
+  std::vector<double> c = env.eval(cat);
+  CHECK(c[0] == doctest::Approx(2.0 - std::log(std::exp(0.3) + std::exp(-1.0) + std::exp(2.0))).epsilon(1e-13));
+  CHECK(c[1] == doctest::Approx(1.5 - std::log(std::exp(1.5) + std::exp(0.2) + std::exp(-0.7))).epsilon(1e-13));
+}

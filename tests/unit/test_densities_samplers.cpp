@@ -1,0 +1,252 @@
+// The reparameterized samplers and the guide families' moments (lower/densities.hpp): each
+// sampler is the map it claims (inverse CDF or affine, spot-checked), its draws have the
+// distribution's mean and variance, and its gradient wrt its arguments at fixed noise matches
+// finite differences.
+#include <functional>
+
+#include "test_densities_helpers.hpp"
+
+using namespace densities_test;
+
+namespace {
+
+struct SamplerCase {
+  std::string name;
+  std::vector<double> args;
+  double mean, var;  // NaN where undefined (cauchy)
+};
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::vector<SamplerCase> sampler_cases() {
+  double lm = 0.2, ls = 0.5;
+  return {
+      {"normal", {0.7, 1.3}, 0.7, 1.69},
+      {"lognormal", {lm, ls}, std::exp(lm + ls * ls / 2), std::expm1(ls * ls) * std::exp(2 * lm + ls * ls)},
+      {"laplace", {-0.5, 1.5}, -0.5, 2 * 1.5 * 1.5},
+      {"logistic", {1, 0.8}, 1, 0.64 * kPi * kPi / 3},
+      {"cauchy", {2, 0.5}, kNaN, kNaN},
+      {"exponential", {2.5}, 0.4, 0.16},
+      {"uniform", {-1, 3}, 1, 16.0 / 12},
+      {"half_normal", {0.8}, 0.8 * std::sqrt(2 / kPi), 0.64 * (1 - 2 / kPi)},
+  };
+}
+
+// The claimed map from noise to a draw, for spot checks: CDFs for the inverse-CDF samplers
+// (F(sample(u)) = u), the affine forms for the normal-based ones.
+double claimed_cdf(std::string_view name, double z, const std::vector<double>& a) {
+  if (name == "laplace") {
+    double t = (z - a[0]) / a[1];
+    return t < 0 ? 0.5 * std::exp(t) : 1 - 0.5 * std::exp(-t);
+  }
+  if (name == "logistic") return 1 / (1 + std::exp(-(z - a[0]) / a[1]));
+  if (name == "cauchy") return 0.5 + std::atan((z - a[0]) / a[1]) / kPi;
+  if (name == "exponential") return -std::expm1(-a[0] * z);
+  if (name == "uniform") return (z - a[0]) / (a[1] - a[0]);
+  FAIL("no CDF for " << name);
+  return 0;
+}
+
+double claimed_draw(std::string_view name, double e, const std::vector<double>& a) {
+  if (name == "normal") return a[0] + a[1] * e;
+  if (name == "lognormal") return std::exp(a[0] + a[1] * e);
+  if (name == "half_normal") return a[0] * std::abs(e);
+  FAIL("no affine form for " << name);
+  return 0;
+}
+
+Args scalar_args(Env& env, const std::vector<double>& a) {
+  Args out;
+  for (std::size_t j = 0; j < a.size(); ++j) out.push_back(env.scalar("a" + std::to_string(j), a[j]));
+  return out;
+}
+
+const std::vector<double> kL3 = {1.2, 0, 0, -0.4, 0.7, 0, 0.3, 0.5, 0.9};
+
+}  // namespace
+
+TEST_CASE("densities/samplers: noise kinds") {
+  using K = ir::InputKind;
+  for (std::string_view n : {"normal", "lognormal", "half_normal", "mvnormal_cholesky"}) {
+    CHECK(lower::noise_kind(dist(n)) == K::Noise);
+  }
+  for (std::string_view n : {"laplace", "logistic", "cauchy", "exponential", "uniform"}) {
+    CHECK(lower::noise_kind(dist(n)) == K::Uniform);
+  }
+}
+
+TEST_CASE("densities/samplers: draws have the distribution's mean and variance") {
+  const std::size_t n = 200000;
+  std::uint64_t seed = 11;
+  for (const SamplerCase& c : sampler_cases()) {
+    INFO(c.name);
+    const sema::Distribution& d = dist(c.name);
+    Env env;
+    const Node* noise = env.vec("eps", noise_for(lower::noise_kind(d), n, seed++), lower::noise_kind(d));
+    const Node* z = lower::sample(d, scalar_args(env, c.args), noise);
+    REQUIRE(z->shape() == noise->shape());
+    std::vector<double> draws = env.eval(z);
+    if (c.name == "cauchy") {  // no moments: its quartiles are mu - sigma, mu, mu + sigma
+      for (double q : {-1.0, 0.0, 1.0}) {
+        double below = 0;
+        for (double v : draws) below += v <= c.args[0] + q * c.args[1];
+        double p = 0.5 + std::atan(q) / kPi, frac = below / static_cast<double>(n);
+        CHECK(std::abs(frac - p) <= 5 * std::sqrt(p * (1 - p) / static_cast<double>(n)));
+      }
+      continue;
+    }
+    Stats s = stats(draws);
+    INFO("mean " << s.mean << " vs " << c.mean << ", var " << s.var << " vs " << c.var);
+    CHECK(std::abs(s.mean - c.mean) <= 5 * s.mean_se());
+    CHECK(std::abs(s.var - c.var) <= 5 * s.var_se());
+  }
+}
+
+TEST_CASE("densities/samplers: each sampler is the inverse CDF or affine map it claims") {
+  const std::vector<double> us = {1e-6, 0.01, 0.3, 0.5, 0.77, 0.999, 1 - 1e-9};
+  const std::vector<double> es = {-3.5, -0.2, 0.0, 0.9, 4.0};
+  for (const SamplerCase& c : sampler_cases()) {
+    INFO(c.name);
+    const sema::Distribution& d = dist(c.name);
+    bool uniform = lower::noise_kind(d) == ir::InputKind::Uniform;
+    const std::vector<double>& noise = uniform ? us : es;
+    Env env;
+    std::vector<double> draws =
+        env.eval(lower::sample(d, scalar_args(env, c.args), env.vec("eps", noise, lower::noise_kind(d))));
+    for (std::size_t i = 0; i < noise.size(); ++i) {
+      INFO("noise " << noise[i] << " -> " << draws[i]);
+      if (uniform) {
+        CHECK(near(claimed_cdf(c.name, draws[i], c.args), noise[i], 1e-8));
+      } else {
+        CHECK(draws[i] == doctest::Approx(claimed_draw(c.name, noise[i], c.args)).epsilon(1e-14));
+      }
+    }
+  }
+}
+
+TEST_CASE("densities/samplers: sampler gradients at fixed noise match finite differences") {
+  for (const SamplerCase& c : sampler_cases()) {
+    INFO(c.name);
+    const sema::Distribution& d = dist(c.name);
+    Env env;
+    bool uniform = lower::noise_kind(d) == ir::InputKind::Uniform;
+    std::vector<double> noise = uniform ? std::vector<double>{0.1, 0.45, 0.8} : std::vector<double>{-1.3, 0.4, 2.2};
+    const Node* eps = env.vec("eps", noise, lower::noise_kind(d));
+    // Elementwise arguments, varied per element.
+    Args args;
+    for (std::size_t j = 0; j < c.args.size(); ++j) {
+      double v = c.args[j];
+      args.push_back(env.vec("a" + std::to_string(j), {v, v * 1.1 + 0.05, v * 0.9 + 0.1}));
+    }
+    check_gradient(env, lower::sample(d, args, eps), args);
+  }
+}
+
+TEST_CASE("densities/samplers: mvnormal_cholesky draws mu + L eps per row") {
+  const std::size_t n = 200000;
+  std::vector<double> mu = {0.5, -1.0, 2.0};
+  Env env;
+  const Node* eps = env.tensor("eps", normals(3 * n, 5), {static_cast<std::int64_t>(n), 3}, ir::InputKind::Noise);
+  const Node* z = lower::sample(dist("mvnormal_cholesky"), {env.vec("mu", mu), env.tensor("L", kL3, {3, 3})}, eps);
+  REQUIRE(z->shape() == eps->shape());
+  std::vector<double> draws = env.eval(z);
+  const std::vector<double>& e = env.b.inputs.at("eps").values;
+  // Spot checks of the map itself.
+  for (std::size_t r : {std::size_t{0}, std::size_t{7}, n - 1}) {
+    for (std::size_t i = 0; i < 3; ++i) {
+      double want = mu[i];
+      for (std::size_t j = 0; j <= i; ++j) want += kL3[i * 3 + j] * e[r * 3 + j];
+      CHECK(draws[r * 3 + i] == doctest::Approx(want).epsilon(1e-14));
+    }
+  }
+  // Moments: mean mu, covariance L Lᵀ.
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t j = 0; j <= i; ++j) {
+      double sij = 0, sii = 0, sjj = 0;
+      for (std::size_t m = 0; m < 3; ++m) {
+        sij += kL3[i * 3 + m] * kL3[j * 3 + m];
+        sii += kL3[i * 3 + m] * kL3[i * 3 + m];
+        sjj += kL3[j * 3 + m] * kL3[j * 3 + m];
+      }
+      double mi = 0, mj = 0, c = 0;
+      for (std::size_t r = 0; r < n; ++r) mi += draws[r * 3 + i], mj += draws[r * 3 + j];
+      mi /= n, mj /= n;
+      for (std::size_t r = 0; r < n; ++r) c += (draws[r * 3 + i] - mi) * (draws[r * 3 + j] - mj);
+      c /= n;
+      INFO("entry " << i << "," << j << ": " << c << " vs " << sij);
+      CHECK(std::abs(c - sij) <= 5 * std::sqrt((sii * sjj + sij * sij) / n));
+      if (i == j) CHECK(std::abs(mi - mu[i]) <= 5 * std::sqrt(sii / n));
+    }
+  }
+  // Unbatched, with the upper triangle of L ignored.
+  Env one;
+  std::vector<double> full = kL3;
+  full[1] = 9, full[2] = -9, full[5] = 4;
+  const Node* z1 = lower::sample(dist("mvnormal_cholesky"), {one.vec("mu", mu), one.tensor("L", full, {3, 3})},
+                                 one.vec("eps", {0.3, -1.1, 0.6}, ir::InputKind::Noise));
+  std::vector<double> got = one.eval(z1);
+  for (std::size_t i = 0; i < 3; ++i) {
+    double want = mu[i];
+    for (std::size_t j = 0; j <= i; ++j) want += kL3[i * 3 + j] * std::vector<double>{0.3, -1.1, 0.6}[j];
+    CHECK(got[i] == doctest::Approx(want).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("densities/samplers: mvnormal_cholesky sampler gradients") {
+  Env env;
+  const Node* mu = env.tensor("mu", {0.5, -1.0, 2.0, 0.1, 0.2, 0.3}, {2, 3});
+  const Node* l = env.tensor("L", kL3, {3, 3});
+  const Node* eps = env.tensor("eps", {0.3, -1.1, 0.6, 1.4, 0.2, -0.5}, {2, 3}, ir::InputKind::Noise);
+  // A weighted sum so every entry's gradient differs.
+  const Node* w = ir::mul(lower::sample(dist("mvnormal_cholesky"), {mu, l}, eps),
+                          env.tensor("w", {1, -2, 3, 0.5, 1.5, -1}, {2, 3}));
+  check_gradient(env, w, {mu, l});
+}
+
+TEST_CASE("densities/samplers: means and standard deviations of the guide families") {
+  struct M {
+    std::string name;
+    std::vector<double> args;
+    double mean, sd;
+  };
+  double lm = 0.2, ls = 0.5;
+  std::vector<M> cases = {
+      {"normal", {0.7, 1.3}, 0.7, 1.3},
+      {"lognormal", {lm, ls}, std::exp(lm + ls * ls / 2), std::sqrt(std::expm1(ls * ls) * std::exp(2 * lm + ls * ls))},
+      {"laplace", {-0.5, 1.5}, -0.5, 1.5 * std::sqrt(2.0)},
+      {"logistic", {1, 0.8}, 1, 0.8 * kPi / std::sqrt(3.0)},
+      {"exponential", {2.5}, 0.4, 0.4},
+      {"gamma", {3, 2}, 1.5, std::sqrt(3.0) / 2},
+      {"beta", {2, 3}, 0.4, std::sqrt(6.0 / (25 * 6))},
+      {"uniform", {-1, 3}, 1, 4 / std::sqrt(12.0)},
+      {"half_normal", {0.8}, 0.8 * std::sqrt(2 / kPi), 0.8 * std::sqrt(1 - 2 / kPi)},
+  };
+  for (const M& c : cases) {
+    INFO(c.name);
+    Env env;
+    Args args = scalar_args(env, c.args);
+    const Node* m = lower::mean(dist(c.name), args);
+    const Node* s = lower::stddev(dist(c.name), args);
+    REQUIRE((m && s));
+    CHECK(env.eval1(m) == doctest::Approx(c.mean).epsilon(1e-14));
+    CHECK(env.eval1(s) == doctest::Approx(c.sd).epsilon(1e-14));
+  }
+  Env env;
+  CHECK(lower::mean(dist("cauchy"), scalar_args(env, {0, 1})) == nullptr);
+  CHECK(lower::stddev(dist("cauchy"), scalar_args(env, {0, 1})) == nullptr);
+  // mvnormal_cholesky: mu, and the marginal sds sqrt(diag(L Lᵀ)), per row.
+  const Node* mu = env.tensor("mu", {0.5, -1.0, 2.0, 0.1, 0.2, 0.3}, {2, 3});
+  Args mv = {mu, env.tensor("L", kL3, {3, 3})};
+  const Node* m = lower::mean(dist("mvnormal_cholesky"), mv);
+  const Node* s = lower::stddev(dist("mvnormal_cholesky"), mv);
+  REQUIRE(s->shape() == mu->shape());
+  CHECK(env.eval(m) == env.b.inputs.at("mu").values);
+  std::vector<double> sd = env.eval(s);
+  for (std::size_t r = 0; r < 2; ++r) {
+    for (std::size_t i = 0; i < 3; ++i) {
+      double v = 0;
+      for (std::size_t j = 0; j <= i; ++j) v += kL3[i * 3 + j] * kL3[i * 3 + j];
+      CHECK(sd[r * 3 + i] == doctest::Approx(std::sqrt(v)).epsilon(1e-14));
+    }
+  }
+}
