@@ -71,7 +71,7 @@ TEST_CASE("single syntax errors: position and message") {
       {"model m\nmodel { }\n", {"1:8: expected ';'"}},
       {"model m;\ndata { x : real[N, D] }\n", {"2:22: expected ';'"}},
       {"model m;\nmodel { target += 1 }\n", {"2:20: expected ';'"}},
-      {"model m;\nmodel { x ~ normal(0, 1)); }\n", {"2:25: expected ';'"}},
+      {"model m;\nmodel { x ~ normal(0, 1)); }\n", {"2:25: expected ';', found ')'"}},
       {"model m;\nmodel { x ~ normal(0, 1); \n", {"2:26: expected '}'"}},
       // Something else was found where a construct was expected.
       {"model m;\nmodel { let h = a + ; }\n", {"2:21: expected an expression, found ';'"}},

@@ -113,9 +113,9 @@ void report_expected(ParseState& state, const char* where, const std::string& ra
   if (state.reported_since(prev)) return;  // recovery already explained this spot
   const char* at = skip_blank(where, state.text_end);
   if (is_terminator(what)) {
-    // A missing ';' or ')' at the end of a line or before a closing bracket belongs just after
-    // the previous token, as a reader expects; a wrong token elsewhere is named where it stands.
-    bool closer = at != state.text_end && (*at == '}' || *at == ')' || *at == ']');
+    // A missing ';' or ')' at the end of a line or before a block's '}' belongs just after the
+    // previous token, as a reader expects; a wrong token elsewhere is named where it stands.
+    bool closer = at != state.text_end && *at == '}';
     if (at == state.text_end || closer || std::find(prev, at, '\n') != at) {
       state.errors.push_back({state.offset(prev), state.offset(prev), "expected " + what});
       return;

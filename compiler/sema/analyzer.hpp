@@ -1,0 +1,156 @@
+// Internal to compiler/sema: the state the checking passes share, and the passes themselves.
+// analyze() (sema.cpp) runs them in order:
+//   declare names -> resolve dims -> check declarations -> check fns -> check the model and
+//   guide blocks -> check latents (coverage, local/global, guide families, KL)
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "parse/ast.hpp"
+#include "sema/model.hpp"
+#include "sema/sema.hpp"
+#include "support/diagnostics.hpp"
+
+namespace vmc::sema {
+
+struct Note {
+  Span span;
+  std::string text;
+};
+
+// Reports user errors. An error identical to one already reported (same span and message) is
+// dropped: a fn body is checked once per distinct call, and its argument-independent errors
+// must not repeat. While a fn body is checked for a call, errors get an "in call to" note.
+class Reporter {
+ public:
+  explicit Reporter(Diagnostics& diags) : diags_(diags) {}
+
+  void error(Span at, const std::string& message, const std::vector<Note>& notes = {});
+  // An error with no source position (a command-line option): `where: error: message`.
+  void error(const std::string& where, const std::string& message);
+  void enter_call(const std::string& fn, Span call) { calls_.push_back({call, fn}); }
+  void leave_call() { calls_.pop_back(); }
+  std::size_t errors() const { return errors_; }
+
+ private:
+  Diagnostics& diags_;
+  std::set<std::tuple<const SourceFile*, std::uint32_t, std::uint32_t, std::string>> seen_;
+  std::vector<std::pair<Span, std::string>> calls_;
+  std::size_t errors_ = 0;
+};
+
+enum class SymbolKind { Dim, Data, Param, Latent, Fn, Let, PlateIndex, FnParam };
+// "dim", "data", "param", "latent", "fn", "let-bound value", "plate index", "parameter"
+const char* describe(SymbolKind kind);
+// "data", "a param", "a let-bound value", ...
+std::string with_article(SymbolKind kind);
+
+struct Symbol {
+  SymbolKind kind = SymbolKind::Dim;
+  Span span;                   // its declaration
+  Type type = Type::error();   // the value's type; a dim's is int
+  const ast::Let* let = nullptr;      // Let
+  const ast::Plate* plate = nullptr;  // PlateIndex
+  std::size_t depth = 0;              // PlateIndex: its plate's nesting depth, outermost 0
+  const ast::FnDef* fn = nullptr;     // Fn
+  const ast::DimDecl* dim = nullptr;  // Dim
+};
+
+// One statement list (a block or a plate body), or a fn's parameters.
+struct Frame {
+  std::map<std::string, Symbol> names;
+  std::map<std::string, Span> later_lets;  // lets of this list not reached yet
+};
+
+// The names visible where an expression is checked: nested frames over the globals.
+struct Scope {
+  std::vector<Frame> frames;
+  const ast::FnDef* fn = nullptr;  // in a fn body: no lets or latents in reach (no closures)
+  ast::BlockKind block = ast::BlockKind::Model;
+  std::vector<const ast::Plate*> plates;  // enclosing plates, outermost first
+  std::set<std::string> sampled;          // the guide's latents with a '~' so far
+};
+
+// Where a latent is sampled, per block.
+struct LatentSite {
+  const ast::Sample* stmt = nullptr;
+  const Distribution* dist = nullptr;
+  std::string plate_dim;  // the subsampled plate indexing it, or "" when global
+  bool classified = true;  // false when a plate around it has no valid dim
+};
+
+// A read of a latent in an expression; a local latent may be read only inside its plate.
+struct LatentRead {
+  std::string latent;
+  Span span;
+  const ast::Plate* leading_plate = nullptr;  // the plate whose index is the first subscript
+};
+
+struct Analyzer {
+  Analyzer(const ast::Program& p, const Options& o, Diagnostics& d)
+      : program(p), options(o), report(d), model(std::make_unique<Model>()) {}
+
+  const ast::Program& program;
+  const Options& options;
+  Reporter report;
+  std::unique_ptr<Model> model;
+
+  std::map<std::string, Symbol> globals;
+  std::map<ast::BlockKind, const ast::Block*> blocks;  // the first block of each kind
+  std::map<std::string, std::int64_t> dim_values;      // the dims known so far
+
+  // Fns whose calls have no type: recursive ones, or with a parameter declared twice. Their
+  // definitions were reported; their calls are not checked further.
+  std::set<std::string> untyped_fns;
+  std::set<std::string> fns_in_progress;
+  std::map<std::string, std::vector<std::pair<std::vector<Type>, Type>>> fn_results;
+
+  std::map<std::string, LatentSite> model_sites;
+  std::map<std::string, LatentSite> guide_sites;
+  std::vector<LatentRead> latent_reads;
+
+  // A dim as an extent: its value when known, else its symbol.
+  Extent dim_extent(const std::string& dim) const;
+  const Symbol* global(const std::string& name) const;
+};
+
+// 'text', for messages.
+std::string quote(std::string_view text);
+// The source text a span covers, for quoting expressions in messages.
+std::string source_text(Span span);
+// "first", "second", ... for messages about the k-th (0-based) extent or argument.
+std::string ordinal(std::size_t k);
+// "a", "a and b", "a, b and c" (or with another last separator: "a, b or c")
+std::string join(const std::vector<std::string>& items, const std::string& last = " and ");
+// "1 argument", "3 arguments"
+std::string count(std::size_t n, const std::string& singular, const std::string& plural);
+
+// Looks a name up in the scope's frames, innermost first, then in the globals.
+const Symbol* lookup(const Analyzer& a, const Scope* scope, const std::string& name);
+// Every name a use could have meant, for "did you mean".
+std::vector<std::string> visible_names(const Analyzer& a, const Scope* scope);
+
+// --- the passes, in order ---
+void resolve_dims(Analyzer& a);         // dims.cpp
+void check_declarations(Analyzer& a);   // check_decls.cpp
+void check_functions(Analyzer& a);      // functions.cpp
+void check_block(Analyzer& a, const ast::Block& block);  // check_stmt.cpp
+void check_latents(Analyzer& a);        // latents.cpp
+
+// --- used by the passes ---
+void check_sample(Analyzer& a, Scope& scope, const ast::Sample& s);  // check_sample.cpp
+// The support checks of a latent's `~` (latents.cpp). `bounds` holds the constant arguments
+// of an interval distribution (uniform), when they are known.
+void check_prior_support(Analyzer& a, const ast::Sample& s, const Distribution& prior,
+                         const std::string& latent, std::optional<std::pair<double, double>> bounds);
+void check_guide_family(Analyzer& a, const ast::Sample& s, const Distribution& family,
+                        const std::string& latent, std::optional<std::pair<double, double>> bounds);
+
+}  // namespace vmc::sema

@@ -1,0 +1,262 @@
+#include "sema/check_expr.hpp"
+
+#include "sema/distributions.hpp"
+#include "support/check.hpp"
+#include "support/suggest.hpp"
+
+namespace vmc::sema {
+namespace {
+
+std::string given(std::size_t n) {
+  return std::to_string(n) + (n == 1 ? " was given" : " were given");
+}
+
+NameKind name_kind(SymbolKind kind) {
+  switch (kind) {
+    case SymbolKind::Dim: return NameKind::Dim;
+    case SymbolKind::Data: return NameKind::Data;
+    case SymbolKind::Param: return NameKind::Param;
+    case SymbolKind::Latent: return NameKind::Latent;
+    case SymbolKind::Let: return NameKind::Let;
+    case SymbolKind::PlateIndex: return NameKind::PlateIndex;
+    case SymbolKind::Fn:
+    case SymbolKind::FnParam: break;
+  }
+  internal_error("fns and their parameters are not recorded as names", __FILE__, __LINE__);
+}
+
+// A let named `name` in `stmts` or the plates among them.
+const ast::Let* find_let(const std::vector<ast::StmtPtr>& stmts, const std::string& name) {
+  for (const ast::StmtPtr& s : stmts) {
+    if (const auto* l = s->as<ast::Let>(); l && l->name.name == name) return l;
+    if (const auto* p = s->as<ast::Plate>()) {
+      if (const ast::Let* l = find_let(p->body, name)) return l;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> function_names(const Analyzer& a) {
+  std::vector<std::string> names = builtin_names();
+  for (const auto& [name, fn] : a.model->functions) names.push_back(name);
+  return names;
+}
+
+}  // namespace
+
+Type ExprChecker::check(const ast::Expr& e) { return record(e, dispatch(e)); }
+
+Type ExprChecker::check_target(const ast::Expr& e) {
+  target_ = true;
+  Type t = check(e);
+  target_ = false;
+  return t;
+}
+
+Type ExprChecker::record(const ast::Expr& e, Type t) {
+  if (record_) a_.model->expr_types[&e] = t;
+  return t;
+}
+
+void ExprChecker::record_name(const ast::Expr& e, NameRef ref) {
+  if (record_) a_.model->names[&e] = ref;
+}
+
+Type ExprChecker::dispatch(const ast::Expr& e) {
+  if (const auto* n = e.as<ast::Number>()) return n->is_integer ? Type::integer() : Type::real();
+  if (const auto* n = e.as<ast::Name>()) return name(e, *n, nullptr);
+  if (const auto* u = e.as<ast::Unary>()) return check(*u->operand).value();
+  if (const auto* b = e.as<ast::Binary>()) return binary(e, *b);
+  if (const auto* c = e.as<ast::Call>()) return call(e, *c);
+  if (const auto* ix = e.as<ast::Index>()) return index(e, *ix);
+  return transpose(e, *e.as<ast::Transpose>());
+}
+
+Type ExprChecker::name(const ast::Expr& e, const ast::Name& n, const ast::Plate* leading_plate) {
+  if (n.name == "pi") {
+    record_name(e, NameRef{NameKind::Pi});
+    return Type::real();
+  }
+  const Symbol* sym = lookup(a_, &scope_, n.name);
+  if (!sym) return unknown_name(e, n.name);
+  switch (sym->kind) {
+    case SymbolKind::Fn:
+      a_.report.error(e.span, "'" + n.name + "' is a function; call it with its arguments");
+      return Type::error();
+    case SymbolKind::PlateIndex:
+      a_.report.error(e.span, "plate index '" + n.name + "' can only be a subscript, as in x[" +
+                                  n.name + "]");
+      return Type::error();
+    case SymbolKind::Latent:
+      if (scope_.fn) {
+        a_.report.error(e.span, "fn '" + scope_.fn->name.name + "' cannot read latent '" + n.name +
+                                    "'; pass it as an argument");
+        return Type::error();
+      }
+      if (target_) break;
+      if (scope_.block == ast::BlockKind::Guide && !scope_.sampled.count(n.name)) {
+        a_.report.error(e.span, "latent '" + n.name + "' is read in the guide before its '~'");
+      }
+      a_.latent_reads.push_back({n.name, e.span, leading_plate});
+      break;
+    default:
+      break;
+  }
+  if (sym->kind != SymbolKind::FnParam) record_name(e, NameRef{name_kind(sym->kind), sym->let, sym->plate});
+  return sym->type;
+}
+
+Type ExprChecker::unknown_name(const ast::Expr& e, const std::string& name) {
+  for (auto it = scope_.frames.rbegin(); it != scope_.frames.rend(); ++it) {
+    auto later = it->later_lets.find(name);
+    if (later != it->later_lets.end()) {
+      a_.report.error(e.span, "'" + name + "' is used before it is defined",
+                      {{later->second, "'" + name + "' is defined here"}});
+      return Type::error();
+    }
+  }
+  if (auto [block, let] = let_elsewhere(name); let) {
+    std::string where = std::string("the ") + ast::spelling(block->kind) + " block";
+    std::string message =
+        scope_.fn ? "fn '" + scope_.fn->name.name + "' cannot read '" + name + "', a let of " +
+                        where + "; pass it as an argument"
+        : block->kind == scope_.block
+            ? "'" + name + "' is not visible here: it is a let of a plate body, visible only in that plate"
+            : "'" + name + "' is a let of " + where + ", which the " +
+                  ast::spelling(scope_.block) + " cannot see";
+    a_.report.error(e.span, message, {{let->name.span, "'" + name + "' is defined here"}});
+    return Type::error();
+  }
+  a_.report.error(e.span, "unknown name '" + name + "'" +
+                              did_you_mean(name, visible_names(a_, &scope_)));
+  return Type::error();
+}
+
+std::pair<const ast::Block*, const ast::Let*> ExprChecker::let_elsewhere(const std::string& name) const {
+  // The block being checked first: its plates are the likelier place.
+  const ast::Block* model = a_.model->model_block;
+  const ast::Block* guide = a_.model->guide_block;
+  if (scope_.block == ast::BlockKind::Guide) std::swap(model, guide);
+  for (const ast::Block* b : {model, guide}) {
+    if (!b) continue;
+    if (const ast::Let* l = find_let(b->statements, name)) return {b, l};
+  }
+  return {nullptr, nullptr};
+}
+
+Type ExprChecker::binary(const ast::Expr& e, const ast::Binary& b) {
+  Type lhs = check(*b.lhs);
+  Type rhs = check(*b.rhs);
+  if (std::optional<Type> t = binary_type(b.op, lhs, rhs)) return *t;
+  std::string op = ast::spelling(b.op);
+  // '/' and '^' fail only on a non-scalar right operand: say that, not "shapes do not agree".
+  if ((b.op == ast::BinaryOp::Div || b.op == ast::BinaryOp::Pow) && !rhs.is_scalar() &&
+      !lhs.is_error() && !rhs.is_error()) {
+    std::string alternative = b.op == ast::BinaryOp::Div ? "; './' divides elementwise" : "";
+    a_.report.error(e.span, "'" + op + "' needs a scalar right operand, but '" +
+                                source_text(b.rhs->span) + "' is " + to_string(rhs.value()) +
+                                alternative);
+    return Type::error();
+  }
+  std::string hint;
+  if (b.op == ast::BinaryOp::Mul && lhs.rank() == 1 && !lhs.row && lhs.same_shape(rhs))
+    hint = "; use '.*' for the elementwise product, or u' * v for the inner product";
+  a_.report.error(e.span, "shapes do not agree for '" + op + "': " + to_string(lhs.value()) +
+                              " and " + to_string(rhs.value()) + hint);
+  return Type::error();
+}
+
+Type ExprChecker::transpose(const ast::Expr& e, const ast::Transpose& t) {
+  Type operand = check(*t.operand);
+  if (std::optional<Type> r = transpose_type(operand)) return *r;
+  a_.report.error(e.span, "cannot transpose " + to_string(operand.value()) +
+                              ": only vectors and matrices have a transpose");
+  return Type::error();
+}
+
+Type ExprChecker::call(const ast::Expr& e, const ast::Call& c) {
+  std::vector<Type> args;
+  for (const ast::ExprPtr& arg : c.args) args.push_back(check(*arg));
+  const std::string& callee = c.callee.name;
+  if (const Builtin* b = find_builtin(callee)) return builtin_call(e, *b, args);
+  const Symbol* sym = lookup(a_, &scope_, callee);
+  if (sym && sym->kind == SymbolKind::Fn) return fn_call(e, *sym->fn, args);
+  if (find_distribution(callee)) {
+    a_.report.error(c.callee.span, "'" + callee + "' is a distribution, not a function");
+  } else if (sym) {
+    a_.report.error(c.callee.span, "'" + callee + "' is " + with_article(sym->kind) +
+                                       ", not a function");
+  } else {
+    a_.report.error(c.callee.span, "unknown function '" + callee + "'" +
+                                       did_you_mean(callee, function_names(a_)));
+  }
+  return Type::error();
+}
+
+Type ExprChecker::builtin_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args) {
+  const std::string name(b.name);
+  int n = int(args.size());
+  if (n < b.min_arity || n > b.max_arity) {
+    a_.report.error(e.span, "'" + name + "' takes " + b.arity_text() + ", but " + given(args.size()));
+    return Type::error();
+  }
+  for (const Type& t : args) {
+    if (t.is_error()) return Type::error();
+  }
+  bool all_int = true;
+  for (const Type& t : args) all_int = all_int && t.is_int();
+  Kind kind = b.keeps_int && all_int ? Kind::Int : Kind::Real;
+  switch (b.rule) {
+    case BuiltinRule::Elementwise:
+      return Type{Kind::Real, {}, args[0].shape, args[0].row};
+    case BuiltinRule::Reduce:
+      return Type{kind, {}, {}, false};
+    case BuiltinRule::ReduceOrElementwise:
+      if (n == 1) return Type{kind, {}, {}, false};
+      if (std::optional<Type> t = broadcast_type(args[0], args[1], kind)) return *t;
+      a_.report.error(e.span, "shapes do not agree for '" + name + "': " +
+                                  to_string(args[0].value()) + " and " + to_string(args[1].value()));
+      return Type::error();
+    case BuiltinRule::Dot:
+      if (args[0].rank() == 1 && args[1].rank() == 1 && args[0].shape == args[1].shape)
+        return Type::real();
+      a_.report.error(e.span, "'" + name + "' needs two vectors of equal extent, but got " +
+                                  to_string(args[0].value()) + " and " + to_string(args[1].value()));
+      return Type::error();
+  }
+  return Type::error();
+}
+
+Type ExprChecker::fn_call(const ast::Expr& e, const ast::FnDef& fn, const std::vector<Type>& args) {
+  const std::string& name = fn.name.name;
+  if (args.size() != fn.params.size()) {
+    std::string params;
+    for (const ast::Ident& p : fn.params) params += (params.empty() ? "" : ", ") + p.name;
+    a_.report.error(e.span, "'" + name + "' takes " + count(fn.params.size(), "argument", "arguments") +
+                                " (" + params + "), but " + given(args.size()),
+                    {{fn.name.span, quote(name) + " is defined here"}});
+    return Type::error();
+  }
+  if (a_.untyped_fns.count(name) || a_.fns_in_progress.count(name)) return Type::error();
+  std::vector<std::pair<std::vector<Type>, Type>>& results = a_.fn_results[name];
+  for (const auto& [signature, result] : results) {
+    if (signature == args) return result;
+  }
+  Scope body;
+  body.fn = &fn;
+  body.block = scope_.block;
+  Frame& params = body.frames.emplace_back();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    Symbol s{SymbolKind::FnParam, fn.params[i].span, args[i]};
+    params.names.emplace(fn.params[i].name, s);
+  }
+  a_.fns_in_progress.insert(name);
+  a_.report.enter_call(name, e.span);
+  Type result = ExprChecker(a_, body, false).check(*fn.body).value();
+  a_.report.leave_call();
+  a_.fns_in_progress.erase(name);
+  results.emplace_back(args, result);
+  return result;
+}
+
+}  // namespace vmc::sema

@@ -1,0 +1,54 @@
+// Type-checks expressions: names, operators, builtin and fn calls, indexing.
+#pragma once
+
+#include "sema/analyzer.hpp"
+#include "sema/builtins.hpp"
+
+namespace vmc::sema {
+
+class ExprChecker {
+ public:
+  // `record`: store types and name resolutions in the Model; false inside fn bodies, whose
+  // types depend on the call.
+  ExprChecker(Analyzer& a, Scope& scope, bool record) : a_(a), scope_(scope), record_(record) {}
+
+  Type check(const ast::Expr& e);
+  // The left side of '~': checked like any expression, but it samples a latent, not reads it.
+  Type check_target(const ast::Expr& e);
+
+ private:
+  Type dispatch(const ast::Expr& e);
+  Type name(const ast::Expr& e, const ast::Name& n, const ast::Plate* leading_plate);
+  Type unknown_name(const ast::Expr& e, const std::string& name);
+  // A let of that name out of scope here: in a plate body, the other block, or (from a fn) any.
+  std::pair<const ast::Block*, const ast::Let*> let_elsewhere(const std::string& name) const;
+  Type binary(const ast::Expr& e, const ast::Binary& b);
+  Type transpose(const ast::Expr& e, const ast::Transpose& t);
+  Type call(const ast::Expr& e, const ast::Call& c);
+  Type builtin_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args);
+  Type fn_call(const ast::Expr& e, const ast::FnDef& fn, const std::vector<Type>& args);
+
+  // check_index.cpp
+  Type index(const ast::Expr& e, const ast::Index& ix);
+  const Symbol* plate_index(const ast::Expr& e) const;
+  // Plate indices are the leading subscripts, in the plates' nesting order.
+  bool plates_in_order(const std::vector<ast::Subscript>& subs, const std::string& what);
+  // The plate runs over the extent it indexes.
+  bool plate_extent(const ast::Subscript& s, const Symbol& plate, const Extent& extent,
+                    std::size_t k, const std::string& what);
+  std::optional<Extent> slice(const ast::Subscript& s, const Extent& extent, std::size_t k,
+                              const std::string& what);
+  std::optional<Extent> slice_bound(const ast::Expr& bound);
+  bool constant_index(const ast::Subscript& s, const Extent& value, const Extent& extent,
+                      std::size_t k, const std::string& what);
+
+  Type record(const ast::Expr& e, Type t);
+  void record_name(const ast::Expr& e, NameRef ref);
+
+  Analyzer& a_;
+  Scope& scope_;
+  bool record_;
+  bool target_ = false;
+};
+
+}  // namespace vmc::sema

@@ -1,0 +1,175 @@
+// Indexing (0-based). Each subscript is one of:
+//   a plate index   leading subscripts only, in the plates' nesting order; the plate's dim must
+//                   be that extent; drops the dimension
+//   a constant      an int expression of literals and dims; checked in bounds when known; drops it
+//   a slice         lo:hi, lo:, :hi or : with constant bounds; keeps it with extent hi - lo
+//   a gather        any other int expression (from int data): a scalar drops the dimension, an
+//                   int vector of extent K gives extent K
+#include "sema/check_expr.hpp"
+#include "sema/const_eval.hpp"
+
+namespace vmc::sema {
+
+const Symbol* ExprChecker::plate_index(const ast::Expr& e) const {
+  const auto* n = e.as<ast::Name>();
+  const Symbol* sym = n ? lookup(a_, &scope_, n->name) : nullptr;
+  return sym && sym->kind == SymbolKind::PlateIndex ? sym : nullptr;
+}
+
+Type ExprChecker::index(const ast::Expr& e, const ast::Index& ix) {
+  const std::vector<ast::Subscript>& subs = ix.subscripts;
+  const Symbol* leading = !subs.empty() && !subs[0].is_slice ? plate_index(*subs[0].lo) : nullptr;
+  const auto* base_name = ix.base->as<ast::Name>();
+  Type base = base_name ? record(*ix.base, name(*ix.base, *base_name, leading ? leading->plate : nullptr))
+                        : check(*ix.base);
+  std::string what = quote(base_name ? base_name->name : source_text(ix.base->span));
+
+  bool ok = !base.is_error();
+  if (ok && base.is_scalar()) {
+    a_.report.error(e.span, what + " is a scalar (" + to_string(base) + ") and cannot be indexed");
+    ok = false;
+  } else if (ok && subs.size() > base.rank()) {
+    a_.report.error(e.span, "too many subscripts for " + what + ": " + std::to_string(subs.size()) +
+                                " given, but it is " + to_string(base));
+    ok = false;
+  }
+  if (!ok) {
+    // Still check the subscripts, for their own errors.
+    for (const ast::Subscript& s : subs) {
+      for (const ast::ExprPtr* bound : {&s.lo, &s.hi}) {
+        if (*bound && !plate_index(**bound)) check(**bound);
+      }
+    }
+    return Type::error();
+  }
+
+  std::vector<Extent> shape;
+  bool in_order = plates_in_order(subs, what);
+  ok &= in_order;
+  for (std::size_t k = 0; k < subs.size(); ++k) {
+    const ast::Subscript& s = subs[k];
+    const Extent& extent = base.shape[k];
+    if (const Symbol* plate = s.is_slice ? nullptr : plate_index(*s.lo)) {
+      record(*s.lo, Type::integer());
+      record_name(*s.lo, NameRef{NameKind::PlateIndex, nullptr, plate->plate});
+      // Extents are compared only when the plates are where they belong.
+      if (in_order) ok &= plate_extent(s, *plate, extent, k, what);
+      continue;
+    }
+    if (s.is_slice) {
+      std::optional<Extent> kept = slice(s, extent, k, what);
+      if (kept) shape.push_back(*kept);
+      ok &= kept.has_value();
+      continue;
+    }
+    Type t = check(*s.lo);
+    if (t.is_error()) {
+      ok = false;
+    } else if (!t.is_int()) {
+      a_.report.error(s.span, "subscripts must be ints, but '" + source_text(s.span) + "' is " +
+                                  to_string(t));
+      ok = false;
+    } else if (std::optional<Extent> v = eval_extent(a_, &scope_, *s.lo, nullptr, "")) {
+      ok &= constant_index(s, *v, extent, k, what);
+    } else if (t.rank() == 1 && !t.row) {
+      shape.push_back(t.shape[0]);
+    } else if (!t.is_scalar()) {
+      a_.report.error(s.span, "a gather index must be an int scalar or vector, but '" +
+                                  source_text(s.span) + "' is " + to_string(t));
+      ok = false;
+    }
+  }
+  if (!ok) return Type::error();
+  for (std::size_t k = subs.size(); k < base.rank(); ++k) shape.push_back(base.shape[k]);
+  bool row = base.row && shape.size() == 1;
+  return Type{base.kind, base.constraint, std::move(shape), row};
+}
+
+bool ExprChecker::plates_in_order(const std::vector<ast::Subscript>& subs, const std::string& what) {
+  const Symbol* previous = nullptr;
+  bool other_before = false;
+  for (const ast::Subscript& s : subs) {
+    const Symbol* plate = s.is_slice ? nullptr : plate_index(*s.lo);
+    if (!plate) {
+      other_before = true;
+      continue;
+    }
+    const std::string& index = plate->plate->index.name;
+    std::string problem;
+    if (other_before) {
+      problem = "plate index '" + index + "' must come before the other subscripts of " + what;
+    } else if (previous == plate) {
+      problem = "plate index '" + index + "' is used twice in one subscript list";
+    } else if (previous && previous->depth > plate->depth) {
+      problem = "plate index '" + index + "' comes after '" + previous->plate->index.name +
+                "', but its plate encloses that one; subscript in the plates' nesting order";
+    }
+    if (!problem.empty()) {
+      a_.report.error(s.span, problem);
+      return false;
+    }
+    previous = plate;
+  }
+  return true;
+}
+
+bool ExprChecker::plate_extent(const ast::Subscript& s, const Symbol& plate, const Extent& extent,
+                               std::size_t k, const std::string& what) {
+  const std::string& index = plate.plate->index.name;
+  const std::string& dim = plate.plate->dim.name;
+  const Symbol* dim_symbol = a_.global(dim);
+  if (!dim_symbol || dim_symbol->kind != SymbolKind::Dim) return true;  // reported at the plate
+  Extent runs = a_.dim_extent(dim);
+  if (runs == extent) return true;
+  std::string over = dim;
+  if (std::optional<std::int64_t> v = runs.constant_value()) over += " = " + std::to_string(*v);
+  a_.report.error(s.span, "plate '" + index + "' runs over " + over + " but the " + ordinal(k) +
+                              " extent of " + what + " is " + extent.to_string());
+  return false;
+}
+
+std::optional<Extent> ExprChecker::slice_bound(const ast::Expr& bound) {
+  Type t = check(bound);
+  if (t.is_error()) return std::nullopt;
+  std::optional<Extent> v;
+  if (t.is_int() && t.is_scalar()) v = eval_extent(a_, &scope_, bound, nullptr, "");
+  if (!v) {
+    a_.report.error(bound.span, "slice bounds must be constant ints (integers, dims, '+', '-' "
+                                "and '*'), but '" + source_text(bound.span) + "' is not");
+  }
+  return v;
+}
+
+std::optional<Extent> ExprChecker::slice(const ast::Subscript& s, const Extent& extent,
+                                         std::size_t k, const std::string& what) {
+  std::optional<Extent> lo = s.lo ? slice_bound(*s.lo) : Extent();
+  std::optional<Extent> hi = s.hi ? slice_bound(*s.hi) : extent;
+  if (!lo || !hi) return std::nullopt;
+  auto negative = [](const Extent& x) { return x.constant_value() && *x.constant_value() < 0; };
+  std::string text = "slice " + lo->to_string() + ":" + hi->to_string();
+  if (negative(*lo) || negative(extent - *hi)) {
+    a_.report.error(s.span, text + " is out of bounds for " + what + ", whose " + ordinal(k) +
+                                " extent is " + extent.to_string());
+    return std::nullopt;
+  }
+  Extent kept = *hi - *lo;
+  if (kept.constant_value() && *kept.constant_value() <= 0) {
+    a_.report.error(s.span, text + " of " + what + " is empty");
+    return std::nullopt;
+  }
+  return kept;
+}
+
+bool ExprChecker::constant_index(const ast::Subscript& s, const Extent& value, const Extent& extent,
+                                 std::size_t k, const std::string& what) {
+  std::optional<std::int64_t> v = value.constant_value();
+  std::optional<std::int64_t> room = (extent - value).constant_value();
+  if ((v && *v < 0) || (room && *room <= 0)) {
+    a_.report.error(s.span, "index " + value.to_string() + " is out of bounds for " + what +
+                                ", whose " + ordinal(k) + " extent is " + extent.to_string());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace vmc::sema

@@ -1,0 +1,116 @@
+// The statements of the model and guide blocks: lets, plates, `target +=`; `~` statements are
+// checked in check_sample.cpp.
+#include "sema/check_expr.hpp"
+#include "support/suggest.hpp"
+
+namespace vmc::sema {
+namespace {
+
+class BlockChecker {
+ public:
+  BlockChecker(Analyzer& a, const ast::Block& block) : a_(a), block_(block) {
+    scope_.block = block.kind;
+  }
+
+  void run() {
+    push_frame(block_.statements);
+    for (const ast::StmtPtr& s : block_.statements) statement(*s);
+  }
+
+ private:
+  // A new statement list: its lets are not visible yet, but a use before one is defined gets
+  // a precise message.
+  void push_frame(const std::vector<ast::StmtPtr>& body) {
+    Frame& f = scope_.frames.emplace_back();
+    for (const ast::StmtPtr& s : body) {
+      if (const auto* l = s->as<ast::Let>()) f.later_lets.emplace(l->name.name, l->name.span);
+    }
+  }
+
+  void statement(const ast::Stmt& s) {
+    if (const auto* l = s.as<ast::Let>()) let(*l);
+    else if (const auto* t = s.as<ast::TargetIncrement>()) target(s, *t);
+    else if (const auto* p = s.as<ast::Plate>()) plate(*p);
+    else check_sample(a_, scope_, *s.as<ast::Sample>());
+  }
+
+  // Lets and plate indices may not hide another name: every name means one thing. The new
+  // name is bound even so, since the statements after it mean it.
+  void check_new_name(const ast::Ident& id, const std::string& what) {
+    const Symbol* sym = lookup(a_, &scope_, id.name);
+    if (!sym) return;
+    Frame& here = scope_.frames.back();
+    auto same = here.names.find(id.name);
+    std::string message =
+        same != here.names.end() && &same->second == sym && sym->kind == SymbolKind::Let
+            ? "'" + id.name + "' is already defined here; lets are immutable, choose another name"
+            : what + " '" + id.name + "' shadows " + describe(sym->kind) + " '" + id.name +
+                  "'; choose another name";
+    a_.report.error(id.span, message, {{sym->span, "'" + id.name + "' is declared here"}});
+  }
+
+  void let(const ast::Let& l) {
+    // The value is checked before the name is bound: `let h = h + 1` does not refer to itself.
+    Type t = ExprChecker(a_, scope_, true).check(*l.value);
+    scope_.frames.back().later_lets.erase(l.name.name);
+    check_new_name(l.name, "let");
+    Symbol s{SymbolKind::Let, l.name.span, t};
+    s.let = &l;
+    scope_.frames.back().names.insert_or_assign(l.name.name, s);
+  }
+
+  void target(const ast::Stmt& s, const ast::TargetIncrement& t) {
+    Type v = ExprChecker(a_, scope_, true).check(*t.value);
+    if (block_.kind == ast::BlockKind::Guide) {
+      a_.report.error(s.span, "'target +=' is not allowed in the guide; it adds to the model's "
+                              "log density");
+    } else if (!v.is_error() && !v.is_scalar()) {
+      a_.report.error(t.value->span, "'target +=' needs a scalar, but '" +
+                                         source_text(t.value->span) + "' is " + to_string(v));
+    }
+  }
+
+  void check_plate_dim(const ast::Plate& p) {
+    const Symbol* dim = a_.global(p.dim.name);
+    if (!dim) {
+      std::vector<std::string> dims;
+      for (const auto& [name, sym] : a_.globals) {
+        if (sym.kind == SymbolKind::Dim) dims.push_back(name);
+      }
+      a_.report.error(p.dim.span, "unknown dim '" + p.dim.name + "'" + did_you_mean(p.dim.name, dims));
+    } else if (dim->kind != SymbolKind::Dim) {
+      a_.report.error(p.dim.span, "'" + p.dim.name + "' is " + with_article(dim->kind) +
+                                      ", not a dim; a plate runs over a dim");
+    }
+    for (const ast::Plate* outer : scope_.plates) {
+      if (outer->dim.name != p.dim.name) continue;
+      a_.report.error(p.dim.span, "plate '" + p.index.name + "' runs over " + p.dim.name +
+                                      ", as does the enclosing plate '" + outer->index.name + "'",
+                      {{outer->dim.span, "the enclosing plate over " + p.dim.name + " is here"}});
+    }
+  }
+
+  void plate(const ast::Plate& p) {
+    check_plate_dim(p);
+    check_new_name(p.index, "plate index");
+    push_frame(p.body);
+    Symbol s{SymbolKind::PlateIndex, p.index.span, Type::integer()};
+    s.plate = &p;
+    s.depth = scope_.plates.size();
+    scope_.frames.back().names.emplace(p.index.name, s);
+    scope_.plates.push_back(&p);
+    for (const ast::StmtPtr& s : p.body) statement(*s);
+    scope_.plates.pop_back();
+    scope_.frames.pop_back();
+  }
+
+  Analyzer& a_;
+  const ast::Block& block_;
+  Scope scope_;
+};
+
+}  // namespace
+
+void check_block(Analyzer& a, const ast::Block& block) { BlockChecker(a, block).run(); }
+
+}  // namespace vmc::sema

@@ -1,0 +1,168 @@
+// Latents: each has exactly one `~` in the model and one in the guide; both agree on whether it
+// is local (indexed by a subsampled plate) or global; the prior's support covers the latent's,
+// and the guide family is reparameterizable with exactly the latent's support. Records each
+// latent's prior, guide family and whether their KL has a closed form.
+#include <cmath>
+#include <limits>
+
+#include "sema/analyzer.hpp"
+
+namespace vmc::sema {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct Interval {
+  double lo = -kInf;
+  double hi = kInf;
+  bool operator==(const Interval&) const = default;
+};
+
+// A latent's support per element; a Cholesky factor's elements range over the reals.
+Interval latent_interval(const Constraint& c) {
+  return Interval{c.lower.value_or(-kInf), c.upper.value_or(kInf)};
+}
+
+// Where a continuous distribution puts its mass, per element; nullopt for an interval whose
+// bounds are not known.
+std::optional<Interval> dist_interval(const Distribution& d,
+                                      std::optional<std::pair<double, double>> bounds) {
+  switch (d.support) {
+    case Support::Positive: return Interval{0, kInf};
+    case Support::UnitInterval: return Interval{0, 1};
+    case Support::Interval:
+      if (!bounds) return std::nullopt;
+      return Interval{bounds->first, bounds->second};
+    default: return Interval{};
+  }
+}
+
+std::string interval_text(const Interval& i) {
+  if (i == Interval{}) return "real";
+  auto bound = [](double x) { return std::isinf(x) ? std::string(x < 0 ? "-inf" : "inf") : format_number(x); };
+  std::string out = "(";
+  return out + bound(i.lo) + ", " + bound(i.hi) + ")";
+}
+
+// The latent's declared type without its shape: `real<lower=0>`.
+std::string support_type(const Type& t) { return "real" + to_string(t.constraint); }
+
+// The guide families with exactly this support, for the message of a mismatch.
+std::string families_for(const Interval& want, bool cholesky) {
+  if (cholesky) return "; no guide family has the support of a Cholesky factor yet";
+  if (std::isfinite(want.lo) && std::isfinite(want.hi))
+    return "; use uniform(" + format_number(want.lo) + ", " + format_number(want.hi) + ")";
+  std::vector<std::string> names;
+  for (const Distribution& d : distributions()) {
+    std::optional<Interval> i = dist_interval(d, std::nullopt);
+    if (d.reparam == Reparam::Yes && !d.discrete() && i && *i == want) names.emplace_back(d.name);
+  }
+  if (names.empty()) return "; no guide family has that support";
+  return "; use " + join(names, " or ");
+}
+
+const Type& latent_type(const Analyzer& a, const std::string& latent) {
+  return a.globals.at(latent).type;
+}
+
+void check_required_guide(Analyzer& a) {
+  if (a.model->latents.empty() || a.model->guide_block || a.model->auto_guide) return;
+  const ast::Block* latents = a.blocks.at(ast::BlockKind::Latent);
+  a.report.error(latents->keyword_span, "model '" + a.model->name + "' has latents but no guide "
+                                        "block; add a guide block, or fit with --guide "
+                                        "meanfield|fullrank");
+}
+
+std::string locality(const std::string& plate_dim) {
+  return plate_dim.empty() ? "global" : "local to the subsampled plate over " + plate_dim;
+}
+
+void check_local_reads(Analyzer& a) {
+  for (const LatentRead& read : a.latent_reads) {
+    auto site = a.model_sites.find(read.latent);
+    if (site == a.model_sites.end() || !site->second.classified || site->second.plate_dim.empty())
+      continue;
+    const std::string& dim = site->second.plate_dim;
+    const ast::Plate* p = read.leading_plate;
+    if (p && p->subsample && p->dim.name == dim) continue;
+    a.report.error(read.span, "local latent '" + read.latent + "' exists only for the minibatch; "
+                              "read it inside a subsampled plate over " + dim +
+                              ", indexed by that plate's index",
+                   {{site->second.stmt->lhs->span, "'" + read.latent + "' is local here"}});
+  }
+}
+
+}  // namespace
+
+void check_prior_support(Analyzer& a, const ast::Sample& s, const Distribution& prior,
+                         const std::string& latent, std::optional<std::pair<double, double>> bounds) {
+  const Type& t = latent_type(a, latent);
+  std::optional<Interval> p = dist_interval(prior, bounds);
+  Interval z = latent_interval(t.constraint);
+  if (!p || (p->lo <= z.lo && z.hi <= p->hi)) return;
+  a.report.error(s.dist.callee.span, "prior '" + std::string(prior.name) + "' has support " +
+                                         interval_text(*p) + " but latent '" + latent + "' is " +
+                                         support_type(t) + "; constrain '" + latent +
+                                         "' to the prior's support");
+}
+
+void check_guide_family(Analyzer& a, const ast::Sample& s, const Distribution& family,
+                        const std::string& latent, std::optional<std::pair<double, double>> bounds) {
+  Span at = s.dist.callee.span;
+  const std::string name(family.name);
+  if (family.reparam == Reparam::Later) {
+    a.report.error(at, "'" + name + "' cannot be a guide family yet: it needs implicit "
+                                    "reparameterization, which is not supported");
+    return;
+  }
+  if (family.reparam == Reparam::No) {
+    a.report.error(at, "'" + name + "' cannot be a guide family: it is not reparameterizable");
+    return;
+  }
+  const Type& t = latent_type(a, latent);
+  std::optional<Interval> f = dist_interval(family, bounds);
+  Interval z = latent_interval(t.constraint);
+  if (!f || (*f == z && !t.constraint.cholesky)) return;
+  a.report.error(at, "guide family '" + name + "' has support " + interval_text(*f) +
+                         " but latent '" + latent + "' is " + support_type(t) +
+                         families_for(z, t.constraint.cholesky));
+}
+
+void check_latents(Analyzer& a) {
+  check_required_guide(a);
+  const Model& m = *a.model;
+  for (Variable& v : a.model->latents) {
+    auto prior = a.model_sites.find(v.name);
+    auto guide = a.guide_sites.find(v.name);
+    for (const auto& [block, missing] :
+         {std::pair{m.model_block, prior == a.model_sites.end()},
+          std::pair{m.guide_block, guide == a.guide_sites.end()}}) {
+      if (block && missing) {
+        a.report.error(v.decl->name.span, "latent '" + v.name + "' has no '~' in the " +
+                                              ast::spelling(block->kind) + " block");
+      }
+    }
+    if (prior == a.model_sites.end()) continue;
+    v.local = !prior->second.plate_dim.empty();
+    v.plate_dim = prior->second.plate_dim;
+    v.prior = prior->second.dist;
+    if (guide != a.guide_sites.end()) {
+      v.guide_family = guide->second.dist;
+      bool classified = prior->second.classified && guide->second.classified;
+      if (classified && guide->second.plate_dim != v.plate_dim) {
+        a.report.error(guide->second.stmt->lhs->span,
+                       "latent '" + v.name + "' is " + locality(v.plate_dim) + " in the model, but " +
+                           locality(guide->second.plate_dim) + " in the guide",
+                       {{prior->second.stmt->lhs->span, "the model samples '" + v.name + "' here"}});
+      }
+    } else if (m.auto_guide == "meanfield" && v.type.constraint.empty()) {
+      // A mean-field guide on an unconstrained latent is a normal; on a constrained one it is a
+      // transformed normal, which has no closed-form KL in the table.
+      v.guide_family = find_distribution("normal");
+    }
+    v.closed_form_kl = v.prior && v.guide_family && v.guide_family->has_closed_form_kl_with(v.prior->name);
+  }
+  check_local_reads(a);
+}
+
+}  // namespace vmc::sema

@@ -1,0 +1,106 @@
+// The typed, resolved model: what semantic analysis hands to lowering. Plain data that points
+// into the ast::Program it was built from, which must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "parse/ast.hpp"
+#include "sema/distributions.hpp"
+#include "sema/types.hpp"
+
+namespace vmc::sema {
+
+// Where a dim's value came from.
+enum class DimSource {
+  Default,  // `J = 20;`
+  Set,      // --set J=2
+  Data,     // an extent of a data array given in Options::data_shapes
+  Unknown,  // nothing gave it: it stays a symbol (fine for `vmc check`)
+};
+
+struct Dim {
+  std::string name;
+  std::optional<std::int64_t> value;
+  DimSource source = DimSource::Unknown;
+  const ast::DimDecl* decl = nullptr;
+};
+
+enum class Role { Data, Param, Latent };
+const char* to_string(Role role);  // "data", "param", "latent"
+
+// How a param gets its starting value.
+struct ParamInit {
+  enum class Kind {
+    Default,       // no `init`: normal(0, 0.01) in unconstrained space
+    Constant,      // `init 0.5`: every element, on the support
+    Distribution,  // `init normal(0, 0.1)`: drawn in unconstrained space
+  };
+  Kind kind = Kind::Default;
+  double value = 0;                    // Constant
+  const Distribution* dist = nullptr;  // Default and Distribution
+  std::vector<double> args;            // Default and Distribution: the constant arguments
+};
+
+struct Variable {
+  std::string name;
+  Role role = Role::Data;
+  Type type;
+  const ast::VarDecl* decl = nullptr;
+  ParamInit init;  // params only
+
+  // Latents only. A local latent is drawn per datapoint of a subsampled plate over `plate_dim`.
+  bool local = false;
+  std::string plate_dim;
+  const Distribution* prior = nullptr;         // its `~` in the model block
+  const Distribution* guide_family = nullptr;  // its `~` in the guide, or the automatic guide's
+  bool closed_form_kl = false;                 // (guide_family, prior) is in the KL table
+};
+
+// One `~` statement.
+struct SampleSite {
+  const ast::Sample* stmt = nullptr;
+  ast::BlockKind block = ast::BlockKind::Model;
+  const Distribution* dist = nullptr;
+  Role role = Role::Data;
+  std::string variable;
+};
+
+// What a name used in an expression outside fn bodies refers to.
+enum class NameKind { Pi, Dim, Data, Param, Latent, Let, PlateIndex };
+struct NameRef {
+  NameKind kind = NameKind::Pi;
+  const ast::Let* let = nullptr;      // Let
+  const ast::Plate* plate = nullptr;  // PlateIndex
+};
+
+struct Model {
+  std::string name;
+  std::vector<Dim> dims;
+  std::vector<Variable> data;
+  std::vector<Variable> params;
+  std::vector<Variable> latents;
+  const ast::Block* model_block = nullptr;
+  const ast::Block* guide_block = nullptr;  // null when the guide is automatic
+  std::optional<std::string> auto_guide;    // "meanfield" or "fullrank"
+  std::map<std::string, const ast::FnDef*> functions;
+  // The type of every checked expression outside fn bodies; a call to a fn has its result type.
+  std::unordered_map<const ast::Expr*, Type> expr_types;
+  std::unordered_map<const ast::Expr*, NameRef> names;
+  std::vector<SampleSite> samples;  // the model block's in source order, then the guide's
+
+  const Dim* find_dim(const std::string& name) const;
+  const Variable* find_variable(const std::string& name) const;
+  // The type of a checked expression, or nullptr (inside fn bodies, or not checked).
+  const Type* type_of(const ast::Expr& e) const;
+  const SampleSite* site_of(const ast::Sample& s) const;
+  // Values of the dims that have one.
+  std::map<std::string, std::int64_t> dim_values() const;
+  std::size_t local_latent_count() const;
+};
+
+}  // namespace vmc::sema

@@ -1,0 +1,33 @@
+// Semantic analysis: resolves the names of a parsed program, infers and checks dims, types,
+// shapes, roles and supports (LANGUAGE.md), and builds the typed Model later stages consume.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "parse/ast.hpp"
+#include "sema/model.hpp"
+#include "support/diagnostics.hpp"
+
+namespace vmc::sema {
+
+struct Options {
+  std::map<std::string, std::int64_t> set_dims;                  // --set NAME=V
+  std::map<std::string, std::vector<std::int64_t>> data_shapes;  // shapes of the data given, by name
+  std::optional<std::string> auto_guide;  // --guide meanfield|fullrank, for models without a guide
+};
+
+// Resolves and checks a parsed program. Returns the typed model, or nullptr when errors were
+// reported to `diags`. The model points into `program`, which must outlive it.
+std::unique_ptr<Model> analyze(const ast::Program& program, const Options& options,
+                               Diagnostics& diags);
+
+// The line `vmc check` prints on success, e.g.
+// "ok: gaussian_vae: 12 params (1202*D + 24840 values), 1 latent (1 local, 0 global), 1 data, 4 dims"
+std::string summary_line(const Model& model);
+
+}  // namespace vmc::sema
