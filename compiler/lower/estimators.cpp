@@ -29,11 +29,21 @@ bool any_subsampled(const std::vector<ast::StmtPtr>& body) {
   return false;
 }
 
+// The model's and the guide's subsampled plates over one dim are one minibatch.
+bool same_batch(const ast::Plate* a, const ast::Plate* b) {
+  return a == b || (a->subsample && b->subsample && a->dim.name == b->dim.name);
+}
+
+bool in_batch(const Value& v, const ast::Plate* batch) {
+  return std::any_of(v.plates.begin(), v.plates.end(),
+                     [&](const ast::Plate* p) { return same_batch(p, batch); });
+}
+
 // Σ over every axis of a term but the one of `keep`: a [M] vector of per-datapoint sums.
 const ir::Node* per_datapoint(const Value& v, const ast::Plate* keep) {
   const ir::Node* n = v.node;
   for (std::size_t k = v.plates.size(); k-- > 0;) {
-    if (v.plates[k] != keep) n = ir::sum(n, static_cast<int>(k));
+    if (!same_batch(v.plates[k], keep)) n = ir::sum(n, static_cast<int>(k));
   }
   return n;
 }
@@ -47,8 +57,11 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Te
   bool all_local = true, all_global = true;
   for (const Term& t : first) {
     if (!t.guide) continue;
-    if (t.value.plates.size() == 1 && t.value.plates[0]->subsample &&
-        (!local || local == t.value.plates[0])) {
+    // Local: drawn in one subsampled plate, or in plain plates nested inside it.
+    bool nested_plain = std::none_of(t.value.plates.begin() + (t.value.plates.empty() ? 0 : 1),
+                                     t.value.plates.end(), [](auto* p) { return p->subsample; });
+    if (!t.value.plates.empty() && t.value.plates[0]->subsample && nested_plain &&
+        (!local || same_batch(local, t.value.plates[0]))) {
       local = t.value.plates[0];
       all_global = false;
     } else if (t.value.plates.empty()) {
@@ -71,7 +84,7 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Te
     for (const std::vector<Term>& terms : samples) {
       const ir::Node* w = nullptr;
       for (const Term& t : terms) {
-        if (std::find(t.value.plates.begin(), t.value.plates.end(), local) == t.value.plates.end()) continue;
+        if (!in_batch(t.value, local)) continue;
         const ir::Node* x = per_datapoint(t.value, local);
         w = !w ? (t.guide ? ir::neg(x) : x) : (t.guide ? ir::sub(w, x) : ir::add(w, x));
       }
@@ -82,7 +95,7 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Te
     const ir::Node* lme = ir::add(ir::reduce(Op::LogSumExp, stacked, 0), -std::log(k));
     const ir::Node* bound = total(l, Value{lme, {local}});
     for (const Term& t : first) {  // terms shared by every sample: params' priors, target +=
-      if (std::find(t.value.plates.begin(), t.value.plates.end(), local) != t.value.plates.end()) continue;
+      if (in_batch(t.value, local)) continue;
       bound = ir::add(bound, total(l, t.value));
     }
     return bound;

@@ -81,10 +81,12 @@ class ExprLowering {
     }
     if (auto it = l_.params.find(n.name); it != l_.params.end()) return it->second;
     if (auto it = l_.draws.find(n.name); it != l_.draws.end()) {
-      if (!it->second.value.plates.empty()) {
-        l_.fail(e.span, "a local latent is used here without its plate index");
-      }
-      return it->second.value;
+      const Value& v = it->second.value;
+      // Drawn per copy of plain plates: their batch axes are its whole leading extents.
+      bool whole = std::none_of(v.plates.begin(), v.plates.end(), [](auto* p) { return p->subsample; });
+      if (whole) return Value{v.node};
+      l_.fail(e.span, "a local latent is used here without its plate index");
+      return v;
     }
     const sema::Variable* v = l_.model.find_variable(n.name);
     if (v && v->role == sema::Role::Data) return {data_input(l_, *v, false, nullptr, e.span)};
@@ -231,7 +233,7 @@ class ExprLowering {
       if (scope.count(n->name)) return std::nullopt;
     }
     if (auto it = l_.draws.find(n->name); it != l_.draws.end()) {
-      if (!it->second.value.plates.empty()) return it->second.value;
+      if (!it->second.value.plates.empty()) return l_.rebind(it->second.value);
       return std::nullopt;
     }
     const sema::Variable* v = l_.model.find_variable(n->name);
@@ -248,7 +250,16 @@ class ExprLowering {
     std::optional<Value> direct = p0 ? batched_variable(*ix.base, *p0, e.span) : std::nullopt;
     if (direct) {
       v = *direct;
-      first = 1;
+      // A latent drawn inside nested plates has one value per copy of all of them: its
+      // subscripts are those plates' indices, in order, and they select the copy.
+      for (first = 0; first < v.plates.size(); ++first) {
+        const ast::Subscript* s = first < ix.subscripts.size() ? &ix.subscripts[first] : nullptr;
+        if (!s || s->is_slice || plate_index(*s->lo) != v.plates[first]) {
+          l_.fail(e.span, "a latent drawn inside nested plates is read one copy at a time: index "
+                          "it by the index of each of those plates, in order");
+          return v;
+        }
+      }
     } else {
       v = lower(*ix.base);
     }

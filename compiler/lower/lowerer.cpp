@@ -58,8 +58,10 @@ Lowerer::Lowerer(const sema::Model& m, const Options& o, Diagnostics& d)
       for (const sema::Extent& e : v.type.shape) add_dims(e, compile_time);
     }
   }
+  // A dim with a value is a constant: sema has substituted it into every declared extent, so a
+  // plate over it must have the same constant extent as the values it indexes.
   for (const sema::Dim& dim : model.dims) {
-    if (!compile_time.count(dim.name)) runtime_dims.insert(dim.name);
+    if (!compile_time.count(dim.name) && !dim.value) runtime_dims.insert(dim.name);
   }
 }
 
@@ -142,6 +144,20 @@ Value Lowerer::align(const Value& v, const std::vector<const ast::Plate*>& to, c
   return Value{fresh ? ir::broadcast(v.node, target, fresh) : v.node, to, v.row};
 }
 
+Value Lowerer::rebind(const Value& v) const {
+  Value out = v;
+  for (const ast::Plate*& p : out.plates) {
+    if (std::find(plates.begin(), plates.end(), p) != plates.end()) continue;
+    for (const ast::Plate* q : plates) {
+      if (q->dim.name == p->dim.name && q->subsample == p->subsample) {
+        p = q;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 Value Lowerer::reduce_copy(ir::Op op, const Value& v) {
   const ir::Node* n = v.node;
   for (std::size_t k = v.copy_rank(); k-- > 0;) n = ir::reduce(op, n, static_cast<int>(v.plates.size() + k));
@@ -202,6 +218,7 @@ std::optional<Lowered> Lowerer::run() {
     terms.clear();
     if (model.guide_block) statements(model.guide_block->statements, ast::BlockKind::Guide);
     else auto_guide();
+    if (failed) return std::nullopt;
     statements(model.model_block->statements, ast::BlockKind::Model);
     if (failed) return std::nullopt;
     per_sample.push_back(objective());

@@ -61,6 +61,10 @@ class Lowerer {
   ir::Extent extent(const sema::Extent& e, Span at);
   // Σ over the per-copy axes: a per-copy scalar.
   Value reduce_copy(ir::Op op, const Value& v);
+  // A latent's draw as seen from the enclosing plates: the guide's plate over a dim and the
+  // model's plate over it are one index set (one minibatch), so each of the draw's plates that
+  // does not enclose this point stands for the enclosing plate over the same dim.
+  Value rebind(const Value& v) const;
   bool fail(Span at, const std::string& message);
 
   const sema::Model& model;

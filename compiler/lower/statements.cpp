@@ -52,6 +52,7 @@ class SampleLowering {
     for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
     x = l_.align(x, plates, x.copy_shape());
     Args aligned = align_args(dist, args, plates, x.copy_shape());
+    if (l_.failed) return;  // an argument it cannot lower: no density to build
     Value logp = l_.reduce_copy(Op::Sum, Value{log_density(dist, x.node, aligned), plates});
     std::string latent_name = site_->role == sema::Role::Latent ? name : "";
     l_.terms.push_back({logp, latent_name, false});
@@ -62,7 +63,7 @@ class SampleLowering {
   Value latent(const std::string& name) {
     auto it = l_.draws.find(name);
     VMC_ASSERT(it != l_.draws.end(), "latent '" + name + "' was not drawn by the guide");
-    return it->second.value;
+    return l_.rebind(it->second.value);
   }
 
   // Arguments at the shapes densities.hpp asks for.
@@ -94,6 +95,7 @@ class SampleLowering {
       copy.push_back(l_.extent(v->type.shape[k], s_.lhs->span));
     }
     Args aligned = align_args(dist, args, plates, copy);
+    if (l_.failed) return;
     ir::Shape shape;
     for (const ast::Plate* p : plates) shape.push_back(l_.plate_extent(*p));
     shape.insert(shape.end(), copy.begin(), copy.end());
@@ -120,16 +122,27 @@ class SampleLowering {
 void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind block) {
   lets.emplace_back();
   for (const ast::StmtPtr& s : body) {
-    if (const auto* let = s->as<ast::Let>()) {
-      lets.back()[let->name.name] = expr(*let->value);
-    } else if (const auto* plate = s->as<ast::Plate>()) {
+    // After an error the rest of the block is not lowered: its values may depend on what failed.
+    if (failed) break;
+    if (const auto* plate = s->as<ast::Plate>()) {
       plates.push_back(plate);
       statements(plate->body, block);
       plates.pop_back();
-    } else if (const auto* t = s->as<ast::TargetIncrement>()) {
-      terms.push_back({reduce_copy(Op::Sum, expr(*t->value)), "", false});
-    } else if (const auto* smp = s->as<ast::Sample>()) {
-      SampleLowering(*this, *smp, block).run();
+      continue;
+    }
+    std::size_t reported = diags.error_count();
+    try {
+      if (const auto* let = s->as<ast::Let>()) {
+        lets.back()[let->name.name] = expr(*let->value);
+      } else if (const auto* t = s->as<ast::TargetIncrement>()) {
+        terms.push_back({reduce_copy(Op::Sum, expr(*t->value)), "", false});
+      } else if (const auto* smp = s->as<ast::Sample>()) {
+        SampleLowering(*this, *smp, block).run();
+      }
+    } catch (const InternalError&) {
+      // A broken invariant past an error this statement has reported is that error's
+      // consequence (the value it stands for is a placeholder): the diagnostic stands.
+      if (diags.error_count() == reported) throw;
     }
   }
   lets.pop_back();

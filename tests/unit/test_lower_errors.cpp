@@ -1,0 +1,236 @@
+// Models the lowering cannot (or must not) compile get diagnostics with a place in the source,
+// never an internal error: iwae on a model mixing local and global latents, a fullrank automatic
+// guide on a local latent, products and transposes needing a matrix per datapoint, a dim with no
+// value where a param's shape needs it, and the other restrictions lowering reports.
+#include "test_lower_helpers.hpp"
+
+using namespace lower_test;
+
+namespace {
+
+// Compiles `text` (through lowering and gradients) and expects an error mentioning each of
+// `needles`, at a valid place in the source, and no internal error. Unless `in_sema`, the model
+// passes sema and the error is the lowering's.
+void expect_error(const std::string& text, const std::vector<std::string>& needles,
+                  const sema::Options& so = {}, Estimator e = Estimator::A, int samples = 1,
+                  bool in_sema = false) {
+  std::unique_ptr<Compiled> c;
+  try {
+    c = std::make_unique<Compiled>(text, so, lower_options(e, samples));
+  } catch (const InternalError& err) {
+    FAIL("internal error instead of a diagnostic: ", std::string(err.what()));
+    return;
+  }
+  if (!in_sema) REQUIRE_MESSAGE(c->sema_ok(), "the model should pass sema; it reports:\n", c->messages());
+  CHECK_FALSE(c->lowered.has_value());
+  REQUIRE(c->diags.has_errors());
+  std::string all = c->messages();
+  for (const std::string& n : needles) CHECK_MESSAGE(all.find(n) != std::string::npos, "no '", n, "' in:\n", all);
+  for (const Diagnostic& d : c->diags.all()) {
+    CHECK_MESSAGE((d.span.valid() || !d.where.empty()), "a diagnostic without a place: ", d.message);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("lower errors: iwae on a model mixing local and global latents") {
+  const char* text = R"(model mixed;
+dims { N; }
+data { y : real[N]; }
+param { m_loc : real; m_ls : real; a : real; ls : real; }
+latent { mu : real; z : real[N]; }
+model {
+  mu ~ normal(0, 1);
+  plate i in N subsample {
+    z[i] ~ normal(mu, 1);
+    y[i] ~ normal(z[i], 1);
+  }
+}
+guide {
+  mu ~ normal(m_loc, exp(m_ls));
+  plate i in N subsample {
+    z[i] ~ normal(a * y[i], exp(ls));
+  }
+}
+)";
+  for (int k : {1, 4}) expect_error(text, {"iwae", "local", "global"}, {}, Estimator::Iwae, k);
+  // The same model compiles under the other estimators.
+  for (Estimator e : {Estimator::A, Estimator::B, Estimator::Stl}) {
+    Compiled c(text, {}, lower_options(e, 2));
+    CHECK_MESSAGE(c.ok(), c.messages());
+  }
+  // Global latents with a subsampled plate are refused too (the log-mean-exp would be over the
+  // whole data, which a minibatch does not see).
+  const char* global_subsampled = R"(model gs;
+dims { N; }
+data { y : real[N]; }
+param { m_loc : real; m_ls : real; }
+latent { mu : real; }
+model {
+  mu ~ normal(0, 1);
+  plate i in N subsample { y[i] ~ normal(mu, 1); }
+}
+guide { mu ~ normal(m_loc, exp(m_ls)); }
+)";
+  expect_error(global_subsampled, {"iwae"}, {}, Estimator::Iwae, 3);
+}
+
+TEST_CASE("lower errors: a fullrank automatic guide on a local latent") {
+  const char* text = R"(model local_auto;
+dims { N; }
+data { y : real[N]; }
+latent { z : real[N]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    y[i] ~ normal(z[i], 1);
+  }
+}
+)";
+  expect_error(text, {"fullrank", "'z'", "meanfield"}, sema_options({{"N", 6}}, "fullrank"));
+  // meanfield is fine.
+  Compiled c(text, sema_options({{"N", 6}}, "meanfield"), lower_options(Estimator::A));
+  CHECK_MESSAGE(c.ok(), c.messages());
+}
+
+TEST_CASE("lower errors: a product or transpose needing a matrix per datapoint") {
+  const char* product = R"(model per_point_matrix;
+dims { N; K = 2; }
+data { A : real[N, K, K]; y : real[N, K]; }
+param { w : real[K]; }
+model {
+  plate i in N subsample {
+    y[i] ~ normal(A[i] * w, 1);
+  }
+}
+)";
+  expect_error(product, {"different matrix per datapoint"});
+  const char* row_product = R"(model per_point_matrix2;
+dims { N; K = 2; }
+data { A : real[N, K, K]; y : real[N, K]; }
+model {
+  plate i in N subsample {
+    y[i] ~ normal(A[i] * y[i], 1);
+  }
+}
+)";
+  expect_error(row_product, {"different matrix per datapoint"});
+  const char* transpose = R"(model per_point_transpose;
+dims { N; K = 2; }
+data { A : real[N, K, K]; y : real[N, K, K]; }
+model {
+  plate i in N subsample {
+    y[i] ~ normal(A[i]', 1);
+  }
+}
+)";
+  expect_error(transpose, {"transposing a per-datapoint matrix"});
+}
+
+TEST_CASE("lower errors: a dim with no value where a param's shape needs it") {
+  const char* text = R"(model no_dim;
+dims { N; D; }
+data { x : real[N, D]; }
+param { w : real[D]; }
+model {
+  plate i in N subsample {
+    x[i] ~ normal(w, 1);
+  }
+}
+)";
+  expect_error(text, {"'D'", "--set D"});
+  // Given a value it compiles, and N stays a run-time size.
+  Compiled c(text, sema_options({{"D", 3}}), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  CHECK(c.l().sizes.count("M"));
+  // A local latent's automatic guide has a param per datapoint: N needs a value too.
+  const char* auto_local = R"(model auto_no_dim;
+dims { N; }
+data { y : real[N]; }
+latent { z : real[N]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    y[i] ~ normal(z[i], 1);
+  }
+}
+)";
+  expect_error(auto_local, {"'N'"}, sema_options({}, "meanfield"));
+}
+
+TEST_CASE("lower errors: other restrictions are diagnostics") {
+  // Data read per datapoint of a subsampled plate and as a whole.
+  expect_error(R"(model both;
+dims { N; }
+data { y : real[N]; }
+param { m : real; }
+model {
+  plate i in N subsample { y[i] ~ normal(m, 1); }
+  target += sum(y);
+}
+)", {"'y'", "both"});
+  // A Cholesky factor per datapoint.
+  expect_error(R"(model chol_per_point;
+dims { N; K = 2; }
+data { y : real[N, K]; L : real[N, K, K]; }
+param { m : real[K]; }
+model {
+  plate i in N subsample { y[i] ~ mvnormal_cholesky(m, L[i]); }
+}
+)", {"Cholesky"});
+  // A latent drawn in nested plates, read without the inner plate's index.
+  expect_error(R"(model nested_read;
+dims { N; T = 2; }
+data { y : real[N, T]; }
+param { b : real; }
+latent { u : real[N, T]; }
+model {
+  plate i in N subsample {
+    plate t in T {
+      u[i, t] ~ normal(0, 1);
+    }
+    y[i] ~ normal(u[i], 1);
+  }
+}
+guide {
+  plate i in N subsample {
+    plate t in T {
+      u[i, t] ~ normal(b, 1);
+    }
+  }
+}
+)", {"nested plates"});
+  // A local latent read whole (or by a constant index) where its plate's index is needed (sema
+  // or the lowering may report it).
+  expect_error(R"(model local_whole;
+dims { N; }
+data { y : real[N]; }
+param { b : real; }
+latent { z : real[N]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    y[i] ~ normal(z[i], 1);
+  }
+  target += -square(z[0]);
+}
+guide {
+  plate i in N subsample { z[i] ~ normal(b, 1); }
+}
+)", {"index"}, {}, Estimator::A, 1, true);
+  // A per-datapoint Cholesky factor in the guide.
+  expect_error(R"(model chol_guide;
+dims { N; K = 2; }
+data { y : real[N, K]; L : real[N, K, K]; }
+latent { z : real[N, K]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    y[i] ~ normal(z[i], 1);
+  }
+}
+guide {
+  plate i in N subsample { z[i] ~ mvnormal_cholesky(y[i], L[i]); }
+}
+)", {"Cholesky"});
+}

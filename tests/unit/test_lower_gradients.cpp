@@ -1,0 +1,382 @@
+// The compiled gradients ("grad.NAME", simplified) against central finite differences of the
+// unsimplified objective on the reference interpreter, for every stdlib model and for small
+// models that use every construct the lowering handles, under each estimator (A, B, stl, iwae)
+// with 1 and 3 samples. stl's stop_gradient operands are pinned, as `vmc diagnose` does.
+#include <cmath>
+
+#include "test_lower_helpers.hpp"
+
+using namespace lower_test;
+
+namespace {
+
+const Estimator kEstimators[] = {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae};
+
+// Every estimator (iwae only when the model allows it) × samples {1, 3}, at two random points.
+void check_all(const std::string& text, const std::string& label, const sema::Options& so,
+               bool iwae = true, double radius = 1) {
+  int checked = 0;
+  double worst = 0;
+  for (Estimator e : kEstimators) {
+    if (e == Estimator::Iwae && !iwae) continue;
+    for (int samples : {1, 3}) {
+      for (std::uint64_t seed : {1u, 2u}) {
+        GradCheckSummary s = compile_and_check(text, label, so, e, samples, seed, radius);
+        checked += s.checked;
+        worst = std::max(worst, s.worst_ratio);
+      }
+    }
+  }
+  CAPTURE(worst);  // the worst error / tolerance over the elements checked
+  CHECK(checked > 0);
+  CHECK(worst <= 1);
+}
+
+}  // namespace
+
+TEST_CASE("lower gradients: every stdlib model under every estimator") {
+  const std::pair<const char*, Dims> models[] = {
+      {"gaussian_vae", {{"D", 3}, {"H", 2}, {"J", 2}}},
+      {"bernoulli_vae", {{"D", 3}, {"H", 2}, {"J", 2}}},
+      {"eight_schools", {{"J", 3}}},
+      {"logistic_regression", {{"D", 2}}},
+      {"ppca", {{"D", 3}, {"K", 2}}},
+  };
+  for (const auto& [name, dims] : models) {
+    check_all(stdlib_text(name), name, sema_options(dims));
+  }
+}
+
+TEST_CASE("lower gradients: nested plates (a subsampled outer plate, a plain inner one)") {
+  const char* text = R"(model nested;
+dims { N; T = 3; }
+data { y : real[N, T]; }
+param { w : real[T]; c : real; a : real[T]; a0 : real; ls : real; }
+latent { z : real[N]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    plate t in T {
+      y[i, t] ~ normal(w[t] * z[i] + c, 1);
+    }
+  }
+}
+guide {
+  plate i in N subsample {
+    z[i] ~ normal(dot(a, y[i]) + a0, exp(ls));
+  }
+}
+)";
+  check_all(text, "nested plates", {});
+}
+
+TEST_CASE("lower gradients: a local latent per copy of a nested plate") {
+  const char* text = R"(model nested_latent;
+dims { N; T = 3; }
+data { y : real[N, T]; }
+param { c : real; a : real[T]; ls : real; b : real; ls2 : real[T]; }
+latent { z : real[N]; u : real[N, T]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    plate t in T {
+      u[i, t] ~ normal(z[i] + c, 1);
+      y[i, t] ~ normal(u[i, t], 0.5);
+    }
+  }
+}
+guide {
+  plate i in N subsample {
+    z[i] ~ normal(dot(a, y[i]), exp(ls));
+    plate t in T {
+      u[i, t] ~ normal(b * y[i, t] + z[i], exp(ls2[t]));
+    }
+  }
+}
+)";
+  check_all(text, "nested local latent", {});
+}
+
+TEST_CASE("lower gradients: a hierarchical model with gathers by int data") {
+  const char* subsampled = R"(model hier;
+dims { N; G = 3; }
+data { y : real[N]; g : int<lower=0, upper=2>[N]; }
+latent { mu : real; a : real[G]; }
+param { mu_loc : real; mu_ls : real; a_loc : real[G]; a_ls : real[G]; s : real<lower=0>; }
+model {
+  mu ~ normal(0, 1);
+  a ~ normal(mu, 1);
+  plate i in N subsample {
+    y[i] ~ normal(a[g[i]], s);
+  }
+}
+guide {
+  mu ~ normal(mu_loc, exp(mu_ls));
+  a ~ normal(a_loc, exp(a_ls));
+}
+)";
+  // Global latents with a subsampled plate: iwae does not apply.
+  check_all(subsampled, "hierarchical, subsampled", {}, false);
+  const char* whole = R"(model hier_whole;
+dims { N; G = 3; }
+data { y : real[N]; g : int<lower=0, upper=2>[N]; }
+latent { mu : real; a : real[G]; }
+param { mu_loc : real; mu_ls : real; a_loc : real[G]; a_ls : real[G]; s : real<lower=0>; }
+model {
+  mu ~ normal(0, 1);
+  a ~ normal(mu, 1);
+  y ~ normal(a[g], s);
+  plate i in N {
+    y[i] ~ normal(a[g[i]] + mu, 2);
+  }
+}
+guide {
+  mu ~ normal(mu_loc, exp(mu_ls));
+  a ~ normal(a_loc, exp(a_ls));
+}
+)";
+  check_all(whole, "hierarchical, whole data", {});
+}
+
+TEST_CASE("lower gradients: slices, constant indices, transposes, products, fns, target +=, param priors") {
+  const char* text = R"(model linalg;
+dims { N; K = 4; }
+data { X : real[N, K]; y : real[N]; }
+param { W : real[K, K]; u : real[K]; v : real[K]; b : real; w_loc : real[K]; w_ls : real[K]; }
+latent { w : real[K]; }
+fn sq(a) = a .* a;
+fn lin(A, x, c) = A * x + c;
+model {
+  W ~ normal(0, 1);
+  u ~ normal(0, 2);
+  let P = u * v';
+  let s = u' * v;
+  let A = W' + P;
+  w ~ normal(0, 1);
+  let head = w[0:2];
+  let tail = w[2:];
+  let col = W[:, 1];
+  let row = W[1];
+  target += -0.5 * sum(sq(head)) + w[0] * s - dot(col[1:3], tail) + mean(row) - square(W[2, 3]);
+  target += (w' * A) * v - 0.1 * sum(sq(A' * w));
+  plate i in N subsample {
+    let xi = X[i];
+    y[i] ~ normal(xi' * lin(A, w, v) + (xi' * W) * u + tanh(X[i, 0]) * b, 1.5);
+    target += -0.5 * square(xi[1:3]' * tail);
+  }
+}
+guide {
+  w ~ normal(w_loc, exp(w_ls));
+}
+)";
+  check_all(text, "linear algebra", {}, false, 0.5);
+}
+
+TEST_CASE("lower gradients: constrained params and mvnormal_cholesky data") {
+  const char* text = R"(model constrained;
+dims { N; K = 3; }
+data { y : real[N, K]; t : real[N]; }
+param {
+  s : real<lower=0>;
+  r : real<lower=-1, upper=2>;
+  q : real<upper=1>;
+  L : real<cholesky>[K, K];
+  m : real[K];
+  sig : real<lower=0.5>[K];
+}
+model {
+  m ~ normal(0, s);
+  s ~ lognormal(0, 1);
+  r ~ uniform(-1, 2);
+  target += -square(q) + log(1 - q);
+  plate i in N subsample {
+    y[i] ~ mvnormal_cholesky(m * r, L);
+    t[i] ~ normal(sum(m .* sig), s);
+  }
+}
+)";
+  // No latents, a subsampled plate: MAP; the iwae estimator reports that it does not apply.
+  check_all(text, "constrained params", {}, false, 0.7);
+}
+
+TEST_CASE("lower gradients: every guide family, for a latent of its support") {
+  // Priors with a closed-form KL where the table has one (L^B uses it for those).
+  const char* closed = R"(model families;
+dims { N; K = 3; }
+data { y : real[N]; }
+latent {
+  a : real;  b : real<lower=0>;  c : real;  d : real;  e : real;
+  f : real<lower=0>;  g : real<lower=0, upper=1>;  h : real<lower=0>;  k : real[K];
+}
+param {
+  a_m : real; a_s : real;  b_m : real; b_s : real;  c_m : real; c_s : real;
+  d_m : real; d_s : real;  e_m : real; e_s : real;  f_r : real;  h_s : real;
+  k_m : real[K];  k_L : real<cholesky>[K, K];
+}
+model {
+  a ~ normal(0, 1);
+  b ~ lognormal(0, 1);
+  c ~ laplace(0, 2);
+  d ~ normal(0, 1);
+  e ~ normal(0, 3);
+  f ~ exponential(2);
+  g ~ uniform(0, 1);
+  h ~ half_normal(2);
+  k ~ normal(0, 1);
+  y ~ normal(a + 0.3 * b + c + d + 0.1 * e + f + g + h + sum(k), 2);
+}
+guide {
+  a ~ normal(a_m, exp(a_s));
+  b ~ lognormal(b_m, exp(b_s));
+  c ~ laplace(c_m, exp(c_s));
+  d ~ logistic(d_m, exp(d_s));
+  e ~ cauchy(e_m, exp(e_s));
+  f ~ exponential(exp(f_r));
+  g ~ uniform(0, 1);
+  h ~ half_normal(exp(h_s));
+  k ~ mvnormal_cholesky(k_m, k_L);
+}
+)";
+  {
+    Compiled c(closed, {}, lower_options(Estimator::B));
+    REQUIRE_MESSAGE(c.ok(), c.messages());
+    // The latents whose pair has no closed form keep their sampled term.
+    std::vector<std::string> sampled = c.l().sampled_kl;
+    std::sort(sampled.begin(), sampled.end());
+    CHECK(sampled == std::vector<std::string>{"d", "e", "h"});
+  }
+  check_all(closed, "guide families (closed-form priors)", {}, true, 0.5);
+  // The other priors of the KL table (exponential ‖ gamma, mvnormal ‖ mvnormal) and priors with
+  // no closed form against these guides.
+  const char* other = R"(model families2;
+dims { N; K = 2; }
+data { y : real[N]; }
+latent { f : real<lower=0>; k : real[K]; b : real<lower=0>; g : real<lower=-1, upper=3>; }
+param { f_r : real; k_m : real[K]; k_L : real<cholesky>[K, K]; p_L : real<cholesky>[K, K];
+        b_m : real; b_s : real; }
+model {
+  f ~ gamma(2, 3);
+  k ~ mvnormal_cholesky(0.5, p_L);
+  b ~ exponential(1);
+  g ~ uniform(-1, 3);
+  y ~ normal(f + k[0] - k[1] + b + g, 1);
+}
+guide {
+  f ~ exponential(exp(f_r));
+  k ~ mvnormal_cholesky(k_m, k_L);
+  b ~ lognormal(b_m, exp(b_s));
+  g ~ uniform(-1, 3);
+}
+)";
+  check_all(other, "guide families (other priors)", {}, true, 0.5);
+}
+
+TEST_CASE("lower gradients: local latents with non-normal guide families") {
+  const char* text = R"(model local_families;
+dims { N; K = 2; }
+data { y : real[N, K]; c : real<lower=0>[N]; }
+param { A : real[K, K]; a : real[K]; ls : real; L : real<cholesky>[K, K]; rw : real; rb : real; }
+latent { z : real[N, K]; r : real<lower=0>[N]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    r[i] ~ exponential(1);
+    y[i] ~ normal(z[i], 1);
+    c[i] ~ lognormal(log(r[i]), 1);
+  }
+}
+guide {
+  plate i in N subsample {
+    z[i] ~ mvnormal_cholesky(A * y[i] + a, L);
+    r[i] ~ exponential(exp(rw * c[i] + rb));
+  }
+}
+)";
+  check_all(text, "local latents, mvnormal_cholesky and exponential guides", {}, true, 0.5);
+}
+
+TEST_CASE("lower gradients: automatic guides with constrained latents") {
+  const char* global = R"(model auto_global;
+dims { N; K = 2; }
+data { y : real[N]; }
+latent { mu : real; tau : real<lower=0>; p : real<lower=0, upper=1>; th : real[K];
+         q : real<lower=1, upper=4>; }
+model {
+  mu ~ normal(0, 1);
+  tau ~ lognormal(0, 1);
+  p ~ beta(2, 2);
+  q ~ uniform(1, 4);
+  th ~ normal(mu, tau);
+  y ~ normal(mu + p + sum(th) + 0.1 * q, tau + 0.5);
+}
+)";
+  for (const char* guide : {"meanfield", "fullrank"}) {
+    check_all(global, std::string("automatic ") + guide + " guide, global latents",
+              sema_options({}, guide), true, 0.5);
+  }
+  {
+    Compiled c(global, sema_options({}, "fullrank"), lower_options(Estimator::A));
+    REQUIRE_MESSAGE(c.ok(), c.messages());
+    std::vector<std::string> names;
+    for (const lower::ParamInput& p : c.l().params) names.push_back(p.name);
+    CHECK(std::find(names.begin(), names.end(), "th.chol") != names.end());
+    CHECK(std::find(names.begin(), names.end(), "tau.loc") != names.end());
+  }
+  const char* local = R"(model auto_local;
+dims { N; }
+data { y : real[N]; }
+latent { mu : real; s : real<lower=0>[N]; }
+model {
+  mu ~ normal(0, 1);
+  plate i in N subsample {
+    s[i] ~ lognormal(0, 0.5);
+    y[i] ~ normal(mu, s[i]);
+  }
+}
+)";
+  // A local latent's automatic guide has a loc and a scale per datapoint, so N needs a value.
+  check_all(local, "automatic meanfield guide, a local constrained latent",
+            sema_options({{"N", 6}}, "meanfield"), false, 0.5);
+  const char* all_local = R"(model auto_all_local;
+dims { N; }
+data { y : real[N]; }
+latent { z : real[N]; s : real<lower=0>[N]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    s[i] ~ exponential(1);
+    y[i] ~ normal(z[i], s[i] + 0.1);
+  }
+}
+)";
+  check_all(all_local, "automatic meanfield guide, all latents local",
+            sema_options({{"N", 6}}, "meanfield"), true, 0.5);
+}
+
+TEST_CASE("lower gradients: latents per copy of a plain plate, discrete data, reductions, dims as values") {
+  const char* text = R"(model plain_plate;
+dims { N; K = 3; }
+data { y : real[N]; c : int<lower=0, upper=2>[N]; n : int<lower=0, upper=5>[N]; X : real[N, K]; }
+param { a_loc : real[K]; a_ls : real[K]; t : real[N]; B : real[K, K]; w : real[K]; }
+latent { a : real[K]; z : real[N]; }
+model {
+  plate k in K { a[k] ~ normal(0, 1); }
+  let s = log_sum_exp(w) + max(w) - min(w) + log_sum_exp(w[0], w[1]) + max(w[0], w[2]);
+  target += -log(N) * s + K * sum(a);
+  plate i in N subsample {
+    z[i] ~ normal(t[i], 1);
+    c[i] ~ categorical_logit(B * X[i] + w);
+    n[i] ~ binomial_logit(5, z[i]);
+    n[i] ~ poisson_log(z[i] * 0.1);
+    y[i] ~ normal(z[i] + dot(a, X[i]), 1);
+  }
+  plate k in K { target += -square(a[k] - w[k]); }
+}
+guide {
+  plate k in K { a[k] ~ normal(a_loc[k], exp(a_ls[k])); }
+  plate i in N subsample { z[i] ~ normal(a[0] * y[i] + min(a), 1); }
+}
+)";
+  // A param indexed by the subsampled plate (t) needs N at compile time.
+  check_all(text, "plain-plate latents and discrete likelihoods", sema_options({{"N", 6}}), false, 0.5);
+}

@@ -1,0 +1,199 @@
+// Shared by the test_lower*.cpp files: compile a model's text the way the driver does (parse,
+// sema::analyze, lower::lower_model, lower::add_gradients), bind its inputs, evaluate it on the
+// reference interpreter, and check its symbolic gradients against central finite differences of
+// the unsimplified objective (with stop_gradient operands pinned, as `vmc diagnose` does).
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ir/function.hpp"
+#include "ir/interpreter.hpp"
+#include "lower/lower.hpp"
+#include "lower/synthetic.hpp"
+#include "parse/parser.hpp"
+#include "sema/sema.hpp"
+#include "support/check.hpp"
+#include "support/diagnostics.hpp"
+#include "support/source.hpp"
+
+namespace lower_test {
+
+using namespace vmc;
+using lower::Estimator;
+using Dims = std::map<std::string, std::int64_t>;
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read ", path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline std::string stdlib_text(const std::string& name) {
+  return read_text(std::string(VMC_SOURCE_DIR) + "/stdlib/" + name + ".vmodel");
+}
+
+inline sema::Options sema_options(Dims dims = {}, std::optional<std::string> auto_guide = {}) {
+  sema::Options o;
+  o.set_dims = std::move(dims);
+  o.auto_guide = std::move(auto_guide);
+  return o;
+}
+
+inline lower::Options lower_options(Estimator e, int samples = 1) {
+  lower::Options o;
+  o.estimator = e;
+  o.samples = samples;
+  return o;
+}
+
+// One compilation of `text`, as `vmc emit grad` does it. Internal errors propagate (a test
+// that expects diagnostics checks that none is thrown).
+struct Compiled {
+  SourceManager sources;
+  const SourceFile* file = nullptr;
+  Diagnostics diags;
+  std::optional<ast::Program> program;
+  std::unique_ptr<sema::Model> model;
+  std::optional<lower::Lowered> lowered;
+
+  Compiled(std::string text, const sema::Options& so, const lower::Options& lo,
+           bool gradients = true) {
+    file = sources.add("test.vmodel", std::move(text));
+    program = parse::parse_program(*file, diags);
+    if (!program) return;
+    model = sema::analyze(*program, so, diags);
+    if (!model) return;
+    lowered = lower::lower_model(*model, lo, diags);
+    if (lowered && gradients) lower::add_gradients(*lowered);
+  }
+
+  bool ok() const { return lowered.has_value() && !diags.has_errors(); }
+  bool sema_ok() const { return model != nullptr; }
+
+  std::string messages() const {
+    std::string out;
+    for (const Diagnostic& d : diags.all()) {
+      std::string where = d.where;
+      if (d.span.valid()) {
+        LineCol lc = file->line_col(d.span.begin);
+        where = std::to_string(lc.line) + ":" + std::to_string(lc.col);
+      }
+      out += where + ": " + d.message + "\n";
+    }
+    return out;
+  }
+
+  const lower::Lowered& l() const { return *lowered; }
+  const ir::Node* output(const std::string& name) const { return lowered->function.output(name); }
+
+  ir::Bindings synthetic(std::uint64_t seed = 1, std::int64_t rows = 6, std::int64_t batch = 4,
+                         double radius = 1) const {
+    lower::SyntheticOptions so;
+    so.seed = seed;
+    so.rows = rows;
+    so.batch = batch;
+    so.init_radius = radius;
+    return lower::synthetic_bindings(*lowered, *model, so);
+  }
+};
+
+// |a − b| ≤ rel·max(|a|, |b|) + abs.
+inline bool near(double a, double b, double rel, double abs = 0) {
+  return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)) + abs;
+}
+
+inline double eval1(const ir::Node* n, const ir::Bindings& b) { return ir::evaluate(n, b).item(); }
+
+// Holds every stop_gradient's operand at its value at `b` (what stl's gradient treats as constant).
+inline void pin_stop_gradients(const ir::Node* objective, ir::Bindings& b) {
+  for (const ir::Node* n : ir::topological_order({objective})) {
+    if (n->op() == ir::Op::StopGradient) b.pinned[n] = ir::evaluate(n, b);
+  }
+}
+
+struct GradCheckOptions {
+  double h = 1e-6;
+  double abs_tol = 1e-8;
+  double rel_tol = 1e-6;
+  std::int64_t max_elements = 1000;  // per param; every element when it has no more
+};
+
+struct GradCheckSummary {
+  int checked = 0;
+  int bad = 0;
+  double worst_ratio = 0;  // max over elements of error / tolerance
+};
+
+// The compiled "grad.NAME" outputs against central finite differences of `objective` at `b`,
+// every element of each param (up to max_elements). Also the simplified "elbo" against the
+// unsimplified objective. Each failing element is reported with `label`.
+inline GradCheckSummary check_gradients(const Compiled& c, ir::Bindings b, const std::string& label,
+                                        const GradCheckOptions& o = {}) {
+  GradCheckSummary s;
+  const lower::Lowered& l = c.l();
+  const ir::Node* objective = l.objective;
+  pin_stop_gradients(objective, b);
+  double f0 = eval1(objective, b);
+  double elbo = eval1(c.output("elbo"), b);
+  CHECK_MESSAGE(std::isfinite(f0), label, ": the objective is not finite: ", f0);
+  CHECK_MESSAGE(near(elbo, f0, 1e-10, 1e-12), label, ": simplified elbo ", elbo,
+                " != objective ", f0);
+  std::vector<const ir::Node*> roots;
+  for (const lower::ParamInput& p : l.params) roots.push_back(c.output("grad." + p.name));
+  std::vector<ir::Tensor> grads = ir::evaluate(roots, b);
+  for (std::size_t k = 0; k < l.params.size(); ++k) {
+    const lower::ParamInput& p = l.params[k];
+    ir::Tensor& x = b.inputs.at(p.name);
+    REQUIRE(grads[k].values.size() == x.values.size());
+    auto n = std::min<std::int64_t>(x.size(), o.max_elements);
+    for (std::int64_t e = 0; e < n; ++e) {
+      double saved = x.values[e];
+      x.values[e] = saved + o.h;
+      double up = eval1(objective, b);
+      x.values[e] = saved - o.h;
+      double down = eval1(objective, b);
+      x.values[e] = saved;
+      double fd = (up - down) / (2 * o.h);
+      double sym = grads[k].values[e];
+      double rounding = 8 * std::numeric_limits<double>::epsilon() *
+                        std::max({std::abs(up), std::abs(down), std::abs(f0)}) / o.h;
+      double tol = o.abs_tol + o.rel_tol * std::abs(fd) + rounding;
+      double err = std::abs(sym - fd);
+      ++s.checked;
+      s.worst_ratio = std::max(s.worst_ratio, err / tol);
+      bool good = err <= tol;  // false for NaN
+      if (!good) ++s.bad;
+      CHECK_MESSAGE(good, label, ": grad.", p.name, "[", e, "] = ", sym, ", finite differences ",
+                    fd, " (error ", err, ", tolerance ", tol, ")");
+    }
+  }
+  return s;
+}
+
+// Compiles `text` and checks its gradients at the synthetic point of `seed`.
+inline GradCheckSummary compile_and_check(const std::string& text, const std::string& label,
+                                          const sema::Options& so, Estimator est, int samples,
+                                          std::uint64_t seed = 1, double radius = 1,
+                                          const GradCheckOptions& o = {}) {
+  std::string full = label + " (estimator " + lower::to_string(est) + ", samples " +
+                     std::to_string(samples) + ")";
+  Compiled c(text, so, lower_options(est, samples));
+  REQUIRE_MESSAGE(c.ok(), full, " does not compile:\n", c.messages());
+  return check_gradients(c, c.synthetic(seed, 6, 4, radius), full, o);
+}
+
+}  // namespace lower_test

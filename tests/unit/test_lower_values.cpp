@@ -1,0 +1,555 @@
+// The lowered objective's value against independent references written here in plain loops, for
+// models using the constructs the gradient checks cover (a gradient check only shows that the
+// gradient matches the objective as lowered, not that the objective means what the model says):
+// nested plates and a latent per copy of them (under A and iwae), gathers by int data, slices,
+// constant indices, transposes, u' * v and u * v', user fns, target +=, param priors, and the
+// automatic guides' bijections and log-Jacobians (meanfield and fullrank, under A and B). For the
+// guide families, E[L^A] = E[L^B] over the noise ties each sampler to its density and its KL.
+#include <cmath>
+#include <numbers>
+#include <random>
+
+#include "test_lower_helpers.hpp"
+
+using namespace lower_test;
+
+namespace {
+
+const double kLog2Pi = std::log(2 * std::numbers::pi);
+
+const std::vector<double>& in(const ir::Bindings& b, const std::string& name) {
+  auto it = b.inputs.find(name);
+  REQUIRE_MESSAGE(it != b.inputs.end(), "no input '", name, "'");
+  return it->second.values;
+}
+double in1(const ir::Bindings& b, const std::string& name) { return in(b, name).at(0); }
+
+double normal_lpdf(double x, double mu, double sigma) {
+  double z = (x - mu) / sigma;
+  return -0.5 * kLog2Pi - std::log(sigma) - 0.5 * z * z;
+}
+double sigmoid(double u) { return 1 / (1 + std::exp(-u)); }
+double square(double x) { return x * x; }
+
+double scale_of(const ir::Bindings& b) {
+  return static_cast<double>(b.sizes.at("N")) / static_cast<double>(b.sizes.at("M"));
+}
+
+void check_value(const Compiled& c, const ir::Bindings& b, double reference, const std::string& what) {
+  double value = eval1(c.output("elbo"), b);
+  CHECK_MESSAGE(near(value, reference, 1e-10, 1e-12), what, ": elbo ", value, ", reference ",
+                reference);
+  CHECK_MESSAGE(near(eval1(c.l().objective, b), reference, 1e-10, 1e-12), what,
+                ": unsimplified objective");
+}
+
+void redraw(ir::Bindings& b, const Compiled& c, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (const lower::NoiseInput& e : c.l().noise) {
+    bool uniform = e.node->attrs().input == ir::InputKind::Uniform;
+    for (double& v : b.inputs.at(e.node->attrs().name).values) v = uniform ? unit(rng) : normal(rng);
+  }
+}
+
+std::string eps(const std::string& latent, int sample) {
+  return "eps." + latent + (sample ? "." + std::to_string(sample) : "");
+}
+
+}  // namespace
+
+TEST_CASE("lower values: nested plates and a latent per copy of them, under A and iwae") {
+  const char* text = R"(model nested_latent;
+dims { N; T = 3; }
+data { y : real[N, T]; }
+param { c : real; a : real[T]; ls : real; b : real; ls2 : real[T]; w : real[T]; }
+latent { z : real[N]; u : real[N, T]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    plate t in T {
+      u[i, t] ~ normal(z[i] + c, 1);
+      y[i, t] ~ normal(w[t] * u[i, t], 0.5);
+    }
+  }
+}
+guide {
+  plate i in N subsample {
+    z[i] ~ normal(dot(a, y[i]), exp(ls));
+    plate t in T {
+      u[i, t] ~ normal(b * y[i, t] + z[i], exp(ls2[t]));
+    }
+  }
+}
+)";
+  const std::int64_t T = 3;
+  // Per datapoint i of the minibatch, sample l: log p(y_i, z_i, u_i) − log q(z_i, u_i | y_i).
+  auto terms = [&](const ir::Bindings& b, int l) {
+    const std::vector<double>& y = in(b, "y");
+    const std::vector<double>& ez = in(b, eps("z", l));
+    const std::vector<double>& eu = in(b, eps("u", l));
+    std::int64_t M = b.sizes.at("M");
+    REQUIRE(y.size() == static_cast<std::size_t>(M * T));
+    REQUIRE(eu.size() == static_cast<std::size_t>(M * T));
+    std::vector<double> out;
+    for (std::int64_t i = 0; i < M; ++i) {
+      double mz = 0;
+      for (std::int64_t t = 0; t < T; ++t) mz += in(b, "a")[t] * y[i * T + t];
+      double sz = std::exp(in1(b, "ls"));
+      double z = mz + sz * ez[i];
+      double w = normal_lpdf(z, 0, 1) - normal_lpdf(z, mz, sz);
+      for (std::int64_t t = 0; t < T; ++t) {
+        double mu = in1(b, "b") * y[i * T + t] + z, su = std::exp(in(b, "ls2")[t]);
+        double u = mu + su * eu[i * T + t];
+        w += normal_lpdf(u, z + in1(b, "c"), 1) + normal_lpdf(y[i * T + t], in(b, "w")[t] * u, 0.5) -
+             normal_lpdf(u, mu, su);
+      }
+      out.push_back(w);
+    }
+    return out;
+  };
+  for (int samples : {1, 3}) {
+    Compiled a(text, {}, lower_options(Estimator::A, samples));
+    Compiled iw(text, {}, lower_options(Estimator::Iwae, samples));
+    REQUIRE_MESSAGE(a.ok(), a.messages());
+    REQUIRE_MESSAGE(iw.ok(), iw.messages());
+    for (std::uint64_t seed : {1u, 2u, 3u}) {
+      ir::Bindings b = a.synthetic(seed, 7, 4);
+      double ref_a = 0, ref_iwae = 0;
+      std::vector<std::vector<double>> w;
+      for (int l = 0; l < samples; ++l) w.push_back(terms(b, l));
+      for (std::size_t i = 0; i < w[0].size(); ++i) {
+        double m = -INFINITY, s = 0;
+        for (int l = 0; l < samples; ++l) {
+          ref_a += scale_of(b) * w[l][i] / samples;
+          m = std::max(m, w[l][i]);
+        }
+        for (int l = 0; l < samples; ++l) s += std::exp(w[l][i] - m);
+        ref_iwae += scale_of(b) * (m + std::log(s / samples));
+      }
+      check_value(a, b, ref_a, "nested, A, samples " + std::to_string(samples));
+      check_value(iw, b, ref_iwae, "nested, iwae, samples " + std::to_string(samples));
+    }
+  }
+}
+
+TEST_CASE("lower values: a hierarchical model with gathers by int data") {
+  const char* text = R"(model hier;
+dims { N; G = 3; }
+data { y : real[N]; g : int<lower=0, upper=2>[N]; }
+latent { mu : real; a : real[G]; }
+param { mu_loc : real; mu_ls : real; a_loc : real[G]; a_ls : real[G]; s : real<lower=0>; }
+model {
+  mu ~ normal(0, 1);
+  a ~ normal(mu, 1);
+  plate i in N subsample {
+    y[i] ~ normal(a[g[i]], s);
+  }
+  target += -0.5 * square(a[1] - a[2]);
+}
+guide {
+  mu ~ normal(mu_loc, exp(mu_ls));
+  a ~ normal(a_loc, exp(a_ls));
+}
+)";
+  Compiled c(text, {}, lower_options(Estimator::A));
+  Compiled cb(text, {}, lower_options(Estimator::B));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  REQUIRE_MESSAGE(cb.ok(), cb.messages());
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    ir::Bindings b = c.synthetic(seed, 9, 5);
+    const std::vector<double>& y = in(b, "y");
+    const std::vector<double>& g = in(b, "g");
+    REQUIRE(y.size() == 5);
+    REQUIRE(g.size() == 5);
+    double m_s = std::exp(in1(b, "mu_ls")), mu = in1(b, "mu_loc") + m_s * in1(b, "eps.mu");
+    double s = std::exp(in1(b, "s"));
+    double common = normal_lpdf(mu, 0, 1), sampled = -normal_lpdf(mu, in1(b, "mu_loc"), m_s);
+    double kl = 0;
+    std::vector<double> a(3);
+    for (int k = 0; k < 3; ++k) {
+      double loc = in(b, "a_loc")[k], sc = std::exp(in(b, "a_ls")[k]);
+      a[k] = loc + sc * in(b, "eps.a")[k];
+      sampled += normal_lpdf(a[k], mu, 1) - normal_lpdf(a[k], loc, sc);
+      // KL(N(loc, sc²) ‖ N(mu, 1)), with mu the sampled hyper-latent
+      kl += -std::log(sc) + 0.5 * (sc * sc + square(loc - mu)) - 0.5;
+    }
+    double m_kl = -std::log(m_s) + 0.5 * (m_s * m_s + square(in1(b, "mu_loc"))) - 0.5;
+    double lik = 0;
+    for (int i = 0; i < 5; ++i) {
+      int gi = static_cast<int>(g[i]);
+      REQUIRE((gi >= 0 && gi < 3));
+      lik += normal_lpdf(y[i], a[gi], s);
+    }
+    double target = -0.5 * square(a[1] - a[2]);
+    check_value(c, b, common + sampled + scale_of(b) * lik + target, "hierarchical, A");
+    check_value(cb, b, scale_of(b) * lik + target - m_kl - kl, "hierarchical, B");
+  }
+}
+
+TEST_CASE("lower values: slices, constant indices, transposes, products, fns, target +=, param priors") {
+  const char* text = R"(model linalg;
+dims { N; K = 4; }
+data { X : real[N, K]; y : real[N]; }
+param { W : real[K, K]; u : real[K]; v : real[K]; b : real; w_loc : real[K]; w_ls : real[K]; }
+latent { w : real[K]; }
+fn sq(a) = a .* a;
+fn lin(A, x, c) = A * x + c;
+model {
+  W ~ normal(0, 1);
+  u ~ normal(0, 2);
+  let P = u * v';
+  let s = u' * v;
+  let A = W' + P;
+  w ~ normal(0, 1);
+  let head = w[0:2];
+  let tail = w[2:];
+  let col = W[:, 1];
+  let row = W[1];
+  target += -0.5 * sum(sq(head)) + w[0] * s - dot(col[1:3], tail) + mean(row) - square(W[2, 3]);
+  target += (w' * A) * v - 0.1 * sum(sq(A' * w));
+  plate i in N subsample {
+    let xi = X[i];
+    y[i] ~ normal(xi' * lin(A, w, v) + (xi' * W) * u + tanh(X[i, 0]) * b, 1.5);
+    target += -0.5 * square(xi[1:3]' * tail);
+  }
+}
+guide {
+  w ~ normal(w_loc, exp(w_ls));
+}
+)";
+  constexpr int K = 4;
+  Compiled c(text, {}, lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    ir::Bindings b = c.synthetic(seed, 6, 4, 0.8);
+    const std::vector<double>& W = in(b, "W");  // W[k][l] = W[k * K + l]
+    const std::vector<double>& u = in(b, "u");
+    const std::vector<double>& v = in(b, "v");
+    double w[K], A[K][K], s = 0, ref = 0;
+    for (int k = 0; k < K; ++k) {
+      double loc = in(b, "w_loc")[k], sc = std::exp(in(b, "w_ls")[k]);
+      w[k] = loc + sc * in(b, "eps.w")[k];
+      ref += normal_lpdf(w[k], 0, 1) - normal_lpdf(w[k], loc, sc) + normal_lpdf(u[k], 0, 2);
+      s += u[k] * v[k];
+      for (int l = 0; l < K; ++l) ref += normal_lpdf(W[k * K + l], 0, 1);
+    }
+    for (int k = 0; k < K; ++k) {
+      for (int l = 0; l < K; ++l) A[k][l] = W[l * K + k] + u[k] * v[l];
+    }
+    double mean_row = 0;
+    for (int l = 0; l < K; ++l) mean_row += W[1 * K + l] / K;
+    ref += -0.5 * (w[0] * w[0] + w[1] * w[1]) + w[0] * s - (W[1 * K + 1] * w[2] + W[2 * K + 1] * w[3]) +
+           mean_row - square(W[2 * K + 3]);
+    double r[K] = {}, wAv = 0, r2 = 0;  // r = A'w = (w' A)'
+    for (int l = 0; l < K; ++l) {
+      for (int k = 0; k < K; ++k) r[l] += w[k] * A[k][l];
+      wAv += r[l] * v[l];
+      r2 += r[l] * r[l];
+    }
+    ref += wAv - 0.1 * r2;
+    const std::vector<double>& X = in(b, "X");
+    const std::vector<double>& y = in(b, "y");
+    double batch = 0;
+    for (std::int64_t i = 0; i < b.sizes.at("M"); ++i) {
+      const double* x = &X[i * K];
+      double mean = std::tanh(x[0]) * in1(b, "b");
+      for (int k = 0; k < K; ++k) {
+        double Aw = v[k];
+        for (int l = 0; l < K; ++l) Aw += A[k][l] * w[l];
+        mean += x[k] * Aw;
+      }
+      for (int l = 0; l < K; ++l) {
+        double xW = 0;
+        for (int k = 0; k < K; ++k) xW += x[k] * W[k * K + l];
+        mean += xW * u[l];
+      }
+      batch += normal_lpdf(y[i], mean, 1.5) - 0.5 * square(x[1] * w[2] + x[2] * w[3]);
+    }
+    ref += scale_of(b) * batch;
+    check_value(c, b, ref, "linear algebra, seed " + std::to_string(seed));
+  }
+}
+
+TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
+  const char* text = R"(model auto_global;
+dims { N; K = 2; }
+data { y : real[N]; }
+latent { mu : real; tau : real<lower=0>; p : real<lower=0, upper=1>; th : real[K];
+         q : real<lower=1, upper=4>; }
+model {
+  mu ~ normal(0, 1);
+  tau ~ lognormal(0, 1);
+  p ~ beta(2, 2);
+  q ~ uniform(1, 4);
+  th ~ normal(mu, tau);
+  y ~ normal(mu + p + sum(th) + 0.1 * q, tau + 0.5);
+}
+)";
+  constexpr int K = 2;
+  for (const char* guide : {"meanfield", "fullrank"}) {
+    bool fullrank = std::string(guide) == "fullrank";
+    for (Estimator est : {Estimator::A, Estimator::B}) {
+      CAPTURE(guide);
+      CAPTURE(lower::to_string(est));
+      Compiled c(text, sema_options({}, guide), lower_options(est));
+      REQUIRE_MESSAGE(c.ok(), c.messages());
+      const std::vector<std::string>& sampled = c.l().sampled_kl;
+      auto closed = [&](const std::string& name) {
+        return est == Estimator::B && std::find(sampled.begin(), sampled.end(), name) == sampled.end();
+      };
+      // The constrained latents never have a closed form (their guide is a transformed normal).
+      CHECK_FALSE(closed("tau"));
+      CHECK_FALSE(closed("p"));
+      CHECK_FALSE(closed("q"));
+      for (std::uint64_t seed : {1u, 2u}) {
+        ir::Bindings b = c.synthetic(seed, 5, 4, 0.7);
+        // Unconstrained draws u = loc + L ε (L = diag(exp(scale)) for meanfield) and log q(u).
+        struct Draw {
+          std::vector<double> u, loc, sd;  // sd: the marginal standard deviations
+          double log_q = 0;
+          double log_det = 0;  // Σ log L_kk
+        };
+        auto draw = [&](const std::string& name, int n) {
+          Draw d;
+          d.loc = in(b, name + ".loc");
+          const std::vector<double>& e = in(b, "eps." + name);
+          REQUIRE(d.loc.size() == static_cast<std::size_t>(n));
+          REQUIRE(e.size() == static_cast<std::size_t>(n));
+          d.u = d.loc;
+          d.sd.assign(n, 0);
+          double quad = 0;
+          if (fullrank) {
+            const std::vector<double>& raw = in(b, name + ".chol");
+            for (int k = 0; k < n; ++k) {
+              for (int j = 0; j <= k; ++j) {
+                double L = j == k ? std::exp(raw[k * n + k]) : raw[k * n + j];
+                d.u[k] += L * e[j];
+                d.sd[k] += L * L;
+              }
+              d.sd[k] = std::sqrt(d.sd[k]);
+              d.log_det += raw[k * n + k];
+              quad += e[k] * e[k];
+            }
+          } else {
+            const std::vector<double>& scale = in(b, name + ".scale");
+            for (int k = 0; k < n; ++k) {
+              d.u[k] += std::exp(scale[k]) * e[k];
+              d.sd[k] = std::exp(scale[k]);
+              d.log_det += scale[k];
+              quad += e[k] * e[k];
+            }
+          }
+          d.log_q = -0.5 * n * kLog2Pi - d.log_det - 0.5 * quad;
+          return d;
+        };
+        Draw dmu = draw("mu", 1), dtau = draw("tau", 1), dp = draw("p", 1), dth = draw("th", K),
+             dq = draw("q", 1);
+        double mu = dmu.u[0];
+        double tau = std::exp(dtau.u[0]);
+        double p = sigmoid(dp.u[0]);
+        double q = 1 + 3 * sigmoid(dq.u[0]);
+        // log q(z) = log q(u) − log |dz/du|
+        double lq_tau = dtau.log_q - dtau.u[0];
+        double lq_p = dp.log_q - std::log(p * (1 - p));
+        double lq_q = dq.log_q - std::log(3 * sigmoid(dq.u[0]) * sigmoid(-dq.u[0]));
+        double ref = 0;
+        // mu ~ normal(0, 1)
+        if (closed("mu")) {
+          double m = dmu.loc[0], sd = dmu.sd[0];
+          ref -= -std::log(sd) + 0.5 * (sd * sd + m * m) - 0.5;
+        } else {
+          ref += normal_lpdf(mu, 0, 1) - dmu.log_q;
+        }
+        ref += normal_lpdf(std::log(tau), 0, 1) - std::log(tau) - lq_tau;  // lognormal(0, 1)
+        ref += std::log(6.0) + std::log(p) + std::log(1 - p) - lq_p;       // beta(2, 2)
+        ref += -std::log(3.0) - lq_q;                                      // uniform(1, 4)
+        // th ~ normal(mu, tau): KL(N(loc, Σ) ‖ N(mu, tau² I)) in closed form
+        if (closed("th")) {
+          double kl = 0;
+          for (int k = 0; k < K; ++k) {
+            kl += 0.5 * (square(dth.sd[k] / tau) + square((dth.loc[k] - mu) / tau) - 1) + std::log(tau);
+          }
+          kl -= dth.log_det;
+          ref -= kl;
+        } else {
+          for (int k = 0; k < K; ++k) ref += normal_lpdf(dth.u[k], mu, tau);
+          ref -= dth.log_q;
+        }
+        const std::vector<double>& y = in(b, "y");
+        double mean = mu + p + dth.u[0] + dth.u[1] + 0.1 * q;
+        for (double yi : y) ref += normal_lpdf(yi, mean, tau + 0.5);
+        check_value(c, b, ref, std::string(guide) + " " + lower::to_string(est));
+      }
+    }
+  }
+}
+
+TEST_CASE("lower values: every guide family's L^A and L^B agree in expectation") {
+  const char* text = R"(model families;
+dims { N; K = 2; }
+data { y : real[N]; }
+latent {
+  a : real;  b : real<lower=0>;  c : real;  f : real<lower=0>;  f2 : real<lower=0>;
+  g : real<lower=0, upper=1>;  k : real[K];  k2 : real[K];
+  d : real;  e : real;  h : real<lower=0>;
+}
+param {
+  a_m : real; a_s : real;  b_m : real; b_s : real;  c_m : real; c_s : real;  f_r : real;
+  f2_r : real;  k_m : real[K];  k_L : real<cholesky>[K, K];  k2_m : real[K];
+  k2_L : real<cholesky>[K, K];  p_L : real<cholesky>[K, K];
+  d_m : real; d_s : real;  e_m : real; e_s : real;  h_s : real;
+}
+model {
+  a ~ normal(0.5, 1.5);
+  b ~ lognormal(0.2, 0.7);
+  c ~ laplace(0.3, 2);
+  f ~ exponential(2);
+  f2 ~ gamma(2, 3);
+  g ~ uniform(0, 1);
+  k ~ normal(0.1, 1.2);
+  k2 ~ mvnormal_cholesky(0.5, p_L);
+  d ~ normal(0, 1);
+  e ~ normal(0, 3);
+  h ~ half_normal(2);
+  y ~ normal(a + b + c + f + f2 + g + sum(k) + sum(k2) + d + 0.1 * e + h, 3);
+}
+guide {
+  a ~ normal(a_m, exp(a_s));
+  b ~ lognormal(b_m, exp(b_s));
+  c ~ laplace(c_m, exp(c_s));
+  f ~ exponential(exp(f_r));
+  f2 ~ exponential(exp(f2_r));
+  g ~ uniform(0, 1);
+  k ~ mvnormal_cholesky(k_m, k_L);
+  k2 ~ mvnormal_cholesky(k2_m, k2_L);
+  d ~ logistic(d_m, exp(d_s));
+  e ~ cauchy(e_m, exp(e_s));
+  h ~ half_normal(exp(h_s));
+}
+)";
+  Compiled a(text, {}, lower_options(Estimator::A));
+  Compiled bc(text, {}, lower_options(Estimator::B));
+  REQUIRE_MESSAGE(a.ok(), a.messages());
+  REQUIRE_MESSAGE(bc.ok(), bc.messages());
+  std::vector<std::string> sampled = bc.l().sampled_kl;
+  std::sort(sampled.begin(), sampled.end());
+  CHECK(sampled == std::vector<std::string>{"d", "e", "h"});
+  ir::Bindings b = a.synthetic(4, 5, 4, 0.5);
+  std::mt19937_64 rng(7);
+  const int draws = 20000;
+  double mean = 0, m2 = 0;
+  for (int n = 1; n <= draws; ++n) {
+    redraw(b, a, rng);
+    double d = eval1(a.output("elbo"), b) - eval1(bc.output("elbo"), b);
+    double delta = d - mean;
+    mean += delta / n;
+    m2 += delta * (d - mean);
+  }
+  double se = std::sqrt(m2 / (draws - 1) / draws);
+  MESSAGE("guide families: mean of L^A - L^B over ", draws, " draws = ", mean, " (se ", se, ")");
+  CHECK(se > 0);
+  CHECK(std::abs(mean) <= 4 * se);
+}
+
+TEST_CASE("lower values: per-datapoint products, and two subsampled plates scaled by their own N/M") {
+  const char* text = R"(model two_plates;
+dims { N; G; K = 2; }
+data { y : real[N, K]; r : real[G]; }
+param { A : real[K, K]; a : real[K]; ls : real; m : real; h_loc : real; h_ls : real; bl : real; }
+latent { hz : real; z : real[N, K]; v : real[G]; }
+model {
+  hz ~ normal(0, 1);
+  let base = exp(m) * a;
+  plate i in N subsample {
+    z[i] ~ normal(hz, 1);
+    let o = z[i] * y[i]';
+    let zz = z[i]' * z[i];
+    let rowv = z[i]' * A;
+    y[i] ~ normal(z[i] + base + sum(o) * 0.1 + zz * 0.01 + rowv', 1 + mean(square(z[i])));
+    target += -0.01 * sum(o .* o) + max(z[i]) - log_sum_exp(z[i]) + dot(rowv', a) - sum(z[i]) / N;
+  }
+  plate g in G subsample {
+    v[g] ~ normal(hz, 2);
+    r[g] ~ normal(v[g], 1);
+  }
+}
+guide {
+  hz ~ normal(h_loc, exp(h_ls));
+  plate i in N subsample {
+    z[i] ~ normal(A' * y[i] + hz, exp(ls));
+  }
+  plate g in G subsample {
+    v[g] ~ normal(bl * r[g] + hz, 1);
+  }
+}
+)";
+  constexpr int K = 2;
+  Compiled c(text, {}, lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  CHECK(c.l().sizes.at("M_N") == "N");
+  CHECK(c.l().sizes.at("M_G") == "G");
+  for (std::uint64_t seed : {1u, 2u}) {
+    ir::Bindings b = c.synthetic(seed, 6, 4, 0.7);
+    b.sizes["M_G"] = 3;  // the two minibatches need not have one size
+    b.inputs["M_G"] = ir::Tensor::scalar(3);
+    for (const char* name : {"r", "eps.v"}) {
+      ir::Tensor& t = b.inputs.at(name);
+      t.shape = {3};
+      t.values.resize(3);
+    }
+    if (b.inputs.count("index.G")) {
+      b.inputs["index.G"].shape = {3};
+      b.inputs["index.G"].values.resize(3);
+    }
+    const std::vector<double>& A = in(b, "A");
+    const std::vector<double>& a = in(b, "a");
+    double N = static_cast<double>(b.sizes.at("N")), G = static_cast<double>(b.sizes.at("G"));
+    std::int64_t MN = b.sizes.at("M_N"), MG = b.sizes.at("M_G");
+    double hs = std::exp(in1(b, "h_ls")), hz = in1(b, "h_loc") + hs * in1(b, "eps.hz");
+    double ref = normal_lpdf(hz, 0, 1) - normal_lpdf(hz, in1(b, "h_loc"), hs);
+    double em = std::exp(in1(b, "m"));
+    const std::vector<double>& y = in(b, "y");
+    const std::vector<double>& ez = in(b, "eps.z");
+    double batch = 0;
+    for (std::int64_t i = 0; i < MN; ++i) {
+      const double* yi = &y[i * K];
+      double z[K], sz = std::exp(in1(b, "ls"));
+      double term = 0;
+      for (int k = 0; k < K; ++k) {
+        double mu = hz + A[0 * K + k] * yi[0] + A[1 * K + k] * yi[1];  // (A' y)_k
+        z[k] = mu + sz * ez[i * K + k];
+        term += normal_lpdf(z[k], hz, 1) - normal_lpdf(z[k], mu, sz);
+      }
+      double sum_o = 0, sum_o2 = 0, zz = 0, rowv[K] = {}, zmax = -INFINITY, lse = 0, zsum = 0;
+      for (int k = 0; k < K; ++k) {
+        for (int l = 0; l < K; ++l) {
+          sum_o += z[k] * yi[l];
+          sum_o2 += square(z[k] * yi[l]);
+          rowv[l] += z[k] * A[k * K + l];
+        }
+        zz += z[k] * z[k];
+        zmax = std::max(zmax, z[k]);
+        lse += std::exp(z[k]);
+        zsum += z[k];
+      }
+      double sd = 1 + zz / K;
+      for (int k = 0; k < K; ++k) {
+        term += normal_lpdf(yi[k], z[k] + em * a[k] + 0.1 * sum_o + 0.01 * zz + rowv[k], sd);
+      }
+      term += -0.01 * sum_o2 + zmax - std::log(lse) + rowv[0] * a[0] + rowv[1] * a[1] - zsum / N;
+      batch += term;
+    }
+    ref += N / static_cast<double>(MN) * batch;
+    const std::vector<double>& r = in(b, "r");
+    const std::vector<double>& ev = in(b, "eps.v");
+    double gbatch = 0;
+    for (std::int64_t g = 0; g < MG; ++g) {
+      double mu = in1(b, "bl") * r[g] + hz, v = mu + ev[g];
+      gbatch += normal_lpdf(v, hz, 2) + normal_lpdf(r[g], v, 1) - normal_lpdf(v, mu, 1);
+    }
+    ref += G / static_cast<double>(MG) * gbatch;
+    check_value(c, b, ref, "two subsampled plates, seed " + std::to_string(seed));
+    check_gradients(c, b, "two subsampled plates");
+  }
+}
