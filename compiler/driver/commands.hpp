@@ -26,7 +26,7 @@ struct DiagnoseArgs {
   double error = 1e-6;    // tolerance: |symbolic − fd| ≤ error · max(1, |fd|)
   std::uint64_t seed = 1;
   int elements = 10;      // elements checked per param (all when the param is smaller)
-  double init_radius = 1; // params uniform in (−r, r), unconstrained
+  double init_radius = 0; // params uniform in (−r, r), unconstrained; 0: the declared inits
 };
 int run_diagnose(const ModelArgs& args, const DiagnoseArgs& diag);
 

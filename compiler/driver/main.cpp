@@ -68,9 +68,9 @@ int run(int argc, char** argv) {
       ->default_val(1e-6);
   diagnose_cmd->add_option("--seed", diag.seed, "seed of the point, noise and data")->default_val(1);
   diagnose_cmd->add_option("--init", diag.init_radius,
-                           "params drawn uniformly in (-R, R), unconstrained")
-      ->check(CLI::PositiveNumber)
-      ->default_val(1);
+                           "draw params uniformly in (-R, R), unconstrained, instead of from "
+                           "their declared inits")
+      ->check(CLI::PositiveNumber);
   diagnose_cmd->add_option("--elements", diag.elements, "elements checked per param")
       ->check(CLI::Range(1, 1000000))
       ->default_val(10);

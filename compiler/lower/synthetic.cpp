@@ -1,6 +1,7 @@
 #include "lower/synthetic.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -26,6 +27,47 @@ std::int64_t index_limit(const Lowered& l, const ir::Node* input, const ir::Bind
     }
   }
   return limit;
+}
+
+// One unconstrained element of a param, drawn from its declared init.
+double declared_init(const ParamInput& p, std::mt19937_64& rng) {
+  std::normal_distribution<double> small(0, 0.01);
+  if (!p.variable) return p.transform == Transform::Lower ? 0 : small(rng);  // automatic guide: scale 1
+  const sema::ParamInit& init = p.variable->init;
+  if (init.kind == sema::ParamInit::Kind::Constant) {
+    double v = init.value;
+    switch (p.transform) {
+      case Transform::Lower: return std::log(v - p.lower);
+      case Transform::Upper: return std::log(p.upper - v);
+      case Transform::Interval: {
+        double u = (v - p.lower) / (p.upper - p.lower);
+        return std::log(u / (1 - u));
+      }
+      default: return v;
+    }
+  }
+  if (init.kind == sema::ParamInit::Kind::Default || !init.dist) return small(rng);
+  const std::vector<double>& a = init.args;
+  std::string_view name = init.dist->name;
+  auto arg = [&](std::size_t k, double fallback) { return k < a.size() ? a[k] : fallback; };
+  if (name == "normal") return std::normal_distribution<double>(arg(0, 0), arg(1, 1))(rng);
+  if (name == "lognormal") return std::lognormal_distribution<double>(arg(0, 0), arg(1, 1))(rng);
+  if (name == "uniform") return std::uniform_real_distribution<double>(arg(0, 0), arg(1, 1))(rng);
+  if (name == "exponential") return std::exponential_distribution<double>(arg(0, 1))(rng);
+  if (name == "gamma") return std::gamma_distribution<double>(arg(0, 1), 1 / arg(1, 1))(rng);
+  if (name == "cauchy") return std::cauchy_distribution<double>(arg(0, 0), arg(1, 1))(rng);
+  if (name == "student_t") return arg(1, 0) + arg(2, 1) * std::student_t_distribution<double>(arg(0, 3))(rng);
+  if (name == "half_normal") return std::abs(std::normal_distribution<double>(0, arg(0, 1))(rng));
+  std::uniform_real_distribution<double> u(0, 1);
+  double x = u(rng);
+  if (name == "laplace") return arg(0, 0) - arg(1, 1) * (x < 0.5 ? -1 : 1) * std::log(1 - 2 * std::abs(x - 0.5));
+  if (name == "logistic") return arg(0, 0) + arg(1, 1) * std::log(x / (1 - x));
+  if (name == "beta") {
+    double g1 = std::gamma_distribution<double>(arg(0, 1), 1)(rng);
+    double g2 = std::gamma_distribution<double>(arg(1, 1), 1)(rng);
+    return g1 / (g1 + g2);
+  }
+  return small(rng);
 }
 
 }  // namespace
@@ -58,7 +100,8 @@ ir::Bindings synthetic_bindings(const Lowered& l, const sema::Model& model, cons
     b.inputs[n->attrs().name] = std::move(t);
   };
   for (const ParamInput& p : l.params) {
-    fill(p.node, [&] { return o.init_radius * (2 * unit(rng) - 1); });
+    if (o.init_radius > 0) fill(p.node, [&] { return o.init_radius * (2 * unit(rng) - 1); });
+    else fill(p.node, [&] { return declared_init(p, rng); });
   }
   for (const NoiseInput& n : l.noise) {
     if (n.node->attrs().input == ir::InputKind::Uniform) fill(n.node, [&] { return unit(rng); });

@@ -14,7 +14,9 @@ struct SyntheticOptions {
   std::uint64_t seed = 1;
   std::int64_t rows = 6;   // the extent of each run-time dim without a value
   std::int64_t batch = 4;  // each minibatch size (at most `rows`)
-  double init_radius = 1;  // params uniform in (−r, r), unconstrained
+  // Params uniform in (−r, r), unconstrained; r = 0 draws them from their declared inits
+  // instead (a model's own starting point: normal(0, 0.01) unless it says otherwise).
+  double init_radius = 1;
 };
 
 ir::Bindings synthetic_bindings(const Lowered& lowered, const sema::Model& model,
