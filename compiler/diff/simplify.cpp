@@ -4,6 +4,7 @@
 
 #include "ir/builder.hpp"
 #include "ir/function.hpp"
+#include "ir/rewriter.hpp"
 #include "ir/scalar.hpp"
 
 namespace vmc::diff {
@@ -18,11 +19,11 @@ bool commutative(Op op) { return op == Op::Add || op == Op::Mul || op == Op::Min
 // Builds nodes through the rules below. Every rule returns a node built by `make`, so the
 // results of a rewrite are simplified too; each rule makes its operands smaller or moves work
 // inside a broadcast, so rewriting terminates.
-class Simplifier {
- public:
-  const Node* rebuild(const Node* n, const std::vector<const Node*>& args) {
-    if (args.empty()) return n;
-    return make(n->op(), args, n->attrs(), n->shape());
+class Simplifier : public ir::Rewriter {
+ protected:
+  const Node* rewrite(const Node& n, const std::vector<const Node*>& args) override {
+    if (args.empty()) return &n;
+    return make(n.op(), args, n.attrs(), n.shape());
   }
 
  private:
@@ -204,16 +205,7 @@ class Simplifier {
 }  // namespace
 
 std::vector<const ir::Node*> simplify(const std::vector<const ir::Node*>& roots) {
-  Simplifier s;
-  std::unordered_map<const ir::Node*, const ir::Node*> done;
-  for (const ir::Node* n : ir::topological_order(roots)) {
-    std::vector<const ir::Node*> args;
-    for (const ir::Node* a : n->args()) args.push_back(done.at(a));
-    done[n] = s.rebuild(n, args);
-  }
-  std::vector<const ir::Node*> out;
-  for (const ir::Node* r : roots) out.push_back(done.at(r));
-  return out;
+  return Simplifier().run(roots);
 }
 
 std::size_t count_nodes(const std::vector<const ir::Node*>& roots) {
