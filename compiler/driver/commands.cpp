@@ -1,7 +1,11 @@
 #include "driver/commands.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <iostream>
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
 
 #include "driver/frontend.hpp"
 #include "ir/printer.hpp"
@@ -56,31 +60,71 @@ void note_sampled_kl(FrontEnd& fe) {
 
 }  // namespace
 
+codegen::Precision precision(const ModelArgs& args) {
+  return args.precision == "f64" ? codegen::Precision::F64 : codegen::Precision::F32;
+}
+
 bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
-  bool lower_too = stage != Stage::Check, gradients = stage == Stage::Gradient;
   sema::Options options;
   options.auto_guide = args.guide;
   if (parse_set(args.set, options.set_dims, fe.diags)) check_file(fe, args.model_path, options);
-  if (fe.model && lower_too) {
+  if (fe.model && stage != Stage::Check) {
     lower::Options lo;
     lo.estimator = *estimator(args.estimator);
     lo.samples = args.samples;
-    fe.lowered = lower::lower_model(*fe.model, lo, fe.diags);
+    {
+      StageTimer timer(&fe.times, "lower");
+      fe.lowered = lower::lower_model(*fe.model, lo, fe.diags);
+    }
     if (fe.lowered) note_sampled_kl(fe);
-    if (fe.lowered && gradients) lower::add_gradients(*fe.lowered);
+    if (fe.lowered && stage >= Stage::Gradient) lower::add_gradients(*fe.lowered, &fe.times);
+  }
+  if (fe.lowered && stage == Stage::Native) {
+    fe.compiled = jit::CompiledModel::build(*fe.lowered, precision(args), fe.diags, args.model_path);
+    if (fe.compiled) {
+      fe.times.add("codegen", fe.compiled->codegen_ms());
+      fe.times.add("LLVM optimise", fe.compiled->timing().optimize_ms);
+      fe.times.add("JIT link", fe.compiled->timing().codegen_and_link_ms);
+    }
   }
   render(std::cerr, fe.diags);
-  return !fe.diags.has_errors() && fe.model && (!lower_too || fe.lowered);
+  bool reached = stage == Stage::Check     ? fe.model != nullptr
+                 : stage == Stage::Native ? fe.compiled != nullptr
+                                          : fe.lowered.has_value();
+  return !fe.diags.has_errors() && reached;
 }
 
-int run_check(const ModelArgs& args) {
+int run_check(const ModelArgs& args, bool timing) {
   FrontEnd fe;
-  if (!compile_model(fe, args, Stage::Check)) return 1;
+  if (!compile_model(fe, args, timing ? Stage::Native : Stage::Check)) return 1;
   std::cout << sema::summary_line(*fe.model) << '\n';
+  if (timing) {
+    std::cout << "compile time by stage (" << codegen::to_string(fe.compiled->precision())
+              << ", text to callable code):\n";
+    for (const auto& [stage, ms] : fe.times.all()) {
+      std::printf("  %-14s %9.2f ms\n", stage.c_str(), ms);
+    }
+    std::printf("  %-14s %9.2f ms\n", "total", fe.times.total());
+  }
   return 0;
 }
 
-int run_emit(const std::string& stage, const ModelArgs& args) {
+static int emit_llvm(FrontEnd& fe, const ModelArgs& args, bool optimized) {
+  if (!compile_model(fe, args, Stage::Gradient)) return 1;
+  // Unoptimised output is target-independent, so it is stable across machines (golden tests).
+  codegen::Target target;
+  if (optimized) {
+    const jit::Target& host = jit::host_target();
+    target = {host.triple, host.cpu, host.features};
+  }
+  codegen::Generated g = codegen::generate(fe.lowered->function, jit::kernel_specs(*fe.lowered),
+                                           precision(args), target, args.model_path);
+  if (optimized) jit::optimize(*g.module);
+  std::cout << codegen::to_text(*g.module);
+  return 0;
+}
+
+int run_emit(const std::string& stage, const ModelArgs& args, bool optimized) {
   FrontEnd fe;
   if (stage == "ast") {
     parse_file(fe, args.model_path);
@@ -89,6 +133,7 @@ int run_emit(const std::string& stage, const ModelArgs& args) {
     ast::print(std::cout, *fe.program);
     return 0;
   }
+  if (stage == "llvm") return emit_llvm(fe, args, optimized);
   if (!compile_model(fe, args, stage == "grad" ? Stage::Gradient : Stage::Objective)) return 1;
   if (stage == "grad") {
     std::cout << "// joint value and gradient DAG: " << fe.lowered->nodes_before_simplify

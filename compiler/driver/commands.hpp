@@ -15,11 +15,13 @@ struct ModelArgs {
   std::optional<std::string> guide;
   std::string estimator = "A";
   int samples = 1;
+  std::string precision = "f32";
 };
 
-int run_check(const ModelArgs& args);
-// stage: ast, ir or grad
-int run_emit(const std::string& stage, const ModelArgs& args);
+// With `timing`, compiles all the way to native code and prints the time of each stage.
+int run_check(const ModelArgs& args, bool timing);
+// stage: ast, ir, grad or llvm (`optimized`: after LLVM's O3 for the host)
+int run_emit(const std::string& stage, const ModelArgs& args, bool optimized);
 
 struct DiagnoseArgs {
   double epsilon = 1e-6;  // finite-difference step (CmdStan's name)

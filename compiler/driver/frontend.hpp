@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "jit/compiled_model.hpp"
 #include "lower/lower.hpp"
 #include "parse/ast.hpp"
 #include "sema/sema.hpp"
@@ -21,6 +22,8 @@ struct FrontEnd {
   std::optional<ast::Program> program;
   std::unique_ptr<sema::Model> model;
   std::optional<lower::Lowered> lowered;
+  std::unique_ptr<jit::CompiledModel> compiled;
+  StageTimes times;
 };
 
 // Reads and parses `path`; fe.program is set when it parsed cleanly.
@@ -28,7 +31,9 @@ void parse_file(FrontEnd& fe, const std::string& path);
 // parse_file, then semantic analysis; fe.model is set when the model is well-formed.
 void check_file(FrontEnd& fe, const std::string& path, const sema::Options& options);
 
-enum class Stage { Check, Objective, Gradient };
+// How far to compile: check the model; lower its objective; add the symbolic gradient; or all
+// the way to native code.
+enum class Stage { Check, Objective, Gradient, Native };
 struct ModelArgs;
 // The front end up to `stage` (and the objective's lowering, and its gradient) with the
 // command line's model options; renders every diagnostic to stderr. True on success.

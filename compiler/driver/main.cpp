@@ -40,21 +40,31 @@ int run(int argc, char** argv) {
     cmd->add_option("--samples", model.samples, "samples L per step (K for iwae)")
         ->check(CLI::Range(1, 100000))
         ->default_val(1);
+    cmd->add_option("--precision", model.precision, "f32 or f64 for generated code")
+        ->check(CLI::IsMember({"f32", "f64"}))
+        ->default_val("f32");
   };
 
   CLI::App* check_cmd = app.add_subcommand(
       "check", "Parse and check a model: prints a one-line summary, or the errors (exit 1)");
-  model_options(check_cmd, false);
+  model_options(check_cmd, true);
+  bool timing = false;
+  check_cmd->add_flag("--timing,-v", timing,
+                      "also compile to native code and print the time of each stage: parse, "
+                      "sema, lower, diff, simplify, codegen, LLVM optimise, JIT link");
 
   std::string emit_stage;
   CLI::App* emit_cmd = app.add_subcommand(
       "emit", "Print a compiler stage's output for a model (deterministic, for golden tests): "
               "ast (the parsed program), ir (the objective's tensor IR), grad (the simplified "
-              "value + gradient DAG)");
-  emit_cmd->add_option("STAGE", emit_stage, "ast, ir or grad")
+              "value + gradient DAG), llvm (the generated LLVM module)");
+  emit_cmd->add_option("STAGE", emit_stage, "ast, ir, grad or llvm")
       ->required()
-      ->check(CLI::IsMember({"ast", "ir", "grad"}));
+      ->check(CLI::IsMember({"ast", "ir", "grad", "llvm"}));
   model_options(emit_cmd, true);
+  bool optimized = false;
+  emit_cmd->add_flag("--optimized", optimized,
+                     "llvm: print the module after LLVM's O3 pipeline for this machine");
 
   vmc::driver::DiagnoseArgs diag;
   CLI::App* diagnose_cmd = app.add_subcommand(
@@ -92,8 +102,8 @@ int run(int argc, char** argv) {
     return 1;
   }
 
-  if (*check_cmd) return vmc::driver::run_check(model);
-  if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model);
+  if (*check_cmd) return vmc::driver::run_check(model, timing);
+  if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model, optimized);
   if (*diagnose_cmd) return vmc::driver::run_diagnose(model, diag);
   if (*help_cmd) {
     if (help_topic.empty()) {

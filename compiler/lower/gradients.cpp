@@ -4,18 +4,23 @@
 
 namespace vmc::lower {
 
-void add_gradients(Lowered& lowered) {
+void add_gradients(Lowered& lowered, StageTimes* times) {
   ir::Function& f = lowered.function;
   const ir::Node* elbo = f.output("elbo");
   std::vector<const ir::Node*> wrt;
   for (const ParamInput& p : lowered.params) wrt.push_back(p.node);
-  std::vector<const ir::Node*> grads = diff::gradient(elbo, wrt);
+  std::vector<const ir::Node*> grads;
+  {
+    StageTimer timer(times, "diff");
+    grads = diff::gradient(elbo, wrt);
+  }
   for (std::size_t k = 0; k < grads.size(); ++k) {
     f.outputs.push_back({"grad." + lowered.params[k].name, grads[k]});
   }
   std::vector<const ir::Node*> roots;
   for (const ir::Output& o : f.outputs) roots.push_back(o.node);
   lowered.nodes_before_simplify = diff::count_nodes(roots);
+  StageTimer timer(times, "simplify");
   std::vector<const ir::Node*> simple = diff::simplify(roots);
   for (std::size_t k = 0; k < simple.size(); ++k) f.outputs[k].node = simple[k];
   lowered.nodes_after_simplify = diff::count_nodes(simple);

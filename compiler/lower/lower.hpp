@@ -16,6 +16,7 @@
 #include "ir/function.hpp"
 #include "sema/model.hpp"
 #include "support/diagnostics.hpp"
+#include "support/timing.hpp"
 
 namespace vmc::lower {
 
@@ -74,7 +75,8 @@ std::optional<Lowered> lower_model(const sema::Model& model, const Options& opti
                                    Diagnostics& diags);
 
 // Differentiates the objective with respect to every param (outputs "grad.NAME"), then
-// simplifies the joint value + gradient DAG, recording its size before and after.
-void add_gradients(Lowered& lowered);
+// simplifies the joint value + gradient DAG, recording its size before and after (and, with
+// `times`, the time of each step).
+void add_gradients(Lowered& lowered, StageTimes* times = nullptr);
 
 }  // namespace vmc::lower

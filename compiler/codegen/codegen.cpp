@@ -1,0 +1,45 @@
+#include "codegen/codegen.hpp"
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "codegen/emitter.hpp"
+
+namespace vmc::codegen {
+
+const char* to_string(Precision p) { return p == Precision::F32 ? "f32" : "f64"; }
+
+Generated generate(const ir::Function& function, const std::vector<KernelSpec>& kernels,
+                   Precision precision, const Target& target, const std::string& module_name) {
+  Generated g;
+  g.context = std::make_unique<llvm::LLVMContext>();
+  g.module = std::make_unique<llvm::Module>(module_name, *g.context);
+  if (!target.triple.empty()) g.module->setTargetTriple(target.triple);
+  const ir::Graph& graph = *function.graph;
+  for (std::size_t s = 0; s < graph.symbol_count(); ++s) {
+    g.symbols.push_back(graph.symbol_name(static_cast<std::int32_t>(s)));
+  }
+  // Every kernel takes the inputs any kernel reads, in the order the function first meets them.
+  std::vector<const ir::Node*> roots;
+  for (const KernelSpec& k : kernels) roots.insert(roots.end(), k.outputs.begin(), k.outputs.end());
+  for (const ir::Node* n : ir::topological_order(roots)) {
+    if (n->op() == ir::Op::Input) g.inputs.push_back(n);
+  }
+  Emitter emitter(*g.module, precision, target, graph);
+  for (const KernelSpec& spec : kernels) {
+    Kernel k{spec.name, spec.name + "_workspace_bytes", schedule(spec.outputs, g.inputs)};
+    emitter.kernel(spec.name, k.schedule);
+    g.kernels.push_back(std::move(k));
+  }
+  return g;
+}
+
+std::string to_text(const llvm::Module& module) {
+  std::string text;
+  llvm::raw_string_ostream out(text);
+  module.print(out, nullptr);
+  return text;
+}
+
+}  // namespace vmc::codegen

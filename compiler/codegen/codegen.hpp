@@ -1,0 +1,56 @@
+// Code generation: IR → an LLVM module of kernels over flat buffers (runtime/include/vmc/abi.h).
+// Products become calls to the runtime's GEMM; chains of elementwise ops, views and the
+// reductions at their ends become single loops that LLVM vectorises; every intermediate lives
+// in one workspace planned at compile time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/schedule.hpp"
+#include "ir/function.hpp"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+}  // namespace llvm
+
+namespace vmc::codegen {
+
+enum class Precision { F32, F64 };
+const char* to_string(Precision p);
+
+// One entry point: the nodes it writes to its output buffers, in order.
+struct KernelSpec {
+  std::string name;  // the function's symbol, e.g. "elbo_grad"
+  std::vector<const ir::Node*> outputs;
+};
+
+struct Kernel {
+  std::string name;
+  std::string workspace_function;  // "<name>_workspace_bytes": vmc_workspace_bytes
+  Schedule schedule;
+};
+
+struct Generated {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module;
+  std::vector<const ir::Node*> inputs;  // the order of every kernel's `inputs` array
+  std::vector<std::string> symbols;     // the order of the `sizes` array (the graph's symbols)
+  std::vector<Kernel> kernels;
+};
+
+struct Target {
+  std::string triple, cpu, features;  // function attributes; empty: LLVM's defaults
+};
+
+// Generates one module holding every kernel. All kernels take the same inputs (the union of
+// what they read, in a stable order) and the same sizes.
+Generated generate(const ir::Function& function, const std::vector<KernelSpec>& kernels,
+                   Precision precision, const Target& target, const std::string& module_name);
+
+// The module as LLVM assembly text (`vmc emit llvm`).
+std::string to_text(const llvm::Module& module);
+
+}  // namespace vmc::codegen

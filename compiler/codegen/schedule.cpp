@@ -1,0 +1,160 @@
+#include "codegen/schedule.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "support/check.hpp"
+
+namespace vmc::codegen {
+namespace {
+
+using ir::Op;
+
+// Operands that library calls read directly, so they need a buffer of their own.
+bool needs_buffer(const ir::Node& user, std::size_t operand) {
+  switch (user.op()) {
+    case Op::MatMul: return true;
+    case Op::TriSolve: return operand == 0;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+Polynomial elements(const ir::Shape& shape) {
+  std::vector<std::int32_t> monomial;
+  std::int64_t c = 1;
+  for (const ir::Extent& e : shape) {
+    if (e.is_constant()) c *= e.size;
+    else monomial.push_back(e.symbol);
+  }
+  std::sort(monomial.begin(), monomial.end());
+  return c == 0 ? Polynomial{} : Polynomial{{monomial, c}};
+}
+
+bool inlinable(Op op) {
+  switch (ir::info(op).category) {
+    case ir::Category::Leaf:
+    case ir::Category::Unary:
+    case ir::Category::Binary:
+    case ir::Category::Select:
+      return true;
+    default:
+      break;
+  }
+  switch (op) {
+    case Op::Broadcast:
+    case Op::Transpose:
+    case Op::Reshape:
+    case Op::Slice:
+    case Op::Gather:
+    case Op::Tril:
+    case Op::Diag:
+    case Op::DiagMatrix:
+    case Op::Outer:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const Placement& Schedule::where(const ir::Node* n) const {
+  static const Placement kInline;
+  auto it = placement.find(n);
+  return it == placement.end() ? kInline : it->second;
+}
+
+void stored_reads(const Schedule& s, const ir::Node* n, std::vector<const ir::Node*>& out) {
+  std::vector<const ir::Node*> stack{n};
+  std::set<const ir::Node*> seen;
+  while (!stack.empty()) {
+    const ir::Node* x = stack.back();
+    stack.pop_back();
+    if (!seen.insert(x).second) continue;
+    if (s.stored(x)) {
+      out.push_back(x);
+      continue;
+    }
+    for (const ir::Node* a : x->args()) stack.push_back(a);
+  }
+}
+
+Schedule schedule(const std::vector<const ir::Node*>& outputs,
+                  const std::vector<const ir::Node*>& inputs) {
+  Schedule s;
+  s.outputs = outputs;
+  std::vector<const ir::Node*> order = ir::topological_order(outputs);
+
+  std::map<const ir::Node*, std::vector<std::pair<const ir::Node*, std::size_t>>> users;
+  for (const ir::Node* n : order) {
+    for (std::size_t i = 0; i < n->args().size(); ++i) users[n->arg(i)].push_back({n, i});
+  }
+  for (std::size_t k = 0; k < inputs.size(); ++k) s.placement[inputs[k]] = {Home::Input, static_cast<int>(k)};
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    if (!s.placement.count(outputs[k])) s.placement[outputs[k]] = {Home::Output, static_cast<int>(k)};
+  }
+
+  // Which nodes need a buffer: everything that is not computed inline where it is used.
+  for (const ir::Node* n : order) {
+    if (n->op() == Op::Input) {
+      VMC_ASSERT(s.placement.count(n), "input '" + n->attrs().name + "' is not among the kernel's inputs");
+      continue;
+    }
+    if (s.placement.count(n) || n->op() == Op::Const) continue;
+    const auto& us = users[n];
+    bool store = !inlinable(n->op());
+    for (const auto& [user, operand] : us) store |= needs_buffer(*user, operand);
+    bool view = n->op() == Op::Broadcast || n->op() == Op::Transpose || n->op() == Op::Reshape ||
+                n->op() == Op::Slice || n->op() == Op::Diag;
+    // Recomputing an elementwise value for each of several users costs more than a buffer;
+    // views are only index arithmetic, so they are recomputed freely.
+    if (!view && us.size() > 1) store = true;
+    // A value broadcast to a larger shape is computed once, at its own size.
+    for (const auto& [user, operand] : us) store |= user->op() == Op::Broadcast && n->op() != Op::Input;
+    if (store) s.placement[n] = {Home::Workspace, -1};
+  }
+  for (const ir::Node* n : order) {
+    Home h = s.where(n).home;
+    if (h == Home::Workspace || h == Home::Output) s.computed.push_back(n);
+  }
+
+  // Lifetimes: a workspace buffer is live from its computation to the last computation that
+  // reads it (through any inlined chain).
+  std::map<const ir::Node*, std::size_t> last_use;
+  for (std::size_t t = 0; t < s.computed.size(); ++t) {
+    const ir::Node* n = s.computed[t];
+    std::vector<const ir::Node*> reads;
+    for (const ir::Node* a : n->args()) stored_reads(s, a, reads);
+    for (const ir::Node* r : reads) last_use[r] = t;
+  }
+  // Greedy interval assignment: a slot is reused once its last reader has run.
+  std::vector<std::size_t> slot_free_after;  // the step after which each slot is free
+  for (std::size_t t = 0; t < s.computed.size(); ++t) {
+    const ir::Node* n = s.computed[t];
+    Placement& p = s.placement[n];
+    if (p.home != Home::Workspace) continue;
+    std::size_t end = last_use.count(n) ? last_use[n] : t;
+    int chosen = -1;
+    for (std::size_t k = 0; k < slot_free_after.size(); ++k) {
+      if (slot_free_after[k] < t) {
+        chosen = static_cast<int>(k);
+        break;
+      }
+    }
+    if (chosen < 0) {
+      chosen = static_cast<int>(s.slots.size());
+      s.slots.emplace_back();
+      slot_free_after.push_back(0);
+    }
+    p.index = chosen;
+    slot_free_after[chosen] = end;
+    for (const auto& [monomial, c] : elements(n->shape())) {
+      std::int64_t& slot_c = s.slots[chosen][monomial];
+      slot_c = std::max(slot_c, c);
+    }
+  }
+  s.inputs = inputs;
+  return s;
+}
+
+}  // namespace vmc::codegen

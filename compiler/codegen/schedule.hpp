@@ -1,0 +1,58 @@
+// The schedule of a kernel, decided before any LLVM is written (so it is testable alone):
+// which nodes get a buffer, in which order they are computed, and where in the workspace each
+// buffer lives. Everything else is computed inside the loop of the buffer that uses it: chains
+// of elementwise ops, broadcasts, transposes and slices fuse into single loops, and a
+// reduction's operand is computed inside the reduction's loop.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "ir/function.hpp"
+
+namespace vmc::codegen {
+
+// A buffer's size as a polynomial in the run-time sizes: monomial (sorted symbol indices,
+// repeated for powers) → coefficient. Sizes here are in elements.
+using Polynomial = std::map<std::vector<std::int32_t>, std::int64_t>;
+Polynomial elements(const ir::Shape& shape);
+
+// Where a computed node's values live.
+enum class Home {
+  Inline,     // not stored: computed where it is used
+  Input,      // an input buffer
+  Output,     // an output buffer of the kernel
+  Workspace,  // a slot of the workspace
+};
+
+struct Placement {
+  Home home = Home::Inline;
+  int index = -1;  // the input, output or slot number
+};
+
+struct Schedule {
+  std::vector<const ir::Node*> outputs;
+  std::vector<const ir::Node*> inputs;      // every Input node the kernel reads, in a stable order
+  std::vector<const ir::Node*> computed;    // nodes with a buffer, in computation order
+  std::map<const ir::Node*, Placement> placement;
+  // Workspace slots in layout order; each slot holds buffers whose lifetimes do not overlap,
+  // so its size is the coefficient-wise maximum of theirs (an upper bound for every size).
+  std::vector<Polynomial> slots;
+
+  const Placement& where(const ir::Node* n) const;
+  bool stored(const ir::Node* n) const { return where(n).home != Home::Inline; }
+};
+
+// Schedules the computation of `outputs`. `inputs` fixes the order of the input buffers (it
+// must contain every Input node the outputs read).
+Schedule schedule(const std::vector<const ir::Node*>& outputs,
+                  const std::vector<const ir::Node*>& inputs);
+
+// True when `op`'s value at an index can be computed from its operands' values at indices of
+// their own, without a loop of its own (elementwise ops and the views).
+bool inlinable(ir::Op op);
+// The nodes with a buffer that computing `n` inline reads (n itself if it is stored).
+void stored_reads(const Schedule& s, const ir::Node* n, std::vector<const ir::Node*>& out);
+
+}  // namespace vmc::codegen

@@ -1,0 +1,154 @@
+#include "jit/compiled_model.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include "support/check.hpp"
+
+namespace vmc::jit {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// A 64-byte aligned byte buffer.
+struct Aligned {
+  explicit Aligned(std::size_t bytes) : data(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64)) {}
+  ~Aligned() { std::free(data); }
+  Aligned(const Aligned&) = delete;
+  Aligned(Aligned&& o) noexcept : data(o.data) { o.data = nullptr; }
+  void* data;
+};
+
+std::vector<std::int64_t> concrete(const ir::Shape& shape, const ir::Graph& g, const ir::Bindings& b) {
+  std::vector<std::int64_t> out;
+  for (const ir::Extent& e : shape) out.push_back(e.is_constant() ? e.size : b.sizes.at(g.symbol_name(e.symbol)));
+  return out;
+}
+
+}  // namespace
+
+const std::map<std::string, void*>& runtime_symbols() {
+  static const std::map<std::string, void*> symbols = {
+      {"vmc_gemm_f32", reinterpret_cast<void*>(&vmc_gemm_f32)},
+      {"vmc_gemm_f64", reinterpret_cast<void*>(&vmc_gemm_f64)},
+      {"vmc_trsm_f32", reinterpret_cast<void*>(&vmc_trsm_f32)},
+      {"vmc_trsm_f64", reinterpret_cast<void*>(&vmc_trsm_f64)},
+      {"vmc_lgamma", reinterpret_cast<void*>(&vmc_lgamma)},
+      {"vmc_digamma", reinterpret_cast<void*>(&vmc_digamma)},
+      {"vmc_trigamma", reinterpret_cast<void*>(&vmc_trigamma)},
+      {"vmc_ndtri", reinterpret_cast<void*>(&vmc_ndtri)},
+      {"log1p", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::log1p))},
+      {"log1pf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::log1pf))},
+      {"expm1", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::expm1))},
+      {"expm1f", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::expm1f))},
+      {"tanh", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::tanh))},
+      {"tanhf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::tanhf))},
+      {"tan", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::tan))},
+      {"tanf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::tanf))},
+      // What LLVM lowers its intrinsics to when it does not inline them.
+      {"exp", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::exp))},
+      {"expf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::expf))},
+      {"log", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::log))},
+      {"logf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::logf))},
+      {"pow", reinterpret_cast<void*>(static_cast<double (*)(double, double)>(&::pow))},
+      {"powf", reinterpret_cast<void*>(static_cast<float (*)(float, float)>(&::powf))},
+      {"memset", reinterpret_cast<void*>(&::memset)},
+      {"memcpy", reinterpret_cast<void*>(&::memcpy)},
+  };
+  return symbols;
+}
+
+std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered) {
+  const ir::Function& f = lowered.function;
+  codegen::KernelSpec grad{"elbo_grad", {}};
+  for (const ir::Output& o : f.outputs) grad.outputs.push_back(o.node);
+  return {grad, codegen::KernelSpec{"elbo", {f.output("elbo")}}};
+}
+
+std::unique_ptr<CompiledModel> CompiledModel::build(const lower::Lowered& lowered,
+                                                    codegen::Precision precision,
+                                                    Diagnostics& diags, const std::string& where) {
+  auto model = std::unique_ptr<CompiledModel>(new CompiledModel());
+  model->precision_ = precision;
+  const Target& host = host_target();
+  auto start = Clock::now();
+  std::vector<codegen::KernelSpec> specs = kernel_specs(lowered);
+  codegen::Generated g = codegen::generate(lowered.function, specs, precision,
+                                           {host.triple, host.cpu, host.features}, where);
+  model->codegen_ms_ = ms_since(start);
+  model->inputs_ = g.inputs;
+  model->symbols_ = g.symbols;
+  model->jit_ = Jit::compile(std::move(g.context), std::move(g.module), runtime_symbols(), diags, where);
+  if (!model->jit_) return nullptr;
+  for (std::size_t k = 0; k < g.kernels.size(); ++k) {
+    CompiledKernel ck;
+    ck.name = g.kernels[k].name;
+    ck.entry = reinterpret_cast<vmc_kernel>(model->jit_->lookup(ck.name, diags));
+    ck.workspace_bytes =
+        reinterpret_cast<vmc_workspace_bytes>(model->jit_->lookup(g.kernels[k].workspace_function, diags));
+    ck.outputs = specs[k].outputs;
+    if (!ck.entry || !ck.workspace_bytes) return nullptr;
+    model->kernels_.push_back(ck);
+  }
+  return model;
+}
+
+const CompiledKernel* CompiledModel::kernel(const std::string& name) const {
+  for (const CompiledKernel& k : kernels_) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::vector<ir::Tensor> CompiledModel::run(const std::string& name, const ir::Bindings& b) const {
+  const CompiledKernel* k = kernel(name);
+  VMC_ASSERT(k, "no kernel named '" + name + "'");
+  bool f32 = precision_ == codegen::Precision::F32;
+  std::size_t width = f32 ? 4 : 8;
+  std::vector<std::int64_t> sizes;
+  for (const std::string& s : symbols_) sizes.push_back(b.sizes.at(s));
+  const ir::Graph& graph = inputs_.empty() ? k->outputs.front()->graph() : inputs_.front()->graph();
+
+  std::vector<Aligned> storage;
+  std::vector<const void*> in;
+  for (const ir::Node* n : inputs_) {
+    const ir::Tensor& t = b.inputs.at(n->attrs().name);
+    bool is_int = n->dtype() == ir::DType::Int;
+    storage.emplace_back(t.values.size() * 8);
+    void* p = storage.back().data;
+    for (std::size_t i = 0; i < t.values.size(); ++i) {
+      if (is_int) static_cast<std::int64_t*>(p)[i] = static_cast<std::int64_t>(t.values[i]);
+      else if (f32) static_cast<float*>(p)[i] = static_cast<float>(t.values[i]);
+      else static_cast<double*>(p)[i] = t.values[i];
+    }
+    in.push_back(p);
+  }
+  std::vector<ir::Tensor> results;
+  std::vector<void*> out;
+  for (const ir::Node* o : k->outputs) {
+    ir::Tensor t{concrete(o->shape(), graph, b), {}};
+    t.values.resize(static_cast<std::size_t>(t.size()));
+    results.push_back(std::move(t));
+    storage.emplace_back(results.back().values.size() * width);
+    out.push_back(storage.back().data);
+  }
+  Aligned workspace(static_cast<std::size_t>(k->workspace_bytes(sizes.data())));
+  k->entry(in.data(), sizes.data(), out.data(), workspace.data);
+  for (std::size_t j = 0; j < results.size(); ++j) {
+    for (std::size_t i = 0; i < results[j].values.size(); ++i) {
+      results[j].values[i] = f32 ? static_cast<const float*>(out[j])[i] : static_cast<const double*>(out[j])[i];
+    }
+  }
+  return results;
+}
+
+}  // namespace vmc::jit

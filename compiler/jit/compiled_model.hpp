@@ -1,0 +1,63 @@
+// A model compiled to native code: the lowered objective and its gradient, generated as LLVM
+// kernels (codegen) and JIT-compiled for the host (jit), with what a caller needs to call
+// them: the order of their inputs and sizes, and their workspace sizes. This is what the
+// runtime and the host API hold; the kernels themselves follow runtime/include/vmc/abi.h.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/codegen.hpp"
+#include "ir/interpreter.hpp"
+#include "jit/jit.hpp"
+#include "lower/lower.hpp"
+#include "vmc/abi.h"
+
+namespace vmc::jit {
+
+struct CompiledKernel {
+  std::string name;
+  vmc_kernel entry = nullptr;
+  vmc_workspace_bytes workspace_bytes = nullptr;
+  std::vector<const ir::Node*> outputs;
+};
+
+class CompiledModel {
+ public:
+  // Kernels: "elbo_grad" (the ELBO, then the gradient of every param, in the order of
+  // lowered.params) and "elbo" (the value alone). Returns nullptr after reporting LLVM's
+  // errors to `diags`. `lowered` must outlive the model (its IR names the buffers).
+  static std::unique_ptr<CompiledModel> build(const lower::Lowered& lowered,
+                                              codegen::Precision precision, Diagnostics& diags,
+                                              const std::string& where);
+
+  codegen::Precision precision() const { return precision_; }
+  const std::vector<const ir::Node*>& inputs() const { return inputs_; }
+  const std::vector<std::string>& symbols() const { return symbols_; }
+  const CompiledKernel* kernel(const std::string& name) const;
+  const Timing& timing() const { return jit_->timing(); }
+  double codegen_ms() const { return codegen_ms_; }
+
+  // Runs a kernel on the same bindings the reference interpreter takes, converting to and
+  // from the model's precision: the bridge for differential tests and `vmc diagnose`.
+  std::vector<ir::Tensor> run(const std::string& kernel, const ir::Bindings& bindings) const;
+
+ private:
+  codegen::Precision precision_ = codegen::Precision::F64;
+  std::vector<const ir::Node*> inputs_;
+  std::vector<std::string> symbols_;
+  std::vector<CompiledKernel> kernels_;
+  std::unique_ptr<Jit> jit_;
+  double codegen_ms_ = 0;
+};
+
+// The routines generated code calls: the runtime's GEMM, TRSM and special functions, and the
+// libm functions without an LLVM intrinsic. Bound into every JIT by name.
+const std::map<std::string, void*>& runtime_symbols();
+
+// The kernels lowered.function computes, for codegen.
+std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered);
+
+}  // namespace vmc::jit

@@ -1,0 +1,166 @@
+#include "jit/jit.hpp"
+
+#include <chrono>
+#include <exception>
+#include <vector>
+
+#include <llvm/ExecutionEngine/Orc/Core.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/Error.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "jit/host.hpp"
+#include "support/check.hpp"
+
+namespace vmc::jit {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string without_trailing_newlines(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+// The names the module defines for others to call: each is looked up once at compile time so
+// that code generation happens (and fails) there, not at the first call.
+std::vector<std::string> defined_names(const llvm::Module& module) {
+  std::vector<std::string> names;
+  for (const llvm::GlobalObject& object : module.global_objects()) {
+    if (object.isDeclaration() || object.hasLocalLinkage() ||
+        object.hasAvailableExternallyLinkage()) {
+      continue;
+    }
+    names.push_back(object.getName().str());
+  }
+  return names;
+}
+
+}  // namespace
+
+struct Jit::Impl {
+  std::string where;
+  // What the execution session reports outside any lookup's result (a failed materialization
+  // is reported here as well as to the lookup that triggered it).
+  std::vector<std::string> session_errors;
+  // Last, so that it is destroyed first: its session may still report into session_errors.
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+};
+
+Jit::~Jit() = default;
+
+std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
+                                  std::unique_ptr<llvm::Module> module,
+                                  const std::map<std::string, void*>& symbols,
+                                  Diagnostics& diags, const std::string& where) {
+  VMC_ASSERT(context && module, "Jit::compile needs a module and its context");
+  auto report = [&](llvm::Error error) -> std::unique_ptr<Jit> {
+    diags.error(where, "LLVM: " + without_trailing_newlines(llvm::toString(std::move(error))));
+    return nullptr;
+  };
+
+  // From here on the module is destroyed before its context, whichever way this returns.
+  llvm::orc::ThreadSafeModule owned(std::move(module), std::move(context));
+
+  // A malformed module is our code generator's bug; LLVM's passes would crash on it, so it
+  // stops here with the verifier's explanation.
+  std::string problems;
+  llvm::raw_string_ostream problems_stream(problems);
+  if (owned.withModuleDo([&](llvm::Module& m) { return llvm::verifyModule(m, &problems_stream); })) {
+    diags.error(where, "LLVM: internal error: the generated module is malformed (a bug in vmc's "
+                       "code generator):\n" + without_trailing_newlines(problems));
+    return nullptr;
+  }
+  std::vector<std::string> names =
+      owned.withModuleDo([](const llvm::Module& m) { return defined_names(m); });
+
+  initialize_native_target();
+  std::unique_ptr<Jit> jit(new Jit);
+  jit->impl_ = std::make_unique<Impl>();
+  Impl& impl = *jit->impl_;
+  impl.where = where;
+
+  auto created = llvm::orc::LLJITBuilder()
+                     .setJITTargetMachineBuilder(host_machine_builder())
+                     .create();
+  if (!created) return report(created.takeError());
+  impl.lljit = std::move(*created);
+  llvm::orc::LLJIT& lljit = *impl.lljit;
+  lljit.getExecutionSession().setErrorReporter([&impl](llvm::Error error) {
+    impl.session_errors.push_back(without_trailing_newlines(llvm::toString(std::move(error))));
+  });
+
+  Timing& timing = jit->timing_;
+  lljit.getIRTransformLayer().setTransform(
+      [&timing](llvm::orc::ThreadSafeModule tsm, llvm::orc::MaterializationResponsibility&)
+          -> llvm::Expected<llvm::orc::ThreadSafeModule> {
+        auto start = Clock::now();
+        // No C++ exception may unwind through LLVM's frames: turn ours into an llvm::Error.
+        llvm::Error failed = tsm.withModuleDo([](llvm::Module& m) -> llvm::Error {
+          try {
+            optimize(m);
+            return llvm::Error::success();
+          } catch (const std::exception& e) {
+            return llvm::createStringError(llvm::inconvertibleErrorCode(), e.what());
+          }
+        });
+        timing.optimize_ms = ms_since(start);
+        if (failed) return failed;
+        return tsm;
+      });
+
+  llvm::orc::SymbolMap bound;
+  for (const auto& [name, address] : symbols) {
+    VMC_ASSERT(address != nullptr, "symbol '" + name + "' is bound to a null address");
+    bound[lljit.mangleAndIntern(name)] = llvm::orc::ExecutorSymbolDef(
+        llvm::orc::ExecutorAddr::fromPtr(address),
+        llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  }
+  if (auto error = lljit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(bound)))) {
+    return report(std::move(error));
+  }
+  if (auto error = lljit.addIRModule(std::move(owned))) {
+    return report(std::move(error));
+  }
+
+  if (!names.empty()) {
+    auto start = Clock::now();
+    llvm::orc::SymbolLookupSet wanted;
+    for (const std::string& name : names) wanted.add(lljit.mangleAndIntern(name));
+    auto& session = lljit.getExecutionSession();
+    auto found = session.lookup(
+        llvm::orc::makeJITDylibSearchOrder(&lljit.getMainJITDylib(),
+                                           llvm::orc::JITDylibLookupFlags::MatchAllSymbols),
+        std::move(wanted));
+    if (!found) {
+      // The session's own report names the cause (an unresolved external, say); the lookup's
+      // error then only adds that the module's symbols failed to materialize.
+      if (impl.session_errors.empty()) return report(found.takeError());
+      llvm::consumeError(found.takeError());
+      for (const std::string& message : impl.session_errors) diags.error(where, "LLVM: " + message);
+      return nullptr;
+    }
+    jit->timing_.codegen_and_link_ms = ms_since(start) - jit->timing_.optimize_ms;
+  }
+  return jit;
+}
+
+void* Jit::lookup(const std::string& name, Diagnostics& diags) {
+  auto address = impl_->lljit->lookup(name);
+  if (!address) {
+    diags.error(impl_->where, "LLVM: cannot find '" + name + "' in the compiled module: " +
+                                  without_trailing_newlines(llvm::toString(address.takeError())));
+    return nullptr;
+  }
+  return address->toPtr<void*>();
+}
+
+}  // namespace vmc::jit

@@ -1,0 +1,66 @@
+// The JIT: LLVM ORC's LLJIT for the host CPU, O3, with the runtime's routines bound by name.
+// Every line that touches ORC lives in compiler/jit; failures come back as our diagnostics,
+// never as an abort.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "support/diagnostics.hpp"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+}  // namespace llvm
+
+namespace vmc::jit {
+
+// What code is generated for: the host's CPU name and feature string, as LLVM spells them.
+struct Target {
+  std::string triple;
+  std::string cpu;
+  std::string features;  // "+avx2,+fma,..." for the "target-features" attribute
+};
+// The host, detected once (JITTargetMachineBuilder::detectHost).
+const Target& host_target();
+
+// Runs LLVM's O3 pipeline for the host's target machine on `module` (also what the JIT does
+// before compiling; `vmc emit llvm --optimized` prints the result).
+void optimize(llvm::Module& module);
+
+// Time spent in each LLVM stage of the last compile, in milliseconds.
+struct Timing {
+  double optimize_ms = 0;
+  double codegen_and_link_ms = 0;  // instruction selection, object emission, linking
+};
+
+class Jit {
+ public:
+  ~Jit();
+  Jit(const Jit&) = delete;
+  Jit& operator=(const Jit&) = delete;
+
+  // Compiles `module` (owned by `context`) at O3 for the host. `symbols` binds the names the
+  // module declares but does not define (the runtime's vmc_gemm_f32, ...) to their addresses.
+  // Reports LLVM's errors to `diags` (with `where` as their place) and returns nullptr.
+  static std::unique_ptr<Jit> compile(std::unique_ptr<llvm::LLVMContext> context,
+                                      std::unique_ptr<llvm::Module> module,
+                                      const std::map<std::string, void*>& symbols,
+                                      Diagnostics& diags, const std::string& where);
+
+  // The address of a function the module defines, or nullptr (and a diagnostic) if it has none.
+  void* lookup(const std::string& name, Diagnostics& diags);
+  const Timing& timing() const { return timing_; }
+
+ private:
+  Jit() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  Timing timing_;
+};
+
+}  // namespace vmc::jit

@@ -1,0 +1,58 @@
+/* The one seam between the compiler and the runtime (ARCHITECTURE.md, "The boundary that
+ * matters"). A compiled model is a set of kernels over flat, row-major buffers of its
+ * precision, plus a description of those buffers. The runtime calls the kernels and provides
+ * the dense-algebra routines they call back into; it needs no knowledge of LLVM or the
+ * language. Plain C, so a host in any language (or a model built ahead of time into a shared
+ * object) can use it. */
+#ifndef VMC_ABI_H
+#define VMC_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMC_ABI_VERSION 1
+
+/* A kernel: reads `inputs` (one pointer per input, in the model's input order), the run-time
+ * sizes `sizes` (one per size symbol, in the model's symbol order), writes `outputs` (one
+ * pointer per output), and uses `workspace` (at least workspace_bytes(sizes) bytes, 64-byte
+ * aligned) for its intermediates. No allocation, no global state: kernels are reentrant, so
+ * threads may run them at once on separate workspaces. */
+typedef void (*vmc_kernel)(const void* const* inputs, const int64_t* sizes, void* const* outputs,
+                           void* workspace);
+
+/* The workspace a kernel needs for the given run-time sizes. */
+typedef int64_t (*vmc_workspace_bytes)(const int64_t* sizes);
+
+/* --- routines the runtime provides and generated code calls (bound into the JIT by name) --- */
+
+/* C = alpha · op(A) · op(B) + beta · C, all row-major; op(X) = Xᵀ when transpose_x != 0.
+ * op(A) is m×k, op(B) is k×n, C is m×n; lda, ldb, ldc are the row strides as stored (so a
+ * sub-matrix is passed by its first element and its parent's stride). As in BLAS, beta = 0 never
+ * reads C (it may hold garbage or NaN), and when k = 0 or alpha = 0 neither A nor B is read.
+ * Single-threaded: the runtime threads by splitting the minibatch (ARCHITECTURE.md, "Threads"). */
+void vmc_gemm_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                  float beta, float* c, int64_t ldc);
+void vmc_gemm_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+                  double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
+                  double beta, double* c, int64_t ldc);
+
+/* B := L⁻¹ B (or L⁻ᵀ B when transpose != 0) in place, L lower-triangular k×k (its upper triangle
+ * is ignored), B k×n, row-major. */
+void vmc_trsm_f32(int32_t transpose, int64_t k, int64_t n, const float* l, float* b);
+void vmc_trsm_f64(int32_t transpose, int64_t k, int64_t n, const double* l, double* b);
+
+/* Scalar special functions (the same definitions as the reference interpreter's). */
+double vmc_lgamma(double x);
+double vmc_digamma(double x);
+double vmc_trigamma(double x);
+double vmc_ndtri(double p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMC_ABI_H */
