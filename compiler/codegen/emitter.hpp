@@ -28,11 +28,18 @@ class Emitter {
   llvm::Value* value(const ir::Node* n, const Index& idx);
   // n's own computation at `idx`, from its operands' values.
   llvm::Value* compute(const ir::Node* n, const Index& idx);
+  // True when n's value at a linear index needs no multi-index: every node computed inline is
+  // elementwise and every buffer it reads has n's shape. Such loops run over one flat range.
+  bool flat(const ir::Node* n, const ir::Shape& shape) const;
+  llvm::Value* value_flat(const ir::Node* n, llvm::Value* i);
+  llvm::Value* compute_flat(const ir::Node* n, llvm::Value* i);
   llvm::Value* unary(ir::Op op, llvm::Value* x);
   llvm::Value* binary(ir::Op op, llvm::Value* a, llvm::Value* b);
   llvm::Value* call_double(const char* name, llvm::Value* x);   // a runtime double(double)
   llvm::Value* call_libm(const char* name, llvm::Value* x);     // libm, in T's precision
   llvm::Value* real(double v);
+  llvm::Value* log1p(llvm::Value* x);
+  llvm::Value* tanh(llvm::Value* x);
 
   // --- structure (kernel.cpp) ---
   void compute_stored(const ir::Node* n);

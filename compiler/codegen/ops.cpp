@@ -44,8 +44,17 @@ void Emitter::reduction(const ir::Node* n) {
     auto body = [&](const Index& idx) {
       b_.CreateStore(step(b_.CreateLoad(t_, acc), value(x, idx)), acc);
     };
-    if (axis < 0) loops(extents(x->shape()), body);
-    else for_range(extent(x->shape()[axis]), [&](llvm::Value* k) { body(with_axis(out, axis, k)); });
+    if (axis < 0 && x->rank() > 1 && flat(x, x->shape())) {
+      llvm::Value* count = b_.getInt64(1);
+      for (llvm::Value* e : extents(x->shape())) count = b_.CreateMul(count, e);
+      for_range(count, [&](llvm::Value* i) {
+        b_.CreateStore(step(b_.CreateLoad(t_, acc), value_flat(x, i)), acc);
+      });
+    } else if (axis < 0) {
+      loops(extents(x->shape()), body);
+    } else {
+      for_range(extent(x->shape()[axis]), [&](llvm::Value* k) { body(with_axis(out, axis, k)); });
+    }
     return b_.CreateLoad(t_, acc);
   };
   auto add = [&](llvm::Value* a, llvm::Value* v) {

@@ -193,6 +193,8 @@ class Simplifier : public ir::Rewriter {
     Attrs at;
     at.axis = axis;
     if (is(x, 0)) return constant(g, 0, shape);
+    // Σ over all of a partial sum is the sum over all: one reduction instead of two.
+    if (axis < 0 && x->op() == Op::Sum) return sum_rules(x->arg(0), -1, shape);
     // Σ over all of c · x = c · Σ x, for a scalar c broadcast: scale factors such as N/M.
     if (axis < 0 && x->op() == Op::Mul && x->arg(0)->op() == Op::Broadcast &&
         x->arg(0)->arg(0)->is_scalar()) {

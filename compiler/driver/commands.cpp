@@ -80,7 +80,9 @@ bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
     if (fe.lowered && stage >= Stage::Gradient) lower::add_gradients(*fe.lowered, &fe.times);
   }
   if (fe.lowered && stage == Stage::Native) {
-    fe.compiled = jit::CompiledModel::build(*fe.lowered, precision(args), fe.diags, args.model_path);
+    std::string cache = args.no_cache ? "" : jit::default_cache_dir();
+    fe.compiled = jit::CompiledModel::build(*fe.lowered, precision(args), fe.diags, args.model_path,
+                                            {"elbo_grad"}, cache);
     if (fe.compiled) {
       fe.times.add("codegen", fe.compiled->codegen_ms());
       fe.times.add("LLVM optimise", fe.compiled->timing().optimize_ms);
@@ -100,7 +102,8 @@ int run_check(const ModelArgs& args, bool timing) {
   std::cout << sema::summary_line(*fe.model) << '\n';
   if (timing) {
     std::cout << "compile time by stage (" << codegen::to_string(fe.compiled->precision())
-              << ", text to callable code):\n";
+              << ", text to callable code"
+              << (fe.compiled->timing().from_cache ? ", object from the cache" : "") << "):\n";
     for (const auto& [stage, ms] : fe.times.all()) {
       std::printf("  %-14s %9.2f ms\n", stage.c_str(), ms);
     }

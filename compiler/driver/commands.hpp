@@ -16,6 +16,7 @@ struct ModelArgs {
   std::string estimator = "A";
   int samples = 1;
   std::string precision = "f32";
+  bool no_cache = false;  // compile from scratch, bypassing the object cache
 };
 
 // With `timing`, compiles all the way to native code and prints the time of each stage.

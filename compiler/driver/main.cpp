@@ -43,6 +43,9 @@ int run(int argc, char** argv) {
     cmd->add_option("--precision", model.precision, "f32 or f64 for generated code")
         ->check(CLI::IsMember({"f32", "f64"}))
         ->default_val("f32");
+    cmd->add_flag("--no-cache", model.no_cache,
+                  "compile from scratch instead of loading an unchanged model's object from the "
+                  "cache ($VMC_CACHE_DIR, else ~/.cache/vmc)");
   };
 
   CLI::App* check_cmd = app.add_subcommand(

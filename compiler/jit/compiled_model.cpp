@@ -67,27 +67,40 @@ const std::map<std::string, void*>& runtime_symbols() {
   return symbols;
 }
 
-std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered) {
+std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
+                                              const std::vector<std::string>& names) {
   const ir::Function& f = lowered.function;
-  codegen::KernelSpec grad{"elbo_grad", {}};
-  for (const ir::Output& o : f.outputs) grad.outputs.push_back(o.node);
-  return {grad, codegen::KernelSpec{"elbo", {f.output("elbo")}}};
+  std::vector<codegen::KernelSpec> specs;
+  for (const std::string& name : names) {
+    codegen::KernelSpec spec{name, {}};
+    if (name == "elbo_grad") {
+      for (const ir::Output& o : f.outputs) spec.outputs.push_back(o.node);
+    } else {
+      VMC_ASSERT(name == "elbo", "no kernel named '" + name + "'");
+      spec.outputs.push_back(f.output("elbo"));
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
 }
 
 std::unique_ptr<CompiledModel> CompiledModel::build(const lower::Lowered& lowered,
                                                     codegen::Precision precision,
-                                                    Diagnostics& diags, const std::string& where) {
+                                                    Diagnostics& diags, const std::string& where,
+                                                    const std::vector<std::string>& kernels,
+                                                    const std::string& cache_dir) {
   auto model = std::unique_ptr<CompiledModel>(new CompiledModel());
   model->precision_ = precision;
   const Target& host = host_target();
   auto start = Clock::now();
-  std::vector<codegen::KernelSpec> specs = kernel_specs(lowered);
+  std::vector<codegen::KernelSpec> specs = kernel_specs(lowered, kernels);
   codegen::Generated g = codegen::generate(lowered.function, specs, precision,
                                            {host.triple, host.cpu, host.features}, where);
   model->codegen_ms_ = ms_since(start);
   model->inputs_ = g.inputs;
   model->symbols_ = g.symbols;
-  model->jit_ = Jit::compile(std::move(g.context), std::move(g.module), runtime_symbols(), diags, where);
+  model->jit_ = Jit::compile(std::move(g.context), std::move(g.module), runtime_symbols(), diags,
+                             where, cache_dir);
   if (!model->jit_) return nullptr;
   for (std::size_t k = 0; k < g.kernels.size(); ++k) {
     CompiledKernel ck;

@@ -26,12 +26,14 @@ struct CompiledKernel {
 
 class CompiledModel {
  public:
-  // Kernels: "elbo_grad" (the ELBO, then the gradient of every param, in the order of
-  // lowered.params) and "elbo" (the value alone). Returns nullptr after reporting LLVM's
+  // Compiles the named kernels (see kernel_specs): a fit needs only "elbo_grad", an evaluation
+  // only "elbo", and each kernel costs compile time. Returns nullptr after reporting LLVM's
   // errors to `diags`. `lowered` must outlive the model (its IR names the buffers).
   static std::unique_ptr<CompiledModel> build(const lower::Lowered& lowered,
                                               codegen::Precision precision, Diagnostics& diags,
-                                              const std::string& where);
+                                              const std::string& where,
+                                              const std::vector<std::string>& kernels = {"elbo_grad"},
+                                              const std::string& cache_dir = "");
 
   codegen::Precision precision() const { return precision_; }
   const std::vector<const ir::Node*>& inputs() const { return inputs_; }
@@ -57,7 +59,9 @@ class CompiledModel {
 // libm functions without an LLVM intrinsic. Bound into every JIT by name.
 const std::map<std::string, void*>& runtime_symbols();
 
-// The kernels lowered.function computes, for codegen.
-std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered);
+// The kernels a lowered model offers: "elbo_grad" (the ELBO, then the gradient of every param
+// in the order of lowered.params) and "elbo" (the value alone); `names` picks some, in order.
+std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
+                                              const std::vector<std::string>& names = {"elbo_grad", "elbo"});
 
 }  // namespace vmc::jit

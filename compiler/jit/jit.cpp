@@ -1,10 +1,13 @@
 #include "jit/jit.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <vector>
 
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
+#include <llvm/ExecutionEngine/Orc/IRCompileLayer.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LLVMContext.h>
@@ -14,6 +17,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include "jit/host.hpp"
+#include "jit/object_cache.hpp"
 #include "support/check.hpp"
 
 namespace vmc::jit {
@@ -48,6 +52,7 @@ std::vector<std::string> defined_names(const llvm::Module& module) {
 
 struct Jit::Impl {
   std::string where;
+  std::shared_ptr<DiskObjectCache> cache;  // outlives the JIT that writes into it
   // What the execution session reports outside any lookup's result (a failed materialization
   // is reported here as well as to the lookup that triggered it).
   std::vector<std::string> session_errors;
@@ -57,11 +62,20 @@ struct Jit::Impl {
 
 Jit::~Jit() = default;
 
+std::string default_cache_dir() {
+  if (const char* dir = std::getenv("VMC_CACHE_DIR"); dir && *dir) return dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/vmc";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/vmc";
+  return "";
+}
+
 std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
                                   std::unique_ptr<llvm::Module> module,
                                   const std::map<std::string, void*>& symbols,
-                                  Diagnostics& diags, const std::string& where) {
+                                  Diagnostics& diags, const std::string& where,
+                                  const std::string& cache_dir) {
   VMC_ASSERT(context && module, "Jit::compile needs a module and its context");
+  auto begin = Clock::now();
   auto report = [&](llvm::Error error) -> std::unique_ptr<Jit> {
     diags.error(where, "LLVM: " + without_trailing_newlines(llvm::toString(std::move(error))));
     return nullptr;
@@ -83,14 +97,35 @@ std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
       owned.withModuleDo([](const llvm::Module& m) { return defined_names(m); });
 
   initialize_native_target();
+  vector_math_available();  // objects (fresh or cached) may call libmvec's routines
   std::unique_ptr<Jit> jit(new Jit);
   jit->impl_ = std::make_unique<Impl>();
   Impl& impl = *jit->impl_;
   impl.where = where;
 
-  auto created = llvm::orc::LLJITBuilder()
-                     .setJITTargetMachineBuilder(host_machine_builder())
-                     .create();
+  // With a cache: an unchanged module (same text, same target) loads its object from disk and
+  // skips optimisation and code generation; a new one is compiled and its object written.
+  std::unique_ptr<llvm::MemoryBuffer> cached;
+  if (!cache_dir.empty()) {
+    const Target& host = host_target();
+    impl.cache = owned.withModuleDo([&](const llvm::Module& m) {
+      return std::make_shared<DiskObjectCache>(cache_dir, m, host.cpu, host.features);
+    });
+    cached = impl.cache->load();
+  }
+  llvm::orc::LLJITBuilder builder;
+  builder.setJITTargetMachineBuilder(host_machine_builder());
+  if (impl.cache && !cached) {
+    llvm::ObjectCache* cache = impl.cache.get();
+    builder.setCompileFunctionCreator(
+        [cache](llvm::orc::JITTargetMachineBuilder machine)
+            -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+          auto tm = machine.createTargetMachine();
+          if (!tm) return tm.takeError();
+          return std::make_unique<llvm::orc::TMOwningSimpleCompiler>(std::move(*tm), cache);
+        });
+  }
+  auto created = builder.create();
   if (!created) return report(created.takeError());
   impl.lljit = std::move(*created);
   llvm::orc::LLJIT& lljit = *impl.lljit;
@@ -127,12 +162,14 @@ std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
   if (auto error = lljit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(bound)))) {
     return report(std::move(error));
   }
-  if (auto error = lljit.addIRModule(std::move(owned))) {
+  if (cached) {
+    jit->timing_.from_cache = true;
+    if (auto error = lljit.addObjectFile(std::move(cached))) return report(std::move(error));
+  } else if (auto error = lljit.addIRModule(std::move(owned))) {
     return report(std::move(error));
   }
 
   if (!names.empty()) {
-    auto start = Clock::now();
     llvm::orc::SymbolLookupSet wanted;
     for (const std::string& name : names) wanted.add(lljit.mangleAndIntern(name));
     auto& session = lljit.getExecutionSession();
@@ -148,8 +185,10 @@ std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
       for (const std::string& message : impl.session_errors) diags.error(where, "LLVM: " + message);
       return nullptr;
     }
-    jit->timing_.codegen_and_link_ms = ms_since(start) - jit->timing_.optimize_ms;
   }
+  // Everything but the optimisation: verifying, the cache's key and load, code generation,
+  // linking.
+  jit->timing_.codegen_and_link_ms = ms_since(begin) - jit->timing_.optimize_ms;
   return jit;
 }
 

@@ -1,5 +1,8 @@
 #include <llvm/Analysis/CGSCCPassManager.h>
 #include <llvm/Analysis/LoopAnalysisManager.h>
+#include <llvm/Analysis/TargetLibraryInfo.h>
+#include <llvm/Support/DynamicLibrary.h>
+#include <llvm/TargetParser/Triple.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/PassManager.h>
 #include <llvm/Passes/OptimizationLevel.h>
@@ -9,6 +12,12 @@
 #include "jit/jit.hpp"
 
 namespace vmc::jit {
+
+bool vector_math_available() {
+  // Loaded into the process once, so the JIT resolves the vector routines' names from it.
+  static const bool loaded = !llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1");
+  return loaded;
+}
 
 void optimize(llvm::Module& module) {
   auto machine = host_target_machine();
@@ -30,6 +39,14 @@ void optimize(llvm::Module& module) {
   llvm::ModuleAnalysisManager modules;
 
   llvm::PassBuilder builder(machine.get(), tuning);
+  // Vector exp, log, pow and tan from glibc's libmvec (Debian's libc6), so vectorised loops
+  // call one vector routine per vector instead of one scalar libm call per element.
+  llvm::TargetLibraryInfoImpl library(llvm::Triple(module.getTargetTriple()));
+  if (vector_math_available()) {
+    library.addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86,
+                                               llvm::Triple(module.getTargetTriple()));
+  }
+  functions.registerPass([&] { return llvm::TargetLibraryAnalysis(library); });
   builder.registerModuleAnalyses(modules);
   builder.registerCGSCCAnalyses(call_graph);
   builder.registerFunctionAnalyses(functions);
