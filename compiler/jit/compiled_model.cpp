@@ -75,6 +75,8 @@ std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
     codegen::KernelSpec spec{name, {}};
     if (name == "elbo_grad") {
       for (const ir::Output& o : f.outputs) spec.outputs.push_back(o.node);
+    } else if (name == "sample_guide") {
+      for (const ir::Output& o : lowered.guide_draws) spec.outputs.push_back(o.node);
     } else {
       VMC_ASSERT(name == "elbo", "no kernel named '" + name + "'");
       spec.outputs.push_back(f.output("elbo"));
@@ -112,7 +114,76 @@ std::unique_ptr<CompiledModel> CompiledModel::build(const lower::Lowered& lowere
     if (!ck.entry || !ck.workspace_bytes) return nullptr;
     model->kernels_.push_back(ck);
   }
+  model->describe(lowered);
   return model;
+}
+
+vmc_buffer_info CompiledModel::buffer(const ir::Node* n, std::int32_t kind) {
+  vmc_buffer_info b{};
+  b.name = strings_.emplace_back(n->attrs().name).c_str();
+  b.kind = kind;
+  b.is_int = n->dtype() == ir::DType::Int;
+  std::vector<std::int64_t>& e = extents_.emplace_back();
+  for (const ir::Extent& x : n->shape()) e.push_back(x.is_constant() ? x.size : -(x.symbol + 1));
+  b.rank = static_cast<std::int32_t>(e.size());
+  b.extents = e.data();
+  b.role = "";
+  return b;
+}
+
+static_assert(static_cast<int>(lower::Transform::Identity) == VMC_IDENTITY &&
+              static_cast<int>(lower::Transform::Lower) == VMC_LOWER &&
+              static_cast<int>(lower::Transform::Upper) == VMC_UPPER &&
+              static_cast<int>(lower::Transform::Interval) == VMC_INTERVAL &&
+              static_cast<int>(lower::Transform::Cholesky) == VMC_CHOLESKY,
+              "lower::Transform and abi.h's vmc_transform must agree");
+
+void CompiledModel::describe(const lower::Lowered& l) {
+  for (const std::string& s : symbols_) size_names_.push_back(strings_.emplace_back(s).c_str());
+  std::vector<vmc_buffer_info>& inputs = buffers_.emplace_back();
+  for (const ir::Node* n : inputs_) {
+    std::int32_t kind = VMC_DATA;
+    switch (n->attrs().input) {
+      case ir::InputKind::Param: kind = VMC_PARAM; break;
+      case ir::InputKind::Noise: kind = VMC_NOISE; break;
+      case ir::InputKind::Uniform: kind = VMC_UNIFORM; break;
+      case ir::InputKind::Size: kind = VMC_SIZE; break;
+      case ir::InputKind::Data: kind = n->attrs().name.rfind("index.", 0) == 0 ? VMC_INDEX : VMC_DATA; break;
+    }
+    vmc_buffer_info b = buffer(n, kind);
+    for (const lower::ParamInput& p : l.params) {
+      if (p.node != n) continue;
+      b.transform = static_cast<std::int32_t>(p.transform);
+      b.lower = p.lower;
+      b.upper = p.upper;
+    }
+    for (const lower::DataInput& d : l.data) {
+      if (d.node == n) b.role = strings_.emplace_back(d.batch_dim).c_str();
+    }
+    inputs.push_back(b);
+  }
+  for (const ir::Output& o : l.guide_draws) latent_names_.push_back(strings_.emplace_back(o.name).c_str());
+  for (const CompiledKernel& k : kernels_) {
+    std::vector<vmc_buffer_info>& outs = buffers_.emplace_back();
+    const std::vector<ir::Output>& named = k.name == "sample_guide" ? l.guide_draws : l.function.outputs;
+    for (std::size_t i = 0; i < k.outputs.size(); ++i) {
+      vmc_buffer_info b = buffer(k.outputs[i], VMC_OUTPUT);
+      b.name = strings_.emplace_back(named[i].name).c_str();
+      outs.push_back(b);
+    }
+    kernel_infos_.push_back({strings_.emplace_back(k.name).c_str(), k.entry, k.workspace_bytes,
+                             static_cast<std::int32_t>(outs.size()), outs.data()});
+  }
+  info_.abi_version = VMC_ABI_VERSION;
+  info_.real_bytes = precision_ == codegen::Precision::F32 ? 4 : 8;
+  info_.n_sizes = static_cast<std::int32_t>(size_names_.size());
+  info_.sizes = size_names_.data();
+  info_.n_inputs = static_cast<std::int32_t>(inputs.size());
+  info_.inputs = inputs.data();
+  info_.n_latents = static_cast<std::int32_t>(latent_names_.size());
+  info_.latents = latent_names_.data();
+  info_.n_kernels = static_cast<std::int32_t>(kernel_infos_.size());
+  info_.kernels = kernel_infos_.data();
 }
 
 const CompiledKernel* CompiledModel::kernel(const std::string& name) const {

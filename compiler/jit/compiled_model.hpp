@@ -4,6 +4,7 @@
 // runtime and the host API hold; the kernels themselves follow runtime/include/vmc/abi.h.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,9 @@ class CompiledModel {
   const std::vector<std::string>& symbols() const { return symbols_; }
   const CompiledKernel* kernel(const std::string& name) const;
   const Timing& timing() const { return jit_->timing(); }
+  // The C description of every buffer and kernel (runtime/include/vmc/abi.h); it points into
+  // this object, which must outlive it.
+  const vmc_model_info& info() const { return info_; }
   double codegen_ms() const { return codegen_ms_; }
 
   // Runs a kernel on the same bindings the reference interpreter takes, converting to and
@@ -53,6 +57,16 @@ class CompiledModel {
   std::vector<CompiledKernel> kernels_;
   std::unique_ptr<Jit> jit_;
   double codegen_ms_ = 0;
+
+  void describe(const lower::Lowered& lowered);
+  vmc_buffer_info buffer(const ir::Node* n, std::int32_t kind);
+  // Storage behind info_'s pointers (deques: elements never move).
+  std::deque<std::string> strings_;
+  std::deque<std::vector<std::int64_t>> extents_;
+  std::deque<std::vector<vmc_buffer_info>> buffers_;
+  std::vector<const char*> size_names_, latent_names_;
+  std::vector<vmc_kernel_info> kernel_infos_;
+  vmc_model_info info_{};
 };
 
 // The routines generated code calls: the runtime's GEMM, TRSM and special functions, and the
@@ -60,8 +74,11 @@ class CompiledModel {
 const std::map<std::string, void*>& runtime_symbols();
 
 // The kernels a lowered model offers: "elbo_grad" (the ELBO, then the gradient of every param
-// in the order of lowered.params) and "elbo" (the value alone); `names` picks some, in order.
-std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
-                                              const std::vector<std::string>& names = {"elbo_grad", "elbo"});
+// in the order of lowered.params), "elbo" (the value alone) and "sample_guide" (the guide's
+// draw of every latent, in lowered.guide_draws' order, from params, data and noise); `names`
+// picks some, in order.
+std::vector<codegen::KernelSpec> kernel_specs(
+    const lower::Lowered& lowered,
+    const std::vector<std::string>& names = {"elbo_grad", "elbo", "sample_guide"});
 
 }  // namespace vmc::jit

@@ -57,6 +57,9 @@ struct Lowered {
   // The objective as lowered, before simplification: the definition finite differences and the
   // interpreter check the compiled gradient against (its stop_gradients are still in place).
   const ir::Node* objective = nullptr;
+  // The guide's draw of each latent (first sample), on the latent's support, in the order of
+  // the model's latents: a local latent's draw has the minibatch's rows.
+  std::vector<ir::Output> guide_draws;
   std::vector<ParamInput> params;
   std::vector<DataInput> data;
   std::vector<NoiseInput> noise;

@@ -219,6 +219,9 @@ std::optional<Lowered> Lowerer::run() {
     if (model.guide_block) statements(model.guide_block->statements, ast::BlockKind::Guide);
     else auto_guide();
     if (failed) return std::nullopt;
+    if (sample == 0) {
+      for (const sema::Variable& v : model.latents) out.guide_draws.push_back({v.name, draws.at(v.name).value.node});
+    }
     statements(model.model_block->statements, ast::BlockKind::Model);
     if (failed) return std::nullopt;
     per_sample.push_back(objective());

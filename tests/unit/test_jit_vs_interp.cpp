@@ -48,3 +48,64 @@ TEST_CASE("jit: stdlib models' elbo_grad equals the interpreter (f64 and f32)") 
   }
   MESSAGE("worst error / (eps·scale): f32 ", worst[0], ", f64 ", worst[1]);
 }
+
+TEST_CASE("jit: sample_guide's draws equal the interpreter's, for local and global latents") {
+  struct Case { const char* model; Dims dims; };
+  const Case cases[] = {
+      {"gaussian_vae", {{"D", 6}, {"H", 5}, {"J", 2}}},
+      {"eight_schools", {{"J", 8}}},
+  };
+  for (const Case& c : cases) {
+    Compiled m(stdlib_text(c.model), sema_options(c.dims), lower_options(Estimator::A));
+    REQUIRE_MESSAGE(m.ok(), m.messages());
+    REQUIRE(m.l().guide_draws.size() == m.model->latents.size());
+    ir::Bindings b = m.synthetic(9, 6, 4, 0.5);
+    std::vector<const ir::Node*> draws;
+    for (const ir::Output& o : m.l().guide_draws) draws.push_back(o.node);
+    std::vector<ir::Tensor> want = ir::evaluate(draws, b);
+    Diagnostics d;
+    auto jit = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, c.model, {"sample_guide"});
+    REQUIRE(jit);
+    std::vector<ir::Tensor> got = jit->run("sample_guide", b);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      CAPTURE(c.model);
+      CHECK(got[k].shape == want[k].shape);
+      for (std::size_t i = 0; i < want[k].values.size(); ++i) {
+        CHECK(std::abs(got[k].values[i] - want[k].values[i]) <= 1e-12 * (1 + std::abs(want[k].values[i])));
+      }
+    }
+  }
+}
+
+TEST_CASE("jit: the C description of a compiled model names every buffer and kernel") {
+  Compiled m(stdlib_text("eight_schools"), sema_options({{"J", 8}}), lower_options(Estimator::A));
+  REQUIRE(m.ok());
+  Diagnostics d;
+  auto jit = jit::CompiledModel::build(m.l(), codegen::Precision::F32, d, "t", {"elbo_grad", "sample_guide"});
+  REQUIRE(jit);
+  const vmc_model_info& info = jit->info();
+  CHECK(info.abi_version == VMC_ABI_VERSION);
+  CHECK(info.real_bytes == 4);
+  std::map<std::string, const vmc_buffer_info*> by_name;
+  for (int i = 0; i < info.n_inputs; ++i) by_name[info.inputs[i].name] = &info.inputs[i];
+  REQUIRE(by_name.count("y"));
+  CHECK(by_name["y"]->kind == VMC_DATA);
+  CHECK(by_name["y"]->rank == 1);
+  CHECK(by_name["y"]->extents[0] == 8);
+  REQUIRE(by_name.count("eps.tau"));
+  CHECK(by_name["eps.tau"]->kind == VMC_NOISE);
+  for (const lower::ParamInput& p : m.l().params) {
+    REQUIRE(by_name.count(p.name));
+    CHECK(by_name[p.name]->kind == VMC_PARAM);
+    CHECK(by_name[p.name]->transform == static_cast<int>(p.transform));
+  }
+  REQUIRE(info.n_kernels == 2);
+  CHECK(std::string(info.kernels[0].name) == "elbo_grad");
+  CHECK(std::string(info.kernels[0].outputs[0].name) == "elbo");
+  CHECK(info.kernels[0].n_outputs == static_cast<int>(1 + m.l().params.size()));
+  CHECK(std::string(info.kernels[0].outputs[1].name) == "grad." + m.l().params[0].name);
+  CHECK(std::string(info.kernels[1].name) == "sample_guide");
+  REQUIRE(info.n_latents == 3);
+  CHECK(std::string(info.latents[0]) == std::string(info.kernels[1].outputs[0].name));
+}

@@ -26,6 +26,60 @@ typedef void (*vmc_kernel)(const void* const* inputs, const int64_t* sizes, void
 /* The workspace a kernel needs for the given run-time sizes. */
 typedef int64_t (*vmc_workspace_bytes)(const int64_t* sizes);
 
+/* --- what a compiled model's buffers are: all the runtime needs to know of the model --- */
+
+/* What an input buffer holds. */
+enum vmc_buffer_kind {
+  VMC_PARAM = 0,    /* a param, unconstrained (see vmc_transform) */
+  VMC_DATA = 1,     /* observed values: the whole array, or a subsampled plate's minibatch rows */
+  VMC_NOISE = 2,    /* standard-normal draws ε, one per element */
+  VMC_UNIFORM = 3,  /* uniform(0, 1) draws, one per element */
+  VMC_SIZE = 4,     /* a run-time size as a real scalar (N, M for the N/M scaling) */
+  VMC_INDEX = 5,    /* int64 row indices: the minibatch's rows of the full data */
+  VMC_OUTPUT = 6    /* a kernel's output */
+};
+
+/* How a param's unconstrained value u maps onto its support. */
+enum vmc_transform {
+  VMC_IDENTITY = 0,
+  VMC_LOWER = 1,     /* lower + exp(u) */
+  VMC_UPPER = 2,     /* upper − exp(u) */
+  VMC_INTERVAL = 3,  /* lower + (upper − lower)·sigmoid(u) */
+  VMC_CHOLESKY = 4   /* strict lower triangle of u, exp of its diagonal */
+};
+
+typedef struct vmc_buffer_info {
+  const char* name;        /* "dec_W", "x", "eps.z", "index.N", "grad.dec_W", ... */
+  int32_t kind;            /* enum vmc_buffer_kind */
+  int32_t is_int;          /* 1: int64 elements (indices, int data used as indices); 0: reals */
+  int32_t rank;
+  const int64_t* extents;  /* rank entries: ≥ 0 a constant; −(s + 1) the run-time size s */
+  int32_t transform;       /* params: enum vmc_transform */
+  double lower, upper;     /* params: the transform's bounds */
+  const char* role;        /* data: the subsampled plate's dim it is batched over, or "" */
+} vmc_buffer_info;
+
+typedef struct vmc_kernel_info {
+  const char* name;  /* "elbo_grad", "elbo", "sample_guide" */
+  vmc_kernel entry;
+  vmc_workspace_bytes workspace_bytes;
+  int32_t n_outputs;
+  const vmc_buffer_info* outputs;
+} vmc_kernel_info;
+
+typedef struct vmc_model_info {
+  int32_t abi_version;      /* VMC_ABI_VERSION */
+  int32_t real_bytes;       /* 4 (f32) or 8 (f64): the element size of real buffers */
+  int32_t n_sizes;
+  const char* const* sizes; /* the run-time size symbols, in the `sizes` array's order */
+  int32_t n_inputs;
+  const vmc_buffer_info* inputs; /* in the `inputs` array's order */
+  int32_t n_latents;
+  const char* const* latents;    /* the latents' names (sample_guide's outputs, in order) */
+  int32_t n_kernels;
+  const vmc_kernel_info* kernels;
+} vmc_model_info;
+
 /* --- routines the runtime provides and generated code calls (bound into the JIT by name) --- */
 
 /* C = alpha · op(A) · op(B) + beta · C, all row-major; op(X) = Xᵀ when transpose_x != 0.
