@@ -22,11 +22,10 @@
 #include "ir/interpreter.hpp"
 #include "lower/lower.hpp"
 #include "lower/synthetic.hpp"
-#include "parse/parser.hpp"
 #include "sema/sema.hpp"
 #include "support/check.hpp"
 #include "support/diagnostics.hpp"
-#include "support/source.hpp"
+#include "test_support.hpp"
 
 namespace lower_test {
 
@@ -60,20 +59,16 @@ inline lower::Options lower_options(Estimator e, int samples = 1) {
   return o;
 }
 
-// One compilation of `text`, as `vmc emit grad` does it. Internal errors propagate (a test
-// that expects diagnostics checks that none is thrown).
-struct Compiled {
-  SourceManager sources;
-  const SourceFile* file = nullptr;
-  Diagnostics diags;
-  std::optional<ast::Program> program;
+// One compilation of `text`, as `vmc emit grad` does it; messages() lists its diagnostics, one
+// "line:col: message" a line. Internal errors propagate (a test that expects diagnostics checks
+// that none is thrown).
+struct Compiled : test_support::Parsed {
   std::unique_ptr<sema::Model> model;
   std::optional<lower::Lowered> lowered;
 
   Compiled(std::string text, const sema::Options& so, const lower::Options& lo,
-           bool gradients = true) {
-    file = sources.add("test.vmodel", std::move(text));
-    program = parse::parse_program(*file, diags);
+           bool gradients = true)
+      : Parsed(std::move(text)) {
     if (!program) return;
     model = sema::analyze(*program, so, diags);
     if (!model) return;
@@ -83,19 +78,6 @@ struct Compiled {
 
   bool ok() const { return lowered.has_value() && !diags.has_errors(); }
   bool sema_ok() const { return model != nullptr; }
-
-  std::string messages() const {
-    std::string out;
-    for (const Diagnostic& d : diags.all()) {
-      std::string where = d.where;
-      if (d.span.valid()) {
-        LineCol lc = file->line_col(d.span.begin);
-        where = std::to_string(lc.line) + ":" + std::to_string(lc.col);
-      }
-      out += where + ": " + d.message + "\n";
-    }
-    return out;
-  }
 
   const lower::Lowered& l() const { return *lowered; }
   const ir::Node* output(const std::string& name) const { return lowered->function.output(name); }
@@ -195,5 +177,60 @@ inline GradCheckSummary compile_and_check(const std::string& text, const std::st
   REQUIRE_MESSAGE(c.ok(), full, " does not compile:\n", c.messages());
   return check_gradients(c, c.synthetic(seed, 6, 4, radius), full, o);
 }
+
+// Models that test_lower_gradients.cpp checks the gradients of and test_lower_values.cpp checks
+// the value of against a reference written from the text: one text, so both are about the same
+// model.
+namespace models {
+
+// Slices, constant indices, transposes, u' * v and u * v', user fns, target += and param priors.
+inline constexpr const char* linalg = R"(model linalg;
+dims { N; K = 4; }
+data { X : real[N, K]; y : real[N]; }
+param { W : real[K, K]; u : real[K]; v : real[K]; b : real; w_loc : real[K]; w_ls : real[K]; }
+latent { w : real[K]; }
+fn sq(a) = a .* a;
+fn lin(A, x, c) = A * x + c;
+model {
+  W ~ normal(0, 1);
+  u ~ normal(0, 2);
+  let P = u * v';
+  let s = u' * v;
+  let A = W' + P;
+  w ~ normal(0, 1);
+  let head = w[0:2];
+  let tail = w[2:];
+  let col = W[:, 1];
+  let row = W[1];
+  target += -0.5 * sum(sq(head)) + w[0] * s - dot(col[1:3], tail) + mean(row) - square(W[2, 3]);
+  target += (w' * A) * v - 0.1 * sum(sq(A' * w));
+  plate i in N subsample {
+    let xi = X[i];
+    y[i] ~ normal(xi' * lin(A, w, v) + (xi' * W) * u + tanh(X[i, 0]) * b, 1.5);
+    target += -0.5 * square(xi[1:3]' * tail);
+  }
+}
+guide {
+  w ~ normal(w_loc, exp(w_ls));
+}
+)";
+
+// Global constrained latents and no guide block: for the automatic guides.
+inline constexpr const char* auto_global = R"(model auto_global;
+dims { N; K = 2; }
+data { y : real[N]; }
+latent { mu : real; tau : real<lower=0>; p : real<lower=0, upper=1>; th : real[K];
+         q : real<lower=1, upper=4>; }
+model {
+  mu ~ normal(0, 1);
+  tau ~ lognormal(0, 1);
+  p ~ beta(2, 2);
+  q ~ uniform(1, 4);
+  th ~ normal(mu, tau);
+  y ~ normal(mu + p + sum(th) + 0.1 * q, tau + 0.5);
+}
+)";
+
+}  // namespace models
 
 }  // namespace lower_test

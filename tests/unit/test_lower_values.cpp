@@ -53,7 +53,9 @@ void redraw(ir::Bindings& b, const Compiled& c, std::mt19937_64& rng) {
 }
 
 std::string eps(const std::string& latent, int sample) {
-  return "eps." + latent + (sample ? "." + std::to_string(sample) : "");
+  std::string name = "eps." + latent;
+  if (sample) name += "." + std::to_string(sample);
+  return name;
 }
 
 }  // namespace
@@ -188,36 +190,7 @@ guide {
 }
 
 TEST_CASE("lower values: slices, constant indices, transposes, products, fns, target +=, param priors") {
-  const char* text = R"(model linalg;
-dims { N; K = 4; }
-data { X : real[N, K]; y : real[N]; }
-param { W : real[K, K]; u : real[K]; v : real[K]; b : real; w_loc : real[K]; w_ls : real[K]; }
-latent { w : real[K]; }
-fn sq(a) = a .* a;
-fn lin(A, x, c) = A * x + c;
-model {
-  W ~ normal(0, 1);
-  u ~ normal(0, 2);
-  let P = u * v';
-  let s = u' * v;
-  let A = W' + P;
-  w ~ normal(0, 1);
-  let head = w[0:2];
-  let tail = w[2:];
-  let col = W[:, 1];
-  let row = W[1];
-  target += -0.5 * sum(sq(head)) + w[0] * s - dot(col[1:3], tail) + mean(row) - square(W[2, 3]);
-  target += (w' * A) * v - 0.1 * sum(sq(A' * w));
-  plate i in N subsample {
-    let xi = X[i];
-    y[i] ~ normal(xi' * lin(A, w, v) + (xi' * W) * u + tanh(X[i, 0]) * b, 1.5);
-    target += -0.5 * square(xi[1:3]' * tail);
-  }
-}
-guide {
-  w ~ normal(w_loc, exp(w_ls));
-}
-)";
+  const char* text = models::linalg;  // in test_lower_helpers.hpp
   constexpr int K = 4;
   Compiled c(text, {}, lower_options(Estimator::A));
   REQUIRE_MESSAGE(c.ok(), c.messages());
@@ -272,20 +245,7 @@ guide {
 }
 
 TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
-  const char* text = R"(model auto_global;
-dims { N; K = 2; }
-data { y : real[N]; }
-latent { mu : real; tau : real<lower=0>; p : real<lower=0, upper=1>; th : real[K];
-         q : real<lower=1, upper=4>; }
-model {
-  mu ~ normal(0, 1);
-  tau ~ lognormal(0, 1);
-  p ~ beta(2, 2);
-  q ~ uniform(1, 4);
-  th ~ normal(mu, tau);
-  y ~ normal(mu + p + sum(th) + 0.1 * q, tau + 0.5);
-}
-)";
+  const char* text = models::auto_global;  // in test_lower_helpers.hpp
   constexpr int K = 2;
   for (const char* guide : {"meanfield", "fullrank"}) {
     bool fullrank = std::string(guide) == "fullrank";

@@ -15,44 +15,12 @@
 #include "parse/parser.hpp"
 #include "support/diagnostics.hpp"
 #include "support/source.hpp"
-
-// Shows both sides of a failed comparison of error lists.
-template <>
-struct doctest::StringMaker<std::vector<std::string>> {
-  static doctest::String convert(const std::vector<std::string>& v) {
-    std::string out = "{";
-    for (const std::string& s : v) out += "\n  \"" + s + "\"";
-    out += v.empty() ? "}" : "\n}";
-    return out.c_str();
-  }
-};
+#include "test_support.hpp"
 
 namespace {
 
 using namespace vmc;
-
-// One parse of `text`; keeps the source alive for as long as the AST's spans are used.
-struct Parsed {
-  SourceManager sources;
-  const SourceFile* file = nullptr;
-  Diagnostics diags;
-  std::optional<ast::Program> program;
-
-  explicit Parsed(std::string text) {
-    file = sources.add("test.vmodel", std::move(text));
-    program = parse::parse_program(*file, diags);
-  }
-  // "line:col: message" for every diagnostic, in order.
-  std::vector<std::string> errors() const {
-    std::vector<std::string> out;
-    for (const Diagnostic& d : diags.all()) {
-      LineCol lc = file->line_col(d.span.begin);
-      out.push_back(std::to_string(lc.line) + ":" + std::to_string(lc.col) + ": " + d.message);
-    }
-    return out;
-  }
-  const ast::Block& block(std::size_t i) const { return program->blocks.at(i); }
-};
+using test_support::Parsed;
 
 // The first statement of the first block, which must be a `T`.
 template <class T>

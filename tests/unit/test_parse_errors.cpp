@@ -3,44 +3,26 @@
 // errors in one file are each reported once, and nothing is reported twice.
 #include <doctest/doctest.h>
 
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "parse/parser.hpp"
 #include "support/diagnostics.hpp"
-#include "support/source.hpp"
-
-// Shows both sides of a failed comparison of error lists.
-template <>
-struct doctest::StringMaker<std::vector<std::string>> {
-  static doctest::String convert(const std::vector<std::string>& v) {
-    std::string out = "{";
-    for (const std::string& s : v) out += "\n  \"" + s + "\"";
-    out += v.empty() ? "}" : "\n}";
-    return out.c_str();
-  }
-};
+#include "test_support.hpp"
 
 namespace {
 
 using namespace vmc;
 
-// "line:col: message" for each diagnostic the parser reports on `text`, in order.
+// "line:col: message" for each diagnostic the parser reports on `text`, in order; each is an
+// error with a place in the source.
 std::vector<std::string> syntax_errors(const std::string& text, bool* parsed = nullptr) {
-  SourceManager sources;
-  const SourceFile* file = sources.add("test.vmodel", text);
-  Diagnostics diags;
-  std::optional<ast::Program> program = parse::parse_program(*file, diags);
-  if (parsed) *parsed = program.has_value();
-  std::vector<std::string> out;
-  for (const Diagnostic& d : diags.all()) {
+  test_support::Parsed p(text);
+  if (parsed) *parsed = p.program.has_value();
+  for (const Diagnostic& d : p.diags.all()) {
     CHECK(d.severity == Severity::Error);
     CHECK(d.span.valid());
-    LineCol lc = file->line_col(d.span.begin);
-    out.push_back(std::to_string(lc.line) + ":" + std::to_string(lc.col) + ": " + d.message);
   }
-  return out;
+  return p.errors();
 }
 
 using Errors = std::vector<std::string>;

@@ -2,31 +2,22 @@
 // comments, so a diagnostic's caret and tildes cover what the message talks about.
 #include <doctest/doctest.h>
 
-#include <optional>
 #include <string>
 
 #include "parse/ast.hpp"
-#include "parse/parser.hpp"
-#include "support/diagnostics.hpp"
 #include "support/source.hpp"
+#include "test_support.hpp"
 
 namespace {
 
 using namespace vmc;
 
-struct Parsed {
-  SourceManager sources;
-  const SourceFile* file = nullptr;
-  Diagnostics diags;
-  std::optional<ast::Program> program;
-
-  explicit Parsed(std::string text) {
-    file = sources.add("test.vmodel", std::move(text));
-    program = parse::parse_program(*file, diags);
+// A parse that must succeed with no diagnostics.
+struct Parsed : test_support::Parsed {
+  explicit Parsed(std::string text) : test_support::Parsed(std::move(text)) {
     REQUIRE(diags.size() == 0);
     REQUIRE(program);
   }
-  const ast::Block& block(std::size_t i) const { return program->blocks.at(i); }
   const ast::Stmt& stmt(std::size_t block_index, std::size_t i) const {
     return *block(block_index).statements.at(i);
   }
