@@ -17,7 +17,7 @@ namespace vmc::lower {
 // sees. `row` marks a per-copy row vector (a transposed vector).
 struct Value {
   const ir::Node* node = nullptr;
-  std::vector<const ast::Plate*> plates;
+  std::vector<const ast::Plate*> plates{};
   bool row = false;
 
   std::size_t copy_rank() const { return node->rank() - plates.size(); }
