@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   void* ws = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(workspace.data()) + 63) / 64 * 64);
 
   // The same products alone: every matmul of the kernel's schedule, at these sizes.
-  codegen::Schedule s = codegen::schedule(k->outputs, model.inputs());
+  codegen::Schedule s = codegen::schedule(k->outputs, model.inputs(), 4);
   auto extent = [&](const ir::Extent& e) { return e.is_constant() ? e.size : b.sizes.at(l.function.graph->symbol_name(e.symbol)); };
   std::vector<Gemm> gemms;
   double flops = 0;

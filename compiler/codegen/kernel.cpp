@@ -115,13 +115,12 @@ llvm::Value* Emitter::workspace_bytes(llvm::Value* sizes, std::vector<llvm::Valu
   for (std::size_t k = 0; k < graph_.symbol_count(); ++k) {
     sym.push_back(b_.CreateLoad(i64_, b_.CreateGEP(i64_, sizes, b_.getInt64(static_cast<std::int64_t>(k)))));
   }
-  auto bytes = static_cast<std::int64_t>(precision_ == Precision::F32 ? 4 : 8);
   llvm::Value* offset = b_.getInt64(0);
   for (const Polynomial& slot : s_->slots) {
     if (slot_offsets) slot_offsets->push_back(offset);
     llvm::Value* size = b_.getInt64(0);
     for (const auto& [monomial, c] : slot) {
-      llvm::Value* term = b_.getInt64(c * bytes);
+      llvm::Value* term = b_.getInt64(c);
       for (std::int32_t s : monomial) term = b_.CreateMul(term, sym.at(s));
       size = b_.CreateAdd(size, term);
     }

@@ -83,8 +83,9 @@ void Emitter::reduction(const ir::Node* n) {
     } else {
       llvm::Value* m = fold(out, low, max);
       if (n->op() == Op::LogSumExp) {
-        // m + log Σ exp(x − m); an all −∞ row stays −∞.
-        llvm::Value* finite = b_.CreateFCmpONE(m, low);
+        // m + log Σ exp(x − m); a row whose max is −∞ or +∞ gives that max (as the interpreter).
+        llvm::Value* finite =
+            b_.CreateFCmpONE(unary(Op::Abs, m), real(std::numeric_limits<double>::infinity()));
         llvm::Value* shift = b_.CreateSelect(finite, m, real(0));
         llvm::Value* s = fold(out, real(0), [&](llvm::Value* a, llvm::Value* v) {
           return add(a, unary(Op::Exp, b_.CreateFSub(v, shift)));

@@ -80,7 +80,7 @@ void stored_reads(const Schedule& s, const ir::Node* n, std::vector<const ir::No
 }
 
 Schedule schedule(const std::vector<const ir::Node*>& outputs,
-                  const std::vector<const ir::Node*>& inputs) {
+                  const std::vector<const ir::Node*>& inputs, int real_bytes) {
   Schedule s;
   s.outputs = outputs;
   std::vector<const ir::Node*> order = ir::topological_order(outputs);
@@ -148,9 +148,10 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
     }
     p.index = chosen;
     slot_free_after[chosen] = end;
+    std::int64_t width = n->dtype() == ir::DType::Int ? 8 : real_bytes;
     for (const auto& [monomial, c] : elements(n->shape())) {
       std::int64_t& slot_c = s.slots[chosen][monomial];
-      slot_c = std::max(slot_c, c);
+      slot_c = std::max(slot_c, c * width);
     }
   }
   s.inputs = inputs;

@@ -14,7 +14,7 @@
 namespace vmc::codegen {
 
 // A buffer's size as a polynomial in the run-time sizes: monomial (sorted symbol indices,
-// repeated for powers) → coefficient. Sizes here are in elements.
+// repeated for powers) → coefficient. `elements` counts elements; slots count bytes.
 using Polynomial = std::map<std::vector<std::int32_t>, std::int64_t>;
 Polynomial elements(const ir::Shape& shape);
 
@@ -36,8 +36,8 @@ struct Schedule {
   std::vector<const ir::Node*> inputs;      // every Input node the kernel reads, in a stable order
   std::vector<const ir::Node*> computed;    // nodes with a buffer, in computation order
   std::map<const ir::Node*, Placement> placement;
-  // Workspace slots in layout order; each slot holds buffers whose lifetimes do not overlap,
-  // so its size is the coefficient-wise maximum of theirs (an upper bound for every size).
+  // Workspace slots in layout order, in bytes; each slot holds buffers whose lifetimes do not
+  // overlap, so its size is the coefficient-wise maximum of theirs (an upper bound for each).
   std::vector<Polynomial> slots;
 
   const Placement& where(const ir::Node* n) const;
@@ -45,9 +45,10 @@ struct Schedule {
 };
 
 // Schedules the computation of `outputs`. `inputs` fixes the order of the input buffers (it
-// must contain every Input node the outputs read).
+// must contain every Input node the outputs read). Real elements take `real_bytes` (4 or 8),
+// int (index) elements 8.
 Schedule schedule(const std::vector<const ir::Node*>& outputs,
-                  const std::vector<const ir::Node*>& inputs);
+                  const std::vector<const ir::Node*>& inputs, int real_bytes);
 
 // True when `op`'s value at an index can be computed from its operands' values at indices of
 // their own, without a loop of its own (elementwise ops and the views).

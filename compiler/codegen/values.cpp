@@ -1,6 +1,7 @@
 // The value of a node at an index: loaded from its buffer, or computed in place from its
 // operands — which is how chains of elementwise ops and views fuse into one loop.
 #include <cmath>
+#include <limits>
 
 #include "codegen/emitter.hpp"
 #include "support/check.hpp"
@@ -140,6 +141,10 @@ llvm::Value* Emitter::log1p(llvm::Value* x) {
   llvm::Value* log_u = b_.CreateUnaryIntrinsic(llvm::Intrinsic::log, u);
   llvm::Value* correction = b_.CreateFDiv(b_.CreateFSub(b_.CreateFSub(u, real(1)), x), u);
   llvm::Value* general = b_.CreateFSub(log_u, correction);
+  // At u = 0 (x = −1) and u = ∞ the correction is 0/0 or ∞ − ∞: log(u) is already −∞ or ∞.
+  llvm::Value* infinite = b_.CreateFCmpOEQ(b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, log_u),
+                                           real(std::numeric_limits<double>::infinity()));
+  general = b_.CreateSelect(infinite, log_u, general);
   return b_.CreateSelect(b_.CreateFCmpOEQ(u, real(1)), x, general);
 }
 

@@ -9,6 +9,8 @@
 #
 # Which command runs depends on the folder:
 #   tests/golden/**/X.vmodel   vmc check X.vmodel    -> beside it, X.expected
+#   tests/golden/llvm/X.vmodel vmc emit llvm --precision f64 X.vmodel -> beside it, X.expected
+#                              (unoptimised, so target-independent: no host CPU in the text)
 #   stdlib/X.vmodel            vmc emit ast ...      -> tests/golden/stdlib/X.ast.expected
 #                              vmc check ...         -> tests/golden/stdlib/X.check.expected
 #     and, with the dims given by tests/golden/stdlib/X.args (one line of arguments):
@@ -60,6 +62,9 @@ for input in "${inputs[@]}"; do
         check_one "$base.ir.expected" "$vmc" emit ir "${dims[@]}" "$input"
         check_one "$base.grad.expected" "$vmc" emit grad "${dims[@]}" "$input"
       fi
+      ;;
+    tests/golden/llvm/*)
+      check_one "$base.expected" "$vmc" emit llvm --precision f64 "${args[@]}" "$input"
       ;;
     *)
       check_one "$base.expected" "$vmc" check "${args[@]}" "$input"
