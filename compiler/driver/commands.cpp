@@ -120,7 +120,7 @@ static int emit_llvm(FrontEnd& fe, const ModelArgs& args, bool optimized) {
     const jit::Target& host = jit::host_target();
     target = {host.triple, host.cpu, host.features};
   }
-  codegen::Generated g = codegen::generate(fe.lowered->function, jit::kernel_specs(*fe.lowered),
+  codegen::Generated g = codegen::generate(fe.lowered->function, jit::kernel_specs(*fe.lowered, jit::available_kernels(*fe.lowered)),
                                            precision(args), target, args.model_path);
   if (optimized) jit::optimize(*g.module);
   std::cout << codegen::to_text(*g.module);

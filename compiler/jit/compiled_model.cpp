@@ -67,6 +67,12 @@ const std::map<std::string, void*>& runtime_symbols() {
   return symbols;
 }
 
+std::vector<std::string> available_kernels(const lower::Lowered& lowered) {
+  std::vector<std::string> names{"elbo_grad", "elbo", "sample_guide"};
+  if (!lowered.model_draws.empty()) names.push_back("sample_model");
+  return names;
+}
+
 std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
                                               const std::vector<std::string>& names) {
   const ir::Function& f = lowered.function;
@@ -77,6 +83,9 @@ std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
       for (const ir::Output& o : f.outputs) spec.outputs.push_back(o.node);
     } else if (name == "sample_guide") {
       for (const ir::Output& o : lowered.guide_draws) spec.outputs.push_back(o.node);
+    } else if (name == "sample_model") {
+      VMC_ASSERT(!lowered.model_draws.empty(), "no sample_model kernel: " + lowered.sample_model_problem);
+      for (const ir::Output& o : lowered.model_draws) spec.outputs.push_back(o.node);
     } else {
       VMC_ASSERT(name == "elbo", "no kernel named '" + name + "'");
       spec.outputs.push_back(f.output("elbo"));
@@ -91,6 +100,13 @@ std::unique_ptr<CompiledModel> CompiledModel::build(const lower::Lowered& lowere
                                                     Diagnostics& diags, const std::string& where,
                                                     const std::vector<std::string>& kernels,
                                                     const std::string& cache_dir) {
+  for (const std::string& k : kernels) {
+    if (k == "sample_model" && lowered.model_draws.empty()) {
+      diags.error(where, "this model cannot be sampled forwards (sample_model): " +
+                             lowered.sample_model_problem);
+      return nullptr;
+    }
+  }
   auto model = std::unique_ptr<CompiledModel>(new CompiledModel());
   model->precision_ = precision;
   const Target& host = host_target();
@@ -165,7 +181,9 @@ void CompiledModel::describe(const lower::Lowered& l) {
   for (const ir::Output& o : l.guide_draws) latent_names_.push_back(strings_.emplace_back(o.name).c_str());
   for (const CompiledKernel& k : kernels_) {
     std::vector<vmc_buffer_info>& outs = buffers_.emplace_back();
-    const std::vector<ir::Output>& named = k.name == "sample_guide" ? l.guide_draws : l.function.outputs;
+    const std::vector<ir::Output>& named = k.name == "sample_guide"   ? l.guide_draws
+                                           : k.name == "sample_model" ? l.model_draws
+                                                                      : l.function.outputs;
     for (std::size_t i = 0; i < k.outputs.size(); ++i) {
       vmc_buffer_info b = buffer(k.outputs[i], VMC_OUTPUT);
       b.name = strings_.emplace_back(named[i].name).c_str();

@@ -74,11 +74,12 @@ class CompiledModel {
 const std::map<std::string, void*>& runtime_symbols();
 
 // The kernels a lowered model offers: "elbo_grad" (the ELBO, then the gradient of every param
-// in the order of lowered.params), "elbo" (the value alone) and "sample_guide" (the guide's
-// draw of every latent, in lowered.guide_draws' order, from params, data and noise); `names`
-// picks some, in order.
-std::vector<codegen::KernelSpec> kernel_specs(
-    const lower::Lowered& lowered,
-    const std::vector<std::string>& names = {"elbo_grad", "elbo", "sample_guide"});
+// in the order of lowered.params), "elbo" (the value alone), "sample_guide" (the guide's draw
+// of every latent, in lowered.guide_draws' order, from params, data and noise) and, when the
+// model can be run forwards, "sample_model" (lowered.model_draws).
+std::vector<std::string> available_kernels(const lower::Lowered& lowered);
+// The specs of the named kernels, in order.
+std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
+                                              const std::vector<std::string>& names);
 
 }  // namespace vmc::jit

@@ -88,6 +88,7 @@ class ExprLowering {
       l_.fail(e.span, "a local latent is used here without its plate index");
       return v;
     }
+    if (auto it = l_.generated.find(n.name); it != l_.generated.end()) return it->second;
     const sema::Variable* v = l_.model.find_variable(n.name);
     if (v && v->role == sema::Role::Data) return {data_input(l_, *v, false, nullptr, e.span)};
     if (v && v->role == sema::Role::Latent) {
@@ -236,6 +237,7 @@ class ExprLowering {
       if (!it->second.value.plates.empty()) return l_.rebind(it->second.value);
       return std::nullopt;
     }
+    if (auto it = l_.generated.find(n->name); it != l_.generated.end()) return l_.rebind(it->second);
     const sema::Variable* v = l_.model.find_variable(n->name);
     if (v && v->role == sema::Role::Data && plate.subsample) {
       return Value{data_input(l_, *v, false, &plate, at), {&plate}};

@@ -43,9 +43,11 @@ const ir::Node* minibatch_index(Lowerer& l, const ast::Plate& plate) {
 
 const ir::Node* noise_input(Lowerer& l, const std::string& latent, ir::InputKind kind,
                             const ir::Shape& shape) {
-  std::string name = "eps." + latent + (l.sample ? "." + std::to_string(l.sample) : "");
+  // The generative pass draws from other distributions than the guide: its own inputs.
+  std::string name = (l.generative ? "gen." : "eps.") + latent;
+  if (l.sample) name += "." + std::to_string(l.sample);
   const ir::Node* n = ir::input(l.g, name, kind, shape);
-  l.out.noise.push_back({latent, l.sample, n});
+  (l.generative ? l.out.model_noise : l.out.noise).push_back({latent, l.sample, n});
   return n;
 }
 

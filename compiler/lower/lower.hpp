@@ -60,6 +60,12 @@ struct Lowered {
   // The guide's draw of each latent (first sample), on the latent's support, in the order of
   // the model's latents: a local latent's draw has the minibatch's rows.
   std::vector<ir::Output> guide_draws;
+  // The model run forwards (sample_model): each data array drawn from its likelihood, then its
+  // mean ("mean.x"), given params, noise and the data that is not sampled; latents from their
+  // priors. Empty, with the reason in sample_model_problem, when the model cannot be sampled.
+  std::vector<ir::Output> model_draws;
+  std::vector<NoiseInput> model_noise;  // the noise sample_model reads ("gen.NAME")
+  std::string sample_model_problem;
   std::vector<ParamInput> params;
   std::vector<DataInput> data;
   std::vector<NoiseInput> noise;

@@ -66,6 +66,11 @@ Lowerer::Lowerer(const sema::Model& m, const Options& o, Diagnostics& d)
 }
 
 bool Lowerer::fail(Span at, const std::string& message) {
+  if (generative) {  // sample_model is optional: its problems do not stop the fit
+    if (out.sample_model_problem.empty()) out.sample_model_problem = message;
+    failed = true;
+    return false;
+  }
   if (!failed || diags.all().empty() || diags.all().back().message != message) {
     diags.error(at, message);
   }
@@ -237,7 +242,28 @@ std::optional<Lowered> Lowerer::run() {
   if (failed || !elbo) return std::nullopt;
   out.function.outputs.push_back({"elbo", elbo});
   out.objective = elbo;
+  generate_model();
   return std::move(out);
+}
+
+void Lowerer::generate_model() {
+  generative = true;
+  sample = 0;
+  draws.clear();
+  priors.clear();
+  terms.clear();
+  try {
+    statements(model.model_block->statements, ast::BlockKind::Model);
+  } catch (const InternalError& e) {
+    // A construct the generative pass does not cover; it must not cost the user the fit.
+    if (!failed) throw;
+  }
+  if (failed) {
+    out.model_draws.clear();
+    out.model_noise.clear();
+  }
+  failed = false;
+  generative = false;
 }
 
 std::optional<Lowered> lower_model(const sema::Model& model, const Options& options,

@@ -83,6 +83,8 @@ class Lowerer {
   std::map<std::string, const ir::Node*> data_nodes;   // by "name" / "name#int" / "name#batch"
   std::map<std::string, Draw> draws;                   // this sample's latent draws
   std::map<std::string, Draw> priors;                  // this sample's latent priors (for KL)
+  bool generative = false;                             // the sample_model pass
+  std::map<std::string, Value> generated;              // its draws of data, by name
   std::vector<Term> terms;                             // this sample's terms
   int sample = 0;
 
@@ -91,6 +93,7 @@ class Lowerer {
   friend struct InputBuilder;
   void declare_params();
   void auto_guide();
+  void generate_model();
   const ir::Node* objective();
   bool has_closed_form_kl(const std::string& latent) const;
 };

@@ -46,6 +46,7 @@ class SampleLowering {
     for (const ast::ExprPtr& a : s_.dist.args) args.push_back(l_.expr(*a));
     const std::string& name = lhs_name(*s_.lhs);
     if (block_ == ast::BlockKind::Guide) return draw(dist, name, args);
+    if (l_.generative) return generate(dist, name, args);
 
     Value x = site_->role == sema::Role::Latent ? latent(name) : l_.expr(*s_.lhs);
     std::vector<const ast::Plate*> plates = x.plates;
@@ -84,22 +85,64 @@ class SampleLowering {
     return out;
   }
 
-  void draw(const sema::Distribution& dist, const std::string& latent, const std::vector<Value>& args) {
-    const sema::Variable* v = l_.model.find_variable(latent);
-    VMC_ASSERT(v, "unknown latent after sema");
-    std::vector<const ast::Plate*> plates = lhs_plates(l_, *s_.lhs);
-    for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
-    ir::Shape copy;
-    std::size_t skip = lhs_plates(l_, *s_.lhs).size();
+  // The plates and per-copy shape of the variable on the left of `~`, and the draw's shape.
+  struct Site {
+    std::vector<const ast::Plate*> plates;
+    ir::Shape copy, shape;
+    Args args;
+  };
+  Site site(const sema::Distribution& dist, const std::string& name, const std::vector<Value>& args) {
+    const sema::Variable* v = l_.model.find_variable(name);
+    VMC_ASSERT(v, "unknown variable after sema");
+    Site out;
+    out.plates = lhs_plates(l_, *s_.lhs);
+    std::size_t skip = out.plates.size();
+    for (const Value& a : args) out.plates = l_.union_plates(out.plates, a.plates);
     for (std::size_t k = skip; k < v->type.shape.size(); ++k) {
-      copy.push_back(l_.extent(v->type.shape[k], s_.lhs->span));
+      out.copy.push_back(l_.extent(v->type.shape[k], s_.lhs->span));
     }
-    Args aligned = align_args(dist, args, plates, copy);
+    out.args = align_args(dist, args, out.plates, out.copy);
+    for (const ast::Plate* p : out.plates) out.shape.push_back(l_.plate_extent(*p));
+    out.shape.insert(out.shape.end(), out.copy.begin(), out.copy.end());
+    return out;
+  }
+
+  // The generative pass (sample_model): latents from their priors, data from the likelihood,
+  // with each data array's mean beside its draw (what pictures of a decoder show).
+  void generate(const sema::Distribution& dist, const std::string& name, const std::vector<Value>& args) {
+    if (site_->role == sema::Role::Param) return;  // params are given
+    Site at = site(dist, name, args);
     if (l_.failed) return;
-    ir::Shape shape;
-    for (const ast::Plate* p : plates) shape.push_back(l_.plate_extent(*p));
-    shape.insert(shape.end(), copy.begin(), copy.end());
-    const ir::Node* eps = noise_input(l_, latent, noise_kind(dist), shape);
+    Value z{nullptr, at.plates};
+    const ir::Node* mean_node = nullptr;
+    if (dist.name == "bernoulli" || dist.name == "bernoulli_logit") {
+      // 1 where u < p: a draw of {0, 1} from uniform noise.
+      const ir::Node* p = dist.name == "bernoulli" ? at.args[0] : ir::unary(Op::Sigmoid, at.args[0]);
+      const ir::Node* u = noise_input(l_, name, ir::InputKind::Uniform, at.shape);
+      z.node = ir::binary(Op::Greater, p, u);
+      mean_node = p;
+    } else if (dist.reparam == sema::Reparam::Yes) {
+      z.node = sample(dist, at.args, noise_input(l_, name, noise_kind(dist), at.shape));
+      mean_node = mean(dist, at.args);
+    } else {
+      l_.fail(s_.dist_span, "sample_model cannot draw from '" + std::string(dist.name) + "' yet");
+      return;
+    }
+    if (site_->role == sema::Role::Latent) {
+      l_.draws[name] = Draw{z, &dist, at.args};
+      return;
+    }
+    l_.generated[name] = z;
+    l_.out.model_draws.push_back({name, z.node});
+    if (mean_node) l_.out.model_draws.push_back({"mean." + name, mean_node});
+  }
+
+  void draw(const sema::Distribution& dist, const std::string& latent, const std::vector<Value>& args) {
+    Site at = site(dist, latent, args);
+    if (l_.failed) return;
+    std::vector<const ast::Plate*>& plates = at.plates;
+    Args& aligned = at.args;
+    const ir::Node* eps = noise_input(l_, latent, noise_kind(dist), at.shape);
     Value z{sample(dist, aligned, eps), plates};
     // stl: the score term goes, so log q sees the guide's parameters as constants.
     Args q_args = aligned;

@@ -103,7 +103,9 @@ ir::Bindings synthetic_bindings(const Lowered& l, const sema::Model& model, cons
     if (o.init_radius > 0) fill(p.node, [&] { return o.init_radius * (2 * unit(rng) - 1); });
     else fill(p.node, [&] { return declared_init(p, rng); });
   }
-  for (const NoiseInput& n : l.noise) {
+  std::vector<NoiseInput> noise = l.noise;
+  noise.insert(noise.end(), l.model_noise.begin(), l.model_noise.end());
+  for (const NoiseInput& n : noise) {
     if (n.node->attrs().input == ir::InputKind::Uniform) fill(n.node, [&] { return unit(rng); });
     else fill(n.node, [&] { return normal(rng); });
   }

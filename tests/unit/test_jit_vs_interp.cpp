@@ -152,3 +152,47 @@ TEST_CASE("jit: the compiled gradient of every stdlib model passes the finite-di
     }
   }
 }
+
+TEST_CASE("jit: sample_model runs the model forwards: data drawn from the likelihood, and its mean") {
+  for (const char* name : {"gaussian_vae", "bernoulli_vae"}) {
+    Compiled m(stdlib_text(name), sema_options({{"D", 6}, {"H", 5}, {"J", 2}}), lower_options(Estimator::A));
+    REQUIRE_MESSAGE(m.ok(), m.messages());
+    REQUIRE(m.l().model_draws.size() == 2);
+    CHECK(m.l().model_draws[0].name == "x");
+    CHECK(m.l().model_draws[1].name == "mean.x");
+    ir::Bindings b = m.synthetic(4, 6, 5, 0.5);
+    std::vector<const ir::Node*> outs{m.l().model_draws[0].node, m.l().model_draws[1].node};
+    std::vector<ir::Tensor> want = ir::evaluate(outs, b);
+    Diagnostics d;
+    auto jit = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, name, {"sample_model"});
+    REQUIRE(jit);
+    std::vector<ir::Tensor> got = jit->run("sample_model", b);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].shape == std::vector<std::int64_t>{5, 6});  // M generated datapoints of D values
+    for (std::size_t k = 0; k < 2; ++k) {
+      for (std::size_t i = 0; i < want[k].values.size(); ++i) {
+        CHECK(std::abs(got[k].values[i] - want[k].values[i]) <= 1e-12 * (1 + std::abs(want[k].values[i])));
+      }
+    }
+    if (std::string(name) == "bernoulli_vae") {
+      for (double v : got[0].values) CHECK((v == 0 || v == 1));
+      for (double p : got[1].values) CHECK((p > 0 && p < 1));
+    }
+  }
+}
+
+TEST_CASE("jit: a model that cannot be run forwards still fits, and says why it cannot be sampled") {
+  Compiled m("model counts; dims { N; } data { y : int<lower=0>[N]; } param { s : real; }\n"
+             "latent { r : real<lower=0>; }\n"
+             "model { r ~ gamma(2, 1); y ~ poisson(r); }\n"
+             "guide { r ~ lognormal(s, 0.5); }\n",
+             sema_options(), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(m.ok(), m.messages());
+  CHECK(m.l().model_draws.empty());
+  CHECK(m.l().sample_model_problem.find("gamma") != std::string::npos);
+  Diagnostics d;
+  CHECK(jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "counts", {"elbo_grad"}));
+  CHECK_FALSE(jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "counts", {"sample_model"}));
+  REQUIRE(d.has_errors());
+  CHECK(d.all().back().message.find("cannot be sampled forwards") != std::string::npos);
+}
