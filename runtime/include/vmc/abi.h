@@ -60,7 +60,7 @@ typedef struct vmc_buffer_info {
 } vmc_buffer_info;
 
 typedef struct vmc_kernel_info {
-  const char* name;  /* "elbo_grad", "elbo", "sample_guide" */
+  const char* name;  /* "elbo_grad", "elbo", "sample_guide", "sample_model" */
   vmc_kernel entry;
   vmc_workspace_bytes workspace_bytes;
   int32_t n_outputs;
