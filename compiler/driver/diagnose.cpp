@@ -9,7 +9,7 @@
 
 #include "driver/commands.hpp"
 #include "driver/frontend.hpp"
-#include "ir/function.hpp"
+#include "ir/rewriter.hpp"
 #include "ir/interpreter.hpp"
 #include "lower/synthetic.hpp"
 
@@ -42,9 +42,9 @@ int run_diagnose(const ModelArgs& args, const DiagnoseArgs& diag) {
   const ir::Node* elbo = l.objective;
   // stl's gradient is by design not the derivative of its value: it holds the guide's params
   // constant inside log q. Finite differences do the same with those values pinned.
-  for (const ir::Node* n : ir::topological_order({elbo})) {
-    if (n->op() == ir::Op::StopGradient) at.pinned[n] = ir::evaluate(n, at);
-  }
+  ir::visit({elbo}, [&](const ir::Node& n) {
+    if (n.op() == ir::Op::StopGradient) at.pinned[&n] = ir::evaluate(&n, at);
+  });
 
   std::printf("Gradient check of %s (estimator %s) at a random point with fixed noise\n",
               args.model_path.c_str(), args.estimator.c_str());
