@@ -1,0 +1,79 @@
+// CSV loader: one row per leading index, comma-separated numbers, optional header line.
+#include "data_detail.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace vmc::data {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> split(std::string_view line) {
+  std::vector<std::string_view> fields;
+  for (;;) {
+    size_t comma = line.find(',');
+    fields.push_back(trim(line.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    line.remove_prefix(comma + 1);
+  }
+  return fields;
+}
+
+// A whole field as a number (from_chars: also "nan", "inf"); false when it is not one.
+bool parse_number(std::string_view s, double& v) {
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+Array load_csv(const std::string& path, const std::string& name) {
+  const std::string text = detail::read_file(path);
+  Array a;
+  a.name = name;
+  int64_t rows = 0, cols = -1, first_line = 0;
+  std::string_view rest(text);
+  for (int64_t line_no = 1; !rest.empty(); ++line_no) {
+    size_t nl = rest.find('\n');
+    std::string_view line = trim(rest.substr(0, nl));
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (line.empty()) continue;
+    std::vector<std::string_view> fields = split(line);
+    if (rows == 0 && cols < 0 && first_line == 0) {
+      first_line = line_no;
+      // A header has no numeric field; a line with some (say "1,,3") is data, and is checked.
+      double v;
+      bool any_number = false;
+      for (std::string_view f : fields) any_number = any_number || parse_number(f, v);
+      if (!any_number) continue;
+    }
+    if (cols < 0) cols = static_cast<int64_t>(fields.size());
+    if (static_cast<int64_t>(fields.size()) != cols)
+      throw DataError(path, "line " + std::to_string(line_no) + " has " +
+                                std::to_string(fields.size()) + " values, expected " +
+                                std::to_string(cols) + " (as on the first data row)");
+    for (size_t c = 0; c < fields.size(); ++c) {
+      std::string where = "line " + std::to_string(line_no) + ", column " + std::to_string(c + 1);
+      double v;
+      if (!parse_number(fields[c], v))
+        throw DataError(path, where + ": not a number: '" + std::string(fields[c]) + "'");
+      if (!std::isfinite(v))
+        detail::check_finite(path, where + ": ", a.values.size(), v);
+      a.values.push_back(v);
+    }
+    ++rows;
+  }
+  if (rows == 0) throw DataError(path, "no data rows");
+  a.shape = cols == 1 ? std::vector<int64_t>{rows} : std::vector<int64_t>{rows, cols};
+  a.integer = detail::all_integral(a.values);
+  return a;
+}
+
+}  // namespace vmc::data

@@ -1,0 +1,24 @@
+// Helpers shared by the loaders (runtime/src/{data,idx,csv,npy,json}.cpp). Internal.
+#pragma once
+
+#include "vmc/data.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace vmc::data::detail {
+
+// The whole file as bytes; DataError "cannot open file" when it is missing or unreadable.
+std::string read_file(const std::string& path);
+
+// Throws DataError naming the element (flat C-order index) when v is NaN or infinite.
+void check_finite(const std::string& path, const std::string& where, size_t index, double v);
+
+// True when every value is an integer.
+bool all_integral(const std::vector<double>& values);
+
+// "[2, 3]"
+std::string shape_string(const std::vector<int64_t>& shape);
+
+}  // namespace vmc::data::detail
