@@ -27,7 +27,7 @@ std::unique_ptr<Model> analyze(const ast::Program& program, const Options& optio
                                Diagnostics& diags);
 
 // The line `vmc check` prints on success, e.g.
-// "ok: gaussian_vae: 12 params (1202*D + 24840 values), 1 latent (1 local, 0 global), 1 data, 4 dims"
+// "ok: 12 params (1202*D + 24840 values), 1 latents (1 local, 0 global), 1 data, 4 dims; model gaussian_vae"
 std::string summary_line(const Model& model);
 
 }  // namespace vmc::sema

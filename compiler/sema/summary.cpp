@@ -13,7 +13,7 @@ std::string value_count(const Model& m) {
       for (const Extent& e : p.type.shape) n = n * e;
       total = total + n;
     }
-    return total.to_string() + (total == Extent::constant(1) ? " value" : " values");
+    return total.to_string() + " values";
   } catch (const ExtentOverflow&) {
     return "more than 2^63 values";
   }
@@ -21,13 +21,14 @@ std::string value_count(const Model& m) {
 
 }  // namespace
 
+// INTERFACE.md fixes the line's start, `ok: N params (P values), L latents, ...`, for scripts
+// that read it: the counts keep those words whatever the number.
 std::string summary_line(const Model& m) {
   std::size_t local = m.local_latent_count();
-  return "ok: " + m.name + ": " + count(m.params.size(), "param", "params") + " (" +
-         value_count(m) + "), " + count(m.latents.size(), "latent", "latents") + " (" +
-         std::to_string(local) + " local, " + std::to_string(m.latents.size() - local) +
-         " global), " + std::to_string(m.data.size()) + " data, " +
-         count(m.dims.size(), "dim", "dims");
+  return "ok: " + std::to_string(m.params.size()) + " params (" + value_count(m) + "), " +
+         std::to_string(m.latents.size()) + " latents (" + std::to_string(local) + " local, " +
+         std::to_string(m.latents.size() - local) + " global), " + std::to_string(m.data.size()) +
+         " data, " + std::to_string(m.dims.size()) + " dims; model " + m.name;
 }
 
 }  // namespace vmc::sema

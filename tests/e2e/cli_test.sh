@@ -90,7 +90,7 @@ run 1 emit nonsense X && has stderr nonsense
 run 1 emit ast && has stderr error
 run 1 emit ast missing.vmodel && has_line stderr "missing.vmodel: error: cannot open file: No such file or directory"
 
-run 0 check "$src/stdlib/gaussian_vae.vmodel" && { has stdout "ok: gaussian_vae"; empty stderr; }
+run 0 check "$src/stdlib/gaussian_vae.vmodel" && { has stdout "ok: 12 params"; empty stderr; }
 printf 'model m;\nmodel { x ~ normal(0, 1) }\n' > broken.vmodel
 run 1 check broken.vmodel && { has_line stderr "broken.vmodel:2:25: error: expected ';'"; empty stdout; }
 

@@ -64,8 +64,8 @@ TEST_CASE("the gaussian VAE checks, with symbolic N and D") {
   Checked c(kGaussianVae);
   REQUIRE(c.model);
   CHECK(sema::summary_line(*c.model) ==
-        "ok: gaussian_vae: 12 params (1202*D + 24840 values), 1 latent (1 local, 0 global), "
-        "1 data, 4 dims");
+        "ok: 12 params (1202*D + 24840 values), 1 latents (1 local, 0 global), 1 data, 4 dims; "
+        "model gaussian_vae");
   const sema::Model& m = *c.model;
   CHECK(m.name == "gaussian_vae");
   REQUIRE(m.latents.size() == 1);
@@ -101,28 +101,29 @@ TEST_CASE("the gaussian VAE with data and --set") {
   Checked c(kGaussianVae, o);
   REQUIRE(c.model);
   CHECK(sema::summary_line(*c.model) ==
-        "ok: gaussian_vae: 12 params (945572 values), 1 latent (1 local, 0 global), 1 data, "
-        "4 dims");
+        "ok: 12 params (945572 values), 1 latents (1 local, 0 global), 1 data, 4 dims; "
+        "model gaussian_vae");
 }
 
 TEST_CASE("logistic regression: global latents, int data, constant inits") {
   Checked c(kLogisticRegression);
   REQUIRE(c.model);
   CHECK(sema::summary_line(*c.model) ==
-        "ok: logistic_regression: 4 params (2*D + 2 values), 2 latents (0 local, 2 global), "
-        "2 data, 2 dims");
+        "ok: 4 params (2*D + 2 values), 2 latents (0 local, 2 global), 2 data, 2 dims; "
+        "model logistic_regression");
   const sema::Variable& w_ls = *c.model->find_variable("w_ls");
   CHECK(w_ls.init.kind == sema::ParamInit::Kind::Constant);
   CHECK(w_ls.init.value == -2);
   CHECK_FALSE(c.model->latents[0].local);
 }
 
-TEST_CASE("singular counts in the summary") {
+// INTERFACE.md's `ok: N params (P values), L latents, ...`: the words stay for any count.
+TEST_CASE("the summary keeps INTERFACE.md's words for counts of one") {
   Checked c("model one;\ndims { K = 1; }\ndata { y : real; }\nparam { mu : real; }\n"
             "model { y ~ normal(mu, 1); }\n");
   REQUIRE(c.model);
   CHECK(sema::summary_line(*c.model) ==
-        "ok: one: 1 param (1 value), 0 latents (0 local, 0 global), 1 data, 1 dim");
+        "ok: 1 params (1 values), 0 latents (0 local, 0 global), 1 data, 1 dims; model one");
 }
 
 TEST_CASE("the model name and the blocks") {

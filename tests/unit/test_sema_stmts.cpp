@@ -231,7 +231,7 @@ TEST_CASE("local and global latents") {
     CHECK_FALSE(m.find_variable("g")->local);
     CHECK_FALSE(m.find_variable("h")->local);
     CHECK(sema::summary_line(m) ==
-          "ok: m: 3 params (13 values), 3 latents (1 local, 2 global), 4 data, 2 dims");
+          "ok: 3 params (13 values), 3 latents (1 local, 2 global), 4 data, 2 dims; model m");
   }
 }
 
