@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -76,34 +75,14 @@ int main(int argc, char** argv) {
   const jit::CompiledModel& model = *fe.compiled;
   const jit::CompiledKernel* k = model.kernel("elbo_grad");
 
-  // Buffers once, in f32, as the fit loop will hold them.
-  std::vector<std::int64_t> sizes;
-  for (const std::string& s : model.symbols()) sizes.push_back(b.sizes.at(s));
-  std::vector<std::vector<char>> storage;
-  std::vector<const void*> in;
-  for (const ir::Node* n : model.inputs()) {
-    const ir::Tensor& t = b.inputs.at(n->attrs().name);
-    storage.emplace_back(t.values.size() * 8 + 64);
-    char* p = storage.back().data();
-    for (std::size_t i = 0; i < t.values.size(); ++i) {
-      if (n->dtype() == ir::DType::Int) reinterpret_cast<std::int64_t*>(p)[i] = static_cast<std::int64_t>(t.values[i]);
-      else reinterpret_cast<float*>(p)[i] = static_cast<float>(t.values[i]);
-    }
-    in.push_back(p);
-  }
-  std::vector<void*> out;
-  for (const ir::Node* o : k->outputs) {
-    std::int64_t count = 1;
-    for (const ir::Extent& e : o->shape()) count *= e.is_constant() ? e.size : b.sizes.at(o->graph().symbol_name(e.symbol));
-    storage.emplace_back(static_cast<std::size_t>(count) * 4 + 64);
-    out.push_back(storage.back().data());
-  }
-  std::vector<char> workspace(static_cast<std::size_t>(k->workspace_bytes(sizes.data())) + 64);
-  void* ws = reinterpret_cast<void*>((reinterpret_cast<std::uintptr_t>(workspace.data()) + 63) / 64 * 64);
+  // Buffers once, as the fit loop will hold them.
+  jit::CompiledModel::Call step = model.prepare("elbo_grad", b);
 
   // The same products alone: every matmul of the kernel's schedule, at these sizes.
   codegen::Schedule s = codegen::schedule(k->outputs, model.inputs(), 4);
-  auto extent = [&](const ir::Extent& e) { return e.is_constant() ? e.size : b.sizes.at(l.function.graph->symbol_name(e.symbol)); };
+  auto extent = [&](const ir::Extent& e) {
+    return ir::concrete_shape({e}, *l.function.graph, b)[0];
+  };
   std::vector<Gemm> gemms;
   double flops = 0;
   for (const ir::Node* n : s.computed) {
@@ -129,12 +108,14 @@ int main(int argc, char** argv) {
       vmc_gemm_f32(g.ta, g.tb, g.m, g.n, g.k, 1, A.data(), g.lda, B.data(), g.ldb, 0, C.data(), g.n);
     }
   };
-  auto step = [&] { k->entry(in.data(), sizes.data(), out.data(), ws); };
-  for (int w = 0; w < 20; ++w) { step(); products(); }
+  for (int w = 0; w < 20; ++w) {
+    step();
+    products();
+  }
   // Interleaved, so both see the same machine state.
   double step_us = 0, gemm_us = 0;
   for (int round = 0; round < 3; ++round) {
-    step_us += median_us(step, reps) / 3;
+    step_us += median_us([&] { step(); }, reps) / 3;
     gemm_us += median_us(products, reps) / 3;
   }
   std::printf("%s, M = %lld, f32, %zu products (%.1f MFLOP per step)\n", args.model_path.c_str(),

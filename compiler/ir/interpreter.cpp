@@ -39,26 +39,17 @@ class Evaluator {
   }
 
   void run(const Node* n) {
-    current_ = n;
     if (auto pin = bindings_.pinned.find(n); pin != bindings_.pinned.end()) {
       memo_[n] = pin->second;
       return;
     }
-    std::vector<std::int64_t> shape;
-    for (const Extent& e : n->shape()) shape.push_back(extent(e));
+    std::vector<std::int64_t> shape = concrete_shape(n->shape(), n->graph(), bindings_);
     Tensor out{shape, std::vector<double>(count(shape))};
     compute(*n, out);
     memo_[n] = std::move(out);
   }
 
  private:
-  std::int64_t extent(const Extent& e) const {
-    if (e.is_constant()) return e.size;
-    auto it = bindings_.sizes.find(graph_symbol(e));
-    VMC_ASSERT(it != bindings_.sizes.end(), "size '" + graph_symbol(e) + "' is not bound");
-    return it->second;
-  }
-  const std::string& graph_symbol(const Extent& e) const { return current_->graph().symbol_name(e.symbol); }
 
   void compute(const Node& n, Tensor& out) {
     const OpInfo& oi = info(n.op());
@@ -261,11 +252,26 @@ class Evaluator {
   }
 
   const Bindings& bindings_;
-  const Node* current_ = nullptr;
   std::unordered_map<const Node*, Tensor> memo_;
 };
 
 }  // namespace
+
+std::vector<std::int64_t> concrete_shape(const Shape& shape, const Graph& graph,
+                                         const Bindings& bindings) {
+  std::vector<std::int64_t> out;
+  for (const Extent& e : shape) {
+    if (e.is_constant()) {
+      out.push_back(e.size);
+      continue;
+    }
+    const std::string& name = graph.symbol_name(e.symbol);
+    auto it = bindings.sizes.find(name);
+    VMC_ASSERT(it != bindings.sizes.end(), "size '" + name + "' is not bound");
+    out.push_back(it->second);
+  }
+  return out;
+}
 
 std::int64_t Tensor::size() const { return count(shape); }
 

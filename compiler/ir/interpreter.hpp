@@ -30,6 +30,11 @@ struct Bindings {
   std::map<const Node*, Tensor> pinned;
 };
 
+// The extents of `shape` under `bindings`: run-time sizes looked up by their symbol's name in
+// `graph` (an unbound size is an internal error).
+std::vector<std::int64_t> concrete_shape(const Shape& shape, const Graph& graph,
+                                         const Bindings& bindings);
+
 // Evaluates `roots` (and what they depend on). A missing or misshapen binding is an internal
 // error: the caller builds bindings from the same model the graph came from.
 std::vector<Tensor> evaluate(const std::vector<const Node*>& roots, const Bindings& bindings);

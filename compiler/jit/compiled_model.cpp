@@ -19,21 +19,6 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// A 64-byte aligned byte buffer.
-struct Aligned {
-  explicit Aligned(std::size_t bytes) : data(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64)) {}
-  ~Aligned() { std::free(data); }
-  Aligned(const Aligned&) = delete;
-  Aligned(Aligned&& o) noexcept : data(o.data) { o.data = nullptr; }
-  void* data;
-};
-
-std::vector<std::int64_t> concrete(const ir::Shape& shape, const ir::Graph& g, const ir::Bindings& b) {
-  std::vector<std::int64_t> out;
-  for (const ir::Extent& e : shape) out.push_back(e.is_constant() ? e.size : b.sizes.at(g.symbol_name(e.symbol)));
-  return out;
-}
-
 }  // namespace
 
 const std::map<std::string, void*>& runtime_symbols() {
@@ -211,46 +196,65 @@ const CompiledKernel* CompiledModel::kernel(const std::string& name) const {
   return nullptr;
 }
 
-std::vector<ir::Tensor> CompiledModel::run(const std::string& name, const ir::Bindings& b) const {
+AlignedBuffer::AlignedBuffer(std::size_t bytes)
+    : data(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64)) {}
+AlignedBuffer::~AlignedBuffer() { std::free(data); }
+
+CompiledModel::Call::Call() = default;
+CompiledModel::Call::~Call() = default;
+CompiledModel::Call::Call(Call&&) noexcept = default;
+
+CompiledModel::Call CompiledModel::prepare(const std::string& name, const ir::Bindings& b) const {
   const CompiledKernel* k = kernel(name);
   VMC_ASSERT(k, "no kernel named '" + name + "'");
-  bool f32 = precision_ == codegen::Precision::F32;
-  std::size_t width = f32 ? 4 : 8;
-  std::vector<std::int64_t> sizes;
-  for (const std::string& s : symbols_) sizes.push_back(b.sizes.at(s));
-  const ir::Graph& graph = inputs_.empty() ? k->outputs.front()->graph() : inputs_.front()->graph();
-
-  std::vector<Aligned> storage;
-  std::vector<const void*> in;
+  Call call;
+  call.kernel_ = k;
+  call.f32_ = precision_ == codegen::Precision::F32;
+  std::size_t width = call.f32_ ? 4 : 8;
+  for (const std::string& s : symbols_) call.sizes_.push_back(b.sizes.at(s));
   for (const ir::Node* n : inputs_) {
     const ir::Tensor& t = b.inputs.at(n->attrs().name);
     bool is_int = n->dtype() == ir::DType::Int;
-    storage.emplace_back(t.values.size() * 8);
-    void* p = storage.back().data;
+    void* p = call.storage_.emplace_back(t.values.size() * 8).data;
     for (std::size_t i = 0; i < t.values.size(); ++i) {
       if (is_int) static_cast<std::int64_t*>(p)[i] = static_cast<std::int64_t>(t.values[i]);
-      else if (f32) static_cast<float*>(p)[i] = static_cast<float>(t.values[i]);
+      else if (call.f32_) static_cast<float*>(p)[i] = static_cast<float>(t.values[i]);
       else static_cast<double*>(p)[i] = t.values[i];
     }
-    in.push_back(p);
+    call.inputs_.push_back(p);
   }
-  std::vector<ir::Tensor> results;
-  std::vector<void*> out;
   for (const ir::Node* o : k->outputs) {
-    ir::Tensor t{concrete(o->shape(), graph, b), {}};
+    std::vector<std::int64_t> shape = ir::concrete_shape(o->shape(), o->graph(), b);
+    ir::Tensor t{shape, {}};
+    call.output_shapes_.push_back(shape);
+    call.outputs_.push_back(call.storage_.emplace_back(static_cast<std::size_t>(t.size()) * width).data);
+  }
+  call.storage_.emplace_back(static_cast<std::size_t>(k->workspace_bytes(call.sizes_.data())));
+  call.workspace_ = call.storage_.back().data;
+  return call;
+}
+
+void CompiledModel::Call::operator()() const {
+  kernel_->entry(inputs_.data(), sizes_.data(), outputs_.data(), workspace_);
+}
+
+std::vector<ir::Tensor> CompiledModel::Call::results() const {
+  std::vector<ir::Tensor> out;
+  for (std::size_t j = 0; j < outputs_.size(); ++j) {
+    ir::Tensor t{output_shapes_[j], {}};
     t.values.resize(static_cast<std::size_t>(t.size()));
-    results.push_back(std::move(t));
-    storage.emplace_back(results.back().values.size() * width);
-    out.push_back(storage.back().data);
-  }
-  Aligned workspace(static_cast<std::size_t>(k->workspace_bytes(sizes.data())));
-  k->entry(in.data(), sizes.data(), out.data(), workspace.data);
-  for (std::size_t j = 0; j < results.size(); ++j) {
-    for (std::size_t i = 0; i < results[j].values.size(); ++i) {
-      results[j].values[i] = f32 ? static_cast<const float*>(out[j])[i] : static_cast<const double*>(out[j])[i];
+    for (std::size_t i = 0; i < t.values.size(); ++i) {
+      t.values[i] = f32_ ? static_cast<const float*>(outputs_[j])[i] : static_cast<const double*>(outputs_[j])[i];
     }
+    out.push_back(std::move(t));
   }
-  return results;
+  return out;
+}
+
+std::vector<ir::Tensor> CompiledModel::run(const std::string& name, const ir::Bindings& b) const {
+  Call call = prepare(name, b);
+  call();
+  return call.results();
 }
 
 }  // namespace vmc::jit

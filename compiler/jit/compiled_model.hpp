@@ -25,8 +25,40 @@ struct CompiledKernel {
   std::vector<const ir::Node*> outputs;
 };
 
+// A 64-byte aligned byte buffer.
+struct AlignedBuffer {
+  explicit AlignedBuffer(std::size_t bytes);
+  ~AlignedBuffer();
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer(AlignedBuffer&& o) noexcept : data(o.data) { o.data = nullptr; }
+  void* data;
+};
+
 class CompiledModel {
  public:
+  // One kernel with its buffers filled from interpreter bindings (in the model's precision) and
+  // its workspace allocated: calling it runs the kernel with no conversion or allocation, so it
+  // serves differential tests and benchmarks alike.
+  class Call {
+   public:
+    Call();
+    ~Call();
+    Call(Call&&) noexcept;
+    void operator()() const;
+    std::vector<ir::Tensor> results() const;  // the outputs, converted to double
+
+   private:
+    friend class CompiledModel;
+    const CompiledKernel* kernel_ = nullptr;
+    bool f32_ = false;
+    std::deque<AlignedBuffer> storage_;
+    std::vector<const void*> inputs_;
+    std::vector<void*> outputs_;
+    std::vector<std::vector<std::int64_t>> output_shapes_;
+    std::vector<std::int64_t> sizes_;
+    void* workspace_ = nullptr;
+  };
+
   // Compiles the named kernels (see kernel_specs): a fit needs only "elbo_grad", an evaluation
   // only "elbo", and each kernel costs compile time. Returns nullptr after reporting LLVM's
   // errors to `diags`. `lowered` must outlive the model (its IR names the buffers).
@@ -46,8 +78,9 @@ class CompiledModel {
   const vmc_model_info& info() const { return info_; }
   double codegen_ms() const { return codegen_ms_; }
 
+  Call prepare(const std::string& kernel, const ir::Bindings& bindings) const;
   // Runs a kernel on the same bindings the reference interpreter takes, converting to and
-  // from the model's precision: the bridge for differential tests and `vmc diagnose`.
+  // from the model's precision: the bridge for differential tests.
   std::vector<ir::Tensor> run(const std::string& kernel, const ir::Bindings& bindings) const;
 
  private:

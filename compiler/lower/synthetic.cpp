@@ -10,12 +10,6 @@
 namespace vmc::lower {
 namespace {
 
-std::vector<std::int64_t> concrete(const ir::Shape& shape, const ir::Graph& g, const ir::Bindings& b) {
-  std::vector<std::int64_t> out;
-  for (const ir::Extent& e : shape) out.push_back(e.is_constant() ? e.size : b.sizes.at(g.symbol_name(e.symbol)));
-  return out;
-}
-
 // The smallest leading extent of the tables an int input indexes, so synthetic indices stay in
 // range even where the data's declaration gives no upper bound.
 std::int64_t index_limit(const Lowered& l, const ir::Node* input, const ir::Bindings& b) {
@@ -23,7 +17,7 @@ std::int64_t index_limit(const Lowered& l, const ir::Node* input, const ir::Bind
   for (const ir::Node* n : l.function.schedule()) {
     if ((n->op() == ir::Op::Gather || n->op() == ir::Op::ScatterAdd) && n->arg(1) == input) {
       const ir::Shape& table = n->op() == ir::Op::Gather ? n->arg(0)->shape() : n->shape();
-      limit = std::min(limit, concrete({table[0]}, input->graph(), b)[0]);
+      limit = std::min(limit, ir::concrete_shape({table[0]}, input->graph(), b)[0]);
     }
   }
   return limit;
@@ -94,7 +88,7 @@ ir::Bindings synthetic_bindings(const Lowered& l, const sema::Model& model, cons
   std::uniform_real_distribution<double> unit(0, 1);
   std::normal_distribution<double> normal(0, 1);
   auto fill = [&](const ir::Node* n, auto draw) {
-    ir::Tensor t{concrete(n->shape(), g, b), {}};
+    ir::Tensor t{ir::concrete_shape(n->shape(), g, b), {}};
     t.values.resize(static_cast<std::size_t>(t.size()));
     for (double& v : t.values) v = draw();
     b.inputs[n->attrs().name] = std::move(t);
@@ -116,7 +110,7 @@ ir::Bindings synthetic_bindings(const Lowered& l, const sema::Model& model, cons
       std::vector<double> rows(static_cast<std::size_t>(b.sizes.at(d.batch_dim)));
       std::iota(rows.begin(), rows.end(), 0.0);
       std::shuffle(rows.begin(), rows.end(), rng);
-      rows.resize(static_cast<std::size_t>(concrete(d.node->shape(), g, b)[0]));
+      rows.resize(static_cast<std::size_t>(ir::concrete_shape(d.node->shape(), g, b)[0]));
       b.inputs[d.name] = ir::Tensor{{static_cast<std::int64_t>(rows.size())}, rows};
       continue;
     }
