@@ -63,6 +63,14 @@ Lowerer::Lowerer(const sema::Model& m, const Options& o, Diagnostics& d)
   for (const sema::Dim& dim : model.dims) {
     if (!compile_time.count(dim.name) && !dim.value) runtime_dims.insert(dim.name);
   }
+  // One minibatch size per subsampled dim: "M" when there is one, "M_dim" when several.
+  std::vector<const ast::Plate*> all;
+  for (const ast::Block* b : {model.model_block, model.guide_block}) {
+    if (b) collect_plates(b->statements, all);
+  }
+  for (const ast::Plate* q : all) {
+    if (q->subsample) subsampled_dims.insert(q->dim.name);
+  }
 }
 
 bool Lowerer::fail(Span at, const std::string& message) {
@@ -102,15 +110,7 @@ ir::Extent Lowerer::extent(const sema::Extent& e, Span at) {
 
 ir::Extent Lowerer::plate_extent(const ast::Plate& p) {
   if (!p.subsample) return dim_extent(p.dim.name, p.dim.span);
-  std::set<std::string> subsampled;
-  std::vector<const ast::Plate*> all;
-  for (const ast::Block* b : {model.model_block, model.guide_block}) {
-    if (b) collect_plates(b->statements, all);
-  }
-  for (const ast::Plate* q : all) {
-    if (q->subsample) subsampled.insert(q->dim.name);
-  }
-  std::string name = subsampled.size() <= 1 ? "M" : "M_" + p.dim.name;
+  std::string name = subsampled_dims.size() <= 1 ? "M" : "M_" + p.dim.name;
   out.sizes[name] = p.dim.name;
   out.sizes[p.dim.name] = p.dim.name;
   return ir::Extent::runtime(g.symbol(name));

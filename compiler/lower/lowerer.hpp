@@ -75,6 +75,7 @@ class Lowerer {
   bool failed = false;
 
   std::set<std::string> runtime_dims;
+  std::set<std::string> subsampled_dims;  // dims of the subsampled plates, model and guide
   std::vector<const ast::Plate*> plates;               // enclosing plates, outermost first
   std::vector<std::map<std::string, Value>> lets;      // let scopes, innermost last
   std::vector<std::map<std::string, Value>> fn_args;   // user fn parameters, innermost last

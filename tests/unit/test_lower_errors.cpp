@@ -33,6 +33,19 @@ void expect_error(const std::string& text, const std::vector<std::string>& needl
 
 }  // namespace
 
+// A local latent and no guide block: only an automatic guide can fit it.
+const char* const kLocalLatentWithoutGuide = R"(model local_auto;
+dims { N; }
+data { y : real[N]; }
+latent { z : real[N]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    y[i] ~ normal(z[i], 1);
+  }
+}
+)";
+
 TEST_CASE("lower errors: iwae on a model mixing local and global latents") {
   const char* text = R"(model mixed;
 dims { N; }
@@ -76,17 +89,7 @@ guide { mu ~ normal(m_loc, exp(m_ls)); }
 }
 
 TEST_CASE("lower errors: a fullrank automatic guide on a local latent") {
-  const char* text = R"(model local_auto;
-dims { N; }
-data { y : real[N]; }
-latent { z : real[N]; }
-model {
-  plate i in N subsample {
-    z[i] ~ normal(0, 1);
-    y[i] ~ normal(z[i], 1);
-  }
-}
-)";
+  const char* text = kLocalLatentWithoutGuide;
   expect_error(text, {"fullrank", "'z'", "meanfield"}, sema_options({{"N", 6}}, "fullrank"));
   // meanfield is fine.
   Compiled c(text, sema_options({{"N", 6}}, "meanfield"), lower_options(Estimator::A));
@@ -144,17 +147,8 @@ model {
   REQUIRE_MESSAGE(c.ok(), c.messages());
   CHECK(c.l().sizes.count("M"));
   // A local latent's automatic guide has a param per datapoint: N needs a value too.
-  const char* auto_local = R"(model auto_no_dim;
-dims { N; }
-data { y : real[N]; }
-latent { z : real[N]; }
-model {
-  plate i in N subsample {
-    z[i] ~ normal(0, 1);
-    y[i] ~ normal(z[i], 1);
-  }
-}
-)";
+  // The same model with no N at all.
+  const char* auto_local = kLocalLatentWithoutGuide;
   expect_error(auto_local, {"'N'"}, sema_options({}, "meanfield"));
 }
 
