@@ -1,5 +1,6 @@
 #include "driver/commands.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -67,6 +68,7 @@ codegen::Precision precision(const ModelArgs& args) {
 bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
   sema::Options options;
   options.auto_guide = args.guide;
+  options.data_shapes = args.data_shapes;
   if (parse_set(args.set, options.set_dims, fe.diags)) check_file(fe, args.model_path, options);
   if (fe.model && stage != Stage::Check) {
     lower::Options lo;
@@ -81,8 +83,12 @@ bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
   }
   if (fe.lowered && stage == Stage::Native) {
     std::string cache = args.no_cache ? "" : jit::default_cache_dir();
+    std::vector<std::string> available = jit::available_kernels(*fe.lowered), kernels;
+    for (const std::string& k : args.kernels) {
+      if (std::find(available.begin(), available.end(), k) != available.end()) kernels.push_back(k);
+    }
     fe.compiled = jit::CompiledModel::build(*fe.lowered, precision(args), fe.diags, args.model_path,
-                                            {"elbo_grad"}, cache);
+                                            kernels, cache);
     if (fe.compiled) {
       fe.times.add("codegen", fe.compiled->codegen_ms());
       fe.times.add("LLVM optimise", fe.compiled->timing().optimize_ms);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,11 @@ struct ModelArgs {
   int samples = 1;
   std::string precision = "f32";
   bool no_cache = false;  // compile from scratch, bypassing the object cache
+  // Set by the commands that run a model, not by flags: the shapes of the data bound (so sema
+  // infers dims from them) and the kernels to compile (those the model cannot offer, such as
+  // sample_model for a model with no forward sampler, are skipped).
+  std::map<std::string, std::vector<std::int64_t>> data_shapes;
+  std::vector<std::string> kernels = {"elbo_grad"};
 };
 
 // With `timing`, compiles all the way to native code and prints the time of each stage.

@@ -5,6 +5,8 @@
 #include <new>
 
 #include "driver/commands.hpp"
+#include "driver/config.hpp"
+#include "driver/run.hpp"
 #include "support/check.hpp"
 #include "support/stack.hpp"
 
@@ -24,8 +26,9 @@ int run(int argc, char** argv) {
   app.fallthrough(false);
 
   vmc::driver::ModelArgs model;
-  auto model_options = [&](CLI::App* cmd, bool lowering) {
-    cmd->add_option("MODEL", model.model_path, "the .vmodel file")->required();
+  auto model_options = [&](CLI::App* cmd, bool lowering, bool required = true) {
+    CLI::Option* path = cmd->add_option("MODEL", model.model_path, "the .vmodel file");
+    if (required) path->required();
     cmd->add_option("--set", model.set,
                     "give a dim a value: --set J=2 (repeatable; overrides a default, or gives a "
                     "dim the data would otherwise give)");
@@ -88,6 +91,72 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->default_val(10);
 
+  // ---- commands that run a model on data ----
+  vmc::driver::DataArgs data;
+  auto data_options = [&](CLI::App* cmd, bool test) {
+    cmd->add_option("--data", data.data,
+                    "bind data: NAME=PATH (IDX .gz or raw, .csv, .npy, .json) or FILE.json (every "
+                    "array named in the data block); repeatable. Without it, a model whose data "
+                    "block is just x : real[N, D] runs on the embedded digits");
+    if (test) cmd->add_option("--test-data", data.test_data, "held-out data, bound as --data");
+    cmd->add_flag("--raw-pixels", data.raw_pixels, "keep unsigned-byte images as 0-255 instead of [0, 1]");
+  };
+
+  vmc::driver::FitArgs fit;
+  std::string config;
+  CLI::App* fit_cmd = app.add_subcommand(
+      "fit", "Compile a model and optimise its ELBO on data; results (summary.json, trace.csv, "
+             "checkpoint.bin, draws.csv, pictures) go to --out DIR");
+  model_options(fit_cmd, true, false);
+  data_options(fit_cmd, true);
+  fit_cmd->add_option("--config", config, "a TOML file with the same keys as these options; flags win");
+  fit_cmd->add_option("--batch", fit.batch, "minibatch size M of the subsampled plate, or DIM=M (default 100)");
+  fit_cmd->add_option("--steps", fit.steps, "total optimisation steps (default 2000 unless --epochs)")
+      ->check(CLI::NonNegativeNumber);
+  fit_cmd->add_option("--epochs", fit.epochs, "passes over the data instead of --steps")->check(CLI::NonNegativeNumber);
+  fit_cmd->add_option("--optimizer", fit.optimizer, "adam, adagrad, sgd, momentum or rmsprop")
+      ->check(CLI::IsMember({"adam", "adagrad", "sgd", "momentum", "rmsprop"}))
+      ->default_val("adam");
+  fit_cmd->add_option("--lr", fit.lr, "learning rate (default: adam 1e-3, adagrad 1e-2, others 1e-3)");
+  fit_cmd->add_option("--seed", fit.seed, "seed of the initial values, minibatches and noise")->default_val(1);
+  fit_cmd->add_option("--threads", fit.threads, "threads; each runs part of every minibatch")
+      ->check(CLI::Range(1, 256))
+      ->default_val(1);
+  fit_cmd->add_option("--out", fit.out, "output directory")->default_val("vmc-out");
+  fit_cmd->add_flag("--resume", fit.resume, "continue from OUT/checkpoint.bin (bit-for-bit)");
+  fit_cmd->add_option("--tol-rel-obj", fit.tol_rel_obj,
+                      "stop when the smoothed ELBO's relative change over 100 steps is below this "
+                      "(median of the last 5 checks), as Stan's ADVI")
+      ->check(CLI::NonNegativeNumber);
+  fit_cmd->add_option("--clip-grad", fit.clip_grad, "clip the gradient's L2 norm (per datapoint) to this")
+      ->check(CLI::NonNegativeNumber);
+  fit_cmd->add_option("--eval-every", fit.eval_every, "evaluate the bound on --test-data every K steps")
+      ->check(CLI::NonNegativeNumber);
+  fit_cmd->add_flag("--quiet,-q", fit.quiet, "no progress output");
+
+  vmc::driver::EvalArgs eval;
+  CLI::App* eval_cmd = app.add_subcommand(
+      "eval", "The bound per datapoint on data with a fit's params (--estimator iwae --samples K "
+              "estimates the log-likelihood)");
+  model_options(eval_cmd, true);
+  data_options(eval_cmd, true);
+  eval_cmd->add_option("--params", eval.params, "a checkpoint.bin written by vmc fit")->required();
+  eval_cmd->add_option("--batch", eval.batch, "rows per kernel call");
+  eval_cmd->add_option("--seed", eval.seed, "seed of the noise")->default_val(1);
+  eval_cmd->add_option("--threads", eval.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
+
+  vmc::driver::SampleArgs sample;
+  CLI::App* sample_cmd = app.add_subcommand(
+      "sample", "Draws from the fitted guide (the posterior) or the model (--from model) to CSV; "
+                "image data also to a PNG grid");
+  model_options(sample_cmd, true);
+  data_options(sample_cmd, false);
+  sample_cmd->add_option("--params", sample.params, "a checkpoint.bin written by vmc fit")->required();
+  sample_cmd->add_option("--draws", sample.draws, "number of draws")->check(CLI::Range(1, 10000000))->default_val(100);
+  sample_cmd->add_option("--from", sample.from, "guide or model")->check(CLI::IsMember({"guide", "model"}))->default_val("guide");
+  sample_cmd->add_option("--out", sample.out, "the CSV file (default draws.csv, or model_draws.csv)");
+  sample_cmd->add_option("--seed", sample.seed, "seed of the noise")->default_val(1);
+
   std::string help_topic;
   CLI::App* help_cmd = app.add_subcommand("help", "Explain a command: vmc help CMD");
   help_cmd->add_option("COMMAND", help_topic, "the command to explain");
@@ -105,6 +174,27 @@ int run(int argc, char** argv) {
     return 1;
   }
 
+  if (*fit_cmd) {
+    if (!config.empty() && !vmc::driver::apply_config(*fit_cmd, config)) return 1;
+    if (model.model_path.empty()) {
+      std::cerr << "vmc: error: fit needs a MODEL (a .vmodel file), on the command line or as "
+                   "`model = \"...\"` in --config\n";
+      return 1;
+    }
+    fit.model = model;
+    fit.data = data;
+    return vmc::driver::run_fit(fit);
+  }
+  if (*eval_cmd) {
+    eval.model = model;
+    eval.data = data;
+    return vmc::driver::run_eval(eval);
+  }
+  if (*sample_cmd) {
+    sample.model = model;
+    sample.data = data;
+    return vmc::driver::run_sample(sample);
+  }
   if (*check_cmd) return vmc::driver::run_check(model, timing);
   if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model, optimized);
   if (*diagnose_cmd) return vmc::driver::run_diagnose(model, diag);

@@ -55,6 +55,7 @@ const std::map<std::string, void*>& runtime_symbols() {
 std::vector<std::string> available_kernels(const lower::Lowered& lowered) {
   std::vector<std::string> names{"elbo_grad", "elbo", "sample_guide"};
   if (!lowered.model_draws.empty()) names.push_back("sample_model");
+  if (!lowered.reconstructions.empty()) names.push_back("reconstruct");
   return names;
 }
 
@@ -71,6 +72,9 @@ std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
     } else if (name == "sample_model") {
       VMC_ASSERT(!lowered.model_draws.empty(), "no sample_model kernel: " + lowered.sample_model_problem);
       for (const ir::Output& o : lowered.model_draws) spec.outputs.push_back(o.node);
+    } else if (name == "reconstruct") {
+      VMC_ASSERT(!lowered.reconstructions.empty(), "no reconstruct kernel: " + lowered.sample_model_problem);
+      for (const ir::Output& o : lowered.reconstructions) spec.outputs.push_back(o.node);
     } else {
       VMC_ASSERT(name == "elbo", "no kernel named '" + name + "'");
       spec.outputs.push_back(f.output("elbo"));
@@ -86,8 +90,9 @@ std::unique_ptr<CompiledModel> CompiledModel::build(const lower::Lowered& lowere
                                                     const std::vector<std::string>& kernels,
                                                     const std::string& cache_dir) {
   for (const std::string& k : kernels) {
-    if (k == "sample_model" && lowered.model_draws.empty()) {
-      diags.error(where, "this model cannot be sampled forwards (sample_model): " +
+    if ((k == "sample_model" && lowered.model_draws.empty()) ||
+        (k == "reconstruct" && lowered.reconstructions.empty())) {
+      diags.error(where, "this model cannot be sampled forwards (" + k + "): " +
                              lowered.sample_model_problem);
       return nullptr;
     }
@@ -140,7 +145,11 @@ static_assert(static_cast<int>(lower::Transform::Identity) == VMC_IDENTITY &&
               "lower::Transform and abi.h's vmc_transform must agree");
 
 void CompiledModel::describe(const lower::Lowered& l) {
-  for (const std::string& s : symbols_) size_names_.push_back(strings_.emplace_back(s).c_str());
+  for (const std::string& s : symbols_) {
+    size_names_.push_back(strings_.emplace_back(s).c_str());
+    auto dim = l.sizes.find(s);
+    size_dims_.push_back(strings_.emplace_back(dim != l.sizes.end() ? dim->second : s).c_str());
+  }
   std::vector<vmc_buffer_info>& inputs = buffers_.emplace_back();
   for (const ir::Node* n : inputs_) {
     std::int32_t kind = VMC_DATA;
@@ -168,6 +177,7 @@ void CompiledModel::describe(const lower::Lowered& l) {
     std::vector<vmc_buffer_info>& outs = buffers_.emplace_back();
     const std::vector<ir::Output>& named = k.name == "sample_guide"   ? l.guide_draws
                                            : k.name == "sample_model" ? l.model_draws
+                                           : k.name == "reconstruct"  ? l.reconstructions
                                                                       : l.function.outputs;
     for (std::size_t i = 0; i < k.outputs.size(); ++i) {
       vmc_buffer_info b = buffer(k.outputs[i], VMC_OUTPUT);
@@ -181,6 +191,8 @@ void CompiledModel::describe(const lower::Lowered& l) {
   info_.real_bytes = precision_ == codegen::Precision::F32 ? 4 : 8;
   info_.n_sizes = static_cast<std::int32_t>(size_names_.size());
   info_.sizes = size_names_.data();
+  info_.size_dims = size_dims_.data();
+  info_.rows_additive = l.rows_additive ? 1 : 0;
   info_.n_inputs = static_cast<std::int32_t>(inputs.size());
   info_.inputs = inputs.data();
   info_.n_latents = static_cast<std::int32_t>(latent_names_.size());

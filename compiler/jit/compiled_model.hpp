@@ -97,7 +97,7 @@ class CompiledModel {
   std::deque<std::string> strings_;
   std::deque<std::vector<std::int64_t>> extents_;
   std::deque<std::vector<vmc_buffer_info>> buffers_;
-  std::vector<const char*> size_names_, latent_names_;
+  std::vector<const char*> size_names_, size_dims_, latent_names_;
   std::vector<vmc_kernel_info> kernel_infos_;
   vmc_model_info info_{};
 };
@@ -109,7 +109,8 @@ const std::map<std::string, void*>& runtime_symbols();
 // The kernels a lowered model offers: "elbo_grad" (the ELBO, then the gradient of every param
 // in the order of lowered.params), "elbo" (the value alone), "sample_guide" (the guide's draw
 // of every latent, in lowered.guide_draws' order, from params, data and noise) and, when the
-// model can be run forwards, "sample_model" (lowered.model_draws).
+// model can be run forwards, "sample_model" (lowered.model_draws) and "reconstruct"
+// (lowered.reconstructions).
 std::vector<std::string> available_kernels(const lower::Lowered& lowered);
 // The specs of the named kernels, in order.
 std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,

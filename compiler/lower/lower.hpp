@@ -65,7 +65,14 @@ struct Lowered {
   // priors. Empty, with the reason in sample_model_problem, when the model cannot be sampled.
   std::vector<ir::Output> model_draws;
   std::vector<NoiseInput> model_noise;  // the noise sample_model reads ("gen.NAME")
+  // The model run forwards from the guide's draw of every latent (first sample) instead of
+  // its prior: each data array's draw and mean given the data (reconstruct: what an
+  // auto-encoder's reconstructions show). Empty when the model cannot be sampled.
+  std::vector<ir::Output> reconstructions;
   std::string sample_model_problem;
+  // The objective is a row-independent part plus a sum over the minibatch's rows (false only
+  // for iwae with global latents): a batch may then be split across threads.
+  bool rows_additive = true;
   std::vector<ParamInput> params;
   std::vector<DataInput> data;
   std::vector<NoiseInput> noise;

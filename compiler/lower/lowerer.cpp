@@ -226,6 +226,7 @@ std::optional<Lowered> Lowerer::run() {
     if (failed) return std::nullopt;
     if (sample == 0) {
       for (const sema::Variable& v : model.latents) out.guide_draws.push_back({v.name, draws.at(v.name).value.node});
+      guide_draws = draws;
     }
     statements(model.model_block->statements, ast::BlockKind::Model);
     if (failed) return std::nullopt;
@@ -242,12 +243,18 @@ std::optional<Lowered> Lowerer::run() {
   if (failed || !elbo) return std::nullopt;
   out.function.outputs.push_back({"elbo", elbo});
   out.objective = elbo;
-  generate_model();
+  if (options.estimator == Estimator::Iwae) {
+    for (const sema::Variable& v : model.latents) out.rows_additive &= v.local;
+  }
+  generate_model(false);
+  generate_model(true);
   return std::move(out);
 }
 
-void Lowerer::generate_model() {
+void Lowerer::generate_model(bool reconstruct) {
   generative = true;
+  reconstructing = reconstruct;
+  generated.clear();
   sample = 0;
   draws.clear();
   priors.clear();
@@ -259,11 +266,16 @@ void Lowerer::generate_model() {
     if (!failed) throw;
   }
   if (failed) {
-    out.model_draws.clear();
-    out.model_noise.clear();
+    if (reconstruct) {
+      out.reconstructions.clear();
+    } else {
+      out.model_draws.clear();
+      out.model_noise.clear();
+    }
   }
   failed = false;
   generative = false;
+  reconstructing = false;
 }
 
 std::optional<Lowered> lower_model(const sema::Model& model, const Options& options,

@@ -85,6 +85,8 @@ class Lowerer {
   std::map<std::string, Draw> draws;                   // this sample's latent draws
   std::map<std::string, Draw> priors;                  // this sample's latent priors (for KL)
   bool generative = false;                             // the sample_model pass
+  bool reconstructing = false;                         // ... with latents from the guide
+  std::map<std::string, Draw> guide_draws;             // the guide's first-sample draws
   std::map<std::string, Value> generated;              // its draws of data, by name
   std::vector<Term> terms;                             // this sample's terms
   int sample = 0;
@@ -94,7 +96,7 @@ class Lowerer {
   friend struct InputBuilder;
   void declare_params();
   void auto_guide();
-  void generate_model();
+  void generate_model(bool reconstruct);
   const ir::Node* objective();
   bool has_closed_form_kl(const std::string& latent) const;
 };

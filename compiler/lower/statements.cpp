@@ -111,6 +111,11 @@ class SampleLowering {
   // with each data array's mean beside its draw (what pictures of a decoder show).
   void generate(const sema::Distribution& dist, const std::string& name, const std::vector<Value>& args) {
     if (site_->role == sema::Role::Param) return;  // params are given
+    if (site_->role == sema::Role::Latent && l_.reconstructing) {
+      // Reconstruction: the latent is what the guide drew for the data (its first sample).
+      l_.draws[name] = l_.guide_draws.at(name);
+      return;
+    }
     Site at = site(dist, name, args);
     if (l_.failed) return;
     Value z{nullptr, at.plates};
@@ -133,8 +138,9 @@ class SampleLowering {
       return;
     }
     l_.generated[name] = z;
-    l_.out.model_draws.push_back({name, z.node});
-    if (mean_node) l_.out.model_draws.push_back({"mean." + name, mean_node});
+    std::vector<ir::Output>& outputs = l_.reconstructing ? l_.out.reconstructions : l_.out.model_draws;
+    outputs.push_back({name, z.node});
+    if (mean_node) outputs.push_back({"mean." + name, mean_node});
   }
 
   void draw(const sema::Distribution& dist, const std::string& latent, const std::vector<Value>& args) {

@@ -66,6 +66,22 @@ double declared_init(const ParamInput& p, std::mt19937_64& rng) {
 
 }  // namespace
 
+std::map<std::string, std::vector<double>> initial_params(const Lowered& l, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::map<std::string, std::vector<double>> out;
+  for (const ParamInput& p : l.params) {
+    std::int64_t count = 1;
+    for (const ir::Extent& e : p.shape) {
+      VMC_ASSERT(e.is_constant(), "param '" + p.name + "' has a run-time extent");
+      count *= e.size;
+    }
+    std::vector<double>& v = out[p.name];
+    v.resize(static_cast<std::size_t>(count));
+    for (double& x : v) x = declared_init(p, rng);
+  }
+  return out;
+}
+
 ir::Bindings synthetic_bindings(const Lowered& l, const sema::Model& model, const SyntheticOptions& o) {
   ir::Bindings b;
   std::mt19937_64 rng(o.seed);

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "ir/interpreter.hpp"
 #include "lower/lower.hpp"
@@ -18,6 +21,10 @@ struct SyntheticOptions {
   // instead (a model's own starting point: normal(0, 0.01) unless it says otherwise).
   double init_radius = 1;
 };
+
+// Every param's starting point from its declared init (normal(0, 0.01) unless the model says
+// otherwise), unconstrained, in C order, drawn from a generator seeded with `seed`.
+std::map<std::string, std::vector<double>> initial_params(const Lowered& lowered, std::uint64_t seed);
 
 ir::Bindings synthetic_bindings(const Lowered& lowered, const sema::Model& model,
                                 const SyntheticOptions& options);

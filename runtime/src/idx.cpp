@@ -51,7 +51,10 @@ uint64_t big_endian(const unsigned char* p, int n) {
 }  // namespace
 
 Array load_idx(const std::string& path, const std::string& name, bool raw_pixels) {
-  std::string bytes = detail::read_file(path);
+  return parse_idx(path, detail::read_file(path), name, raw_pixels);
+}
+
+Array parse_idx(const std::string& path, std::string bytes, const std::string& name, bool raw_pixels) {
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
       static_cast<unsigned char>(bytes[1]) == 0x8b)
     bytes = gunzip(path, bytes);

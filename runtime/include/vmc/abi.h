@@ -60,7 +60,7 @@ typedef struct vmc_buffer_info {
 } vmc_buffer_info;
 
 typedef struct vmc_kernel_info {
-  const char* name;  /* "elbo_grad", "elbo", "sample_guide", "sample_model" */
+  const char* name;  /* "elbo_grad", "elbo", "sample_guide", "sample_model", "reconstruct" */
   vmc_kernel entry;
   vmc_workspace_bytes workspace_bytes;
   int32_t n_outputs;
@@ -72,8 +72,16 @@ typedef struct vmc_model_info {
   int32_t real_bytes;       /* 4 (f32) or 8 (f64): the element size of real buffers */
   int32_t n_sizes;
   const char* const* sizes; /* the run-time size symbols, in the `sizes` array's order */
+  /* What each size symbol stands for: a dim's name when it is that dim's full extent (then it is
+   * the symbol itself), or the subsampled plate's dim when it is that plate's minibatch size. */
+  const char* const* size_dims;
   int32_t n_inputs;
   const vmc_buffer_info* inputs; /* in the `inputs` array's order */
+  /* 1 when the objective is a part that does not depend on the minibatch's rows plus a sum over
+   * them, so a batch may be split across threads (each thread's rows scaled by the whole
+   * batch's N/M, the row-independent part counted once); 0 for iwae with global latents, whose
+   * log-sum-exp couples all rows. */
+  int32_t rows_additive;
   int32_t n_latents;
   const char* const* latents;    /* the latents' names (sample_guide's outputs, in order) */
   int32_t n_kernels;

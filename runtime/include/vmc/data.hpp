@@ -37,6 +37,14 @@ class DataError : public std::runtime_error {
 // rank-1 unsigned bytes (labels) and all integer types load unscaled with `integer` set.
 Array load_idx(const std::string& path, const std::string& name, bool raw_pixels = false);
 
+// The same from bytes already in memory; `path` only names them in messages.
+Array parse_idx(const std::string& path, std::string bytes, const std::string& name, bool raw_pixels = false);
+
+// The embedded default data set (runtime/data/README.md): the 1,797 handwritten 8×8 digits of
+// the UCI "Optical Recognition of Handwritten Digits" set, as [1797, 64] values in [0, 1]
+// (raw_pixels: the stored counts 0–16). Built into the library, so it needs no file.
+Array embedded_digits(const std::string& name, bool raw_pixels = false);
+
 // CSV: one row per leading index, comma-separated numbers. A first line with no numeric field is
 // a header and is skipped (a first line with some, like "1,abc", is data and fails); blank lines
 // are ignored. NaN/Inf and unparsable fields fail naming the line and column. One column gives a vector [N], otherwise a

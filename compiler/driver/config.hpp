@@ -1,0 +1,18 @@
+// `--config FILE.toml`: a file of the same keys as a command's options (`estimator = "B"`,
+// `batch = 100`, `data = ["x=train.gz"]`, `tol_rel_obj = 0.01` or "tol-rel-obj"), read with
+// toml++. A key the command line also gives keeps the command line's value.
+#pragma once
+
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace vmc::driver {
+
+// Applies the file's keys to `cmd`'s options that the command line left unset. Reports a
+// malformed file, an unknown key or a bad value as PATH:LINE:COL and returns false.
+bool apply_config(CLI::App& cmd, const std::string& path);
+
+}  // namespace vmc::driver

@@ -1,0 +1,61 @@
+// The commands that run a model on data: fit, eval, sample. They share the way data is bound
+// (--data, the embedded default set), checked against the model's declarations, and turned into
+// a runtime::Trainer over the compiled kernels.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "driver/commands.hpp"
+
+namespace vmc::driver {
+
+struct DataArgs {
+  std::vector<std::string> data;       // NAME=PATH, or FILE.json (every array named in the data block)
+  std::vector<std::string> test_data;  // the same, for held-out data
+  bool raw_pixels = false;             // keep u1 image data as 0–255 instead of [0, 1]
+};
+
+struct FitArgs {
+  ModelArgs model;
+  DataArgs data;
+  std::vector<std::string> batch;  // "M" (the subsampled plate) or "DIM=M"
+  std::int64_t steps = 0;          // total steps; 0: from --epochs, else 2000
+  double epochs = 0;
+  std::string optimizer = "adam";
+  std::optional<double> lr;        // default: the optimizer's own
+  std::uint64_t seed = 1;
+  int threads = 1;
+  std::string out = "vmc-out";
+  bool resume = false;
+  double tol_rel_obj = 0;
+  double clip_grad = 0;
+  std::int64_t eval_every = 0;
+  bool quiet = false;
+};
+int run_fit(const FitArgs& args);
+
+struct EvalArgs {
+  ModelArgs model;
+  DataArgs data;
+  std::string params;        // a checkpoint.bin
+  std::int64_t batch = 0;    // rows per kernel call (0: 100, fewer for many samples)
+  std::uint64_t seed = 1;
+  int threads = 1;
+};
+int run_eval(const EvalArgs& args);
+
+struct SampleArgs {
+  ModelArgs model;
+  DataArgs data;
+  std::string params;        // a checkpoint.bin
+  std::int64_t draws = 100;
+  std::string from = "guide";  // or "model"
+  std::string out = "";        // a CSV file (default: draws.csv / model_draws.csv in the cwd)
+  std::uint64_t seed = 1;
+};
+int run_sample(const SampleArgs& args);
+
+}  // namespace vmc::driver

@@ -1,0 +1,80 @@
+// The fit loop around a Trainer: steps until a step count, convergence (--tol-rel-obj, as
+// Stan's ADVI) or an interrupt; a smoothed bound; held-out evaluations every K steps; progress
+// on a terminal or as plain lines; the trace; checkpoints written atomically that --resume
+// continues bit-for-bit.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "vmc/trainer.hpp"
+
+namespace vmc::runtime {
+
+struct TraceRow {
+  std::int64_t step = 0;             // steps done
+  std::int64_t datapoints_seen = 0;
+  double elbo = 0;                   // this step's estimate, per datapoint
+  double smoothed = 0;               // the mean of the last `kSmoothingWindow` estimates
+  double wall_s = 0;                 // fit time so far (excluding compilation)
+};
+
+struct TestPoint {
+  std::int64_t step = 0;
+  double elbo = 0;  // per datapoint of the test data
+};
+
+inline constexpr int kSmoothingWindow = 100;
+
+// What a checkpoint holds besides the engine: the trace so far and the time spent.
+struct FitHistory {
+  std::vector<TraceRow> trace;
+  std::vector<TestPoint> tests;
+  double wall_s = 0;
+};
+
+struct LoopOptions {
+  std::int64_t steps = 1000;     // total steps of the fit (a resumed fit counts its past steps)
+  double tol_rel_obj = 0;        // > 0: stop when the smoothed bound's relative change is below it
+  std::int64_t eval_every = 0;   // > 0 (with `test`): the test bound every K steps
+  const Arrays* test = nullptr;
+  std::string eval_kernel = "elbo";
+  bool quiet = false;
+  bool terminal = false;         // a progress bar instead of plain lines
+  std::string checkpoint_path;   // written at the end, on interrupt, and every few minutes
+  const std::atomic<bool>* interrupt = nullptr;
+  int max_nonfinite = 20;        // consecutive non-finite steps before the fit gives up
+};
+
+struct LoopResult {
+  std::string stop_reason;  // "steps", "converged", "interrupted", "nonfinite"
+  std::string problem;      // the last non-finite step's problem, if any
+  std::int64_t nonfinite_steps = 0;
+  double final_smoothed = 0;
+  double fit_s = 0;         // this session's time in the loop
+  std::int64_t steps_this_session = 0;
+  std::int64_t datapoints_this_session = 0;
+};
+
+// Runs steps on `trainer` until `options.steps` are done (or it converges or is interrupted),
+// appending to `history`. Progress and warnings go to `log`.
+LoopResult run_fit(Trainer& trainer, FitHistory& history, const LoopOptions& options, std::ostream& log);
+
+// A checkpoint: the engine's state and the history, with a checksum; written to a temp file
+// and renamed over `path`, so a crash never leaves a half-written one. Throws RuntimeError.
+void write_checkpoint(const std::string& path, const Trainer& trainer, const FitHistory& history);
+// Reads one back into `trainer` (which must be built for the same model and options) and
+// `history`. Throws RuntimeError naming the file and the problem.
+void read_checkpoint(const std::string& path, Trainer& trainer, FitHistory& history,
+                     bool params_only = false);
+
+// The trace as CSV: step,datapoints_seen,elbo,smoothed_elbo,wall_s (bounds per datapoint).
+void write_trace_csv(const std::string& path, const FitHistory& history);
+
+// Writes `bytes` to `path` through a temp file and a rename. Throws RuntimeError("PATH: ...").
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace vmc::runtime

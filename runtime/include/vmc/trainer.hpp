@@ -1,0 +1,131 @@
+// The optimisation engine: one compiled model (runtime/include/vmc/abi.h), its data, its params
+// and optimizer state, and the buffers every kernel call needs, allocated once.
+//
+// A step draws the next minibatch of every subsampled plate (a seeded shuffle per epoch; the
+// last batch of an epoch is the remainder, scaled N/M' with its own size M'), fills the noise
+// from Philox by (seed, step, site, datapoint index, element), runs "elbo_grad" — split across
+// threads by rows when the objective allows it — and moves the params up the gradient of the
+// bound per datapoint. Everything a step depends on is a function of the seed and the step
+// counter, so a run is bit-identical from run to run for a fixed thread count, and a resumed
+// run continues bit-for-bit.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vmc/abi.h"
+#include "vmc/data.hpp"
+
+namespace vmc::runtime {
+
+// The data a model runs on, by the data block's names (the minibatch views are cut from it).
+using Arrays = std::map<std::string, data::Array>;
+
+enum class OptimizerKind { Sgd, Momentum, Adagrad, RmsProp, Adam };
+const char* to_string(OptimizerKind k);
+// "sgd", "momentum", "adagrad", "rmsprop", "adam"; throws std::invalid_argument otherwise.
+OptimizerKind parse_optimizer(const std::string& name);
+// The default learning rate of each (Adam's 1e-3 as in the AEVB peer; Adagrad 0.01).
+double default_learning_rate(OptimizerKind k);
+
+struct TrainerOptions {
+  std::uint64_t seed = 1;
+  int threads = 1;
+  // Minibatch size per subsampled dim; a dim not named gets `default_batch` (capped at its N).
+  std::map<std::string, std::int64_t> batch;
+  std::int64_t default_batch = 100;
+  OptimizerKind optimizer = OptimizerKind::Adam;
+  double lr = 1e-3;
+  double clip_grad = 0;  // > 0: the gradient's global L2 norm (per datapoint) is clipped to it
+};
+
+// A user-facing failure of the engine (bad data for the model, a checkpoint that does not fit).
+class RuntimeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StepResult {
+  double elbo = 0;                // the step's estimate of the whole data set's bound
+  double elbo_per_datapoint = 0;  // ... divided by the number of datapoints
+  std::int64_t rows = 0;          // datapoints in this minibatch (of the primary plate)
+  bool finite = true;             // false: nothing was updated (see `problem`)
+  std::string problem;            // "the gradient of 'W' has NaN at element 12", ...
+};
+
+// Draws of named values: each a flat array in C order with its shape (one draw's shape).
+struct Draws {
+  std::vector<std::string> names;
+  std::vector<std::vector<std::int64_t>> shapes;
+  std::vector<std::vector<double>> values;  // values[k]: all draws of names[k], draw-major
+  std::int64_t count = 0;
+};
+
+class Trainer {
+ public:
+  // `info` (and the code behind it) must outlive the trainer. `init` gives every param's
+  // unconstrained starting values in C order. Throws RuntimeError when the data do not fit the
+  // model's inputs (a missing array, a wrong rank or extent, an out-of-range index).
+  Trainer(const vmc_model_info& info, Arrays data,
+          const std::map<std::string, std::vector<double>>& init, const TrainerOptions& options);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  StepResult step();
+
+  std::int64_t steps_done() const;
+  std::int64_t datapoints_seen() const;
+  // The number of datapoints the bound is "per": the primary subsampled plate's N, else the
+  // leading extent of the first data array, else 1.
+  std::int64_t datapoints() const;
+  // The primary subsampled dim ("" when the model has none) and its minibatch size.
+  const std::string& primary_dim() const;
+  std::int64_t batch_size() const;
+  // Steps in one pass over the primary plate's data (1 without a subsampled plate).
+  std::int64_t steps_per_epoch() const;
+  const TrainerOptions& options() const;
+  const vmc_model_info& info() const;
+
+  // Params, unconstrained, as doubles; names in the model's input order.
+  std::vector<std::string> param_names() const;
+  std::vector<std::int64_t> param_shape(const std::string& name) const;
+  std::vector<double> param(const std::string& name) const;
+
+  // The bound per datapoint on `data` (same arrays and extents as the training data but for the
+  // subsampled plates' N), from `kernel` ("elbo", or "elbo_grad" whose gradient is ignored): the
+  // rows in order in batches of the training batch size (or `batch` if > 0), fresh noise from
+  // the evaluation stream `stream` (never the training steps' noise).
+  double evaluate(const Arrays& data, const std::string& kernel, std::uint64_t stream,
+                  std::int64_t batch = 0);
+
+  // `count` draws of the whole training data's bound from `kernel` (all rows in one call, so no
+  // N/M scaling): with estimator A and one sample, each is log p(x, z) − log q(z) at one guide
+  // draw — the importance log-weights PSIS needs.
+  std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count, std::uint64_t stream);
+
+  // Runs a sampling kernel ("sample_guide", "sample_model", "reconstruct") `count` times on the
+  // first `rows` rows of each subsampled plate of `data` (or of the training data when empty),
+  // with noise from evaluation stream `stream`. `noise` overrides named noise inputs with fixed
+  // values (the same for every draw), e.g. a grid of latents for a decoder's manifold picture.
+  Draws sample(const std::string& kernel, std::int64_t count, std::int64_t rows,
+               std::uint64_t stream, const Arrays* data = nullptr,
+               const std::map<std::string, std::vector<double>>& noise = {});
+
+  // The engine's state (params, optimizer moments, counters) as bytes, and back. restore()
+  // throws RuntimeError when the state belongs to another model or optimizer.
+  std::string save_state() const;
+  // params_only: take the params alone (for eval and sample, whatever optimizer or batch size
+  // the fit used).
+  void restore_state(const std::string& bytes, bool params_only = false);
+
+  struct Impl;  // the engine for the model's precision (trainer.cpp)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vmc::runtime

@@ -1,0 +1,438 @@
+// Picture writers (include/vmc/images.hpp): image grids as PNG via libpng, line plots as SVG.
+#include "vmc/images.hpp"
+
+#include <png.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <stdexcept>
+
+namespace vmc::images {
+namespace {
+
+// libpng's own default cap on either side (png_set_user_limits); over it, reading fails anyway.
+constexpr int64_t kMaxSide = 1000000;
+// Small images are enlarged until a tile is at least this tall (an MNIST digit's height).
+constexpr int64_t kMinTile = 28;
+
+[[noreturn]] void cannot_write(const std::string& path, const std::string& reason) {
+  throw std::runtime_error(path + ": cannot write: " + reason);
+}
+
+// Writes PATH.tmp.<pid> with emit(FILE*) (which returns "" or what went wrong) and renames it onto
+// PATH; on any failure the temporary file is removed, so a failed write leaves nothing behind.
+template <typename Emit>
+void write_atomically(const std::string& path, Emit&& emit) {
+  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(getpid()));
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) cannot_write(path, std::strerror(errno));
+  std::string problem;
+  try {
+    problem = emit(f);
+  } catch (...) {
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    throw;
+  }
+  // fclose flushes: a full disk often shows only here.
+  if (std::fclose(f) != 0 && problem.empty()) problem = std::strerror(errno);
+  if (problem.empty() && std::rename(tmp.c_str(), path.c_str()) != 0) problem = std::strerror(errno);
+  if (!problem.empty()) {
+    std::remove(tmp.c_str());
+    cannot_write(path, problem);
+  }
+}
+
+// ---- PNG ----------------------------------------------------------------------------------
+
+struct PngErrors {
+  char message[256];
+};
+
+void on_png_error(png_structp png, png_const_charp msg) {
+  auto* errors = static_cast<PngErrors*>(png_get_error_ptr(png));
+  std::snprintf(errors->message, sizeof errors->message, "%s", msg ? msg : "libpng error");
+  png_longjmp(png, 1);
+}
+
+void on_png_warning(png_structp, png_const_charp) {}  // nothing a caller could act on
+
+// Fills one output row (width bytes); must not throw, as it runs between setjmp and longjmp.
+using RowFill = void (*)(const void* ctx, int64_t y, unsigned char* row);
+
+// Encodes a grayscale picture row by row (no whole-picture buffer). Returns nullptr or libpng's
+// message. Only trivially destructible objects live here: a longjmp out of libpng would skip
+// destructors.
+const char* encode_png(FILE* f, png_uint_32 width, png_uint_32 height, RowFill fill,
+                       const void* ctx, unsigned char* row, PngErrors* errors) {
+  png_structp png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, errors, on_png_error, on_png_warning);
+  if (!png) return "libpng initialisation failed";
+  png_infop info = png_create_info_struct(png);
+  if (!info) {
+    png_destroy_write_struct(&png, nullptr);
+    return "libpng initialisation failed";
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    return errors->message;
+  }
+  png_init_io(png, f);
+  png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (png_uint_32 y = 0; y < height; ++y) {
+    fill(ctx, y, row);
+    png_write_row(png, row);
+  }
+  png_write_end(png, info);
+  png_destroy_write_struct(&png, &info);
+  return nullptr;
+}
+
+struct Grid {
+  const double* values;
+  int64_t count, height, width, scale, columns;
+  double lo, hi;
+  int64_t tile_h() const { return height * scale; }
+  int64_t tile_w() const { return width * scale; }
+  int64_t picture_w() const { return columns * tile_w() + (columns - 1); }  // 1-pixel lines
+};
+
+unsigned char grey(double v, double lo, double hi) {
+  if (std::isnan(v)) return 128;
+  double t = (v - lo) / (hi - lo) * 255.0;
+  return static_cast<unsigned char>(std::lround(std::clamp(t, 0.0, 255.0)));
+}
+
+void fill_grid_row(const void* ctx, int64_t y, unsigned char* row) {
+  const auto& g = *static_cast<const Grid*>(ctx);
+  const int64_t cell_h = g.tile_h() + 1, cell_w = g.tile_w() + 1;
+  const int64_t r = y / cell_h, in_y = y % cell_h;
+  const int64_t w = g.picture_w();
+  if (in_y == g.tile_h()) {  // the separator line
+    std::memset(row, 255, static_cast<size_t>(w));
+    return;
+  }
+  const int64_t src_y = in_y / g.scale;
+  for (int64_t x = 0; x < w; ++x) {
+    const int64_t c = x / cell_w, in_x = x % cell_w, image = r * g.columns + c;
+    if (in_x == g.tile_w() || image >= g.count) {
+      row[x] = 255;
+      continue;
+    }
+    const double v = g.values[(image * g.height + src_y) * g.width + in_x / g.scale];
+    row[x] = grey(v, g.lo, g.hi);
+  }
+}
+
+// ---- SVG ----------------------------------------------------------------------------------
+
+// Text safe inside an XML element or attribute: markup characters escaped, control characters
+// XML 1.0 forbids dropped, and bytes that are not UTF-8 replaced by U+FFFD (a label may come
+// from a file name or a model in any encoding, and one bad byte makes the whole SVG unreadable).
+std::string xml_text(const std::string& s) {
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&apos;"; break;
+        default:
+          if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    // A well-formed multi-byte sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    bool ok = len != 0 && i + len <= n && p[i + 1] >= lo && p[i + 1] <= hi;
+    for (size_t k = 2; ok && k < len; ++k) ok = p[i + k] >= 0x80 && p[i + k] <= 0xBF;
+    // U+FFFE and U+FFFF are not XML characters either.
+    if (ok && len == 3 && c == 0xEF && p[i + 1] == 0xBF && p[i + 2] >= 0xBE) ok = false;
+    if (ok) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// An axis over [lo, hi] in drawing units: the values themselves, or their log10 on a log axis.
+struct Axis {
+  double lo, hi;
+  std::vector<double> ticks;  // in drawing units
+  bool log = false;
+  double unit(double v) const { return log ? std::log10(v) : v; }
+};
+
+// 1, 2 or 5 x 10^k steps, choosing the one that gives closest to 5-6 ticks; the axis then runs
+// from tick to tick so the data fills it.
+Axis linear_axis(double lo, double hi) {
+  if (lo == hi) {  // a constant: centre it
+    double pad = lo != 0 ? std::fabs(lo) * 0.1 : 1.0;
+    lo -= pad;
+    hi += pad;
+  }
+  const double span = hi - lo;
+  if (!std::isfinite(span)) return {lo, hi, {lo, hi}};  // values near DBL_MAX: no nice steps
+  Axis best{lo, hi, {lo, hi}};
+  double best_score = 1e300;
+  const int k0 = static_cast<int>(std::floor(std::log10(span / 6)));
+  for (int k = k0 + 2; k >= k0 - 1; --k) {
+    for (double m : {5.0, 2.0, 1.0}) {
+      const double step = m * std::pow(10.0, k);
+      // The tolerance keeps 0.3 / 0.1 = 2.9999999999999996 from adding a tick.
+      const double a = std::floor(lo / step + 1e-9), b = std::ceil(hi / step - 1e-9);
+      const double n = b - a + 1;
+      const double score = std::fabs(n - 5.5);
+      if (!(score <= best_score) || n > 50) continue;  // a tie goes to the finer step
+      best_score = score;
+      best = {a * step, b * step, {}};
+      // Counted, not stepped: a + 1 == a once a passes 2^53.
+      for (int i = 0; i < static_cast<int>(n); ++i) best.ticks.push_back((a + i) * step);
+    }
+  }
+  return best;
+}
+
+// Decades, every one while there are at most 6 of them, else every 2nd, 3rd, ...
+Axis log_axis(double lo, double hi) {
+  double a = std::floor(std::log10(lo) + 1e-9), b = std::ceil(std::log10(hi) - 1e-9);
+  if (a >= b) b = a + 1;
+  const double every = std::max(1.0, std::ceil((b - a) / 6));
+  a = std::floor(a / every) * every;
+  b = std::ceil(b / every) * every;
+  Axis axis{a, b, {}, true};
+  for (double t = a; t <= b; t += every) axis.ticks.push_back(t);
+  return axis;
+}
+
+std::string tick_label(const Axis& axis, double t) {
+  if (axis.log)
+    return "10<tspan dy=\"-5\" font-size=\"9\">" + fmt("%.0f", t) + "</tspan>";
+  const double step = axis.ticks.size() > 1 ? axis.ticks[1] - axis.ticks[0] : 1;
+  if (std::fabs(t) < step * 1e-9) t = 0;  // not "-0" or "5.55e-17"
+  return fmt("%.6g", t);
+}
+
+constexpr double kHeight = 400;
+constexpr double kLeft = 72, kRight = 620, kTop = 40, kBottom = 345;  // the plot area
+// Tableau's ten: distinct for the usual colour blindness, and on white.
+constexpr const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+struct Point {
+  double x, y;
+};
+
+std::string svg_plot(const std::string& title, const std::string& x_label,
+                     const std::string& y_label, const std::vector<Series>& series, bool log_x) {
+  // Which points are drawable, and their range.
+  auto drawable = [&](double x, double y) {
+    return std::isfinite(x) && std::isfinite(y) && (!log_x || x > 0);
+  };
+  double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
+  for (const Series& s : series)
+    for (size_t i = 0; i < s.x.size(); ++i)
+      if (drawable(s.x[i], s.y[i])) {
+        x_lo = std::min(x_lo, s.x[i]), x_hi = std::max(x_hi, s.x[i]);
+        y_lo = std::min(y_lo, s.y[i]), y_hi = std::max(y_hi, s.y[i]);
+      }
+  const bool empty = !(x_lo <= x_hi);
+  if (empty) x_lo = log_x ? 1 : 0, x_hi = log_x ? 10 : 1, y_lo = 0, y_hi = 1;
+  const Axis xa = log_x ? log_axis(x_lo, x_hi) : linear_axis(x_lo, x_hi);
+  const Axis ya = linear_axis(y_lo, y_hi);
+  auto px = [&](double u) { return kLeft + (u - xa.lo) / (xa.hi - xa.lo) * (kRight - kLeft); };
+  auto py = [&](double u) { return kBottom - (u - ya.lo) / (ya.hi - ya.lo) * (kBottom - kTop); };
+
+  std::string o;
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"640\" height=\"400\" "
+       "viewBox=\"0 0 640 400\" font-family=\"sans-serif\" font-size=\"11\">\n";
+  o += "<rect width=\"640\" height=\"400\" fill=\"white\"/>\n";
+  o += "<text x=\"" + fmt("%.1f", (kLeft + kRight) / 2) +
+       "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" + xml_text(title) + "</text>\n";
+
+  // Grid lines and ticks, then the frame over them.
+  o += "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
+  for (double t : xa.ticks)
+    o += "<line x1=\"" + fmt("%.1f", px(t)) + "\" y1=\"" + fmt("%.1f", kTop) + "\" x2=\"" +
+         fmt("%.1f", px(t)) + "\" y2=\"" + fmt("%.1f", kBottom) + "\"/>\n";
+  for (double t : ya.ticks)
+    o += "<line x1=\"" + fmt("%.1f", kLeft) + "\" y1=\"" + fmt("%.1f", py(t)) + "\" x2=\"" +
+         fmt("%.1f", kRight) + "\" y2=\"" + fmt("%.1f", py(t)) + "\"/>\n";
+  o += "</g>\n<g fill=\"black\">\n";
+  for (double t : xa.ticks)
+    o += "<text x=\"" + fmt("%.1f", px(t)) + "\" y=\"" + fmt("%.1f", kBottom + 17) +
+         "\" text-anchor=\"middle\">" + tick_label(xa, t) + "</text>\n";
+  for (double t : ya.ticks)
+    o += "<text x=\"" + fmt("%.1f", kLeft - 6) + "\" y=\"" + fmt("%.1f", py(t) + 4) +
+         "\" text-anchor=\"end\">" + tick_label(ya, t) + "</text>\n";
+  o += "</g>\n";
+  o += "<rect x=\"" + fmt("%.1f", kLeft) + "\" y=\"" + fmt("%.1f", kTop) + "\" width=\"" +
+       fmt("%.1f", kRight - kLeft) + "\" height=\"" + fmt("%.1f", kBottom - kTop) +
+       "\" fill=\"none\" stroke=\"black\"/>\n";
+  o += "<text x=\"" + fmt("%.1f", (kLeft + kRight) / 2) + "\" y=\"" + fmt("%.1f", kHeight - 14) +
+       "\" text-anchor=\"middle\" font-size=\"13\">" + xml_text(x_label) + "</text>\n";
+  const std::string mid_y = fmt("%.1f", (kTop + kBottom) / 2);
+  o += "<text x=\"16\" y=\"" + mid_y + "\" transform=\"rotate(-90 16 " + mid_y +
+       ")\" text-anchor=\"middle\" font-size=\"13\">" + xml_text(y_label) + "</text>\n";
+
+  // The lines: a polyline per unbroken run, a dot for a lone point (a one-point polyline draws
+  // nothing).
+  std::vector<Point> drawn;  // for placing the legend
+  for (size_t si = 0; si < series.size(); ++si) {
+    const Series& s = series[si];
+    const std::string colour = kColours[si % std::size(kColours)];
+    o += "<g class=\"series\">\n";
+    std::vector<Point> run;
+    auto flush = [&] {
+      if (run.size() == 1) {
+        o += "<circle cx=\"" + fmt("%.2f", run[0].x) + "\" cy=\"" + fmt("%.2f", run[0].y) +
+             "\" r=\"2\" fill=\"" + colour + "\"/>\n";
+      } else if (run.size() > 1) {
+        o += "<polyline fill=\"none\" stroke=\"" + colour +
+             "\" stroke-width=\"1.5\" stroke-linejoin=\"round\" points=\"";
+        for (size_t i = 0; i < run.size(); ++i) {
+          if (i) o += ' ';
+          o += fmt("%.2f", run[i].x);
+          o += ',';
+          o += fmt("%.2f", run[i].y);
+        }
+        o += "\"/>\n";
+      }
+      drawn.insert(drawn.end(), run.begin(), run.end());
+      run.clear();
+    };
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (drawable(s.x[i], s.y[i]))
+        run.push_back({px(xa.unit(s.x[i])), py(s.y[i])});
+      else
+        flush();
+    }
+    flush();
+    o += "</g>\n";
+  }
+  if (empty)
+    o += "<text x=\"" + fmt("%.1f", (kLeft + kRight) / 2) + "\" y=\"" + mid_y +
+         "\" text-anchor=\"middle\" font-size=\"14\" fill=\"#808080\">no data</text>\n";
+
+  // The legend, in whichever corner of the plot area covers the fewest points.
+  if (series.size() > 1) {
+    size_t longest = 0;
+    for (const Series& s : series) longest = std::max(longest, s.label.size());
+    const double h = 16.0 * static_cast<double>(series.size()) + 8;
+    const double w = std::min(kRight - kLeft - 16, 40 + 6.5 * static_cast<double>(longest));
+    const double xs[] = {kRight - 8 - w, kRight - 8 - w, kLeft + 8, kLeft + 8};
+    const double ys[] = {kTop + 8, kBottom - 8 - h, kTop + 8, kBottom - 8 - h};
+    size_t corner = 0, fewest = SIZE_MAX;
+    for (size_t c = 0; c < 4; ++c) {
+      size_t inside = 0;
+      for (const Point& p : drawn)
+        inside += p.x >= xs[c] && p.x <= xs[c] + w && p.y >= ys[c] && p.y <= ys[c] + h;
+      if (inside < fewest) fewest = inside, corner = c;
+    }
+    const double lx = xs[corner], ly = ys[corner];
+    o += "<g class=\"legend\">\n<rect x=\"" + fmt("%.1f", lx) + "\" y=\"" + fmt("%.1f", ly) +
+         "\" width=\"" + fmt("%.1f", w) + "\" height=\"" + fmt("%.1f", h) +
+         "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#b0b0b0\"/>\n";
+    for (size_t si = 0; si < series.size(); ++si) {
+      const double y = ly + 12 + 16.0 * static_cast<double>(si);
+      o += "<line x1=\"" + fmt("%.1f", lx + 8) + "\" y1=\"" + fmt("%.1f", y) + "\" x2=\"" +
+           fmt("%.1f", lx + 28) + "\" y2=\"" + fmt("%.1f", y) + "\" stroke=\"" +
+           kColours[si % std::size(kColours)] + "\" stroke-width=\"2\"/>\n";
+      o += "<text x=\"" + fmt("%.1f", lx + 34) + "\" y=\"" + fmt("%.1f", y + 4) + "\">" +
+           xml_text(series[si].label) + "</text>\n";
+    }
+    o += "</g>\n";
+  }
+  o += "</svg>\n";
+  return o;
+}
+
+}  // namespace
+
+std::optional<ImageShape> image_shape(int64_t values_per_row) {
+  if (values_per_row < 16) return std::nullopt;
+  auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(values_per_row))));
+  // sqrt of a large integer may be off by one either way.
+  for (int64_t s = std::max<int64_t>(side - 1, 1); s <= side + 1; ++s)
+    if (s <= INT64_MAX / s && s * s == values_per_row) return ImageShape{s, s};
+  return std::nullopt;
+}
+
+void write_png_grid(const std::string& path, const std::vector<double>& values, int64_t count,
+                    ImageShape shape, int64_t columns, double lo, double hi) {
+  auto bad = [&](const std::string& why) {
+    throw std::invalid_argument(path + ": cannot write an image grid: " + why);
+  };
+  if (count <= 0) bad("no images (count " + std::to_string(count) + ")");
+  if (columns <= 0) bad("columns must be positive, not " + std::to_string(columns));
+  if (shape.height <= 0 || shape.width <= 0 || shape.height > kMaxSide || shape.width > kMaxSide)
+    bad("bad image shape " + std::to_string(shape.height) + "x" + std::to_string(shape.width));
+  const int64_t per_image = shape.height * shape.width;  // <= 10^12: no overflow
+  if (static_cast<uint64_t>(count) > values.size() / static_cast<uint64_t>(per_image))
+    bad(std::to_string(count) + " images of " + std::to_string(per_image) + " values need " +
+        "more than the " + std::to_string(values.size()) + " given");
+  if (!(std::isfinite(lo) && std::isfinite(hi) && lo < hi))
+    bad("the value range [" + fmt("%g", lo) + ", " + fmt("%g", hi) + "] is empty");
+
+  Grid g{values.data(), count, shape.height, shape.width, 1, std::min(columns, count), lo, hi};
+  if (g.height < kMinTile) g.scale = (kMinTile + g.height - 1) / g.height;
+  // Sides checked one factor at a time, so nothing overflows before the check.
+  const int64_t rows = (count + g.columns - 1) / g.columns;
+  if (g.tile_w() > kMaxSide || g.columns > kMaxSide / (g.tile_w() + 1) ||
+      g.tile_h() > kMaxSide || rows > kMaxSide / (g.tile_h() + 1))
+    bad("the picture would exceed " + std::to_string(kMaxSide) + " pixels a side");
+  const int64_t picture_h = rows * g.tile_h() + (rows - 1);
+
+  std::vector<unsigned char> row(static_cast<size_t>(g.picture_w()));
+  write_atomically(path, [&](FILE* f) -> std::string {
+    PngErrors errors{};
+    const char* problem =
+        encode_png(f, static_cast<png_uint_32>(g.picture_w()), static_cast<png_uint_32>(picture_h),
+                   fill_grid_row, &g, row.data(), &errors);
+    return problem ? problem : "";
+  });
+}
+
+void write_svg_plot(const std::string& path, const std::string& title, const std::string& x_label,
+                    const std::string& y_label, const std::vector<Series>& series, bool log_x) {
+  for (const Series& s : series)
+    if (s.x.size() != s.y.size())
+      throw std::invalid_argument(path + ": cannot plot series \"" + s.label + "\": " +
+                                  std::to_string(s.x.size()) + " x values but " +
+                                  std::to_string(s.y.size()) + " y values");
+  const std::string svg = svg_plot(title, x_label, y_label, series, log_x);
+  write_atomically(path, [&](FILE* f) -> std::string {
+    if (std::fwrite(svg.data(), 1, svg.size(), f) != svg.size()) return std::strerror(errno);
+    return "";
+  });
+}
+
+}  // namespace vmc::images

@@ -1,0 +1,324 @@
+// The picture writers (runtime/include/vmc/images.hpp): PNG grids read back with libpng and
+// checked pixel by pixel, SVG plots checked for their structure and escaping, and the atomic
+// write (no temporary file left behind on failure).
+#include "vmc/images.hpp"
+
+#include <doctest/doctest.h>
+#include <png.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using vmc::images::ImageShape;
+using vmc::images::Series;
+
+namespace {
+
+struct TempDir {
+  fs::path dir;
+  TempDir() {
+    std::random_device rd;
+    dir = fs::temp_directory_path() /
+          ("vmc_test_images_" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(dir);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+  size_t entries() const {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
+    return n;
+  }
+};
+
+struct Gray {
+  uint32_t width = 0, height = 0;
+  std::vector<uint8_t> pixels;
+  int at(uint32_t x, uint32_t y) const { return pixels[size_t{y} * width + x]; }
+};
+
+// Reads a PNG back as 8-bit grayscale with libpng's simplified API.
+Gray read_png(const std::string& path) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  REQUIRE(png_image_begin_read_from_file(&image, path.c_str()) != 0);
+  CHECK(image.format == PNG_FORMAT_GRAY);  // written grayscale, not converted on reading
+  image.format = PNG_FORMAT_GRAY;
+  Gray g;
+  g.width = image.width;
+  g.height = image.height;
+  g.pixels.resize(PNG_IMAGE_SIZE(image));
+  REQUIRE(png_image_finish_read(&image, nullptr, g.pixels.data(), 0, nullptr) != 0);
+  return g;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+size_t occurrences(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Whether s is the start and end of one well-formed SVG document (not a full XML parse).
+void check_svg_frame(const std::string& s) {
+  REQUIRE(s.size() > 20);
+  CHECK(s.rfind("<svg", 0) == 0);
+  CHECK(s.find("</svg>") == s.size() - std::string("</svg>\n").size());
+  CHECK(occurrences(s, "<svg") == 1);
+  CHECK(s.find("xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
+  CHECK(s.find("nan") == std::string::npos);
+  CHECK(s.find("inf") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("images: image_shape recognises square rows of at least 16 values") {
+  auto mnist = vmc::images::image_shape(784);
+  REQUIRE(mnist);
+  CHECK(mnist->height == 28);
+  CHECK(mnist->width == 28);
+  auto digits = vmc::images::image_shape(64);
+  REQUIRE(digits);
+  CHECK(digits->height == 8);
+  CHECK(vmc::images::image_shape(16)->width == 4);
+  CHECK(vmc::images::image_shape(1024 * 1024)->height == 1024);
+  for (int64_t d : {-1, 0, 1, 4, 9, 10, 15, 17, 63, 65, 783, 785, 10})
+    CHECK_MESSAGE(!vmc::images::image_shape(d), d);
+  // Near the top of int64 the square root in doubles is inexact; still no false answer.
+  CHECK(!vmc::images::image_shape(INT64_MAX));
+  CHECK(vmc::images::image_shape(int64_t{3037000499} * 3037000499)->height == 3037000499);
+}
+
+TEST_CASE("images: a PNG grid reads back with the right size and pixels") {
+  TempDir t;
+  const std::string path = t.path("grid.png");
+  // Three 28x28 images, two columns: black, white, and a left-to-right ramp with a NaN and
+  // out-of-range values in its first row.
+  const int64_t h = 28, w = 28;
+  std::vector<double> v(3 * h * w);
+  for (int64_t i = 0; i < h * w; ++i) v[i] = 0.0, v[h * w + i] = 1.0;
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) v[2 * h * w + y * w + x] = static_cast<double>(x) / (w - 1);
+  v[2 * h * w + 0] = NAN;
+  v[2 * h * w + 1] = -3.0;
+  v[2 * h * w + 2] = 7.0;
+  vmc::images::write_png_grid(path, v, 3, ImageShape{h, w}, 2);
+
+  Gray g = read_png(path);
+  CHECK(g.width == 2 * 28 + 1);  // two tiles and one separator
+  CHECK(g.height == 2 * 28 + 1);
+  CHECK(g.at(0, 0) == 0);        // first tile black
+  CHECK(g.at(27, 27) == 0);
+  CHECK(g.at(28, 5) == 255);     // separator
+  CHECK(g.at(29, 0) == 255);     // second tile white
+  CHECK(g.at(56, 27) == 255);
+  CHECK(g.at(10, 28) == 255);    // separator row
+  // Third tile (second row, first column): the ramp.
+  CHECK(g.at(0, 29) == 128);     // NaN is mid-grey
+  CHECK(g.at(1, 29) == 0);       // clamped below
+  CHECK(g.at(2, 29) == 255);     // clamped above
+  CHECK(g.at(0, 30) == 0);
+  CHECK(g.at(27, 30) == 255);
+  CHECK(g.at(9, 40) == static_cast<int>(std::lround(9.0 / 27 * 255)));
+  CHECK(g.at(40, 40) == 255);    // the empty cell after the last image
+  CHECK(t.entries() == 1);       // no temporary file left
+
+  SUBCASE("a value range other than [0, 1]") {
+    std::vector<double> u(h * w, 5.0);
+    u[1] = -5.0;
+    vmc::images::write_png_grid(path, u, 1, ImageShape{h, w}, 8, -5.0, 15.0);
+    Gray one = read_png(path);
+    CHECK(one.width == 28);      // one image: one column, however many were asked for
+    CHECK(one.height == 28);
+    CHECK(one.at(0, 0) == 128);  // 5 is midway in [-5, 15]: 127.5 rounds up
+    CHECK(one.at(1, 0) == 0);
+  }
+}
+
+TEST_CASE("images: small PNG tiles are enlarged to at least 28 pixels") {
+  TempDir t;
+  const std::string path = t.path("digits.png");
+  // Five 8x8 digits, three columns: each is x4 (32 pixels), each value a 4x4 block.
+  std::vector<double> v(5 * 64, 0.0);
+  v[0 * 64 + 0] = 1.0;        // image 0, pixel (0, 0)
+  v[4 * 64 + 7 * 8 + 7] = 1;  // image 4, pixel (7, 7)
+  vmc::images::write_png_grid(t.path("digits.png"), v, 5, ImageShape{8, 8}, 3);
+  Gray g = read_png(path);
+  CHECK(g.width == 3 * 32 + 2);
+  CHECK(g.height == 2 * 32 + 1);
+  for (uint32_t y = 0; y < 4; ++y)
+    for (uint32_t x = 0; x < 4; ++x) CHECK(g.at(x, y) == 255);
+  CHECK(g.at(4, 0) == 0);
+  CHECK(g.at(0, 4) == 0);
+  // Image 4 is row 1, column 1: its tile starts at (33, 33); pixel (7, 7) covers 28..31.
+  CHECK(g.at(33 + 28, 33 + 28) == 255);
+  CHECK(g.at(33 + 31, 33 + 31) == 255);
+  CHECK(g.at(33 + 27, 33 + 31) == 0);
+  // A 4x4 image is x7.
+  vmc::images::write_png_grid(path, std::vector<double>(16, 0.5), 1, ImageShape{4, 4}, 1);
+  Gray small = read_png(path);
+  CHECK(small.width == 28);
+  CHECK(small.height == 28);
+}
+
+TEST_CASE("images: PNG argument errors and unwritable paths") {
+  TempDir t;
+  const std::string path = t.path("x.png");
+  std::vector<double> v(64, 0.0);
+  CHECK_THROWS_AS(vmc::images::write_png_grid(path, v, 0, ImageShape{8, 8}, 1),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(vmc::images::write_png_grid(path, v, -3, ImageShape{8, 8}, 1),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(vmc::images::write_png_grid(path, v, 2, ImageShape{8, 8}, 1),
+                  std::invalid_argument);  // 64 values are one image, not two
+  CHECK_THROWS_AS(vmc::images::write_png_grid(path, v, 1, ImageShape{8, 8}, 0),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(vmc::images::write_png_grid(path, v, 1, ImageShape{0, 8}, 1),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(vmc::images::write_png_grid(path, v, 1, ImageShape{8, 8}, 1, 1.0, 1.0),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(vmc::images::write_png_grid(path, v, 1, ImageShape{8, 8}, 1, 0.0, NAN),
+                  std::invalid_argument);
+  // Side over libpng's limit: refused before anything is allocated or written.
+  CHECK_THROWS_AS(
+      vmc::images::write_png_grid(path, std::vector<double>(2'000'000, 0.0), 1,
+                                  ImageShape{1, 2'000'000}, 1),
+      std::invalid_argument);
+  CHECK(t.entries() == 0);
+
+  const std::string missing = t.path("no/such/dir/x.png");
+  std::string message;
+  try {
+    vmc::images::write_png_grid(missing, v, 1, ImageShape{8, 8}, 1);
+  } catch (const std::runtime_error& e) {
+    message = e.what();
+  }
+  CHECK(message == missing + ": cannot write: No such file or directory");
+  CHECK(t.entries() == 0);
+
+  // A failed rename (onto a directory) removes the temporary file and keeps what was there.
+  fs::create_directories(t.path("taken.png"));
+  CHECK_THROWS_AS(vmc::images::write_png_grid(t.path("taken.png"), v, 1, ImageShape{8, 8}, 1),
+                  std::runtime_error);
+  CHECK(t.entries() == 1);
+  CHECK(fs::is_directory(t.path("taken.png")));
+}
+
+TEST_CASE("images: an SVG plot has one polyline per series, a legend and escaped labels") {
+  TempDir t;
+  const std::string path = t.path("plot.svg");
+  Series train{"train <b>&amp;", {1, 2, 3, 4}, {-200, -150, -120, -110}};
+  Series test{"test \"q\"", {1, 2, 3, 4}, {-210, -160, -130, -125}};
+  vmc::images::write_svg_plot(path, "Bound <MNIST> & more", "epochs", "ELBO", {train, test});
+  std::string s = slurp(path);
+  check_svg_frame(s);
+  CHECK(occurrences(s, "<polyline") == 2);
+  CHECK(s.find("Bound &lt;MNIST&gt; &amp; more") != std::string::npos);
+  CHECK(s.find("train &lt;b&gt;&amp;amp;") != std::string::npos);
+  CHECK(s.find("test &quot;q&quot;") != std::string::npos);
+  CHECK(s.find("<MNIST>") == std::string::npos);
+  CHECK(s.find("class=\"legend\"") != std::string::npos);
+  CHECK(s.find(">epochs</text>") != std::string::npos);
+  CHECK(s.find(">ELBO</text>") != std::string::npos);
+  // y from -210 to -110 in steps of 20: nice ticks that include both ends.
+  CHECK(s.find(">-220</text>") != std::string::npos);
+  CHECK(s.find(">-100</text>") != std::string::npos);
+  CHECK(s.find("no data") == std::string::npos);
+  CHECK(t.entries() == 1);
+
+  SUBCASE("one series: no legend") {
+    vmc::images::write_svg_plot(path, "t", "x", "y", {train});
+    std::string one = slurp(path);
+    check_svg_frame(one);
+    CHECK(occurrences(one, "<polyline") == 1);
+    CHECK(one.find("class=\"legend\"") == std::string::npos);
+  }
+  SUBCASE("bytes that are not UTF-8 or XML are replaced or dropped") {
+    vmc::images::write_svg_plot(path, std::string("a\x01" "b\xff" "c\xc3\xa9"), "x", "y", {train});
+    std::string odd = slurp(path);
+    CHECK(odd.find("ab\xEF\xBF\xBD" "c\xc3\xa9</text>") != std::string::npos);
+  }
+}
+
+TEST_CASE("images: SVG plots skip non-finite points and say when there is no data") {
+  TempDir t;
+  const std::string path = t.path("plot.svg");
+  SUBCASE("a NaN breaks the line in two") {
+    Series s{"bound", {1, 2, 3, 4, 5, 6}, {1, 2, NAN, 4, INFINITY, 6}};
+    vmc::images::write_svg_plot(path, "t", "x", "y", {s});
+    std::string svg = slurp(path);
+    check_svg_frame(svg);
+    CHECK(occurrences(svg, "<polyline") == 1);  // 1-2; 4 and 6 are lone points
+    CHECK(occurrences(svg, "<circle") == 2);
+  }
+  SUBCASE("empty and all-non-finite series") {
+    vmc::images::write_svg_plot(path, "nothing", "x", "y", {});
+    std::string none = slurp(path);
+    check_svg_frame(none);
+    CHECK(none.find(">no data</text>") != std::string::npos);
+    CHECK(occurrences(none, "<polyline") == 0);
+
+    Series a{"a", {}, {}}, b{"b", {NAN, 1}, {1, INFINITY}};
+    vmc::images::write_svg_plot(path, "nothing", "x", "y", {a, b});
+    std::string empty = slurp(path);
+    check_svg_frame(empty);
+    CHECK(empty.find(">no data</text>") != std::string::npos);
+    CHECK(empty.find("class=\"legend\"") != std::string::npos);
+  }
+  SUBCASE("a constant series still gets an axis") {
+    Series c{"c", {0, 1, 2}, {3, 3, 3}};
+    vmc::images::write_svg_plot(path, "flat", "x", "y", {c});
+    std::string flat = slurp(path);
+    check_svg_frame(flat);
+    CHECK(occurrences(flat, "<polyline") == 1);
+  }
+  SUBCASE("x and y of different lengths") {
+    Series bad{"bad", {1, 2}, {1}};
+    CHECK_THROWS_AS(vmc::images::write_svg_plot(path, "t", "x", "y", {bad}),
+                    std::invalid_argument);
+    CHECK(t.entries() == 0);
+  }
+  SUBCASE("an unwritable path") {
+    const std::string missing = t.path("no/dir/plot.svg");
+    CHECK_THROWS_WITH_AS(vmc::images::write_svg_plot(missing, "t", "x", "y", {}),
+                         (missing + ": cannot write: No such file or directory").c_str(),
+                         std::runtime_error);
+    CHECK(t.entries() == 0);
+  }
+}
+
+TEST_CASE("images: SVG log-scale x has ticks at powers of ten") {
+  TempDir t;
+  const std::string path = t.path("fig2.svg");
+  // Bound against training samples seen, as in the AEVB paper's Figure 2 (10^5 .. 10^8).
+  Series s{"AEVB (train)", {}, {}};
+  for (double n = 1e5; n <= 1e8; n *= 1.5) s.x.push_back(n), s.y.push_back(-150 + std::log(n));
+  s.x.push_back(0);  // not drawable on a log axis: skipped
+  s.y.push_back(0);
+  vmc::images::write_svg_plot(path, "MNIST, N_z = 10", "# training samples evaluated", "L", {s},
+                              true);
+  std::string svg = slurp(path);
+  check_svg_frame(svg);
+  CHECK(occurrences(svg, "<polyline") == 1);
+  CHECK(occurrences(svg, "<circle") == 0);
+  for (const char* decade : {"5", "6", "7", "8"})
+    CHECK_MESSAGE(svg.find(std::string("font-size=\"9\">") + decade + "</tspan>") !=
+                      std::string::npos,
+                  decade);
+  CHECK(svg.find("font-size=\"9\">4</tspan>") == std::string::npos);
+  CHECK(svg.find("font-size=\"9\">9</tspan>") == std::string::npos);
+}
