@@ -117,7 +117,8 @@ int run(int argc, char** argv) {
   fit_cmd->add_option("--optimizer", fit.optimizer, "adam, adagrad, sgd, momentum or rmsprop")
       ->check(CLI::IsMember({"adam", "adagrad", "sgd", "momentum", "rmsprop"}))
       ->default_val("adam");
-  fit_cmd->add_option("--lr", fit.lr, "learning rate (default: adam 1e-3, adagrad 1e-2, others 1e-3)");
+  fit_cmd->add_option("--lr", fit.lr, "learning rate (default: adam 1e-3, adagrad 1e-2, others 1e-3; ten times "
+                  "that for a model with no subsampled plate, whose every step sees all the data)");
   fit_cmd->add_option("--seed", fit.seed, "seed of the initial values, minibatches and noise")->default_val(1);
   fit_cmd->add_option("--threads", fit.threads, "threads; each runs part of every minibatch")
       ->check(CLI::Range(1, 256))
