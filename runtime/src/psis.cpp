@@ -27,7 +27,11 @@ ParetoFit gpdfit(const std::vector<double>& x) {
   const int64_t m = 30 + static_cast<int64_t>(std::floor(std::sqrt(nd)));
   const double prior = 3.0;
   // R's x[floor(N / 4 + 0.5)], 1-based: the first quartile sets the grid's spread.
-  const double xstar = x[static_cast<size_t>(std::floor(nd / 4.0 + 0.5)) - 1];
+  // Ties at the cutoff (importance ratios equal up to rounding, as for a guide that is exact)
+  // can make it 0, and the grid 1/0: take the first positive value at or above it instead.
+  size_t q = static_cast<size_t>(std::floor(nd / 4.0 + 0.5)) - 1;
+  while (q + 1 < x.size() && x[q] <= 0) ++q;
+  const double xstar = x[q];
   const double xmax = x.back();
 
   // The grid lies below 1/max(x) (the term added is negative), so 1 − theta·x > 0 throughout.

@@ -279,12 +279,14 @@ class Engine final : public Trainer::Impl {
     }
     train_ = bind(data, "");
     for (Sub& sub : subs_) {
-      sub.n = train_.dims.at(sub.dim);
+      // A dim no data input gives (a kernel set that reads no data, such as sample_model's)
+      // has no rows to train on; sampling gives it its own rows.
+      sub.n = train_.dims.count(sub.dim) ? train_.dims.at(sub.dim) : 0;
       auto b = options.batch.find(sub.dim);
       std::int64_t want = b != options.batch.end() ? b->second : options.default_batch;
       if (want <= 0) throw RuntimeError("--batch " + sub.dim + "=" + std::to_string(want) + ": must be positive");
       sub.m = std::min(want, sub.n);
-      sub.batches = (sub.n + sub.m - 1) / sub.m;
+      sub.batches = sub.m > 0 ? (sub.n + sub.m - 1) / sub.m : 1;
       sub.site = static_cast<std::uint64_t>(fnv1a(sub.dim, 0x5eed));
     }
     // The primary plate: the largest (its rows are split across threads; the bound is per its
@@ -415,12 +417,6 @@ class Engine final : public Trainer::Impl {
         }
       }
     }
-    // Full-extent size symbols with no data behind them cannot be known here.
-    for (int s = 0; s < m.n_sizes; ++s) {
-      if (!ds.dims.count(m.size_dims[s])) {
-        throw RuntimeError(what + "no data gives the extent of dim " + std::string(m.size_dims[s]));
-      }
-    }
     return ds;
   }
 
@@ -458,6 +454,12 @@ class Engine final : public Trainer::Impl {
     const std::map<std::string, std::vector<double>>* fixed = nullptr;
   };
 
+  std::int64_t dim_value(const Dataset<T>& ds, const std::string& dim) const {
+    auto it = ds.dims.find(dim);
+    if (it == ds.dims.end()) throw RuntimeError("no data gives the extent of dim " + dim);
+    return it->second;
+  }
+
   std::int64_t extent(std::int64_t e, const std::vector<std::int64_t>& sizes) const {
     return e >= 0 ? e : sizes[-e - 1];
   }
@@ -467,7 +469,7 @@ class Engine final : public Trainer::Impl {
     slot.sizes.resize(m.n_sizes);
     for (int s = 0; s < m.n_sizes; ++s) {
       int j = sub_of_symbol(s);
-      slot.sizes[s] = j >= 0 ? static_cast<std::int64_t>(spec.rows[j].size()) : ds.dims.at(m.size_dims[s]);
+      slot.sizes[s] = j >= 0 ? static_cast<std::int64_t>(spec.rows[j].size()) : dim_value(ds, m.size_dims[s]);
     }
     slot.inputs.resize(m.n_inputs);
     slot.reals.resize(m.n_inputs);
@@ -520,7 +522,7 @@ class Engine final : public Trainer::Impl {
           dst.resize(1);
           int s = symbol_named(b.name);
           int j = s >= 0 ? sub_of_symbol(s) : -1;
-          std::int64_t v = j >= 0 ? spec.batch[j] : ds.dims.at(s >= 0 ? m.size_dims[s] : b.name);
+          std::int64_t v = j >= 0 ? spec.batch[j] : dim_value(ds, s >= 0 ? m.size_dims[s] : b.name);
           dst.data[0] = static_cast<T>(v);
           slot.inputs[i] = dst.data;
           break;
@@ -638,6 +640,9 @@ class Engine final : public Trainer::Impl {
 
   StepResult step() override {
     const vmc_kernel_info& k = kernel("elbo_grad");
+    for (const Sub& sub : subs_) {
+      if (sub.n == 0) throw RuntimeError("no data rows for the plate over " + sub.dim);
+    }
     const int threads = options.threads;
     CallSpec base;
     base.noise_step = static_cast<std::uint64_t>(steps);
@@ -799,7 +804,7 @@ class Engine final : public Trainer::Impl {
     const int threads = options.threads;
     std::vector<std::vector<std::int64_t>> all(subs_.size());
     for (std::size_t j = 0; j < subs_.size(); ++j) {
-      all[j].resize(static_cast<std::size_t>(ds.dims.at(subs_[j].dim)));
+      all[j].resize(static_cast<std::size_t>(dim_value(ds, subs_[j].dim)));
       std::iota(all[j].begin(), all[j].end(), std::int64_t{0});
     }
     std::int64_t n = primary_index_ >= 0 ? static_cast<std::int64_t>(all[primary_index_].size()) : 1;
@@ -844,9 +849,8 @@ class Engine final : public Trainer::Impl {
   Draws sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
                const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) override {
     const vmc_kernel_info& k = kernel(name);
-    Dataset<T> own;
-    if (arrays) own = bind(*arrays, "");
-    const Dataset<T>& ds = arrays ? own : train_;
+    Dataset<T> ds = arrays ? bind(*arrays, "") : train_;
+    for (const Sub& sub : subs_) ds.dims.emplace(sub.dim, rows);
     std::vector<std::vector<std::int64_t>> all(subs_.size());
     CallSpec spec;
     spec.fixed = &noise;
@@ -951,25 +955,43 @@ class Engine final : public Trainer::Impl {
     if (bytes.compare(0, 10, "vmc-engine") != 0) throw RuntimeError("checkpoint: not a vmc engine state");
     r.at = 10;
     if (r.pod<std::uint32_t>() != 1) throw RuntimeError("checkpoint: written by another version of vmc");
-    if (r.pod<std::uint64_t>() != fingerprint()) {
-      throw RuntimeError("checkpoint: it belongs to another model (its params or precision differ)");
-    }
+    std::uint64_t print = r.pod<std::uint64_t>();
     auto opt = static_cast<OptimizerKind>(r.pod<std::uint32_t>());
     if (params_only) {
+      // By name: a model compiled with fewer kernels reads fewer params.
       r.pod<std::uint64_t>();
       r.pod<std::int64_t>();
       for (int k = 0; k < 3; ++k) r.pod<std::int64_t>();
-      for (int i : param_inputs_) {
-        if (r.str() != info->inputs[i].name) throw RuntimeError("checkpoint: params in another order");
-        r.bytes(params_[i].data, params_[i].size * sizeof(T));
+      std::map<std::string, std::string> stored;
+      while (r.at < bytes.size()) {
+        std::string name = r.str();
+        auto n = r.pod<std::uint64_t>();
+        r.need(n);
+        stored[name] = bytes.substr(r.at, n);
+        r.at += n;
         auto slots = r.pod<std::uint32_t>();
         for (std::uint32_t k = 0; k < slots; ++k) {
-          auto n = r.pod<std::uint64_t>();
-          r.need(n);
-          r.at += n;
+          auto m = r.pod<std::uint64_t>();
+          r.need(m);
+          r.at += m;
         }
       }
+      for (int i : param_inputs_) {
+        auto it = stored.find(info->inputs[i].name);
+        if (it == stored.end()) {
+          throw RuntimeError(std::string("checkpoint: it has no param '") + info->inputs[i].name +
+                             "' (it belongs to another model)");
+        }
+        if (it->second.size() != params_[i].size * sizeof(T)) {
+          throw RuntimeError(std::string("checkpoint: param '") + info->inputs[i].name +
+                             "' has another size or precision than this model's (check --precision and --set)");
+        }
+        std::memcpy(params_[i].data, it->second.data(), it->second.size());
+      }
       return;
+    }
+    if (print != fingerprint()) {
+      throw RuntimeError("checkpoint: it belongs to another model (its params or precision differ)");
     }
     if (opt != options.optimizer) {
       throw RuntimeError(std::string("checkpoint: written with --optimizer ") + to_string(opt) +
