@@ -612,10 +612,13 @@ int run_fit(const FitArgs& args) {
                 model.name.c_str(), b.embedded ? "embedded digits (1797 x 64)" : "data bound",
                 args.model.estimator.c_str(), args.model.samples, runtime::to_string(topt.optimizer), topt.lr,
                 static_cast<unsigned long long>(args.seed), args.threads, args.threads == 1 ? "" : "s");
-    std::printf("  %lld datapoints, minibatch %lld (%lld steps per epoch), %lld steps; compiled in %.0f ms%s\n",
-                static_cast<long long>(trainer->datapoints()), static_cast<long long>(trainer->batch_size()),
-                static_cast<long long>(trainer->steps_per_epoch()), static_cast<long long>(steps), compile_ms,
-                b.fe.compiled->timing().from_cache ? " (object cache)" : "");
+    std::string batching = trainer->primary_dim().empty()
+                               ? std::string("every step sees all the data")
+                               : "minibatch " + std::to_string(trainer->batch_size()) + " (" +
+                                     std::to_string(trainer->steps_per_epoch()) + " steps per epoch)";
+    std::printf("  %lld datapoints, %s, %lld steps; compiled in %.0f ms%s\n",
+                static_cast<long long>(trainer->datapoints()), batching.c_str(), static_cast<long long>(steps),
+                compile_ms, b.fe.compiled->timing().from_cache ? " (object cache)" : "");
     if (args.resume) {
       std::printf("  resuming at step %lld\n", static_cast<long long>(trainer->steps_done()));
     }
@@ -638,6 +641,7 @@ int run_fit(const FitArgs& args) {
   std::vector<std::string> warnings;
   try {
     r = runtime::run_fit(*trainer, history, lo, std::cout);
+    if (r.stop_reason == "steps" && args.steps <= 0 && args.epochs > 0) r.stop_reason = "epochs";
     std::signal(SIGINT, previous);
     if (r.stop_reason == "interrupted") std::cout << "interrupted: writing the results so far\n";
 
@@ -649,7 +653,8 @@ int run_fit(const FitArgs& args) {
     summary["model_file"] = args.model.model_path;
     summary["estimator"] = args.model.estimator;
     summary["samples"] = args.model.samples;
-    summary["batch"] = trainer->batch_size();
+    // Without a subsampled plate every step is one pass over all the data.
+    summary["batch"] = trainer->primary_dim().empty() ? trainer->datapoints() : trainer->batch_size();
     summary["steps"] = trainer->steps_done();
     summary["epochs"] = static_cast<double>(trainer->steps_done()) / static_cast<double>(trainer->steps_per_epoch());
     summary["datapoints"] = trainer->datapoints();

@@ -8,6 +8,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include "ir/rewriter.hpp"
 #include "support/check.hpp"
 
 namespace vmc::jit {
@@ -184,8 +185,14 @@ void CompiledModel::describe(const lower::Lowered& l) {
       b.name = strings_.emplace_back(named[i].name).c_str();
       outs.push_back(b);
     }
+    std::vector<std::int32_t>& reads = reads_.emplace_back(inputs_.size(), 0);
+    std::map<const ir::Node*, std::size_t> index;
+    for (std::size_t i = 0; i < inputs_.size(); ++i) index[inputs_[i]] = i;
+    ir::visit(k.outputs, [&](const ir::Node& n) {
+      if (auto it = index.find(&n); it != index.end()) reads[it->second] = 1;
+    });
     kernel_infos_.push_back({strings_.emplace_back(k.name).c_str(), k.entry, k.workspace_bytes,
-                             static_cast<std::int32_t>(outs.size()), outs.data()});
+                             static_cast<std::int32_t>(outs.size()), outs.data(), reads.data()});
   }
   info_.abi_version = VMC_ABI_VERSION;
   info_.real_bytes = precision_ == codegen::Precision::F32 ? 4 : 8;

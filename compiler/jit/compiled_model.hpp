@@ -97,6 +97,7 @@ class CompiledModel {
   std::deque<std::string> strings_;
   std::deque<std::vector<std::int64_t>> extents_;
   std::deque<std::vector<vmc_buffer_info>> buffers_;
+  std::deque<std::vector<std::int32_t>> reads_;
   std::vector<const char*> size_names_, size_dims_, latent_names_;
   std::vector<vmc_kernel_info> kernel_infos_;
   vmc_model_info info_{};

@@ -477,6 +477,13 @@ class Engine final : public Trainer::Impl {
     std::uint32_t noise_site = 0;
     for (int i = 0; i < m.n_inputs; ++i) {
       const vmc_buffer_info& b = m.inputs[i];
+      if (k.reads && !k.reads[i]) {
+        // Not read by this kernel (another kernel's noise, data a sampler does not need): no
+        // buffer, no draws. The site number stays the input's own.
+        if (b.kind == VMC_NOISE || b.kind == VMC_UNIFORM) ++noise_site;
+        slot.inputs[i] = nullptr;
+        continue;
+      }
       switch (b.kind) {
         case VMC_PARAM: slot.inputs[i] = params_[i].data; break;
         case VMC_DATA: {
@@ -694,8 +701,21 @@ class Engine final : public Trainer::Impl {
           }
           for (std::size_t i = b; i < e; ++i) g0[i] -= rest * ge[i];
         }
+        // The sum of squares in 16 float lanes (vectorises without reassociating a serial sum);
+        // a NaN or Inf anywhere makes it non-finite, and then the slice is searched.
+        constexpr std::size_t kLanes = 16;
+        T lanes[kLanes] = {};
+        std::size_t i = b;
+        for (; i + kLanes <= e; i += kLanes) {
+          for (std::size_t l = 0; l < kLanes; ++l) lanes[l] += g0[i + l] * g0[i + l];
+        }
         double ss = 0;
-        for (std::size_t i = b; i < e; ++i) ss += static_cast<double>(g0[i]) * static_cast<double>(g0[i]);
+        for (; i < e; ++i) ss += static_cast<double>(g0[i]) * static_cast<double>(g0[i]);
+        for (T l : lanes) ss += static_cast<double>(l);
+        if (!std::isfinite(ss)) {
+          ss = 0;
+          for (std::size_t x = b; x < e; ++x) ss += static_cast<double>(g0[x]) * static_cast<double>(g0[x]);
+        }
         if (!std::isfinite(ss)) {
           for (std::size_t i = b; i < e; ++i) {
             if (!std::isfinite(g0[i])) {

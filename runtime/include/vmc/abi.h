@@ -65,6 +65,9 @@ typedef struct vmc_kernel_info {
   vmc_workspace_bytes workspace_bytes;
   int32_t n_outputs;
   const vmc_buffer_info* outputs;
+  /* n_inputs flags, one per model input: 1 when this kernel reads it. An input a kernel does not
+   * read may be passed as a null pointer (and its noise need not be drawn). */
+  const int32_t* reads;
 } vmc_kernel_info;
 
 typedef struct vmc_model_info {
