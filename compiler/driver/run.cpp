@@ -754,21 +754,48 @@ std::unique_ptr<runtime::Trainer> from_checkpoint(const Bound& b, const Arrays& 
 }  // namespace
 
 int run_eval(const EvalArgs& args) {
-  Bound b;
+  // iwae over local latents: per-datapoint log-weights (estimator A, one sample) averaged K
+  // times in the runtime, so K = 5000 costs time, not a graph of 5000 copies of the model.
+  bool iwae = args.model.estimator == "iwae";
+  auto b = std::make_unique<Bound>();
   ModelArgs margs = args.model;
-  margs.kernels = {"elbo"};
-  if (!bind_model(b, margs, args.data, true)) return 1;
+  if (iwae) {
+    margs.estimator = "A";
+    margs.samples = 1;
+    margs.kernels = {"log_weights"};
+  } else {
+    margs.kernels = {"elbo"};
+  }
+  if (!bind_model(*b, margs, args.data, true)) return 1;
+  bool per_row = iwae && b->fe.compiled->kernel("log_weights");
+  if (iwae && !per_row) {
+    // Global latents: the bound's log-mean-exp is over the whole data; lowered K times.
+    constexpr int kMaxCopies = 200;
+    if (args.model.samples > kMaxCopies) {
+      error(args.model.model_path, "iwae with global latents unrolls the model once per sample; --samples " +
+                                       std::to_string(args.model.samples) + " is more than " +
+                                       std::to_string(kMaxCopies));
+      return 1;
+    }
+    b = std::make_unique<Bound>();
+    margs = args.model;
+    margs.kernels = {"elbo"};
+    if (!bind_model(*b, margs, args.data, true)) return 1;
+  }
   runtime::TrainerOptions o;
   o.seed = args.seed;
   o.threads = args.threads;
-  // Many samples per row need a smaller batch to keep the workspace small.
-  o.default_batch = args.batch > 0 ? args.batch : std::max<std::int64_t>(1, 100 / std::max(1, args.model.samples / 10));
+  // The graph's copies of the model per row (iwae unrolled) need a smaller batch.
+  int copies = iwae && !per_row ? args.model.samples : args.model.samples;
+  o.default_batch = args.batch > 0 ? args.batch : std::max<std::int64_t>(1, 100 / std::max(1, copies / 10));
+  if (per_row && args.batch <= 0) o.default_batch = 100;
   try {
-    const Arrays& data = b.have_test ? b.test : b.train;
-    auto t = from_checkpoint(b, data, args.params, o);
-    double v = t->evaluate(data, "elbo", kStreamEval, o.default_batch);
-    std::printf("%s estimator %s (%s %d): %.9g per datapoint over %lld datapoints\n", b.fe.model->name.c_str(),
-                args.model.estimator.c_str(), args.model.estimator == "iwae" ? "K =" : "L =", args.model.samples, v,
+    const Arrays& data = b->have_test ? b->test : b->train;
+    auto t = from_checkpoint(*b, data, args.params, o);
+    double v = per_row ? t->importance_weighted(data, "log_weights", args.model.samples, kStreamEval, o.default_batch)
+                       : t->evaluate(data, "elbo", kStreamEval, o.default_batch);
+    std::printf("%s estimator %s (%s %d): %.9g per datapoint over %lld datapoints\n", b->fe.model->name.c_str(),
+                args.model.estimator.c_str(), iwae ? "K =" : "L =", args.model.samples, v,
                 static_cast<long long>(t->datapoints()));
   } catch (const RuntimeError& e) {
     error(args.model.model_path, e.what());

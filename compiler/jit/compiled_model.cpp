@@ -57,6 +57,7 @@ std::vector<std::string> available_kernels(const lower::Lowered& lowered) {
   std::vector<std::string> names{"elbo_grad", "elbo", "sample_guide"};
   if (!lowered.model_draws.empty()) names.push_back("sample_model");
   if (!lowered.reconstructions.empty()) names.push_back("reconstruct");
+  if (!lowered.row_log_weights.empty()) names.push_back("log_weights");
   return names;
 }
 
@@ -73,6 +74,9 @@ std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
     } else if (name == "sample_model") {
       VMC_ASSERT(!lowered.model_draws.empty(), "no sample_model kernel: " + lowered.sample_model_problem);
       for (const ir::Output& o : lowered.model_draws) spec.outputs.push_back(o.node);
+    } else if (name == "log_weights") {
+      VMC_ASSERT(!lowered.row_log_weights.empty(), "no log_weights kernel: a latent is not local");
+      for (const ir::Output& o : lowered.row_log_weights) spec.outputs.push_back(o.node);
     } else if (name == "reconstruct") {
       VMC_ASSERT(!lowered.reconstructions.empty(), "no reconstruct kernel: " + lowered.sample_model_problem);
       for (const ir::Output& o : lowered.reconstructions) spec.outputs.push_back(o.node);
@@ -179,6 +183,7 @@ void CompiledModel::describe(const lower::Lowered& l) {
     const std::vector<ir::Output>& named = k.name == "sample_guide"   ? l.guide_draws
                                            : k.name == "sample_model" ? l.model_draws
                                            : k.name == "reconstruct"  ? l.reconstructions
+                                           : k.name == "log_weights"  ? l.row_log_weights
                                                                       : l.function.outputs;
     for (std::size_t i = 0; i < k.outputs.size(); ++i) {
       vmc_buffer_info b = buffer(k.outputs[i], VMC_OUTPUT);

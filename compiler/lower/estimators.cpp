@@ -48,11 +48,14 @@ const ir::Node* per_datapoint(const Value& v, const ast::Plate* keep) {
   return n;
 }
 
-}  // namespace
+// Which latents a sample's terms draw: every latent local to one subsampled plate (`local` set),
+// or every latent global.
+struct Locality {
+  const ast::Plate* local = nullptr;
+  bool all_local = true, all_global = true;
+};
 
-const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Term>>& samples) {
-  const std::vector<Term>& first = samples.front();
-  // Every latent local to one subsampled plate, or every latent global with no subsampling.
+Locality locality(const std::vector<Term>& first) {
   const ast::Plate* local = nullptr;
   bool all_local = true, all_global = true;
   for (const Term& t : first) {
@@ -70,6 +73,27 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Te
       all_local = all_global = false;
     }
   }
+  return {local, all_local, all_global};
+}
+
+}  // namespace
+
+const ir::Node* row_log_weight(const std::vector<Term>& terms) {
+  Locality where = locality(terms);
+  if (!where.all_local || !where.local) return nullptr;
+  const ir::Node* w = nullptr;
+  for (const Term& t : terms) {
+    if (!in_batch(t.value, where.local)) continue;
+    const ir::Node* x = per_datapoint(t.value, where.local);
+    w = !w ? (t.guide ? ir::neg(x) : x) : (t.guide ? ir::sub(w, x) : ir::add(w, x));
+  }
+  return w;
+}
+
+const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Term>>& samples) {
+  const std::vector<Term>& first = samples.front();
+  // Every latent local to one subsampled plate, or every latent global with no subsampling.
+  auto [local, all_local, all_global] = locality(first);
   bool subsampled = any_subsampled(l.model.model_block->statements);
   Span at = l.model.model_block->keyword_span;
   if (!(all_local && local) && !(all_global && !subsampled)) {

@@ -243,6 +243,7 @@ std::optional<Lowered> Lowerer::run() {
   if (failed || !elbo) return std::nullopt;
   out.function.outputs.push_back({"elbo", elbo});
   out.objective = elbo;
+  if (const ir::Node* w = row_log_weight(sample_terms.front())) out.row_log_weights.push_back({"log_weight", w});
   if (options.estimator == Estimator::Iwae) {
     for (const sema::Variable& v : model.latents) out.rows_additive &= v.local;
   }

@@ -106,6 +106,9 @@ const ir::Node* total(Lowerer& l, const Value& v);
 // estimators.cpp: the iwae bound from each sample's terms, or nullptr after reporting why the
 // model does not allow it.
 const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Term>>& samples);
+// log p(x_i, z_i) − log q(z_i | x_i) per datapoint of the subsampled plate ([M]) from one
+// sample's terms, when every latent is local to that plate; otherwise nullptr.
+const ir::Node* row_log_weight(const std::vector<Term>& terms);
 
 // inputs.cpp
 const ir::Node* data_input(Lowerer& l, const sema::Variable& v, bool as_int, const ast::Plate* batch,

@@ -233,6 +233,8 @@ struct Trainer::Impl {
   virtual std::vector<double> param(const std::string& name) const = 0;
   virtual std::string save_state() const = 0;
   virtual void restore_state(const std::string& bytes, bool params_only) = 0;
+  virtual double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
+                                     std::uint64_t stream, std::int64_t batch) = 0;
   virtual std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count,
                                                std::uint64_t stream) = 0;
 
@@ -858,6 +860,65 @@ class Engine final : public Trainer::Impl {
     return total / static_cast<double>(per_datapoint);
   }
 
+  double importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
+                             std::uint64_t stream, std::int64_t batch) override {
+    const vmc_kernel_info& k = kernel(name);
+    if (primary_index_ < 0 || subs_.size() != 1) {
+      throw RuntimeError("per-datapoint importance weights need one subsampled plate");
+    }
+    if (K < 1) throw RuntimeError("iwae needs at least one sample");
+    Dataset<T> ds = bind(arrays, "test ");
+    const int threads = options.threads;
+    std::int64_t n = dim_value(ds, subs_[0].dim);
+    if (n == 0) throw RuntimeError("test data has no rows");
+    std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+    std::iota(all.begin(), all.end(), std::int64_t{0});
+    std::int64_t per = batch > 0 ? batch : primary_batch;
+    std::vector<Slot> slots(threads);
+    // Per thread, a running log-sum-exp per datapoint over its share of the K draws.
+    std::vector<std::vector<double>> top(threads), sum(threads);
+    double total = 0;
+    for (std::int64_t begin = 0; begin < n; begin += per) {
+      std::int64_t end = std::min(n, begin + per), m = end - begin;
+      for (int t = 0; t < threads; ++t) {
+        top[t].assign(static_cast<std::size_t>(m), -INFINITY);
+        sum[t].assign(static_cast<std::size_t>(m), 0.0);
+      }
+      pool_.run([&](int t) {
+        CallSpec spec;
+        spec.rows.push_back(std::span<const std::int64_t>(all).subspan(begin, m));
+        spec.batch.push_back(m);
+        for (std::int64_t c = t; c < K; c += threads) {
+          // Draw c of every datapoint: its noise depends on (c, datapoint), not on the batching.
+          spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
+          call(k, slots[t], ds, spec);
+          const T* w = slots[t].outs[0].data;
+          for (std::int64_t r = 0; r < m; ++r) {
+            double x = static_cast<double>(w[r]);
+            double& mx = top[t][r];
+            double& s = sum[t][r];
+            if (x > mx) {
+              s = s * std::exp(mx - x) + 1.0;
+              mx = x;
+            } else {
+              s += std::exp(x - mx);
+            }
+          }
+        }
+      });
+      for (std::int64_t r = 0; r < m; ++r) {
+        double mx = -INFINITY;
+        for (int t = 0; t < threads; ++t) mx = std::max(mx, top[t][r]);
+        double s = 0;
+        for (int t = 0; t < threads; ++t) {
+          if (sum[t][r] > 0) s += sum[t][r] * std::exp(top[t][r] - mx);
+        }
+        total += mx + std::log(s / static_cast<double>(K));
+      }
+    }
+    return total / static_cast<double>(n);
+  }
+
   std::int64_t test_datapoints(const Dataset<T>& ds) const {
     for (int i = 0; i < info->n_inputs; ++i) {
       const vmc_buffer_info& b = info->inputs[i];
@@ -1111,6 +1172,11 @@ Draws Trainer::sample(const std::string& kernel, std::int64_t count, std::int64_
 std::string Trainer::save_state() const { return impl_->save_state(); }
 void Trainer::restore_state(const std::string& bytes, bool params_only) {
   impl_->restore_state(bytes, params_only);
+}
+
+double Trainer::importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
+                                    std::uint64_t stream, std::int64_t batch) {
+  return impl_->importance_weighted(data, kernel, k, stream, batch);
 }
 
 std::vector<double> Trainer::whole_data_draws(const std::string& kernel, std::int64_t count,
