@@ -1,0 +1,179 @@
+// The runtime's Trainer through abi.h alone, with a hand-written model (no compiler, no LLVM):
+// the seam ARCHITECTURE.md asks to be testable this way. The model: a param mu, data x[N] in a
+// subsampled plate, per-row noise eps[M]; its bound is
+//   f = (N/M) Σ_i −(x_i − mu)² / 2  +  0 · Σ_i eps_i  −  c · mu² / 2     (c: a row-free part)
+// so its gradient is (N/M) Σ_i (x_i − mu) − c·mu, and the optimum is N·mean(x) / (N + c).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <mutex>
+#include <numeric>
+#include <set>
+#include <vector>
+
+#include "vmc/abi.h"
+#include "vmc/fit.hpp"
+#include "vmc/trainer.hpp"
+
+namespace {
+
+constexpr double kRowFree = 0.5;
+std::mutex g_seen_mutex;
+std::vector<double> g_seen;  // the x values (= row indices) each call was given
+bool g_nan = false;          // make the next gradients NaN
+
+void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, void*) {
+  const double mu = *static_cast<const double*>(in[0]);
+  const auto* x = static_cast<const double*>(in[1]);
+  const double n = *static_cast<const double*>(in[2]);
+  const double m = *static_cast<const double*>(in[3]);
+  const auto* eps = static_cast<const double*>(in[4]);
+  const int64_t rows = sizes[1];
+  double f = 0, g = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    f += -0.5 * (x[i] - mu) * (x[i] - mu) + 0 * eps[i];
+    g += x[i] - mu;
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_seen_mutex);
+    g_seen.insert(g_seen.end(), x, x + rows);
+  }
+  *static_cast<double*>(out[0]) = n / m * f - kRowFree * mu * mu / 2;
+  *static_cast<double*>(out[1]) = g_nan ? NAN : n / m * g - kRowFree * mu;
+}
+int64_t workspace(const int64_t*) { return 0; }
+
+struct TinyModel {
+  const char* size_names[2] = {"N", "M"};
+  const char* size_dims[2] = {"N", "N"};
+  int64_t batch_extent[1] = {-2};  // the size symbol 1, M
+  vmc_buffer_info inputs[5] = {
+      {"mu", VMC_PARAM, 0, 0, nullptr, VMC_IDENTITY, 0, 0, ""},
+      {"x", VMC_DATA, 0, 1, batch_extent, 0, 0, 0, "N"},
+      {"N", VMC_SIZE, 0, 0, nullptr, 0, 0, 0, ""},
+      {"M", VMC_SIZE, 0, 0, nullptr, 0, 0, 0, ""},
+      {"eps.mu", VMC_NOISE, 0, 1, batch_extent, 0, 0, 0, ""},
+  };
+  vmc_buffer_info outputs[2] = {
+      {"elbo", VMC_OUTPUT, 0, 0, nullptr, 0, 0, 0, ""},
+      {"grad.mu", VMC_OUTPUT, 0, 0, nullptr, 0, 0, 0, ""},
+  };
+  int32_t reads[5] = {1, 1, 1, 1, 1};
+  vmc_kernel_info kernel{"elbo_grad", elbo_grad, workspace, 2, outputs, reads};
+  vmc_model_info info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 5, inputs, 1, 0, nullptr, 1, &kernel};
+};
+
+vmc::runtime::Arrays rows(int64_t n) {
+  vmc::data::Array x{"x", {n}, std::vector<double>(static_cast<size_t>(n)), true};
+  std::iota(x.values.begin(), x.values.end(), 0.0);
+  return {{"x", x}};
+}
+
+vmc::runtime::TrainerOptions options(int threads, vmc::runtime::OptimizerKind k = vmc::runtime::OptimizerKind::Sgd,
+                                     double lr = 0.1) {
+  vmc::runtime::TrainerOptions o;
+  o.threads = threads;
+  o.default_batch = 4;
+  o.optimizer = k;
+  o.lr = lr;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: every epoch visits every row once; the last batch is the remainder") {
+  TinyModel m;
+  vmc::runtime::Trainer t(m.info, rows(10), {{"mu", {0.0}}}, options(1));
+  CHECK(t.steps_per_epoch() == 3);
+  CHECK(t.batch_size() == 4);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    g_seen.clear();
+    std::vector<int64_t> sizes;
+    for (int s = 0; s < 3; ++s) sizes.push_back(t.step().rows);
+    CHECK(sizes == std::vector<int64_t>{4, 4, 2});
+    std::multiset<double> seen(g_seen.begin(), g_seen.end());
+    CHECK(seen.size() == 10);
+    CHECK(std::set<double>(seen.begin(), seen.end()).size() == 10);
+  }
+  CHECK(t.datapoints_seen() == 20);
+}
+
+TEST_CASE("trainer: the partial batch is scaled by its own size (N/M')") {
+  TinyModel m;
+  // Constant data: every batch's estimate of the whole bound is the same whatever its size.
+  vmc::runtime::Arrays data = rows(10);
+  for (double& v : data.at("x").values) v = 3;
+  vmc::runtime::Trainer t(m.info, data, {{"mu", {1.0}}}, options(1, vmc::runtime::OptimizerKind::Sgd, 1e-12));
+  double full = 10 * -0.5 * 4 - kRowFree * 0.5;
+  for (int s = 0; s < 3; ++s) CHECK(t.step().elbo == doctest::Approx(full).epsilon(1e-9));
+}
+
+TEST_CASE("trainer: SGD and Adam reach the optimum; two threads give the same steps") {
+  TinyModel m;
+  const double optimum = 10 * 4.5 / (10 + kRowFree);
+  for (auto k : {vmc::runtime::OptimizerKind::Sgd, vmc::runtime::OptimizerKind::Adam,
+                 vmc::runtime::OptimizerKind::Momentum, vmc::runtime::OptimizerKind::RmsProp,
+                 vmc::runtime::OptimizerKind::Adagrad}) {
+    std::string name = vmc::runtime::to_string(k);
+    CAPTURE(name);
+    double lr = name == "sgd" ? 0.05 : name == "momentum" ? 0.005 : name == "adagrad" ? 0.5 : 0.01;
+    vmc::runtime::Trainer one(m.info, rows(10), {{"mu", {0.0}}}, options(1, k, lr));
+    vmc::runtime::Trainer two(m.info, rows(10), {{"mu", {0.0}}}, options(2, k, lr));
+    for (int s = 0; s < 3000; ++s) {
+      vmc::runtime::StepResult a = one.step(), b = two.step();
+      // The row-free part is counted once when the batch is split (not twice).
+      REQUIRE(a.elbo == doctest::Approx(b.elbo).epsilon(1e-12));
+    }
+    CHECK(two.param("mu")[0] == doctest::Approx(one.param("mu")[0]).epsilon(1e-9));
+    // The average of the stochastic iterates sits at the optimum.
+    double avg = 0;
+    for (int s = 0; s < 600; ++s) {
+      one.step();
+      avg += one.param("mu")[0] / 600;
+    }
+    CHECK(avg == doctest::Approx(optimum).epsilon(0.03));
+  }
+}
+
+TEST_CASE("trainer: a saved state continues bit for bit") {
+  TinyModel m;
+  auto o = options(1, vmc::runtime::OptimizerKind::Adam, 0.01);
+  vmc::runtime::Trainer a(m.info, rows(10), {{"mu", {0.0}}}, o);
+  for (int s = 0; s < 7; ++s) a.step();
+  std::string state = a.save_state();
+  vmc::runtime::Trainer b(m.info, rows(10), {{"mu", {0.0}}}, o);
+  b.restore_state(state);
+  CHECK(b.steps_done() == 7);
+  for (int s = 0; s < 11; ++s) CHECK(a.step().elbo == b.step().elbo);
+  CHECK(a.param("mu") == b.param("mu"));
+  // Another optimizer's state is refused with a message; params alone are taken.
+  vmc::runtime::Trainer c(m.info, rows(10), {{"mu", {0.0}}}, options(1));
+  CHECK_THROWS_AS(c.restore_state(state), vmc::runtime::RuntimeError);
+  c.restore_state(state, /*params_only=*/true);
+  CHECK(c.param("mu") != std::vector<double>{0.0});
+  CHECK_THROWS_AS(c.restore_state("garbage"), vmc::runtime::RuntimeError);
+}
+
+TEST_CASE("trainer: a non-finite gradient skips the step and names the param") {
+  TinyModel m;
+  vmc::runtime::Trainer t(m.info, rows(10), {{"mu", {0.25}}}, options(1));
+  g_nan = true;
+  vmc::runtime::StepResult r = t.step();
+  g_nan = false;
+  CHECK_FALSE(r.finite);
+  CHECK(r.problem.find("'mu'") != std::string::npos);
+  CHECK(t.param("mu")[0] == 0.25);
+  CHECK(t.step().finite);
+}
+
+TEST_CASE("trainer: data that does not fit the model is refused with a message") {
+  TinyModel m;
+  vmc::data::Array wrong{"x", {5, 2}, std::vector<double>(10), false};
+  CHECK_THROWS_WITH_AS(vmc::runtime::Trainer(m.info, {{"x", wrong}}, {{"mu", {0.0}}}, options(1)),
+                       doctest::Contains("has shape [5, 2] but the model declares [N]"),
+                       vmc::runtime::RuntimeError);
+  CHECK_THROWS_WITH_AS(vmc::runtime::Trainer(m.info, {}, {{"mu", {0.0}}}, options(1)),
+                       doctest::Contains("reads data 'x'"), vmc::runtime::RuntimeError);
+  CHECK_THROWS_AS(vmc::runtime::Trainer(m.info, rows(10), {{"mu", {0.0, 1.0}}}, options(1)),
+                  vmc::runtime::RuntimeError);
+}
