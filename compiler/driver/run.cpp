@@ -252,7 +252,7 @@ struct Bound {
   Arrays train, test;
   bool have_test = false;
   bool embedded = false;
-  std::map<std::string, std::string> files;
+  std::map<std::string, std::string> files, test_files;
   std::vector<DataDecl> decls;
 };
 
@@ -263,7 +263,7 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
     b.decls = data_decls(*first.model);
   }
   bool ok = load_arrays(data.data, b.decls, data.raw_pixels, "--data", b.train, b.files);
-  std::map<std::string, std::string> test_files;
+  std::map<std::string, std::string>& test_files = b.test_files;
   ok = load_arrays(data.test_data, b.decls, data.raw_pixels, "--test-data", b.test, test_files) && ok;
   if (!ok) return false;
   b.have_test = !data.test_data.empty();
@@ -597,8 +597,18 @@ int run_fit(const FitArgs& args) {
       runtime::read_checkpoint(checkpoint, *trainer, history);
     }
   } catch (const RuntimeError& e) {
-    error(b.embedded ? args.model.model_path : args.model.model_path, e.what());
+    error(args.model.model_path, e.what());
     return 1;
+  }
+  if (b.have_test) {
+    try {
+      trainer->check_data(b.test);
+    } catch (const RuntimeError& e) {
+      std::string files;
+      for (const auto& [name, path] : b.test_files) files += (files.empty() ? "" : ", ") + path;
+      error(files, e.what());
+      return 1;
+    }
   }
 
   std::int64_t steps = args.steps;

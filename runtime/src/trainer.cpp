@@ -233,6 +233,7 @@ struct Trainer::Impl {
   virtual std::vector<double> param(const std::string& name) const = 0;
   virtual std::string save_state() const = 0;
   virtual void restore_state(const std::string& bytes, bool params_only) = 0;
+  virtual void check_data(const Arrays& data) const = 0;
   virtual double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
                                      std::uint64_t stream, std::int64_t batch) = 0;
   virtual std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count,
@@ -860,6 +861,8 @@ class Engine final : public Trainer::Impl {
     return total / static_cast<double>(per_datapoint);
   }
 
+  void check_data(const Arrays& arrays) const override { bind(arrays, "test "); }
+
   double importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
                              std::uint64_t stream, std::int64_t batch) override {
     const vmc_kernel_info& k = kernel(name);
@@ -1173,6 +1176,8 @@ std::string Trainer::save_state() const { return impl_->save_state(); }
 void Trainer::restore_state(const std::string& bytes, bool params_only) {
   impl_->restore_state(bytes, params_only);
 }
+
+void Trainer::check_data(const Arrays& data) const { impl_->check_data(data); }
 
 double Trainer::importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
                                     std::uint64_t stream, std::int64_t batch) {

@@ -281,6 +281,44 @@ def case_bad_data(work):
     check("blocker" in p.stderr, f"unwritable --out: {p.stderr!r}")
 
 
+def write_idx_images(path, n, seed):
+    """n random 8x8 unsigned-byte images in a gzip'd IDX file (values 0-255)."""
+    import gzip
+    rng = random.Random(seed)
+    header = bytes([0, 0, 8, 3]) + n.to_bytes(4, "big") + (8).to_bytes(4, "big") + (8).to_bytes(4, "big")
+    body = bytes(rng.randrange(256) for _ in range(n * 64))
+    with open(path, "wb") as f:
+        f.write(gzip.compress(header + body))
+
+
+def case_test_data(work):
+    """--test-data and --eval-every: the test bound in summary.json, its trace, the plot's series."""
+    train, test = os.path.join(work, "train-ubyte.gz"), os.path.join(work, "test-ubyte.gz")
+    write_idx_images(train, 300, 1)
+    write_idx_images(test, 120, 2)
+    out = os.path.join(work, "td")
+    run("fit", os.path.join(STDLIB, "bernoulli_vae.vmodel"), "--data", f"x={train}", "--test-data", f"x={test}",
+        "--steps", "40", "--eval-every", "10", "--batch", "50", "--out", out, "-q")
+    s = summary(out)
+    check(math.isfinite(s.get("test_elbo_per_datapoint", float("nan"))), "test_elbo_per_datapoint")
+    check([p["step"] for p in s.get("test_trace", [])] == [10, 20, 30, 40], f"test_trace {s.get('test_trace')}")
+    check(s["datapoints"] == 300 and s["batch"] == 50, "the train data's N and the batch")
+    with open(os.path.join(out, "elbo.svg")) as f:
+        check(">test<" in f.read(), "elbo.svg has the test series")
+    # The test data must have the train data's row shape.
+    bad = os.path.join(work, "bad.csv")
+    with open(bad, "w") as f:
+        f.write("0.1,0.2,0.3\n0.4,0.5,0.6\n")
+    p = run("fit", os.path.join(STDLIB, "bernoulli_vae.vmodel"), "--data", f"x={train}", "--test-data", f"x={bad}",
+            "--steps", "5", "--out", os.path.join(work, "td2"), "-q", expect=1)
+    check("bad.csv" in p.stderr and "test data 'x'" in p.stderr, f"mismatched test data: {p.stderr!r}")
+    check(not os.path.exists(os.path.join(work, "td2", "trace.csv")), "bad test data is refused before training")
+    # --raw-pixels keeps 0-255, which bernoulli data cannot be.
+    p = run("fit", os.path.join(STDLIB, "bernoulli_vae.vmodel"), "--data", f"x={train}", "--raw-pixels",
+            "--steps", "5", "--out", os.path.join(work, "td3"), "-q", expect=1)
+    check("support" in p.stderr, f"raw pixels under bernoulli: {p.stderr!r}")
+
+
 def case_config(work):
     """--config: the same keys as the flags; flags win; bad keys name file:line:col."""
     cfg = os.path.join(work, "fit.toml")

@@ -102,6 +102,10 @@ class Trainer {
   double evaluate(const Arrays& data, const std::string& kernel, std::uint64_t stream,
                   std::int64_t batch = 0);
 
+  // Throws RuntimeError when `data` cannot be evaluated (another row shape, a missing array), so
+  // held-out data is checked before any training time is spent on it.
+  void check_data(const Arrays& data) const;
+
   // The importance-weighted bound per datapoint on `data` from K draws of a per-datapoint
   // log-weight kernel ("log_weights", output [M]): Σ_i log (1/K Σ_k exp w_ik) / N. With large K
   // it estimates the marginal log-likelihood (the AEVB paper's and the IWAE paper's estimator).
