@@ -31,11 +31,11 @@ class Error : public std::runtime_error {
 enum class Estimator { A, B, Iwae, Stl };
 
 struct CompileOptions {
-  std::map<std::string, std::int64_t> dims;  // --set NAME=V
+  std::map<std::string, std::int64_t> dims{};  // --set NAME=V
   Estimator estimator = Estimator::A;
   int samples = 1;
   bool f64 = false;                          // generated code in double instead of float
-  std::optional<std::string> guide;          // "meanfield" or "fullrank" for a model without a guide
+  std::optional<std::string> guide{};        // "meanfield" or "fullrank" for a model without a guide
 };
 
 // Named arrays, as the model's data block names them.
