@@ -933,8 +933,16 @@ class Engine final : public Trainer::Impl {
   Draws sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
                const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) override {
     const vmc_kernel_info& k = kernel(name);
-    Dataset<T> ds = arrays ? bind(*arrays, "") : train_;
-    for (const Sub& sub : subs_) ds.dims.emplace(sub.dim, rows);
+    // The training data as it is when it gives every dim (no copy); otherwise a dataset whose
+    // subsampled dims have just the rows drawn.
+    bool own = arrays != nullptr;
+    for (const Sub& sub : subs_) own |= !train_.dims.count(sub.dim);
+    Dataset<T> copy;
+    if (own) {
+      copy = arrays ? bind(*arrays, "") : train_;
+      for (const Sub& sub : subs_) copy.dims.emplace(sub.dim, rows);
+    }
+    const Dataset<T>& ds = own ? copy : train_;
     std::vector<std::vector<std::int64_t>> all(subs_.size());
     CallSpec spec;
     spec.fixed = &noise;
