@@ -292,6 +292,15 @@ class Engine final : public Trainer::Impl {
       sub.batches = sub.m > 0 ? (sub.n + sub.m - 1) / sub.m : 1;
       sub.site = static_cast<std::uint64_t>(fnv1a(sub.dim, 0x5eed));
     }
+    for (const auto& [dim, m] : options.batch) {
+      bool known = std::any_of(subs_.begin(), subs_.end(), [&](const Sub& sub) { return sub.dim == dim; });
+      if (!known) {
+        std::string dims;
+        for (const Sub& sub : subs_) dims += (dims.empty() ? "" : ", ") + sub.dim;
+        throw RuntimeError("--batch " + dim + "=" + std::to_string(m) + ": the model has no subsampled plate over '" +
+                           dim + "' (" + (dims.empty() ? std::string("it has none") : "its subsampled dims: " + dims) + ")");
+      }
+    }
     // The primary plate: the largest (its rows are split across threads; the bound is per its
     // datapoints).
     primary_index_ = -1;

@@ -275,6 +275,9 @@ def case_bad_data(work):
         p = run("fit", vae, "--data", f"x={path}", "--out", out, "-q", "--steps", "5", expect=1)
         check(needle in p.stderr and len([l for l in p.stderr.splitlines() if "error:" in l]) == 1,
               f"{name}: {p.stderr!r}")
+    p = run("fit", model, "--data", f"X={X}", "--data", f"y={y}", "--batch", "Q=10", "--out",
+            os.path.join(work, "out_batch"), "-q", expect=1)
+    check("no subsampled plate over 'Q'" in p.stderr, f"--batch Q=10: {p.stderr!r}")
     # An output directory that cannot be written.
     blocker = write("blocker", "a file, not a directory")
     p = run("fit", vae, "--steps", "5", "--out", os.path.join(blocker, "out"), "-q", expect=1)
