@@ -135,28 +135,30 @@ int run(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   fit_cmd->add_flag("--quiet,-q", fit.quiet, "no progress output");
 
+  // eval and sample: a model, its data, and a fit's params.
+  auto from_fit = [&](CLI::App* cmd, bool test, std::string& params, std::uint64_t& seed) {
+    model_options(cmd, true);
+    data_options(cmd, test);
+    cmd->add_option("--params", params, "a checkpoint.bin written by vmc fit")->required();
+    cmd->add_option("--seed", seed, "seed of the noise")->default_val(1);
+  };
+
   vmc::driver::EvalArgs eval;
   CLI::App* eval_cmd = app.add_subcommand(
       "eval", "The bound per datapoint on data with a fit's params (--estimator iwae --samples K "
               "estimates the log-likelihood)");
-  model_options(eval_cmd, true);
-  data_options(eval_cmd, true);
-  eval_cmd->add_option("--params", eval.params, "a checkpoint.bin written by vmc fit")->required();
+  from_fit(eval_cmd, true, eval.params, eval.seed);
   eval_cmd->add_option("--batch", eval.batch, "rows per kernel call");
-  eval_cmd->add_option("--seed", eval.seed, "seed of the noise")->default_val(1);
   eval_cmd->add_option("--threads", eval.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
 
   vmc::driver::SampleArgs sample;
   CLI::App* sample_cmd = app.add_subcommand(
       "sample", "Draws from the fitted guide (the posterior) or the model (--from model) to CSV; "
                 "image data also to a PNG grid");
-  model_options(sample_cmd, true);
-  data_options(sample_cmd, false);
-  sample_cmd->add_option("--params", sample.params, "a checkpoint.bin written by vmc fit")->required();
+  from_fit(sample_cmd, false, sample.params, sample.seed);
   sample_cmd->add_option("--draws", sample.draws, "number of draws")->check(CLI::Range(1, 10000000))->default_val(100);
   sample_cmd->add_option("--from", sample.from, "guide or model")->check(CLI::IsMember({"guide", "model"}))->default_val("guide");
   sample_cmd->add_option("--out", sample.out, "the CSV file (default draws.csv, or model_draws.csv)");
-  sample_cmd->add_option("--seed", sample.seed, "seed of the noise")->default_val(1);
 
   std::string help_topic;
   CLI::App* help_cmd = app.add_subcommand("help", "Explain a command: vmc help CMD");

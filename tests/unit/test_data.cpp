@@ -15,29 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using vmc::data::Array;
 using vmc::data::DataError;
 
 namespace {
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    std::random_device rd;
-    dir = fs::temp_directory_path() / ("vmc_test_data_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  std::string write(const std::string& name, const std::string& bytes) const {
-    std::ofstream out(path(name), std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    return path(name);
-  }
+struct TempDir : vmc::test::TempDir {
+  TempDir() : vmc::test::TempDir("vmc_test_data_") {}
   std::string write_gz(const std::string& name, const std::string& bytes) const {
     gzFile f = gzopen(path(name).c_str(), "wb");
     REQUIRE(f != nullptr);
