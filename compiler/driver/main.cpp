@@ -160,6 +160,20 @@ int run(int argc, char** argv) {
   sample_cmd->add_option("--from", sample.from, "guide or model")->check(CLI::IsMember({"guide", "model"}))->default_val("guide");
   sample_cmd->add_option("--out", sample.out, "the CSV file (default draws.csv, or model_draws.csv)");
 
+  vmc::driver::BenchArgs bench;
+  CLI::App* bench_cmd = app.add_subcommand(
+      "bench", "Steps/s, datapoints/s, compile ms, GFLOP/s and the in-run GEMM bound (the step's "
+               "products alone) of a model's training step");
+  model_options(bench_cmd, true);
+  data_options(bench_cmd, false);
+  bench_cmd->add_option("--batch", bench.batch, "minibatch size M, or DIM=M (default 100)");
+  bench_cmd->add_option("--threads", bench.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
+  bench_cmd->add_option("--steps", bench.steps, "timed steps")->check(CLI::Range(1, 100000000))->default_val(200);
+  bench_cmd->add_option("--warmup", bench.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->default_val(20);
+  bench_cmd->add_option("--seed", bench.seed, "seed")->default_val(1);
+  bench_cmd->add_flag("--json", bench.json, "one JSON object instead of the table");
+  bench_cmd->add_flag("-v", bench.stages, "compile time per stage");
+
   std::string help_topic;
   CLI::App* help_cmd = app.add_subcommand("help", "Explain a command: vmc help CMD");
   help_cmd->add_option("COMMAND", help_topic, "the command to explain");
@@ -197,6 +211,11 @@ int run(int argc, char** argv) {
     sample.model = model;
     sample.data = data;
     return vmc::driver::run_sample(sample);
+  }
+  if (*bench_cmd) {
+    bench.model = model;
+    bench.data = data;
+    return vmc::driver::run_bench(bench);
   }
   if (*check_cmd) return vmc::driver::run_check(model, timing);
   if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model, optimized);

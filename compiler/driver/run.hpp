@@ -58,4 +58,19 @@ struct SampleArgs {
 };
 int run_sample(const SampleArgs& args);
 
+struct BenchArgs {
+  ModelArgs model;
+  DataArgs data;
+  std::vector<std::string> batch;  // as fit's --batch
+  int threads = 1;
+  std::int64_t steps = 200;        // timed steps, after `warmup`
+  std::int64_t warmup = 20;
+  std::uint64_t seed = 1;
+  bool json = false;
+  bool stages = false;             // -v: compile time per stage
+};
+// `vmc bench`: compile ms, steps/s, datapoints/s, GFLOP/s (from the IR), the in-run GEMM bound
+// and the share of it reached, peak resident memory.
+int run_bench(const BenchArgs& args);
+
 }  // namespace vmc::driver

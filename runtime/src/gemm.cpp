@@ -5,6 +5,12 @@
 
 #include <Eigen/Core>
 
+#include "gemm_log.hpp"
+
+namespace vmc::runtime::detail {
+thread_local std::vector<GemmCall>* t_gemm_log = nullptr;
+}
+
 namespace {
 
 template <typename T>
@@ -28,6 +34,7 @@ void multiply(const A& a, const B& b, T alpha, T beta, View<T>& c) {
 template <typename T>
 void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k, T alpha,
           const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (auto* log = vmc::runtime::detail::t_gemm_log) log->push_back({transpose_a, transpose_b, m, n, k, lda, ldb, ldc});
   if (m <= 0 || n <= 0) return;
   View<T> cv(c, m, n, Eigen::OuterStride<>(ldc));
   if (k <= 0 || alpha == T(0)) {  // no product to add; as in BLAS, A and B are not read

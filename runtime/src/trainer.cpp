@@ -2,6 +2,8 @@
 #include "vmc/trainer.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "gemm_log.hpp"
 #include "vmc/philox.hpp"
 
 namespace vmc::runtime {
@@ -92,7 +95,9 @@ struct Aligned {
   void zero() { std::memset(data, 0, size * sizeof(T)); }
 };
 
-// A few threads that run one function on every thread index at once (0 is the caller).
+// A few threads that run one function on every thread index at once (0 is the caller). A step
+// runs three such phases a few hundred microseconds apart, so the threads spin briefly before
+// sleeping: a futex wake-up per phase cost ~10 % of a two-thread step.
 class Pool {
  public:
   explicit Pool(int threads) : n_(std::max(1, threads)) {
@@ -102,7 +107,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     for (std::thread& w : workers_) w.join();
@@ -110,11 +115,11 @@ class Pool {
   int size() const { return n_; }
   void run(const std::function<void(int)>& fn) {
     if (n_ == 1) return fn(0);
+    fn_ = &fn;
+    pending_.store(n_ - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      fn_ = &fn;
-      pending_ = n_ - 1;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     std::exception_ptr mine;
@@ -123,34 +128,57 @@ class Pool {
     } catch (...) {
       mine = std::current_exception();
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     fn_ = nullptr;
     if (mine) std::rethrow_exception(mine);
+    std::lock_guard<std::mutex> lock(mu_);
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
  private:
+  // Spins up to ~0.2 ms for `ready`; false when it did not come.
+  template <typename F>
+  static bool spin_until(F ready) {
+    auto start = std::chrono::steady_clock::now();
+    for (unsigned i = 1;; ++i) {
+      if (ready()) return true;
+      if (i % 256 == 0 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(200)) return false;
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
   void work(int t) {
     std::uint64_t seen = 0;
     for (;;) {
-      const std::function<void(int)>* fn;
-      {
+      auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(fresh)) {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
+        cv_.wait(lock, fresh);
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
         if (stop_) return;
-        fn = fn_;
       }
       std::exception_ptr err;
       try {
-        (*fn)(t);
+        (*fn_)(t);
       } catch (...) {
         err = std::current_exception();
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      if (err && !error_) error_ = err;
-      if (--pending_ == 0) done_.notify_one();
+      if (err) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = err;
+      }
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_.notify_one();
+      }
     }
   }
   int n_;
@@ -158,8 +186,8 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_, done_;
   const std::function<void(int)>* fn_ = nullptr;
-  std::uint64_t generation_ = 0;
-  int pending_ = 0;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
   bool stop_ = false;
   std::exception_ptr error_;
 };
@@ -234,6 +262,8 @@ struct Trainer::Impl {
   virtual std::string save_state() const = 0;
   virtual void restore_state(const std::string& bytes, bool params_only) = 0;
   virtual void check_data(const Arrays& data) const = 0;
+  virtual GemmProfile record_step() = 0;
+  virtual double replay_gemms(const GemmProfile& profile, int repeats) = 0;
   virtual double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
                                      std::uint64_t stream, std::int64_t batch) = 0;
   virtual std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count,
@@ -872,6 +902,57 @@ class Engine final : public Trainer::Impl {
 
   void check_data(const Arrays& arrays) const override { bind(arrays, "test "); }
 
+  GemmProfile record_step() override {
+    GemmProfile profile;
+    profile.per_thread.resize(static_cast<std::size_t>(options.threads));
+    pool_.run([&](int t) { detail::t_gemm_log = &profile.per_thread[t]; });
+    try {
+      step();
+    } catch (...) {
+      pool_.run([&](int) { detail::t_gemm_log = nullptr; });
+      throw;
+    }
+    pool_.run([&](int) { detail::t_gemm_log = nullptr; });
+    return profile;
+  }
+
+  double replay_gemms(const GemmProfile& profile, int repeats) override {
+    const int threads = options.threads;
+    // Each thread's operands, as large as its largest call needs, filled once.
+    std::vector<std::vector<T>> a(threads), b(threads), c(threads);
+    for (int t = 0; t < threads && t < static_cast<int>(profile.per_thread.size()); ++t) {
+      std::size_t na = 1, nb = 1, nc = 1;
+      for (const GemmCall& g : profile.per_thread[t]) {
+        na = std::max<std::size_t>(na, static_cast<std::size_t>((g.transpose_a ? g.k : g.m) * g.lda));
+        nb = std::max<std::size_t>(nb, static_cast<std::size_t>((g.transpose_b ? g.n : g.k) * g.ldb));
+        nc = std::max<std::size_t>(nc, static_cast<std::size_t>(g.m * g.ldc));
+      }
+      a[t].assign(na, T(0.01));
+      b[t].assign(nb, T(0.02));
+      c[t].assign(nc, T(0));
+    }
+    auto run = [&](int reps) {
+      pool_.run([&](int t) {
+        if (t >= static_cast<int>(profile.per_thread.size())) return;
+        for (int r = 0; r < reps; ++r) {
+          for (const GemmCall& g : profile.per_thread[t]) {
+            if constexpr (sizeof(T) == 4) {
+              vmc_gemm_f32(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0f, a[t].data(), g.lda, b[t].data(), g.ldb,
+                           0.0f, c[t].data(), g.ldc);
+            } else {
+              vmc_gemm_f64(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, a[t].data(), g.lda, b[t].data(), g.ldb,
+                           0.0, c[t].data(), g.ldc);
+            }
+          }
+        }
+      });
+    };
+    run(std::max(1, repeats / 10));  // warm-up
+    auto start = std::chrono::steady_clock::now();
+    run(repeats);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+  }
+
   double importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
                              std::uint64_t stream, std::int64_t batch) override {
     const vmc_kernel_info& k = kernel(name);
@@ -1195,6 +1276,22 @@ void Trainer::restore_state(const std::string& bytes, bool params_only) {
 }
 
 void Trainer::check_data(const Arrays& data) const { impl_->check_data(data); }
+GemmProfile Trainer::record_step() { return impl_->record_step(); }
+double Trainer::replay_gemms(const GemmProfile& profile, int repeats) { return impl_->replay_gemms(profile, repeats); }
+
+double GemmProfile::flops() const {
+  double f = 0;
+  for (const auto& calls : per_thread) {
+    for (const GemmCall& g : calls) f += 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+  }
+  return f;
+}
+
+std::size_t GemmProfile::calls() const {
+  std::size_t n = 0;
+  for (const auto& calls : per_thread) n += calls.size();
+  return n;
+}
 
 double Trainer::importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
                                     std::uint64_t stream, std::int64_t batch) {

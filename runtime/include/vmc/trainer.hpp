@@ -64,6 +64,18 @@ struct Draws {
   std::int64_t count = 0;
 };
 
+// One dense product a kernel asked the runtime for (vmc_gemm_*), as `vmc bench` records them.
+struct GemmCall {
+  std::int32_t transpose_a = 0, transpose_b = 0;
+  std::int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
+};
+// The products of one training step, per thread.
+struct GemmProfile {
+  std::vector<std::vector<GemmCall>> per_thread;
+  double flops() const;  // 2·m·n·k summed
+  std::size_t calls() const;
+};
+
 class Trainer {
  public:
   // `info` (and the code behind it) must outlive the trainer. `init` gives every param's
@@ -101,6 +113,12 @@ class Trainer {
   // the evaluation stream `stream` (never the training steps' noise).
   double evaluate(const Arrays& data, const std::string& kernel, std::uint64_t stream,
                   std::int64_t batch = 0);
+
+  // One training step (it counts as one) with every product it makes recorded, per thread.
+  GemmProfile record_step();
+  // Seconds per step of the recorded products alone, each thread replaying its own calls on
+  // buffers of the same shapes at once, through the same vmc_gemm: the in-run GEMM bound.
+  double replay_gemms(const GemmProfile& profile, int repeats);
 
   // Throws RuntimeError when `data` cannot be evaluated (another row shape, a missing array), so
   // held-out data is checked before any training time is spent on it.
