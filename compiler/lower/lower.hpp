@@ -77,6 +77,10 @@ struct Lowered {
   // The objective is a row-independent part plus a sum over the minibatch's rows (false only
   // for iwae with global latents): a batch may then be split across threads.
   bool rows_additive = true;
+  // Whether the objective has a part outside the subsampled plate's rows (a global latent's
+  // terms, a plate over another dim): a split batch must then count it once. False only when
+  // every term lies in the one subsampled plate (the VAEs).
+  bool row_free_part = true;
   std::vector<ParamInput> params;
   std::vector<DataInput> data;
   std::vector<NoiseInput> noise;

@@ -247,6 +247,11 @@ std::optional<Lowered> Lowerer::run() {
   if (options.estimator == Estimator::Iwae) {
     for (const sema::Variable& v : model.latents) out.rows_additive &= v.local;
   }
+  out.row_free_part = subsampled_dims.size() != 1 ||
+                      std::any_of(sample_terms.front().begin(), sample_terms.front().end(), [](const Term& t) {
+                        return t.value.plates.empty() || !t.value.plates.front()->subsample;
+                      });
+  for (const sema::Variable& v : model.latents) out.row_free_part |= !v.local;
   generate_model(false);
   generate_model(true);
   return std::move(out);

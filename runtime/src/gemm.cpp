@@ -5,6 +5,10 @@
 
 #include <Eigen/Core>
 
+#ifdef VMC_GEMM_OPENBLAS
+#include <cblas.h>
+#endif
+
 #include "gemm_log.hpp"
 
 namespace vmc::runtime::detail {
@@ -36,6 +40,18 @@ void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_
           const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   if (auto* log = vmc::runtime::detail::t_gemm_log) log->push_back({transpose_a, transpose_b, m, n, k, lda, ldb, ldc});
   if (m <= 0 || n <= 0) return;
+#ifdef VMC_GEMM_OPENBLAS
+  if (k > 0 && alpha != T(0)) {
+    const auto ta = transpose_a ? CblasTrans : CblasNoTrans, tb = transpose_b ? CblasTrans : CblasNoTrans;
+    // As in BLAS, beta = 0 never reads C.
+    if constexpr (sizeof(T) == 4) {
+      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    } else {
+      cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    return;
+  }
+#endif
   View<T> cv(c, m, n, Eigen::OuterStride<>(ldc));
   if (k <= 0 || alpha == T(0)) {  // no product to add; as in BLAS, A and B are not read
     if (beta == T(0)) {

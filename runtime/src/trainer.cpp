@@ -715,7 +715,7 @@ class Engine final : public Trainer::Impl {
       }
       // The part of the bound that does not depend on the rows, counted once per part: the
       // sum takes it back out (parts − 1) times.
-      if (split && t == parts - 1) {
+      if (split && info->row_free_part && t == parts - 1) {
         CallSpec none = base;
         none.rows[primary_index_] = {};
         call(k, slots_[threads], train_, none);
@@ -725,7 +725,8 @@ class Engine final : public Trainer::Impl {
     const int n_out = k.n_outputs;
     double elbo = 0;
     for (int t = 0; t < parts; ++t) elbo += static_cast<double>(slots_[t].outs[0].data[0]);
-    if (split) elbo -= (parts - 1) * static_cast<double>(slots_[threads].outs[0].data[0]);
+    const bool correct = split && info->row_free_part;
+    if (correct) elbo -= (parts - 1) * static_cast<double>(slots_[threads].outs[0].data[0]);
     result.elbo = elbo;
     result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
     std::vector<double> sumsq(threads, 0.0);
@@ -735,13 +736,15 @@ class Engine final : public Trainer::Impl {
         T* g0 = slots_[0].outs[o].data;
         auto [b, e] = part(slots_[0].outs[o].size, threads, t);
         if (split) {
-          const T* ge = slots_[threads].outs[o].data;
+          const T* ge = correct ? slots_[threads].outs[o].data : nullptr;
           const T rest = static_cast<T>(parts - 1);
           for (int p = 1; p < parts; ++p) {
             const T* gp = slots_[p].outs[o].data;
             for (std::size_t i = b; i < e; ++i) g0[i] += gp[i];
           }
-          for (std::size_t i = b; i < e; ++i) g0[i] -= rest * ge[i];
+          if (correct) {
+            for (std::size_t i = b; i < e; ++i) g0[i] -= rest * ge[i];
+          }
         }
         // The sum of squares in 16 float lanes (vectorises without reassociating a serial sum);
         // a NaN or Inf anywhere makes it non-finite, and then the slice is searched.

@@ -60,7 +60,7 @@ struct TinyModel {
   };
   int32_t reads[5] = {1, 1, 1, 1, 1};
   vmc_kernel_info kernel{"elbo_grad", elbo_grad, workspace, 2, outputs, reads};
-  vmc_model_info info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 5, inputs, 1, 0, nullptr, 1, &kernel};
+  vmc_model_info info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 5, inputs, 1, 1, 0, nullptr, 1, &kernel};
 };
 
 vmc::runtime::Arrays rows(int64_t n) {

@@ -85,6 +85,10 @@ typedef struct vmc_model_info {
    * batch's N/M, the row-independent part counted once); 0 for iwae with global latents, whose
    * log-sum-exp couples all rows. */
   int32_t rows_additive;
+  /* 1 when the objective has a part that does not depend on the minibatch's rows (global
+   * latents, terms outside the subsampled plate); 0 when it is a sum over the rows alone, so a
+   * split batch's parts simply add. */
+  int32_t row_free_part;
   int32_t n_latents;
   const char* const* latents;    /* the latents' names (sample_guide's outputs, in order) */
   int32_t n_kernels;
