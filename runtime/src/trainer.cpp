@@ -2,6 +2,7 @@
 #include "vmc/trainer.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -113,9 +114,14 @@ class Pool {
     for (std::thread& w : workers_) w.join();
   }
   int size() const { return n_; }
-  void run(const std::function<void(int)>& fn) {
+  // Runs fn(t) for every thread index t. The callable is passed by pointer and a trampoline,
+  // never copied into a std::function: a training step allocates nothing.
+  template <typename F>
+  void run(F&& fn) {
     if (n_ == 1) return fn(0);
-    fn_ = &fn;
+    using Fn = std::remove_reference_t<F>;
+    call_ = [](void* f, int t) { (*static_cast<Fn*>(f))(t); };
+    fn_ = const_cast<void*>(static_cast<const void*>(&fn));
     pending_.store(n_ - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -167,7 +173,7 @@ class Pool {
       }
       std::exception_ptr err;
       try {
-        (*fn_)(t);
+        call_(fn_, t);
       } catch (...) {
         err = std::current_exception();
       }
@@ -185,7 +191,8 @@ class Pool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_, done_;
-  const std::function<void(int)>* fn_ = nullptr;
+  void* fn_ = nullptr;
+  void (*call_)(void*, int) = nullptr;
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   bool stop_ = false;
@@ -395,6 +402,9 @@ class Engine final : public Trainer::Impl {
       }
     }
     slots_.resize(options.threads + 1);  // one per thread, one for the rows-free part
+    step_specs_.resize(options.threads + 1);
+    step_sumsq_.assign(options.threads, 0.0);
+    step_bad_.resize(options.threads);
   }
 
   // ---- binding data ----
@@ -693,7 +703,10 @@ class Engine final : public Trainer::Impl {
       if (sub.n == 0) throw RuntimeError("no data rows for the plate over " + sub.dim);
     }
     const int threads = options.threads;
-    CallSpec base;
+    // Every buffer below is a member reused from step to step: a step allocates nothing.
+    CallSpec& base = step_base_;
+    base.rows.clear();
+    base.batch.clear();
     base.noise_step = static_cast<std::uint64_t>(steps);
     for (std::size_t j = 0; j < subs_.size(); ++j) {
       base.rows.push_back(batch_rows(j, steps));
@@ -706,7 +719,8 @@ class Engine final : public Trainer::Impl {
     int parts = split ? threads : 1;
     pool_.run([&](int t) {
       if (t < parts) {
-        CallSpec spec = base;
+        CallSpec& spec = step_specs_[t];
+        spec = base;
         if (split) {
           auto [b, e] = part(base.rows[primary_index_].size(), parts, t);
           spec.rows[primary_index_] = base.rows[primary_index_].subspan(b, e - b);
@@ -716,7 +730,8 @@ class Engine final : public Trainer::Impl {
       // The part of the bound that does not depend on the rows, counted once per part: the
       // sum takes it back out (parts − 1) times.
       if (split && info->row_free_part && t == parts - 1) {
-        CallSpec none = base;
+        CallSpec& none = step_specs_[threads];
+        none = base;
         none.rows[primary_index_] = {};
         call(k, slots_[threads], train_, none);
       }
@@ -729,8 +744,10 @@ class Engine final : public Trainer::Impl {
     if (correct) elbo -= (parts - 1) * static_cast<double>(slots_[threads].outs[0].data[0]);
     result.elbo = elbo;
     result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
-    std::vector<double> sumsq(threads, 0.0);
-    std::vector<std::string> bad(threads);
+    std::vector<double>& sumsq = step_sumsq_;
+    std::vector<std::string>& bad = step_bad_;
+    std::fill(sumsq.begin(), sumsq.end(), 0.0);
+    for (std::string& b : bad) b.clear();
     pool_.run([&](int t) {
       for (int o = 1; o < n_out && bad[t].empty(); ++o) {
         T* g0 = slots_[0].outs[o].data;
@@ -1222,6 +1239,10 @@ class Engine final : public Trainer::Impl {
   std::vector<int> grad_of_;                      // elbo_grad output o + 1 → input index
   const vmc_kernel_info* grad_kernel_ = nullptr;
   std::vector<Slot> slots_;
+  CallSpec step_base_;
+  std::vector<CallSpec> step_specs_;
+  std::vector<double> step_sumsq_;
+  std::vector<std::string> step_bad_;
 };
 
 }  // namespace

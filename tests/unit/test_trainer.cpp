@@ -5,7 +5,10 @@
 // so its gradient is (N/M) Σ_i (x_i − mu) − c·mu, and the optimum is N·mean(x) / (N + c).
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <mutex>
 #include <numeric>
 #include <set>
@@ -15,9 +18,27 @@
 #include "vmc/fit.hpp"
 #include "vmc/trainer.hpp"
 
+// The replacement operator new/delete below pair malloc with free; GCC cannot see that through
+// inlining and warns at the call sites in this file.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// Every allocation in the binary, counted while g_count_allocations is set (the "no allocation
+// per step" check below).
+std::atomic<bool> g_count_allocations{false};
+std::atomic<long> g_allocations{0};
+
+void* operator new(std::size_t n) {
+  if (g_count_allocations.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
 namespace {
 
 constexpr double kRowFree = 0.5;
+bool g_record = true;  // the kernel records the rows it sees (off when counting allocations)
 std::mutex g_seen_mutex;
 std::vector<double> g_seen;  // the x values (= row indices) each call was given
 bool g_nan = false;          // make the next gradients NaN
@@ -34,7 +55,7 @@ void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, vo
     f += -0.5 * (x[i] - mu) * (x[i] - mu) + 0 * eps[i];
     g += x[i] - mu;
   }
-  {
+  if (g_record) {
     std::lock_guard<std::mutex> lock(g_seen_mutex);
     g_seen.insert(g_seen.end(), x, x + rows);
   }
@@ -176,4 +197,29 @@ TEST_CASE("trainer: data that does not fit the model is refused with a message")
                        doctest::Contains("reads data 'x'"), vmc::runtime::RuntimeError);
   CHECK_THROWS_AS(vmc::runtime::Trainer(m.info, rows(10), {{"mu", {0.0, 1.0}}}, options(1)),
                   vmc::runtime::RuntimeError);
+}
+
+TEST_CASE("trainer: a training step allocates nothing once warm") {
+  TinyModel m;
+  // The counter sees allocations at all.
+  g_allocations = 0;
+  g_count_allocations = true;
+  delete new std::vector<int>(3);
+  g_count_allocations = false;
+  REQUIRE(g_allocations.load() == 2);
+  g_record = false;
+  for (int threads : {1, 2}) {
+    for (auto k : {vmc::runtime::OptimizerKind::Adam, vmc::runtime::OptimizerKind::Sgd}) {
+      CAPTURE(threads);
+      vmc::runtime::Trainer t(m.info, rows(1000), {{"mu", {0.0}}}, options(threads, k, 0.01));
+      // Warm: buffers grow to the largest batch, and one epoch's shuffle is drawn.
+      for (int s = 0; s < 300; ++s) t.step();
+      g_allocations = 0;
+      g_count_allocations = true;
+      for (int s = 0; s < 200; ++s) t.step();  // within one epoch of 250 steps
+      g_count_allocations = false;
+      CHECK(g_allocations.load() == 0);
+    }
+  }
+  g_record = true;
 }
