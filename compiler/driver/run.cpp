@@ -428,11 +428,30 @@ const std::vector<double>* output(const runtime::Draws& d, const std::string& na
 }
 
 // samples.png, reconstructions.png and (for a 2-D local latent) manifold.png.
+// The first rows of an array (what the reconstructions picture shows), and its full row count.
+struct Preview {
+  data::Array rows;
+  std::int64_t n = 0;
+};
+
+Preview preview(const data::Array& a, std::int64_t rows) {
+  Preview p;
+  p.n = a.shape[0];
+  std::int64_t keep = std::min(rows, a.shape[0]);
+  std::int64_t per = a.shape[0] > 0 ? static_cast<std::int64_t>(a.values.size()) / a.shape[0] : 0;
+  p.rows.name = a.name;
+  p.rows.shape = a.shape;
+  p.rows.shape[0] = keep;
+  p.rows.integer = a.integer;
+  p.rows.values.assign(a.values.begin(), a.values.begin() + keep * per);
+  return p;
+}
+
 std::vector<std::string> pictures(runtime::Trainer& trainer, const Bound& b, const std::string& dir,
-                                  const std::string& x) {
+                                  const std::string& x, const Preview& train_rows) {
   std::vector<std::string> written;
-  const data::Array& a = b.train.at(x);
-  std::int64_t n = a.shape[0], D = a.shape[1];
+  const data::Array& a = train_rows.rows;
+  std::int64_t n = train_rows.n, D = a.shape[1];
   images::ImageShape shape = *images::image_shape(D);
   const vmc_model_info& info = trainer.info();
   auto has = [&](const char* k) {
@@ -586,11 +605,18 @@ int run_fit(const FitArgs& args) {
   }
   const std::string checkpoint = dir + "/checkpoint.bin";
 
+  // What the pictures need of the training data, taken now: the trainer then holds the only
+  // copy of it (in the model's precision), unless PSIS needs the arrays again (global latents).
+  std::optional<std::string> image = image_data(b);
+  Preview image_rows = image ? preview(b.train.at(*image), 64) : Preview{};
+  const bool globals =
+      std::any_of(model.latents.begin(), model.latents.end(), [](const sema::Variable& v) { return !v.local; });
   std::unique_ptr<runtime::Trainer> trainer;
   runtime::FitHistory history;
   try {
-    trainer = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), b.train,
-                                                 lower::initial_params(*b.fe.lowered, args.seed), topt);
+    auto init = lower::initial_params(*b.fe.lowered, args.seed);
+    if (globals) trainer = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), b.train, init, topt);
+    else trainer = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), std::move(b.train), init, topt);
     if (args.resume) {
       if (!fs::exists(checkpoint)) {
         error(checkpoint, "no checkpoint to resume from (run without --resume first)");
@@ -695,7 +721,6 @@ int run_fit(const FitArgs& args) {
     summary["params"] = params;
 
     std::vector<std::string> files = {"summary.json", "trace.csv", "checkpoint.bin"};
-    bool globals = std::any_of(model.latents.begin(), model.latents.end(), [](const sema::Variable& v) { return !v.local; });
     if (globals) {
       Posterior p = posterior(*trainer, model, 1000);
       summary["posterior"] = p.moments;
@@ -712,8 +737,8 @@ int run_fit(const FitArgs& args) {
         }
       }
     }
-    if (std::optional<std::string> x = image_data(b)) {
-      for (const std::string& f : pictures(*trainer, b, dir, *x)) files.push_back(f);
+    if (image) {
+      for (const std::string& f : pictures(*trainer, b, dir, *image, image_rows)) files.push_back(f);
     }
     elbo_svg(dir + "/elbo.svg", model.name, history);
     files.push_back("elbo.svg");
@@ -922,6 +947,14 @@ double ir_flops(const std::vector<const ir::Node*>& roots, const ir::Bindings& s
   return total;
 }
 
+// Resident memory now (Linux /proc/self/statm), in MB.
+double current_rss_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
 double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -941,18 +974,6 @@ int run_bench(const BenchArgs& args) {
   if (!bind_model(b, margs, args.data, true)) return 1;
   const double compile_ms = b.fe.times.total();
   try {
-    runtime::Trainer trainer(b.fe.compiled->info(), b.train, lower::initial_params(*b.fe.lowered, args.seed), topt);
-    if (trainer.primary_dim().empty()) topt.lr = 1e-2;
-    for (std::int64_t s = 0; s < args.warmup; ++s) trainer.step();
-    runtime::GemmProfile gemms = trainer.record_step();
-    auto start = std::chrono::steady_clock::now();
-    std::int64_t rows = 0;
-    for (std::int64_t s = 0; s < args.steps; ++s) rows += trainer.step().rows;
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    double steps_per_s = static_cast<double>(args.steps) / seconds;
-    double bound_s = trainer.replay_gemms(gemms, static_cast<int>(std::max<std::int64_t>(20, args.steps / 2)));
-    double bound = 1 / bound_s;
-
     // FLOPs of one step from the IR at the minibatch's sizes (a whole batch on one thread).
     ir::Bindings sizes;
     const vmc_model_info& info = b.fe.compiled->info();
@@ -968,8 +989,24 @@ int run_bench(const BenchArgs& args) {
     for (int sym = 0; sym < info.n_sizes; ++sym) {
       bool batch = std::string(info.sizes[sym]) != info.size_dims[sym];
       std::int64_t full = sizes.sizes.count(info.size_dims[sym]) ? sizes.sizes.at(info.size_dims[sym]) : 1;
-      sizes.sizes[info.sizes[sym]] = batch ? trainer.batch_size() : full;
+      std::int64_t m = topt.batch.count(info.size_dims[sym]) ? topt.batch.at(info.size_dims[sym]) : topt.default_batch;
+      sizes.sizes[info.sizes[sym]] = batch ? std::min(m, full) : full;
     }
+    // The trainer holds the only copy of the data from here (the steady memory a fit needs).
+    runtime::Trainer trainer(b.fe.compiled->info(), std::move(b.train), lower::initial_params(*b.fe.lowered, args.seed),
+                             topt);
+    if (trainer.primary_dim().empty()) topt.lr = 1e-2;
+    for (std::int64_t s = 0; s < args.warmup; ++s) trainer.step();
+    runtime::GemmProfile gemms = trainer.record_step();
+    auto start = std::chrono::steady_clock::now();
+    std::int64_t rows = 0;
+    for (std::int64_t s = 0; s < args.steps; ++s) rows += trainer.step().rows;
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double steps_per_s = static_cast<double>(args.steps) / seconds;
+    const double steady_mb = current_rss_mb();  // while training, before the bound's buffers
+    double bound_s = trainer.replay_gemms(gemms, static_cast<int>(std::max<std::int64_t>(20, args.steps / 2)));
+    double bound = 1 / bound_s;
+
     std::vector<const ir::Node*> roots;
     for (const ir::Output& o : b.fe.lowered->function.outputs) roots.push_back(o.node);
     double flops = ir_flops(roots, sizes);
@@ -996,6 +1033,7 @@ int run_bench(const BenchArgs& args) {
     out["gemm_bound_steps_per_s"] = bound;
     out["percent_of_gemm_bound"] = 100 * steps_per_s / bound;
     out["peak_rss_mb"] = peak_rss_mb();
+    out["steady_rss_mb"] = steady_mb;
     if (args.json) {
       std::cout << out.dump(2) << '\n';
       return 0;
@@ -1016,7 +1054,8 @@ int run_bench(const BenchArgs& args) {
     std::printf("  GEMM bound     %9.1f steps/s   (the step's %zu products alone, same shapes and threads)\n", bound,
                 gemms.calls());
     std::printf("  of the bound   %9.1f %%\n", 100 * steps_per_s / bound);
-    std::printf("  peak memory    %9.0f MB\n", peak_rss_mb());
+    std::printf("  memory         %9.0f MB resident while training (peak %.0f MB, when the data loaded)\n",
+                steady_mb, peak_rss_mb());
   } catch (const RuntimeError& e) {
     error(args.model.model_path, e.what());
     return 1;
