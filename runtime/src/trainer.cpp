@@ -199,6 +199,33 @@ class Pool {
   std::exception_ptr error_;
 };
 
+// All of a pool's threads wait here until each has arrived (inside one Pool::run, so a step's
+// check and update need no second wake-up of the workers).
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(int n) : n_(n) {}
+  void set_size(int n) { n_ = n; }
+  void wait() {
+    if (n_ <= 1) return;
+    unsigned gen = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    while (gen_.load(std::memory_order_acquire) == gen) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
+ private:
+  int n_;
+  std::atomic<int> count_{0};
+  std::atomic<unsigned> gen_{0};
+};
+
 // [begin, end) of part t of n split into `parts` near-equal contiguous pieces.
 std::pair<std::size_t, std::size_t> part(std::size_t n, int parts, int t) {
   std::size_t base = n / parts, extra = n % parts;
@@ -403,6 +430,7 @@ class Engine final : public Trainer::Impl {
     }
     slots_.resize(options.threads + 1);  // one per thread, one for the rows-free part
     step_specs_.resize(options.threads + 1);
+    barrier_.set_size(options.threads);
     step_sumsq_.assign(options.threads, 0.0);
     step_bad_.resize(options.threads);
   }
@@ -789,6 +817,17 @@ class Engine final : public Trainer::Impl {
         }
         sumsq[t] += ss;
       }
+      barrier_.wait();
+      // Every thread decides the same from the same numbers: all update their slices, or none.
+      bool ok = std::isfinite(elbo);
+      for (const std::string& problem : bad) ok &= problem.empty();
+      if (!ok) return;
+      double scale = 1.0 / static_cast<double>(datapoints);
+      if (options.clip_grad > 0) {
+        double norm = std::sqrt(std::accumulate(sumsq.begin(), sumsq.end(), 0.0)) * scale;
+        if (norm > options.clip_grad) scale *= options.clip_grad / norm;
+      }
+      update_slice(k, scale, t, updates + 1);
     });
     if (!std::isfinite(elbo)) {
       result.finite = false;
@@ -802,26 +841,20 @@ class Engine final : public Trainer::Impl {
     }
     ++steps;
     seen += result.rows;
-    if (!result.finite) return result;
-    double scale = 1.0 / static_cast<double>(datapoints);
-    if (options.clip_grad > 0) {
-      double norm = std::sqrt(std::accumulate(sumsq.begin(), sumsq.end(), 0.0)) * scale;
-      if (norm > options.clip_grad) scale *= options.clip_grad / norm;
-    }
-    ++updates;
-    update(k, scale);
+    if (result.finite) ++updates;  // the threads have taken the step
     return result;
   }
 
-  // Moves every param up its gradient (already summed into slot 0), times `scale`.
-  void update(const vmc_kernel_info& k, double scale) {
+  // Thread th's slice of every param moved up its gradient (already summed into slot 0), times
+  // `scale`; t is the update's number (Adam's bias correction).
+  void update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number) {
     const double lr = options.lr;
     const OptimizerKind kind = options.optimizer;
-    const double t = static_cast<double>(updates);
+    const double t = static_cast<double>(step_number);
     const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum = 0.9, alpha = 0.99;
     const T bc1 = static_cast<T>(1 - std::pow(beta1, t)), bc2 = static_cast<T>(1 - std::pow(beta2, t));
     const int threads = options.threads;
-    pool_.run([&](int th) {
+    {
       for (int o = 1; o < k.n_outputs; ++o) {
         int i = grad_of_[o - 1];
         T* p = params_[i].data;
@@ -874,7 +907,7 @@ class Engine final : public Trainer::Impl {
           }
         }
       }
-    });
+    }
   }
 
   // ---- evaluation and sampling ----
@@ -1239,6 +1272,7 @@ class Engine final : public Trainer::Impl {
   std::vector<int> grad_of_;                      // elbo_grad output o + 1 → input index
   const vmc_kernel_info* grad_kernel_ = nullptr;
   std::vector<Slot> slots_;
+  SpinBarrier barrier_{1};
   CallSpec step_base_;
   std::vector<CallSpec> step_specs_;
   std::vector<double> step_sumsq_;
