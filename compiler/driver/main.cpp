@@ -3,6 +3,7 @@
 
 #include <iostream>
 #include <new>
+#include <type_traits>
 
 #include "driver/commands.hpp"
 #include "driver/config.hpp"
@@ -198,25 +199,17 @@ int run(int argc, char** argv) {
                    "`model = \"...\"` in --config\n";
       return 1;
     }
-    fit.model = model;
-    fit.data = data;
-    return vmc::driver::run_fit(fit);
   }
-  if (*eval_cmd) {
-    eval.model = model;
-    eval.data = data;
-    return vmc::driver::run_eval(eval);
-  }
-  if (*sample_cmd) {
-    sample.model = model;
-    sample.data = data;
-    return vmc::driver::run_sample(sample);
-  }
-  if (*bench_cmd) {
-    bench.model = model;
-    bench.data = data;
-    return vmc::driver::run_bench(bench);
-  }
+  // The commands that run a model on data get the shared model and data options.
+  auto on_data = [&](auto& args, int (*command)(const std::remove_reference_t<decltype(args)>&)) {
+    args.model = model;
+    args.data = data;
+    return command(args);
+  };
+  if (*fit_cmd) return on_data(fit, vmc::driver::run_fit);
+  if (*eval_cmd) return on_data(eval, vmc::driver::run_eval);
+  if (*sample_cmd) return on_data(sample, vmc::driver::run_sample);
+  if (*bench_cmd) return on_data(bench, vmc::driver::run_bench);
   if (*check_cmd) return vmc::driver::run_check(model, timing);
   if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model, optimized);
   if (*diagnose_cmd) return vmc::driver::run_diagnose(model, diag);
