@@ -149,7 +149,6 @@ Values Model::initial_params(const Data& data, std::uint64_t seed) {
 static ir::Bindings bindings(const Model::Impl::Compiled& c, const std::map<std::string, data::Array>& arrays,
                              const Values& params, const Values* noise, std::uint64_t seed, std::uint64_t step) {
   ir::Bindings b;
-  const ir::Graph& g = *c.lowered->function.graph;
   const vmc_model_info& info = c.native->info();
   // Sizes from the data: every run-time dim; each minibatch is the whole batch given.
   for (int i = 0; i < info.n_inputs; ++i) {
@@ -169,7 +168,6 @@ static ir::Bindings bindings(const Model::Impl::Compiled& c, const std::map<std:
   for (int s = 0; s < info.n_sizes; ++s) {
     if (!b.sizes.count(info.sizes[s])) b.sizes[info.sizes[s]] = b.sizes.count(info.size_dims[s]) ? b.sizes[info.size_dims[s]] : 1;
   }
-  (void)g;
   std::uint32_t site = 0;
   for (int i = 0; i < info.n_inputs; ++i) {
     const vmc_buffer_info& in = info.inputs[i];
@@ -214,10 +212,6 @@ static ir::Bindings bindings(const Model::Impl::Compiled& c, const std::map<std:
 Values Model::draw_noise(const Data& batch, std::uint64_t seed, std::uint64_t step) {
   auto arrays = shaped(batch, *impl_->checked);
   auto& c = impl_->compile(arrays, impl_->options.estimator, impl_->options.samples, {"elbo_grad"});
-  Values none;
-  for (const lower::ParamInput& p : c.lowered->params) {
-    none[p.name] = std::vector<double>(1);
-  }
   Values out;
   ir::Bindings b = bindings(c, arrays, lower::initial_params(*c.lowered, 1), nullptr, seed, step);
   for (const lower::NoiseInput& n : c.lowered->noise) out[n.node->attrs().name] = b.inputs.at(n.node->attrs().name).values;

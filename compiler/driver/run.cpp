@@ -473,8 +473,6 @@ std::vector<std::string> pictures(runtime::Trainer& trainer, const Bound& b, con
     // inverse normal CDF so the grid covers the prior's mass evenly.
     for (const sema::Variable& v : b.fe.model->latents) {
       if (!v.local || v.type.shape.size() != 2) continue;
-      const sema::Dim* J = nullptr;
-      (void)J;
       std::int64_t per = -1;
       for (const ir::Output& o : b.fe.lowered->guide_draws) {
         if (o.name == v.name && o.node->shape().size() == 2 && o.node->shape()[1].is_constant()) per = o.node->shape()[1].size;

@@ -42,14 +42,7 @@ OptimizerKind parse_optimizer(const std::string& name) {
                               "' (expected adam, adagrad, sgd, momentum or rmsprop)");
 }
 
-double default_learning_rate(OptimizerKind k) {
-  switch (k) {
-    case OptimizerKind::Adagrad: return 1e-2;
-    case OptimizerKind::Sgd:
-    case OptimizerKind::Momentum: return 1e-3;
-    default: return 1e-3;
-  }
-}
+double default_learning_rate(OptimizerKind k) { return k == OptimizerKind::Adagrad ? 1e-2 : 1e-3; }
 
 namespace {
 
