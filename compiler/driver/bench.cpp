@@ -1,0 +1,181 @@
+// `vmc bench`: a model's training step timed, its FLOPs counted from the IR, and the in-run GEMM
+// bound (the step's recorded products replayed alone).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "driver/binding.hpp"
+#include "driver/outputs.hpp"
+#include "driver/run.hpp"
+#include "ir/interpreter.hpp"
+#include "ir/rewriter.hpp"
+#include "lower/synthetic.hpp"
+#include "vmc/abi.h"
+#include "vmc/trainer.hpp"
+
+namespace vmc::driver {
+namespace {
+
+// FLOPs of one evaluation of `roots` at the given sizes, counted from the IR: 2·m·n·k per
+// product, one per element for elementwise operations and reductions' inputs, none for
+// structure (broadcasts, transposes, slices, gathers).
+double ir_flops(const std::vector<const ir::Node*>& roots, const ir::Bindings& sizes) {
+  double total = 0;
+  auto count = [&](const ir::Node* n) {
+    double c = 1;
+    for (std::int64_t e : ir::concrete_shape(n->shape(), n->graph(), sizes)) c *= static_cast<double>(e);
+    return c;
+  };
+  ir::visit(roots, [&](const ir::Node& n) {
+    switch (n.op()) {
+#define VMC_OP(name, text, arity, kind) case ir::Op::name: kind##_flops(n); break;
+#define Leaf_flops(n)
+#define Structure_flops(n)
+#define Unary_flops(n) total += count(&n)
+#define Binary_flops(n) total += count(&n)
+#define Select_flops(n) total += count(&n)
+#define Reduce_flops(n) total += count(n.arg(0))
+#define Linalg_flops(n)                                                                   \
+  if (n.op() == ir::Op::MatMul || n.op() == ir::Op::TriSolve) {                          \
+    double a = count(n.arg(0)), b = count(n.arg(1)), c = count(&n);                      \
+    total += 2 * a * b / std::max(1.0, std::sqrt(a * b / std::max(1.0, c)));             \
+  } else {                                                                                \
+    total += count(&n);                                                                   \
+  }
+#include "ir/ops.def"
+#undef VMC_OP
+#undef Leaf_flops
+#undef Structure_flops
+#undef Unary_flops
+#undef Binary_flops
+#undef Select_flops
+#undef Reduce_flops
+#undef Linalg_flops
+    }
+  });
+  return total;
+}
+
+// Resident memory now (Linux /proc/self/statm), in MB.
+double current_rss_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // kilobytes on Linux
+}
+
+}  // namespace
+
+int run_bench(const BenchArgs& args) {
+  runtime::TrainerOptions topt;
+  if (!parse_batch(args.batch, topt)) return 1;
+  topt.seed = args.seed;
+  topt.threads = args.threads;
+  Bound b;
+  ModelArgs margs = args.model;
+  margs.kernels = {"elbo_grad"};
+  if (!bind_model(b, margs, args.data, true)) return 1;
+  const double compile_ms = b.fe.times.total();
+  try {
+    // FLOPs of one step from the IR at the minibatch's sizes (a whole batch on one thread).
+    ir::Bindings sizes;
+    const vmc_model_info& info = b.fe.compiled->info();
+    for (int i = 0; i < info.n_inputs; ++i) {
+      const vmc_buffer_info& in = info.inputs[i];
+      if (in.kind != VMC_DATA || !b.train.count(in.name)) continue;
+      for (int k = 0; k < in.rank; ++k) {
+        if (in.extents[k] >= 0) continue;
+        int sym = static_cast<int>(-in.extents[k] - 1);
+        sizes.sizes[info.size_dims[sym]] = b.train.at(in.name).shape[k];
+      }
+    }
+    for (int sym = 0; sym < info.n_sizes; ++sym) {
+      bool batch = std::string(info.sizes[sym]) != info.size_dims[sym];
+      std::int64_t full = sizes.sizes.count(info.size_dims[sym]) ? sizes.sizes.at(info.size_dims[sym]) : 1;
+      std::int64_t m = topt.batch.count(info.size_dims[sym]) ? topt.batch.at(info.size_dims[sym]) : topt.default_batch;
+      sizes.sizes[info.sizes[sym]] = batch ? std::min(m, full) : full;
+    }
+    // The trainer holds the only copy of the data from here (the steady memory a fit needs).
+    runtime::Trainer trainer(b.fe.compiled->info(), std::move(b.train), lower::initial_params(*b.fe.lowered, args.seed),
+                             topt);
+    if (trainer.primary_dim().empty()) topt.lr = 1e-2;
+    for (std::int64_t s = 0; s < args.warmup; ++s) trainer.step();
+    runtime::GemmProfile gemms = trainer.record_step();
+    auto start = std::chrono::steady_clock::now();
+    std::int64_t rows = 0;
+    for (std::int64_t s = 0; s < args.steps; ++s) rows += trainer.step().rows;
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double steps_per_s = static_cast<double>(args.steps) / seconds;
+    const double steady_mb = current_rss_mb();  // while training, before the bound's buffers
+    double bound_s = trainer.replay_gemms(gemms, static_cast<int>(std::max<std::int64_t>(20, args.steps / 2)));
+    double bound = 1 / bound_s;
+
+    std::vector<const ir::Node*> roots;
+    for (const ir::Output& o : b.fe.lowered->function.outputs) roots.push_back(o.node);
+    double flops = ir_flops(roots, sizes);
+    double per_row = trainer.batch_size() > 0 ? flops / static_cast<double>(trainer.batch_size()) : flops;
+
+    Json out;
+    out["model"] = b.fe.model->name;
+    out["precision"] = args.model.precision;
+    out["estimator"] = args.model.estimator;
+    out["batch"] = trainer.primary_dim().empty() ? trainer.datapoints() : trainer.batch_size();
+    out["threads"] = args.threads;
+    out["steps"] = args.steps;
+    out["compile_ms"] = compile_ms;
+    out["from_cache"] = b.fe.compiled->timing().from_cache;
+    Json stages = Json::object();
+    for (const auto& [stage, ms] : b.fe.times.all()) stages[stage] = ms;
+    out["compile_stages_ms"] = stages;
+    out["steps_per_s"] = steps_per_s;
+    out["datapoints_per_s"] = static_cast<double>(rows) / seconds;
+    out["flops_per_step"] = flops;
+    out["gflops"] = flops * steps_per_s / 1e9;
+    out["gemm_flops_per_step"] = gemms.flops();
+    out["gemm_calls_per_step"] = gemms.calls();
+    out["gemm_bound_steps_per_s"] = bound;
+    out["percent_of_gemm_bound"] = 100 * steps_per_s / bound;
+    out["peak_rss_mb"] = peak_rss_mb();
+    out["steady_rss_mb"] = steady_mb;
+    if (args.json) {
+      std::cout << out.dump(2) << '\n';
+      return 0;
+    }
+    std::printf("vmc bench %s: %s, estimator %s, %s %lld, %d thread%s, %lld steps after %lld warm-up\n",
+                b.fe.model->name.c_str(), args.model.precision.c_str(), args.model.estimator.c_str(),
+                trainer.primary_dim().empty() ? "all data, N =" : "M =",
+                static_cast<long long>(out["batch"].get<std::int64_t>()), args.threads, args.threads == 1 ? "" : "s",
+                static_cast<long long>(args.steps), static_cast<long long>(args.warmup));
+    std::printf("  compile        %9.1f ms%s\n", compile_ms, b.fe.compiled->timing().from_cache ? " (object cache)" : "");
+    if (args.stages) {
+      for (const auto& [stage, ms] : b.fe.times.all()) std::printf("    %-14s %9.2f ms\n", stage.c_str(), ms);
+    }
+    std::printf("  steps/s        %9.1f\n", steps_per_s);
+    std::printf("  datapoints/s   %9.0f\n", static_cast<double>(rows) / seconds);
+    std::printf("  GFLOP/s        %9.1f   (%.2f MFLOP per step, %.3f per datapoint; %.0f %% in products)\n",
+                flops * steps_per_s / 1e9, flops / 1e6, per_row / 1e6, 100 * gemms.flops() / std::max(1.0, flops));
+    std::printf("  GEMM bound     %9.1f steps/s   (the step's %zu products alone, same shapes and threads)\n", bound,
+                gemms.calls());
+    std::printf("  of the bound   %9.1f %%\n", 100 * steps_per_s / bound);
+    std::printf("  memory         %9.0f MB resident while training (peak %.0f MB, when the data loaded)\n",
+                steady_mb, peak_rss_mb());
+  } catch (const runtime::RuntimeError& e) {
+    error(args.model.model_path, e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace vmc::driver

@@ -1,0 +1,263 @@
+#include "driver/binding.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "ir/rewriter.hpp"
+#include "vmc/data.hpp"
+
+namespace vmc::driver {
+
+using runtime::Arrays;
+
+void error(const std::string& where, const std::string& message) {
+  std::cerr << where << ": error: " << message << '\n';
+}
+
+namespace {
+
+std::vector<DataDecl> data_decls(const sema::Model& m) {
+  std::vector<DataDecl> out;
+  for (const sema::Variable& v : m.data) {
+    DataDecl d;
+    d.name = v.name;
+    d.rank = v.type.shape.size();
+    d.is_int = v.type.is_int();
+    d.constraint = v.type.constraint;
+    for (const sema::SampleSite& s : m.samples) {
+      if (s.block == ast::BlockKind::Model && s.variable == v.name && s.dist) {
+        d.families.emplace_back(s.dist->name);
+        d.supports.push_back(s.dist->support);
+      }
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+const DataDecl* find_decl(const std::vector<DataDecl>& decls, const std::string& name) {
+  for (const DataDecl& d : decls) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+std::string names_of(const std::vector<DataDecl>& decls) {
+  std::string s;
+  for (const DataDecl& d : decls) s += (s.empty() ? "" : ", ") + d.name;
+  return s.empty() ? "none" : s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Loads `--data` (or `--test-data`) specs into arrays shaped as the data block declares them.
+// Reports problems and returns false.
+bool load_arrays(const std::vector<std::string>& specs, const std::vector<DataDecl>& decls, bool raw,
+                 const std::string& flag, Arrays& out, std::map<std::string, std::string>& files) {
+  bool ok = true;
+  for (const std::string& spec : specs) {
+    auto eq = spec.find('=');
+    try {
+      if (eq == std::string::npos) {
+        if (!ends_with(spec, ".json")) {
+          error(flag, "expected NAME=PATH (or a .json file of named arrays), got '" + spec + "'");
+          ok = false;
+          continue;
+        }
+        bool any = false;
+        for (data::Array& a : data::load_json(spec)) {
+          if (!find_decl(decls, a.name)) continue;
+          files[a.name] = spec;
+          out[a.name] = std::move(a);
+          any = true;
+        }
+        if (!any) {
+          error(spec, "no array named as the model's data (" + names_of(decls) + ")");
+          ok = false;
+        }
+        continue;
+      }
+      std::string name = spec.substr(0, eq), path = spec.substr(eq + 1);
+      if (!find_decl(decls, name)) {
+        error(flag, "the model has no data named '" + name + "' (its data: " + names_of(decls) + ")");
+        ok = false;
+        continue;
+      }
+      if (path.empty()) {
+        error(flag, "no file given for '" + name + "'");
+        ok = false;
+        continue;
+      }
+      out[name] = data::load(path, name, raw);
+      files[name] = path;
+    } catch (const data::DataError& e) {
+      std::string what = e.what();
+      std::string problem = what.substr(std::min(what.size(), e.path().size() + 2));
+      error(e.path(), problem);
+      ok = false;
+    }
+  }
+  // Images stored as [N, rows, cols] for a data block that reads them as [N, D].
+  for (auto& [name, a] : out) {
+    const DataDecl* d = find_decl(decls, name);
+    if (d && d->rank == 2 && a.shape.size() > 2) a = data::flatten_rows(std::move(a));
+  }
+  return ok;
+}
+
+std::string value_text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// The values of each array must lie where the model says they can: its declared bounds, the
+// integers for int data, and the support of the distributions it is drawn from.
+bool check_supports(const Arrays& arrays, const std::vector<DataDecl>& decls,
+                    const std::map<std::string, std::string>& files) {
+  for (const auto& [name, a] : arrays) {
+    const DataDecl* d = find_decl(decls, name);
+    if (!d) continue;
+    const std::string& file = files.count(name) ? files.at(name) : name;
+    auto fail = [&](std::size_t k, const std::string& why) {
+      error(file, "data '" + name + "' element " + std::to_string(k) + " is " + value_text(a.values[k]) + ": " + why);
+      return false;
+    };
+    for (std::size_t k = 0; k < a.values.size(); ++k) {
+      double v = a.values[k];
+      if (!std::isfinite(v)) return fail(k, "data must be finite");
+      if (d->is_int && v != std::trunc(v)) return fail(k, "'" + name + "' is declared int");
+      if (d->constraint.lower && v < *d->constraint.lower) {
+        return fail(k, "below the declared lower bound " + value_text(*d->constraint.lower));
+      }
+      if (d->constraint.upper && v > *d->constraint.upper) {
+        return fail(k, "above the declared upper bound " + value_text(*d->constraint.upper));
+      }
+      for (std::size_t s = 0; s < d->supports.size(); ++s) {
+        const std::string& fam = d->families[s];
+        switch (d->supports[s]) {
+          case sema::Support::Binary:
+            // {0, 1}; real data in [0, 1] (grey pixels) is the usual relaxation of the VAE papers.
+            if (d->is_int ? (v != 0 && v != 1) : (v < 0 || v > 1)) {
+              return fail(k, "outside the support of " + fam + (d->is_int ? " ({0, 1})" : " ([0, 1])"));
+            }
+            break;
+          case sema::Support::Positive:
+            if (!(v > 0)) return fail(k, "outside the support of " + fam + " ((0, inf))");
+            break;
+          case sema::Support::UnitInterval:
+            if (!(v > 0 && v < 1)) return fail(k, "outside the support of " + fam + " ((0, 1))");
+            break;
+          case sema::Support::Count:
+          case sema::Support::BoundedCount:
+          case sema::Support::Categorical:
+            if (v < 0 || v != std::trunc(v)) return fail(k, "outside the support of " + fam + " (integers >= 0)");
+            break;
+          default: break;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+// Int data used as an index must stay inside what it indexes: generated code does not check.
+bool check_indices(const lower::Lowered& l, const sema::Model& m, const Arrays& arrays,
+                   const std::map<std::string, std::string>& files) {
+  const ir::Graph& g = *l.function.graph;
+  std::vector<const ir::Node*> roots;
+  for (const ir::Output& o : l.function.outputs) roots.push_back(o.node);
+  bool ok = true;
+  ir::visit(roots, [&](const ir::Node& n) {
+    if (!ok || (n.op() != ir::Op::Gather && n.op() != ir::Op::ScatterAdd)) return;
+    const ir::Node* index = n.arg(1);
+    if (index->op() != ir::Op::Input || index->attrs().input != ir::InputKind::Data) return;
+    const std::string& name = index->attrs().name;
+    auto it = arrays.find(name);
+    if (it == arrays.end()) return;
+    const ir::Shape& table = n.op() == ir::Op::Gather ? n.arg(0)->shape() : n.shape();
+    if (table.empty()) return;
+    std::int64_t limit = -1;
+    if (table[0].is_constant()) {
+      limit = table[0].size;
+    } else {
+      const std::string& sym = g.symbol_name(table[0].symbol);
+      auto dim = l.sizes.find(sym);
+      const sema::Dim* d = m.find_dim(dim != l.sizes.end() ? dim->second : sym);
+      if (d && d->value) limit = *d->value;
+    }
+    if (limit < 0) return;
+    const data::Array& a = it->second;
+    for (std::size_t k = 0; k < a.values.size(); ++k) {
+      if (a.values[k] < 0 || a.values[k] >= static_cast<double>(limit)) {
+        error(files.count(name) ? files.at(name) : name,
+              "data '" + name + "' element " + std::to_string(k) + " is " + value_text(a.values[k]) +
+                  ", but it indexes an array of " + std::to_string(limit) + " (valid: 0 to " +
+                  std::to_string(limit - 1) + ")");
+        ok = false;
+        return;
+      }
+    }
+  });
+  return ok;
+}
+
+
+
+}  // namespace
+
+bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train) {
+  {
+    FrontEnd first;
+    if (!compile_model(first, args, Stage::Check)) return false;
+    b.decls = data_decls(*first.model);
+  }
+  bool ok = load_arrays(data.data, b.decls, data.raw_pixels, "--data", b.train, b.files);
+  std::map<std::string, std::string>& test_files = b.test_files;
+  ok = load_arrays(data.test_data, b.decls, data.raw_pixels, "--test-data", b.test, test_files) && ok;
+  if (!ok) return false;
+  b.have_test = !data.test_data.empty();
+  // The embedded default: a model whose data block is just x : real[N, D].
+  if (data.data.empty() && need_train) {
+    if (b.decls.size() == 1 && b.decls[0].name == "x" && !b.decls[0].is_int && b.decls[0].rank == 2) {
+      b.train["x"] = data::embedded_digits("x", data.raw_pixels);
+      b.files["x"] = "<embedded digits>";
+      b.embedded = true;
+    } else if (!b.decls.empty()) {
+      error(args.model_path, "no data given: bind the model's data (" + names_of(b.decls) +
+                                 ") with --data NAME=PATH or --data FILE.json");
+      return false;
+    }
+  }
+  if (!check_supports(b.train, b.decls, b.files) || !check_supports(b.test, b.decls, test_files)) return false;
+  for (const auto& [name, a] : b.train) args.data_shapes[name] = a.shape;
+  if (!need_train && b.train.empty()) {
+    for (const auto& [name, a] : b.test) args.data_shapes[name] = a.shape;
+  }
+  if (!compile_model(b.fe, args, Stage::Native)) return false;
+  if (!check_indices(*b.fe.lowered, *b.fe.model, b.train, b.files)) return false;
+  if (!check_indices(*b.fe.lowered, *b.fe.model, b.test, test_files)) return false;
+  return true;
+}
+
+bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o) {
+  for (const std::string& item : items) {
+    auto eq = item.find('=');
+    std::string value = eq == std::string::npos ? item : item.substr(eq + 1);
+    char* end = nullptr;
+    long long v = std::strtoll(value.c_str(), &end, 10);
+    if (value.empty() || *end || v <= 0) {
+      error("--batch", "expected a positive integer M or DIM=M, got '" + item + "'");
+      return false;
+    }
+    if (eq == std::string::npos) o.default_batch = v;
+    else o.batch[item.substr(0, eq)] = v;
+  }
+  return true;
+}
+
+}  // namespace vmc::driver

@@ -1,0 +1,54 @@
+// Binding a model to data for the commands that run it (fit, eval, sample, bench): --data
+// specs loaded (or the embedded digits), checked against the data block's declarations (shapes,
+// bounds, int-ness, the likelihoods' supports, index ranges), and the model compiled for their
+// shapes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "driver/frontend.hpp"
+#include "driver/run.hpp"
+#include "sema/types.hpp"
+#include "sema/distributions.hpp"
+#include "vmc/trainer.hpp"
+
+namespace vmc::driver {
+
+// Evaluation streams of the noise (never a training step's).
+inline constexpr std::uint64_t kStreamTest = 1, kStreamPosterior = 2, kStreamPsis = 3, kStreamPictures = 4,
+                               kStreamEval = 5, kStreamSample = 6;
+
+// "WHERE: error: MESSAGE" on stderr: the form of every user error without a source position.
+void error(const std::string& where, const std::string& message);
+
+// A data block's declaration, known before any data is loaded.
+struct DataDecl {
+  std::string name;
+  std::size_t rank = 0;
+  bool is_int = false;
+  sema::Constraint constraint;
+  std::vector<std::string> families;  // the distributions `~` gives it in the model block
+  std::vector<sema::Support> supports;
+};
+
+// A model bound to its data: both passes of the front end, the arrays, the compiled kernels.
+struct Bound {
+  FrontEnd fe;
+  runtime::Arrays train, test;
+  bool have_test = false;
+  bool embedded = false;
+  std::map<std::string, std::string> files, test_files;
+  std::vector<DataDecl> decls;
+};
+
+// Loads the data (train, --test-data), checks it and compiles `args.kernels` for its shapes.
+// Reports every problem and returns false.
+bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train);
+
+// `--batch M` or `--batch DIM=M` into the trainer's options; false after reporting a bad one.
+bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o);
+
+}  // namespace vmc::driver
