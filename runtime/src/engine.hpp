@@ -1,0 +1,487 @@
+// The engine behind vmc::runtime::Trainer (runtime/include/vmc/trainer.hpp): Engine<T> for the
+// model's precision, and what it is built from (aligned buffers, the thread pool, the state's
+// byte format). Internal to the runtime. Its members are defined by concern:
+//   engine_data.cpp   construction, binding data to the model's inputs, one kernel call
+//   engine_step.cpp   a training step: minibatch, split across threads, check, optimizer update
+//   engine_eval.cpp   evaluation, importance weighting, sampling, the GEMM profile
+//   trainer.cpp       the public Trainer, and the engine's state as bytes
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <span>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "gemm_log.hpp"
+#include "vmc/philox.hpp"
+#include "vmc/trainer.hpp"
+
+namespace vmc::runtime {
+
+struct Trainer::Impl {
+  virtual ~Impl() = default;
+  virtual StepResult step() = 0;
+  virtual double evaluate(const Arrays& data, const std::string& kernel, std::uint64_t stream,
+                          std::int64_t batch) = 0;
+  virtual Draws sample(const std::string& kernel, std::int64_t count, std::int64_t rows,
+                       std::uint64_t stream, const Arrays* data,
+                       const std::map<std::string, std::vector<double>>& noise) = 0;
+  virtual std::vector<double> param(const std::string& name) const = 0;
+  virtual std::string save_state() const = 0;
+  virtual void restore_state(const std::string& bytes, bool params_only) = 0;
+  virtual void check_data(const Arrays& data) const = 0;
+  virtual GemmProfile record_step() = 0;
+  virtual double replay_gemms(const GemmProfile& profile, int repeats) = 0;
+  virtual double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
+                                     std::uint64_t stream, std::int64_t batch) = 0;
+  virtual std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count,
+                                               std::uint64_t stream) = 0;
+
+  const vmc_model_info* info = nullptr;
+  TrainerOptions options;
+  std::int64_t steps = 0, seen = 0, updates = 0;
+  std::int64_t datapoints = 1;
+  std::string primary;
+  std::int64_t primary_batch = 0, steps_per_epoch = 1;
+};
+
+namespace detail {
+
+// Evaluation and sampling draw their noise from steps no training run reaches.
+constexpr std::uint64_t kEvalStepBase = std::uint64_t{1} << 37;
+constexpr std::uint64_t kEvalStreamStride = std::uint64_t{1} << 24;
+
+inline std::uint64_t eval_step(std::uint64_t stream, std::uint64_t k) {
+  return kEvalStepBase + (stream % (std::uint64_t{1} << 12)) * kEvalStreamStride + k;
+}
+
+inline std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+inline std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h = 0xcbf29ce484222325ull) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+inline std::uint64_t fnv1a(const std::string& s, std::uint64_t h) { return fnv1a(s.data(), s.size(), h); }
+
+// 64-byte aligned storage for kernel buffers (abi.h asks it of workspaces; it helps the rest).
+template <typename T>
+struct Aligned {
+  T* data = nullptr;
+  std::size_t size = 0, capacity = 0;
+  Aligned() = default;
+  Aligned(const Aligned&) = delete;
+  Aligned(Aligned&& o) noexcept : data(o.data), size(o.size), capacity(o.capacity) { o.data = nullptr; }
+  ~Aligned() { std::free(data); }
+  void resize(std::size_t n) {  // contents are not kept
+    size = n;
+    if (n <= capacity) return;
+    std::free(data);
+    std::size_t bytes = (std::max<std::size_t>(n, 1) * sizeof(T) + 63) / 64 * 64;
+    data = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (!data) throw std::bad_alloc();
+    capacity = bytes / sizeof(T);
+  }
+  void zero() { std::memset(data, 0, size * sizeof(T)); }
+};
+
+// A few threads that run one function on every thread index at once (0 is the caller). A step
+// runs three such phases a few hundred microseconds apart, so the threads spin briefly before
+// sleeping: a futex wake-up per phase cost ~10 % of a two-thread step.
+class Pool {
+ public:
+  explicit Pool(int threads) : n_(std::max(1, threads)) {
+    for (int t = 1; t < n_; ++t) workers_.emplace_back([this, t] { work(t); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    for (std::thread& w : workers_) w.join();
+  }
+  int size() const { return n_; }
+  // Runs fn(t) for every thread index t. The callable is passed by pointer and a trampoline,
+  // never copied into a std::function: a training step allocates nothing.
+  template <typename F>
+  void run(F&& fn) {
+    if (n_ == 1) return fn(0);
+    using Fn = std::remove_reference_t<F>;
+    call_ = [](void* f, int t) { (*static_cast<Fn*>(f))(t); };
+    fn_ = const_cast<void*>(static_cast<const void*>(&fn));
+    pending_.store(n_ - 1, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    std::exception_ptr mine;
+    try {
+      fn(0);
+    } catch (...) {
+      mine = std::current_exception();
+    }
+    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
+    fn_ = nullptr;
+    if (mine) std::rethrow_exception(mine);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  // Spins up to ~0.2 ms for `ready`; false when it did not come.
+  template <typename F>
+  static bool spin_until(F ready) {
+    auto start = std::chrono::steady_clock::now();
+    for (unsigned i = 1;; ++i) {
+      if (ready()) return true;
+      if (i % 256 == 0 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(200)) return false;
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
+  void work(int t) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(fresh)) {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, fresh);
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+      }
+      std::exception_ptr err;
+      try {
+        call_(fn_, t);
+      } catch (...) {
+        err = std::current_exception();
+      }
+      if (err) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = err;
+      }
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_.notify_one();
+      }
+    }
+  }
+  int n_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_;
+  void* fn_ = nullptr;
+  void (*call_)(void*, int) = nullptr;
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+// All of a pool's threads wait here until each has arrived (inside one Pool::run, so a step's
+// check and update need no second wake-up of the workers).
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(int n) : n_(n) {}
+  void set_size(int n) { n_ = n; }
+  void wait() {
+    if (n_ <= 1) return;
+    unsigned gen = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    while (gen_.load(std::memory_order_acquire) == gen) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
+ private:
+  int n_;
+  std::atomic<int> count_{0};
+  std::atomic<unsigned> gen_{0};
+};
+
+// [begin, end) of part t of n split into `parts` near-equal contiguous pieces.
+inline std::pair<std::size_t, std::size_t> part(std::size_t n, int parts, int t) {
+  std::size_t base = n / parts, extra = n % parts;
+  std::size_t begin = t * base + std::min<std::size_t>(t, extra);
+  return {begin, begin + base + (static_cast<std::size_t>(t) < extra ? 1 : 0)};
+}
+
+inline std::string shape_text(const std::vector<std::int64_t>& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// Little-endian byte writer/reader for the engine's state.
+struct Writer {
+  std::string out;
+  template <typename V> void pod(const V& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void str(const std::string& s) {
+    pod<std::uint64_t>(s.size());
+    out += s;
+  }
+  void bytes(const void* p, std::size_t n) {
+    pod<std::uint64_t>(n);
+    out.append(static_cast<const char*>(p), n);
+  }
+};
+struct Reader {
+  const std::string& in;
+  std::size_t at = 0;
+  void need(std::size_t n) {
+    if (in.size() - at < n) throw RuntimeError("checkpoint: truncated engine state");
+  }
+  template <typename V> V pod() {
+    need(sizeof(V));
+    V v;
+    std::memcpy(&v, in.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  }
+  std::string str() {
+    auto n = pod<std::uint64_t>();
+    need(n);
+    std::string s = in.substr(at, n);
+    at += n;
+    return s;
+  }
+  void bytes(void* p, std::size_t n) {
+    if (pod<std::uint64_t>() != n) throw RuntimeError("checkpoint: a buffer has the wrong size");
+    need(n);
+    std::memcpy(p, in.data() + at, n);
+    at += n;
+  }
+};
+
+inline bool is_batch_symbol(const vmc_model_info& info, int s) {
+  return std::strcmp(info.sizes[s], info.size_dims[s]) != 0;
+}
+
+// The data bound for one run: every array converted once, the run-time sizes it implies.
+template <typename T>
+struct Dataset {
+  std::map<std::string, std::vector<T>> reals;
+  std::map<std::string, std::vector<std::int64_t>> ints;
+  std::map<std::string, std::vector<std::int64_t>> shapes;
+  std::map<std::string, std::int64_t> dims;  // every run-time dim's full extent
+};
+
+template <typename T>
+class Engine final : public Trainer::Impl {
+ public:
+  Engine(const vmc_model_info& model, Arrays data, const std::map<std::string, std::vector<double>>& init,
+         const TrainerOptions& o);
+
+  // ---- binding data ----
+
+  Dataset<T> bind(const Arrays& arrays, const std::string& what) const;
+
+  const vmc_kernel_info* find_kernel(const std::string& name) const {
+    for (int k = 0; k < info->n_kernels; ++k) {
+      if (name == info->kernels[k].name) return &info->kernels[k];
+    }
+    return nullptr;
+  }
+  const vmc_kernel_info& kernel(const std::string& name) const {
+    const vmc_kernel_info* k = find_kernel(name);
+    if (!k) throw RuntimeError("the model was not compiled with a '" + name + "' kernel");
+    return *k;
+  }
+
+  // ---- one kernel call ----
+
+  struct Slot {
+    std::vector<const void*> inputs;
+    std::vector<void*> outputs;
+    std::vector<std::int64_t> sizes;
+    std::vector<Aligned<T>> reals;
+    std::vector<std::vector<std::int64_t>> ints;
+    std::vector<Aligned<T>> outs;
+    std::vector<std::vector<std::int64_t>> out_shapes;
+    Aligned<unsigned char> workspace;
+  };
+
+  // What one call sees: the rows of each subsampled dim (datapoint indices) and the whole
+  // batch's size per dim (the N/M scaling), the noise step, fixed noise.
+  struct CallSpec {
+    std::vector<std::span<const std::int64_t>> rows;  // per sub
+    std::vector<std::int64_t> batch;                   // per sub
+    std::uint64_t noise_step = 0;
+    const std::map<std::string, std::vector<double>>* fixed = nullptr;
+  };
+
+  std::int64_t dim_value(const Dataset<T>& ds, const std::string& dim) const {
+    auto it = ds.dims.find(dim);
+    if (it == ds.dims.end()) throw RuntimeError("no data gives the extent of dim " + dim);
+    return it->second;
+  }
+
+  std::int64_t extent(std::int64_t e, const std::vector<std::int64_t>& sizes) const {
+    return e >= 0 ? e : sizes[-e - 1];
+  }
+
+  void call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, const CallSpec& spec) const;
+
+  void fill_noise(const vmc_buffer_info& b, std::uint32_t site, const CallSpec& spec,
+                  const std::vector<std::int64_t>& sizes, T* out, std::size_t count) const;
+
+  int sub_of_symbol(int s) const {
+    for (std::size_t j = 0; j < subs_.size(); ++j) {
+      if (subs_[j].symbol == s) return static_cast<int>(j);
+    }
+    return -1;
+  }
+  int sub_of_dim(const std::string& dim) const {
+    for (std::size_t j = 0; j < subs_.size(); ++j) {
+      if (subs_[j].dim == dim) return static_cast<int>(j);
+    }
+    throw RuntimeError("input batched over dim '" + dim + "', which is not subsampled");
+  }
+  int symbol_named(const std::string& name) const {
+    for (int s = 0; s < info->n_sizes; ++s) {
+      if (name == info->sizes[s]) return s;
+    }
+    return -1;
+  }
+
+  // ---- minibatches ----
+
+  // Rows of batch `b` of epoch `epoch` of sub j: a seeded Fisher–Yates shuffle per epoch.
+  std::span<const std::int64_t> batch_rows(std::size_t j, std::int64_t step) {
+    Sub& s = subs_[j];
+    std::int64_t epoch = step / s.batches, b = step % s.batches;
+    if (s.perm_epoch != epoch || s.perm.empty()) {
+      s.perm.resize(static_cast<std::size_t>(s.n));
+      std::iota(s.perm.begin(), s.perm.end(), std::int64_t{0});
+      std::uint64_t state = options.seed ^ (s.site * 0x9E3779B97F4A7C15ull) ^ (static_cast<std::uint64_t>(epoch) << 1);
+      splitmix64(state);
+      for (std::int64_t i = s.n - 1; i > 0; --i) {
+        auto k = static_cast<std::int64_t>(splitmix64(state) % static_cast<std::uint64_t>(i + 1));
+        std::swap(s.perm[i], s.perm[k]);
+      }
+      s.perm_epoch = epoch;
+    }
+    std::int64_t begin = b * s.m, end = std::min(s.n, begin + s.m);
+    return {s.perm.data() + begin, static_cast<std::size_t>(end - begin)};
+  }
+
+  // ---- a training step ----
+
+  StepResult step() override;
+
+  // Thread th's slice of every param moved up its gradient (already summed into slot 0), times
+  // `scale`; t is the update's number (Adam's bias correction).
+  void update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
+
+  // ---- evaluation and sampling ----
+
+  double evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,
+                  std::int64_t batch) override;
+
+  void check_data(const Arrays& arrays) const override { bind(arrays, "test "); }
+
+  GemmProfile record_step() override;
+
+  double replay_gemms(const GemmProfile& profile, int repeats) override;
+
+  double importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
+                             std::uint64_t stream, std::int64_t batch) override;
+
+  std::int64_t test_datapoints(const Dataset<T>& ds) const;
+
+  Draws sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
+               const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) override;
+
+  std::vector<double> whole_data_draws(const std::string& name, std::int64_t count,
+                                       std::uint64_t stream) override;
+
+  std::vector<double> param(const std::string& name) const override {
+    for (int i : param_inputs_) {
+      if (name == info->inputs[i].name) {
+        const Aligned<T>& p = params_[i];
+        return std::vector<double>(p.data, p.data + p.size);
+      }
+    }
+    throw RuntimeError("no param named '" + name + "'");
+  }
+
+  // ---- state ----
+
+  std::uint64_t fingerprint() const {
+    std::uint64_t h = fnv1a(&info->real_bytes, sizeof info->real_bytes);
+    for (int i : param_inputs_) {
+      const vmc_buffer_info& b = info->inputs[i];
+      h = fnv1a(std::string(b.name), h);
+      h = fnv1a(b.extents, sizeof(std::int64_t) * b.rank, h);
+      h = fnv1a(&b.transform, sizeof b.transform, h);
+    }
+    return h;
+  }
+
+  std::string save_state() const override;
+
+  void restore_state(const std::string& bytes, bool params_only) override;
+
+  struct Sub {
+    std::string dim;
+    int symbol = -1;
+    std::int64_t n = 0, m = 0, batches = 1;
+    std::uint64_t site = 0;
+    std::vector<std::int64_t> perm;
+    std::int64_t perm_epoch = -1;
+  };
+
+  Pool pool_;
+  std::vector<Sub> subs_;
+  int primary_index_ = -1;
+  Dataset<T> train_;
+  std::vector<Aligned<T>> params_;                // by input index (empty for non-params)
+  std::vector<std::vector<Aligned<T>>> moments_;  // optimizer state, by input index
+  std::vector<int> param_inputs_;
+  std::vector<int> grad_of_;                      // elbo_grad output o + 1 → input index
+  const vmc_kernel_info* grad_kernel_ = nullptr;
+  std::vector<Slot> slots_;
+  SpinBarrier barrier_{1};
+  CallSpec step_base_;
+  std::vector<CallSpec> step_specs_;
+  std::vector<double> step_sumsq_;
+  std::vector<std::string> step_bad_;
+};
+
+}  // namespace detail
+}  // namespace vmc::runtime

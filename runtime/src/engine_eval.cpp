@@ -1,0 +1,265 @@
+// Engine<T>: evaluation on held-out data, importance weighting, sampling kernels, and the
+// step's GEMM profile for vmc bench.
+#include "engine.hpp"
+
+namespace vmc::runtime::detail {
+
+template <typename T>
+GemmProfile Engine<T>::record_step() {
+  GemmProfile profile;
+  profile.per_thread.resize(static_cast<std::size_t>(options.threads));
+  pool_.run([&](int t) { detail::t_gemm_log = &profile.per_thread[t]; });
+  try {
+    step();
+  } catch (...) {
+    pool_.run([&](int) { detail::t_gemm_log = nullptr; });
+    throw;
+  }
+  pool_.run([&](int) { detail::t_gemm_log = nullptr; });
+  return profile;
+}
+
+template <typename T>
+double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats) {
+  const int threads = options.threads;
+  // Each thread's operands, as large as its largest call needs, filled once.
+  std::vector<std::vector<T>> a(threads), b(threads), c(threads);
+  for (int t = 0; t < threads && t < static_cast<int>(profile.per_thread.size()); ++t) {
+    std::size_t na = 1, nb = 1, nc = 1;
+    for (const GemmCall& g : profile.per_thread[t]) {
+      na = std::max<std::size_t>(na, static_cast<std::size_t>((g.transpose_a ? g.k : g.m) * g.lda));
+      nb = std::max<std::size_t>(nb, static_cast<std::size_t>((g.transpose_b ? g.n : g.k) * g.ldb));
+      nc = std::max<std::size_t>(nc, static_cast<std::size_t>(g.m * g.ldc));
+    }
+    a[t].assign(na, T(0.01));
+    b[t].assign(nb, T(0.02));
+    c[t].assign(nc, T(0));
+  }
+  auto run = [&](int reps) {
+    pool_.run([&](int t) {
+      if (t >= static_cast<int>(profile.per_thread.size())) return;
+      for (int r = 0; r < reps; ++r) {
+        for (const GemmCall& g : profile.per_thread[t]) {
+          if constexpr (sizeof(T) == 4) {
+            vmc_gemm_f32(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0f, a[t].data(), g.lda, b[t].data(), g.ldb,
+                         0.0f, c[t].data(), g.ldc);
+          } else {
+            vmc_gemm_f64(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, a[t].data(), g.lda, b[t].data(), g.ldb,
+                         0.0, c[t].data(), g.ldc);
+          }
+        }
+      }
+    });
+  };
+  run(std::max(1, repeats / 10));  // warm-up
+  auto start = std::chrono::steady_clock::now();
+  run(repeats);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+}
+
+template <typename T>
+double Engine<T>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,
+                           std::int64_t batch) {
+  const vmc_kernel_info& k = kernel(name);
+  Dataset<T> ds = bind(arrays, "test ");
+  const int threads = options.threads;
+  std::vector<std::vector<std::int64_t>> all(subs_.size());
+  for (std::size_t j = 0; j < subs_.size(); ++j) {
+    all[j].resize(static_cast<std::size_t>(dim_value(ds, subs_[j].dim)));
+    std::iota(all[j].begin(), all[j].end(), std::int64_t{0});
+  }
+  std::int64_t n = primary_index_ >= 0 ? static_cast<std::int64_t>(all[primary_index_].size()) : 1;
+  std::int64_t per = primary_index_ >= 0 ? (batch > 0 ? batch : primary_batch) : 1;
+  std::int64_t batches = primary_index_ >= 0 ? (n + per - 1) / per : 1;
+  if (n == 0) throw RuntimeError("test data has no rows");
+  std::vector<double> values(static_cast<std::size_t>(batches), 0.0);
+  std::vector<Slot> slots(threads);
+  pool_.run([&](int t) {
+    for (std::int64_t b = t; b < batches; b += threads) {
+      CallSpec spec;
+      spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(b));
+      for (std::size_t j = 0; j < subs_.size(); ++j) {
+        std::span<const std::int64_t> rows(all[j]);
+        if (static_cast<int>(j) == primary_index_) {
+          std::int64_t begin = b * per, end = std::min(n, begin + per);
+          rows = rows.subspan(begin, end - begin);
+        }
+        spec.rows.push_back(rows);
+        spec.batch.push_back(static_cast<std::int64_t>(rows.size()));
+      }
+      call(k, slots[t], ds, spec);
+      // Each batch estimates the whole bound (scaled N/M_b): weight by its share of rows.
+      double share = primary_index_ >= 0 ? static_cast<double>(spec.batch[primary_index_]) / n : 1.0;
+      values[b] = share * static_cast<double>(slots[t].outs[0].data[0]);
+    }
+  });
+  double total = 0;
+  for (double v : values) total += v;
+  std::int64_t per_datapoint = primary_index_ >= 0 ? n : test_datapoints(ds);
+  return total / static_cast<double>(per_datapoint);
+}
+
+template <typename T>
+double Engine<T>::importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
+                                      std::uint64_t stream, std::int64_t batch) {
+  const vmc_kernel_info& k = kernel(name);
+  if (primary_index_ < 0 || subs_.size() != 1) {
+    throw RuntimeError("per-datapoint importance weights need one subsampled plate");
+  }
+  if (K < 1) throw RuntimeError("iwae needs at least one sample");
+  Dataset<T> ds = bind(arrays, "test ");
+  const int threads = options.threads;
+  std::int64_t n = dim_value(ds, subs_[0].dim);
+  if (n == 0) throw RuntimeError("test data has no rows");
+  std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+  std::iota(all.begin(), all.end(), std::int64_t{0});
+  std::int64_t per = batch > 0 ? batch : primary_batch;
+  std::vector<Slot> slots(threads);
+  // Per thread, a running log-sum-exp per datapoint over its share of the K draws.
+  std::vector<std::vector<double>> top(threads), sum(threads);
+  double total = 0;
+  for (std::int64_t begin = 0; begin < n; begin += per) {
+    std::int64_t end = std::min(n, begin + per), m = end - begin;
+    for (int t = 0; t < threads; ++t) {
+      top[t].assign(static_cast<std::size_t>(m), -INFINITY);
+      sum[t].assign(static_cast<std::size_t>(m), 0.0);
+    }
+    pool_.run([&](int t) {
+      CallSpec spec;
+      spec.rows.push_back(std::span<const std::int64_t>(all).subspan(begin, m));
+      spec.batch.push_back(m);
+      for (std::int64_t c = t; c < K; c += threads) {
+        // Draw c of every datapoint: its noise depends on (c, datapoint), not on the batching.
+        spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
+        call(k, slots[t], ds, spec);
+        const T* w = slots[t].outs[0].data;
+        for (std::int64_t r = 0; r < m; ++r) {
+          double x = static_cast<double>(w[r]);
+          double& mx = top[t][r];
+          double& s = sum[t][r];
+          if (x > mx) {
+            s = s * std::exp(mx - x) + 1.0;
+            mx = x;
+          } else {
+            s += std::exp(x - mx);
+          }
+        }
+      }
+    });
+    for (std::int64_t r = 0; r < m; ++r) {
+      double mx = -INFINITY;
+      for (int t = 0; t < threads; ++t) mx = std::max(mx, top[t][r]);
+      double s = 0;
+      for (int t = 0; t < threads; ++t) {
+        if (sum[t][r] > 0) s += sum[t][r] * std::exp(top[t][r] - mx);
+      }
+      total += mx + std::log(s / static_cast<double>(K));
+    }
+  }
+  return total / static_cast<double>(n);
+}
+
+template <typename T>
+std::int64_t Engine<T>::test_datapoints(const Dataset<T>& ds) const {
+  for (int i = 0; i < info->n_inputs; ++i) {
+    const vmc_buffer_info& b = info->inputs[i];
+    if (b.kind == VMC_DATA && b.rank > 0) return std::max<std::int64_t>(1, ds.shapes.at(b.name)[0]);
+  }
+  return 1;
+}
+
+template <typename T>
+std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::int64_t count,
+                                                std::uint64_t stream) {
+  const vmc_kernel_info& k = kernel(name);
+  const int threads = options.threads;
+  std::vector<std::vector<std::int64_t>> all(subs_.size());
+  CallSpec base;
+  for (std::size_t j = 0; j < subs_.size(); ++j) {
+    all[j].resize(static_cast<std::size_t>(subs_[j].n));
+    std::iota(all[j].begin(), all[j].end(), std::int64_t{0});
+    base.rows.push_back(all[j]);
+    base.batch.push_back(subs_[j].n);
+  }
+  std::vector<double> out(static_cast<std::size_t>(count));
+  std::vector<Slot> slots(threads);
+  pool_.run([&](int t) {
+    for (std::int64_t c = t; c < count; c += threads) {
+      CallSpec spec = base;
+      spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
+      call(k, slots[t], train_, spec);
+      out[c] = static_cast<double>(slots[t].outs[0].data[0]);
+    }
+  });
+  return out;
+}
+
+template <typename T>
+Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
+                        const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) {
+  const vmc_kernel_info& k = kernel(name);
+  // The training data as it is when it gives every dim (no copy); otherwise a dataset whose
+  // subsampled dims have just the rows drawn.
+  bool own = arrays != nullptr;
+  for (const Sub& sub : subs_) own |= !train_.dims.count(sub.dim);
+  Dataset<T> copy;
+  if (own) {
+    copy = arrays ? bind(*arrays, "") : train_;
+    for (const Sub& sub : subs_) copy.dims.emplace(sub.dim, rows);
+  }
+  const Dataset<T>& ds = own ? copy : train_;
+  std::vector<std::vector<std::int64_t>> all(subs_.size());
+  CallSpec spec;
+  spec.fixed = &noise;
+  for (std::size_t j = 0; j < subs_.size(); ++j) {
+    std::int64_t n = std::min(rows, ds.dims.at(subs_[j].dim));
+    all[j].resize(static_cast<std::size_t>(n));
+    std::iota(all[j].begin(), all[j].end(), std::int64_t{0});
+    spec.rows.push_back(all[j]);
+    spec.batch.push_back(n);
+  }
+  Draws d;
+  d.count = count;
+  Slot slot;
+  for (std::int64_t c = 0; c < count; ++c) {
+    spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
+    call(k, slot, ds, spec);
+    if (c == 0) {
+      for (int o = 0; o < k.n_outputs; ++o) {
+        d.names.push_back(k.outputs[o].name);
+        d.shapes.push_back(slot.out_shapes[o]);
+        d.values.emplace_back().reserve(slot.outs[o].size * static_cast<std::size_t>(count));
+      }
+    }
+    for (int o = 0; o < k.n_outputs; ++o) {
+      for (std::size_t e = 0; e < slot.outs[o].size; ++e) d.values[o].push_back(static_cast<double>(slot.outs[o].data[e]));
+    }
+  }
+  return d;
+}
+
+// The members defined here, for both precisions.
+template GemmProfile Engine<float>::record_step();
+template GemmProfile Engine<double>::record_step();
+template double Engine<float>::replay_gemms(const GemmProfile& profile, int repeats);
+template double Engine<double>::replay_gemms(const GemmProfile& profile, int repeats);
+template double Engine<float>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,
+                                        std::int64_t batch);
+template double Engine<double>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,
+                                         std::int64_t batch);
+template double Engine<float>::importance_weighted(const Arrays&, const std::string&, std::int64_t, std::uint64_t,
+                                                   std::int64_t);
+template std::int64_t Engine<float>::test_datapoints(const Dataset<float>&) const;
+template double Engine<double>::importance_weighted(const Arrays&, const std::string&, std::int64_t, std::uint64_t,
+                                                    std::int64_t);
+template std::int64_t Engine<double>::test_datapoints(const Dataset<double>&) const;
+template std::vector<double> Engine<float>::whole_data_draws(const std::string& name, std::int64_t count,
+                                                             std::uint64_t stream);
+template std::vector<double> Engine<double>::whole_data_draws(const std::string& name, std::int64_t count,
+                                                              std::uint64_t stream);
+template Draws Engine<float>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
+                                     const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise);
+template Draws Engine<double>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
+                                      const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise);
+
+}  // namespace vmc::runtime::detail

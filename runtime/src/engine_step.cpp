@@ -1,0 +1,200 @@
+// Engine<T>: a training step (the minibatch, split across threads, checked, the optimizer's
+// update).
+#include "engine.hpp"
+
+namespace vmc::runtime::detail {
+
+template <typename T>
+StepResult Engine<T>::step() {
+  const vmc_kernel_info& k = kernel("elbo_grad");
+  for (const Sub& sub : subs_) {
+    if (sub.n == 0) throw RuntimeError("no data rows for the plate over " + sub.dim);
+  }
+  const int threads = options.threads;
+  // Every buffer below is a member reused from step to step: a step allocates nothing.
+  CallSpec& base = step_base_;
+  base.rows.clear();
+  base.batch.clear();
+  base.noise_step = static_cast<std::uint64_t>(steps);
+  for (std::size_t j = 0; j < subs_.size(); ++j) {
+    base.rows.push_back(batch_rows(j, steps));
+    base.batch.push_back(static_cast<std::int64_t>(base.rows.back().size()));
+  }
+  StepResult result;
+  result.rows = primary_index_ >= 0 ? base.batch[primary_index_] : datapoints;
+  bool split = threads > 1 && info->rows_additive && primary_index_ >= 0 &&
+               base.batch[primary_index_] >= threads;
+  int parts = split ? threads : 1;
+  pool_.run([&](int t) {
+    if (t < parts) {
+      CallSpec& spec = step_specs_[t];
+      spec = base;
+      if (split) {
+        auto [b, e] = part(base.rows[primary_index_].size(), parts, t);
+        spec.rows[primary_index_] = base.rows[primary_index_].subspan(b, e - b);
+      }
+      call(k, slots_[t], train_, spec);
+    }
+    // The part of the bound that does not depend on the rows, counted once per part: the
+    // sum takes it back out (parts − 1) times.
+    if (split && info->row_free_part && t == parts - 1) {
+      CallSpec& none = step_specs_[threads];
+      none = base;
+      none.rows[primary_index_] = {};
+      call(k, slots_[threads], train_, none);
+    }
+  });
+  // Sum the parts (slices of every gradient across threads), check them, take the step.
+  const int n_out = k.n_outputs;
+  double elbo = 0;
+  for (int t = 0; t < parts; ++t) elbo += static_cast<double>(slots_[t].outs[0].data[0]);
+  const bool correct = split && info->row_free_part;
+  if (correct) elbo -= (parts - 1) * static_cast<double>(slots_[threads].outs[0].data[0]);
+  result.elbo = elbo;
+  result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
+  std::vector<double>& sumsq = step_sumsq_;
+  std::vector<std::string>& bad = step_bad_;
+  std::fill(sumsq.begin(), sumsq.end(), 0.0);
+  for (std::string& b : bad) b.clear();
+  pool_.run([&](int t) {
+    for (int o = 1; o < n_out && bad[t].empty(); ++o) {
+      T* g0 = slots_[0].outs[o].data;
+      auto [b, e] = part(slots_[0].outs[o].size, threads, t);
+      if (split) {
+        const T* ge = correct ? slots_[threads].outs[o].data : nullptr;
+        const T rest = static_cast<T>(parts - 1);
+        for (int p = 1; p < parts; ++p) {
+          const T* gp = slots_[p].outs[o].data;
+          for (std::size_t i = b; i < e; ++i) g0[i] += gp[i];
+        }
+        if (correct) {
+          for (std::size_t i = b; i < e; ++i) g0[i] -= rest * ge[i];
+        }
+      }
+      // The sum of squares in 16 float lanes (vectorises without reassociating a serial sum);
+      // a NaN or Inf anywhere makes it non-finite, and then the slice is searched.
+      constexpr std::size_t kLanes = 16;
+      T lanes[kLanes] = {};
+      std::size_t i = b;
+      for (; i + kLanes <= e; i += kLanes) {
+        for (std::size_t l = 0; l < kLanes; ++l) lanes[l] += g0[i + l] * g0[i + l];
+      }
+      double ss = 0;
+      for (; i < e; ++i) ss += static_cast<double>(g0[i]) * static_cast<double>(g0[i]);
+      for (T l : lanes) ss += static_cast<double>(l);
+      if (!std::isfinite(ss)) {
+        ss = 0;
+        for (std::size_t x = b; x < e; ++x) ss += static_cast<double>(g0[x]) * static_cast<double>(g0[x]);
+      }
+      if (!std::isfinite(ss)) {
+        for (std::size_t i = b; i < e; ++i) {
+          if (!std::isfinite(g0[i])) {
+            bad[t] = std::string("the gradient of '") + info->inputs[grad_of_[o - 1]].name + "' is " +
+                     (std::isnan(g0[i]) ? "NaN" : "infinite") + " at element " + std::to_string(i);
+            break;
+          }
+        }
+      }
+      sumsq[t] += ss;
+    }
+    barrier_.wait();
+    // Every thread decides the same from the same numbers: all update their slices, or none.
+    bool ok = std::isfinite(elbo);
+    for (const std::string& problem : bad) ok &= problem.empty();
+    if (!ok) return;
+    double scale = 1.0 / static_cast<double>(datapoints);
+    if (options.clip_grad > 0) {
+      double norm = std::sqrt(std::accumulate(sumsq.begin(), sumsq.end(), 0.0)) * scale;
+      if (norm > options.clip_grad) scale *= options.clip_grad / norm;
+    }
+    update_slice(k, scale, t, updates + 1);
+  });
+  if (!std::isfinite(elbo)) {
+    result.finite = false;
+    result.problem = std::string("the bound is ") + (std::isnan(elbo) ? "NaN" : "infinite");
+  }
+  for (int t = 0; t < threads && result.finite; ++t) {
+    if (!bad[t].empty()) {
+      result.finite = false;
+      result.problem = bad[t];
+    }
+  }
+  ++steps;
+  seen += result.rows;
+  if (result.finite) ++updates;  // the threads have taken the step
+  return result;
+}
+
+// Thread th's slice of every param moved up its gradient (already summed into slot 0), times
+// `scale`; t is the update's number (Adam's bias correction).
+template <typename T>
+void Engine<T>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number) {
+  const double lr = options.lr;
+  const OptimizerKind kind = options.optimizer;
+  const double t = static_cast<double>(step_number);
+  const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum = 0.9, alpha = 0.99;
+  const T bc1 = static_cast<T>(1 - std::pow(beta1, t)), bc2 = static_cast<T>(1 - std::pow(beta2, t));
+  const int threads = options.threads;
+  {
+    for (int o = 1; o < k.n_outputs; ++o) {
+      int i = grad_of_[o - 1];
+      T* p = params_[i].data;
+      const T* g = slots_[0].outs[o].data;
+      auto [b, e] = part(params_[i].size, threads, th);
+      const T s = static_cast<T>(scale), r = static_cast<T>(lr);
+      switch (kind) {
+        case OptimizerKind::Sgd:
+          for (std::size_t x = b; x < e; ++x) p[x] += r * s * g[x];
+          break;
+        case OptimizerKind::Momentum: {
+          T* v = moments_[i][0].data;
+          for (std::size_t x = b; x < e; ++x) {
+            v[x] = static_cast<T>(momentum) * v[x] + s * g[x];
+            p[x] += r * v[x];
+          }
+          break;
+        }
+        case OptimizerKind::Adagrad: {
+          T* h = moments_[i][0].data;
+          for (std::size_t x = b; x < e; ++x) {
+            T gx = s * g[x];
+            h[x] += gx * gx;
+            p[x] += r * gx / (std::sqrt(h[x]) + static_cast<T>(1e-10));
+          }
+          break;
+        }
+        case OptimizerKind::RmsProp: {
+          T* v = moments_[i][0].data;
+          for (std::size_t x = b; x < e; ++x) {
+            T gx = s * g[x];
+            v[x] = static_cast<T>(alpha) * v[x] + static_cast<T>(1 - alpha) * gx * gx;
+            p[x] += r * gx / (std::sqrt(v[x]) + static_cast<T>(eps));
+          }
+          break;
+        }
+        case OptimizerKind::Adam: {
+          // PyTorch's form: step lr / bc1, denominator sqrt(v) / sqrt(bc2) + eps.
+          T* m1 = moments_[i][0].data;
+          T* m2 = moments_[i][1].data;
+          const T step_size = r / bc1, root_bc2 = std::sqrt(bc2);
+          const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), ep = static_cast<T>(eps);
+          for (std::size_t x = b; x < e; ++x) {
+            T gx = s * g[x];
+            m1[x] = b1 * m1[x] + (1 - b1) * gx;
+            m2[x] = b2 * m2[x] + (1 - b2) * gx * gx;
+            p[x] += step_size * m1[x] / (std::sqrt(m2[x]) / root_bc2 + ep);
+          }
+          break;
+        }
+      }
+    }
+  }
+}
+
+// The members defined here, for both precisions.
+template StepResult Engine<float>::step();
+template StepResult Engine<double>::step();
+template void Engine<float>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
+template void Engine<double>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
+
+}  // namespace vmc::runtime::detail
