@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "fnv.hpp"
 #include "gemm_log.hpp"
 #include "vmc/philox.hpp"
 #include "vmc/trainer.hpp"
@@ -76,12 +77,6 @@ inline std::uint64_t splitmix64(std::uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-inline std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h = 0xcbf29ce484222325ull) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
-inline std::uint64_t fnv1a(const std::string& s, std::uint64_t h) { return fnv1a(s.data(), s.size(), h); }
 
 // 64-byte aligned storage for kernel buffers (abi.h asks it of workspaces; it helps the rest).
 template <typename T>
@@ -287,6 +282,13 @@ struct Reader {
     at += n;
   }
 };
+
+// Rows 0, 1, ..., n − 1: a whole data set in order (evaluation and sampling).
+inline std::vector<std::int64_t> first_rows(std::int64_t n) {
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
+  std::iota(rows.begin(), rows.end(), std::int64_t{0});
+  return rows;
+}
 
 inline bool is_batch_symbol(const vmc_model_info& info, int s) {
   return std::strcmp(info.sizes[s], info.size_dims[s]) != 0;

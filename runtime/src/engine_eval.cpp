@@ -65,8 +65,7 @@ double Engine<T>::evaluate(const Arrays& arrays, const std::string& name, std::u
   const int threads = options.threads;
   std::vector<std::vector<std::int64_t>> all(subs_.size());
   for (std::size_t j = 0; j < subs_.size(); ++j) {
-    all[j].resize(static_cast<std::size_t>(dim_value(ds, subs_[j].dim)));
-    std::iota(all[j].begin(), all[j].end(), std::int64_t{0});
+    all[j] = first_rows(dim_value(ds, subs_[j].dim));
   }
   std::int64_t n = primary_index_ >= 0 ? static_cast<std::int64_t>(all[primary_index_].size()) : 1;
   std::int64_t per = primary_index_ >= 0 ? (batch > 0 ? batch : primary_batch) : 1;
@@ -111,8 +110,7 @@ double Engine<T>::importance_weighted(const Arrays& arrays, const std::string& n
   const int threads = options.threads;
   std::int64_t n = dim_value(ds, subs_[0].dim);
   if (n == 0) throw RuntimeError("test data has no rows");
-  std::vector<std::int64_t> all(static_cast<std::size_t>(n));
-  std::iota(all.begin(), all.end(), std::int64_t{0});
+  const std::vector<std::int64_t> all = first_rows(n);
   std::int64_t per = batch > 0 ? batch : primary_batch;
   std::vector<Slot> slots(threads);
   // Per thread, a running log-sum-exp per datapoint over its share of the K draws.
@@ -176,8 +174,7 @@ std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::in
   std::vector<std::vector<std::int64_t>> all(subs_.size());
   CallSpec base;
   for (std::size_t j = 0; j < subs_.size(); ++j) {
-    all[j].resize(static_cast<std::size_t>(subs_[j].n));
-    std::iota(all[j].begin(), all[j].end(), std::int64_t{0});
+    all[j] = first_rows(subs_[j].n);
     base.rows.push_back(all[j]);
     base.batch.push_back(subs_[j].n);
   }
@@ -213,8 +210,7 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
   spec.fixed = &noise;
   for (std::size_t j = 0; j < subs_.size(); ++j) {
     std::int64_t n = std::min(rows, ds.dims.at(subs_[j].dim));
-    all[j].resize(static_cast<std::size_t>(n));
-    std::iota(all[j].begin(), all[j].end(), std::int64_t{0});
+    all[j] = first_rows(n);
     spec.rows.push_back(all[j]);
     spec.batch.push_back(n);
   }

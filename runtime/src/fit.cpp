@@ -13,16 +13,14 @@
 
 #include <unistd.h>
 
+#include "fnv.hpp"
+
 namespace vmc::runtime {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using detail::fnv1a;
 
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
 
 template <typename V> void put(std::string& out, const V& v) {
   out.append(reinterpret_cast<const char*>(&v), sizeof v);
