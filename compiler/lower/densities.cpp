@@ -107,9 +107,15 @@ const Node* lp_bernoulli(const Node* x, const Args& a) {
   return V(x) * log(p) + (1.0 - V(x)) * log1p(-p);
 }
 
+// x·log σ(l) + (1 − x)·log σ(−l) = −(max(l, 0) − x·l + log(1 + e^−|l|)), PyTorch's
+// BCEWithLogits: one exp and one log per element, and an adjoint with one division, where the
+// two log-sigmoids and their two sigmoids cost twice that. max(l, 0) is written (l + |l|)/2 so
+// that the kinks of max and |·| at l = 0 cancel in the derivative (x − 1/2 there, as it should
+// be). Summed in this order it stays exact in the tails: at x = 1, l = 50 the first two terms
+// cancel exactly and the third, e^−50, is the whole answer.
 const Node* lp_bernoulli_logit(const Node* x, const Args& a) {
   V l = a[0];
-  return V(x) * log_sigmoid(l) + (1.0 - V(x)) * log_sigmoid(-l);
+  return -((0.5 * (l + abs(l)) - V(x) * l) + log1p(exp(-abs(l))));
 }
 
 const Node* lp_poisson(const Node* x, const Args& a) {
