@@ -46,7 +46,7 @@ struct Trainer::Impl {
   virtual void restore_state(const std::string& bytes, bool params_only) = 0;
   virtual void check_data(const Arrays& data) const = 0;
   virtual GemmProfile record_step() = 0;
-  virtual double replay_gemms(const GemmProfile& profile, int repeats) = 0;
+  virtual double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step) = 0;
   virtual double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
                                      std::uint64_t stream, std::int64_t batch) = 0;
   virtual std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count,
@@ -419,7 +419,7 @@ class Engine final : public Trainer::Impl {
 
   GemmProfile record_step() override;
 
-  double replay_gemms(const GemmProfile& profile, int repeats) override;
+  double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step) override;
 
   double importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
                              std::uint64_t stream, std::int64_t batch) override;

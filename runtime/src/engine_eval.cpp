@@ -1,5 +1,8 @@
 // Engine<T>: evaluation on held-out data, importance weighting, sampling kernels, and the
 // step's GEMM profile for vmc bench.
+#include <algorithm>
+#include <array>
+
 #include "engine.hpp"
 
 namespace vmc::runtime::detail {
@@ -19,33 +22,115 @@ GemmProfile Engine<T>::record_step() {
   return profile;
 }
 
+namespace {
+
+// The bytes a row-major operand of `rows` rows with leading dimension `ld` spans.
+std::size_t span_bytes(std::int64_t rows, std::int64_t cols, std::int64_t ld, std::size_t size) {
+  if (rows <= 0 || cols <= 0) return 0;
+  return static_cast<std::size_t>((rows - 1) * ld + cols) * size;
+}
+
+}  // namespace
+
 template <typename T>
-double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats) {
-  const int threads = options.threads;
-  // Each thread's operands, as large as its largest call needs, filled once.
-  std::vector<std::vector<T>> a(threads), b(threads), c(threads);
-  for (int t = 0; t < threads && t < static_cast<int>(profile.per_thread.size()); ++t) {
-    std::size_t na = 1, nb = 1, nc = 1;
-    for (const GemmCall& g : profile.per_thread[t]) {
-      na = std::max<std::size_t>(na, static_cast<std::size_t>((g.transpose_a ? g.k : g.m) * g.lda));
-      nb = std::max<std::size_t>(nb, static_cast<std::size_t>((g.transpose_b ? g.n : g.k) * g.ldb));
-      nc = std::max<std::size_t>(nc, static_cast<std::size_t>(g.m * g.ldc));
+double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step) {
+  const int threads = std::min<int>(options.threads, static_cast<int>(profile.per_thread.size()));
+  struct Operand {
+    std::uintptr_t at;
+    std::size_t bytes;
+  };
+  // Every operand of every call, as the step laid them out.
+  auto operands = [](const GemmCall& g) {
+    std::array<Operand, 3> o{};
+    o[0] = {reinterpret_cast<std::uintptr_t>(g.a),
+            span_bytes(g.transpose_a ? g.k : g.m, g.transpose_a ? g.m : g.k, g.lda, sizeof(T))};
+    o[1] = {reinterpret_cast<std::uintptr_t>(g.b),
+            span_bytes(g.transpose_b ? g.n : g.k, g.transpose_b ? g.k : g.n, g.ldb, sizeof(T))};
+    o[2] = {reinterpret_cast<std::uintptr_t>(g.c), span_bytes(g.m, g.n, g.ldc, sizeof(T))};
+    return o;
+  };
+  // The regions: overlapping operands merged, each region one buffer of the same size and the
+  // same offset within a cache line. With `as_in_step` false, one region per thread and operand.
+  std::vector<Operand> regions;
+  if (as_in_step) {
+    std::vector<Operand> all;
+    for (int t = 0; t < threads; ++t) {
+      for (const GemmCall& g : profile.per_thread[t]) {
+        for (const Operand& o : operands(g)) {
+          if (o.bytes > 0) all.push_back(o);
+        }
+      }
     }
-    a[t].assign(na, T(0.01));
-    b[t].assign(nb, T(0.02));
-    c[t].assign(nc, T(0));
+    std::sort(all.begin(), all.end(), [](const Operand& x, const Operand& y) { return x.at < y.at; });
+    for (const Operand& o : all) {
+      if (!regions.empty() && o.at <= regions.back().at + regions.back().bytes) {
+        Operand& r = regions.back();
+        r.bytes = std::max(r.bytes, o.at + o.bytes - r.at);
+      } else {
+        regions.push_back(o);
+      }
+    }
+  }
+  std::vector<std::vector<T>> buffers;
+  std::vector<T*> starts;  // where each region's first byte lands
+  constexpr std::size_t kLine = 64;
+  for (const Operand& r : regions) {
+    std::size_t skew = r.at % kLine;
+    buffers.emplace_back((r.bytes + 2 * kLine) / sizeof(T) + 1, T(0.01));
+    auto base = reinterpret_cast<std::uintptr_t>(buffers.back().data());
+    std::uintptr_t aligned = (base + kLine - 1) / kLine * kLine;
+    starts.push_back(reinterpret_cast<T*>(aligned + skew));
+  }
+  auto translate = [&](const void* p) -> T* {
+    auto at = reinterpret_cast<std::uintptr_t>(p);
+    auto it = std::upper_bound(regions.begin(), regions.end(), at,
+                               [](std::uintptr_t x, const Operand& r) { return x < r.at; });
+    std::size_t i = static_cast<std::size_t>(it - regions.begin()) - 1;
+    return reinterpret_cast<T*>(reinterpret_cast<std::uintptr_t>(starts[i]) + (at - regions[i].at));
+  };
+  // Each thread's calls with their operands moved to the replay's buffers.
+  struct Call {
+    GemmCall g;
+    const T *a, *b;
+    T* c;
+  };
+  std::vector<std::vector<Call>> calls(threads);
+  std::vector<std::vector<T>> reused(3 * static_cast<std::size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    if (!as_in_step) {
+      std::size_t n[3] = {1, 1, 1};
+      for (const GemmCall& g : profile.per_thread[t]) {
+        auto o = operands(g);
+        for (int j = 0; j < 3; ++j) n[j] = std::max(n[j], o[j].bytes / sizeof(T) + 1);
+      }
+      for (int j = 0; j < 3; ++j) reused[3 * t + j].assign(n[j], T(0.01));
+    }
+    for (const GemmCall& g : profile.per_thread[t]) {
+      Call c{g, nullptr, nullptr, nullptr};
+      if (as_in_step) {
+        c.a = g.a ? translate(g.a) : nullptr;
+        c.b = g.b ? translate(g.b) : nullptr;
+        c.c = g.c ? translate(g.c) : nullptr;
+      } else {
+        c.a = reused[3 * t].data();
+        c.b = reused[3 * t + 1].data();
+        c.c = reused[3 * t + 2].data();
+      }
+      calls[t].push_back(c);
+    }
   }
   auto run = [&](int reps) {
     pool_.run([&](int t) {
-      if (t >= static_cast<int>(profile.per_thread.size())) return;
+      if (t >= threads) return;
       for (int r = 0; r < reps; ++r) {
-        for (const GemmCall& g : profile.per_thread[t]) {
+        for (const Call& c : calls[t]) {
+          const GemmCall& g = c.g;
           if constexpr (sizeof(T) == 4) {
-            vmc_gemm_f32(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0f, a[t].data(), g.lda, b[t].data(), g.ldb,
-                         0.0f, c[t].data(), g.ldc);
+            vmc_gemm_f32(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0f, c.a, g.lda, c.b, g.ldb,
+                         static_cast<float>(g.beta), c.c, g.ldc);
           } else {
-            vmc_gemm_f64(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, a[t].data(), g.lda, b[t].data(), g.ldb,
-                         0.0, c[t].data(), g.ldc);
+            vmc_gemm_f64(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, c.a, g.lda, c.b, g.ldb, g.beta, c.c,
+                         g.ldc);
           }
         }
       }
@@ -237,8 +322,8 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
 // The members defined here, for both precisions.
 template GemmProfile Engine<float>::record_step();
 template GemmProfile Engine<double>::record_step();
-template double Engine<float>::replay_gemms(const GemmProfile& profile, int repeats);
-template double Engine<double>::replay_gemms(const GemmProfile& profile, int repeats);
+template double Engine<float>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step);
+template double Engine<double>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step);
 template double Engine<float>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,
                                         std::int64_t batch);
 template double Engine<double>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,

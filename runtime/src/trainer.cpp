@@ -182,7 +182,9 @@ void Trainer::restore_state(const std::string& bytes, bool params_only) {
 
 void Trainer::check_data(const Arrays& data) const { impl_->check_data(data); }
 GemmProfile Trainer::record_step() { return impl_->record_step(); }
-double Trainer::replay_gemms(const GemmProfile& profile, int repeats) { return impl_->replay_gemms(profile, repeats); }
+double Trainer::replay_gemms(const GemmProfile& profile, int repeats, Operands operands) {
+  return impl_->replay_gemms(profile, repeats, operands == Operands::AsInStep);
+}
 
 double GemmProfile::flops() const {
   double f = 0;

@@ -68,6 +68,8 @@ struct Draws {
 struct GemmCall {
   std::int32_t transpose_a = 0, transpose_b = 0;
   std::int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
+  double beta = 0;                                  // 0: C overwritten; otherwise accumulated
+  const void *a = nullptr, *b = nullptr, *c = nullptr;  // where the step's operands were
 };
 // The products of one training step, per thread.
 struct GemmProfile {
@@ -116,9 +118,14 @@ class Trainer {
 
   // One training step (it counts as one) with every product it makes recorded, per thread.
   GemmProfile record_step();
-  // Seconds per step of the recorded products alone, each thread replaying its own calls on
-  // buffers of the same shapes at once, through the same vmc_gemm: the in-run GEMM bound.
-  double replay_gemms(const GemmProfile& profile, int repeats);
+  // Seconds per step of the recorded products alone, each thread replaying its own calls at
+  // once, through the same vmc_gemm: the in-run GEMM bound. Operands::AsInStep gives every
+  // memory region the step's products touched its own buffer of the same size (a param both
+  // threads read stays one buffer), so the products stream as much memory as in the step;
+  // Operands::Reused runs every call of a thread on the same three buffers, which stay in
+  // cache: a looser bound no step can reach.
+  enum class Operands { AsInStep, Reused };
+  double replay_gemms(const GemmProfile& profile, int repeats, Operands operands = Operands::AsInStep);
 
   // Throws RuntimeError when `data` cannot be evaluated (another row shape, a missing array), so
   // held-out data is checked before any training time is spent on it.
