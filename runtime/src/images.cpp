@@ -241,21 +241,29 @@ std::string tick_label(const Axis& axis, double t) {
   return fmt("%.6g", t);
 }
 
-constexpr double kHeight = 400;
-constexpr double kLeft = 72, kRight = 620, kTop = 40, kBottom = 345;  // the plot area
+constexpr double kWidth = 640, kHeight = 400;  // one panel
+constexpr double kLeft = 72, kRight = 620, kTop = 40, kBottom = 345;  // its plot area
 // Tableau's ten: distinct for the usual colour blindness, and on white.
 constexpr const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+constexpr const char* kDashes = " stroke-dasharray=\"6,4\"";
 
 struct Point {
   double x, y;
 };
 
-std::string svg_plot(const std::string& title, const std::string& x_label,
-                     const std::string& y_label, const std::vector<Series>& series, bool log_x) {
+// A series' colour: its own palette index, or else its position in the panel.
+const char* series_colour(const Series& s, size_t index) {
+  const size_t i = s.colour >= 0 ? static_cast<size_t>(s.colour) : index;
+  return kColours[i % std::size(kColours)];
+}
+
+// Appends panel p to o, every x coordinate shifted right by dx (the panel's place in the figure).
+void svg_panel(std::string& o, const Panel& p, double dx) {
+  const std::vector<Series>& series = p.series;
   // Which points are drawable, and their range.
   auto drawable = [&](double x, double y) {
-    return std::isfinite(x) && std::isfinite(y) && (!log_x || x > 0);
+    return std::isfinite(x) && std::isfinite(y) && (!p.log_x || x > 0) && (!p.log_y || y > 0);
   };
   double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
   for (const Series& s : series)
@@ -265,18 +273,18 @@ std::string svg_plot(const std::string& title, const std::string& x_label,
         y_lo = std::min(y_lo, s.y[i]), y_hi = std::max(y_hi, s.y[i]);
       }
   const bool empty = !(x_lo <= x_hi);
-  if (empty) x_lo = log_x ? 1 : 0, x_hi = log_x ? 10 : 1, y_lo = 0, y_hi = 1;
-  const Axis xa = log_x ? log_axis(x_lo, x_hi) : linear_axis(x_lo, x_hi);
-  const Axis ya = linear_axis(y_lo, y_hi);
-  auto px = [&](double u) { return kLeft + (u - xa.lo) / (xa.hi - xa.lo) * (kRight - kLeft); };
+  if (empty) {
+    x_lo = p.log_x ? 1 : 0, x_hi = p.log_x ? 10 : 1;
+    y_lo = p.log_y ? 1 : 0, y_hi = p.log_y ? 10 : 1;
+  }
+  const Axis xa = p.log_x ? log_axis(x_lo, x_hi) : linear_axis(x_lo, x_hi);
+  const Axis ya = p.log_y ? log_axis(y_lo, y_hi) : linear_axis(y_lo, y_hi);
+  const double left = dx + kLeft, right = dx + kRight;
+  auto px = [&](double u) { return left + (u - xa.lo) / (xa.hi - xa.lo) * (kRight - kLeft); };
   auto py = [&](double u) { return kBottom - (u - ya.lo) / (ya.hi - ya.lo) * (kBottom - kTop); };
 
-  std::string o;
-  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"640\" height=\"400\" "
-       "viewBox=\"0 0 640 400\" font-family=\"sans-serif\" font-size=\"11\">\n";
-  o += "<rect width=\"640\" height=\"400\" fill=\"white\"/>\n";
-  o += "<text x=\"" + fmt("%.1f", (kLeft + kRight) / 2) +
-       "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" + xml_text(title) + "</text>\n";
+  o += "<text x=\"" + fmt("%.1f", (left + right) / 2) +
+       "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" + xml_text(p.title) + "</text>\n";
 
   // Grid lines and ticks, then the frame over them.
   o += "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
@@ -284,31 +292,32 @@ std::string svg_plot(const std::string& title, const std::string& x_label,
     o += "<line x1=\"" + fmt("%.1f", px(t)) + "\" y1=\"" + fmt("%.1f", kTop) + "\" x2=\"" +
          fmt("%.1f", px(t)) + "\" y2=\"" + fmt("%.1f", kBottom) + "\"/>\n";
   for (double t : ya.ticks)
-    o += "<line x1=\"" + fmt("%.1f", kLeft) + "\" y1=\"" + fmt("%.1f", py(t)) + "\" x2=\"" +
-         fmt("%.1f", kRight) + "\" y2=\"" + fmt("%.1f", py(t)) + "\"/>\n";
+    o += "<line x1=\"" + fmt("%.1f", left) + "\" y1=\"" + fmt("%.1f", py(t)) + "\" x2=\"" +
+         fmt("%.1f", right) + "\" y2=\"" + fmt("%.1f", py(t)) + "\"/>\n";
   o += "</g>\n<g fill=\"black\">\n";
   for (double t : xa.ticks)
     o += "<text x=\"" + fmt("%.1f", px(t)) + "\" y=\"" + fmt("%.1f", kBottom + 17) +
          "\" text-anchor=\"middle\">" + tick_label(xa, t) + "</text>\n";
   for (double t : ya.ticks)
-    o += "<text x=\"" + fmt("%.1f", kLeft - 6) + "\" y=\"" + fmt("%.1f", py(t) + 4) +
+    o += "<text x=\"" + fmt("%.1f", left - 6) + "\" y=\"" + fmt("%.1f", py(t) + 4) +
          "\" text-anchor=\"end\">" + tick_label(ya, t) + "</text>\n";
   o += "</g>\n";
-  o += "<rect x=\"" + fmt("%.1f", kLeft) + "\" y=\"" + fmt("%.1f", kTop) + "\" width=\"" +
+  o += "<rect x=\"" + fmt("%.1f", left) + "\" y=\"" + fmt("%.1f", kTop) + "\" width=\"" +
        fmt("%.1f", kRight - kLeft) + "\" height=\"" + fmt("%.1f", kBottom - kTop) +
        "\" fill=\"none\" stroke=\"black\"/>\n";
-  o += "<text x=\"" + fmt("%.1f", (kLeft + kRight) / 2) + "\" y=\"" + fmt("%.1f", kHeight - 14) +
-       "\" text-anchor=\"middle\" font-size=\"13\">" + xml_text(x_label) + "</text>\n";
+  o += "<text x=\"" + fmt("%.1f", (left + right) / 2) + "\" y=\"" + fmt("%.1f", kHeight - 14) +
+       "\" text-anchor=\"middle\" font-size=\"13\">" + xml_text(p.x_label) + "</text>\n";
   const std::string mid_y = fmt("%.1f", (kTop + kBottom) / 2);
-  o += "<text x=\"16\" y=\"" + mid_y + "\" transform=\"rotate(-90 16 " + mid_y +
-       ")\" text-anchor=\"middle\" font-size=\"13\">" + xml_text(y_label) + "</text>\n";
+  const std::string label_x = fmt("%.0f", dx + 16);
+  o += "<text x=\"" + label_x + "\" y=\"" + mid_y + "\" transform=\"rotate(-90 " + label_x + " " +
+       mid_y + ")\" text-anchor=\"middle\" font-size=\"13\">" + xml_text(p.y_label) + "</text>\n";
 
   // The lines: a polyline per unbroken run, a dot for a lone point (a one-point polyline draws
   // nothing).
   std::vector<Point> drawn;  // for placing the legend
   for (size_t si = 0; si < series.size(); ++si) {
     const Series& s = series[si];
-    const std::string colour = kColours[si % std::size(kColours)];
+    const std::string colour = series_colour(s, si);
     o += "<g class=\"series\">\n";
     std::vector<Point> run;
     auto flush = [&] {
@@ -316,8 +325,8 @@ std::string svg_plot(const std::string& title, const std::string& x_label,
         o += "<circle cx=\"" + fmt("%.2f", run[0].x) + "\" cy=\"" + fmt("%.2f", run[0].y) +
              "\" r=\"2\" fill=\"" + colour + "\"/>\n";
       } else if (run.size() > 1) {
-        o += "<polyline fill=\"none\" stroke=\"" + colour +
-             "\" stroke-width=\"1.5\" stroke-linejoin=\"round\" points=\"";
+        o += "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"1.5\"" +
+             (s.dashed ? kDashes : "") + " stroke-linejoin=\"round\" points=\"";
         for (size_t i = 0; i < run.size(); ++i) {
           if (i) o += ' ';
           o += fmt("%.2f", run[i].x);
@@ -331,7 +340,7 @@ std::string svg_plot(const std::string& title, const std::string& x_label,
     };
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (drawable(s.x[i], s.y[i]))
-        run.push_back({px(xa.unit(s.x[i])), py(s.y[i])});
+        run.push_back({px(xa.unit(s.x[i])), py(ya.unit(s.y[i]))});
       else
         flush();
     }
@@ -339,38 +348,57 @@ std::string svg_plot(const std::string& title, const std::string& x_label,
     o += "</g>\n";
   }
   if (empty)
-    o += "<text x=\"" + fmt("%.1f", (kLeft + kRight) / 2) + "\" y=\"" + mid_y +
+    o += "<text x=\"" + fmt("%.1f", (left + right) / 2) + "\" y=\"" + mid_y +
          "\" text-anchor=\"middle\" font-size=\"14\" fill=\"#808080\">no data</text>\n";
 
-  // The legend, in whichever corner of the plot area covers the fewest points.
-  if (series.size() > 1) {
+  // The legend, of the labelled series, when there is more than one series: in whichever corner
+  // of the plot area covers the fewest points.
+  std::vector<size_t> listed;
+  for (size_t si = 0; si < series.size(); ++si)
+    if (!series[si].label.empty()) listed.push_back(si);
+  if (series.size() > 1 && !listed.empty()) {
     size_t longest = 0;
-    for (const Series& s : series) longest = std::max(longest, s.label.size());
-    const double h = 16.0 * static_cast<double>(series.size()) + 8;
+    for (size_t si : listed) longest = std::max(longest, series[si].label.size());
+    const double h = 16.0 * static_cast<double>(listed.size()) + 8;
     const double w = std::min(kRight - kLeft - 16, 40 + 6.5 * static_cast<double>(longest));
-    const double xs[] = {kRight - 8 - w, kRight - 8 - w, kLeft + 8, kLeft + 8};
+    const double xs[] = {right - 8 - w, right - 8 - w, left + 8, left + 8};
     const double ys[] = {kTop + 8, kBottom - 8 - h, kTop + 8, kBottom - 8 - h};
     size_t corner = 0, fewest = SIZE_MAX;
     for (size_t c = 0; c < 4; ++c) {
       size_t inside = 0;
-      for (const Point& p : drawn)
-        inside += p.x >= xs[c] && p.x <= xs[c] + w && p.y >= ys[c] && p.y <= ys[c] + h;
+      for (const Point& q : drawn)
+        inside += q.x >= xs[c] && q.x <= xs[c] + w && q.y >= ys[c] && q.y <= ys[c] + h;
       if (inside < fewest) fewest = inside, corner = c;
     }
     const double lx = xs[corner], ly = ys[corner];
     o += "<g class=\"legend\">\n<rect x=\"" + fmt("%.1f", lx) + "\" y=\"" + fmt("%.1f", ly) +
          "\" width=\"" + fmt("%.1f", w) + "\" height=\"" + fmt("%.1f", h) +
          "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#b0b0b0\"/>\n";
-    for (size_t si = 0; si < series.size(); ++si) {
-      const double y = ly + 12 + 16.0 * static_cast<double>(si);
+    for (size_t li = 0; li < listed.size(); ++li) {
+      const Series& s = series[listed[li]];
+      const double y = ly + 12 + 16.0 * static_cast<double>(li);
       o += "<line x1=\"" + fmt("%.1f", lx + 8) + "\" y1=\"" + fmt("%.1f", y) + "\" x2=\"" +
            fmt("%.1f", lx + 28) + "\" y2=\"" + fmt("%.1f", y) + "\" stroke=\"" +
-           kColours[si % std::size(kColours)] + "\" stroke-width=\"2\"/>\n";
+           series_colour(s, listed[li]) + "\" stroke-width=\"2\"" + (s.dashed ? kDashes : "") +
+           "/>\n";
       o += "<text x=\"" + fmt("%.1f", lx + 34) + "\" y=\"" + fmt("%.1f", y + 4) + "\">" +
-           xml_text(series[si].label) + "</text>\n";
+           xml_text(s.label) + "</text>\n";
     }
     o += "</g>\n";
   }
+}
+
+// The panels side by side, one kWidth x kHeight cell each.
+std::string svg_figure(const std::vector<Panel>& panels) {
+  const std::string width = fmt("%.0f", kWidth * static_cast<double>(panels.size()));
+  const std::string height = fmt("%.0f", kHeight);
+  std::string o;
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + width +
+       "\" height=\"" + height + "\" viewBox=\"0 0 " + width + " " + height +
+       "\" font-family=\"sans-serif\" font-size=\"11\">\n";
+  o += "<rect width=\"" + width + "\" height=\"" + height + "\" fill=\"white\"/>\n";
+  for (size_t k = 0; k < panels.size(); ++k)
+    svg_panel(o, panels[k], kWidth * static_cast<double>(k));
   o += "</svg>\n";
   return o;
 }
@@ -423,12 +451,24 @@ void write_png_grid(const std::string& path, const std::vector<double>& values, 
 
 void write_svg_plot(const std::string& path, const std::string& title, const std::string& x_label,
                     const std::string& y_label, const std::vector<Series>& series, bool log_x) {
-  for (const Series& s : series)
-    if (s.x.size() != s.y.size())
-      throw std::invalid_argument(path + ": cannot plot series \"" + s.label + "\": " +
-                                  std::to_string(s.x.size()) + " x values but " +
-                                  std::to_string(s.y.size()) + " y values");
-  const std::string svg = svg_plot(title, x_label, y_label, series, log_x);
+  Panel panel;
+  panel.title = title;
+  panel.x_label = x_label;
+  panel.y_label = y_label;
+  panel.series = series;
+  panel.log_x = log_x;
+  write_svg_figure(path, {panel});
+}
+
+void write_svg_figure(const std::string& path, const std::vector<Panel>& panels) {
+  if (panels.empty()) throw std::invalid_argument(path + ": cannot plot a figure of no panels");
+  for (const Panel& p : panels)
+    for (const Series& s : p.series)
+      if (s.x.size() != s.y.size())
+        throw std::invalid_argument(path + ": cannot plot series \"" + s.label + "\": " +
+                                    std::to_string(s.x.size()) + " x values but " +
+                                    std::to_string(s.y.size()) + " y values");
+  const std::string svg = svg_figure(panels);
   write_atomically(path, [&](FILE* f) -> std::string {
     if (std::fwrite(svg.data(), 1, svg.size(), f) != svg.size()) return std::strerror(errno);
     return "";

@@ -308,3 +308,130 @@ TEST_CASE("images: SVG log-scale x has ticks at powers of ten") {
   CHECK(svg.find("font-size=\"9\">4</tspan>") == std::string::npos);
   CHECK(svg.find("font-size=\"9\">9</tspan>") == std::string::npos);
 }
+
+TEST_CASE("images: an SVG figure puts its panels side by side") {
+  TempDir t;
+  const std::string path = t.path("figure.svg");
+  vmc::images::Panel left, right;
+  left.title = "MNIST, N_z = 3";
+  left.series = {Series{"AEVB", {1, 2, 3}, {-150, -130, -120}}};
+  right.title = "Frey Face, N_z = 2";
+  right.series = {Series{"wake-sleep", {1, 2, 3}, {500, 700, 800}}};
+  vmc::images::write_svg_figure(path, {left, right});
+  std::string s = slurp(path);
+  check_svg_frame(s);
+  CHECK(s.find("width=\"1280\" height=\"400\"") != std::string::npos);
+  CHECK(s.find("viewBox=\"0 0 1280 400\"") != std::string::npos);
+  CHECK(s.find(">MNIST, N_z = 3</text>") != std::string::npos);
+  CHECK(s.find(">Frey Face, N_z = 2</text>") != std::string::npos);
+  CHECK(occurrences(s, "<polyline") == 2);
+  // The second panel's plot frame is the first's, 640 to the right.
+  CHECK(s.find("<rect x=\"72.0\" y=\"40.0\"") != std::string::npos);
+  CHECK(s.find("<rect x=\"712.0\" y=\"40.0\"") != std::string::npos);
+  CHECK(t.entries() == 1);
+
+  SUBCASE("one panel is what write_svg_plot writes") {
+    vmc::images::write_svg_figure(path, {left});
+    std::string figure = slurp(path);
+    vmc::images::write_svg_plot(path, left.title, left.x_label, left.y_label, left.series);
+    CHECK(figure == slurp(path));
+    CHECK(figure.find("width=\"640\" height=\"400\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("images: SVG figure series can be dashed and unlabelled") {
+  TempDir t;
+  const std::string path = t.path("dashed.svg");
+  vmc::images::Panel p;
+  Series train{"train", {1, 2, 3}, {1, 2, 3}};
+  train.dashed = true;
+  Series test{"test", {1, 2, 3}, {2, 3, 4}};
+  Series unlabelled{"", {1, 2, 3}, {3, 4, 5}};
+  p.series = {train, test, unlabelled};
+  vmc::images::write_svg_figure(path, {p});
+  std::string s = slurp(path);
+  check_svg_frame(s);
+  CHECK(occurrences(s, "<polyline") == 3);
+  CHECK(occurrences(s, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" "
+                       "stroke-dasharray=\"6,4\"") == 1);
+  CHECK(occurrences(s, "stroke-dasharray") == 2);  // the line and its legend sample
+  REQUIRE(s.find("class=\"legend\"") != std::string::npos);
+  const std::string legend = s.substr(s.find("class=\"legend\""));
+  CHECK(occurrences(legend, "<text") == 2);  // train and test; the unlabelled one has no entry
+  CHECK(legend.find(">train</text>") != std::string::npos);
+  CHECK(legend.find(">test</text>") != std::string::npos);
+  CHECK(legend.find("></text>") == std::string::npos);
+  CHECK(occurrences(legend, "<line") == 2);
+
+  SUBCASE("no labelled series: no legend") {
+    Series a{"", {1, 2}, {1, 2}}, b{"", {1, 2}, {2, 1}};
+    p.series = {a, b};
+    vmc::images::write_svg_figure(path, {p});
+    std::string none = slurp(path);
+    check_svg_frame(none);
+    CHECK(occurrences(none, "<polyline") == 2);
+    CHECK(none.find("class=\"legend\"") == std::string::npos);
+  }
+}
+
+TEST_CASE("images: SVG figure log-scale y skips y <= 0 and has ticks at powers of ten") {
+  TempDir t;
+  const std::string path = t.path("logy.svg");
+  vmc::images::Panel p;
+  p.log_y = true;
+  Series s{"loss", {1, 2, 3, 4, 5, 6}, {1e-3, 1e-2, 0, 1e-1, 1, -5}};
+  p.series = {s};
+  vmc::images::write_svg_figure(path, {p});
+  std::string svg = slurp(path);
+  check_svg_frame(svg);
+  // 0 breaks the line after 1e-3, 1e-2; 1e-1, 1 are a second run; -5 is skipped.
+  CHECK(occurrences(svg, "<polyline") == 2);
+  CHECK(occurrences(svg, "<circle") == 0);
+  for (const char* decade : {"-3", "-2", "-1", "0"})
+    CHECK_MESSAGE(svg.find(std::string("font-size=\"9\">") + decade + "</tspan>") !=
+                      std::string::npos,
+                  decade);
+  CHECK(svg.find("font-size=\"9\">-4</tspan>") == std::string::npos);
+  CHECK(svg.find("font-size=\"9\">1</tspan>") == std::string::npos);
+  // x is still linear: plain tick labels, no powers of ten for it.
+  CHECK(occurrences(svg, "<tspan") == 4);
+
+  SUBCASE("log x and log y with nothing drawable") {
+    p.log_x = true;
+    p.series = {Series{"none", {-1, 0, 2}, {1, 1, -1}}};
+    vmc::images::write_svg_figure(path, {p});
+    std::string empty = slurp(path);
+    check_svg_frame(empty);
+    CHECK(empty.find(">no data</text>") != std::string::npos);
+    CHECK(occurrences(empty, "<polyline") == 0);
+  }
+}
+
+TEST_CASE("images: SVG figure series take explicit palette colours") {
+  TempDir t;
+  const std::string path = t.path("colours.svg");
+  vmc::images::Panel p;
+  Series a{"a", {1, 2}, {1, 2}}, b{"b", {1, 2}, {2, 1}}, c{"c", {1, 2}, {3, 3}};
+  a.colour = 1;
+  b.colour = 1;
+  c.colour = 13;  // mod 10: the palette's fourth
+  p.series = {a, b, c};
+  vmc::images::write_svg_figure(path, {p});
+  std::string s = slurp(path);
+  check_svg_frame(s);
+  CHECK(occurrences(s, "<polyline fill=\"none\" stroke=\"#ff7f0e\"") == 2);
+  CHECK(occurrences(s, "<polyline fill=\"none\" stroke=\"#d62728\"") == 1);
+  CHECK(s.find("stroke=\"#1f77b4\"") == std::string::npos);  // the default for the first
+  CHECK(occurrences(s, "stroke=\"#ff7f0e\" stroke-width=\"2\"") == 2);  // legend samples
+}
+
+TEST_CASE("images: SVG figure argument errors create no file") {
+  TempDir t;
+  const std::string path = t.path("bad.svg");
+  vmc::images::Panel ok, bad;
+  ok.series = {Series{"fine", {1, 2}, {1, 2}}};
+  bad.series = {Series{"bad", {1, 2, 3}, {1, 2}}};
+  CHECK_THROWS_AS(vmc::images::write_svg_figure(path, {ok, bad}), std::invalid_argument);
+  CHECK_THROWS_AS(vmc::images::write_svg_figure(path, {}), std::invalid_argument);
+  CHECK(t.entries() == 0);
+}

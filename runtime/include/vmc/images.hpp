@@ -37,18 +37,38 @@ void write_png_grid(const std::string& path, const std::vector<double>& values, 
 
 // One line of a plot: points (x[i], y[i]) in order; x and y must be the same length.
 struct Series {
-  std::string label;
+  std::string label;  // its legend entry; an empty label has none
   std::vector<double> x, y;
+  // Index into the palette (mod its size); -1: the series' position in its panel.
+  int colour = -1;
+  // Drawn dashed (stroke-dasharray), e.g. training curves against solid test curves.
+  bool dashed = false;
+};
+
+// One plot of a figure: title, axis labels and its lines, each axis linear or log10.
+struct Panel {
+  std::string title, x_label, y_label;
+  std::vector<Series> series;
+  // log10 axes with ticks at powers of ten; points <= 0 are skipped on a log axis.
+  bool log_x = false, log_y = false;
 };
 
 // A 640x400 SVG 1.1 line plot: title, axis labels, 5-6 ticks per axis at 1/2/5 x 10^k steps, one
-// colour per series and a legend when there is more than one. A non-finite point (or, with log_x,
-// one with x <= 0) is skipped and breaks its line, so a series is drawn as one <polyline> per
-// unbroken run (a run of one point is a dot). With no drawable point at all the plot still has
-// its axes, and says "no data". log_x puts x on a log scale with ticks at powers of ten.
+// colour per series and, when there is more than one series and at least one has a label, a
+// legend of the labelled ones. A non-finite point (or, with log_x, one with x <= 0) is skipped
+// and breaks its line, so a series is drawn as one <polyline> per unbroken run (a run of one
+// point is a dot). With no drawable point at all the plot still has its axes, and says "no
+// data". log_x puts x on a log scale with ticks at powers of ten. The same as a one-panel
+// write_svg_figure.
 // Throws std::invalid_argument when a series' x and y differ in length.
 void write_svg_plot(const std::string& path, const std::string& title, const std::string& x_label,
                     const std::string& y_label, const std::vector<Series>& series,
                     bool log_x = false);
+
+// Panels side by side (each 640 wide, 400 high) in one SVG 1.1 file, written atomically like the
+// other writers. Each panel is drawn as write_svg_plot draws its one, with log_y doing for y what
+// log_x does for x; a series is coloured by its `colour` and dashed when asked.
+// Throws std::invalid_argument as write_svg_plot does (x/y length mismatch), or for no panels.
+void write_svg_figure(const std::string& path, const std::vector<Panel>& panels);
 
 }  // namespace vmc::images
