@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+
+#include <unistd.h>
 
 #include "ir/rewriter.hpp"
 #include "vmc/data.hpp"
@@ -241,6 +246,24 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
   if (!compile_model(b.fe, args, Stage::Native)) return false;
   if (!check_indices(*b.fe.lowered, *b.fe.model, b.train, b.files)) return false;
   if (!check_indices(*b.fe.lowered, *b.fe.model, b.test, test_files)) return false;
+  return true;
+}
+
+bool prepare_output_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    error(dir, "cannot create the output directory: " + (ec ? ec.message() : "not a directory"));
+    return false;
+  }
+  std::string probe = dir + "/.vmc-write-test." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) {
+    error(dir, std::string("cannot write in the output directory: ") + std::strerror(errno));
+    return false;
+  }
+  std::fclose(f);
+  std::remove(probe.c_str());
   return true;
 }
 

@@ -48,6 +48,10 @@ struct Bound {
 // Reports every problem and returns false.
 bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train);
 
+// Creates `dir` if needed and checks that files can be written in it (before any time is spent
+// training); reports the problem and returns false.
+bool prepare_output_dir(const std::string& dir);
+
 // `--batch M` or `--batch DIM=M` into the trainer's options; false after reporting a bad one.
 bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o);
 

@@ -1,5 +1,7 @@
 #include "driver/config.hpp"
 
+#include "driver/compare.hpp"
+
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
@@ -27,9 +29,57 @@ bool text_of(const toml::node& v, std::string& out) {
   return true;
 }
 
+// One `[[run]]` table of a comparison.
+bool read_run(const std::string& path, const toml::table& t, RunSpec& run) {
+  bool ok = true;
+  auto bad = [&](const toml::node& v, const std::string& message) {
+    std::cerr << where(path, v.source()) << ": error: " << message << '\n';
+    ok = false;
+  };
+  for (auto&& [key, value] : t) {
+    std::string name(key.str());
+    std::string text;
+    if (name == "batch" && value.as_array()) {
+      for (const toml::node& v : *value.as_array()) {
+        if (!text_of(v, text)) bad(v, "'batch' takes M or \"DIM=M\"");
+        else run.batch.push_back(text);
+      }
+      continue;
+    }
+    if (!text_of(value, text)) {
+      bad(value, "'" + name + "' takes a number or a string");
+      continue;
+    }
+    if (name == "label") {
+      if (!value.as_string() || text.empty()) bad(value, "'label' is a non-empty string");
+      run.label = text;
+    } else if (name == "estimator") {
+      if (text != "A" && text != "B" && text != "iwae" && text != "stl") bad(value, "'estimator' is one of A, B, iwae, stl");
+      run.estimator = text;
+    } else if (name == "samples") {
+      auto i = value.as_integer();
+      if (!i || i->get() < 1 || i->get() > 100000) bad(value, "'samples' is an integer from 1 to 100000");
+      else run.samples = static_cast<int>(i->get());
+    } else if (name == "batch") {
+      run.batch.push_back(text);
+    } else if (name == "optimizer") {
+      run.optimizer = text;
+    } else if (name == "lr") {
+      auto f = value.as_floating_point();
+      auto i = value.as_integer();
+      double v = f ? f->get() : i ? static_cast<double>(i->get()) : -1;
+      if (!(v > 0)) bad(value, "'lr' is a positive number");
+      run.lr = v;
+    } else {
+      bad(value, "unknown key '" + name + "' in a [[run]] (the keys are label, estimator, samples, batch, optimizer, lr)");
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
-bool apply_config(CLI::App& cmd, const std::string& path) {
+bool apply_config(CLI::App& cmd, const std::string& path, std::vector<RunSpec>* runs) {
   toml::table table;
   try {
     table = toml::parse_file(path);
@@ -48,6 +98,20 @@ bool apply_config(CLI::App& cmd, const std::string& path) {
     std::string flag = name;
     for (char& c : flag) {
       if (c == '_') c = '-';
+    }
+    if (runs && name == "run") {
+      const toml::array* list = value.as_array();
+      if (!list || !list->is_array_of_tables()) {
+        std::cerr << where(path, value.source()) << ": error: 'run' is a list of tables: [[run]] estimator = \"A\" ...\n";
+        ok = false;
+        continue;
+      }
+      for (const toml::node& t : *list) {
+        RunSpec run;
+        ok = read_run(path, *t.as_table(), run) && ok;
+        runs->push_back(run);
+      }
+      continue;
     }
     CLI::Option* opt = name == "model" ? cmd.get_option_no_throw("MODEL") : cmd.get_option_no_throw("--" + flag);
     if (!opt || flag == "config") {

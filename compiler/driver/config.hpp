@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -11,8 +12,12 @@ class App;
 
 namespace vmc::driver {
 
+struct RunSpec;
+
 // Applies the file's keys to `cmd`'s options that the command line left unset. Reports a
-// malformed file, an unknown key or a bad value as PATH:LINE:COL and returns false.
-bool apply_config(CLI::App& cmd, const std::string& path);
+// malformed file, an unknown key or a bad value as PATH:LINE:COL and returns false. With
+// `runs` (vmc compare), `[[run]]` tables are read into it: each takes label, estimator,
+// samples, batch, optimizer and lr.
+bool apply_config(CLI::App& cmd, const std::string& path, std::vector<RunSpec>* runs = nullptr);
 
 }  // namespace vmc::driver

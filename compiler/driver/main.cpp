@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "driver/commands.hpp"
+#include "driver/compare.hpp"
 #include "driver/config.hpp"
 #include "driver/run.hpp"
 #include "support/check.hpp"
@@ -161,6 +162,57 @@ int run(int argc, char** argv) {
   sample_cmd->add_option("--from", sample.from, "guide or model")->check(CLI::IsMember({"guide", "model"}))->default_val("guide");
   sample_cmd->add_option("--out", sample.out, "the CSV file (default draws.csv, or model_draws.csv)");
 
+  vmc::driver::CompareArgs compare;
+  std::string compare_config;
+  CLI::App* compare_cmd = app.add_subcommand(
+      "compare", "Train a model once per estimator (or per [[run]] of --config) from the same seed, data order "
+                 "and initial values on the same budget; bound per datapoint against datapoints (one common "
+                 "estimator), gradient variance and SNR, time per step: compare.csv, gradients.csv, "
+                 "compare.json, compare.svg in --out DIR");
+  model_options(compare_cmd, true, false);
+  data_options(compare_cmd, true);
+  compare_cmd->add_option("--estimators", compare.estimators, "the runs: A,B[,iwae,stl]")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"A", "B", "iwae", "stl"}));
+  compare_cmd->add_option("--config", compare_config,
+                          "a TOML file with these options as keys and [[run]] tables (label, estimator, samples, "
+                          "batch, optimizer, lr), one per run; flags win");
+  compare_cmd->add_option("--batch", compare.batch, "minibatch size M, or DIM=M (default 100)");
+  compare_cmd->add_option("--steps", compare.steps, "the budget, in steps of the common batch (default 2000 unless --epochs)")
+      ->check(CLI::NonNegativeNumber);
+  compare_cmd->add_option("--epochs", compare.epochs, "the budget in passes over the data")->check(CLI::NonNegativeNumber);
+  compare_cmd->add_option("--optimizer", compare.optimizer, "adam, adagrad, sgd, momentum or rmsprop")
+      ->check(CLI::IsMember({"adam", "adagrad", "sgd", "momentum", "rmsprop"}))
+      ->default_val("adam");
+  compare_cmd->add_option("--lr", compare.lr, "learning rate (default: the optimizer's, as for fit)");
+  compare_cmd->add_option("--seed", compare.seed, "seed of every run (repeat r uses seed + r)")->default_val(1);
+  compare_cmd->add_option("--repeats", compare.repeats, "runs per estimator, seeds seed, seed + 1, ...")
+      ->check(CLI::Range(1, 1000))
+      ->default_val(1);
+  compare_cmd->add_option("--threads", compare.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
+  compare_cmd->add_option("--out", compare.out, "output directory")->default_val("vmc-compare");
+  compare_cmd->add_option("--points", compare.points, "log-spaced points where the bounds are measured")
+      ->check(CLI::Range(1, 1000))
+      ->default_val(12);
+  compare_cmd->add_option("--grad-points", compare.grad_points,
+                          "of those, where the gradient's noise is measured (besides the start; 0: nowhere)")
+      ->check(CLI::Range(0, 1000))
+      ->default_val(4);
+  compare_cmd->add_option("--grad-draws", compare.grad_draws, "gradient draws (ε) per measurement")
+      ->check(CLI::Range(2, 1000000))
+      ->default_val(100);
+  compare_cmd->add_option("--eval-estimator", compare.eval_estimator,
+                          "the estimator every run's bound is measured with (default B when every latent has a "
+                          "closed-form KL, else A)")
+      ->check(CLI::IsMember({"A", "B", "iwae", "stl"}));
+  compare_cmd->add_option("--eval-samples", compare.eval_samples, "its samples L (K for iwae)")
+      ->check(CLI::Range(1, 100000))
+      ->default_val(10);
+  compare_cmd->add_option("--eval-rows", compare.eval_rows, "rows of the training and test data it is measured on")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->default_val(1000);
+  compare_cmd->add_flag("--quiet,-q", compare.quiet, "only the table");
+
   vmc::driver::BenchArgs bench;
   CLI::App* bench_cmd = app.add_subcommand(
       "bench", "Steps/s, datapoints/s, compile ms, GFLOP/s and the in-run GEMM bound (the step's "
@@ -200,6 +252,14 @@ int run(int argc, char** argv) {
       return 1;
     }
   }
+  if (*compare_cmd) {
+    if (!compare_config.empty() && !vmc::driver::apply_config(*compare_cmd, compare_config, &compare.runs)) return 1;
+    if (model.model_path.empty()) {
+      std::cerr << "vmc: error: compare needs a MODEL (a .vmodel file), on the command line or as "
+                   "`model = \"...\"` in --config\n";
+      return 1;
+    }
+  }
   // The commands that run a model on data get the shared model and data options.
   auto on_data = [&](auto& args, int (*command)(const std::remove_reference_t<decltype(args)>&)) {
     args.model = model;
@@ -210,6 +270,7 @@ int run(int argc, char** argv) {
   if (*eval_cmd) return on_data(eval, vmc::driver::run_eval);
   if (*sample_cmd) return on_data(sample, vmc::driver::run_sample);
   if (*bench_cmd) return on_data(bench, vmc::driver::run_bench);
+  if (*compare_cmd) return on_data(compare, vmc::driver::run_compare);
   if (*check_cmd) return vmc::driver::run_check(model, timing);
   if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model, optimized);
   if (*diagnose_cmd) return vmc::driver::run_diagnose(model, diag);

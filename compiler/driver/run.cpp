@@ -66,22 +66,7 @@ int run_fit(const FitArgs& args) {
 
   // The output directory must take files before any time is spent training.
   const std::string dir = args.out;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) {
-    error(dir, "cannot create the output directory: " + (ec ? ec.message() : "not a directory"));
-    return 1;
-  }
-  {
-    std::string probe = dir + "/.vmc-write-test." + std::to_string(::getpid());
-    std::FILE* f = std::fopen(probe.c_str(), "wb");
-    if (!f) {
-      error(dir, std::string("cannot write in the output directory: ") + std::strerror(errno));
-      return 1;
-    }
-    std::fclose(f);
-    std::remove(probe.c_str());
-  }
+  if (!prepare_output_dir(dir)) return 1;
   const std::string checkpoint = dir + "/checkpoint.bin";
 
   // What the pictures need of the training data, taken now: the trainer then holds the only

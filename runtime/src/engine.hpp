@@ -46,6 +46,7 @@ struct Trainer::Impl {
   virtual void restore_state(const std::string& bytes, bool params_only) = 0;
   virtual void check_data(const Arrays& data) const = 0;
   virtual GemmProfile record_step() = 0;
+  virtual std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) = 0;
   virtual double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step) = 0;
   virtual double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
                                      std::uint64_t stream, std::int64_t batch) = 0;
@@ -418,6 +419,8 @@ class Engine final : public Trainer::Impl {
   void check_data(const Arrays& arrays) const override { bind(arrays, "test "); }
 
   GemmProfile record_step() override;
+
+  std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) override;
 
   double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step) override;
 

@@ -277,6 +277,72 @@ std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::in
 }
 
 template <typename T>
+std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::uint64_t stream) {
+  if (draws < 2) throw RuntimeError("the gradient's variance needs at least 2 draws");
+  const vmc_kernel_info& k = kernel("elbo_grad");
+  const int threads = options.threads;
+  CallSpec base;
+  std::vector<std::vector<std::int64_t>> first(subs_.size());
+  for (std::size_t j = 0; j < subs_.size(); ++j) {
+    first[j] = first_rows(std::min(subs_[j].m, subs_[j].n));
+    base.rows.push_back(first[j]);
+    base.batch.push_back(static_cast<std::int64_t>(first[j].size()));
+  }
+  const int n_out = k.n_outputs;
+  const double scale = 1.0 / static_cast<double>(datapoints);
+  // Per thread and gradient output: Σ g and Σ g² over that thread's draws, in double.
+  std::vector<std::vector<std::vector<double>>> sum(threads), sumsq(threads);
+  std::vector<Slot> slots(threads);
+  pool_.run([&](int t) {
+    sum[t].resize(n_out);
+    sumsq[t].resize(n_out);
+    for (std::int64_t d = t; d < draws; d += threads) {
+      CallSpec spec = base;
+      spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(d));
+      call(k, slots[t], train_, spec);
+      for (int o = 1; o < n_out; ++o) {
+        const Aligned<T>& g = slots[t].outs[o];
+        sum[t][o].resize(g.size, 0.0);
+        sumsq[t][o].resize(g.size, 0.0);
+        for (std::size_t i = 0; i < g.size; ++i) {
+          double v = static_cast<double>(g.data[i]) * scale;
+          sum[t][o][i] += v;
+          sumsq[t][o][i] += v * v;
+        }
+      }
+    }
+  });
+  std::vector<GradientNoise> out;
+  const double n = static_cast<double>(draws);
+  for (int o = 1; o < n_out; ++o) {
+    GradientNoise r;
+    r.param = info->inputs[grad_of_[o - 1]].name;
+    std::size_t size = sum[0][o].size();
+    r.size = static_cast<std::int64_t>(size);
+    double snr = 0;
+    for (std::size_t i = 0; i < size; ++i) {
+      double s = 0, ss = 0;
+      for (int t = 0; t < threads; ++t) {
+        if (sum[t][o].empty()) continue;
+        s += sum[t][o][i];
+        ss += sumsq[t][o][i];
+      }
+      double mean = s / n;
+      double var = std::max(0.0, (ss - s * mean) / (n - 1));
+      r.variance += var;
+      r.mean_norm2 += mean * mean;
+      if (var > 0) {
+        snr += std::abs(mean) / std::sqrt(var);
+        ++r.snr_elements;
+      }
+    }
+    r.snr = r.snr_elements > 0 ? snr / static_cast<double>(r.snr_elements) : 0.0;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+template <typename T>
 Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
                         const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) {
   const vmc_kernel_info& k = kernel(name);
@@ -338,6 +404,8 @@ template std::vector<double> Engine<float>::whole_data_draws(const std::string& 
                                                              std::uint64_t stream);
 template std::vector<double> Engine<double>::whole_data_draws(const std::string& name, std::int64_t count,
                                                               std::uint64_t stream);
+template std::vector<GradientNoise> Engine<float>::gradient_noise(std::int64_t, std::uint64_t);
+template std::vector<GradientNoise> Engine<double>::gradient_noise(std::int64_t, std::uint64_t);
 template Draws Engine<float>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
                                      const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise);
 template Draws Engine<double>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,

@@ -182,6 +182,9 @@ void Trainer::restore_state(const std::string& bytes, bool params_only) {
 
 void Trainer::check_data(const Arrays& data) const { impl_->check_data(data); }
 GemmProfile Trainer::record_step() { return impl_->record_step(); }
+std::vector<GradientNoise> Trainer::gradient_noise(std::int64_t draws, std::uint64_t stream) {
+  return impl_->gradient_noise(draws, stream);
+}
 double Trainer::replay_gemms(const GemmProfile& profile, int repeats, Operands operands) {
   return impl_->replay_gemms(profile, repeats, operands == Operands::AsInStep);
 }

@@ -411,6 +411,117 @@ def case_interrupt(work):
     check(os.path.exists(os.path.join(out, "checkpoint.bin")), "checkpoint after SIGINT")
 
 
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def case_compare(work):
+    """vmc compare: every output exists and parses; the runs start from the same params; the
+    decoder's gradient variance is the same for A, iwae (K = 1) and stl at the start, the encoder's
+    is not (tests/api/test_compare_noise.cpp checks the figures against an independent estimate)."""
+    import xml.etree.ElementTree as ET
+    out = os.path.join(work, "cmp")
+    p = run("compare", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--estimators", "A,B,iwae,stl", "--steps", "40",
+            "--points", "4", "--grad-points", "2", "--grad-draws", "30", "--repeats", "2", "--eval-rows", "200",
+            "--out", out)
+    for f in ["compare.csv", "gradients.csv", "compare.json", "compare.svg"]:
+        check(os.path.exists(os.path.join(out, f)), f"compare writes {f}")
+    for label in ["A", "B", "iwae", "stl"]:
+        check(any(line.split()[:1] == [label] for line in p.stdout.splitlines()), f"the table has a row for {label}")
+    rows = read_csv(os.path.join(out, "compare.csv"))
+    check(set(rows[0]) == {"run", "estimator", "samples", "batch", "repeat", "seed", "step", "datapoints", "train_s",
+                           "estimate", "train_elbo", "test_elbo"}, f"compare.csv columns {list(rows[0])}")
+    for run_label in ["A", "B", "iwae", "stl"]:
+        for rep in ["0", "1"]:
+            mine = [r for r in rows if r["run"] == run_label and r["repeat"] == rep]
+            check([int(r["step"]) for r in mine][0] == 0 and int(mine[-1]["step"]) == 40, f"{run_label}/{rep} steps")
+            seen = [int(r["datapoints"]) for r in mine]
+            check(seen == sorted(seen) and seen[-1] == 1797 * 2 + 100 * 4, f"datapoints seen {seen}")
+            check(all(math.isfinite(float(r["train_elbo"])) for r in mine), "finite train bounds")
+    # Same seed, same initial params, same evaluation noise: every run's first bound is the same.
+    for rep in ["0", "1"]:
+        start = {r["train_elbo"] for r in rows if r["step"] == "0" and r["repeat"] == rep}
+        check(len(start) == 1, f"repeat {rep}: the runs start from different params: {start}")
+    check(rows[0]["seed"] == "1" and any(r["seed"] == "2" for r in rows), "repeats use seeds 1 and 2")
+    grads = read_csv(os.path.join(out, "gradients.csv"))
+    def var(est, group, step="0", rep="0"):
+        v = [float(g["variance"]) for g in grads
+             if g["run"] == est and g["group"] == group and g["step"] == step and g["repeat"] == rep]
+        return v[0] if v else float("nan")
+    check({g["group"] for g in grads} >= {"guide", "model", "all", "enc_W", "dec_W", "mu_W"}, "gradient groups")
+    at = {int(g["step"]) for g in grads if g["run"] == "A" and g["repeat"] == "0"}
+    check(len(at) == 3 and {0, 40} <= at, f"gradient noise at the start and 2 points: {at}")
+    a_model = var("A", "model")
+    for est in ["B", "iwae", "stl"]:
+        check(abs(var(est, "model") - a_model) <= 1e-4 * a_model, f"model gradient variance {est} vs A")
+    check(var("A", "guide") > 10 * var("B", "guide"), "L^B's closed-form KL lowers the encoder's variance at the start")
+    check(var("stl", "guide") != var("A", "guide"), "stl's encoder gradient differs from A's")
+    with open(os.path.join(out, "compare.json")) as f:
+        s = json.load(f)
+    check([r["label"] for r in s["runs"]] == ["A", "B", "iwae", "stl"], "compare.json runs")
+    for r in s["runs"]:
+        check(r["repeats"] == 2 and math.isfinite(r["final_train_elbo"]["sd"]), f"{r['label']}: spread over repeats")
+        check(r["ms_per_step"] > 0 and r["gradient_noise"]["guide"]["variance_start"] > 0, f"{r['label']}: figures")
+    root = ET.parse(os.path.join(out, "compare.svg")).getroot()
+    check(root.get("width") == "1280", "compare.svg has two panels")
+    svg = open(os.path.join(out, "compare.svg")).read()
+    check("A train" in svg and "stroke-dasharray" in svg and "gradient variance" in svg, "compare.svg's series")
+
+    # With held-out data: the test curve.
+    train, test = os.path.join(work, "train-ubyte.gz"), os.path.join(work, "test-ubyte.gz")
+    write_idx_images(train, 300, 1)
+    write_idx_images(test, 120, 2)
+    out2 = os.path.join(work, "cmp2")
+    run("compare", os.path.join(STDLIB, "bernoulli_vae.vmodel"), "--data", f"x={train}", "--test-data", f"x={test}",
+        "--estimators", "A,B", "--steps", "10", "--batch", "50", "--points", "3", "--grad-points", "0",
+        "--out", out2, "-q")
+    rows = read_csv(os.path.join(out2, "compare.csv"))
+    check(rows and all(math.isfinite(float(r["test_elbo"])) for r in rows), "test bounds with --test-data")
+    check(read_csv(os.path.join(out2, "gradients.csv")) == [], "--grad-points 0 measures no gradient noise")
+    with open(os.path.join(out2, "compare.svg")) as f:
+        check("A test" in f.read(), "the test series in the picture")
+
+    # Mistakes: exit 1 with a message, before any training.
+    p = run("compare", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--estimators", "A,C", expect=1)
+    check("C" in p.stderr, f"unknown estimator: {p.stderr!r}")
+    p = run("compare", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--out", out2, expect=1)
+    check("--estimators" in p.stderr, f"no runs: {p.stderr!r}")
+    blocker = os.path.join(work, "file")
+    open(blocker, "w").close()
+    p = run("compare", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--estimators", "A", "--out",
+            os.path.join(blocker, "sub"), expect=1)
+    check("output directory" in p.stderr, f"unwritable --out: {p.stderr!r}")
+
+
+def case_compare_config(work):
+    """vmc compare --config: [[run]] tables, here two runs that differ only in samples."""
+    cfg = os.path.join(work, "runs.toml")
+    out = os.path.join(work, "cmpc")
+    with open(cfg, "w") as f:
+        f.write(f'model = "{os.path.join(STDLIB, "gaussian_vae.vmodel")}"\n'
+                f'out = "{out}"\nsteps = 30\npoints = 3\ngrad_points = 1\ngrad_draws = 60\nquiet = true\n\n'
+                '[[run]]\nlabel = "L=1"\nestimator = "A"\nsamples = 1\n\n'
+                '[[run]]\nlabel = "L=8"\nestimator = "A"\nsamples = 8\n')
+    run("compare", "--config", cfg)
+    rows = read_csv(os.path.join(out, "compare.csv"))
+    check({(r["run"], r["samples"]) for r in rows} == {("L=1", "1"), ("L=8", "8")}, "the two runs' labels and L")
+    grads = read_csv(os.path.join(out, "gradients.csv"))
+    v = {g["run"]: float(g["variance"]) for g in grads if g["group"] == "guide" and g["step"] == "0"}
+    # L samples average L independent gradients: about 1/L of the variance.
+    check(v.get("L=8", 1) < 0.35 * v.get("L=1", 0), f"guide gradient variance with L = 8 vs 1: {v}")
+    with open(os.path.join(out, "compare.json")) as f:
+        check([r["samples"] for r in json.load(f)["runs"]] == [1, 8], "compare.json samples")
+    # A bad key inside a [[run]] names its place; runs and --estimators together are refused.
+    bad = os.path.join(work, "bad.toml")
+    with open(bad, "w") as f:
+        f.write('steps = 5\n[[run]]\nestimator = "A"\nsample = 3\n')
+    p = run("compare", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--config", bad, expect=1)
+    check("bad.toml:4:" in p.stderr and "sample" in p.stderr, f"bad [[run]] key: {p.stderr!r}")
+    p = run("compare", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--config", cfg, "--estimators", "B", expect=1)
+    check("not both" in p.stderr, f"--estimators with [[run]]: {p.stderr!r}")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 with tempfile.TemporaryDirectory(prefix="vmc_fit_") as work:
     os.environ.setdefault("VMC_CACHE_DIR", os.path.join(work, "cache"))

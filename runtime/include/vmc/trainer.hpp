@@ -71,6 +71,16 @@ struct GemmCall {
   double beta = 0;                                  // 0: C overwritten; otherwise accumulated
   const void *a = nullptr, *b = nullptr, *c = nullptr;  // where the step's operands were
 };
+// The noise of the gradient at fixed params, per param (Trainer::gradient_noise).
+struct GradientNoise {
+  std::string param;
+  std::int64_t size = 0;       // elements
+  double variance = 0;         // Σ_i Var[g_i]: the trace of the gradient's covariance
+  double mean_norm2 = 0;       // ‖E g‖²
+  double snr = 0;              // mean over elements of |E g_i| / sd(g_i)
+  std::int64_t snr_elements = 0;  // the elements in that mean (sd > 0)
+};
+
 // The products of one training step, per thread.
 struct GemmProfile {
   std::vector<std::vector<GemmCall>> per_thread;
@@ -126,6 +136,12 @@ class Trainer {
   // cache: a looser bound no step can reach.
   enum class Operands { AsInStep, Reused };
   double replay_gemms(const GemmProfile& profile, int repeats, Operands operands = Operands::AsInStep);
+
+  // How noisy the gradient is at the current params: `draws` gradients of the bound per
+  // datapoint (the optimizer's scale) on one fixed minibatch, the first M rows of the training
+  // data, each with fresh noise from evaluation stream `stream` (two trainers with the same seed
+  // see the same ε, so at the same params their draws pair up). Does not change the trainer.
+  std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream);
 
   // Throws RuntimeError when `data` cannot be evaluated (another row shape, a missing array), so
   // held-out data is checked before any training time is spent on it.
