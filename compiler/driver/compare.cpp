@@ -18,6 +18,8 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <cctype>
+#include <filesystem>
 
 #include "driver/binding.hpp"
 #include "driver/outputs.hpp"
@@ -32,6 +34,7 @@ namespace {
 using runtime::Arrays;
 using runtime::RuntimeError;
 using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
 
 // The evaluation stream of the comparison's bounds and gradient draws (not a training step's).
 constexpr std::uint64_t kStreamCompare = 7, kStreamGradient = 8;
@@ -133,7 +136,15 @@ struct RunResult {
   std::vector<GradPoint> grads;
   double step_s = 0;  // training time alone
   std::string stopped;  // why the run ended early ("" when it ran its budget)
+  std::string checkpoint;  // its final params, relative to the output directory
 };
+
+// A label as a file name: letters, digits, '-', '_' and '.' kept, anything else '_'.
+std::string file_name(const std::string& label) {
+  std::string f;
+  for (char c : label) f += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  return f;
+}
 
 // Per-param noise folded into the groups, and the params themselves.
 std::vector<GradPoint> group_noise(const std::vector<runtime::GradientNoise>& noise,
@@ -360,12 +371,17 @@ int run_compare(const CompareArgs& args) {
                         model.name.c_str(), specs.size(), specs.size() == 1 ? "" : "s", args.repeats,
                         args.repeats == 1 ? "" : "s", static_cast<long long>(budget), static_cast<long long>(steps),
                         static_cast<long long>(common_batch), static_cast<unsigned long long>(args.seed));
+            std::string test_part;
+            if (b.have_test) {
+              std::int64_t n = 0;
+              for (const auto& [name, a] : test_rows) n = std::max<std::int64_t>(n, a.shape.empty() ? 1 : a.shape[0]);
+              test_part = " and " + std::to_string(primary.empty() ? n : std::min(args.eval_rows, n)) + " test rows";
+            }
             std::printf("  every bound by estimator %s (L = %d) on %lld training rows%s; gradient noise from %lld draws "
                         "at %d points and the start\n",
                         eval_estimator.c_str(), args.eval_samples,
-                        static_cast<long long>(std::min(args.eval_rows, datapoints)),
-                        b.have_test ? " and the test rows" : "", static_cast<long long>(args.grad_draws),
-                        args.grad_points);
+                        static_cast<long long>(primary.empty() ? datapoints : std::min(args.eval_rows, datapoints)),
+                        test_part.c_str(), static_cast<long long>(args.grad_draws), args.grad_points);
             std::fflush(stdout);
           }
         }
@@ -421,6 +437,10 @@ int run_compare(const CompareArgs& args) {
           run.step_s += std::chrono::duration<double>(Clock::now() - start).count();
           measure();
         }
+        // The run's final params, for `vmc eval` (e.g. the marginal likelihood by iwae).
+        run.checkpoint = "checkpoints/" + file_name(spec.label) + ".seed" + std::to_string(o.seed) + ".bin";
+        fs::create_directories(args.out + "/checkpoints");
+        runtime::write_checkpoint(args.out + "/" + run.checkpoint, trainer, runtime::FitHistory{});
         if (!run.stopped.empty() && run.stopped != "interrupted") {
           warnings.push_back("run " + spec.label + " (seed " + std::to_string(o.seed) + ") " + run.stopped);
         }
@@ -524,6 +544,11 @@ int run_compare(const CompareArgs& args) {
     j["steps"] = steps;
     j["repeats"] = n;
     j["ms_per_step"] = number(mean_of(ms));
+    Json ckpts = Json::array();
+    for (const RunResult& r : results) {
+      if (r.spec == &spec) ckpts.push_back(r.checkpoint);
+    }
+    j["checkpoints"] = ckpts;
     j["final_train_elbo"] = {{"mean", number(mean_of(train))}, {"sd", number(sd_of(train))}};
     if (b.have_test) j["final_test_elbo"] = {{"mean", number(mean_of(test))}, {"sd", number(sd_of(test))}};
     Json gn = Json::object();
@@ -553,7 +578,7 @@ int run_compare(const CompareArgs& args) {
   summary["runs"] = runs;
   summary["interrupted"] = interrupted;
   summary["warnings"] = warnings;
-  summary["files"] = {"compare.csv", "gradients.csv", "compare.json", "compare.svg"};
+  summary["files"] = {"compare.csv", "gradients.csv", "compare.json", "compare.svg", "checkpoints/"};
 
   // The picture: Figure 2's layout (bound against datapoints, log x, train dashed, test solid,
   // one colour per run; repeats averaged) and the gradient variance of the guide's params
@@ -632,7 +657,7 @@ int run_compare(const CompareArgs& args) {
   }
   for (const std::string& w : warnings) std::cerr << "warning: " << w << '\n';
   if (!args.quiet) {
-    std::cout << "  results in " << dir << "/: compare.csv gradients.csv compare.json compare.svg\n";
+    std::cout << "  results in " << dir << "/: compare.csv gradients.csv compare.json compare.svg checkpoints/\n";
   }
   return interrupted ? 130 : 0;
 }

@@ -463,6 +463,12 @@ def case_compare(work):
     for r in s["runs"]:
         check(r["repeats"] == 2 and math.isfinite(r["final_train_elbo"]["sd"]), f"{r['label']}: spread over repeats")
         check(r["ms_per_step"] > 0 and r["gradient_noise"]["guide"]["variance_start"] > 0, f"{r['label']}: figures")
+        check(len(r["checkpoints"]) == 2 and all(os.path.exists(os.path.join(out, c)) for c in r["checkpoints"]),
+              f"{r['label']}: a checkpoint per repeat")
+    # A run's checkpoint is a fit's: vmc eval reads it.
+    p = run("eval", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--params",
+            os.path.join(out, s["runs"][1]["checkpoints"][0]), "--estimator", "iwae", "--samples", "10")
+    check("per datapoint" in p.stdout, f"vmc eval of a compare checkpoint: {p.stdout!r}")
     root = ET.parse(os.path.join(out, "compare.svg")).getroot()
     check(root.get("width") == "1280", "compare.svg has two panels")
     svg = open(os.path.join(out, "compare.svg")).read()
