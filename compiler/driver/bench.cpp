@@ -148,6 +148,7 @@ int run_bench(const BenchArgs& args) {
     out["gflops"] = flops * steps_per_s / 1e9;
     out["gemm_flops_per_step"] = gemms.flops();
     out["gemm_calls_per_step"] = gemms.calls();
+    out["gemm_backend"] = runtime::gemm_backend();
     out["gemm_bound_steps_per_s"] = bound;
     out["percent_of_gemm_bound"] = 100 * steps_per_s / bound;
     out["gemm_bound_operands_in_cache_steps_per_s"] = bound_hot;
@@ -171,8 +172,8 @@ int run_bench(const BenchArgs& args) {
     std::printf("  datapoints/s   %9.0f\n", static_cast<double>(rows) / seconds);
     std::printf("  GFLOP/s        %9.1f   (%.2f MFLOP per step, %.3f per datapoint; %.0f %% in products)\n",
                 flops * steps_per_s / 1e9, flops / 1e6, per_row / 1e6, 100 * gemms.flops() / std::max(1.0, flops));
-    std::printf("  GEMM bound     %9.1f steps/s   (the step's %zu products alone, same shapes, threads and operand layout)\n",
-                bound, gemms.calls());
+    std::printf("  GEMM bound     %9.1f steps/s   (the step's %zu products alone, same shapes, threads and operand layout; %s)\n",
+                bound, gemms.calls(), runtime::gemm_backend());
     std::printf("  of the bound   %9.1f %%\n", 100 * steps_per_s / bound);
     if (args.stages) {
       std::printf("    operands in cache %6.1f steps/s   (every call of a thread on the same three buffers: %.1f %%)\n",

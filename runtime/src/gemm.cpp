@@ -5,15 +5,42 @@
 
 #include <Eigen/Core>
 
+#include <vector>
+
 #ifdef VMC_GEMM_OPENBLAS
 #include <cblas.h>
+#endif
+#ifdef VMC_GEMM_DNNL
+#include <dnnl.h>
+#include <omp.h>
 #endif
 
 #include "gemm_log.hpp"
 
-namespace vmc::runtime::detail {
+namespace vmc::runtime {
+namespace detail {
 thread_local std::vector<GemmCall>* t_gemm_log = nullptr;
 }
+
+const char* gemm_backend() {
+#if defined(VMC_GEMM_OPENBLAS)
+  return "openblas";
+#elif defined(VMC_GEMM_DNNL)
+  return "dnnl";
+#else
+  return "eigen";
+#endif
+}
+
+bool gemm_backend_allocates() {
+#ifdef VMC_GEMM_DNNL
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace vmc::runtime
 
 namespace {
 
@@ -23,6 +50,47 @@ template <typename T>
 using ConstView = Eigen::Map<const RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 template <typename T>
 using View = Eigen::Map<RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// Eigen's packed blocks of A and B, in buffers each thread keeps and only grows: Eigen's own
+// product allocates them per call once they pass EIGEN_STACK_ALLOCATION_LIMIT (128 KB), five
+// times a step for the VAE; this way a warm step allocates nothing (tests/unit/test_step_alloc).
+template <typename T>
+class ReusedBlocking : public Eigen::internal::level3_blocking<T, T> {
+ public:
+  ReusedBlocking(Eigen::Index rows, Eigen::Index cols, Eigen::Index depth) {
+    this->m_mc = rows;
+    this->m_nc = cols;
+    this->m_kc = depth;
+    Eigen::internal::computeProductBlockingSizes<T, T, 1, Eigen::Index>(this->m_kc, this->m_mc, this->m_nc, 1);
+    thread_local std::vector<T> a, b;
+    // Eigen's packing may read a packet past the block's end: a little slack.
+    std::size_t size_a = static_cast<std::size_t>(this->m_kc * this->m_mc) + 64;
+    std::size_t size_b = static_cast<std::size_t>(this->m_kc * this->m_nc) + 64;
+    if (a.size() < size_a) a.resize(size_a);
+    if (b.size() < size_b) b.resize(size_b);
+    this->m_blockA = aligned(a);
+    this->m_blockB = aligned(b);
+  }
+
+ private:
+  static T* aligned(std::vector<T>& v) {
+    // std::vector<float> is 16-byte aligned; Eigen's packets want the vector width.
+    if (v.capacity() < v.size() + 16) v.reserve(v.size() + 16);
+    auto p = reinterpret_cast<std::uintptr_t>(v.data());
+    return reinterpret_cast<T*>((p + 63) / 64 * 64);
+  }
+};
+
+// C += alpha·op(A)·op(B) through Eigen's blocked GEMM with ReusedBlocking. C (m×n, row-major)
+// is computed as the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ; a stored operand read as its transpose
+// flips its storage order.
+template <typename T, int LhsOrder, int RhsOrder>
+void blocked(int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+             int64_t ldc) {
+  ReusedBlocking<T> blocking(n, m, k);
+  Eigen::internal::general_matrix_matrix_product<Eigen::Index, T, LhsOrder, false, T, RhsOrder, false, Eigen::ColMajor,
+                                                 1>::run(n, m, k, b, ldb, a, lda, c, 1, ldc, alpha, blocking, nullptr);
+}
 
 // C = alpha·op(A)·op(B) + beta·C for op(A), op(B) already formed as (transposed) views.
 template <typename T, typename A, typename B>
@@ -52,12 +120,42 @@ void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_
     return;
   }
 #endif
+#ifdef VMC_GEMM_DNNL
+  if constexpr (sizeof(T) == 4) {
+    if (k > 0 && alpha != T(0)) {
+      // oneDNN's JIT sgemm, row-major like ours; one OpenMP thread per caller (the runtime
+      // threads by splitting the minibatch). As in BLAS, beta = 0 never reads C.
+      thread_local bool single = (omp_set_num_threads(1), true);
+      (void)single;
+      dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  }
+#endif
   View<T> cv(c, m, n, Eigen::OuterStride<>(ldc));
   if (k <= 0 || alpha == T(0)) {  // no product to add; as in BLAS, A and B are not read
     if (beta == T(0)) {
       cv.setZero();
     } else if (beta != T(1)) {
       cv *= beta;
+    }
+    return;
+  }
+  // Past the sizes where Eigen would take a coefficient-wise or matrix-vector product.
+  if (m > 1 && n > 1 && m + n + k >= 20) {
+    if (beta == T(0)) {
+      cv.setZero();
+    } else if (beta != T(1)) {
+      cv *= beta;
+    }
+    // op(B)ᵀ is B's storage read column-major unless B is stored transposed; likewise op(A)ᵀ.
+    constexpr int Col = Eigen::ColMajor, Row = Eigen::RowMajor;
+    if (transpose_b) {
+      if (transpose_a) blocked<T, Row, Row>(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+      else blocked<T, Row, Col>(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    } else {
+      if (transpose_a) blocked<T, Col, Row>(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+      else blocked<T, Col, Col>(m, n, k, alpha, a, lda, b, ldb, c, ldc);
     }
     return;
   }

@@ -71,6 +71,13 @@ struct GemmCall {
   double beta = 0;                                  // 0: C overwritten; otherwise accumulated
   const void *a = nullptr, *b = nullptr, *c = nullptr;  // where the step's operands were
 };
+// The library behind vmc_gemm_f32 (configured with -DVMC_GEMM=...): "eigen" (the default),
+// "openblas" or "dnnl". Products in f64 always use Eigen under "dnnl".
+const char* gemm_backend();
+// Whether that library allocates memory inside a product (oneDNN's sgemm does, per call), so a
+// training step is not allocation-free.
+bool gemm_backend_allocates();
+
 // The noise of the gradient at fixed params, per param (Trainer::gradient_noise).
 struct GradientNoise {
   std::string param;

@@ -1,0 +1,63 @@
+// A compiled VAE's training step allocates nothing once warm: not in the runtime, not in the
+// generated code, not in the GEMM library (the allocation counter of test_trainer.cpp counts
+// operator new and the C allocator's entry points of every library in the process).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+
+#include "jit/compiled_model.hpp"
+#include "lower/synthetic.hpp"
+#include "test_lower_helpers.hpp"
+#include "vmc/data.hpp"
+#include "vmc/trainer.hpp"
+
+extern std::atomic<bool> g_count_allocations;
+extern std::atomic<long> g_allocations;
+
+using namespace vmc;
+using namespace lower_test;
+
+namespace {
+
+std::string read(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("trainer: a compiled VAE's step allocates nothing once warm (runtime, kernel, GEMMs)") {
+  if (vmc::runtime::gemm_backend_allocates()) {
+    MESSAGE("the GEMM library (", vmc::runtime::gemm_backend(), ") allocates inside each product: not checked");
+    return;
+  }
+  vmc::data::Array x = vmc::data::embedded_digits("x", false);
+  vmc::sema::Options so;
+  so.data_shapes["x"] = x.shape;
+  for (const char* model : {"bernoulli_vae", "gaussian_vae"}) {
+    CAPTURE(model);
+    Compiled m(read(std::string(VMC_SOURCE_DIR) + "/stdlib/" + model + ".vmodel"), so,
+               lower_options(lower::Estimator::A));
+    REQUIRE_MESSAGE(m.ok(), m.messages());
+    Diagnostics d;
+    auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F32, d, model);
+    REQUIRE(compiled);
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      vmc::runtime::TrainerOptions o;
+      o.threads = threads;
+      o.seed = 3;
+      vmc::runtime::Trainer t(compiled->info(), {{"x", x}}, lower::initial_params(m.l(), 3), o);
+      for (int s = 0; s < 20; ++s) t.step();  // warm: 18 steps per epoch, so a shuffle is drawn too
+      g_allocations = 0;
+      g_count_allocations = true;
+      for (int s = 0; s < 10; ++s) t.step();  // within the second epoch
+      g_count_allocations = false;
+      CHECK(g_allocations.load() == 0);
+    }
+  }
+}
