@@ -48,4 +48,8 @@ struct CompareArgs {
 
 int run_compare(const CompareArgs& args);
 
+// compare.svg drawn (again) from a comparison's compare.json, compare.csv and gradients.csv in
+// `dir`: `vmc compare --replot DIR`. Reports a problem and returns false.
+bool draw_compare(const std::string& dir);
+
 }  // namespace vmc::driver

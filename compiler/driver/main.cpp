@@ -212,6 +212,9 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->default_val(1000);
   compare_cmd->add_flag("--quiet,-q", compare.quiet, "only the table");
+  std::string replot;
+  compare_cmd->add_option("--replot", replot,
+                          "draw DIR/compare.svg again from a comparison's files in DIR (no MODEL, no training)");
 
   vmc::driver::BenchArgs bench;
   CLI::App* bench_cmd = app.add_subcommand(
@@ -252,6 +255,7 @@ int run(int argc, char** argv) {
       return 1;
     }
   }
+  if (*compare_cmd && !replot.empty()) return vmc::driver::draw_compare(replot) ? 0 : 1;
   if (*compare_cmd) {
     if (!compare_config.empty() && !vmc::driver::apply_config(*compare_cmd, compare_config, &compare.runs)) return 1;
     if (model.model_path.empty()) {

@@ -277,6 +277,9 @@ void svg_panel(std::string& o, const Panel& p, double dx) {
     x_lo = p.log_x ? 1 : 0, x_hi = p.log_x ? 10 : 1;
     y_lo = p.log_y ? 1 : 0, y_hi = p.log_y ? 10 : 1;
   }
+  const bool clipped = std::isfinite(p.y_min) && std::isfinite(p.y_max) && p.y_min < p.y_max &&
+                       (!p.log_y || p.y_min > 0);
+  if (clipped) y_lo = p.y_min, y_hi = p.y_max;
   const Axis xa = p.log_x ? log_axis(x_lo, x_hi) : linear_axis(x_lo, x_hi);
   const Axis ya = p.log_y ? log_axis(y_lo, y_hi) : linear_axis(y_lo, y_hi);
   const double left = dx + kLeft, right = dx + kRight;
@@ -315,6 +318,12 @@ void svg_panel(std::string& o, const Panel& p, double dx) {
   // The lines: a polyline per unbroken run, a dot for a lone point (a one-point polyline draws
   // nothing).
   std::vector<Point> drawn;  // for placing the legend
+  const std::string clip_id = "plot" + fmt("%.0f", dx);
+  if (clipped) {
+    o += "<defs><clipPath id=\"" + clip_id + "\"><rect x=\"" + fmt("%.1f", left) + "\" y=\"" + fmt("%.1f", kTop) +
+         "\" width=\"" + fmt("%.1f", kRight - kLeft) + "\" height=\"" + fmt("%.1f", kBottom - kTop) +
+         "\"/></clipPath></defs>\n<g clip-path=\"url(#" + clip_id + ")\">\n";
+  }
   for (size_t si = 0; si < series.size(); ++si) {
     const Series& s = series[si];
     const std::string colour = series_colour(s, si);
@@ -346,6 +355,11 @@ void svg_panel(std::string& o, const Panel& p, double dx) {
     }
     flush();
     o += "</g>\n";
+  }
+  if (clipped) {
+    o += "</g>\n";
+    // Only the points inside the frame count when placing the legend.
+    std::erase_if(drawn, [](const Point& q) { return q.y < kTop || q.y > kBottom; });
   }
   if (empty)
     o += "<text x=\"" + fmt("%.1f", (left + right) / 2) + "\" y=\"" + mid_y +

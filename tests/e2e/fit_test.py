@@ -473,6 +473,11 @@ def case_compare(work):
     check(root.get("width") == "1280", "compare.svg has two panels")
     svg = open(os.path.join(out, "compare.svg")).read()
     check("A train" in svg and "stroke-dasharray" in svg and "gradient variance" in svg, "compare.svg's series")
+    os.remove(os.path.join(out, "compare.svg"))
+    run("compare", "--replot", out)
+    check(open(os.path.join(out, "compare.svg")).read() == svg, "--replot draws the same picture from the files")
+    p = run("compare", "--replot", os.path.join(work, "nowhere"), expect=1)
+    check("compare.json" in p.stderr, f"--replot of a directory without a comparison: {p.stderr!r}")
 
     # With held-out data: the test curve.
     train, test = os.path.join(work, "train-ubyte.gz"), os.path.join(work, "test-ubyte.gz")

@@ -435,3 +435,29 @@ TEST_CASE("images: SVG figure argument errors create no file") {
   CHECK_THROWS_AS(vmc::images::write_svg_figure(path, {}), std::invalid_argument);
   CHECK(t.entries() == 0);
 }
+
+TEST_CASE("images: a panel's y range clips the lines beyond it and keeps its ticks") {
+  const std::string path = (std::filesystem::temp_directory_path() / "vmc_clip_test.svg").string();
+  vmc::images::Panel p;
+  p.title = "clipped";
+  p.series.push_back({"a", {1, 2, 3, 4}, {-5000, -300, -260, -250}});
+  p.series.push_back({"b", {1, 2, 3, 4}, {-4000, -310, -270, -255}});
+  p.y_min = -320;
+  p.y_max = -250;
+  vmc::images::write_svg_figure(path, {p});
+  std::ifstream f(path);
+  std::string svg((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(svg.find("<clipPath id=") != std::string::npos);
+  CHECK(svg.find("clip-path=\"url(#") != std::string::npos);
+  CHECK(svg.find(">-5000<") == std::string::npos);  // no tick reaches down to the plunge
+  CHECK(svg.find(">-300<") != std::string::npos);
+  std::filesystem::remove(path);
+  // Without a range: every point is on the axis, and nothing is clipped.
+  p.y_min = p.y_max = NAN;
+  vmc::images::write_svg_figure(path, {p});
+  std::ifstream g(path);
+  std::string plain((std::istreambuf_iterator<char>(g)), std::istreambuf_iterator<char>());
+  CHECK(plain.find("clipPath") == std::string::npos);
+  CHECK(plain.find(">-5000<") != std::string::npos);
+  std::filesystem::remove(path);
+}

@@ -8,6 +8,7 @@
 // arguments throw std::invalid_argument before any file is created.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,6 +52,10 @@ struct Panel {
   std::vector<Series> series;
   // log10 axes with ticks at powers of ten; points <= 0 are skipped on a log axis.
   bool log_x = false, log_y = false;
+  // When both are finite (y_min < y_max), the y axis covers at least [y_min, y_max] (rounded out
+  // to ticks) instead of every point, and lines beyond it are clipped at the frame: a transient
+  // (a first step's plunge) then does not flatten the curves that matter.
+  double y_min = NAN, y_max = NAN;
 };
 
 // A 640x400 SVG 1.1 line plot: title, axis labels, 5-6 ticks per axis at 1/2/5 x 10^k steps, one
