@@ -16,6 +16,7 @@
 #endif
 
 #include "gemm_log.hpp"
+#include "sgemm_avx512.hpp"
 
 namespace vmc::runtime {
 namespace detail {
@@ -128,6 +129,16 @@ void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_
       thread_local bool single = (omp_set_num_threads(1), true);
       (void)single;
       dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+  }
+#endif
+#if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
+  // Our own AVX-512 kernel past the sizes where a matrix-vector product or Eigen's small-product
+  // path is the better tool.
+  if constexpr (sizeof(T) == 4) {
+    if (k > 0 && alpha != T(0) && m > 1 && n > 1 && m * n * k >= 4096) {
+      vmc::runtime::detail::sgemm_avx512(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
     }
   }

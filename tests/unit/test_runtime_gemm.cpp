@@ -119,10 +119,12 @@ struct Shape {
 };
 
 // Rectangular in every direction, the unit sizes, and sizes large enough to cross Eigen's
-// blocking and vectorisation boundaries.
-constexpr Shape kShapes[] = {{1, 1, 1},  {1, 5, 3},   {5, 1, 3},    {4, 3, 1},   {2, 7, 5},
-                             {7, 5, 9},  {16, 16, 16}, {33, 17, 65}, {100, 20, 400},
-                             {3, 130, 37}};
+// blocking and vectorisation boundaries and those of the AVX-512 kernel (sgemm_avx512.cpp:
+// 12-row slivers, 32-column panels, 16×16 transposed tiles, k blocks of 256, m blocks of 132).
+constexpr Shape kShapes[] = {{1, 1, 1},     {1, 5, 3},    {5, 1, 3},     {4, 3, 1},   {2, 7, 5},
+                             {7, 5, 9},     {16, 16, 16}, {33, 17, 65},  {100, 20, 400},
+                             {3, 130, 37},  {140, 64, 270}, {13, 96, 300}, {133, 33, 17},
+                             {50, 65, 520}, {24, 32, 16}};
 
 struct Scale {
   double alpha, beta;

@@ -1,0 +1,188 @@
+// A float32 GEMM for AVX-512 in the manner of BLIS and Goto: op(B) packed into panels of 32
+// columns per block of kc rows, op(A) into slivers of 12 rows, and a 12×32 register-blocked
+// micro-kernel (24 accumulators). The packing buffers are per thread and only grow, so a warm
+// product allocates nothing. Compiled only when the runtime is built for AVX-512.
+#include "sgemm_avx512.hpp"
+
+#if defined(__AVX512F__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace vmc::runtime::detail {
+namespace {
+
+constexpr int64_t kMR = 12, kNR = 32;  // the micro-kernel's block of C
+constexpr int64_t kKC = 256;           // rows of op(B) per packed block (fits L1 with a sliver)
+constexpr int64_t kMC = 132;           // rows of op(A) per packed block (a multiple of kMR, fits L2)
+
+// A buffer of floats, 64-byte aligned, that only grows.
+struct Buffer {
+  std::vector<float> v;
+  float* get(std::size_t n) {
+    if (v.size() < n + 16) v.resize(n + 16);
+    auto p = reinterpret_cast<std::uintptr_t>(v.data());
+    return reinterpret_cast<float*>((p + 63) / 64 * 64);
+  }
+};
+
+// r[i][j] ← r[j][i] for a 16×16 tile of floats (four rounds of unpacks and lane shuffles).
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  // Now each group of 4 rows holds 4×4 blocks per 128-bit lane; gather lanes across groups.
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+  }
+}
+
+// op(B)[p0 .. p0+kc) × [j0 .. j0+nc) as panels of kNR columns: panel q holds, for each row p,
+// kNR consecutive values (zero past column nc).
+void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* out) {
+  for (int64_t q = 0; q < nc; q += kNR) {
+    const int64_t w = std::min(kNR, nc - q);
+    float* panel = out + q * kc;
+    if (!tb) {
+      const __mmask16 lo = static_cast<__mmask16>(w >= 16 ? 0xFFFF : (1u << w) - 1);
+      const __mmask16 hi = static_cast<__mmask16>(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = b + (p0 + p) * ldb + j0 + q;
+        _mm512_store_ps(panel + p * kNR, _mm512_maskz_loadu_ps(lo, src));
+        _mm512_store_ps(panel + p * kNR + 16, _mm512_maskz_loadu_ps(hi, src + 16));
+      }
+    } else if (w == kNR && ldb <= (int64_t{1} << 26)) {
+      // op(B)[p][j] = B[j][p]: 16×16 tiles of B transposed in registers (16 rows of B, 16 p).
+      const float* base = b + (j0 + q) * ldb + p0;
+      int64_t p = 0;
+      for (; p + 16 <= kc; p += 16) {
+        for (int half = 0; half < 2; ++half) {
+          __m512 r[16];
+          for (int jj = 0; jj < 16; ++jj) r[jj] = _mm512_loadu_ps(base + (half * 16 + jj) * ldb + p);
+          transpose16(r);
+          for (int pp = 0; pp < 16; ++pp) _mm512_store_ps(panel + (p + pp) * kNR + half * 16, r[pp]);
+        }
+      }
+      for (; p < kc; ++p) {
+        for (int64_t jj = 0; jj < kNR; ++jj) panel[p * kNR + jj] = base[jj * ldb + p];
+      }
+    } else {  // a last, partial panel
+      for (int64_t jj = 0; jj < kNR; ++jj) {
+        if (jj < w) {
+          const float* src = b + (j0 + q + jj) * ldb + p0;
+          for (int64_t p = 0; p < kc; ++p) panel[p * kNR + jj] = src[p];
+        } else {
+          for (int64_t p = 0; p < kc; ++p) panel[p * kNR + jj] = 0;
+        }
+      }
+    }
+  }
+}
+
+// op(A)[i0 .. i0+mc) × [p0 .. p0+kc) as slivers of kMR rows: sliver s holds, for each p, kMR
+// consecutive values (zero past row mc).
+void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out) {
+  for (int64_t s = 0; s < mc; s += kMR) {
+    const int64_t h = std::min(kMR, mc - s);
+    float* sliver = out + s * kc;
+    if (ta) {  // op(A)[i][p] = A[p][i]: kMR consecutive values per p
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = a + (p0 + p) * lda + i0 + s;
+        int64_t ii = 0;
+        for (; ii < h; ++ii) sliver[p * kMR + ii] = src[ii];
+        for (; ii < kMR; ++ii) sliver[p * kMR + ii] = 0;
+      }
+    } else {
+      for (int64_t ii = 0; ii < kMR; ++ii) {
+        if (ii < h) {
+          const float* src = a + (i0 + s + ii) * lda + p0;
+          for (int64_t p = 0; p < kc; ++p) sliver[p * kMR + ii] = src[p];
+        } else {
+          for (int64_t p = 0; p < kc; ++p) sliver[p * kMR + ii] = 0;
+        }
+      }
+    }
+  }
+}
+
+// C[0..h) × [0..w) = alpha·(sliver · panel) + beta·C (beta = 0: C is not read), for a
+// kMR × kNR block of which h × w is inside C.
+void kernel(int64_t kc, const float* sliver, const float* panel, float* c, int64_t ldc, float alpha, float beta,
+            int64_t h, int64_t w) {
+  __m512 acc[kMR][2];
+  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_load_ps(panel + p * kNR), b1 = _mm512_load_ps(panel + p * kNR + 16);
+    const float* ap = sliver + p * kMR;
+#pragma GCC unroll 12
+    for (int i = 0; i < kMR; ++i) {
+      const __m512 ai = _mm512_set1_ps(ap[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 lo = static_cast<__mmask16>(w >= 16 ? 0xFFFF : (1u << w) - 1);
+  const __mmask16 hi = static_cast<__mmask16>(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
+  for (int i = 0; i < kMR; ++i) {
+    if (i >= h) break;
+    float* row = c + i * ldc;
+    __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
+    if (beta != 0.0f) {
+      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(lo, row), r0);
+      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(hi, row + 16), r1);
+    }
+    _mm512_mask_storeu_ps(row, lo, r0);
+    _mm512_mask_storeu_ps(row + 16, hi, r1);
+  }
+}
+
+}  // namespace
+
+void sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  thread_local Buffer packed_a, packed_b;
+  const int64_t n_padded = (n + kNR - 1) / kNR * kNR;
+  for (int64_t p0 = 0; p0 < k; p0 += kKC) {
+    const int64_t kc = std::min(kKC, k - p0);
+    // The first block of k takes the caller's beta; the later ones add to it.
+    const float block_beta = p0 == 0 ? beta : 1.0f;
+    float* bp = packed_b.get(static_cast<std::size_t>(n_padded * kc));
+    pack_b(tb, b, ldb, p0, kc, 0, n, bp);
+    for (int64_t i0 = 0; i0 < m; i0 += kMC) {
+      const int64_t mc = std::min(kMC, m - i0);
+      float* ap = packed_a.get(static_cast<std::size_t>((mc + kMR - 1) / kMR * kMR * kc));
+      pack_a(ta, a, lda, i0, mc, p0, kc, ap);
+      for (int64_t j = 0; j < n; j += kNR) {
+        const int64_t w = std::min(kNR, n - j);
+        for (int64_t s = 0; s < mc; s += kMR) {
+          kernel(kc, ap + s * kc, bp + j * kc, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(kMR, mc - s), w);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace vmc::runtime::detail
+
+#endif

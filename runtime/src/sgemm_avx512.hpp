@@ -1,0 +1,14 @@
+// vmc's own float32 GEMM for AVX-512 (sgemm_avx512.cpp): row-major C = alpha·op(A)·op(B) +
+// beta·C, as vmc_gemm_f32 (beta = 0 never reads C). Available when the runtime is compiled for
+// AVX-512 (VMC_HAVE_SGEMM_AVX512).
+#pragma once
+
+#include <cstdint>
+
+#if defined(__AVX512F__)
+#define VMC_HAVE_SGEMM_AVX512 1
+namespace vmc::runtime::detail {
+void sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+}
+#endif
