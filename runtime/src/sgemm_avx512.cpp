@@ -127,12 +127,12 @@ void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_
 
 // C[0..h) × [0..w) = alpha·(sliver · panel) + beta·C (beta = 0: C is not read), for a
 // kMR × kNR block of which h × w is inside C.
-void kernel(int64_t kc, const float* sliver, const float* panel, float* c, int64_t ldc, float alpha, float beta,
-            int64_t h, int64_t w) {
+void kernel(int64_t kc, const float* sliver, const float* panel, int64_t panel_stride, float* c, int64_t ldc,
+            float alpha, float beta, int64_t h, int64_t w) {
   __m512 acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_load_ps(panel + p * kNR), b1 = _mm512_load_ps(panel + p * kNR + 16);
+    const __m512 b0 = _mm512_loadu_ps(panel + p * panel_stride), b1 = _mm512_loadu_ps(panel + p * panel_stride + 16);
     const float* ap = sliver + p * kMR;
 #pragma GCC unroll 12
     for (int i = 0; i < kMR; ++i) {
@@ -167,16 +167,22 @@ void sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
     const int64_t kc = std::min(kKC, k - p0);
     // The first block of k takes the caller's beta; the later ones add to it.
     const float block_beta = p0 == 0 ? beta : 1.0f;
+    // op(B) not transposed: its full 32-column panels are read where they are (row p of a panel
+    // is 32 contiguous floats of B's row p); only a last, partial panel is packed (zero-padded).
+    // Transposed: every panel is packed.
+    const int64_t full = tb ? 0 : n / kNR * kNR;
     float* bp = packed_b.get(static_cast<std::size_t>(n_padded * kc));
-    pack_b(tb, b, ldb, p0, kc, 0, n, bp);
+    if (full < n) pack_b(tb, b, ldb, p0, kc, full, n - full, bp + full * kc);
     for (int64_t i0 = 0; i0 < m; i0 += kMC) {
       const int64_t mc = std::min(kMC, m - i0);
       float* ap = packed_a.get(static_cast<std::size_t>((mc + kMR - 1) / kMR * kMR * kc));
       pack_a(ta, a, lda, i0, mc, p0, kc, ap);
       for (int64_t j = 0; j < n; j += kNR) {
         const int64_t w = std::min(kNR, n - j);
+        const float* panel = j < full ? b + p0 * ldb + j : bp + j * kc;
+        const int64_t stride = j < full ? ldb : kNR;
         for (int64_t s = 0; s < mc; s += kMR) {
-          kernel(kc, ap + s * kc, bp + j * kc, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(kMR, mc - s), w);
+          kernel(kc, ap + s * kc, panel, stride, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(kMR, mc - s), w);
         }
       }
     }
