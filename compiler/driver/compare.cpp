@@ -43,7 +43,11 @@ constexpr std::uint64_t kStreamCompare = 7, kStreamGradient = 8;
 constexpr int kMaxNonfinite = 20;
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_compare_interrupt(int) { g_interrupted.store(true); }
+std::atomic<int> g_signal{SIGINT};  // which one: the exit status is 128 + it, as a shell's
+extern "C" void on_compare_interrupt(int sig) {
+  g_signal.store(sig);
+  g_interrupted.store(true);
+}
 
 // Which block uses each param: "model" (the generative model's, the decoder's), "guide" (the
 // recognition model's, the encoder's, and an automatic guide's), or "shared".
@@ -467,6 +471,7 @@ int run_compare(const CompareArgs& args) {
   std::vector<std::string> warnings;
   g_interrupted.store(false);
   auto previous = std::signal(SIGINT, on_compare_interrupt);
+  auto previous_term = std::signal(SIGTERM, on_compare_interrupt);
   try {
     for (std::size_t ri = 0; ri < specs.size() && !g_interrupted.load(); ++ri) {
       const RunSpec& spec = specs[ri];
@@ -598,10 +603,12 @@ int run_compare(const CompareArgs& args) {
     }
   } catch (const RuntimeError& e) {
     std::signal(SIGINT, previous);
+    std::signal(SIGTERM, previous_term);
     error(args.model.model_path, e.what());
     return 1;
   }
   std::signal(SIGINT, previous);
+  std::signal(SIGTERM, previous_term);
   const bool interrupted = g_interrupted.load();
   if (interrupted) std::cout << "interrupted: writing the results so far\n";
 
@@ -762,7 +769,7 @@ int run_compare(const CompareArgs& args) {
   if (!args.quiet) {
     std::cout << "  results in " << dir << "/: compare.csv gradients.csv compare.json compare.svg checkpoints/\n";
   }
-  return interrupted ? 130 : 0;
+  return interrupted ? 128 + g_signal.load() : 0;
 }
 
 }  // namespace vmc::driver

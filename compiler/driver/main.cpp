@@ -1,6 +1,7 @@
 // vmc: the command line. Sub-commands are defined here; their work lives in commands.cpp.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 #include <new>
 #include <type_traits>
@@ -134,6 +135,10 @@ int run(int argc, char** argv) {
   fit_cmd->add_option("--clip-grad", fit.clip_grad, "clip the gradient's L2 norm (per datapoint) to this")
       ->check(CLI::NonNegativeNumber);
   fit_cmd->add_option("--eval-every", fit.eval_every, "evaluate the bound on --test-data every K steps")
+      ->check(CLI::NonNegativeNumber);
+  fit_cmd->add_option("--checkpoint-every", fit.checkpoint_every,
+                      "also write OUT/checkpoint.bin every K steps (always: at the end, on Ctrl-C or SIGTERM, "
+                      "and every 5 minutes)")
       ->check(CLI::NonNegativeNumber);
   fit_cmd->add_flag("--quiet,-q", fit.quiet, "no progress output");
 
@@ -301,6 +306,9 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write should fail with EFBIG and be reported, not kill
+  // the process with SIGXFSZ before it can say which file.
+  std::signal(SIGXFSZ, SIG_IGN);
   return vmc::run_with_stack([&] {
     try {
       return run(argc, argv);

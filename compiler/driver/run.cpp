@@ -28,7 +28,11 @@ using runtime::Arrays;
 using runtime::RuntimeError;
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+std::atomic<int> g_signal{SIGINT};  // which one: the exit status is 128 + it, as a shell's
+extern "C" void on_interrupt(int sig) {
+  g_signal.store(sig);
+  g_interrupted.store(true);
+}
 
 }  // namespace
 
@@ -68,6 +72,15 @@ int run_fit(const FitArgs& args) {
   const std::string dir = args.out;
   if (!prepare_output_dir(dir)) return 1;
   const std::string checkpoint = dir + "/checkpoint.bin";
+  // A process killed while writing leaves its temporary file (CHECKPOINT.tmp.PID) beside the
+  // intact previous checkpoint: clear those of earlier runs.
+  {
+    std::error_code ignored;
+    for (const auto& entry : fs::directory_iterator(dir, ignored)) {
+      std::string name = entry.path().filename().string();
+      if (name.rfind("checkpoint.bin.tmp.", 0) == 0) fs::remove(entry.path(), ignored);
+    }
+  }
 
   // What the pictures need of the training data, taken now: the trainer then holds the only
   // copy of it (in the model's precision), unless PSIS needs the arrays again (global latents).
@@ -135,9 +148,11 @@ int run_fit(const FitArgs& args) {
   lo.quiet = args.quiet;
   lo.terminal = terminal;
   lo.checkpoint_path = checkpoint;
+  lo.checkpoint_every = args.checkpoint_every;
   lo.interrupt = &g_interrupted;
   g_interrupted.store(false);
   auto previous = std::signal(SIGINT, on_interrupt);
+  auto previous_term = std::signal(SIGTERM, on_interrupt);  // a scheduler's stop: the same clean stop
   runtime::LoopResult r;
   Json summary;
   std::vector<std::string> warnings;
@@ -145,6 +160,7 @@ int run_fit(const FitArgs& args) {
     r = runtime::run_fit(*trainer, history, lo, std::cout);
     if (r.stop_reason == "steps" && args.steps <= 0 && args.epochs > 0) r.stop_reason = "epochs";
     std::signal(SIGINT, previous);
+    std::signal(SIGTERM, previous_term);
     if (r.stop_reason == "interrupted") std::cout << "interrupted: writing the results so far\n";
 
     std::optional<double> test_elbo;
@@ -223,10 +239,12 @@ int run_fit(const FitArgs& args) {
     }
   } catch (const RuntimeError& e) {
     std::signal(SIGINT, previous);
+    std::signal(SIGTERM, previous_term);
     error(args.model.model_path, e.what());
     return 1;
   } catch (const std::exception& e) {
     std::signal(SIGINT, previous);
+    std::signal(SIGTERM, previous_term);
     error(dir, e.what());
     return 1;
   }
@@ -235,7 +253,7 @@ int run_fit(const FitArgs& args) {
                                      " steps in a row (try a smaller --lr or --clip-grad)");
     return 1;
   }
-  return r.stop_reason == "interrupted" ? 130 : 0;
+  return r.stop_reason == "interrupted" ? 128 + g_signal.load() : 0;
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ struct FitArgs {
   double tol_rel_obj = 0;
   double clip_grad = 0;
   std::int64_t eval_every = 0;
+  std::int64_t checkpoint_every = 0;  // steps; 0: every 5 minutes and at the end
   bool quiet = false;
 };
 int run_fit(const FitArgs& args);

@@ -13,6 +13,8 @@
 
 #include <unistd.h>
 
+#include <unistd.h>
+
 #include "fnv.hpp"
 
 namespace vmc::runtime {
@@ -59,6 +61,10 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   int err = errno;
   ok = (std::fflush(f) == 0) && ok;
+  // On disk before the rename makes it the file: a crash of the machine, not only of the
+  // process, then leaves the old file or the whole new one.
+  ok = (::fsync(::fileno(f)) == 0) && ok;
+  if (!ok && !err) err = errno;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok) {
     std::remove(tmp.c_str());
@@ -259,7 +265,8 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
       progress(false);
       last_print = t;
     }
-    if (!o.checkpoint_path.empty() && t - last_checkpoint >= 300) {
+    if (!o.checkpoint_path.empty() &&
+        (t - last_checkpoint >= 300 || (o.checkpoint_every > 0 && (row.step - start_step) % o.checkpoint_every == 0))) {
       h.wall_s = wall0 + t;
       write_checkpoint(o.checkpoint_path, trainer, h);
       last_checkpoint = t;

@@ -533,6 +533,64 @@ def case_compare_config(work):
     check("not both" in p.stderr, f"--estimators with [[run]]: {p.stderr!r}")
 
 
+def case_faults(work):
+    """Faults (issue 9): kill -9 at random moments of a fit that writes its checkpoint every step
+    always leaves a loadable checkpoint, and the next run clears the killed writes' temporary
+    files; a file-size limit (a full disk) is reported naming the file and keeps the last good
+    checkpoint; SIGTERM stops as Ctrl-C does; a damaged or truncated checkpoint is named."""
+    import resource
+    model = os.path.join(STDLIB, "gaussian_vae.vmodel")
+    out = os.path.join(work, "ck")
+    ckpt = os.path.join(out, "checkpoint.bin")
+    run("fit", model, "--steps", "20", "--out", out, "-q")
+    rng = random.Random(5)
+    mid_write = 0
+    for i in range(6):
+        p = subprocess.Popen([VMC, "fit", model, "--resume", "--steps", "100000000", "--checkpoint-every", "1",
+                              "--out", out, "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5 + rng.random())
+        p.kill()
+        p.wait()
+        mid_write += any(".tmp." in f for f in os.listdir(out))
+        e = run("eval", model, "--params", ckpt)
+        check("per datapoint" in e.stdout, f"kill {i}: the checkpoint does not load: {e.stderr!r}")
+    print(f"{mid_write} of 6 kills left a temporary file (killed mid-write)")
+    p = subprocess.Popen([VMC, "fit", model, "--resume", "--steps", "100000000", "--out", out, "-q"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    check(p.returncode == 128 + signal.SIGTERM, f"exit {p.returncode} after SIGTERM: {err}")
+    check(summary(out)["stop_reason"] == "interrupted", "summary.json after SIGTERM")
+    check(not any(".tmp." in f for f in os.listdir(out)), f"temporary files left: {os.listdir(out)}")
+
+    # A full disk: past a 200 kB file-size limit the checkpoint (about 1.3 MB) cannot be written.
+    good = open(ckpt, "rb").read()
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    p = subprocess.run([VMC, "fit", model, "--resume", "--steps", "100000000", "--checkpoint-every", "5",
+                        "--out", out, "-q"], preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 1, f"exit {p.returncode} on a full disk: {p.stderr!r}")
+    check("checkpoint.bin" in p.stderr and "too large" in p.stderr, f"full disk message: {p.stderr!r}")
+    check("Traceback" not in p.stderr and "terminate" not in p.stderr, "no crash on a full disk")
+    check(open(ckpt, "rb").read() == good, "the last good checkpoint is kept")
+
+    # Damaged and truncated checkpoints: one message naming the file and what is wrong.
+    bad = os.path.join(work, "bad.bin")
+    with open(bad, "wb") as f:
+        f.write(good[: len(good) // 2])
+    p = run("eval", model, "--params", bad, expect=1)
+    check("bad.bin" in p.stderr and ("truncated" in p.stderr or "damaged" in p.stderr), f"truncated: {p.stderr!r}")
+    flipped = bytearray(good)
+    flipped[len(flipped) // 3] ^= 0x40
+    with open(bad, "wb") as f:
+        f.write(bytes(flipped))
+    p = run("eval", model, "--params", bad, expect=1)
+    check("bad.bin" in p.stderr and "checksum" in p.stderr, f"flipped byte: {p.stderr!r}")
+    with open(ckpt, "wb") as f:
+        f.write(bytes(flipped))
+    p = run("fit", model, "--resume", "--steps", "100000000", "--out", out, "-q", expect=1)
+    check("checkpoint.bin" in p.stderr and "checksum" in p.stderr, f"--resume from a damaged checkpoint: {p.stderr!r}")
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 with tempfile.TemporaryDirectory(prefix="vmc_fit_") as work:
     os.environ.setdefault("VMC_CACHE_DIR", os.path.join(work, "cache"))

@@ -45,6 +45,7 @@ struct LoopOptions {
   bool quiet = false;
   bool terminal = false;         // a progress bar instead of plain lines
   std::string checkpoint_path;   // written at the end, on interrupt, and every few minutes
+  std::int64_t checkpoint_every = 0;  // > 0: also every this many steps
   const std::atomic<bool>* interrupt = nullptr;
   int max_nonfinite = 20;        // consecutive non-finite steps before the fit gives up
 };
