@@ -37,6 +37,16 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return s.str();
 }
 
+uint64_t checked_bytes(const std::string& path, const std::vector<int64_t>& shape, uint64_t width) {
+  uint64_t total = width;
+  for (int64_t e : shape) {
+    if (e < 0 || __builtin_mul_overflow(total, static_cast<uint64_t>(e), &total)) {
+      throw DataError(path, "shape " + shape_string(shape) + " is too large (its size overflows)");
+    }
+  }
+  return total;
+}
+
 }  // namespace detail
 
 namespace {

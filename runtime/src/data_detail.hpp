@@ -21,4 +21,8 @@ bool all_integral(const std::vector<double>& values);
 // "[2, 3]"
 std::string shape_string(const std::vector<int64_t>& shape);
 
+// The element count of `shape` times `width` bytes; DataError naming the shape when that does
+// not fit in 64 bits (a header's extents multiplied would wrap around and pass a size check).
+uint64_t checked_bytes(const std::string& path, const std::vector<int64_t>& shape, uint64_t width);
+
 }  // namespace vmc::data::detail

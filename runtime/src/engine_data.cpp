@@ -31,7 +31,9 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
     sub.batches = sub.m > 0 ? (sub.n + sub.m - 1) / sub.m : 1;
     sub.site = static_cast<std::uint64_t>(fnv1a(sub.dim, 0x5eed));
   }
-  for (const auto& [dim, m] : options.batch) {
+  for (const auto& entry : options.batch) {
+    const std::string& dim = entry.first;  // a named variable, not a binding: lambdas capture it (Clang < 16)
+    const std::int64_t m = entry.second;
     bool known = std::any_of(subs_.begin(), subs_.end(), [&](const Sub& sub) { return sub.dim == dim; });
     if (!known) {
       std::string dims;

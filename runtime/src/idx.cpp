@@ -80,13 +80,9 @@ Array parse_idx(const std::string& path, std::string bytes, const std::string& n
                               std::to_string(bytes.size()));
   Array a;
   a.name = name;
-  uint64_t count = 1;
-  for (int d = 0; d < rank; ++d) {
-    uint64_t n = big_endian(p + 4 + 4 * d, 4);
-    a.shape.push_back(static_cast<int64_t>(n));
-    count *= n;
-  }
-  uint64_t need = count * static_cast<uint64_t>(width);
+  for (int d = 0; d < rank; ++d) a.shape.push_back(static_cast<int64_t>(big_endian(p + 4 + 4 * d, 4)));
+  const uint64_t need = detail::checked_bytes(path, a.shape, static_cast<uint64_t>(width));
+  const uint64_t count = need / static_cast<uint64_t>(width);
   if (bytes.size() - header < need)
     throw DataError(path, "truncated data: shape " + detail::shape_string(a.shape) + " needs " +
                               std::to_string(need) + " bytes, file has " +

@@ -73,14 +73,14 @@ Array load_npy(const std::string& path, const std::string& name, bool raw_pixels
   shape = shape.substr(1, shape.find(')') - 1);
   Array a;
   a.name = name;
-  uint64_t count = 1;
   for (size_t i = 0; i < shape.size();) {
     if (std::isdigit(static_cast<unsigned char>(shape[i]))) {
       uint64_t n = 0;
-      while (i < shape.size() && std::isdigit(static_cast<unsigned char>(shape[i])))
+      while (i < shape.size() && std::isdigit(static_cast<unsigned char>(shape[i]))) {
+        if (n > (uint64_t{1} << 62) / 10) throw DataError(path, "malformed NPY header (an extent too large)");
         n = n * 10 + static_cast<uint64_t>(shape[i++] - '0');
+      }
       a.shape.push_back(static_cast<int64_t>(n));
-      count *= n;
     } else if (shape[i] == ',' || shape[i] == ' ' || shape[i] == 'L') {
       ++i;
     } else {
@@ -89,7 +89,8 @@ Array load_npy(const std::string& path, const std::string& name, bool raw_pixels
   }
 
   const size_t data = header_start + header_len;
-  const uint64_t need = count * static_cast<uint64_t>(width);
+  const uint64_t need = detail::checked_bytes(path, a.shape, static_cast<uint64_t>(width));
+  const uint64_t count = need / static_cast<uint64_t>(width);
   if (bytes.size() - data < need)
     throw DataError(path, "truncated data: shape " + detail::shape_string(a.shape) + " of " +
                               std::string(descr) + " needs " + std::to_string(need) +

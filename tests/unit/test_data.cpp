@@ -169,6 +169,21 @@ TEST_CASE("data: IDX errors") {
   CHECK(error_of([&] { vmc::data::load_idx(cp, "x"); }).starts_with(cp + ": corrupt gzip data ("));
 }
 
+TEST_CASE("data: IDX and NPY extents whose product overflows are refused (found by fuzz_data)") {
+  // fuzz_data's first crash: four extents multiplied past 2^64 wrapped to a small size that
+  // passed the truncation check, then the loader allocated the wrapped-around count.
+  TempDir t;
+  std::string wrap = idx_u8({0xffffffffu, 0xffffffffu, 0xffffffffu, 0x10u}, std::vector<uint8_t>(16, 1));
+  std::string w = t.write("wrap.idx", wrap);
+  CHECK(error_of([&] { vmc::data::load_idx(w, "x"); }) ==
+        w + ": shape [4294967295, 4294967295, 4294967295, 16] is too large (its size overflows)");
+  std::string n = t.write("wrap.npy", npy<double>("<f8", "(4294967296, 4294967296, 2)", {1, 2}));
+  CHECK(error_of([&] { vmc::data::load_npy(n, "x"); }) ==
+        n + ": shape [4294967296, 4294967296, 2] is too large (its size overflows)");
+  std::string big = t.write("big.npy", npy<double>("<f8", "(99999999999999999999,)", {1}));
+  CHECK(error_of([&] { vmc::data::load_npy(big, "x"); }) == big + ": malformed NPY header (an extent too large)");
+}
+
 TEST_CASE("data: CSV matrix, header, vector") {
   TempDir t;
   std::string m = t.write("m.csv", "1, 2.5,3\n4,5,-6e-1\n");

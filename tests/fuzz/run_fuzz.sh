@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One fuzz target for a bounded time: run_fuzz.sh TARGET SOURCE_DIR SECONDS. Seeds a corpus
+# from the repository's files of the target's kind, runs libFuzzer, prints its final stats
+# (executions, coverage) and fails on any crash, leak, sanitizer report or timeout. A crash's
+# input is kept in $VMC_FUZZ_ARTIFACTS (default /tmp/vmc-fuzz-artifacts) to become a test.
+set -euo pipefail
+target=$1 src=$2 seconds=$3
+name=$(basename "$target")
+work=$(mktemp -d "/tmp/vmc-$name.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+corpus=$work/corpus seeds=$work/seeds
+artifacts=${VMC_FUZZ_ARTIFACTS:-/tmp/vmc-fuzz-artifacts}/$name
+mkdir -p "$corpus" "$seeds" "$artifacts"
+extra=()
+case $name in
+  fuzz_check)
+    find "$src/stdlib" "$src/tests/golden" "$src/tests/e2e/models" "$src/examples" -name '*.vmodel' \
+      -exec cp -t "$seeds" {} + 2>/dev/null || true
+    extra=(-dict="$src/tests/fuzz/vmodel.dict" -max_len=4096) ;;
+  fuzz_data)
+    # The first byte picks the format: 0 IDX raw, 1 IDX gzip'd, 2 CSV, 3 NPY, 4 JSON.
+    i=0
+    add() { { printf "\\x$(printf %02x "$1")"; cat "$2"; } > "$seeds/seed$((i++))"; }
+    add 1 "$src/runtime/data/digits-images-idx3-ubyte.gz"
+    gzip -dc "$src/runtime/data/digits-images-idx3-ubyte.gz" > "$work/all.idx"
+    head -c 2000 "$work/all.idx" > "$work/raw.idx"
+    add 0 "$work/raw.idx"
+    head -c 3000 "$src/examples/logistic_regression/X.csv" > "$work/x.csv"; add 2 "$work/x.csv"
+    for f in "$src"/stdlib/*.json "$src"/tests/e2e/*.json; do [ -f "$f" ] && add 4 "$f"; done
+    printf '\x93NUMPY\x01\x00v\x00{"descr": "<f8", "fortran_order": False, "shape": (2, 3), }                                           \n' > "$work/x.npy"
+    head -c 48 /dev/zero >> "$work/x.npy"; add 3 "$work/x.npy"
+    extra=(-max_len=65536) ;;
+  fuzz_toml)
+    find "$src/examples" -name '*.toml' -exec cp -t "$seeds" {} + ;;
+  fuzz_checkpoint)
+    export VMC_FUZZ_SEED_DIR=$seeds ;;
+esac
+status=0
+"$target" "$corpus" "$seeds" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 -rss_limit_mb=4096 \
+  -artifact_prefix="$artifacts/" "${extra[@]}" 2>&1 | tail -n 40 || status=$?
+exit $status
