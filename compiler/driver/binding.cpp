@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <unistd.h>
@@ -213,6 +214,56 @@ bool check_indices(const lower::Lowered& l, const sema::Model& m, const Arrays& 
 
 
 
+// The memory available to this process: /proc/meminfo's MemAvailable (0 when unknown).
+double available_bytes() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  std::string unit;
+  while (f >> key >> kb >> unit) {
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  return 0;
+}
+
+std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  return buf;
+}
+
+// Refuses up front a model whose params (with their initial values, gradient and optimizer
+// state) and data would not fit in memory, with the figure, instead of swapping for minutes or
+// running out of memory half way.
+bool fits_in_memory(const Bound& b, const std::string& where) {
+  const vmc_model_info& info = b.fe.compiled->info();
+  double params = 0;
+  for (int i = 0; i < info.n_inputs; ++i) {
+    const vmc_buffer_info& in = info.inputs[i];
+    if (in.kind != VMC_PARAM) continue;
+    double n = 1;
+    for (int k = 0; k < in.rank; ++k) n *= in.extents[k] >= 0 ? static_cast<double>(in.extents[k]) : 1.0;
+    params += n;
+  }
+  double data = 0;
+  for (const auto& [name, a] : b.train) data += static_cast<double>(a.values.size());
+  for (const auto& [name, a] : b.test) data += static_cast<double>(a.values.size());
+  // Params: the initial values in double, then the value, a gradient and two moments in the
+  // model's precision; data: the loaded doubles and their copy in the model's precision.
+  const double real = info.real_bytes;
+  const double need = params * (8 + 4 * real) + data * real;
+  const double have = available_bytes();
+  if (have > 0 && need > have) {
+    char count[32];
+    std::snprintf(count, sizeof count, "%.3g", params);
+    error(where, "the model needs about " + gigabytes(need) + " of memory (" + count + " param values" +
+                     (data > 0 ? " and its data" : "") + "), more than the " + gigabytes(have) +
+                     " available; make the dims smaller (--set)");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train) {
@@ -244,6 +295,7 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
     for (const auto& [name, a] : b.test) args.data_shapes[name] = a.shape;
   }
   if (!compile_model(b.fe, args, Stage::Native)) return false;
+  if (!fits_in_memory(b, args.model_path)) return false;
   if (!check_indices(*b.fe.lowered, *b.fe.model, b.train, b.files)) return false;
   if (!check_indices(*b.fe.lowered, *b.fe.model, b.test, test_files)) return false;
   return true;

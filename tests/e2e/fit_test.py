@@ -574,6 +574,12 @@ def case_faults(work):
     check("Traceback" not in p.stderr and "terminate" not in p.stderr, "no crash on a full disk")
     check(open(ckpt, "rb").read() == good, "the last good checkpoint is kept")
 
+    # A model too large for the machine is refused before anything is allocated, with the figure.
+    huge = os.path.join(work, "huge")
+    p = run("fit", model, "--set", "H=100000000", "--out", huge, "-q", expect=1)
+    check("GB of memory" in p.stderr and "2.54e+10 param values" in p.stderr, f"huge model: {p.stderr!r}")
+    check(not os.path.exists(os.path.join(huge, "checkpoint.bin")), "nothing written for a model that cannot fit")
+
     # Damaged and truncated checkpoints: one message naming the file and what is wrong.
     bad = os.path.join(work, "bad.bin")
     with open(bad, "wb") as f:
