@@ -102,17 +102,19 @@ const Node* lp_mvnormal_cholesky(const Node* x, const Args& a) {
 }
 
 // Real data in [0, 1] makes these the cross-entropy (not a normalised density).
+// At the edges p = 0 and 1 (a sigmoid that underflowed) x·log p would be 0·(−∞) = NaN where
+// x = 0 (and (1 − x)·log(1 − p) where x = 1): exactly there the log's argument is replaced by
+// 1, so the term and its gradient are 0, as the limit says (the "double where" of autodiff);
+// everywhere else the formula is untouched.
 const Node* lp_bernoulli(const Node* x, const Args& a) {
-  V p = a[0];
-  return V(x) * log(p) + (1.0 - V(x)) * log1p(-p);
+  V p = fit(a[0], x->shape());
+  V zero = fit(scalar(V(x), 0.0), x->shape()), one = fit(scalar(V(x), 1.0), x->shape());
+  auto equal = [](V u, V v) { return V(ir::binary(ir::Op::Equal, u, v)); };
+  V p_where_x = ir::select(equal(V(x), zero) * equal(p, zero), one, p);
+  V p_where_not_x = ir::select(equal(V(x), one) * equal(p, one), zero, p);
+  return V(x) * log(p_where_x) + (1.0 - V(x)) * log1p(-p_where_not_x);
 }
 
-// x·log σ(l) + (1 − x)·log σ(−l) = −(max(l, 0) − x·l + log(1 + e^−|l|)), PyTorch's
-// BCEWithLogits: one exp and one log per element, and an adjoint with one division, where the
-// two log-sigmoids and their two sigmoids cost twice that. max(l, 0) is written (l + |l|)/2 so
-// that the kinks of max and |·| at l = 0 cancel in the derivative (x − 1/2 there, as it should
-// be). Summed in this order it stays exact in the tails: at x = 1, l = 50 the first two terms
-// cancel exactly and the third, e^−50, is the whole answer.
 const Node* lp_bernoulli_logit(const Node* x, const Args& a) {
   V l = a[0];
   return -((0.5 * (l + abs(l)) - V(x) * l) + log1p(exp(-abs(l))));

@@ -2,7 +2,9 @@
 // matches an independent scalar formula (extreme but valid inputs included), is normalised
 // (quadrature or a sum over the support) and has symbolic gradients that match finite
 // differences. Samplers and moments: test_densities_samplers.cpp; KLs: test_densities_kl.cpp.
+#include <limits>
 #include <map>
+#include <sstream>
 
 #include "test_densities_helpers.hpp"
 
@@ -416,4 +418,75 @@ TEST_CASE("densities: batch axes known only at run time") {
   std::vector<double> c = env.eval(cat);
   CHECK(c[0] == doctest::Approx(2.0 - std::log(std::exp(0.3) + std::exp(-1.0) + std::exp(2.0))).epsilon(1e-13));
   CHECK(c[1] == doctest::Approx(1.5 - std::log(std::exp(1.5) + std::exp(0.2) + std::exp(-0.7))).epsilon(1e-13));
+}
+
+TEST_CASE("densities: extreme values and arguments give finite or -inf log densities, never NaN or +inf") {
+  // Every elementwise distribution at the edges of its support and of its parameters' ranges
+  // (0, 1, tiny, huge, both signs), every combination: a log density is finite there, or −∞
+  // where the density underflows; NaN or +∞ would poison a whole minibatch's bound.
+  const std::vector<double> real = {-1e300, -1e8, -1, 0, 1e-300, 1, 1e8, 1e300};
+  const std::vector<double> positive = {1e-300, 1e-8, 1, 1e8, 1e300};
+  const std::vector<double> unit = {1e-300, 1e-8, 0.5, 1 - 1e-16};
+  const std::vector<double> probability = {0, 1e-300, 0.5, 1 - 1e-16, 1};
+  auto values_of = [&](sema::Support s) -> std::vector<double> {
+    switch (s) {
+      case sema::Support::Positive: return positive;
+      case sema::Support::UnitInterval: return unit;
+      case sema::Support::Binary: return {0, 1};
+      case sema::Support::Count: return {0, 1, 7, 1e6};
+      case sema::Support::BoundedCount: return {0, 1, 5};
+      case sema::Support::Interval: return {0, 0.25, 1};
+      default: return real;
+    }
+  };
+  auto args_of = [&](const sema::Distribution& d, std::size_t i) -> std::vector<double> {
+    std::string_view p = d.params[i].name;
+    if (d.name == "uniform") return i == 0 ? std::vector<double>{0} : std::vector<double>{1};
+    if (d.name == "binomial_logit" && i == 0) return {5, 1e6};
+    if (p == "p") return probability;
+    if (p == "sigma" || p == "s" || p == "rate" || p == "shape" || p == "a" || p == "b" || p == "nu") return positive;
+    return real;  // mu, logit, log_rate, ...
+  };
+  int checked = 0;
+  for (const sema::Distribution& d : sema::distributions()) {
+    if (d.shape != sema::ShapeRule::Broadcast) continue;
+    // Every combination of x and the arguments, one row each.
+    std::vector<std::vector<double>> rows = {{}};
+    auto extend = [&](const std::vector<double>& options) {
+      std::vector<std::vector<double>> next;
+      for (const auto& r : rows) {
+        for (double v : options) {
+          next.push_back(r);
+          next.back().push_back(v);
+        }
+      }
+      rows = std::move(next);
+    };
+    extend(values_of(d.support));
+    for (std::size_t i = 0; i < d.arity(); ++i) extend(args_of(d, i));
+    Env env;
+    const Node* x = columns(env, rows, 0, 1, "x")[0];
+    std::vector<double> got = env.eval(lower::log_density(d, x, columns(env, rows, 1, d.arity())));
+    REQUIRE(got.size() == rows.size());
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      std::ostringstream where;
+      where << d.name << "(x = " << rows[r][0];
+      for (std::size_t i = 1; i < rows[r].size(); ++i) where << ", " << d.params[i - 1].name << " = " << rows[r][i];
+      where << ") = " << got[r];
+      INFO(where.str());
+      CHECK(!std::isnan(got[r]));
+      CHECK(got[r] != std::numeric_limits<double>::infinity());
+      ++checked;
+    }
+  }
+  MESSAGE(checked, " extreme points checked");
+  // The Bernoulli edges exactly: p = 0 or 1 (a sigmoid that underflowed) at the matching value
+  // is certain (log 1 = 0), at the other impossible.
+  Env env;
+  const Node* x = env.vec("x", {0, 1, 1, 0});
+  std::vector<double> got = env.eval(lower::log_density(dist("bernoulli"), x, {env.vec("p", {0, 0, 1, 1})}));
+  CHECK(got[0] == 0);
+  CHECK(got[1] == -std::numeric_limits<double>::infinity());
+  CHECK(got[2] == 0);
+  CHECK(got[3] == -std::numeric_limits<double>::infinity());
 }
