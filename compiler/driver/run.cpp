@@ -191,6 +191,7 @@ int run_fit(const FitArgs& args) {
     summary["stop_reason"] = r.stop_reason;
     summary["nonfinite_steps"] = r.nonfinite_steps;
     if (!r.problem.empty()) summary["last_nonfinite_problem"] = r.problem;
+    if (r.restored_step >= 0) summary["restored_step"] = r.restored_step;
     if (!history.tests.empty()) {
       Json t = Json::array();
       for (const runtime::TestPoint& p : history.tests) t.push_back({{"step", p.step}, {"elbo_per_datapoint", number(p.elbo)}});
@@ -249,8 +250,13 @@ int run_fit(const FitArgs& args) {
     return 1;
   }
   if (r.stop_reason == "nonfinite") {
+    std::string restored = r.restored_step >= 0
+                               ? "; the params written are those of step " + std::to_string(r.restored_step) +
+                                     ", the last kept with a finite bound"
+                               : "";
     error(args.model.model_path, "the fit stopped: " + r.problem + " on " + std::to_string(lo.max_nonfinite) +
-                                     " steps in a row (try a smaller --lr or --clip-grad)");
+                                     " steps in a row from step " + std::to_string(r.first_nonfinite_step) +
+                                     restored + " (try a smaller --lr or --clip-grad)");
     return 1;
   }
   return r.stop_reason == "interrupted" ? 128 + g_signal.load() : 0;

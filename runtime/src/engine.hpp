@@ -36,6 +36,7 @@ namespace vmc::runtime {
 struct Trainer::Impl {
   virtual ~Impl() = default;
   virtual StepResult step() = 0;
+  virtual std::int64_t restore_last_good() = 0;
   virtual double evaluate(const Arrays& data, const std::string& kernel, std::uint64_t stream,
                           std::int64_t batch) = 0;
   virtual Draws sample(const std::string& kernel, std::int64_t count, std::int64_t rows,
@@ -407,6 +408,14 @@ class Engine final : public Trainer::Impl {
 
   StepResult step() override;
 
+  // The params and optimizer state of every kGoodEvery-th step whose bound was finite, copied
+  // before its update (into buffers that only grow), and put back when a fit gives up on
+  // non-finite steps: the finite values the params keep after a bad step can themselves give
+  // a NaN bound.
+  static constexpr std::int64_t kGoodEvery = 50;
+  void keep_good();
+  std::int64_t restore_last_good() override;
+
   // Thread th's slice of every param moved up its gradient (already summed into slot 0), times
   // `scale`; t is the update's number (Adam's bias correction).
   void update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
@@ -477,6 +486,8 @@ class Engine final : public Trainer::Impl {
   Dataset<T> train_;
   std::vector<Aligned<T>> params_;                // by input index (empty for non-params)
   std::vector<std::vector<Aligned<T>>> moments_;  // optimizer state, by input index
+  std::vector<Aligned<T>> good_;                  // keep_good()'s copies: params, then moments
+  std::int64_t good_step_ = -1, good_updates_ = 0;
   std::vector<int> param_inputs_;
   std::vector<int> grad_of_;                      // elbo_grad output o + 1 → input index
   const vmc_kernel_info* grad_kernel_ = nullptr;

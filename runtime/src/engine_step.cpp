@@ -52,6 +52,7 @@ StepResult Engine<T>::step() {
   if (correct) elbo -= (parts - 1) * static_cast<double>(slots_[threads].outs[0].data[0]);
   result.elbo = elbo;
   result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
+  if (std::isfinite(elbo) && steps % kGoodEvery == 0) keep_good();
   std::vector<double>& sumsq = step_sumsq_;
   std::vector<std::string>& bad = step_bad_;
   std::fill(sumsq.begin(), sumsq.end(), 0.0);
@@ -125,6 +126,39 @@ StepResult Engine<T>::step() {
   return result;
 }
 
+template <typename T>
+void Engine<T>::keep_good() {
+  std::size_t k = 0;
+  auto keep = [&](const Aligned<T>& from) {
+    if (good_.size() <= k) good_.emplace_back();
+    good_[k].resize(from.size);
+    std::memcpy(good_[k].data, from.data, from.size * sizeof(T));
+    ++k;
+  };
+  for (int i : param_inputs_) keep(params_[i]);
+  for (int i : param_inputs_) {
+    for (const Aligned<T>& m : moments_[i]) keep(m);
+  }
+  good_step_ = steps;
+  good_updates_ = updates;
+}
+
+template <typename T>
+std::int64_t Engine<T>::restore_last_good() {
+  if (good_step_ < 0) return -1;
+  std::size_t k = 0;
+  auto put_back = [&](Aligned<T>& to) {
+    std::memcpy(to.data, good_[k].data, to.size * sizeof(T));
+    ++k;
+  };
+  for (int i : param_inputs_) put_back(params_[i]);
+  for (int i : param_inputs_) {
+    for (Aligned<T>& m : moments_[i]) put_back(m);
+  }
+  updates = good_updates_;
+  return good_step_;
+}
+
 // Thread th's slice of every param moved up its gradient (already summed into slot 0), times
 // `scale`; t is the update's number (Adam's bias correction).
 template <typename T>
@@ -192,6 +226,10 @@ void Engine<T>::update_slice(const vmc_kernel_info& k, double scale, int th, std
 }
 
 // The members defined here, for both precisions.
+template void Engine<float>::keep_good();
+template void Engine<double>::keep_good();
+template std::int64_t Engine<float>::restore_last_good();
+template std::int64_t Engine<double>::restore_last_good();
 template StepResult Engine<float>::step();
 template StepResult Engine<double>::step();
 template void Engine<float>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);

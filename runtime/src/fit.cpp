@@ -215,12 +215,14 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
     if (!s.finite) {
       ++result.nonfinite_steps;
       result.problem = s.problem;
+      if (nonfinite_run == 0) result.first_nonfinite_step = trainer.steps_done();
       if (!o.quiet || nonfinite_run == 0) {
         log << (o.terminal ? "\n" : "") << "warning: step " << trainer.steps_done() << ": " << s.problem
             << "; the params keep their last finite values and this step is skipped\n";
       }
       if (++nonfinite_run >= o.max_nonfinite) {
         result.stop_reason = "nonfinite";
+        result.restored_step = trainer.restore_last_good_state();
         break;
       }
       continue;

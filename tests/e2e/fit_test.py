@@ -574,6 +574,17 @@ def case_faults(work):
     check("Traceback" not in p.stderr and "terminate" not in p.stderr, "no crash on a full disk")
     check(open(ckpt, "rb").read() == good, "the last good checkpoint is kept")
 
+    # A divergent fit (a learning rate of a million) stops with the step named and the last good
+    # state written.
+    div = os.path.join(work, "div")
+    p = run("fit", model, "--lr", "1e6", "--steps", "300", "--out", div, "-q", expect=1)
+    check("step " in p.stderr and "NaN" in p.stderr and "smaller --lr" in p.stderr, f"divergent fit: {p.stderr!r}")
+    s = summary(div)
+    check(s["stop_reason"] == "nonfinite" and s["nonfinite_steps"] == 20, f"divergent fit's summary: {s['stop_reason']}")
+    check(s.get("restored_step", -1) >= 0 and "params written are those of step" in p.stderr, "the last good state restored")
+    e = run("eval", model, "--params", os.path.join(div, "checkpoint.bin"))
+    check("per datapoint" in e.stdout and "nan" not in e.stdout.lower(), f"the last good state evaluates: {e.stdout!r}")
+
     # A model too large for the machine is refused before anything is allocated, with the figure.
     huge = os.path.join(work, "huge")
     p = run("fit", model, "--set", "H=100000000", "--out", huge, "-q", expect=1)

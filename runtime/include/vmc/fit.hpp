@@ -54,6 +54,8 @@ struct LoopResult {
   std::string stop_reason;  // "steps", "converged", "interrupted", "nonfinite"
   std::string problem;      // the last non-finite step's problem, if any
   std::int64_t nonfinite_steps = 0;
+  std::int64_t first_nonfinite_step = -1;  // of the last run of them
+  std::int64_t restored_step = -1;         // "nonfinite": the step whose state the params are
   double final_smoothed = 0;
   double fit_s = 0;         // this session's time in the loop
   std::int64_t steps_this_session = 0;

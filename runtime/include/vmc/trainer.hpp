@@ -107,6 +107,10 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   StepResult step();
+  // Puts back the params and optimizer state of the last step (one in every 50) whose bound was
+  // finite, as it was before that step's update; returns that step's number, or −1 when none
+  // was kept. For a fit that gives up on non-finite steps.
+  std::int64_t restore_last_good_state();
 
   std::int64_t steps_done() const;
   std::int64_t datapoints_seen() const;
