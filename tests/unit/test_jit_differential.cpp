@@ -800,6 +800,13 @@ class ModelGen {
 constexpr int kGenerated = 40;
 constexpr std::uint64_t kGeneratorSeed = 20240611;
 
+// How many generated models the differential test runs: kGenerated in the default suite;
+// VMC_GEN_COUNT=N for more (ctest label `fuzz` runs 2,000: tests/CMakeLists.txt).
+int generated_count() {
+  if (const char* n = std::getenv("VMC_GEN_COUNT")) return std::max(1, std::atoi(n));
+  return kGenerated;
+}
+
 }  // namespace
 
 TEST_CASE("jit differential: every stdlib model, estimator and sample count, f64 and f32") {
@@ -834,22 +841,34 @@ TEST_CASE("jit differential: random generated models, f64 and f32") {
   ModelGen gen(kGeneratorSeed);
   std::map<std::string, int> coverage;
   const Estimator cycle[] = {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae};
-  for (int k = 0; k < kGenerated; ++k) {
+  const int count = generated_count();
+  int gradients_checked = 0, gradients_bad = 0;
+  for (int k = 0; k < count; ++k) {
     Estimator e = cycle[k % 4];
     ModelGen::Model g = gen.make(k, e == Estimator::Iwae);
     if (e == Estimator::Iwae) REQUIRE(g.iwae_ok);
     int samples = (k / 4) % 3 == 0 ? 2 : 1;  // 2 samples in 16 of the 40, under each estimator
     for (const std::string& f : g.features) ++coverage[f];
     ++coverage[std::string("estimator ") + lower::to_string(e)];
-    check_model(g.text, {}, e, samples, "generated#" + std::to_string(k),
-                7000 + static_cast<std::uint64_t>(k), t);
+    const std::string label = "generated#" + std::to_string(k);
+    check_model(g.text, {}, e, samples, label, 7000 + static_cast<std::uint64_t>(k), t);
+    // And the symbolic gradient against central finite differences of the interpreter.
+    Compiled m(g.text, {}, lower_options(e, samples));
+    REQUIRE_MESSAGE(m.ok(), label, m.messages());
+    GradCheckOptions go;
+    go.max_elements = 20;
+    GradCheckSummary s = check_gradients(m, m.synthetic(9000 + static_cast<std::uint64_t>(k), 6, 4, 1.0), label, go);
+    gradients_checked += s.checked;
+    gradients_bad += s.bad;
   }
   std::string cov;
   for (const auto& [f, n] : coverage) cov += "\n  " + f + ": " + std::to_string(n);
-  MESSAGE("generated models' features (of ", kGenerated, "):", cov);
+  MESSAGE("generated models' features (of ", count, "):", cov);
+  MESSAGE(gradients_checked, " gradient elements against finite differences, ", gradients_bad, " bad");
   report("generated", t);
   CHECK(t.bad == 0);
-  CHECK(t.compiles == 2 * kGenerated);
+  CHECK(gradients_bad == 0);
+  CHECK(t.compiles == 2 * count);
   CHECK(t.unbounded * 100 <= t.checked[0]);
 }
 
