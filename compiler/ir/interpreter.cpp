@@ -154,8 +154,13 @@ class Evaluator {
     } else {  // TriSolve
       RowMatrix l = matrix(a, true);
       RowMatrix rhs = matrix(b, true);
-      if (n.attrs().transpose_a) r = l.triangularView<Eigen::Lower>().transpose().solve(rhs);
-      else r = l.triangularView<Eigen::Lower>().solve(rhs);
+      if (rhs.size() == 0) {
+        r = rhs;  // nothing to solve (a batch of no rows): Eigen would bind a reference to null
+      } else if (n.attrs().transpose_a) {
+        r = l.triangularView<Eigen::Lower>().transpose().solve(rhs);
+      } else {
+        r = l.triangularView<Eigen::Lower>().solve(rhs);
+      }
     }
     VMC_ASSERT(r.size() == static_cast<Eigen::Index>(out.values.size()), "product has the wrong size");
     std::copy(r.data(), r.data() + r.size(), out.values.begin());
