@@ -105,6 +105,19 @@ int run(int argc, char** argv) {
     cmd->add_flag("--raw-pixels", data.raw_pixels, "keep unsigned-byte images as 0-255 instead of [0, 1]");
   };
 
+  // The minibatch, the budget and the optimizer: fit's and compare's.
+  auto training_options = [](CLI::App* cmd, std::vector<std::string>& batch, std::int64_t& steps, double& epochs,
+                             std::string& optimizer, std::optional<double>& lr, const char* steps_help,
+                             const char* epochs_help, const char* lr_help) {
+    cmd->add_option("--batch", batch, "minibatch size M of the subsampled plate, or DIM=M (default 100)");
+    cmd->add_option("--steps", steps, steps_help)->check(CLI::NonNegativeNumber);
+    cmd->add_option("--epochs", epochs, epochs_help)->check(CLI::NonNegativeNumber);
+    cmd->add_option("--optimizer", optimizer, "adam, adagrad, sgd, momentum or rmsprop")
+        ->check(CLI::IsMember({"adam", "adagrad", "sgd", "momentum", "rmsprop"}))
+        ->default_val("adam");
+    cmd->add_option("--lr", lr, lr_help);
+  };
+
   vmc::driver::FitArgs fit;
   std::string config;
   CLI::App* fit_cmd = app.add_subcommand(
@@ -113,15 +126,10 @@ int run(int argc, char** argv) {
   model_options(fit_cmd, true, false);
   data_options(fit_cmd, true);
   fit_cmd->add_option("--config", config, "a TOML file with the same keys as these options; flags win");
-  fit_cmd->add_option("--batch", fit.batch, "minibatch size M of the subsampled plate, or DIM=M (default 100)");
-  fit_cmd->add_option("--steps", fit.steps, "total optimisation steps (default 2000 unless --epochs)")
-      ->check(CLI::NonNegativeNumber);
-  fit_cmd->add_option("--epochs", fit.epochs, "passes over the data instead of --steps")->check(CLI::NonNegativeNumber);
-  fit_cmd->add_option("--optimizer", fit.optimizer, "adam, adagrad, sgd, momentum or rmsprop")
-      ->check(CLI::IsMember({"adam", "adagrad", "sgd", "momentum", "rmsprop"}))
-      ->default_val("adam");
-  fit_cmd->add_option("--lr", fit.lr, "learning rate (default: adam 1e-3, adagrad 1e-2, others 1e-3; ten times "
-                  "that for a model with no subsampled plate, whose every step sees all the data)");
+  training_options(fit_cmd, fit.batch, fit.steps, fit.epochs, fit.optimizer, fit.lr,
+                   "total optimisation steps (default 2000 unless --epochs)", "passes over the data instead of --steps",
+                   "learning rate (default: adam 1e-3, adagrad 1e-2, others 1e-3; ten times that for a model with no "
+                   "subsampled plate, whose every step sees all the data)");
   fit_cmd->add_option("--seed", fit.seed, "seed of the initial values, minibatches and noise")->default_val(1);
   fit_cmd->add_option("--threads", fit.threads, "threads; each runs part of every minibatch")
       ->check(CLI::Range(1, 256))
@@ -182,14 +190,9 @@ int run(int argc, char** argv) {
   compare_cmd->add_option("--config", compare_config,
                           "a TOML file with these options as keys and [[run]] tables (label, estimator, samples, "
                           "batch, optimizer, lr), one per run; flags win");
-  compare_cmd->add_option("--batch", compare.batch, "minibatch size M, or DIM=M (default 100)");
-  compare_cmd->add_option("--steps", compare.steps, "the budget, in steps of the common batch (default 2000 unless --epochs)")
-      ->check(CLI::NonNegativeNumber);
-  compare_cmd->add_option("--epochs", compare.epochs, "the budget in passes over the data")->check(CLI::NonNegativeNumber);
-  compare_cmd->add_option("--optimizer", compare.optimizer, "adam, adagrad, sgd, momentum or rmsprop")
-      ->check(CLI::IsMember({"adam", "adagrad", "sgd", "momentum", "rmsprop"}))
-      ->default_val("adam");
-  compare_cmd->add_option("--lr", compare.lr, "learning rate (default: the optimizer's, as for fit)");
+  training_options(compare_cmd, compare.batch, compare.steps, compare.epochs, compare.optimizer, compare.lr,
+                   "the budget, in steps of the common batch (default 2000 unless --epochs)",
+                   "the budget in passes over the data", "learning rate (default: the optimizer's, as for fit)");
   compare_cmd->add_option("--seed", compare.seed, "seed of every run (repeat r uses seed + r)")->default_val(1);
   compare_cmd->add_option("--repeats", compare.repeats, "runs per estimator, seeds seed, seed + 1, ...")
       ->check(CLI::Range(1, 1000))

@@ -12,6 +12,7 @@
 #include "vmc/abi.h"
 #include "vmc/fit.hpp"
 #include "vmc/trainer.hpp"
+#include "tiny_model.hpp"
 
 namespace {
 
@@ -28,24 +29,8 @@ void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, vo
 }
 int64_t workspace(const int64_t*) { return 0; }
 
-struct Tiny {
-  const char* size_names[2] = {"N", "M"};
-  const char* size_dims[2] = {"N", "N"};
-  int64_t batch_extent[1] = {-2};  // the size symbol 1, M
-  vmc_buffer_info inputs[5] = {
-      {"mu", VMC_PARAM, 0, 0, nullptr, VMC_IDENTITY, 0, 0, ""},
-      {"x", VMC_DATA, 0, 1, batch_extent, 0, 0, 0, "N"},
-      {"N", VMC_SIZE, 0, 0, nullptr, 0, 0, 0, ""},
-      {"M", VMC_SIZE, 0, 0, nullptr, 0, 0, 0, ""},
-      {"eps.mu", VMC_NOISE, 0, 1, batch_extent, 0, 0, 0, ""},
-  };
-  vmc_buffer_info outputs[2] = {
-      {"elbo", VMC_OUTPUT, 0, 0, nullptr, 0, 0, 0, ""},
-      {"grad.mu", VMC_OUTPUT, 0, 0, nullptr, 0, 0, 0, ""},
-  };
-  int32_t reads[5] = {1, 1, 1, 1, 1};
-  vmc_kernel_info kernel{"elbo_grad", elbo_grad, workspace, 2, outputs, reads};
-  vmc_model_info info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 5, inputs, 1, 0, 0, nullptr, 1, &kernel};
+struct Tiny : TinyModel {
+  Tiny() : TinyModel(elbo_grad, workspace, /*row_free_part=*/false) {}
 };
 
 }  // namespace

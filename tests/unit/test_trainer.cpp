@@ -18,6 +18,7 @@
 #include "vmc/abi.h"
 #include "vmc/fit.hpp"
 #include "vmc/trainer.hpp"
+#include "tiny_model.hpp"
 
 // The replacement operator new/delete below pair malloc with free; GCC cannot see that through
 // inlining and warns at the call sites in this file.
@@ -121,24 +122,9 @@ void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, vo
 }
 int64_t workspace(const int64_t*) { return 0; }
 
-struct TinyModel {
-  const char* size_names[2] = {"N", "M"};
-  const char* size_dims[2] = {"N", "N"};
-  int64_t batch_extent[1] = {-2};  // the size symbol 1, M
-  vmc_buffer_info inputs[5] = {
-      {"mu", VMC_PARAM, 0, 0, nullptr, VMC_IDENTITY, 0, 0, ""},
-      {"x", VMC_DATA, 0, 1, batch_extent, 0, 0, 0, "N"},
-      {"N", VMC_SIZE, 0, 0, nullptr, 0, 0, 0, ""},
-      {"M", VMC_SIZE, 0, 0, nullptr, 0, 0, 0, ""},
-      {"eps.mu", VMC_NOISE, 0, 1, batch_extent, 0, 0, 0, ""},
-  };
-  vmc_buffer_info outputs[2] = {
-      {"elbo", VMC_OUTPUT, 0, 0, nullptr, 0, 0, 0, ""},
-      {"grad.mu", VMC_OUTPUT, 0, 0, nullptr, 0, 0, 0, ""},
-  };
-  int32_t reads[5] = {1, 1, 1, 1, 1};
-  vmc_kernel_info kernel{"elbo_grad", elbo_grad, workspace, 2, outputs, reads};
-  vmc_model_info info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 5, inputs, 1, 1, 0, nullptr, 1, &kernel};
+// The model of this file: its kernel above, with the row-free part.
+struct Model : TinyModel {
+  Model() : TinyModel(elbo_grad, workspace, /*row_free_part=*/true) {}
 };
 
 vmc::runtime::Arrays rows(int64_t n) {
@@ -160,7 +146,7 @@ vmc::runtime::TrainerOptions options(int threads, vmc::runtime::OptimizerKind k 
 }  // namespace
 
 TEST_CASE("trainer: every epoch visits every row once; the last batch is the remainder") {
-  TinyModel m;
+  Model m;
   vmc::runtime::Trainer t(m.info, rows(10), {{"mu", {0.0}}}, options(1));
   CHECK(t.steps_per_epoch() == 3);
   CHECK(t.batch_size() == 4);
@@ -177,7 +163,7 @@ TEST_CASE("trainer: every epoch visits every row once; the last batch is the rem
 }
 
 TEST_CASE("trainer: the partial batch is scaled by its own size (N/M')") {
-  TinyModel m;
+  Model m;
   // Constant data: every batch's estimate of the whole bound is the same whatever its size.
   vmc::runtime::Arrays data = rows(10);
   for (double& v : data.at("x").values) v = 3;
@@ -187,7 +173,7 @@ TEST_CASE("trainer: the partial batch is scaled by its own size (N/M')") {
 }
 
 TEST_CASE("trainer: SGD and Adam reach the optimum; two threads give the same steps") {
-  TinyModel m;
+  Model m;
   const double optimum = 10 * 4.5 / (10 + kRowFree);
   for (auto k : {vmc::runtime::OptimizerKind::Sgd, vmc::runtime::OptimizerKind::Adam,
                  vmc::runtime::OptimizerKind::Momentum, vmc::runtime::OptimizerKind::RmsProp,
@@ -214,7 +200,7 @@ TEST_CASE("trainer: SGD and Adam reach the optimum; two threads give the same st
 }
 
 TEST_CASE("trainer: a saved state continues bit for bit") {
-  TinyModel m;
+  Model m;
   auto o = options(1, vmc::runtime::OptimizerKind::Adam, 0.01);
   vmc::runtime::Trainer a(m.info, rows(10), {{"mu", {0.0}}}, o);
   for (int s = 0; s < 7; ++s) a.step();
@@ -233,7 +219,7 @@ TEST_CASE("trainer: a saved state continues bit for bit") {
 }
 
 TEST_CASE("trainer: a non-finite gradient skips the step and names the param") {
-  TinyModel m;
+  Model m;
   vmc::runtime::Trainer t(m.info, rows(10), {{"mu", {0.25}}}, options(1));
   g_nan = true;
   vmc::runtime::StepResult r = t.step();
@@ -245,7 +231,7 @@ TEST_CASE("trainer: a non-finite gradient skips the step and names the param") {
 }
 
 TEST_CASE("trainer: data that does not fit the model is refused with a message") {
-  TinyModel m;
+  Model m;
   vmc::data::Array wrong{"x", {5, 2}, std::vector<double>(10), false};
   CHECK_THROWS_WITH_AS(vmc::runtime::Trainer(m.info, {{"x", wrong}}, {{"mu", {0.0}}}, options(1)),
                        doctest::Contains("has shape [5, 2] but the model declares [N]"),
@@ -261,7 +247,7 @@ TEST_CASE("trainer: a training step allocates nothing once warm") {
     MESSAGE("allocations are not counted under AddressSanitizer");
     return;
   }
-  TinyModel m;
+  Model m;
   // The counter sees allocations at all.
   g_allocations = 0;
   g_count_allocations = true;
