@@ -143,8 +143,13 @@ const Node* lp_categorical_logit(const Node* x, const Args& a) {
   const Node* logits = fit(a[0], full);
   int last = static_cast<int>(full.size()) - 1;
   std::uint32_t last_bit = 1u << last;
-  const Node* norm = ir::broadcast(ir::reduce(ir::Op::LogSumExp, logits, last), full, last_bit);
-  const Node* log_p = ir::sub(logits, norm);
+  // Shifted by the row's largest logit first: logits − lse(logits) would absorb the log of the
+  // sum into a huge logit (three equal logits of 1e300 would give 0, not −log 3); the shift's
+  // gradient cancels exactly (shift invariance), up to rounding.
+  const Node* top = ir::broadcast(ir::reduce(ir::Op::ReduceMax, logits, last), full, last_bit);
+  const Node* shifted = ir::sub(logits, top);
+  const Node* norm = ir::broadcast(ir::reduce(ir::Op::LogSumExp, shifted, last), full, last_bit);
+  const Node* log_p = ir::sub(shifted, norm);
   ir::Attrs at;
   at.axis = last;
   const Node* index = x->graph().make(ir::Op::Iota, {}, at, full);

@@ -490,3 +490,30 @@ TEST_CASE("densities: extreme values and arguments give finite or -inf log densi
   CHECK(got[2] == 0);
   CHECK(got[3] == -std::numeric_limits<double>::infinity());
 }
+
+TEST_CASE("densities: categorical_logit and mvnormal_cholesky at extreme arguments: finite or -inf, never NaN") {
+  // Logits of ±1e300 (log_softmax must not form inf − inf) and Cholesky factors with diagonals
+  // from 1e-300 to 1e300 at values up to ±1e300.
+  {
+    Env env;
+    std::vector<double> logits = {1e300, -1e300, 0, -1e300, -1e300, -1e300, 1e300, 1e300, 1e300};
+    const Node* x = env.vec("x", {0, 1, 2});
+    std::vector<double> got =
+        env.eval(lower::log_density(dist("categorical_logit"), x, {env.tensor("logits", logits, {3, 3})}));
+    CHECK(got[0] == 0);                 // the label holds all the mass
+    CHECK(got[1] == doctest::Approx(-std::log(3.0)));  // three equal logits, however large
+    CHECK(got[2] == doctest::Approx(-std::log(3.0)));
+  }
+  for (double d : {1e-300, 1e-8, 1.0, 1e8, 1e300}) {
+    for (double v : {0.0, 1e-300, 1.0, 1e300, -1e300}) {
+      Env env;
+      const Node* x = env.vec("x", {v, -v});
+      const Node* mu = env.vec("mu", {0, 0});
+      const Node* l = env.tensor("L", {d, 0, 0.5 * d, d}, {2, 2});
+      double got = env.eval1(lower::log_density(dist("mvnormal_cholesky"), x, {mu, l}));
+      INFO("mvnormal_cholesky(x = ±" << v << ", L diagonal " << d << ") = " << got);
+      CHECK(!std::isnan(got));
+      CHECK(got != std::numeric_limits<double>::infinity());
+    }
+  }
+}
