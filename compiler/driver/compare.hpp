@@ -48,6 +48,10 @@ struct CompareArgs {
 
 int run_compare(const CompareArgs& args);
 
+// The mean of the finite values of `v` (NaN when there is none): repeats' figures, where a
+// run that stopped early has none.
+double mean_of(const std::vector<double>& v);
+
 // compare.svg drawn (again) from a comparison's compare.json, compare.csv and gradients.csv in
 // `dir`: `vmc compare --replot DIR`. Reports a problem and returns false.
 bool draw_compare(const std::string& dir);
