@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,12 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
 // Creates `dir` if needed and checks that files can be written in it (before any time is spent
 // training); reports the problem and returns false.
 bool prepare_output_dir(const std::string& dir);
+
+// The step size: `given`, else the optimizer's own for minibatch fits (Adam's 1e-3, as the
+// AEVB peer), ten times that when the model has no subsampled plate, so every step sees the
+// whole data set and its gradient is exact up to the guide's noise (a global-latent model such
+// as a regression, Stan ADVI's territory).
+double learning_rate(const Bound& b, runtime::OptimizerKind optimizer, std::optional<double> given);
 
 // `--batch M` or `--batch DIM=M` into the trainer's options; false after reporting a bad one.
 bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o);

@@ -335,10 +335,7 @@ int run_compare(const CompareArgs& args) {
         o.seed = args.seed + static_cast<std::uint64_t>(rep);
         if (!spec.batch.empty()) parse_batch(spec.batch, o);
         if (spec.optimizer) o.optimizer = runtime::parse_optimizer(*spec.optimizer);
-        bool subsampled = std::any_of(b.fe.lowered->sizes.begin(), b.fe.lowered->sizes.end(),
-                                      [](const auto& kv) { return kv.first != kv.second; });
-        std::optional<double> lr = spec.lr ? spec.lr : args.lr;
-        o.lr = lr.value_or(runtime::default_learning_rate(o.optimizer) * (subsampled ? 1 : 10));
+        o.lr = learning_rate(b, o.optimizer, spec.lr ? spec.lr : args.lr);
         // The same initial values for every run of a seed: they come from the model's params,
         // which the estimator does not change.
         runtime::Trainer trainer(fe.compiled->info(), b.train, lower::initial_params(*fe.lowered, o.seed), o);

@@ -60,13 +60,7 @@ int run_fit(const FitArgs& args) {
   if (!bind_model(b, margs, args.data, true)) return 1;
   const sema::Model& model = *b.fe.model;
   double compile_ms = b.fe.times.total();
-  // The default step size: the optimizer's own for minibatch fits (Adam's 1e-3, as the AEVB
-  // peer); ten times that when every step sees the whole data set, whose gradient is exact up
-  // to the guide's noise (a global-latent model such as a regression, Stan ADVI's territory).
-  bool subsampled = !b.fe.lowered->sizes.empty() &&
-                    std::any_of(b.fe.lowered->sizes.begin(), b.fe.lowered->sizes.end(),
-                                [](const auto& kv) { return kv.first != kv.second; });
-  topt.lr = args.lr.value_or(runtime::default_learning_rate(topt.optimizer) * (subsampled ? 1 : 10));
+  topt.lr = learning_rate(b, topt.optimizer, args.lr);
 
   // The output directory must take files before any time is spent training.
   const std::string dir = args.out;
