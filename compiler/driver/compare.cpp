@@ -278,7 +278,6 @@ int run_compare(const CompareArgs& args) {
   }
   common.seed = args.seed;
   common.threads = args.threads;
-  if (!prepare_output_dir(args.out)) return 1;
 
   // ---- the data, bound once, and every distinct compilation ----
   Bound b;
@@ -316,6 +315,10 @@ int run_compare(const CompareArgs& args) {
     m.kernels = {"elbo"};
     if (!compile_model(evaluator_fe, m, Stage::Native)) return 1;
   }
+
+  // The output directory must take files before any time is spent training (and is not made
+  // for a model or data that does not load).
+  if (!prepare_output_dir(args.out)) return 1;
 
   std::vector<RunResult> results;
   std::int64_t budget = 0, common_batch = 0, datapoints = 0;

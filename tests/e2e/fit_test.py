@@ -494,6 +494,12 @@ def case_compare(work):
         check("A test" in f.read(), "the test series in the picture")
 
     # Mistakes: exit 1 with a message, before any training.
+    bad_model = os.path.join(work, "bad.vmodel")
+    with open(bad_model, "w") as f:
+        f.write("model m;\ndata { x : real[N; }\n")
+    p = run("compare", bad_model, "--estimators", "A,B", "--out", os.path.join(work, "cmp_bad"), expect=1)
+    check("bad.vmodel:2:18: error:" in p.stderr, f"broken model: {p.stderr!r}")
+    check(not os.path.exists(os.path.join(work, "cmp_bad")), "no output directory for a model that does not check")
     p = run("compare", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--estimators", "A,C", expect=1)
     check("C" in p.stderr, f"unknown estimator: {p.stderr!r}")
     p = run("compare", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--out", out2, expect=1)
