@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cstdlib>
+#include <memory>
 #include <iostream>
 #include <new>
 #include <type_traits>
@@ -272,6 +274,15 @@ int run(int argc, char** argv) {
       return 1;
     }
   }
+  // Under mpirun with R > 1 ranks only fit runs: each rank trains on its shard. Any other
+  // command would run R times over and write the same files.
+  if (vmc::runtime::Collective* ranks = vmc::driver::world(); ranks && !*fit_cmd) {
+    if (ranks->rank() == 0) {
+      std::cerr << "vmc: error: only `vmc fit` runs across MPI ranks (" << ranks->size()
+                << " were started); run this command as one process, without mpirun\n";
+    }
+    return 1;
+  }
   // The commands that run a model on data get the shared model and data options.
   auto on_data = [&](auto& args, int (*command)(const std::remove_reference_t<decltype(args)>&)) {
     args.model = model;
@@ -312,6 +323,26 @@ int main(int argc, char** argv) {
   // Past a file-size limit (ulimit -f) a write should fail with EFBIG and be reported, not kill
   // the process with SIGXFSZ before it can say which file.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Started by mpirun (-np R, R > 1): join the MPI world, finalised when `world` goes.
+  std::unique_ptr<vmc::runtime::Collective> world;
+  if (vmc::runtime::launcher_size() > 1) {
+    if (!vmc::runtime::mpi_built()) {
+      const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+      if (!rank || std::string(rank) == "0") {
+        std::cerr << "vmc: error: started by an MPI launcher with " << vmc::runtime::launcher_size()
+                  << " processes, but this vmc was built without MPI (install libopenmpi-dev and "
+                     "configure with -DVMC_MPI=ON)\n";
+      }
+      return 1;
+    }
+    try {
+      world = vmc::runtime::mpi_world(&argc, &argv);
+    } catch (const std::exception& e) {
+      std::cerr << "vmc: error: " << e.what() << '\n';
+      return 1;
+    }
+    vmc::driver::set_world(world.get());
+  }
   return vmc::run_with_stack([&] {
     try {
       return run(argc, argv);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include <unistd.h>
 
@@ -36,91 +37,218 @@ extern "C" void on_interrupt(int sig) {
 
 }  // namespace
 
+namespace {
+
+runtime::Collective* g_world = nullptr;
+
+// A rank past rank 0 keeps its diagnostics until the ranks agree on who failed (so R ranks that
+// fail alike print one message, and a rank that alone fails prints its own).
+class Hold {
+ public:
+  explicit Hold(bool on) : on_(on) {
+    if (on_) old_ = std::cerr.rdbuf(held_.rdbuf());
+  }
+  ~Hold() { release(); }
+  std::string release() {
+    if (on_) std::cerr.rdbuf(old_);
+    on_ = false;
+    return held_.str();
+  }
+
+ private:
+  bool on_;
+  std::ostringstream held_;
+  std::streambuf* old_ = nullptr;
+};
+
+// FNV-1a, a 64-bit word at a time, over every array's name, shape and values: the same data
+// gives the same number (a pass over the data, as fast as memory).
+std::uint64_t hash_arrays(const Arrays& arrays) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&](std::uint64_t w) { h = (h ^ w) * 0x100000001b3ull; };
+  for (const auto& [name, a] : arrays) {
+    for (char c : name) mix(static_cast<unsigned char>(c));
+    for (std::int64_t e : a.shape) mix(static_cast<std::uint64_t>(e));
+    for (double v : a.values) {
+      std::uint64_t w;
+      std::memcpy(&w, &v, sizeof w);
+      mix(w);
+    }
+  }
+  return h;
+}
+
+}  // namespace
+
+void set_world(runtime::Collective* world) { g_world = world; }
+runtime::Collective* world() { return g_world && g_world->size() > 1 ? g_world : nullptr; }
+
 int run_fit(const FitArgs& args) {
+  // With mpirun -np R (ranks > 1): every rank loads, compiles and steps; rank 0 alone prints
+  // and writes (ARCHITECTURE.md's "Ranks").
+  runtime::Collective* const ranks = world();
+  const int rank = ranks ? ranks->rank() : 0;
+  const int n_ranks = ranks ? ranks->size() : 1;
+  const bool leader = rank == 0;
+  // Whether `ok` holds on every rank; if not, the first failing rank's held messages are
+  // printed (rank 0 printed its own already).
+  Hold hold(!leader);
+  auto agree = [&](bool ok) {
+    if (!ranks) return ok;
+    std::int64_t first_bad = n_ranks - ranks->max(ok ? 0 : n_ranks - rank);
+    if (first_bad == n_ranks) return true;
+    std::string held = hold.release();
+    if (rank == first_bad && rank != 0) std::cerr << "rank " << rank << " of " << n_ranks << ": " << held << std::flush;
+    return false;
+  };
+
   runtime::TrainerOptions topt;
-  if (!parse_batch(args.batch, topt)) return 1;
-  try {
-    topt.optimizer = runtime::parse_optimizer(args.optimizer);
-  } catch (const std::invalid_argument& e) {
-    error("--optimizer", e.what());
-    return 1;
-  }
-  if (args.lr && !(*args.lr > 0 && std::isfinite(*args.lr))) {
-    error("--lr", "the learning rate must be a positive number");
-    return 1;
-  }
-  topt.seed = args.seed;
-  topt.threads = args.threads;
-  topt.clip_grad = args.clip_grad;
-
   Bound b;
-  ModelArgs margs = args.model;
-  margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct"};
-  if (!args.data.test_data.empty()) margs.kernels.push_back("elbo");
-  if (!bind_model(b, margs, args.data, true)) return 1;
-  const sema::Model& model = *b.fe.model;
-  double compile_ms = b.fe.times.total();
-  topt.lr = learning_rate(b, topt.optimizer, args.lr);
-
-  // The output directory must take files before any time is spent training.
   const std::string dir = args.out;
-  if (!prepare_output_dir(dir)) return 1;
   const std::string checkpoint = dir + "/checkpoint.bin";
-  // A process killed while writing leaves its temporary file (CHECKPOINT.tmp.PID) beside the
-  // intact previous checkpoint: clear those of earlier runs.
-  {
+  std::optional<std::string> image;
+  Preview image_rows;
+  bool globals = false;
+  std::unique_ptr<runtime::Trainer> trainer;
+  runtime::FitHistory history;
+  double compile_ms = 0;
+  std::uint64_t data_hash = 0;
+  // Everything before training; false after reporting a problem (on every rank that has one).
+  auto set_up = [&]() -> bool {
+    if (!parse_batch(args.batch, topt)) return false;
+    try {
+      topt.optimizer = runtime::parse_optimizer(args.optimizer);
+    } catch (const std::invalid_argument& e) {
+      error("--optimizer", e.what());
+      return false;
+    }
+    if (args.lr && !(*args.lr > 0 && std::isfinite(*args.lr))) {
+      error("--lr", "the learning rate must be a positive number");
+      return false;
+    }
+    topt.seed = args.seed;
+    topt.threads = args.threads;
+    topt.clip_grad = args.clip_grad;
+    topt.collective = ranks;
+
+    ModelArgs margs = args.model;
+    margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct"};
+    if (!args.data.test_data.empty()) margs.kernels.push_back("elbo");
+    // "{rank}" in a data path names this rank's own copy of the file (data staged to each
+    // node's local disk); each rank still keeps only its shard of the rows.
+    DataArgs data = args.data;
+    for (std::vector<std::string>* specs : {&data.data, &data.test_data}) {
+      for (std::string& spec : *specs) {
+        for (auto at = spec.find("{rank}"); at != std::string::npos; at = spec.find("{rank}", at)) {
+          spec.replace(at, 6, std::to_string(rank));
+        }
+      }
+    }
+    if (!bind_model(b, margs, data, true)) return false;
+    compile_ms = b.fe.times.total();
+    topt.lr = learning_rate(b, topt.optimizer, args.lr);
+
+    // What the pictures need of the training data, taken now: the trainer then holds the only
+    // copy of it (in the model's precision), unless PSIS needs the arrays again (global latents).
+    const sema::Model& model = *b.fe.model;
+    image = image_data(b);
+    if (image && leader) image_rows = preview(b.train.at(*image), 64);
+    globals = std::any_of(model.latents.begin(), model.latents.end(), [](const sema::Variable& v) { return !v.local; });
+    if (ranks) data_hash = hash_arrays(b.train);
+    try {
+      auto init = lower::initial_params(*b.fe.lowered, args.seed);
+      if (globals && leader) trainer = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), b.train, init, topt);
+      else trainer = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), std::move(b.train), init, topt);
+    } catch (const RuntimeError& e) {
+      error(args.model.model_path, e.what());
+      return false;
+    }
+    if (b.have_test && leader) {
+      try {
+        trainer->check_data(b.test);
+      } catch (const RuntimeError& e) {
+        std::string files;
+        for (const auto& [name, path] : b.test_files) files += (files.empty() ? "" : ", ") + path;
+        error(files, e.what());
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!agree(set_up())) return 1;
+  if (ranks) {
+    // Every rank must have read the same data ({rank} paths are copies, not parts).
+    auto h = static_cast<std::int64_t>(data_hash >> 2);
+    if (ranks->max(h) != -ranks->max(-h)) {
+      if (leader) {
+        error(args.model.model_path, "the ranks read different training data: with {rank} in a --data path, "
+                                     "every rank's file must be a copy of the same data (each rank keeps its "
+                                     "own shard of the rows)");
+      }
+      return 1;
+    }
+  }
+
+  // The output directory must take files before any time is spent training (and is made only
+  // once the model and data are known to be good).
+  if (leader) {
+    bool ok = prepare_output_dir(dir);
+    // A process killed while writing leaves its temporary file (CHECKPOINT.tmp.PID) beside
+    // the intact previous checkpoint: clear those of earlier runs.
     std::error_code ignored;
     for (const auto& entry : fs::directory_iterator(dir, ignored)) {
       std::string name = entry.path().filename().string();
       if (name.rfind("checkpoint.bin.tmp.", 0) == 0) fs::remove(entry.path(), ignored);
     }
-  }
-
-  // What the pictures need of the training data, taken now: the trainer then holds the only
-  // copy of it (in the model's precision), unless PSIS needs the arrays again (global latents).
-  std::optional<std::string> image = image_data(b);
-  Preview image_rows = image ? preview(b.train.at(*image), 64) : Preview{};
-  const bool globals =
-      std::any_of(model.latents.begin(), model.latents.end(), [](const sema::Variable& v) { return !v.local; });
-  std::unique_ptr<runtime::Trainer> trainer;
-  runtime::FitHistory history;
-  try {
-    auto init = lower::initial_params(*b.fe.lowered, args.seed);
-    if (globals) trainer = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), b.train, init, topt);
-    else trainer = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), std::move(b.train), init, topt);
-    if (args.resume) {
-      if (!fs::exists(checkpoint)) {
-        error(checkpoint, "no checkpoint to resume from (run without --resume first)");
-        return 1;
-      }
-      runtime::read_checkpoint(checkpoint, *trainer, history);
-    }
-  } catch (const RuntimeError& e) {
-    error(args.model.model_path, e.what());
+    if (!agree(ok)) return 1;
+  } else if (!agree(true)) {
     return 1;
   }
-  if (b.have_test) {
-    try {
-      trainer->check_data(b.test);
-    } catch (const RuntimeError& e) {
-      std::string files;
-      for (const auto& [name, path] : b.test_files) files += (files.empty() ? "" : ", ") + path;
-      error(files, e.what());
-      return 1;
+
+  // --resume: rank 0 reads the checkpoint and every rank restores the same bytes (the ranks
+  // need not share a file system).
+  if (args.resume) {
+    bool ok = true;
+    std::string bytes;
+    if (leader) {
+      if (!fs::exists(checkpoint)) {
+        error(checkpoint, "no checkpoint to resume from (run without --resume first)");
+        ok = false;
+      } else {
+        try {
+          bytes = runtime::read_checkpoint_bytes(checkpoint);
+        } catch (const RuntimeError& e) {
+          error(args.model.model_path, e.what());
+          ok = false;
+        }
+      }
     }
+    if (!agree(ok)) return 1;
+    if (ranks) ranks->broadcast(bytes, 0);
+    try {
+      runtime::restore_checkpoint(bytes, checkpoint, *trainer, history);
+    } catch (const RuntimeError& e) {
+      error(args.model.model_path, e.what());
+      ok = false;
+    }
+    if (!agree(ok)) return 1;
   }
+  hold.release();
+  const sema::Model& model = *b.fe.model;
 
   std::int64_t steps = args.steps;
   if (steps <= 0) {
     steps = args.epochs > 0 ? static_cast<std::int64_t>(std::ceil(args.epochs * static_cast<double>(trainer->steps_per_epoch())))
                             : 2000;
   }
-  bool terminal = ::isatty(STDOUT_FILENO) && !args.quiet;
-  if (!args.quiet) {
+  const bool quiet = args.quiet || !leader;
+  bool terminal = ::isatty(STDOUT_FILENO) && !quiet;
+  if (!quiet) {
     std::printf("fit %s: %s, estimator %s (L = %d), %s, lr %g, seed %llu, %d thread%s\n",
                 model.name.c_str(), b.embedded ? "embedded digits (1797 x 64)" : "data bound",
                 args.model.estimator.c_str(), args.model.samples, runtime::to_string(topt.optimizer), topt.lr,
                 static_cast<unsigned long long>(args.seed), args.threads, args.threads == 1 ? "" : "s");
+    if (ranks) std::printf("  %d MPI ranks, each with its shard of the data and its slice of every minibatch\n", n_ranks);
     std::string batching = trainer->primary_dim().empty()
                                ? std::string("every step sees all the data")
                                : "minibatch " + std::to_string(trainer->batch_size()) + " (" +
@@ -138,10 +266,10 @@ int run_fit(const FitArgs& args) {
   lo.steps = steps;
   lo.tol_rel_obj = args.tol_rel_obj;
   lo.eval_every = args.eval_every;
-  lo.test = b.have_test ? &b.test : nullptr;
-  lo.quiet = args.quiet;
+  lo.test = b.have_test && leader ? &b.test : nullptr;
+  lo.quiet = quiet;
   lo.terminal = terminal;
-  lo.checkpoint_path = checkpoint;
+  if (leader) lo.checkpoint_path = checkpoint;
   lo.checkpoint_every = args.checkpoint_every;
   lo.interrupt = &g_interrupted;
   g_interrupted.store(false);
@@ -152,9 +280,23 @@ int run_fit(const FitArgs& args) {
   std::vector<std::string> warnings;
   try {
     r = runtime::run_fit(*trainer, history, lo, std::cout);
-    if (r.stop_reason == "steps" && args.steps <= 0 && args.epochs > 0) r.stop_reason = "epochs";
+  } catch (const std::exception& e) {
+    // A rank that cannot go on while the others wait in the step's sums stops them all.
+    error(leader ? dir : args.model.model_path, e.what());
+    if (ranks) ranks->abort(1);
     std::signal(SIGINT, previous);
     std::signal(SIGTERM, previous_term);
+    return 1;
+  }
+  std::signal(SIGINT, previous);
+  std::signal(SIGTERM, previous_term);
+  if (!leader) {
+    // The other ranks' work ends with the steps: rank 0 evaluates and writes.
+    if (r.stop_reason == "nonfinite") return 1;
+    return r.stop_reason == "interrupted" ? 128 + g_signal.load() : 0;
+  }
+  try {
+    if (r.stop_reason == "steps" && args.steps <= 0 && args.epochs > 0) r.stop_reason = "epochs";
     if (r.stop_reason == "interrupted") std::cout << "interrupted: writing the results so far\n";
 
     std::optional<double> test_elbo;
@@ -173,6 +315,7 @@ int run_fit(const FitArgs& args) {
     summary["datapoints_seen"] = trainer->datapoints_seen();
     summary["seed"] = trainer->options().seed;
     summary["threads"] = args.threads;
+    summary["ranks"] = n_ranks;
     summary["precision"] = args.model.precision;
     summary["optimizer"] = runtime::to_string(topt.optimizer);
     summary["lr"] = topt.lr;
@@ -233,13 +376,9 @@ int run_fit(const FitArgs& args) {
       std::printf("\n");
     }
   } catch (const RuntimeError& e) {
-    std::signal(SIGINT, previous);
-    std::signal(SIGTERM, previous_term);
     error(args.model.model_path, e.what());
     return 1;
   } catch (const std::exception& e) {
-    std::signal(SIGINT, previous);
-    std::signal(SIGTERM, previous_term);
     error(dir, e.what());
     return 1;
   }

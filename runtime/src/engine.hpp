@@ -36,6 +36,7 @@ namespace vmc::runtime {
 struct Trainer::Impl {
   virtual ~Impl() = default;
   virtual StepResult step() = 0;
+  virtual bool any_rank(bool flag) = 0;
   virtual std::int64_t restore_last_good() = 0;
   virtual double evaluate(const Arrays& data, const std::string& kernel, std::uint64_t stream,
                           std::int64_t batch) = 0;
@@ -347,6 +348,11 @@ class Engine final : public Trainer::Impl {
     std::vector<std::int64_t> batch;                   // per sub
     std::uint64_t noise_step = 0;
     const std::map<std::string, std::vector<double>>* fixed = nullptr;
+    // Ranks: the primary plate's data rows come from `local` (this rank's slice of the
+    // minibatch, fetched from the other ranks' shards) at positions `local_rows`, while `rows`
+    // keeps their indices in the whole data set (the noise's key).
+    const Dataset<T>* local = nullptr;
+    std::span<const std::int64_t> local_rows;
   };
 
   std::int64_t dim_value(const Dataset<T>& ds, const std::string& dim) const {
@@ -402,6 +408,27 @@ class Engine final : public Trainer::Impl {
     }
     std::int64_t begin = b * s.m, end = std::min(s.n, begin + s.m);
     return {s.perm.data() + begin, static_cast<std::size_t>(end - begin)};
+  }
+
+  // ---- ranks (TrainerOptions::collective) ----
+
+  // Splits the primary plate's data into the ranks' shards (rank r keeps rows part(N, R, r);
+  // rank 0 keeps every row) once the trainer is built.
+  void setup_ranks();
+  // The rank whose shard holds global row g.
+  int owner(std::int64_t g) const;
+  // This rank's slice `mine` of the step's minibatch `batch` into fetched_: every rank sends
+  // the rows it holds of every other rank's slice, in one exchange.
+  void fetch_slice(std::span<const std::int64_t> batch, std::span<const std::int64_t> mine);
+  // Throws on a rank that holds only a shard: `what` needs every row of the training data.
+  void require_whole_data(const char* what) const {
+    if (distributed_ && rank_ > 0) {
+      throw RuntimeError(std::string(what) + " needs the whole training data, which only rank 0 holds");
+    }
+  }
+  bool any_rank(bool flag) override {
+    if (!options.collective || options.collective->size() <= 1) return flag;
+    return options.collective->max(flag ? 1 : 0) > 0;
   }
 
   // ---- a training step ----
@@ -497,6 +524,29 @@ class Engine final : public Trainer::Impl {
   std::vector<CallSpec> step_specs_;
   std::vector<double> step_sumsq_;
   std::vector<std::string> step_bad_;
+  // Ranks: R > 1 with a primary plate to split (otherwise every rank computes the same bound).
+  bool distributed_ = false;
+  int rank_ = 0, ranks_ = 1;
+  struct ShardInput {
+    int input = -1;
+    std::size_t row = 0;  // elements per datapoint
+    bool is_int = false;
+    // Its arrays in train_ (this rank's shard) and in fetched_ (map nodes do not move).
+    std::vector<T>* kept_reals = nullptr;
+    std::vector<T>* fetched_reals = nullptr;
+    std::vector<std::int64_t>* kept_ints = nullptr;
+    std::vector<std::int64_t>* fetched_ints = nullptr;
+    std::size_t bytes() const { return row * (is_int ? sizeof(std::int64_t) : sizeof(T)); }
+  };
+  std::vector<ShardInput> shard_inputs_;  // the data inputs batched over the primary plate
+  std::size_t row_bytes_ = 0;             // one datapoint of all of them
+  std::int64_t shard_lo_ = 0;             // global index of this rank's first kept row
+  Dataset<T> fetched_;                    // this rank's slice of the minibatch, in order
+  std::vector<std::int64_t> positions_;   // 0, 1, 2, ...: the rows of fetched_
+  std::vector<unsigned char> send_buf_, recv_buf_;
+  std::vector<std::int64_t> send_bytes_, recv_bytes_;
+  std::vector<std::size_t> cursor_;
+  std::vector<double> rank_sums_;         // the bound and the problems, summed over ranks
 };
 
 }  // namespace detail

@@ -110,6 +110,7 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
   barrier_.set_size(options.threads);
   step_sumsq_.assign(options.threads, 0.0);
   step_bad_.resize(options.threads);
+  if (options.collective && options.collective->size() > 1) setup_ranks();
 }
 
 template <typename T>
@@ -209,9 +210,12 @@ void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds,
         const std::vector<std::int64_t>& shape = ds.shapes.at(b.name);
         std::size_t row = 1;
         for (std::size_t d = 1; d < shape.size(); ++d) row *= static_cast<std::size_t>(shape[d]);
-        std::span<const std::int64_t> rows = spec.rows[j];
+        // A rank's slice of the minibatch was fetched into spec.local: gather from there.
+        const bool fetched = spec.local && j == primary_index_;
+        const Dataset<T>& from = fetched ? *spec.local : ds;
+        std::span<const std::int64_t> rows = fetched ? spec.local_rows : spec.rows[j];
         if (b.is_int) {
-          const std::vector<std::int64_t>& src = ds.ints.at(b.name);
+          const std::vector<std::int64_t>& src = from.ints.at(b.name);
           std::vector<std::int64_t>& dst = slot.ints[i];
           dst.resize(std::max<std::size_t>(1, rows.size() * row));
           for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -219,7 +223,7 @@ void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds,
           }
           slot.inputs[i] = dst.data();
         } else {
-          const std::vector<T>& src = ds.reals.at(b.name);
+          const std::vector<T>& src = from.reals.at(b.name);
           Aligned<T>& dst = slot.reals[i];
           dst.resize(rows.size() * row);
           for (std::size_t r = 0; r < rows.size(); ++r) {

@@ -9,6 +9,7 @@ namespace vmc::runtime::detail {
 
 template <typename T>
 GemmProfile Engine<T>::record_step() {
+  require_whole_data("recording a step");
   GemmProfile profile;
   profile.per_thread.resize(static_cast<std::size_t>(options.threads));
   pool_.run([&](int t) { detail::t_gemm_log = &profile.per_thread[t]; });
@@ -254,6 +255,7 @@ std::int64_t Engine<T>::test_datapoints(const Dataset<T>& ds) const {
 template <typename T>
 std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::int64_t count,
                                                 std::uint64_t stream) {
+  require_whole_data("drawing the bound on all of the data");
   const vmc_kernel_info& k = kernel(name);
   const int threads = options.threads;
   std::vector<std::vector<std::int64_t>> all(subs_.size());
@@ -278,6 +280,7 @@ std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::in
 
 template <typename T>
 std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::uint64_t stream) {
+  require_whole_data("measuring the gradient noise");
   if (draws < 2) throw RuntimeError("the gradient's variance needs at least 2 draws");
   const vmc_kernel_info& k = kernel("elbo_grad");
   const int threads = options.threads;
@@ -345,6 +348,7 @@ std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::ui
 template <typename T>
 Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
                         const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) {
+  if (!arrays) require_whole_data("sampling on the training data");
   const vmc_kernel_info& k = kernel(name);
   // The training data as it is when it gives every dim (no copy); otherwise a dataset whose
   // subsampled dims have just the rows drawn.

@@ -22,22 +22,40 @@ StepResult Engine<T>::step() {
   }
   StepResult result;
   result.rows = primary_index_ >= 0 ? base.batch[primary_index_] : datapoints;
-  bool split = threads > 1 && info->rows_additive && primary_index_ >= 0 &&
-               base.batch[primary_index_] >= threads;
+  // This process's rows of the primary plate: the whole minibatch, or with ranks its slice,
+  // whose data it fetches from the ranks holding them.
+  std::span<const std::int64_t> mine;
+  if (primary_index_ >= 0) {
+    mine = base.rows[primary_index_];
+    if (distributed_) {
+      auto [b, e] = part(mine.size(), ranks_, rank_);
+      std::span<const std::int64_t> batch = mine;
+      mine = batch.subspan(b, e - b);
+      fetch_slice(batch, mine);
+    }
+  }
+  bool split = threads > 1 && info->rows_additive && primary_index_ >= 0 && mine.size() >= static_cast<std::size_t>(threads);
   int parts = split ? threads : 1;
+  // The part of the bound that does not depend on the rows is in every part's output: it is
+  // taken out again so that the sum over threads and ranks counts it once (on rank 0).
+  const int copies = info->row_free_part && primary_index_ >= 0
+                         ? parts - (!distributed_ || rank_ == 0 ? 1 : 0)
+                         : 0;
   pool_.run([&](int t) {
     if (t < parts) {
       CallSpec& spec = step_specs_[t];
       spec = base;
-      if (split) {
-        auto [b, e] = part(base.rows[primary_index_].size(), parts, t);
-        spec.rows[primary_index_] = base.rows[primary_index_].subspan(b, e - b);
+      if (primary_index_ >= 0) {
+        auto [b, e] = split ? part(mine.size(), parts, t) : std::pair<std::size_t, std::size_t>{0, mine.size()};
+        spec.rows[primary_index_] = mine.subspan(b, e - b);
+        if (distributed_) {
+          spec.local = &fetched_;
+          spec.local_rows = {positions_.data() + b, e - b};
+        }
       }
       call(k, slots_[t], train_, spec);
     }
-    // The part of the bound that does not depend on the rows, counted once per part: the
-    // sum takes it back out (parts − 1) times.
-    if (split && info->row_free_part && t == parts - 1) {
+    if (copies > 0 && t == parts - 1) {
       CallSpec& none = step_specs_[threads];
       none = base;
       none.rows[primary_index_] = {};
@@ -48,8 +66,30 @@ StepResult Engine<T>::step() {
   const int n_out = k.n_outputs;
   double elbo = 0;
   for (int t = 0; t < parts; ++t) elbo += static_cast<double>(slots_[t].outs[0].data[0]);
-  const bool correct = split && info->row_free_part;
-  if (correct) elbo -= (parts - 1) * static_cast<double>(slots_[threads].outs[0].data[0]);
+  if (copies > 0) elbo -= copies * static_cast<double>(slots_[threads].outs[0].data[0]);
+  // Thread t's slice of gradient output o summed over the parts, into slot 0.
+  auto sum_parts = [&](int o, int t) {
+    if (parts == 1 && copies == 0) return;
+    T* g0 = slots_[0].outs[o].data;
+    auto [b, e] = part(slots_[0].outs[o].size, threads, t);
+    for (int p = 1; p < parts; ++p) {
+      const T* gp = slots_[p].outs[o].data;
+      for (std::size_t i = b; i < e; ++i) g0[i] += gp[i];
+    }
+    if (copies > 0) {
+      const T* ge = slots_[threads].outs[o].data;
+      const T c = static_cast<T>(copies);
+      for (std::size_t i = b; i < e; ++i) g0[i] -= c * ge[i];
+    }
+  };
+  if (distributed_) {
+    // Every rank's bound and gradient summed: the same numbers on every rank from here on.
+    pool_.run([&](int t) {
+      for (int o = 1; o < n_out; ++o) sum_parts(o, t);
+    });
+    for (int o = 1; o < n_out; ++o) options.collective->sum(slots_[0].outs[o].data, slots_[0].outs[o].size);
+    options.collective->sum(&elbo, 1);
+  }
   result.elbo = elbo;
   result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
   if (std::isfinite(elbo) && steps % kGoodEvery == 0) keep_good();
@@ -59,19 +99,9 @@ StepResult Engine<T>::step() {
   for (std::string& b : bad) b.clear();
   pool_.run([&](int t) {
     for (int o = 1; o < n_out && bad[t].empty(); ++o) {
+      if (!distributed_) sum_parts(o, t);
       T* g0 = slots_[0].outs[o].data;
       auto [b, e] = part(slots_[0].outs[o].size, threads, t);
-      if (split) {
-        const T* ge = correct ? slots_[threads].outs[o].data : nullptr;
-        const T rest = static_cast<T>(parts - 1);
-        for (int p = 1; p < parts; ++p) {
-          const T* gp = slots_[p].outs[o].data;
-          for (std::size_t i = b; i < e; ++i) g0[i] += gp[i];
-        }
-        if (correct) {
-          for (std::size_t i = b; i < e; ++i) g0[i] -= rest * ge[i];
-        }
-      }
       // The sum of squares in 16 float lanes (vectorises without reassociating a serial sum);
       // a NaN or Inf anywhere makes it non-finite, and then the slice is searched.
       constexpr std::size_t kLanes = 16;

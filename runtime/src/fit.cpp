@@ -100,10 +100,18 @@ void write_checkpoint(const std::string& path, const Trainer& trainer, const Fit
   write_file_atomic(path, out);
 }
 
-void read_checkpoint(const std::string& path, Trainer& trainer, FitHistory& h, bool params_only) {
+std::string read_checkpoint_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw RuntimeError(path + ": cannot open checkpoint: " + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void read_checkpoint(const std::string& path, Trainer& trainer, FitHistory& h, bool params_only) {
+  restore_checkpoint(read_checkpoint_bytes(path), path, trainer, h, params_only);
+}
+
+void restore_checkpoint(const std::string& bytes, const std::string& path, Trainer& trainer, FitHistory& h,
+                        bool params_only) {
   if (bytes.size() < sizeof kMagic + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw RuntimeError(path + ": not a vmc checkpoint");
   }
@@ -207,7 +215,9 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
   };
 
   while (trainer.steps_done() < total) {
-    if (o.interrupt && o.interrupt->load()) {
+    // With ranks, all stop at the same step when any was interrupted (mpirun forwards the
+    // signal to each, but not at the same instant).
+    if (trainer.any_rank(o.interrupt && o.interrupt->load())) {
       result.stop_reason = "interrupted";
       break;
     }

@@ -137,6 +137,7 @@ Trainer::Trainer(const vmc_model_info& info, Arrays data,
 Trainer::~Trainer() = default;
 
 StepResult Trainer::step() { return impl_->step(); }
+bool Trainer::any_rank(bool flag) { return impl_->any_rank(flag); }
 std::int64_t Trainer::restore_last_good_state() { return impl_->restore_last_good(); }
 std::int64_t Trainer::steps_done() const { return impl_->steps; }
 std::int64_t Trainer::datapoints_seen() const { return impl_->seen; }

@@ -73,6 +73,11 @@ void write_checkpoint(const std::string& path, const Trainer& trainer, const Fit
 // `history`. Throws RuntimeError naming the file and the problem.
 void read_checkpoint(const std::string& path, Trainer& trainer, FitHistory& history,
                      bool params_only = false);
+// The same in two halves: a checkpoint file's bytes, and those bytes (read by one rank and
+// broadcast to the others) into `trainer`; `path` names the file in messages.
+std::string read_checkpoint_bytes(const std::string& path);
+void restore_checkpoint(const std::string& bytes, const std::string& path, Trainer& trainer, FitHistory& history,
+                        bool params_only = false);
 
 // The trace as CSV: step,datapoints_seen,elbo,smoothed_elbo,wall_s (bounds per datapoint).
 void write_trace_csv(const std::string& path, const FitHistory& history);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "vmc/abi.h"
+#include "vmc/collective.hpp"
 #include "vmc/data.hpp"
 
 namespace vmc::runtime {
@@ -40,6 +41,14 @@ struct TrainerOptions {
   OptimizerKind optimizer = OptimizerKind::Adam;
   double lr = 1e-3;
   double clip_grad = 0;  // > 0: the gradient's global L2 norm (per datapoint) is clipped to it
+  // Data-parallel ranks (not owned; must outlive the trainer), or nullptr for one process. With
+  // R > 1 ranks every rank builds its trainer from the same data and options: rank r keeps
+  // only its shard of the primary plate's rows (rank 0 keeps them all, for the evaluations
+  // after a fit), takes its slice of every global minibatch (rows fetched from their shards'
+  // ranks), and the slices' bounds and gradients are summed over the ranks before one
+  // identical update on every rank. R ranks follow one process with the same global batch up
+  // to the order of floating-point sums.
+  Collective* collective = nullptr;
 };
 
 // A user-facing failure of the engine (bad data for the model, a checkpoint that does not fit).
@@ -107,6 +116,8 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   StepResult step();
+  // Whether `flag` is true on any rank (itself with one process): ranks agree to stop together.
+  bool any_rank(bool flag);
   // Puts back the params and optimizer state of the last step (one in every 50) whose bound was
   // finite, as it was before that step's update; returns that step's number, or −1 when none
   // was kept. For a fit that gives up on non-finite steps.

@@ -1,0 +1,169 @@
+// Data-parallel ranks (TrainerOptions::collective, runtime/src/engine_ranks.cpp) as threads of
+// one process (thread_ranks.hpp): R ranks with a global minibatch of M follow one process with
+// minibatch M up to the order of floating-point sums, each rank keeping only its shard. The same
+// through Open MPI's mpirun is the ctest label `mpi` (tests/mpi/).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "jit/compiled_model.hpp"
+#include "lower/synthetic.hpp"
+#include "test_lower_helpers.hpp"
+#include "thread_ranks.hpp"
+#include "vmc/data.hpp"
+#include "vmc/trainer.hpp"
+
+using namespace vmc;
+using namespace lower_test;
+
+namespace {
+
+// A global latent (a prior outside the plate: the bound has a row-free part), local latents
+// with an amortised guide, and two data arrays batched over the plate.
+const char* kModel = R"(model ranks;
+dims { N; D; K = 2; }
+data { x : real[N, D]; y : real[N]; }
+latent { w : real[D]; z : real[N, K]; }
+param {
+  w_loc : real[D];  w_ls : real[D] init -1;
+  A : real[K, D];  a : real[K];  log_s : real[K];
+}
+model {
+  w ~ normal(0, 1);
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    y[i] ~ normal(dot(x[i], w) + sum(z[i]), 1);
+  }
+}
+guide {
+  w ~ normal(w_loc, exp(w_ls));
+  plate i in N subsample {
+    z[i] ~ normal(A * x[i] + a, exp(log_s));
+  }
+}
+)";
+
+runtime::Arrays make_data(std::int64_t n, std::int64_t d) {
+  data::Array x{"x", {n, d}, {}, false}, y{"y", {n}, {}, false};
+  for (std::int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (std::int64_t j = 0; j < d; ++j) {
+      double v = std::sin(0.7 * static_cast<double>(i) + 1.3 * static_cast<double>(j));
+      x.values.push_back(v);
+      s += (j + 1) * v * 0.5;
+    }
+    y.values.push_back(s + 0.1 * std::cos(static_cast<double>(i)));
+  }
+  return {{"x", x}, {"y", y}};
+}
+
+struct Run {
+  std::vector<std::vector<double>> params;  // by param, after the steps
+  std::vector<double> elbos;                // every step's bound
+};
+
+Run train(const vmc_model_info& info, const lower::Lowered& l, const runtime::TrainerOptions& o, int steps,
+          runtime::Collective* c = nullptr) {
+  runtime::TrainerOptions opt = o;
+  opt.collective = c;
+  runtime::Trainer t(info, make_data(103, 3), lower::initial_params(l, o.seed), opt);
+  Run r;
+  for (int s = 0; s < steps; ++s) r.elbos.push_back(t.step().elbo);
+  for (const std::string& p : t.param_names()) r.params.push_back(t.param(p));
+  return r;
+}
+
+// The largest difference relative to the values' scale (every element of every param).
+double max_rel(const Run& a, const Run& b) {
+  double worst = 0;
+  for (std::size_t p = 0; p < a.params.size(); ++p) {
+    for (std::size_t i = 0; i < a.params[p].size(); ++i) {
+      double x = a.params[p][i], y = b.params[p][i];
+      worst = std::max(worst, std::abs(x - y) / std::max({std::abs(x), std::abs(y), 1e-3}));
+    }
+  }
+  for (std::size_t s = 0; s < a.elbos.size(); ++s) {
+    worst = std::max(worst, std::abs(a.elbos[s] - b.elbos[s]) / std::max(std::abs(a.elbos[s]), 1.0));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("ranks: R ranks as threads follow one process with the same global minibatch") {
+  sema::Options so;
+  so.data_shapes["x"] = {103, 3};
+  so.data_shapes["y"] = {103};
+  for (auto precision : {codegen::Precision::F64, codegen::Precision::F32}) {
+    const bool f64 = precision == codegen::Precision::F64;
+    CAPTURE(f64);
+    for (auto est : {lower::Estimator::A, lower::Estimator::B}) {
+      Compiled m(kModel, so, lower_options(est));
+      REQUIRE_MESSAGE(m.ok(), m.messages());
+      Diagnostics d;
+      auto compiled = jit::CompiledModel::build(m.l(), precision, d, "ranks");
+      REQUIRE(compiled);
+      REQUIRE(compiled->info().row_free_part == 1);
+      runtime::TrainerOptions o;
+      o.seed = 11;
+      o.default_batch = 10;  // 11 steps per epoch, the last of 3 rows: fewer rows than 4 ranks
+      o.optimizer = runtime::OptimizerKind::Adam;
+      o.lr = 0.01;
+      const int steps = 50;
+      Run one = train(compiled->info(), m.l(), o, steps);
+      for (int ranks : {2, 3, 4}) {
+        for (int threads : {1, 2}) {
+          CAPTURE(ranks);
+          CAPTURE(threads);
+          runtime::TrainerOptions ro = o;
+          ro.threads = threads;
+          ThreadRanks group(ranks);
+          std::vector<Run> runs(ranks);
+          std::vector<std::thread> members;
+          for (int r = 0; r < ranks; ++r) {
+            members.emplace_back([&, r] { runs[r] = train(compiled->info(), m.l(), ro, steps, &group.rank(r)); });
+          }
+          for (std::thread& t : members) t.join();
+          for (int r = 0; r < ranks; ++r) {
+            CAPTURE(r);
+            CHECK(max_rel(runs[r], runs[0]) == 0.0);  // every rank holds the same params, bit for bit
+            CHECK(max_rel(runs[r], one) < (f64 ? 1e-10 : 1e-5));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("ranks: a rank past rank 0 keeps only its shard and refuses whole-data work") {
+  sema::Options so;
+  so.data_shapes["x"] = {103, 3};
+  so.data_shapes["y"] = {103};
+  Compiled m(kModel, so, lower_options(lower::Estimator::A));
+  REQUIRE(m.ok());
+  Diagnostics d;
+  auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "ranks");
+  REQUIRE(compiled);
+  ThreadRanks group(2);
+  std::string rank1_error;
+  std::thread second([&] {
+    runtime::TrainerOptions o;
+    o.collective = &group.rank(1);
+    runtime::Trainer t(compiled->info(), make_data(103, 3), lower::initial_params(m.l(), 1), o);
+    t.step();
+    try {
+      t.gradient_noise(4, 1);
+    } catch (const runtime::RuntimeError& e) {
+      rank1_error = e.what();
+    }
+  });
+  runtime::TrainerOptions o;
+  o.collective = &group.rank(0);
+  runtime::Trainer t(compiled->info(), make_data(103, 3), lower::initial_params(m.l(), 1), o);
+  t.step();
+  second.join();
+  CHECK(t.gradient_noise(4, 1).size() > 0);  // rank 0 holds every row
+  CHECK(rank1_error.find("only rank 0 holds") != std::string::npos);
+}
