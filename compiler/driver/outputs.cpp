@@ -103,6 +103,7 @@ std::optional<double> psis(const FitArgs& args, const Bound& b, const runtime::T
   std::map<std::string, std::vector<double>> params;
   for (const std::string& n : trainer.param_names()) params[n] = trainer.param(n);
   runtime::TrainerOptions o = trainer.options();
+  o.collective = nullptr;  // after a fit on ranks: rank 0 alone, on the whole data
   runtime::Trainer weights(fe.compiled->info(), b.train, params, o);
   std::vector<double> lw = weights.whole_data_draws("elbo", draws, kStreamPsis);
   return psis_khat(lw).k;

@@ -420,11 +420,16 @@ class Engine final : public Trainer::Impl {
   // This rank's slice `mine` of the step's minibatch `batch` into fetched_: every rank sends
   // the rows it holds of every other rank's slice, in one exchange.
   void fetch_slice(std::span<const std::int64_t> batch, std::span<const std::int64_t> mine);
-  // Throws on a rank that holds only a shard: `what` needs every row of the training data.
-  void require_whole_data(const char* what) const {
-    if (distributed_ && rank_ > 0) {
-      throw RuntimeError(std::string(what) + " needs the whole training data, which only rank 0 holds");
-    }
+  // Throws when the training data is split across ranks: `what` needs every row of it. With
+  // `rows` > 0, only the first rows: rank 0's shard may hold them.
+  void require_whole_data(const char* what, std::int64_t rows = -1) const {
+    if (!distributed_) return;
+    if (rows >= 0 && rank_ == 0 && rows <= shard_rows_) return;
+    throw RuntimeError(std::string(what) + " needs " +
+                       (rows >= 0 ? "the first " + std::to_string(rows) + " rows" : std::string("every row")) +
+                       " of the training data, but with " + std::to_string(ranks_) +
+                       " ranks each holds a shard (rank " + std::to_string(rank_) + ": " +
+                       std::to_string(shard_rows_) + " rows)");
   }
   bool any_rank(bool flag) override {
     if (!options.collective || options.collective->size() <= 1) return flag;
@@ -540,7 +545,8 @@ class Engine final : public Trainer::Impl {
   };
   std::vector<ShardInput> shard_inputs_;  // the data inputs batched over the primary plate
   std::size_t row_bytes_ = 0;             // one datapoint of all of them
-  std::int64_t shard_lo_ = 0;             // global index of this rank's first kept row
+  std::int64_t shard_lo_ = 0;             // global index of this rank's first row
+  std::int64_t shard_rows_ = 0;           // rows in this rank's shard
   Dataset<T> fetched_;                    // this rank's slice of the minibatch, in order
   std::vector<std::int64_t> positions_;   // 0, 1, 2, ...: the rows of fetched_
   std::vector<unsigned char> send_buf_, recv_buf_;

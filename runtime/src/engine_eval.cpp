@@ -348,8 +348,13 @@ std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::ui
 template <typename T>
 Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
                         const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) {
-  if (!arrays) require_whole_data("sampling on the training data");
   const vmc_kernel_info& k = kernel(name);
+  if (!arrays) {
+    // Only a kernel that reads the plate's data needs its rows (sample_model draws them).
+    bool reads = false;
+    for (const ShardInput& s : shard_inputs_) reads |= !k.reads || k.reads[s.input];
+    if (reads) require_whole_data("sampling on the training data", rows);
+  }
   // The training data as it is when it gives every dim (no copy); otherwise a dataset whose
   // subsampled dims have just the rows drawn.
   bool own = arrays != nullptr;

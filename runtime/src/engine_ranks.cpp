@@ -1,8 +1,8 @@
 // Engine<T>: data-parallel ranks (TrainerOptions::collective). Each rank keeps a shard of the
 // primary plate's rows; a step's global minibatch is cut into one slice per rank, and every rank
 // fetches its slice's rows from the ranks whose shards hold them in one exchange (a minibatch of
-// data per step, far less than the gradient the ranks then sum). Rank 0 keeps every row, for the
-// evaluations and pictures after a fit.
+// data per step, far less than the gradient the ranks then sum). Rank 0's shard starts at row 0,
+// so the pictures of a fit (its first rows) can still be drawn there.
 #include "engine.hpp"
 
 namespace vmc::runtime::detail {
@@ -42,9 +42,10 @@ void Engine<T>::setup_ranks() {
     shard_inputs_.push_back(s);
     row_bytes_ += s.bytes();
   }
-  if (rank_ > 0) {
+  {
     auto [lo, hi] = part(static_cast<std::size_t>(p.n), ranks_, rank_);
     shard_lo_ = static_cast<std::int64_t>(lo);
+    shard_rows_ = static_cast<std::int64_t>(hi - lo);
     auto keep = [&](auto& v, std::size_t row) {
       std::decay_t<decltype(v)> kept(v.begin() + static_cast<std::ptrdiff_t>(lo * row),
                                      v.begin() + static_cast<std::ptrdiff_t>(hi * row));

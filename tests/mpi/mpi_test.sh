@@ -62,6 +62,29 @@ else
   fail "fit and resume across ranks"
 fi
 
+# Held-out data evaluated during and after the fit (rank 0 alone evaluates; the others go on).
+if "${mpi[@]}" -np 2 "$vmc" fit "$vae" --data "x=$digits" --test-data "x=$digits" --eval-every 10 --steps 30 -q \
+     --out "$work/test" && grep -q '"test_elbo_per_datapoint"' "$work/test/summary.json" &&
+   [ "$(grep -c '"step":' "$work/test/summary.json")" = 3 ]; then
+  pass "test data on ranks"
+else
+  fail "test data on ranks"
+fi
+
+# SIGTERM to mpirun (a scheduler's stop): every rank stops at the same step, rank 0 writes the
+# results so far.
+"${mpi[@]}" -np 2 "$vmc" fit "$vae" --data "x=$digits" --steps 100000000 -q --out "$work/stop" > "$work/log" 2>&1 &
+launcher=$!
+for _ in $(seq 1 600); do [ -d "$work/stop" ] && break; sleep 0.1; done
+sleep 1
+kill -TERM $launcher
+wait $launcher
+if grep -q '"stop_reason": "interrupted"' "$work/stop/summary.json" 2>/dev/null && [ -s "$work/stop/checkpoint.bin" ]; then
+  pass "SIGTERM stops every rank cleanly"
+else
+  cat "$work/log"; fail "SIGTERM under mpirun"
+fi
+
 # A model without a subsampled plate: every rank computes the same whole-data step.
 if "${mpi[@]}" -np 2 "$vmc" fit "$src/stdlib/eight_schools.vmodel" --data "$src/stdlib/eight_schools.data.json" \
      --steps 200 -q --out "$work/schools2" &&

@@ -137,14 +137,14 @@ TEST_CASE("ranks: R ranks as threads follow one process with the same global min
   }
 }
 
-TEST_CASE("ranks: a rank past rank 0 keeps only its shard and refuses whole-data work") {
+TEST_CASE("ranks: each rank keeps only its shard and refuses whole-data work") {
   sema::Options so;
   so.data_shapes["x"] = {103, 3};
   so.data_shapes["y"] = {103};
   Compiled m(kModel, so, lower_options(lower::Estimator::A));
   REQUIRE(m.ok());
   Diagnostics d;
-  auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "ranks");
+  auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "ranks", {"elbo_grad", "sample_guide"});
   REQUIRE(compiled);
   ThreadRanks group(2);
   std::string rank1_error;
@@ -154,7 +154,7 @@ TEST_CASE("ranks: a rank past rank 0 keeps only its shard and refuses whole-data
     runtime::Trainer t(compiled->info(), make_data(103, 3), lower::initial_params(m.l(), 1), o);
     t.step();
     try {
-      t.gradient_noise(4, 1);
+      t.sample("sample_guide", 1, 10, 1);  // its shard starts at row 52
     } catch (const runtime::RuntimeError& e) {
       rank1_error = e.what();
     }
@@ -164,6 +164,9 @@ TEST_CASE("ranks: a rank past rank 0 keeps only its shard and refuses whole-data
   runtime::Trainer t(compiled->info(), make_data(103, 3), lower::initial_params(m.l(), 1), o);
   t.step();
   second.join();
-  CHECK(t.gradient_noise(4, 1).size() > 0);  // rank 0 holds every row
-  CHECK(rank1_error.find("only rank 0 holds") != std::string::npos);
+  // Rank 0's shard holds rows 0–51: the first 50 can be sampled, 60 cannot, nor the whole data.
+  CHECK(t.sample("sample_guide", 1, 50, 1).count == 1);
+  CHECK_THROWS_WITH_AS(t.sample("sample_guide", 1, 60, 1), doctest::Contains("rank 0: 52 rows"), runtime::RuntimeError);
+  CHECK_THROWS_AS(t.gradient_noise(4, 1), runtime::RuntimeError);
+  CHECK(rank1_error.find("rank 1: 51 rows") != std::string::npos);
 }

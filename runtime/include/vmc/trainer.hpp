@@ -43,11 +43,12 @@ struct TrainerOptions {
   double clip_grad = 0;  // > 0: the gradient's global L2 norm (per datapoint) is clipped to it
   // Data-parallel ranks (not owned; must outlive the trainer), or nullptr for one process. With
   // R > 1 ranks every rank builds its trainer from the same data and options: rank r keeps
-  // only its shard of the primary plate's rows (rank 0 keeps them all, for the evaluations
-  // after a fit), takes its slice of every global minibatch (rows fetched from their shards'
-  // ranks), and the slices' bounds and gradients are summed over the ranks before one
-  // identical update on every rank. R ranks follow one process with the same global batch up
-  // to the order of floating-point sums.
+  // only its shard of the primary plate's rows (rows part(N, R, r): rank 0's from row 0),
+  // takes its slice of every global minibatch (rows fetched from their shards' ranks), and the
+  // slices' bounds and gradients are summed over the ranks before one identical update on every
+  // rank. R ranks follow one process with the same global batch up to the order of
+  // floating-point sums. What needs every row (whole_data_draws, gradient_noise, record_step)
+  // is refused; sample() on the training data works on rank 0 for its shard's first rows.
   Collective* collective = nullptr;
 };
 
