@@ -281,8 +281,13 @@ int run_fit(const FitArgs& args) {
   try {
     r = runtime::run_fit(*trainer, history, lo, std::cout);
   } catch (const std::exception& e) {
+    // "OUT/checkpoint.bin: cannot write: No space left on device" names its file; anything else
+    // is about the model's run.
+    std::string what = e.what();
+    auto colon = what.find(": ");
+    if (what.rfind(dir + "/", 0) == 0 && colon != std::string::npos) error(what.substr(0, colon), what.substr(colon + 2));
+    else error(args.model.model_path, what);
     // A rank that cannot go on while the others wait in the step's sums stops them all.
-    error(leader ? dir : args.model.model_path, e.what());
     if (ranks) ranks->abort(1);
     std::signal(SIGINT, previous);
     std::signal(SIGTERM, previous_term);

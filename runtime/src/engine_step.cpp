@@ -140,15 +140,37 @@ StepResult Engine<T>::step() {
     }
     update_slice(k, scale, t, updates + 1);
   });
+  std::string gradient_problem;
+  for (int t = 0; t < threads && gradient_problem.empty(); ++t) gradient_problem = bad[t];
   if (!std::isfinite(elbo)) {
+    // Name a param either way: the one whose gradient is not finite, else the largest in
+    // magnitude (where a divergent fit has run off to).
     result.finite = false;
     result.problem = std::string("the bound is ") + (std::isnan(elbo) ? "NaN" : "infinite");
-  }
-  for (int t = 0; t < threads && result.finite; ++t) {
-    if (!bad[t].empty()) {
-      result.finite = false;
-      result.problem = bad[t];
+    if (!gradient_problem.empty()) {
+      result.problem += " and " + gradient_problem;
+    } else if (!param_inputs_.empty()) {
+      int worst = param_inputs_[0];
+      double largest = -1;
+      std::size_t at = 0;
+      for (int i : param_inputs_) {
+        for (std::size_t x = 0; x < params_[i].size; ++x) {
+          double v = std::abs(static_cast<double>(params_[i].data[x]));
+          if (v > largest) {
+            largest = v;
+            worst = i;
+            at = x;
+          }
+        }
+      }
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3g", static_cast<double>(params_[worst].data[at]));
+      result.problem += std::string(" (the largest param value is '") + info->inputs[worst].name + "' = " + buf +
+                        " at element " + std::to_string(at) + ")";
     }
+  } else if (!gradient_problem.empty()) {
+    result.finite = false;
+    result.problem = gradient_problem;
   }
   ++steps;
   seen += result.rows;

@@ -100,6 +100,7 @@ bool g_record = true;  // the kernel records the rows it sees (off when counting
 std::mutex g_seen_mutex;
 std::vector<double> g_seen;  // the x values (= row indices) each call was given
 bool g_nan = false;          // make the next gradients NaN
+bool g_nan_bound = false;    // make the next bounds NaN (the gradients stay finite)
 
 void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, void*) {
   const double mu = *static_cast<const double*>(in[0]);
@@ -117,7 +118,7 @@ void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, vo
     std::lock_guard<std::mutex> lock(g_seen_mutex);
     g_seen.insert(g_seen.end(), x, x + rows);
   }
-  *static_cast<double*>(out[0]) = n / m * f - kRowFree * mu * mu / 2;
+  *static_cast<double*>(out[0]) = g_nan_bound ? NAN : n / m * f - kRowFree * mu * mu / 2;
   *static_cast<double*>(out[1]) = g_nan ? NAN : n / m * g - kRowFree * mu;
 }
 int64_t workspace(const int64_t*) { return 0; }
@@ -228,6 +229,15 @@ TEST_CASE("trainer: a non-finite gradient skips the step and names the param") {
   CHECK(r.problem.find("'mu'") != std::string::npos);
   CHECK(t.param("mu")[0] == 0.25);
   CHECK(t.step().finite);
+  // A NaN bound names the param too: its gradient's problem, else the largest param.
+  g_nan = g_nan_bound = true;
+  r = t.step();
+  CHECK(r.problem.find("the bound is NaN and the gradient of 'mu' is NaN") == 0);
+  g_nan = false;
+  r = t.step();
+  g_nan_bound = false;
+  CHECK_FALSE(r.finite);
+  CHECK(r.problem.find("the bound is NaN (the largest param value is 'mu' = ") == 0);
 }
 
 TEST_CASE("trainer: data that does not fit the model is refused with a message") {
