@@ -12,6 +12,9 @@ export VMC_CACHE_DIR=$work/cache
 # mpirun refuses root unless told (CI containers run as root); --oversubscribe: more ranks
 # than cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# Containers often forbid the cross-process memory reads (ptrace scope) of Open MPI's
+# single-copy shared-memory transport: copy through the shared segment instead.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 mpi=(mpirun --oversubscribe)
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
