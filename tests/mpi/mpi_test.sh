@@ -88,6 +88,37 @@ else
   cat "$work/log"; fail "SIGTERM under mpirun"
 fi
 
+# A global latent beside the plate (the bound's row-free part counted once over the ranks),
+# estimators A and B, float64, 3 ranks on 103 rows with batch 10 (the last batch of an epoch has
+# 3 rows: one each).
+/usr/bin/python3 - "$work/reg.json" <<'PY'
+import json, math, sys
+x = [[math.sin(0.7 * i + 1.3 * j) for j in range(3)] for i in range(103)]
+y = [sum((j + 1) * 0.5 * v for j, v in enumerate(r)) + 0.1 * math.cos(i) for i, r in enumerate(x)]
+json.dump({"x": x, "y": y}, open(sys.argv[1], "w"))
+PY
+reg=$src/tests/mpi/regression.vmodel
+for est in A B; do
+  "$vmc" fit "$reg" --data "$work/reg.json" --estimator $est --precision f64 --batch 10 --steps 60 --lr 0.01 -q \
+    --out "$work/reg1.$est" || fail "regression, one process ($est)"
+  if "${mpi[@]}" -np 3 "$vmc" fit "$reg" --data "$work/reg.json" --estimator $est --precision f64 --batch 10 \
+       --steps 60 --lr 0.01 -q --out "$work/reg3.$est"; then
+    "$diff" "$work/reg1.$est/checkpoint.bin" "$work/reg3.$est/checkpoint.bin" f64 1e-9 1e-9 &&
+      pass "a global latent on 3 ranks = one process ($est)" || fail "a global latent on 3 ranks ($est)"
+  else
+    fail "regression on 3 ranks ($est)"
+  fi
+done
+# An error every rank makes alike (iwae cannot take this model) is printed once, by rank 0.
+"${mpi[@]}" -np 2 "$vmc" fit "$reg" --data "$work/reg.json" --estimator iwae --samples 4 --steps 5 -q \
+  --out "$work/reg_iwae" > "$work/log" 2>&1
+if [ $? -ne 0 ] && [ "$(grep -c "regression.vmodel:12:1: error: the iwae estimator needs" "$work/log")" = 1 ] &&
+   [ ! -e "$work/reg_iwae" ]; then
+  pass "an error of every rank printed once"
+else
+  cat "$work/log"; fail "an error of every rank"
+fi
+
 # A model without a subsampled plate: every rank computes the same whole-data step.
 if "${mpi[@]}" -np 2 "$vmc" fit "$src/stdlib/eight_schools.vmodel" --data "$src/stdlib/eight_schools.data.json" \
      --steps 200 -q --out "$work/schools2" &&

@@ -110,10 +110,11 @@ int main(int argc, char** argv) {
         which = name;
       }
     }
+    char element[64] = "";
+    if (argc == 6) std::snprintf(element, sizeof element, "; tolerance %.3g", element_tol);
     std::printf("%zu params, %zu values: largest relative difference of a param %.3g (%s; tolerance %.3g), "
                 "of an element %.3g (%s%s)\n",
-                a.size(), values, worst_param, which.c_str(), tol, worst, where.c_str(),
-                argc == 6 ? ("; tolerance " + std::to_string(element_tol)).c_str() : "");
+                a.size(), values, worst_param, which.c_str(), tol, worst, where.c_str(), element);
     return worst_param <= tol && worst <= element_tol ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "params_diff: %s\n", e.what());
