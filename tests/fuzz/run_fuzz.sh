@@ -37,5 +37,9 @@ case $name in
 esac
 status=0
 "$target" "$corpus" "$seeds" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 -rss_limit_mb=4096 \
-  -artifact_prefix="$artifacts/" "${extra[@]}" 2>&1 | tail -n 40 || status=$?
+  -artifact_prefix="$artifacts/" "${extra[@]}" > "$work/log" 2>&1 || status=$?
+# The seeds' coverage, the final coverage and executions, then the end of the run (a crash's
+# report, or the recommended dictionary).
+grep -E "INITED|DONE" "$work/log" || true
+tail -n 40 "$work/log"
 exit $status
