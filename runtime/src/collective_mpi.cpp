@@ -107,9 +107,9 @@ std::unique_ptr<Collective> mpi_world(int* argc, char*** argv) {
   if (launcher_size() <= 1) return nullptr;  // not started by mpirun: no MPI at all
   // Open MPI's shared-memory transport copies large messages between processes on one node
   // either through the shared segment or straight from the other process (CMA,
-  // process_vm_readv). For a gradient's allreduce the first measured twice as fast on these
-  // VMs (2.61 MB: 237 against 474 µs, bench/README.md), and CMA fails in containers that
-  // forbid ptrace. A value the user set wins.
+  // process_vm_readv). For a gradient's allreduce the first measured 1.5-2x as fast on these
+  // VMs (2.61 MB: 135 against 200 µs, 237 against 474 µs; bench/README.md), and CMA fails in
+  // containers that forbid ptrace. A value the user set wins.
   setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", /*overwrite=*/0);
   int initialized = 0;
   MPI_Initialized(&initialized);
