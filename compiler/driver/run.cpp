@@ -279,7 +279,9 @@ int run_fit(const FitArgs& args) {
   Json summary;
   std::vector<std::string> warnings;
   try {
-    r = runtime::run_fit(*trainer, history, lo, std::cout);
+    // The other ranks' loops say nothing (rank 0 prints every warning once).
+    std::ostream silent(nullptr);
+    r = runtime::run_fit(*trainer, history, lo, leader ? std::cout : silent);
   } catch (const std::exception& e) {
     // "OUT/checkpoint.bin: cannot write: No space left on device" names its file; anything else
     // is about the model's run.

@@ -74,6 +74,18 @@ else
   fail "test data on ranks"
 fi
 
+# A divergent fit: every rank sees the same summed gradient, so all skip the same steps and
+# give up together; the warning and the error are printed once, by rank 0, which writes the
+# last good state.
+"${mpi[@]}" -np 2 "$vmc" fit "$vae" --data "x=$digits" --lr 1e6 --steps 300 -q --out "$work/div" > "$work/log" 2>&1
+status=$?
+if [ $status -ne 0 ] && [ "$(grep -c "error: the fit stopped" "$work/log")" = 1 ] &&
+   [ "$(grep -c "^warning: step " "$work/log")" = 1 ] && grep -q '"restored_step"' "$work/div/summary.json"; then
+  pass "a divergent fit on ranks stops once, with the last good state"
+else
+  cat "$work/log"; fail "a divergent fit on ranks (exit $status)"
+fi
+
 # SIGTERM to mpirun (a scheduler's stop): every rank stops at the same step, rank 0 writes the
 # results so far.
 "${mpi[@]}" -np 2 "$vmc" fit "$vae" --data "x=$digits" --steps 100000000 -q --out "$work/stop" > "$work/log" 2>&1 &
