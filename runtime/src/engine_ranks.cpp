@@ -43,7 +43,9 @@ void Engine<T>::setup_ranks() {
     row_bytes_ += s.bytes();
   }
   {
-    auto [lo, hi] = part(static_cast<std::size_t>(p.n), ranks_, rank_);
+    // Plain names, not a structured binding: Clang before 16 cannot capture those in a lambda.
+    const std::pair<std::size_t, std::size_t> range = part(static_cast<std::size_t>(p.n), ranks_, rank_);
+    const std::size_t lo = range.first, hi = range.second;
     shard_lo_ = static_cast<std::int64_t>(lo);
     shard_rows_ = static_cast<std::int64_t>(hi - lo);
     auto keep = [&](auto& v, std::size_t row) {
