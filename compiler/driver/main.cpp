@@ -14,6 +14,7 @@
 #include "driver/run.hpp"
 #include "support/check.hpp"
 #include "support/stack.hpp"
+#include "vmc/collective.hpp"
 
 namespace {
 

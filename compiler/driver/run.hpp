@@ -9,7 +9,10 @@
 #include <vector>
 
 #include "driver/commands.hpp"
-#include "vmc/collective.hpp"
+
+namespace vmc::runtime {
+class Collective;  // vmc/collective.hpp
+}
 
 namespace vmc::driver {
 
