@@ -144,6 +144,7 @@ int run_fit(const FitArgs& args) {
         }
       }
     }
+    if (!leader) data.test_data.clear();  // rank 0 alone evaluates held-out data
     if (!bind_model(b, margs, data, true)) return false;
     compile_ms = b.fe.times.total();
     topt.lr = learning_rate(b, topt.optimizer, args.lr);

@@ -170,6 +170,14 @@ else
   cat "$work/log"; fail "different data on the ranks"
 fi
 
+# An output directory that cannot be made: every rank stops before training, one message.
+"${mpi[@]}" -np 2 "$vmc" fit "$vae" --data "x=$digits" --steps 5 -q --out /dev/null/out > "$work/log" 2>&1
+if [ $? -ne 0 ] && [ "$(grep -c "^/dev/null/out: error" "$work/log")" = 1 ]; then
+  pass "an unwritable --out stops every rank, one message"
+else
+  cat "$work/log"; fail "an unwritable --out on ranks"
+fi
+
 # Only fit runs across ranks.
 "${mpi[@]}" -np 2 "$vmc" bench "$vae" --steps 5 > "$work/log" 2>&1
 if [ $? -ne 0 ] && [ "$(grep -c "only \`vmc fit\` runs across MPI ranks" "$work/log")" = 1 ]; then
