@@ -120,10 +120,13 @@ int run_bench(const BenchArgs& args) {
     double steps_per_s = static_cast<double>(args.steps) / seconds;
     const double steady_mb = current_rss_mb();  // while training, before the bound's buffers
     // The bound: the step's products alone on operands laid out as in the step (the memory they
-    // stream is part of what they cost); and, looser, on a few buffers that stay in cache.
+    // stream is part of what they cost); and, looser, on a few buffers that stay in cache; and,
+    // tighter, with the params written between repetitions by the threads' slices as the update
+    // writes them (with threads on cores that share no cache, the lines then move every step).
     const int repeats = static_cast<int>(std::max<std::int64_t>(20, args.steps / 2));
     double bound = 1 / trainer.replay_gemms(gemms, repeats, runtime::Trainer::Operands::AsInStep);
     double bound_hot = 1 / trainer.replay_gemms(gemms, repeats, runtime::Trainer::Operands::Reused);
+    double bound_updated = 1 / trainer.replay_gemms(gemms, repeats, runtime::Trainer::Operands::AfterUpdate);
 
     std::vector<const ir::Node*> roots;
     for (const ir::Output& o : b.fe.lowered->function.outputs) roots.push_back(o.node);
@@ -153,6 +156,8 @@ int run_bench(const BenchArgs& args) {
     out["percent_of_gemm_bound"] = 100 * steps_per_s / bound;
     out["gemm_bound_operands_in_cache_steps_per_s"] = bound_hot;
     out["percent_of_gemm_bound_operands_in_cache"] = 100 * steps_per_s / bound_hot;
+    out["gemm_bound_params_updated_steps_per_s"] = bound_updated;
+    out["percent_of_gemm_bound_params_updated"] = 100 * steps_per_s / bound_updated;
     out["peak_rss_mb"] = peak_rss_mb();
     out["steady_rss_mb"] = steady_mb;
     if (args.json) {
@@ -178,6 +183,9 @@ int run_bench(const BenchArgs& args) {
     if (args.stages) {
       std::printf("    operands in cache %6.1f steps/s   (every call of a thread on the same three buffers: %.1f %%)\n",
                   bound_hot, 100 * steps_per_s / bound_hot);
+      std::printf("    params updated    %6.1f steps/s   (the params written by each thread's slice between "
+                  "repetitions, as the update does: %.1f %%)\n",
+                  bound_updated, 100 * steps_per_s / bound_updated);
     }
     std::printf("  memory         %9.0f MB resident while training (peak %.0f MB, when the data loaded)\n",
                 steady_mb, peak_rss_mb());

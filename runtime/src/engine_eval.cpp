@@ -34,7 +34,7 @@ std::size_t span_bytes(std::int64_t rows, std::int64_t cols, std::int64_t ld, st
 }  // namespace
 
 template <typename T>
-double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step) {
+double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update) {
   const int threads = std::min<int>(options.threads, static_cast<int>(profile.per_thread.size()));
   struct Operand {
     std::uintptr_t at;
@@ -120,10 +120,31 @@ double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_
       calls[t].push_back(c);
     }
   }
+  // after_update: between repetitions every thread writes its slice of the params' buffers,
+  // as the optimizer's update does between steps, so the next products read params the other
+  // threads wrote (cache lines moving between cores).
+  std::vector<std::pair<T*, std::size_t>> written;
+  if (as_in_step && after_update) {
+    for (int i : param_inputs_) {
+      auto at = reinterpret_cast<std::uintptr_t>(params_[i].data);
+      bool used = std::any_of(regions.begin(), regions.end(),
+                              [&](const Operand& r) { return r.at <= at && at < r.at + r.bytes; });
+      if (used) written.push_back({translate(params_[i].data), params_[i].size});
+    }
+  }
+  SpinBarrier between(threads);
   auto run = [&](int reps) {
     pool_.run([&](int t) {
       if (t >= threads) return;
       for (int r = 0; r < reps; ++r) {
+        if (!written.empty()) {
+          between.wait();
+          for (auto& [p, n] : written) {
+            auto [b, e] = part(n, threads, t);
+            for (std::size_t x = b; x < e; ++x) p[x] = p[x] * T(0.9999999) + T(1e-9);
+          }
+          between.wait();
+        }
         for (const Call& c : calls[t]) {
           const GemmCall& g = c.g;
           if constexpr (sizeof(T) == 4) {
@@ -397,8 +418,8 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
 // The members defined here, for both precisions.
 template GemmProfile Engine<float>::record_step();
 template GemmProfile Engine<double>::record_step();
-template double Engine<float>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step);
-template double Engine<double>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step);
+template double Engine<float>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update);
+template double Engine<double>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update);
 template double Engine<float>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,
                                         std::int64_t batch);
 template double Engine<double>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,

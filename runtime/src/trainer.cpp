@@ -188,7 +188,7 @@ std::vector<GradientNoise> Trainer::gradient_noise(std::int64_t draws, std::uint
   return impl_->gradient_noise(draws, stream);
 }
 double Trainer::replay_gemms(const GemmProfile& profile, int repeats, Operands operands) {
-  return impl_->replay_gemms(profile, repeats, operands == Operands::AsInStep);
+  return impl_->replay_gemms(profile, repeats, operands != Operands::Reused, operands == Operands::AfterUpdate);
 }
 
 double GemmProfile::flops() const {

@@ -339,7 +339,8 @@ def case_bench(work):
     p = run("bench", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--steps", "10", "--warmup", "2", "--json")
     s = json.loads(p.stdout)
     for key in ["compile_ms", "compile_stages_ms", "steps_per_s", "datapoints_per_s", "gflops", "flops_per_step",
-                "gemm_bound_steps_per_s", "percent_of_gemm_bound", "peak_rss_mb", "steady_rss_mb"]:
+                "gemm_bound_steps_per_s", "percent_of_gemm_bound", "peak_rss_mb", "steady_rss_mb",
+                "gemm_bound_params_updated_steps_per_s", "gemm_bound_operands_in_cache_steps_per_s"]:
         check(key in s, f"bench --json lacks {key}")
     # Digits (D = 64), H = 400, J = 20, M = 100: 6 forward products, their 6 weight gradients and 5
     # input gradients (not the encoder's, x is data): 2·M·(64·400·3 + 400·20·3 + ...) = 55.36 MFLOP.
@@ -349,9 +350,11 @@ def case_bench(work):
     check(s["gemm_flops_per_step"] == 2 * forward + inputs, f"GEMM FLOPs {s['gemm_flops_per_step']}")
     check(s["gemm_calls_per_step"] == 17, f"{s['gemm_calls_per_step']} products per step")
     check(s["gemm_flops_per_step"] <= s["flops_per_step"] <= 1.1 * s["gemm_flops_per_step"], "IR FLOPs vs GEMM FLOPs")
-    check(s["steps_per_s"] > 0 and s["gemm_bound_steps_per_s"] > 0 and s["percent_of_gemm_bound"] > 0, "positive rates")
+    check(s["steps_per_s"] > 0 and s["gemm_bound_steps_per_s"] > 0 and s["percent_of_gemm_bound"] > 0
+          and s["gemm_bound_params_updated_steps_per_s"] > 0, "positive rates")
     p = run("bench", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--steps", "10", "--warmup", "2", "--threads", "2", "-v")
-    for word in ["steps/s", "datapoints/s", "GFLOP/s", "GEMM bound", "of the bound", "memory", "LLVM optimise"]:
+    for word in ["steps/s", "datapoints/s", "GFLOP/s", "GEMM bound", "of the bound", "memory", "LLVM optimise",
+                 "params updated"]:
         check(word in p.stdout, f"bench output lacks '{word}'")
 
 

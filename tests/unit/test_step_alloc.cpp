@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -64,5 +65,33 @@ TEST_CASE("trainer: a compiled VAE's step allocates nothing once warm (runtime, 
       g_count_allocations = false;
       CHECK(g_allocations.load() == 0);
     }
+  }
+}
+
+TEST_CASE("trainer: the GEMM bound's replays leave the trainer as it was, in every mode") {
+  vmc::data::Array x = vmc::data::embedded_digits("x", false);
+  vmc::sema::Options so;
+  so.data_shapes["x"] = x.shape;
+  Compiled m(read(std::string(VMC_SOURCE_DIR) + "/stdlib/bernoulli_vae.vmodel"), so, lower_options(lower::Estimator::A));
+  REQUIRE_MESSAGE(m.ok(), m.messages());
+  Diagnostics d;
+  auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F32, d, "bernoulli_vae");
+  REQUIRE(compiled);
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    vmc::runtime::TrainerOptions o;
+    o.threads = threads;
+    vmc::runtime::Trainer t(compiled->info(), {{"x", x}}, lower::initial_params(m.l(), 3), o);
+    t.step();
+    vmc::runtime::GemmProfile profile = t.record_step();
+    CHECK(profile.calls() == static_cast<std::size_t>(14 * threads));
+    const std::string before = t.save_state();
+    using Operands = vmc::runtime::Trainer::Operands;
+    for (Operands mode : {Operands::AsInStep, Operands::Reused, Operands::AfterUpdate}) {
+      double seconds = t.replay_gemms(profile, 3, mode);
+      CHECK(seconds > 0);
+      CHECK(std::isfinite(seconds));
+    }
+    CHECK(t.save_state() == before);  // the replays ran on their own buffers
   }
 }

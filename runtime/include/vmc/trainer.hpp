@@ -157,7 +157,10 @@ class Trainer {
   // threads read stays one buffer), so the products stream as much memory as in the step;
   // Operands::Reused runs every call of a thread on the same three buffers, which stay in
   // cache: a looser bound no step can reach.
-  enum class Operands { AsInStep, Reused };
+  // Operands::AfterUpdate is AsInStep with every thread writing its slice of the params between
+  // repetitions, as the update does between steps: the products then read params other cores
+  // wrote, what a multi-threaded step pays and the plain bound does not.
+  enum class Operands { AsInStep, Reused, AfterUpdate };
   double replay_gemms(const GemmProfile& profile, int repeats, Operands operands = Operands::AsInStep);
 
   // How noisy the gradient is at the current params: `draws` gradients of the bound per
