@@ -76,6 +76,41 @@ double peak_rss_mb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // kilobytes on Linux
 }
 
+
+// -v: every product of thread 0's step, its mean time inside 20 recorded steps against the
+// same call replayed alone (operands as in the step): which products lose speed in a step.
+void print_products(runtime::Trainer& trainer, const runtime::GemmProfile& gemms, int repeats) {
+  if (gemms.per_thread.empty() || gemms.per_thread[0].empty()) return;
+  const std::vector<runtime::GemmCall>& calls = gemms.per_thread[0];
+  std::vector<double> in_step(calls.size(), 0.0);
+  int recorded = 0;
+  for (int r = 0; r < 20; ++r) {
+    runtime::GemmProfile p = trainer.record_step();
+    if (p.per_thread.empty() || p.per_thread[0].size() != calls.size()) continue;  // an epoch's last batch
+    for (std::size_t i = 0; i < calls.size(); ++i) in_step[i] += p.per_thread[0][i].seconds;
+    ++recorded;
+  }
+  std::vector<std::vector<double>> replayed;
+  trainer.replay_gemms(gemms, repeats, runtime::Trainer::Operands::AsInStep, &replayed);
+  if (recorded == 0 || replayed.empty()) return;
+  std::printf("  products of thread 0 (mean of %d steps against the replay):\n", recorded);
+  std::printf("    %-24s %10s %10s %7s\n", "m x n x k (op)", "in step us", "alone us", "ratio");
+  double total_step = 0, total_alone = 0;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const runtime::GemmCall& g = calls[i];
+    char shape[64];
+    std::snprintf(shape, sizeof shape, "%lldx%lldx%lld (%s%s)", static_cast<long long>(g.m),
+                  static_cast<long long>(g.n), static_cast<long long>(g.k), g.transpose_a ? "T" : "N",
+                  g.transpose_b ? "T" : "N");
+    double step_us = 1e6 * in_step[i] / recorded, alone_us = 1e6 * replayed[0][i];
+    total_step += step_us;
+    total_alone += alone_us;
+    std::printf("    %-24s %10.1f %10.1f %6.2fx\n", shape, step_us, alone_us, alone_us > 0 ? step_us / alone_us : 0.0);
+  }
+  std::printf("    %-24s %10.1f %10.1f %6.2fx\n", "all", total_step, total_alone,
+              total_alone > 0 ? total_step / total_alone : 0.0);
+}
+
 }  // namespace
 
 int run_bench(const BenchArgs& args) {
@@ -189,6 +224,7 @@ int run_bench(const BenchArgs& args) {
     }
     std::printf("  memory         %9.0f MB resident while training (peak %.0f MB, when the data loaded)\n",
                 steady_mb, peak_rss_mb());
+    if (args.stages) print_products(trainer, gemms, repeats);
   } catch (const runtime::RuntimeError& e) {
     error(args.model.model_path, e.what());
     return 1;

@@ -49,7 +49,8 @@ struct Trainer::Impl {
   virtual void check_data(const Arrays& data) const = 0;
   virtual GemmProfile record_step() = 0;
   virtual std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) = 0;
-  virtual double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update) = 0;
+  virtual double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
+                              std::vector<std::vector<double>>* per_call) = 0;
   virtual double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
                                      std::uint64_t stream, std::int64_t batch) = 0;
   virtual std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count,
@@ -463,7 +464,8 @@ class Engine final : public Trainer::Impl {
 
   std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) override;
 
-  double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update) override;
+  double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
+                      std::vector<std::vector<double>>* per_call) override;
 
   double importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
                              std::uint64_t stream, std::int64_t batch) override;

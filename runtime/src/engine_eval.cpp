@@ -34,7 +34,8 @@ std::size_t span_bytes(std::int64_t rows, std::int64_t cols, std::int64_t ld, st
 }  // namespace
 
 template <typename T>
-double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update) {
+double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
+                               std::vector<std::vector<double>>* per_call) {
   const int threads = std::min<int>(options.threads, static_cast<int>(profile.per_thread.size()));
   struct Operand {
     std::uintptr_t at;
@@ -133,6 +134,7 @@ double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_
     }
   }
   SpinBarrier between(threads);
+  bool timing = false;  // per_call's run
   auto run = [&](int reps) {
     pool_.run([&](int t) {
       if (t >= threads) return;
@@ -145,14 +147,19 @@ double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_
           }
           between.wait();
         }
-        for (const Call& c : calls[t]) {
+        for (std::size_t i = 0; i < calls[t].size(); ++i) {
+          const Call& c = calls[t][i];
           const GemmCall& g = c.g;
+          auto call_start = timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
           if constexpr (sizeof(T) == 4) {
             vmc_gemm_f32(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0f, c.a, g.lda, c.b, g.ldb,
                          static_cast<float>(g.beta), c.c, g.ldc);
           } else {
             vmc_gemm_f64(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, c.a, g.lda, c.b, g.ldb, g.beta, c.c,
                          g.ldc);
+          }
+          if (timing) {
+            (*per_call)[t][i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - call_start).count();
           }
         }
       }
@@ -161,7 +168,18 @@ double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_
   run(std::max(1, repeats / 10));  // warm-up
   auto start = std::chrono::steady_clock::now();
   run(repeats);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+  if (per_call) {
+    // Each call timed on its own, in a run of its own (the clock's reads stay out of the bound).
+    per_call->assign(threads, {});
+    for (int t = 0; t < threads; ++t) (*per_call)[t].assign(calls[t].size(), 0.0);
+    timing = true;
+    run(repeats);
+    for (auto& thread : *per_call) {
+      for (double& s : thread) s /= repeats;
+    }
+  }
+  return seconds;
 }
 
 template <typename T>
@@ -418,8 +436,10 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
 // The members defined here, for both precisions.
 template GemmProfile Engine<float>::record_step();
 template GemmProfile Engine<double>::record_step();
-template double Engine<float>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update);
-template double Engine<double>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update);
+template double Engine<float>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
+                                            std::vector<std::vector<double>>* per_call);
+template double Engine<double>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
+                                             std::vector<std::vector<double>>* per_call);
 template double Engine<float>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,
                                         std::int64_t batch);
 template double Engine<double>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,

@@ -15,6 +15,8 @@
 #include <omp.h>
 #endif
 
+#include <chrono>
+
 #include "gemm_log.hpp"
 #include "sgemm_avx512.hpp"
 
@@ -107,7 +109,18 @@ void multiply(const A& a, const B& b, T alpha, T beta, View<T>& c) {
 template <typename T>
 void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k, T alpha,
           const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  if (auto* log = vmc::runtime::detail::t_gemm_log) log->push_back({transpose_a, transpose_b, m, n, k, lda, ldb, ldc, static_cast<double>(beta), a, b, c});
+  // Recorded (vmc bench): the call's shape and operands, and how long it takes here.
+  struct Timed {
+    std::vector<vmc::runtime::GemmCall>* log;
+    std::chrono::steady_clock::time_point start;
+    ~Timed() {
+      if (log) log->back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  } timed{vmc::runtime::detail::t_gemm_log, {}};
+  if (timed.log) {
+    timed.log->push_back({transpose_a, transpose_b, m, n, k, lda, ldb, ldc, static_cast<double>(beta), a, b, c});
+    timed.start = std::chrono::steady_clock::now();
+  }
   if (m <= 0 || n <= 0) return;
 #ifdef VMC_GEMM_OPENBLAS
   if (k > 0 && alpha != T(0)) {

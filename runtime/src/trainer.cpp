@@ -187,8 +187,10 @@ GemmProfile Trainer::record_step() { return impl_->record_step(); }
 std::vector<GradientNoise> Trainer::gradient_noise(std::int64_t draws, std::uint64_t stream) {
   return impl_->gradient_noise(draws, stream);
 }
-double Trainer::replay_gemms(const GemmProfile& profile, int repeats, Operands operands) {
-  return impl_->replay_gemms(profile, repeats, operands != Operands::Reused, operands == Operands::AfterUpdate);
+double Trainer::replay_gemms(const GemmProfile& profile, int repeats, Operands operands,
+                             std::vector<std::vector<double>>* per_call) {
+  return impl_->replay_gemms(profile, repeats, operands != Operands::Reused, operands == Operands::AfterUpdate,
+                             per_call);
 }
 
 double GemmProfile::flops() const {

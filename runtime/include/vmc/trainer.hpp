@@ -80,6 +80,7 @@ struct GemmCall {
   std::int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
   double beta = 0;                                  // 0: C overwritten; otherwise accumulated
   const void *a = nullptr, *b = nullptr, *c = nullptr;  // where the step's operands were
+  double seconds = 0;  // how long it took inside the step (replay_gemms: per call, in the replay)
 };
 // The library behind vmc_gemm_f32 (configured with -DVMC_GEMM=...): "eigen" (the default),
 // "openblas" or "dnnl". Products in f64 always use Eigen under "dnnl".
@@ -161,7 +162,10 @@ class Trainer {
   // repetitions, as the update does between steps: the products then read params other cores
   // wrote, what a multi-threaded step pays and the plain bound does not.
   enum class Operands { AsInStep, Reused, AfterUpdate };
-  double replay_gemms(const GemmProfile& profile, int repeats, Operands operands = Operands::AsInStep);
+  // `per_call` (optional): each call's mean seconds in the replay, per thread, in the profile's
+  // order (set beside GemmCall::seconds, the same call's time inside the step).
+  double replay_gemms(const GemmProfile& profile, int repeats, Operands operands = Operands::AsInStep,
+                      std::vector<std::vector<double>>* per_call = nullptr);
 
   // How noisy the gradient is at the current params: `draws` gradients of the bound per
   // datapoint (the optimizer's scale) on one fixed minibatch, the first M rows of the training
