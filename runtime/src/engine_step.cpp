@@ -4,6 +4,37 @@
 
 namespace vmc::runtime::detail {
 
+namespace {
+
+// Σ x² in two 64-byte vector accumulators (GCC/Clang vector extensions): the compiler kept an
+// array of 16 lane sums in scalar registers and shuffled every product into them, 170 µs per
+// step for the Bernoulli VAE's 652,824 gradient values (perf annotate); this is one load and
+// one FMA per 16 floats.
+template <typename V, typename T>
+double sum_of_squares_as(const T* x, std::size_t n) {
+  constexpr std::size_t kLanes = sizeof(V) / sizeof(T);
+  V acc0 = {}, acc1 = {};
+  std::size_t i = 0;
+  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+    V a, b;
+    std::memcpy(&a, x + i, sizeof a);
+    std::memcpy(&b, x + i + kLanes, sizeof b);
+    acc0 += a * a;
+    acc1 += b * b;
+  }
+  double ss = 0;
+  for (; i < n; ++i) ss += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  V acc = acc0 + acc1;
+  for (std::size_t l = 0; l < kLanes; ++l) ss += static_cast<double>(acc[l]);
+  return ss;
+}
+typedef float Floats16 __attribute__((vector_size(64)));
+typedef double Doubles8 __attribute__((vector_size(64)));
+double sum_of_squares(const float* x, std::size_t n) { return sum_of_squares_as<Floats16>(x, n); }
+double sum_of_squares(const double* x, std::size_t n) { return sum_of_squares_as<Doubles8>(x, n); }
+
+}  // namespace
+
 template <typename T>
 StepResult Engine<T>::step() {
   const vmc_kernel_info& k = kernel("elbo_grad");
@@ -102,17 +133,9 @@ StepResult Engine<T>::step() {
       if (!distributed_) sum_parts(o, t);
       T* g0 = slots_[0].outs[o].data;
       auto [b, e] = part(slots_[0].outs[o].size, threads, t);
-      // The sum of squares in 16 float lanes (vectorises without reassociating a serial sum);
-      // a NaN or Inf anywhere makes it non-finite, and then the slice is searched.
-      constexpr std::size_t kLanes = 16;
-      T lanes[kLanes] = {};
-      std::size_t i = b;
-      for (; i + kLanes <= e; i += kLanes) {
-        for (std::size_t l = 0; l < kLanes; ++l) lanes[l] += g0[i + l] * g0[i + l];
-      }
-      double ss = 0;
-      for (; i < e; ++i) ss += static_cast<double>(g0[i]) * static_cast<double>(g0[i]);
-      for (T l : lanes) ss += static_cast<double>(l);
+      // The sum of squares (for --clip-grad); a NaN or Inf anywhere makes it non-finite, and
+      // then the slice is searched.
+      double ss = sum_of_squares(g0 + b, e - b);
       if (!std::isfinite(ss)) {
         ss = 0;
         for (std::size_t x = b; x < e; ++x) ss += static_cast<double>(g0[x]) * static_cast<double>(g0[x]);
