@@ -233,6 +233,10 @@ class SpinBarrier {
   std::atomic<unsigned> gen_{0};
 };
 
+// Σ x² over n values, accumulated in vector lanes (engine_step.cpp); NaN or Inf in, non-finite out.
+double sum_of_squares(const float* x, std::size_t n);
+double sum_of_squares(const double* x, std::size_t n);
+
 // [begin, end) of part t of n split into `parts` near-equal contiguous pieces.
 inline std::pair<std::size_t, std::size_t> part(std::size_t n, int parts, int t) {
   std::size_t base = n / parts, extra = n % parts;

@@ -30,10 +30,11 @@ double sum_of_squares_as(const T* x, std::size_t n) {
 }
 typedef float Floats16 __attribute__((vector_size(64)));
 typedef double Doubles8 __attribute__((vector_size(64)));
-double sum_of_squares(const float* x, std::size_t n) { return sum_of_squares_as<Floats16>(x, n); }
-double sum_of_squares(const double* x, std::size_t n) { return sum_of_squares_as<Doubles8>(x, n); }
 
 }  // namespace
+
+double sum_of_squares(const float* x, std::size_t n) { return sum_of_squares_as<Floats16>(x, n); }
+double sum_of_squares(const double* x, std::size_t n) { return sum_of_squares_as<Doubles8>(x, n); }
 
 template <typename T>
 StepResult Engine<T>::step() {

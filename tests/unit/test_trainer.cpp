@@ -285,3 +285,59 @@ TEST_CASE("trainer: a training step allocates nothing once warm") {
   }
   g_record = true;
 }
+
+TEST_CASE("trainer: --clip-grad scales the step to the clipped norm, on any number of threads") {
+  Model m;
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    vmc::runtime::TrainerOptions o = options(threads, vmc::runtime::OptimizerKind::Sgd, 0.1);
+    o.clip_grad = 0.5;
+    // Far from the data the gradient per datapoint is ~1000: clipped to 0.5, SGD moves mu by
+    // lr · 0.5 exactly.
+    vmc::runtime::Trainer t(m.info, rows(10), {{"mu", {-1000.0}}}, o);
+    REQUIRE(t.step().finite);
+    CHECK(t.param("mu")[0] == doctest::Approx(-1000.0 + 0.1 * 0.5).epsilon(1e-12));
+    // Near the optimum the gradient is below the clip: the step is the plain one.
+    o.clip_grad = 1e6;
+    vmc::runtime::Trainer u(m.info, rows(10), {{"mu", {-1000.0}}}, o);
+    REQUIRE(u.step().finite);
+    CHECK(u.param("mu")[0] > -1000.0 + 10);
+  }
+}
+
+// The step's check of the summed gradient (runtime/src/engine_step.cpp), declared here: it is
+// internal to the runtime.
+namespace vmc::runtime::detail {
+double sum_of_squares(const float* x, std::size_t n);
+double sum_of_squares(const double* x, std::size_t n);
+}  // namespace vmc::runtime::detail
+
+TEST_CASE("trainer: the gradient's sum of squares, every length and alignment, NaN and Inf") {
+  std::vector<double> d(300);
+  std::vector<float> f(300);
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    d[i] = std::sin(1.7 * static_cast<double>(i)) * (1 + static_cast<double>(i % 7));
+    f[i] = static_cast<float>(d[i]);
+  }
+  for (std::size_t start : {0, 1, 3}) {
+    for (std::size_t n = 0; n + start <= 300; n += 7) {
+      CAPTURE(start);
+      CAPTURE(n);
+      double want_d = 0, want_f = 0;
+      for (std::size_t i = start; i < start + n; ++i) {
+        want_d += d[i] * d[i];
+        want_f += static_cast<double>(f[i]) * static_cast<double>(f[i]);
+      }
+      CHECK(vmc::runtime::detail::sum_of_squares(d.data() + start, n) == doctest::Approx(want_d).epsilon(1e-12));
+      CHECK(vmc::runtime::detail::sum_of_squares(f.data() + start, n) == doctest::Approx(want_f).epsilon(1e-5));
+    }
+  }
+  for (std::size_t at : {0, 17, 40, 299}) {
+    CAPTURE(at);
+    std::vector<float> g = f;
+    g[at] = NAN;
+    CHECK(std::isnan(vmc::runtime::detail::sum_of_squares(g.data(), g.size())));
+    g[at] = INFINITY;
+    CHECK(std::isinf(vmc::runtime::detail::sum_of_squares(g.data(), g.size())));
+  }
+}
