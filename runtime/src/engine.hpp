@@ -1,33 +1,31 @@
 // The engine behind vmc::runtime::Trainer (runtime/include/vmc/trainer.hpp): Engine<T> for the
-// model's precision, and what it is built from (aligned buffers, the thread pool, the state's
-// byte format). Internal to the runtime. Its members are defined by concern:
+// model's precision, and what it is built from (aligned buffers, the state's byte format; the
+// thread pool is pool.hpp). Internal to the runtime. Its members are defined by concern:
 //   engine_data.cpp   construction, binding data to the model's inputs, one kernel call
 //   engine_step.cpp   a training step: minibatch, split across threads, check, optimizer update
+//   engine_ranks.cpp  data-parallel ranks: shards, each rank's slice of the minibatch
 //   engine_eval.cpp   evaluation, importance weighting, sampling, the GEMM profile
 //   trainer.cpp       the public Trainer, and the engine's state as bytes
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <numeric>
 #include <span>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "fnv.hpp"
 #include "gemm_log.hpp"
+#include "pool.hpp"
 #include "vmc/philox.hpp"
 #include "vmc/trainer.hpp"
 
@@ -102,140 +100,6 @@ struct Aligned {
   }
   void zero() { std::memset(data, 0, size * sizeof(T)); }
 };
-
-// A few threads that run one function on every thread index at once (0 is the caller). A step
-// runs three such phases a few hundred microseconds apart, so the threads spin briefly before
-// sleeping: a futex wake-up per phase cost ~10 % of a two-thread step.
-class Pool {
- public:
-  explicit Pool(int threads) : n_(std::max(1, threads)) {
-    for (int t = 1; t < n_; ++t) workers_.emplace_back([this, t] { work(t); });
-  }
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
-    }
-    cv_.notify_all();
-    for (std::thread& w : workers_) w.join();
-  }
-  int size() const { return n_; }
-  // Runs fn(t) for every thread index t. The callable is passed by pointer and a trampoline,
-  // never copied into a std::function: a training step allocates nothing.
-  template <typename F>
-  void run(F&& fn) {
-    if (n_ == 1) return fn(0);
-    using Fn = std::remove_reference_t<F>;
-    call_ = [](void* f, int t) { (*static_cast<Fn*>(f))(t); };
-    fn_ = const_cast<void*>(static_cast<const void*>(&fn));
-    pending_.store(n_ - 1, std::memory_order_relaxed);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      generation_.fetch_add(1, std::memory_order_release);
-    }
-    cv_.notify_all();
-    std::exception_ptr mine;
-    try {
-      fn(0);
-    } catch (...) {
-      mine = std::current_exception();
-    }
-    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
-      std::unique_lock<std::mutex> lock(mu_);
-      done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
-    }
-    fn_ = nullptr;
-    if (mine) std::rethrow_exception(mine);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-  }
-
- private:
-  // Spins up to ~0.2 ms for `ready`; false when it did not come.
-  template <typename F>
-  static bool spin_until(F ready) {
-    auto start = std::chrono::steady_clock::now();
-    for (unsigned i = 1;; ++i) {
-      if (ready()) return true;
-      if (i % 256 == 0 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(200)) return false;
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    }
-  }
-
-  void work(int t) {
-    std::uint64_t seen = 0;
-    for (;;) {
-      auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-      if (!spin_until(fresh)) {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, fresh);
-      }
-      seen = generation_.load(std::memory_order_acquire);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) return;
-      }
-      std::exception_ptr err;
-      try {
-        call_(fn_, t);
-      } catch (...) {
-        err = std::current_exception();
-      }
-      if (err) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (!error_) error_ = err;
-      }
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mu_);
-        done_.notify_one();
-      }
-    }
-  }
-  int n_;
-  std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable cv_, done_;
-  void* fn_ = nullptr;
-  void (*call_)(void*, int) = nullptr;
-  std::atomic<std::uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  bool stop_ = false;
-  std::exception_ptr error_;
-};
-
-// All of a pool's threads wait here until each has arrived (inside one Pool::run, so a step's
-// check and update need no second wake-up of the workers).
-class SpinBarrier {
- public:
-  explicit SpinBarrier(int n) : n_(n) {}
-  void set_size(int n) { n_ = n; }
-  void wait() {
-    if (n_ <= 1) return;
-    unsigned gen = gen_.load(std::memory_order_acquire);
-    if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
-      count_.store(0, std::memory_order_relaxed);
-      gen_.fetch_add(1, std::memory_order_release);
-      return;
-    }
-    while (gen_.load(std::memory_order_acquire) == gen) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    }
-  }
-
- private:
-  int n_;
-  std::atomic<int> count_{0};
-  std::atomic<unsigned> gen_{0};
-};
-
-// Σ x² over n values, accumulated in vector lanes (engine_step.cpp); NaN or Inf in, non-finite out.
-double sum_of_squares(const float* x, std::size_t n);
-double sum_of_squares(const double* x, std::size_t n);
 
 // [begin, end) of part t of n split into `parts` near-equal contiguous pieces.
 inline std::pair<std::size_t, std::size_t> part(std::size_t n, int parts, int t) {
