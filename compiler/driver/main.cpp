@@ -11,6 +11,7 @@
 #include "driver/commands.hpp"
 #include "driver/compare.hpp"
 #include "driver/config.hpp"
+#include "driver/ranks.hpp"
 #include "driver/run.hpp"
 #include "support/check.hpp"
 #include "support/stack.hpp"

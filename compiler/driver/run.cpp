@@ -10,12 +10,12 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include <unistd.h>
 
 #include "driver/binding.hpp"
 #include "driver/outputs.hpp"
+#include "driver/ranks.hpp"
 #include "lower/synthetic.hpp"
 #include "vmc/fit.hpp"
 #include "vmc/images.hpp"
@@ -37,52 +37,6 @@ extern "C" void on_interrupt(int sig) {
 
 }  // namespace
 
-namespace {
-
-runtime::Collective* g_world = nullptr;
-
-// A rank past rank 0 keeps its diagnostics until the ranks agree on who failed (so R ranks that
-// fail alike print one message, and a rank that alone fails prints its own).
-class Hold {
- public:
-  explicit Hold(bool on) : on_(on) {
-    if (on_) old_ = std::cerr.rdbuf(held_.rdbuf());
-  }
-  ~Hold() { release(); }
-  std::string release() {
-    if (on_) std::cerr.rdbuf(old_);
-    on_ = false;
-    return held_.str();
-  }
-
- private:
-  bool on_;
-  std::ostringstream held_;
-  std::streambuf* old_ = nullptr;
-};
-
-// FNV-1a, a 64-bit word at a time, over every array's name, shape and values: the same data
-// gives the same number (a pass over the data, as fast as memory).
-std::uint64_t hash_arrays(const Arrays& arrays) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  auto mix = [&](std::uint64_t w) { h = (h ^ w) * 0x100000001b3ull; };
-  for (const auto& [name, a] : arrays) {
-    for (char c : name) mix(static_cast<unsigned char>(c));
-    for (std::int64_t e : a.shape) mix(static_cast<std::uint64_t>(e));
-    for (double v : a.values) {
-      std::uint64_t w;
-      std::memcpy(&w, &v, sizeof w);
-      mix(w);
-    }
-  }
-  return h;
-}
-
-}  // namespace
-
-void set_world(runtime::Collective* world) { g_world = world; }
-runtime::Collective* world() { return g_world && g_world->size() > 1 ? g_world : nullptr; }
-
 int run_fit(const FitArgs& args) {
   // With mpirun -np R (ranks > 1): every rank loads, compiles and steps; rank 0 alone prints
   // and writes (ARCHITECTURE.md's "Ranks").
@@ -90,17 +44,8 @@ int run_fit(const FitArgs& args) {
   const int rank = ranks ? ranks->rank() : 0;
   const int n_ranks = ranks ? ranks->size() : 1;
   const bool leader = rank == 0;
-  // Whether `ok` holds on every rank; if not, the first failing rank's held messages are
-  // printed (rank 0 printed its own already).
-  Hold hold(!leader);
-  auto agree = [&](bool ok) {
-    if (!ranks) return ok;
-    std::int64_t first_bad = n_ranks - ranks->max(ok ? 0 : n_ranks - rank);
-    if (first_bad == n_ranks) return true;
-    std::string held = hold.release();
-    if (rank == first_bad && rank != 0) std::cerr << "rank " << rank << " of " << n_ranks << ": " << held << std::flush;
-    return false;
-  };
+  RankAgreement ranks_agree(ranks);
+  auto agree = [&](bool ok) { return ranks_agree.agree(ok); };
 
   runtime::TrainerOptions topt;
   Bound b;
@@ -134,16 +79,9 @@ int run_fit(const FitArgs& args) {
     ModelArgs margs = args.model;
     margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct"};
     if (!args.data.test_data.empty()) margs.kernels.push_back("elbo");
-    // "{rank}" in a data path names this rank's own copy of the file (data staged to each
-    // node's local disk); each rank still keeps only its shard of the rows.
+    // Each rank reads its copy of the data ({rank} paths) and keeps only its shard of the rows.
     DataArgs data = args.data;
-    for (std::vector<std::string>* specs : {&data.data, &data.test_data}) {
-      for (std::string& spec : *specs) {
-        for (auto at = spec.find("{rank}"); at != std::string::npos; at = spec.find("{rank}", at)) {
-          spec.replace(at, 6, std::to_string(rank));
-        }
-      }
-    }
+    name_rank_copies(data, rank);
     if (!leader) data.test_data.clear();  // rank 0 alone evaluates held-out data
     if (!bind_model(b, margs, data, true)) return false;
     compile_ms = b.fe.times.total();
@@ -155,7 +93,7 @@ int run_fit(const FitArgs& args) {
     image = image_data(b);
     if (image && leader) image_rows = preview(b.train.at(*image), 64);
     globals = std::any_of(model.latents.begin(), model.latents.end(), [](const sema::Variable& v) { return !v.local; });
-    if (ranks) data_hash = hash_arrays(b.train);
+    if (ranks) data_hash = hash_data(b.train);
     try {
       auto init = lower::initial_params(*b.fe.lowered, args.seed);
       if (globals && leader) trainer = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), b.train, init, topt);
@@ -177,23 +115,20 @@ int run_fit(const FitArgs& args) {
     return true;
   };
   if (!agree(set_up())) return 1;
-  if (ranks) {
-    // Every rank must have read the same data ({rank} paths are copies, not parts).
-    auto h = static_cast<std::int64_t>(data_hash >> 2);
-    if (ranks->max(h) != -ranks->max(-h)) {
-      if (leader) {
-        error(args.model.model_path, "the ranks read different training data: with {rank} in a --data path, "
-                                     "every rank's file must be a copy of the same data (each rank keeps its "
-                                     "own shard of the rows)");
-      }
-      return 1;
+  if (ranks && !same_on_every_rank(*ranks, data_hash)) {
+    if (leader) {
+      error(args.model.model_path, "the ranks read different training data: with {rank} in a --data path, "
+                                   "every rank's file must be a copy of the same data (each rank keeps its "
+                                   "own shard of the rows)");
     }
+    return 1;
   }
 
   // The output directory must take files before any time is spent training (and is made only
   // once the model and data are known to be good).
+  bool dir_ok = true;
   if (leader) {
-    bool ok = prepare_output_dir(dir);
+    dir_ok = prepare_output_dir(dir);
     // A process killed while writing leaves its temporary file (CHECKPOINT.tmp.PID) beside
     // the intact previous checkpoint: clear those of earlier runs.
     std::error_code ignored;
@@ -201,10 +136,8 @@ int run_fit(const FitArgs& args) {
       std::string name = entry.path().filename().string();
       if (name.rfind("checkpoint.bin.tmp.", 0) == 0) fs::remove(entry.path(), ignored);
     }
-    if (!agree(ok)) return 1;
-  } else if (!agree(true)) {
-    return 1;
   }
+  if (!agree(dir_ok)) return 1;
 
   // --resume: rank 0 reads the checkpoint and every rank restores the same bytes (the ranks
   // need not share a file system).
@@ -234,7 +167,7 @@ int run_fit(const FitArgs& args) {
     }
     if (!agree(ok)) return 1;
   }
-  hold.release();
+  ranks_agree.release();
   const sema::Model& model = *b.fe.model;
 
   std::int64_t steps = args.steps;

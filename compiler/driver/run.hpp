@@ -10,10 +10,6 @@
 
 #include "driver/commands.hpp"
 
-namespace vmc::runtime {
-class Collective;  // vmc/collective.hpp
-}
-
 namespace vmc::driver {
 
 struct DataArgs {
@@ -41,11 +37,6 @@ struct FitArgs {
   bool quiet = false;
 };
 int run_fit(const FitArgs& args);
-
-// The MPI ranks this process runs among (`mpirun -np R vmc fit`, R > 1), set once by main;
-// world() is nullptr for one process. Only `vmc fit` runs across ranks.
-void set_world(runtime::Collective* world);
-runtime::Collective* world();
 
 struct EvalArgs {
   ModelArgs model;
