@@ -4,6 +4,7 @@
 // noise at a few of them, and the AEVB paper's Figure 2 drawn from it.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,6 +52,52 @@ int run_compare(const CompareArgs& args);
 // The mean of the finite values of `v` (NaN when there is none): repeats' figures, where a
 // run that stopped early has none.
 double mean_of(const std::vector<double>& v);
+
+// What one run of a comparison measured (compare.cpp runs them; compare_outputs.cpp writes them).
+struct CurvePoint {
+  std::int64_t step = 0, datapoints = 0;
+  double train_s = 0;
+  double estimate = NAN;  // the run's own minibatch estimates since the previous point, averaged
+  double train = NAN, test = NAN;
+};
+
+struct GradPoint {
+  std::int64_t step = 0, datapoints = 0;
+  std::string group;  // a param's name, or model / guide / shared / all
+  std::int64_t elements = 0;
+  double variance = 0, mean_norm2 = 0, snr = 0;
+};
+
+struct RunResult {
+  const RunSpec* spec = nullptr;
+  int repeat = 0;
+  std::uint64_t seed = 0;
+  std::int64_t batch = 0, steps = 0;
+  std::vector<CurvePoint> curve;
+  std::vector<GradPoint> grads;
+  double step_s = 0;  // training time alone
+  std::string stopped;  // why the run ended early ("" when it ran its budget)
+  std::string checkpoint;  // its final params, relative to the output directory
+};
+
+// Everything a comparison's outputs are made of.
+struct CompareOutcome {
+  const CompareArgs& args;
+  std::string model_name;
+  std::int64_t datapoints = 0, budget = 0;  // the training data's; each run's datapoints
+  std::string eval_estimator;
+  bool have_test = false;
+  const std::vector<RunSpec>& specs;
+  const std::vector<RunResult>& results;
+  const std::vector<std::string>& warnings;
+  bool interrupted = false;
+};
+// compare.csv, gradients.csv, compare.json and compare.svg in args.out, and the table on
+// stdout; 0, or 1 after reporting a file that cannot be written.
+int write_compare(const CompareOutcome& o);
+
+// A number for a CSV cell: %.9g, empty when not finite.
+std::string csv_number(double v);
 
 // compare.svg drawn (again) from a comparison's compare.json, compare.csv and gradients.csv in
 // `dir`: `vmc compare --replot DIR`. Reports a problem and returns false.
