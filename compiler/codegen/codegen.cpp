@@ -28,7 +28,7 @@ Generated generate(const ir::Function& function, const std::vector<KernelSpec>& 
   }
   Emitter emitter(*g.module, precision, target, graph);
   for (const KernelSpec& spec : kernels) {
-    Kernel k{spec.name, spec.name + "_workspace_bytes", schedule(spec.outputs, g.inputs, precision == Precision::F32 ? 4 : 8)};
+    Kernel k{spec.name, spec.name + "_workspace_bytes", schedule(spec.outputs, g.inputs, precision == Precision::F32 ? 4 : 8, spec.row_symbols)};
     emitter.kernel(spec.name, k.schedule);
     g.kernels.push_back(std::move(k));
   }

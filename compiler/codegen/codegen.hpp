@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ const char* to_string(Precision p);
 struct KernelSpec {
   std::string name;  // the function's symbol, e.g. "elbo_grad"
   std::vector<const ir::Node*> outputs;
+  // The run-time sizes that are a subsampled plate's minibatch size, where the runtime splits
+  // this kernel's rows across threads: products summing over them are deferrable (schedule.hpp).
+  std::set<std::int32_t> row_symbols = {};
 };
 
 struct Kernel {

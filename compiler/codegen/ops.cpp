@@ -125,7 +125,9 @@ void Emitter::matmul(const ir::Node* n) {
     cols = b_.getInt64(1);
     ldb = b_.getInt64(1);
   }
-  const char* name = precision_ == Precision::F32 ? "vmc_gemm_f32" : "vmc_gemm_f64";
+  const bool f32 = precision_ == Precision::F32;
+  const char* name = s_->deferred.count(n) ? (f32 ? "vmc_gemm_rows_f32" : "vmc_gemm_rows_f64")
+                                           : (f32 ? "vmc_gemm_f32" : "vmc_gemm_f64");
   llvm::Type* i32 = b_.getInt32Ty();
   auto* type = llvm::FunctionType::get(
       b_.getVoidTy(), {i32, i32, i64_, i64_, i64_, t_, ptr_, i64_, ptr_, i64_, t_, ptr_, i64_}, false);

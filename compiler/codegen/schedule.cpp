@@ -80,7 +80,8 @@ void stored_reads(const Schedule& s, const ir::Node* n, std::vector<const ir::No
 }
 
 Schedule schedule(const std::vector<const ir::Node*>& outputs,
-                  const std::vector<const ir::Node*>& inputs, int real_bytes) {
+                  const std::vector<const ir::Node*>& inputs, int real_bytes,
+                  const std::set<std::int32_t>& row_symbols) {
   Schedule s;
   s.outputs = outputs;
   std::vector<const ir::Node*> order = ir::topological_order(outputs);
@@ -126,6 +127,19 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
     std::vector<const ir::Node*> reads;
     for (const ir::Node* a : n->args()) stored_reads(s, a, reads);
     for (const ir::Node* r : reads) last_use[r] = t;
+  }
+  // Deferred products: Xᵀ·Y summed over a minibatch's rows, the node a kernel output of its own
+  // that no other node reads. The runtime may compute them once the kernel has returned, so
+  // their operands are never overwritten: live to the end.
+  for (const ir::Node* n : s.computed) {
+    if (n->op() != Op::MatMul || s.where(n).home != Home::Output || !users[n].empty()) continue;
+    if (std::count(outputs.begin(), outputs.end(), n) != 1) continue;
+    const ir::Node* a = n->arg(0);
+    if (!n->attrs().transpose_a || a->rank() != 2 || n->rank() != 2) continue;
+    const ir::Extent& k = a->shape()[0];
+    if (k.is_constant() || !row_symbols.count(k.symbol)) continue;
+    s.deferred.insert(n);
+    for (const ir::Node* operand : n->args()) last_use[operand] = s.computed.size();
   }
   // Greedy interval assignment: a slot is reused once its last reader has run.
   std::vector<std::size_t> slot_free_after;  // the step after which each slot is free

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "ir/function.hpp"
@@ -39,6 +40,10 @@ struct Schedule {
   // Workspace slots in layout order, in bytes; each slot holds buffers whose lifetimes do not
   // overlap, so its size is the coefficient-wise maximum of theirs (an upper bound for each).
   std::vector<Polynomial> slots;
+  // Products the runtime may compute after the kernel returns (vmc_gemm_rows_*): a sum over a
+  // minibatch's rows written straight into an output that nothing else reads. Their operands'
+  // buffers stay live to the kernel's end.
+  std::set<const ir::Node*> deferred;
 
   const Placement& where(const ir::Node* n) const;
   bool stored(const ir::Node* n) const { return where(n).home != Home::Inline; }
@@ -46,9 +51,11 @@ struct Schedule {
 
 // Schedules the computation of `outputs`. `inputs` fixes the order of the input buffers (it
 // must contain every Input node the outputs read). Real elements take `real_bytes` (4 or 8),
-// int (index) elements 8.
+// int (index) elements 8. `row_symbols`: the run-time sizes that are a subsampled plate's
+// minibatch size, over which products may be deferred (Schedule::deferred).
 Schedule schedule(const std::vector<const ir::Node*>& outputs,
-                  const std::vector<const ir::Node*>& inputs, int real_bytes);
+                  const std::vector<const ir::Node*>& inputs, int real_bytes,
+                  const std::set<std::int32_t>& row_symbols = {});
 
 // True when `op`'s value at an index can be computed from its operands' values at indices of
 // their own, without a loop of its own (elementwise ops and the views).

@@ -26,6 +26,8 @@ const std::map<std::string, void*>& runtime_symbols() {
   static const std::map<std::string, void*> symbols = {
       {"vmc_gemm_f32", reinterpret_cast<void*>(&vmc_gemm_f32)},
       {"vmc_gemm_f64", reinterpret_cast<void*>(&vmc_gemm_f64)},
+      {"vmc_gemm_rows_f32", reinterpret_cast<void*>(&vmc_gemm_rows_f32)},
+      {"vmc_gemm_rows_f64", reinterpret_cast<void*>(&vmc_gemm_rows_f64)},
       {"vmc_trsm_f32", reinterpret_cast<void*>(&vmc_trsm_f32)},
       {"vmc_trsm_f64", reinterpret_cast<void*>(&vmc_trsm_f64)},
       {"vmc_lgamma", reinterpret_cast<void*>(&vmc_lgamma)},
@@ -69,6 +71,13 @@ std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
     codegen::KernelSpec spec{name, {}};
     if (name == "elbo_grad") {
       for (const ir::Output& o : f.outputs) spec.outputs.push_back(o.node);
+      // The training step splits its minibatch across threads: its weight gradients' products
+      // over the rows may be left to the runtime (abi.h, vmc_gemm_rows_*).
+      for (std::size_t s = 0; s < f.graph->symbol_count(); ++s) {
+        const std::string& symbol = f.graph->symbol_name(static_cast<std::int32_t>(s));
+        auto dim = lowered.sizes.find(symbol);
+        if (dim != lowered.sizes.end() && dim->second != symbol) spec.row_symbols.insert(static_cast<std::int32_t>(s));
+      }
     } else if (name == "sample_guide") {
       for (const ir::Output& o : lowered.guide_draws) spec.outputs.push_back(o.node);
     } else if (name == "sample_model") {

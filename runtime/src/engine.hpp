@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <map>
 #include <numeric>
@@ -25,6 +26,7 @@
 
 #include "fnv.hpp"
 #include "gemm_log.hpp"
+#include "gemm_sum.hpp"
 #include "pool.hpp"
 #include "vmc/philox.hpp"
 #include "vmc/trainer.hpp"
@@ -320,6 +322,15 @@ class Engine final : public Trainer::Impl {
   // Thread th's slice of every param moved up its gradient (already summed into slot 0), times
   // `scale`; t is the update's number (Adam's bias correction).
   void update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
+  // A split step's deferred products (abi.h, vmc_gemm_rows_*): `outs` gets the gradient output
+  // each one writes, when every part left the same products into its own outputs; false when
+  // they do not line up (then each part computes its own, as if nothing had been deferred).
+  bool plan_products(int parts, int copies, std::vector<int>& outs) const;
+  // Thread t's block of every planned product, summed over the parts' rows into slot 0 (the
+  // row-free call's part taken out `copies` times).
+  void run_products(int t, int parts, int copies, const std::vector<int>& outs);
+  // Thread t computes the products part p left, as the kernel would have.
+  void run_own_products(int p);
 
   // ---- evaluation and sampling ----
 
@@ -399,6 +410,11 @@ class Engine final : public Trainer::Impl {
   std::vector<CallSpec> step_specs_;
   std::vector<double> step_sumsq_;
   std::vector<std::string> step_bad_;
+  std::vector<std::vector<DeferredGemm>> deferred_;  // per slot: the products its call left
+  std::vector<std::vector<int>> plans_;              // per thread: plan_products' outputs
+  std::vector<unsigned char> gathered_;              // per output: summed by those products
+  std::vector<std::exception_ptr> step_errors_;      // per thread, in the kernels' phase
+  std::vector<std::vector<GemmTerm<T>>> step_terms_;  // per thread: run_products' pieces
   // Ranks: R > 1 with a primary plate to split (otherwise every rank computes the same bound).
   bool distributed_ = false;
   int rank_ = 0, ranks_ = 1;

@@ -110,6 +110,11 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
   barrier_.set_size(options.threads);
   step_sumsq_.assign(options.threads, 0.0);
   step_bad_.resize(options.threads);
+  deferred_.resize(options.threads + 1);
+  plans_.resize(options.threads);
+  step_errors_.resize(options.threads);
+  step_terms_.resize(options.threads);
+  for (auto& terms : step_terms_) terms.reserve(static_cast<std::size_t>(options.threads));
   if (options.collective && options.collective->size() > 1) setup_ranks();
 }
 

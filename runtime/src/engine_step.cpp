@@ -2,6 +2,8 @@
 // update).
 #include "engine.hpp"
 
+#include <optional>
+
 namespace vmc::runtime::detail {
 
 namespace {
@@ -73,35 +75,77 @@ StepResult Engine<T>::step() {
   const int copies = info->row_free_part && primary_index_ >= 0
                          ? parts - (!distributed_ || rank_ == 0 ? 1 : 0)
                          : 0;
+  // A split batch's weight gradients are not summed from per-thread copies: the kernels leave
+  // those products (vmc_gemm_rows_*) and each thread then computes a block of every one over
+  // all the parts' rows, once all kernels are done.
+  const bool defer = parts > 1;
+  const int n_out = k.n_outputs;
+  gathered_.assign(static_cast<std::size_t>(n_out), 0);
   pool_.run([&](int t) {
-    if (t < parts) {
-      CallSpec& spec = step_specs_[t];
-      spec = base;
-      if (primary_index_ >= 0) {
-        auto [b, e] = split ? part(mine.size(), parts, t) : std::pair<std::size_t, std::size_t>{0, mine.size()};
-        spec.rows[primary_index_] = mine.subspan(b, e - b);
-        if (distributed_) {
-          spec.local = &fetched_;
-          spec.local_rows = {positions_.data() + b, e - b};
+    step_errors_[t] = nullptr;
+    try {
+      struct Deferring {  // set for this thread's kernel calls only, even when one throws
+        explicit Deferring(std::vector<DeferredGemm>* to) {
+          to->clear();
+          t_gemm_defer = to;
         }
+        ~Deferring() { t_gemm_defer = nullptr; }
+      };
+      if (t < parts) {
+        CallSpec& spec = step_specs_[t];
+        spec = base;
+        if (primary_index_ >= 0) {
+          auto [b, e] = split ? part(mine.size(), parts, t) : std::pair<std::size_t, std::size_t>{0, mine.size()};
+          spec.rows[primary_index_] = mine.subspan(b, e - b);
+          if (distributed_) {
+            spec.local = &fetched_;
+            spec.local_rows = {positions_.data() + b, e - b};
+          }
+        }
+        std::optional<Deferring> deferring;
+        if (defer) deferring.emplace(&deferred_[t]);
+        call(k, slots_[t], train_, spec);
       }
-      call(k, slots_[t], train_, spec);
+      if (copies > 0 && t == parts - 1) {
+        CallSpec& none = step_specs_[threads];
+        none = base;
+        none.rows[primary_index_] = {};
+        std::optional<Deferring> deferring;
+        if (defer) deferring.emplace(&deferred_[threads]);
+        call(k, slots_[threads], train_, none);
+      }
+    } catch (...) {
+      step_errors_[t] = std::current_exception();
     }
-    if (copies > 0 && t == parts - 1) {
-      CallSpec& none = step_specs_[threads];
-      none = base;
-      none.rows[primary_index_] = {};
-      call(k, slots_[threads], train_, none);
+    if (!defer) {
+      if (step_errors_[t]) std::rethrow_exception(step_errors_[t]);
+      return;
+    }
+    // Every thread waits for every kernel (even one that failed), then all decide the same.
+    barrier_.wait();
+    for (const std::exception_ptr& e : step_errors_) {
+      if (e) {
+        if (step_errors_[t]) std::rethrow_exception(step_errors_[t]);
+        return;
+      }
+    }
+    if (plan_products(parts, copies, plans_[t])) {
+      run_products(t, parts, copies, plans_[t]);
+    } else {
+      if (t < parts) run_own_products(t);
+      if (copies > 0 && t == parts - 1) run_own_products(threads);
     }
   });
+  if (defer) {
+    for (int o : plans_[0]) gathered_[o] = 1;
+  }
   // Sum the parts (slices of every gradient across threads), check them, take the step.
-  const int n_out = k.n_outputs;
   double elbo = 0;
   for (int t = 0; t < parts; ++t) elbo += static_cast<double>(slots_[t].outs[0].data[0]);
   if (copies > 0) elbo -= copies * static_cast<double>(slots_[threads].outs[0].data[0]);
   // Thread t's slice of gradient output o summed over the parts, into slot 0.
   auto sum_parts = [&](int o, int t) {
-    if (parts == 1 && copies == 0) return;
+    if ((parts == 1 && copies == 0) || gathered_[o]) return;
     T* g0 = slots_[0].outs[o].data;
     auto [b, e] = part(slots_[0].outs[o].size, threads, t);
     for (int p = 1; p < parts; ++p) {
@@ -200,6 +244,99 @@ StepResult Engine<T>::step() {
   seen += result.rows;
   if (result.finite) ++updates;  // the threads have taken the step
   return result;
+}
+
+namespace {
+
+template <typename T>
+void gemm_as(std::int32_t ta, std::int32_t tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+             const T* a, std::int64_t lda, const T* b, std::int64_t ldb, double beta, T* c, std::int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    vmc_gemm_f32(ta, tb, m, n, k, static_cast<float>(alpha), a, lda, b, ldb, static_cast<float>(beta), c, ldc);
+  } else {
+    vmc_gemm_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+bool Engine<T>::plan_products(int parts, int copies, std::vector<int>& outs) const {
+  outs.clear();
+  auto fail = [&] {
+    outs.clear();
+    return false;
+  };
+  const std::vector<DeferredGemm>& first = deferred_[0];
+  const int threads = options.threads;
+  const int n_out = grad_kernel_->n_outputs;
+  // The slots whose products are summed: the parts, then the row-free call's.
+  auto slot_of = [&](int p) { return p < parts ? p : threads; };
+  const int terms = parts + (copies > 0 ? 1 : 0);
+  for (int p = 1; p < terms; ++p) {
+    if (deferred_[slot_of(p)].size() != first.size()) return fail();
+  }
+  for (std::size_t d = 0; d < first.size(); ++d) {
+    const DeferredGemm& g = first[d];
+    int o = 1;
+    while (o < n_out && slots_[0].outs[o].data != g.c) ++o;
+    if (o == n_out || slots_[0].outs[o].size != static_cast<std::size_t>(g.m * g.n) || g.ldc != g.n ||
+        std::find(outs.begin(), outs.end(), o) != outs.end()) {
+      return fail();
+    }
+    for (int p = 0; p < terms; ++p) {
+      const DeferredGemm& h = deferred_[slot_of(p)][d];
+      if (h.c != slots_[slot_of(p)].outs[o].data || h.transpose_a != g.transpose_a ||
+          h.transpose_b != g.transpose_b || h.m != g.m || h.n != g.n || h.ldc != g.ldc || h.beta != 0) {
+        return fail();
+      }
+    }
+    outs.push_back(o);
+  }
+  return true;
+}
+
+template <typename T>
+void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int>& outs) {
+  const int threads = options.threads;
+  std::vector<GemmTerm<T>>& terms = step_terms_[t];
+  for (std::size_t d = 0; d < outs.size(); ++d) {
+    const DeferredGemm& g0 = deferred_[0][d];
+    // A block of C's rows per thread (contiguous, like the update's slices), or of its columns
+    // when it has fewer rows than columns.
+    const bool by_rows = g0.m >= g0.n;
+    auto [lo, hi] = part(static_cast<std::size_t>(by_rows ? g0.m : g0.n), threads, t);
+    if (lo == hi) continue;
+    const auto b = static_cast<std::int64_t>(lo), e = static_cast<std::int64_t>(hi);
+    T* c = slots_[0].outs[outs[d]].data + (by_rows ? b * g0.ldc : b);
+    const std::int64_t m = by_rows ? e - b : g0.m, n = by_rows ? g0.n : e - b;
+    // The block of op(A) or op(B) that makes this block of C, from a call's operands.
+    auto block = [&](const DeferredGemm& g) {
+      const T* a = static_cast<const T*>(g.a);
+      const T* bm = static_cast<const T*>(g.b);
+      if (by_rows) a += g.transpose_a ? b : b * g.lda;
+      else bm += g.transpose_b ? b * g.ldb : b;
+      return GemmTerm<T>{a, g.lda, bm, g.ldb, g.k};
+    };
+    terms.clear();
+    for (int p = 0; p < parts; ++p) terms.push_back(block(deferred_[p][d]));
+    gemm_sum(g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts, static_cast<T>(g0.alpha), T(0), c,
+             g0.ldc);
+    const DeferredGemm& none = deferred_[threads][d];
+    if (copies > 0 && none.k > 0) {  // the row-free call's product (no rows: usually k = 0)
+      GemmTerm<T> x = block(none);
+      gemm_as<T>(none.transpose_a, none.transpose_b, m, n, x.k, -static_cast<double>(copies) * none.alpha, x.a, x.lda,
+                 x.b, x.ldb, 1.0, c, g0.ldc);
+    }
+  }
+}
+
+template <typename T>
+void Engine<T>::run_own_products(int p) {
+  for (const DeferredGemm& g : deferred_[p]) {
+    gemm_as<T>(g.transpose_a, g.transpose_b, g.m, g.n, g.k, g.alpha, static_cast<const T*>(g.a), g.lda,
+               static_cast<const T*>(g.b), g.ldb, g.beta, static_cast<T*>(g.c), g.ldc);
+  }
 }
 
 template <typename T>
@@ -308,6 +445,12 @@ template std::int64_t Engine<float>::restore_last_good();
 template std::int64_t Engine<double>::restore_last_good();
 template StepResult Engine<float>::step();
 template StepResult Engine<double>::step();
+template bool Engine<float>::plan_products(int parts, int copies, std::vector<int>& outs) const;
+template bool Engine<double>::plan_products(int parts, int copies, std::vector<int>& outs) const;
+template void Engine<float>::run_products(int t, int parts, int copies, const std::vector<int>& outs);
+template void Engine<double>::run_products(int t, int parts, int copies, const std::vector<int>& outs);
+template void Engine<float>::run_own_products(int p);
+template void Engine<double>::run_own_products(int p);
 template void Engine<float>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
 template void Engine<double>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
 

@@ -18,11 +18,13 @@
 #include <chrono>
 
 #include "gemm_log.hpp"
+#include "gemm_sum.hpp"
 #include "sgemm_avx512.hpp"
 
 namespace vmc::runtime {
 namespace detail {
 thread_local std::vector<GemmCall>* t_gemm_log = nullptr;
+thread_local std::vector<DeferredGemm>* t_gemm_defer = nullptr;
 }
 
 const char* gemm_backend() {
@@ -201,6 +203,52 @@ void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_
 
 }  // namespace
 
+namespace vmc::runtime::detail {
+
+template <typename T>
+void gemm_sum_as(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<T>* terms, int n_terms, T alpha,
+                 T beta, T* c, std::int64_t ldc) {
+  std::int64_t k = 0;
+  for (int s = 0; s < n_terms; ++s) k += terms[s].k;
+  std::vector<GemmCall>* log = t_gemm_log;
+  if (log) {
+    const GemmTerm<T>& f = terms[0];
+    log->push_back({ta, tb, m, n, k, f.lda, f.ldb, ldc, static_cast<double>(beta), f.a, f.b, c});
+  }
+  const auto start = std::chrono::steady_clock::now();
+#if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
+  if constexpr (sizeof(T) == 4) {
+    if (m > 1 && n > 1 && m * n * k >= 4096) {
+      sgemm_avx512_sum(ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
+      if (log) log->back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return;
+    }
+  }
+#endif
+  // Elsewhere a product per piece, added up (recorded above as the one product).
+  t_gemm_log = nullptr;
+  for (int s = 0; s < n_terms; ++s) {
+    const GemmTerm<T>& g = terms[s];
+    if (g.k == 0 && s > 0) continue;
+    gemm<T>(ta, tb, m, n, g.k, alpha, g.a, g.lda, g.b, g.ldb, s == 0 ? beta : T(1), c, ldc);
+  }
+  if (n_terms == 0) gemm<T>(ta, tb, m, n, 0, alpha, nullptr, 1, nullptr, 1, beta, c, ldc);
+  t_gemm_log = log;
+  if (log) log->back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
+              float beta, float* c, std::int64_t ldc) {
+  gemm_sum_as<float>(ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
+}
+
+void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<double>* terms, int n_terms,
+              double alpha, double beta, double* c, std::int64_t ldc) {
+  gemm_sum_as<double>(ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
+}
+
+}  // namespace vmc::runtime::detail
+
 extern "C" {
 
 void vmc_gemm_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
@@ -212,6 +260,27 @@ void vmc_gemm_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n
 void vmc_gemm_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
                   double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
                   double beta, double* c, int64_t ldc) {
+  gemm<double>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// Computed now, unless the calling thread's runtime collects them (t_gemm_defer).
+void vmc_gemm_rows_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+                       float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                       float beta, float* c, int64_t ldc) {
+  if (auto* later = vmc::runtime::detail::t_gemm_defer) {
+    later->push_back({transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
+    return;
+  }
+  gemm<float>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void vmc_gemm_rows_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+                       double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
+                       double beta, double* c, int64_t ldc) {
+  if (auto* later = vmc::runtime::detail::t_gemm_defer) {
+    later->push_back({transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
+    return;
+  }
   gemm<double>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 

@@ -125,20 +125,33 @@ void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_
   }
 }
 
-// C[0..h) × [0..w) = alpha·(sliver · panel) + beta·C (beta = 0: C is not read), for a
+// One stretch of k for a micro-tile: kMR rows of packed op(A) (a sliver), kNR columns of op(B)
+// (a panel, `stride` floats from row to row), kc rows of both.
+struct Run {
+  const float* sliver;
+  const float* panel;
+  int64_t stride;
+  int64_t kc;
+};
+
+// C[0..h) × [0..w) = alpha·Σ_runs (sliver · panel) + beta·C (beta = 0: C is not read), for a
 // kMR × kNR block of which h × w is inside C.
-void kernel(int64_t kc, const float* sliver, const float* panel, int64_t panel_stride, float* c, int64_t ldc,
-            float alpha, float beta, int64_t h, int64_t w) {
+void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t h, int64_t w) {
   __m512 acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_loadu_ps(panel + p * panel_stride), b1 = _mm512_loadu_ps(panel + p * panel_stride + 16);
-    const float* ap = sliver + p * kMR;
+  for (int r = 0; r < n_runs; ++r) {
+    const float* panel = runs[r].panel;
+    const float* sliver = runs[r].sliver;
+    const int64_t stride = runs[r].stride;
+    for (int64_t p = 0; p < runs[r].kc; ++p) {
+      const __m512 b0 = _mm512_loadu_ps(panel + p * stride), b1 = _mm512_loadu_ps(panel + p * stride + 16);
+      const float* ap = sliver + p * kMR;
 #pragma GCC unroll 12
-    for (int i = 0; i < kMR; ++i) {
-      const __m512 ai = _mm512_set1_ps(ap[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      for (int i = 0; i < kMR; ++i) {
+        const __m512 ai = _mm512_set1_ps(ap[i]);
+        acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+        acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      }
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -157,34 +170,91 @@ void kernel(int64_t kc, const float* sliver, const float* panel, int64_t panel_s
   }
 }
 
+// A block's stretch of one term: rows [p0, p0 + kc) of its k, and where its packed A and B go.
+struct Piece {
+  const GemmTerm<float>* term;
+  int64_t p0, kc;
+  float* packed_a;
+  float* packed_b;
+};
+
 }  // namespace
 
 void sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const GemmTerm<float> term{a, lda, b, ldb, k};
+  sgemm_avx512_sum(ta, tb, m, n, &term, 1, alpha, beta, c, ldc);
+}
+
+void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
+                      float beta, float* c, int64_t ldc) {
   thread_local Buffer packed_a, packed_b;
+  thread_local std::vector<Piece> pieces;
+  thread_local std::vector<Run> runs;
   const int64_t n_padded = (n + kNR - 1) / kNR * kNR;
-  for (int64_t p0 = 0; p0 < k; p0 += kKC) {
-    const int64_t kc = std::min(kKC, k - p0);
-    // The first block of k takes the caller's beta; the later ones add to it.
-    const float block_beta = p0 == 0 ? beta : 1.0f;
-    // op(B) not transposed: its full 32-column panels are read where they are (row p of a panel
-    // is 32 contiguous floats of B's row p); only a last, partial panel is packed (zero-padded).
-    // Transposed: every panel is packed.
-    const int64_t full = tb ? 0 : n / kNR * kNR;
+  const int64_t m_padded = (std::min(kMC, m) + kMR - 1) / kMR * kMR;
+  // op(B) not transposed: its full 32-column panels are read where they are (row p of a panel
+  // is 32 contiguous floats of B's row p); only a last, partial panel is packed (zero-padded).
+  // Transposed: every panel is packed.
+  const int64_t full = tb ? 0 : n / kNR * kNR;
+  int t = 0;
+  int64_t p = 0;  // the next row of term t's k
+  bool first = true;
+  for (;;) {
+    // The next block: up to kKC rows of the terms' k, in order, cut where a term ends.
+    pieces.clear();
+    int64_t kc = 0;
+    while (t < n_terms && kc < kKC) {
+      if (p >= terms[t].k) {
+        ++t;
+        p = 0;
+        continue;
+      }
+      const int64_t take = std::min(kKC - kc, terms[t].k - p);
+      pieces.push_back({&terms[t], p, take, nullptr, nullptr});
+      kc += take;
+      p += take;
+    }
+    if (pieces.empty()) break;
+    // The first block takes the caller's beta; the later ones add to it.
+    const float block_beta = first ? beta : 1.0f;
+    first = false;
     float* bp = packed_b.get(static_cast<std::size_t>(n_padded * kc));
-    if (full < n) pack_b(tb, b, ldb, p0, kc, full, n - full, bp + full * kc);
+    float* ap = packed_a.get(static_cast<std::size_t>(m_padded * kc));
+    int64_t before = 0;
+    for (Piece& piece : pieces) {
+      piece.packed_b = bp + n_padded * before;
+      piece.packed_a = ap + m_padded * before;
+      before += piece.kc;
+      const GemmTerm<float>& g = *piece.term;
+      if (full < n) pack_b(tb, g.b, g.ldb, piece.p0, piece.kc, full, n - full, piece.packed_b + full * piece.kc);
+    }
+    runs.resize(pieces.size());
+    const int n_runs = static_cast<int>(pieces.size());
     for (int64_t i0 = 0; i0 < m; i0 += kMC) {
       const int64_t mc = std::min(kMC, m - i0);
-      float* ap = packed_a.get(static_cast<std::size_t>((mc + kMR - 1) / kMR * kMR * kc));
-      pack_a(ta, a, lda, i0, mc, p0, kc, ap);
+      for (const Piece& piece : pieces) {
+        pack_a(ta, piece.term->a, piece.term->lda, i0, mc, piece.p0, piece.kc, piece.packed_a);
+      }
       for (int64_t j = 0; j < n; j += kNR) {
         const int64_t w = std::min(kNR, n - j);
-        const float* panel = j < full ? b + p0 * ldb + j : bp + j * kc;
-        const int64_t stride = j < full ? ldb : kNR;
         for (int64_t s = 0; s < mc; s += kMR) {
-          kernel(kc, ap + s * kc, panel, stride, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(kMR, mc - s), w);
+          for (int r = 0; r < n_runs; ++r) {
+            const Piece& piece = pieces[static_cast<std::size_t>(r)];
+            const GemmTerm<float>& g = *piece.term;
+            const bool in_place = j < full;
+            runs[static_cast<std::size_t>(r)] = {piece.packed_a + s * piece.kc,
+                                                 in_place ? g.b + piece.p0 * g.ldb + j : piece.packed_b + j * piece.kc,
+                                                 in_place ? g.ldb : kNR, piece.kc};
+          }
+          kernel(runs.data(), n_runs, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(kMR, mc - s), w);
         }
       }
+    }
+  }
+  if (first && beta != 1.0f) {  // no k at all: C = beta·C (beta = 0: zeros, C not read)
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
     }
   }
 }

@@ -5,10 +5,15 @@
 
 #include <cstdint>
 
+#include "gemm_sum.hpp"
+
 #if defined(__AVX512F__)
 #define VMC_HAVE_SGEMM_AVX512 1
 namespace vmc::runtime::detail {
 void sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+// gemm_sum.hpp's product of several k pieces, each micro-tile of C accumulating all of them.
+void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
+                      float beta, float* c, int64_t ldc);
 }
 #endif

@@ -3,6 +3,7 @@
 // operator new and the C allocator's entry points of every library in the process).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <fstream>
@@ -84,7 +85,15 @@ TEST_CASE("trainer: the GEMM bound's replays leave the trainer as it was, in eve
     vmc::runtime::Trainer t(compiled->info(), {{"x", x}}, lower::initial_params(m.l(), 3), o);
     t.step();
     vmc::runtime::GemmProfile profile = t.record_step();
+    // 14 products a step per thread. On two threads the kernels leave the five weight
+    // gradients Xᵀ·δ over the rows (vmc_gemm_rows_f32), and each thread then computes a block of
+    // every one over both threads' rows: k is the whole minibatch (100) on any number of threads,
+    // not each thread's 50 rows.
     CHECK(profile.calls() == static_cast<std::size_t>(14 * threads));
+    for (const auto& calls : profile.per_thread) {
+      CHECK(std::count_if(calls.begin(), calls.end(), [](const auto& g) { return g.k == 100; }) == 5);
+      CHECK(std::count_if(calls.begin(), calls.end(), [](const auto& g) { return g.k == 50; }) == 0);
+    }
     const std::string before = t.save_state();
     using Operands = vmc::runtime::Trainer::Operands;
     for (Operands mode : {Operands::AsInStep, Operands::Reused, Operands::AfterUpdate}) {

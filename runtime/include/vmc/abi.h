@@ -109,6 +109,20 @@ void vmc_gemm_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n
                   double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
                   double beta, double* c, int64_t ldc);
 
+/* The same product, emitted for C = op(A)·op(B) (alpha 1, beta 0) when k runs over a subsampled
+ * plate's minibatch rows and C is a whole output of the kernel that the kernel neither reads nor
+ * writes again, and whose operands it leaves untouched until it returns: typically the gradient
+ * of a weight matrix, Xᵀ·δ. The runtime may compute it at any time before the kernel's caller
+ * reads C. Alone it is vmc_gemm_*; a runtime that splits a minibatch across threads defers it,
+ * then computes the one product over all threads' rows, each thread a block of C's rows, instead
+ * of every thread a whole C of its own rows and a sum of those C's afterwards. */
+void vmc_gemm_rows_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+                       float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                       float beta, float* c, int64_t ldc);
+void vmc_gemm_rows_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+                       double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
+                       double beta, double* c, int64_t ldc);
+
 /* B := L⁻¹ B (or L⁻ᵀ B when transpose != 0) in place, L lower-triangular k×k (its upper triangle
  * is ignored), B k×n, row-major. */
 void vmc_trsm_f32(int32_t transpose, int64_t k, int64_t n, const float* l, float* b);
