@@ -102,24 +102,28 @@ void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
 // op(A)[i0 .. i0+mc) × [p0 .. p0+kc) as slivers of kMR rows: sliver s holds, for each p, kMR
 // consecutive values (zero past row mc).
 void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out) {
+  constexpr __mmask16 kSliver = (1u << kMR) - 1;
   for (int64_t s = 0; s < mc; s += kMR) {
     const int64_t h = std::min(kMR, mc - s);
     float* sliver = out + s * kc;
-    if (ta) {  // op(A)[i][p] = A[p][i]: kMR consecutive values per p
+    if (ta) {  // op(A)[i][p] = A[p][i]: kMR consecutive values per p, one masked load each
+      const auto rows = static_cast<__mmask16>((1u << h) - 1);
       for (int64_t p = 0; p < kc; ++p) {
-        const float* src = a + (p0 + p) * lda + i0 + s;
-        int64_t ii = 0;
-        for (; ii < h; ++ii) sliver[p * kMR + ii] = src[ii];
-        for (; ii < kMR; ++ii) sliver[p * kMR + ii] = 0;
+        _mm512_mask_storeu_ps(sliver + p * kMR, kSliver, _mm512_maskz_loadu_ps(rows, a + (p0 + p) * lda + i0 + s));
       }
     } else {
-      for (int64_t ii = 0; ii < kMR; ++ii) {
-        if (ii < h) {
-          const float* src = a + (i0 + s + ii) * lda + p0;
-          for (int64_t p = 0; p < kc; ++p) sliver[p * kMR + ii] = src[p];
-        } else {
-          for (int64_t p = 0; p < kc; ++p) sliver[p * kMR + ii] = 0;
+      // op(A)[i][p] = A[i][p]: 16 p of the sliver's rows at a time, transposed in registers
+      // (rows past h, and 12 to 16, are zeros), each p's kMR values one masked store.
+      const float* base = a + (i0 + s) * lda + p0;
+      for (int64_t p = 0; p < kc; p += 16) {
+        const int64_t width = std::min<int64_t>(16, kc - p);
+        const auto cols = static_cast<__mmask16>(width == 16 ? 0xFFFF : (1u << width) - 1);
+        __m512 r[16];
+        for (int ii = 0; ii < 16; ++ii) {
+          r[ii] = ii < h ? _mm512_maskz_loadu_ps(cols, base + ii * lda + p) : _mm512_setzero_ps();
         }
+        transpose16(r);
+        for (int64_t pp = 0; pp < width; ++pp) _mm512_mask_storeu_ps(sliver + (p + pp) * kMR, kSliver, r[pp]);
       }
     }
   }
