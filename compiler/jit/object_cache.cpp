@@ -36,7 +36,9 @@ DiskObjectCache::DiskObjectCache(std::filesystem::path dir, const llvm::Module& 
   llvm::raw_string_ostream ir(text);
   module.print(ir, nullptr);
   llvm::SHA256 sha;
-  for (const std::string& part : {std::string("vmc object cache 1"), std::string(LLVM_VERSION_STRING),
+  // The first part names this format and the optimisation pipeline (optimize.cpp): bumped when
+  // either changes, since the module's text does not show them (2: libmvec's AVX-512 routines).
+  for (const std::string& part : {std::string("vmc object cache 2"), std::string(LLVM_VERSION_STRING),
                                   cpu, features, text}) {
     sha.update(part);
     sha.update(llvm::ArrayRef<std::uint8_t>{0});  // a separator: parts cannot run together

@@ -2,10 +2,10 @@
 // Internal to compiler/jit.
 //
 // Entries are keyed by a SHA-256 of everything that decides the object: the unoptimised module
-// as generated, the target CPU and features, LLVM's version and this format's version. An entry
-// is `magic, payload size, xxh3 of the payload, payload`, written to a temporary file and
-// renamed into place, so concurrent runs never see a partial entry and a corrupt or truncated
-// one is detected and replaced instead of loaded.
+// as generated, the target CPU and features, LLVM's version, and the version of this format and
+// of the optimisation pipeline. An entry is `magic, payload size, xxh3 of the payload, payload`,
+// written to a temporary file and renamed into place, so concurrent runs never see a partial
+// entry and a corrupt or truncated one is detected and replaced instead of loaded.
 #pragma once
 
 #include <filesystem>
