@@ -327,8 +327,13 @@ class Engine final : public Trainer::Impl {
   // they do not line up (then each part computes its own, as if nothing had been deferred).
   bool plan_products(int parts, int copies, std::vector<int>& outs) const;
   // Thread t's block of every planned product, summed over the parts' rows into slot 0 (the
-  // row-free call's part taken out `copies` times).
-  void run_products(int t, int parts, int copies, const std::vector<int>& outs);
+  // row-free call's part taken out `copies` times); with `check`, each block checked at once.
+  void run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check);
+  // The step's check of the summed gradient output o, elements [b, e): their sum of squares
+  // added to thread t's, the first non-finite one named in its problem.
+  void check_range(int o, std::size_t b, std::size_t e, int t);
+  // Thread t asks for its part of the next step's data rows (a software prefetch).
+  void prefetch_next_rows(int t, int parts);
   // Thread t computes the products part p left, as the kernel would have.
   void run_own_products(int p);
 
@@ -415,6 +420,11 @@ class Engine final : public Trainer::Impl {
   std::vector<unsigned char> gathered_;              // per output: summed by those products
   std::vector<std::exception_ptr> step_errors_;      // per thread, in the kernels' phase
   std::vector<std::vector<GemmTerm<T>>> step_terms_;  // per thread: run_products' pieces
+  struct Prefetch {
+    const T* data;    // the whole array in train_
+    std::size_t row;  // elements per datapoint
+  };
+  std::vector<Prefetch> prefetch_;  // the real data batched over the primary plate
   // Ranks: R > 1 with a primary plate to split (otherwise every rank computes the same bound).
   bool distributed_ = false;
   int rank_ = 0, ranks_ = 1;

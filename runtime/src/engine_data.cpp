@@ -116,6 +116,18 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
   step_terms_.resize(options.threads);
   for (auto& terms : step_terms_) terms.reserve(static_cast<std::size_t>(options.threads));
   if (options.collective && options.collective->size() > 1) setup_ranks();
+  if (primary_index_ >= 0 && !distributed_) {
+    const std::string& dim = subs_[static_cast<std::size_t>(primary_index_)].dim;
+    for (int i = 0; i < m.n_inputs; ++i) {
+      const vmc_buffer_info& b = m.inputs[i];
+      auto it = train_.reals.find(b.name);
+      if (b.kind != VMC_DATA || b.is_int || dim != b.role || it == train_.reals.end()) continue;
+      const std::vector<std::int64_t>& shape = train_.shapes.at(b.name);
+      std::size_t row = 1;
+      for (std::size_t d = 1; d < shape.size(); ++d) row *= static_cast<std::size_t>(shape[d]);
+      prefetch_.push_back({it->second.data(), row});
+    }
+  }
 }
 
 template <typename T>

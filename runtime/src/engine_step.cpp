@@ -79,8 +79,13 @@ StepResult Engine<T>::step() {
   // those products (vmc_gemm_rows_*) and each thread then computes a block of every one over
   // all the parts' rows, once all kernels are done.
   const bool defer = parts > 1;
+  // One process: the deferred products' blocks are the final gradient, checked (finite, sum of
+  // squares) right after each is computed, while in cache. With ranks, after the sum over ranks.
+  const bool checked_early = defer && !distributed_;
   const int n_out = k.n_outputs;
   gathered_.assign(static_cast<std::size_t>(n_out), 0);
+  std::fill(step_sumsq_.begin(), step_sumsq_.end(), 0.0);
+  for (std::string& b : step_bad_) b.clear();
   pool_.run([&](int t) {
     step_errors_[t] = nullptr;
     try {
@@ -130,7 +135,7 @@ StepResult Engine<T>::step() {
       }
     }
     if (plan_products(parts, copies, plans_[t])) {
-      run_products(t, parts, copies, plans_[t]);
+      run_products(t, parts, copies, plans_[t], checked_early);
     } else {
       if (t < parts) run_own_products(t);
       if (copies > 0 && t == parts - 1) run_own_products(threads);
@@ -171,30 +176,13 @@ StepResult Engine<T>::step() {
   if (std::isfinite(elbo) && steps % kGoodEvery == 0) keep_good();
   std::vector<double>& sumsq = step_sumsq_;
   std::vector<std::string>& bad = step_bad_;
-  std::fill(sumsq.begin(), sumsq.end(), 0.0);
-  for (std::string& b : bad) b.clear();
   pool_.run([&](int t) {
+    prefetch_next_rows(t, parts);
     for (int o = 1; o < n_out && bad[t].empty(); ++o) {
       if (!distributed_) sum_parts(o, t);
-      T* g0 = slots_[0].outs[o].data;
+      if (checked_early && gathered_[o]) continue;  // checked as its blocks were computed
       auto [b, e] = part(slots_[0].outs[o].size, threads, t);
-      // The sum of squares (for --clip-grad); a NaN or Inf anywhere makes it non-finite, and
-      // then the slice is searched.
-      double ss = sum_of_squares(g0 + b, e - b);
-      if (!std::isfinite(ss)) {
-        ss = 0;
-        for (std::size_t x = b; x < e; ++x) ss += static_cast<double>(g0[x]) * static_cast<double>(g0[x]);
-      }
-      if (!std::isfinite(ss)) {
-        for (std::size_t i = b; i < e; ++i) {
-          if (!std::isfinite(g0[i])) {
-            bad[t] = std::string("the gradient of '") + info->inputs[grad_of_[o - 1]].name + "' is " +
-                     (std::isnan(g0[i]) ? "NaN" : "infinite") + " at element " + std::to_string(i);
-            break;
-          }
-        }
-      }
-      sumsq[t] += ss;
+      check_range(o, b, e, t);
     }
     barrier_.wait();
     // Every thread decides the same from the same numbers: all update their slices, or none.
@@ -297,7 +285,7 @@ bool Engine<T>::plan_products(int parts, int copies, std::vector<int>& outs) con
 }
 
 template <typename T>
-void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int>& outs) {
+void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check) {
   const int threads = options.threads;
   std::vector<GemmTerm<T>>& terms = step_terms_[t];
   for (std::size_t d = 0; d < outs.size(); ++d) {
@@ -327,6 +315,62 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
       GemmTerm<T> x = block(none);
       gemm_as<T>(none.transpose_a, none.transpose_b, m, n, x.k, -static_cast<double>(copies) * none.alpha, x.a, x.lda,
                  x.b, x.ldb, 1.0, c, g0.ldc);
+    }
+    if (check) {
+      const auto first = static_cast<std::size_t>(c - slots_[0].outs[outs[d]].data);
+      if (by_rows) {
+        check_range(outs[d], first, first + static_cast<std::size_t>(m * n), t);
+      } else {
+        for (std::int64_t i = 0; i < m; ++i) {
+          const std::size_t row = first + static_cast<std::size_t>(i * g0.ldc);
+          check_range(outs[d], row, row + static_cast<std::size_t>(n), t);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void Engine<T>::check_range(int o, std::size_t b, std::size_t e, int t) {
+  const T* g = slots_[0].outs[o].data;
+  // The sum of squares (for --clip-grad); a NaN or Inf anywhere makes it non-finite, and then
+  // the range is searched.
+  double ss = sum_of_squares(g + b, e - b);
+  if (!std::isfinite(ss)) {
+    ss = 0;
+    for (std::size_t x = b; x < e; ++x) ss += static_cast<double>(g[x]) * static_cast<double>(g[x]);
+  }
+  if (!std::isfinite(ss) && step_bad_[t].empty()) {
+    for (std::size_t i = b; i < e; ++i) {
+      if (!std::isfinite(g[i])) {
+        step_bad_[t] = std::string("the gradient of '") + info->inputs[grad_of_[o - 1]].name + "' is " +
+                       (std::isnan(g[i]) ? "NaN" : "infinite") + " at element " + std::to_string(i);
+        break;
+      }
+    }
+  }
+  step_sumsq_[t] += ss;
+}
+
+template <typename T>
+void Engine<T>::prefetch_next_rows(int t, int parts) {
+  // The next step's rows of the data batched over the primary plate are scattered over the
+  // whole array (a shuffled epoch): asked for now, they arrive while this step's update runs,
+  // instead of stalling the next step's gather. Only within the epoch (the next one's shuffle
+  // is drawn when it starts) and in one process (ranks fetch theirs from other ranks).
+  if (primary_index_ < 0 || distributed_ || prefetch_.empty()) return;
+  const Sub& s = subs_[static_cast<std::size_t>(primary_index_)];
+  const std::int64_t next = steps + 1;
+  if (s.batches <= 0 || next / s.batches != s.perm_epoch || s.perm.empty()) return;
+  const std::int64_t begin = next % s.batches * s.m, end = std::min(s.n, begin + s.m);
+  if (end <= begin) return;
+  auto [lo, hi] = part(static_cast<std::size_t>(end - begin), parts, std::min(t, parts - 1));
+  if (t >= parts) return;
+  for (std::size_t r = lo; r < hi; ++r) {
+    const std::int64_t row = s.perm[static_cast<std::size_t>(begin) + r];
+    for (const Prefetch& in : prefetch_) {
+      const char* at = reinterpret_cast<const char*>(in.data + static_cast<std::size_t>(row) * in.row);
+      for (std::size_t byte = 0; byte < in.row * sizeof(T); byte += 64) __builtin_prefetch(at + byte, 0, 2);
     }
   }
 }
@@ -447,8 +491,12 @@ template StepResult Engine<float>::step();
 template StepResult Engine<double>::step();
 template bool Engine<float>::plan_products(int parts, int copies, std::vector<int>& outs) const;
 template bool Engine<double>::plan_products(int parts, int copies, std::vector<int>& outs) const;
-template void Engine<float>::run_products(int t, int parts, int copies, const std::vector<int>& outs);
-template void Engine<double>::run_products(int t, int parts, int copies, const std::vector<int>& outs);
+template void Engine<float>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check);
+template void Engine<double>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check);
+template void Engine<float>::check_range(int o, std::size_t b, std::size_t e, int t);
+template void Engine<double>::check_range(int o, std::size_t b, std::size_t e, int t);
+template void Engine<float>::prefetch_next_rows(int t, int parts);
+template void Engine<double>::prefetch_next_rows(int t, int parts);
 template void Engine<float>::run_own_products(int p);
 template void Engine<double>::run_own_products(int p);
 template void Engine<float>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
