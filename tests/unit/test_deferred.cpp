@@ -1,0 +1,123 @@
+// A kernel's deferred products (abi.h, vmc_gemm_rows_*) through the runtime alone, with a
+// hand-written model (no compiler): a split step computes each one once over every thread's
+// rows (runtime/src/engine_step.cpp, run_products), and checks its blocks as they are computed.
+// The model: a param W[2, 3], data x[N, 3] in a subsampled plate; its bound is linear in W,
+// f = N/M · Σ_rows Σ_i c_i (W_i · x_row) with c = (1, 1/2), so grad W = Cᵀ·X is one product
+// over the rows, left to the runtime as the compiler leaves a weight gradient.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vmc/abi.h"
+#include "vmc/trainer.hpp"
+
+namespace {
+
+bool g_zero_bound = false;  // the bound 0 (finite) whatever the data
+
+void rows_kernel(const void* const* in, const int64_t* sizes, void* const* out, void* workspace) {
+  const auto* w = static_cast<const double*>(in[0]);
+  const auto* x = static_cast<const double*>(in[1]);
+  const double n = *static_cast<const double*>(in[2]);
+  const double m = *static_cast<const double*>(in[3]);
+  const int64_t rows = sizes[1];
+  auto* c = static_cast<double*>(workspace);  // rows × 2: each row's weights, scaled N/M
+  double f = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    c[2 * r] = n / m;
+    c[2 * r + 1] = 0.5 * n / m;
+    for (int j = 0; j < 3; ++j) f += (c[2 * r] * w[j] + c[2 * r + 1] * w[3 + j]) * x[3 * r + j];
+  }
+  *static_cast<double*>(out[0]) = g_zero_bound ? 0.0 : f;
+  // grad W (2 × 3) = Cᵀ (2 × rows) · X (rows × 3), k over the rows: deferrable.
+  vmc_gemm_rows_f64(1, 0, 2, 3, rows, 1.0, c, 2, x, 3, 0.0, static_cast<double*>(out[1]), 3);
+}
+int64_t rows_workspace(const int64_t* sizes) { return sizes[1] * 2 * 8 + 64; }
+
+struct RowsModel {
+  const char* size_names[2] = {"N", "M"};
+  const char* size_dims[2] = {"N", "N"};
+  int64_t w_extents[2] = {2, 3};
+  int64_t x_extents[2] = {-2, 3};  // M × 3
+  vmc_buffer_info inputs[4] = {
+      {"W", VMC_PARAM, 0, 2, w_extents, VMC_IDENTITY, 0, 0, ""},
+      {"x", VMC_DATA, 0, 2, x_extents, 0, 0, 0, "N"},
+      {"N", VMC_SIZE, 0, 0, nullptr, 0, 0, 0, ""},
+      {"M", VMC_SIZE, 0, 0, nullptr, 0, 0, 0, ""},
+  };
+  vmc_buffer_info outputs[2] = {
+      {"elbo", VMC_OUTPUT, 0, 0, nullptr, 0, 0, 0, ""},
+      {"grad.W", VMC_OUTPUT, 0, 2, w_extents, 0, 0, 0, ""},
+  };
+  int32_t reads[4] = {1, 1, 1, 1};
+  vmc_kernel_info kernel{"elbo_grad", rows_kernel, rows_workspace, 2, outputs, reads};
+  vmc_model_info info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 4, inputs, 1, 0, 0, nullptr, 1, &kernel};
+};
+
+vmc::runtime::Arrays data(std::vector<double> values) {
+  const auto n = static_cast<int64_t>(values.size() / 3);
+  return {{"x", vmc::data::Array{"x", {n, 3}, std::move(values), false}}};
+}
+
+vmc::runtime::TrainerOptions options(int threads, int64_t batch) {
+  vmc::runtime::TrainerOptions o;
+  o.threads = threads;
+  o.default_batch = batch;
+  o.optimizer = vmc::runtime::OptimizerKind::Sgd;
+  o.lr = 0.01;
+  return o;
+}
+
+const std::map<std::string, std::vector<double>> kInit = {{"W", {0.1, -0.2, 0.3, 0.05, 0.0, -0.1}}};
+
+}  // namespace
+
+TEST_CASE("trainer: a deferred product is summed over every thread's rows, once") {
+  RowsModel model;
+  std::vector<double> x;
+  for (int i = 0; i < 3 * 37; ++i) x.push_back(std::sin(0.37 * i));
+  vmc::runtime::Trainer one(model.info, data(x), kInit, options(1, 10));
+  std::vector<double> want;
+  for (int s = 0; s < 12; ++s) REQUIRE(one.step().finite);  // an epoch and a bit (a last batch of 7)
+  want = one.param("W");
+  for (int threads : {2, 3, 4}) {
+    CAPTURE(threads);
+    vmc::runtime::Trainer split(model.info, data(x), kInit, options(threads, 10));
+    for (int s = 0; s < 12; ++s) REQUIRE(split.step().finite);
+    std::vector<double> got = split.param("W");
+    for (std::size_t i = 0; i < want.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-13));
+    // The product as the threads ran it: a block of C's 3 columns per thread (C has fewer rows
+    // than columns; a fourth thread has none), k the whole minibatch, not each thread's share.
+    vmc::runtime::GemmProfile profile = split.record_step();
+    std::int64_t columns = 0;
+    for (const auto& calls : profile.per_thread) {
+      REQUIRE(calls.size() <= 1);
+      for (const vmc::runtime::GemmCall& g : calls) {
+        CHECK(g.k == 10);
+        CHECK(g.m == 2);
+        columns += g.n;
+      }
+    }
+    CHECK(columns == 3);
+  }
+}
+
+TEST_CASE("trainer: a split step checks each deferred product's sum: an overflow is named, the step skipped") {
+  RowsModel model;
+  // Two rows whose products are finite alone and overflow only when the threads' rows are
+  // summed (whichever threads they fall to, the sum of C's column is 2e308 · N/M).
+  std::vector<double> x = {1e308, 0, 0, 1, 2, 3, 1e308, 0, 0, 4, 5, 6};
+  g_zero_bound = true;
+  for (int threads : {1, 2, 4}) {
+    CAPTURE(threads);
+    vmc::runtime::Trainer t(model.info, data(x), kInit, options(threads, 4));
+    vmc::runtime::StepResult r = t.step();
+    CHECK_FALSE(r.finite);
+    CHECK(r.problem.find("the gradient of 'W' is infinite at element") != std::string::npos);
+    CHECK(t.param("W") == kInit.at("W"));  // skipped: every thread left its slice alone
+  }
+  g_zero_bound = false;
+}
