@@ -32,6 +32,8 @@ const char* gemm_backend() {
   return "openblas";
 #elif defined(VMC_GEMM_DNNL)
   return "dnnl";
+#elif defined(VMC_HAVE_SGEMM_AVX512)
+  return "avx512+eigen";  // f32 products past the small sizes: sgemm_avx512.cpp; the rest Eigen
 #else
   return "eigen";
 #endif

@@ -82,8 +82,9 @@ struct GemmCall {
   const void *a = nullptr, *b = nullptr, *c = nullptr;  // where the step's operands were
   double seconds = 0;  // how long it took inside the step (replay_gemms: per call, in the replay)
 };
-// The library behind vmc_gemm_f32 (configured with -DVMC_GEMM=...): "eigen" (the default),
-// "openblas" or "dnnl". Products in f64 always use Eigen under "dnnl".
+// The library behind vmc_gemm_f32 (configured with -DVMC_GEMM=...): "eigen" (the default;
+// "avx512+eigen" when the runtime is built for AVX-512, whose f32 products past the smallest
+// sizes run vmc's own sgemm), "openblas" or "dnnl". Products in f64 always use Eigen under "dnnl".
 const char* gemm_backend();
 // Whether that library allocates memory inside a product (oneDNN's sgemm does, per call), so a
 // training step is not allocation-free.
