@@ -338,6 +338,29 @@ void Engine<T>::fill_noise(const vmc_buffer_info& b, std::uint32_t site, const C
   else fill_normal(seed, spec.noise_step, site, 0, rows, row, out);
 }
 
+template <typename T>
+void Engine<T>::prefetch_next_rows(int t, int parts) {
+  // The next step's rows of the data batched over the primary plate are scattered over the
+  // whole array (a shuffled epoch): asked for now, they arrive while this step's update runs,
+  // instead of stalling the next step's gather. Only within the epoch (the next one's shuffle
+  // is drawn when it starts) and in one process (ranks fetch theirs from other ranks).
+  if (primary_index_ < 0 || distributed_ || prefetch_.empty()) return;
+  const Sub& s = subs_[static_cast<std::size_t>(primary_index_)];
+  const std::int64_t next = steps + 1;
+  if (s.batches <= 0 || next / s.batches != s.perm_epoch || s.perm.empty()) return;
+  const std::int64_t begin = next % s.batches * s.m, end = std::min(s.n, begin + s.m);
+  if (end <= begin) return;
+  auto [lo, hi] = part(static_cast<std::size_t>(end - begin), parts, std::min(t, parts - 1));
+  if (t >= parts) return;
+  for (std::size_t r = lo; r < hi; ++r) {
+    const std::int64_t row = s.perm[static_cast<std::size_t>(begin) + r];
+    for (const Prefetch& in : prefetch_) {
+      const char* at = reinterpret_cast<const char*>(in.data + static_cast<std::size_t>(row) * in.row);
+      for (std::size_t byte = 0; byte < in.row * sizeof(T); byte += 64) __builtin_prefetch(at + byte, 0, 2);
+    }
+  }
+}
+
 // The members defined here, for both precisions.
 template Engine<float>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::string, std::vector<double>>& init,
                                const TrainerOptions& o);
@@ -351,5 +374,8 @@ template void Engine<float>::fill_noise(const vmc_buffer_info& b, std::uint32_t 
                                         const std::vector<std::int64_t>& sizes, float* out, std::size_t count) const;
 template void Engine<double>::fill_noise(const vmc_buffer_info& b, std::uint32_t site, const CallSpec& spec,
                                          const std::vector<std::int64_t>& sizes, double* out, std::size_t count) const;
+
+template void Engine<float>::prefetch_next_rows(int t, int parts);
+template void Engine<double>::prefetch_next_rows(int t, int parts);
 
 }  // namespace vmc::runtime::detail

@@ -1,0 +1,144 @@
+// Engine<T>: a split step's deferred products (abi.h, vmc_gemm_rows_*): the weight gradients
+// the threads' kernels left, each computed once over every thread's rows, a block per thread,
+// and the step's check of a summed gradient's elements.
+#include "engine.hpp"
+
+namespace vmc::runtime::detail {
+
+namespace {
+
+template <typename T>
+void gemm_as(std::int32_t ta, std::int32_t tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+             const T* a, std::int64_t lda, const T* b, std::int64_t ldb, double beta, T* c, std::int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    vmc_gemm_f32(ta, tb, m, n, k, static_cast<float>(alpha), a, lda, b, ldb, static_cast<float>(beta), c, ldc);
+  } else {
+    vmc_gemm_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+bool Engine<T>::plan_products(int parts, int copies, std::vector<int>& outs) const {
+  outs.clear();
+  auto fail = [&] {
+    outs.clear();
+    return false;
+  };
+  const std::vector<DeferredGemm>& first = deferred_[0];
+  const int threads = options.threads;
+  const int n_out = grad_kernel_->n_outputs;
+  // The slots whose products are summed: the parts, then the row-free call's.
+  auto slot_of = [&](int p) { return p < parts ? p : threads; };
+  const int terms = parts + (copies > 0 ? 1 : 0);
+  for (int p = 1; p < terms; ++p) {
+    if (deferred_[slot_of(p)].size() != first.size()) return fail();
+  }
+  for (std::size_t d = 0; d < first.size(); ++d) {
+    const DeferredGemm& g = first[d];
+    int o = 1;
+    while (o < n_out && slots_[0].outs[o].data != g.c) ++o;
+    if (o == n_out || slots_[0].outs[o].size != static_cast<std::size_t>(g.m * g.n) || g.ldc != g.n ||
+        std::find(outs.begin(), outs.end(), o) != outs.end()) {
+      return fail();
+    }
+    for (int p = 0; p < terms; ++p) {
+      const DeferredGemm& h = deferred_[slot_of(p)][d];
+      if (h.c != slots_[slot_of(p)].outs[o].data || h.transpose_a != g.transpose_a ||
+          h.transpose_b != g.transpose_b || h.m != g.m || h.n != g.n || h.ldc != g.ldc || h.beta != 0) {
+        return fail();
+      }
+    }
+    outs.push_back(o);
+  }
+  return true;
+}
+
+template <typename T>
+void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check) {
+  const int threads = options.threads;
+  std::vector<GemmTerm<T>>& terms = step_terms_[t];
+  for (std::size_t d = 0; d < outs.size(); ++d) {
+    const DeferredGemm& g0 = deferred_[0][d];
+    // A block of C's rows per thread (contiguous, like the update's slices), or of its columns
+    // when it has fewer rows than columns.
+    const bool by_rows = g0.m >= g0.n;
+    auto [lo, hi] = part(static_cast<std::size_t>(by_rows ? g0.m : g0.n), threads, t);
+    if (lo == hi) continue;
+    const auto b = static_cast<std::int64_t>(lo), e = static_cast<std::int64_t>(hi);
+    T* c = slots_[0].outs[outs[d]].data + (by_rows ? b * g0.ldc : b);
+    const std::int64_t m = by_rows ? e - b : g0.m, n = by_rows ? g0.n : e - b;
+    // The block of op(A) or op(B) that makes this block of C, from a call's operands.
+    auto block = [&](const DeferredGemm& g) {
+      const T* a = static_cast<const T*>(g.a);
+      const T* bm = static_cast<const T*>(g.b);
+      if (by_rows) a += g.transpose_a ? b : b * g.lda;
+      else bm += g.transpose_b ? b * g.ldb : b;
+      return GemmTerm<T>{a, g.lda, bm, g.ldb, g.k};
+    };
+    terms.clear();
+    for (int p = 0; p < parts; ++p) terms.push_back(block(deferred_[p][d]));
+    gemm_sum(g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts, static_cast<T>(g0.alpha), T(0), c,
+             g0.ldc);
+    const DeferredGemm& none = deferred_[threads][d];
+    if (copies > 0 && none.k > 0) {  // the row-free call's product (no rows: usually k = 0)
+      GemmTerm<T> x = block(none);
+      gemm_as<T>(none.transpose_a, none.transpose_b, m, n, x.k, -static_cast<double>(copies) * none.alpha, x.a, x.lda,
+                 x.b, x.ldb, 1.0, c, g0.ldc);
+    }
+    if (check) {
+      const auto first = static_cast<std::size_t>(c - slots_[0].outs[outs[d]].data);
+      if (by_rows) {
+        check_range(outs[d], first, first + static_cast<std::size_t>(m * n), t);
+      } else {
+        for (std::int64_t i = 0; i < m; ++i) {
+          const std::size_t row = first + static_cast<std::size_t>(i * g0.ldc);
+          check_range(outs[d], row, row + static_cast<std::size_t>(n), t);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void Engine<T>::check_range(int o, std::size_t b, std::size_t e, int t) {
+  const T* g = slots_[0].outs[o].data;
+  // The sum of squares (for --clip-grad); a NaN or Inf anywhere makes it non-finite, and then
+  // the range is searched.
+  double ss = sum_of_squares(g + b, e - b);
+  if (!std::isfinite(ss)) {
+    ss = 0;
+    for (std::size_t x = b; x < e; ++x) ss += static_cast<double>(g[x]) * static_cast<double>(g[x]);
+  }
+  if (!std::isfinite(ss) && step_bad_[t].empty()) {
+    for (std::size_t i = b; i < e; ++i) {
+      if (!std::isfinite(g[i])) {
+        step_bad_[t] = std::string("the gradient of '") + info->inputs[grad_of_[o - 1]].name + "' is " +
+                       (std::isnan(g[i]) ? "NaN" : "infinite") + " at element " + std::to_string(i);
+        break;
+      }
+    }
+  }
+  step_sumsq_[t] += ss;
+}
+
+template <typename T>
+void Engine<T>::run_own_products(int p) {
+  for (const DeferredGemm& g : deferred_[p]) {
+    gemm_as<T>(g.transpose_a, g.transpose_b, g.m, g.n, g.k, g.alpha, static_cast<const T*>(g.a), g.lda,
+               static_cast<const T*>(g.b), g.ldb, g.beta, static_cast<T*>(g.c), g.ldc);
+  }
+}
+
+// The members defined here, for both precisions.
+template bool Engine<float>::plan_products(int parts, int copies, std::vector<int>& outs) const;
+template bool Engine<double>::plan_products(int parts, int copies, std::vector<int>& outs) const;
+template void Engine<float>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check);
+template void Engine<double>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check);
+template void Engine<float>::check_range(int o, std::size_t b, std::size_t e, int t);
+template void Engine<double>::check_range(int o, std::size_t b, std::size_t e, int t);
+template void Engine<float>::run_own_products(int p);
+template void Engine<double>::run_own_products(int p);
+
+}  // namespace vmc::runtime::detail
