@@ -111,6 +111,27 @@ void print_products(runtime::Trainer& trainer, const runtime::GemmProfile& gemms
               total_alone > 0 ? total_step / total_alone : 0.0);
 }
 
+// -v: the step's time by phase on every thread (Trainer::time_step_phases).
+void print_phases(const runtime::StepPhases& phases) {
+  if (phases.per_thread.empty()) return;
+  std::printf("  where a step goes (us per step, mean of %d steps of %.1f us):\n", phases.steps, phases.step_us);
+  std::printf("    %-28s", "phase");
+  for (std::size_t t = 0; t < phases.per_thread.size(); ++t) std::printf("  thread %-3zu", t);
+  std::printf("\n");
+  std::vector<double> sum(phases.per_thread.size(), 0.0);
+  for (int p = 0; p < runtime::StepPhases::Count; ++p) {
+    std::printf("    %-28s", runtime::StepPhases::name(p));
+    for (std::size_t t = 0; t < phases.per_thread.size(); ++t) {
+      std::printf("  %10.1f", phases.per_thread[t][p]);
+      sum[t] += phases.per_thread[t][p];
+    }
+    std::printf("\n");
+  }
+  std::printf("    %-28s", "all");
+  for (double x : sum) std::printf("  %10.1f", x);
+  std::printf("\n");
+}
+
 }  // namespace
 
 int run_bench(const BenchArgs& args) {
@@ -195,6 +216,18 @@ int run_bench(const BenchArgs& args) {
     out["percent_of_gemm_bound_params_updated"] = 100 * steps_per_s / bound_updated;
     out["peak_rss_mb"] = peak_rss_mb();
     out["steady_rss_mb"] = steady_mb;
+    runtime::StepPhases phases;
+    if (args.stages) {
+      phases = trainer.time_step_phases(static_cast<int>(std::max<std::int64_t>(20, args.steps / 4)));
+      Json by_phase = Json::object();
+      for (int p = 0; p < runtime::StepPhases::Count; ++p) {
+        Json per_thread = Json::array();
+        for (const std::vector<double>& t : phases.per_thread) per_thread.push_back(t[p]);
+        by_phase[runtime::StepPhases::name(p)] = per_thread;
+      }
+      out["step_phases_us"] = by_phase;
+      out["step_phases_step_us"] = phases.step_us;
+    }
     if (args.json) {
       std::cout << out.dump(2) << '\n';
       return 0;
@@ -224,7 +257,10 @@ int run_bench(const BenchArgs& args) {
     }
     std::printf("  memory         %9.0f MB resident while training (peak %.0f MB, when the data loaded)\n",
                 steady_mb, peak_rss_mb());
-    if (args.stages) print_products(trainer, gemms, repeats);
+    if (args.stages) {
+      print_phases(phases);
+      print_products(trainer, gemms, repeats);
+    }
   } catch (const runtime::RuntimeError& e) {
     error(args.model.model_path, e.what());
     return 1;

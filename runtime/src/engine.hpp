@@ -48,6 +48,7 @@ struct Trainer::Impl {
   virtual void restore_state(const std::string& bytes, bool params_only) = 0;
   virtual void check_data(const Arrays& data) const = 0;
   virtual GemmProfile record_step() = 0;
+  virtual StepPhases time_step_phases(int steps) = 0;
   virtual std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) = 0;
   virtual double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
                               std::vector<std::vector<double>>* per_call) = 0;
@@ -175,6 +176,26 @@ struct Dataset {
   std::map<std::string, std::vector<std::int64_t>> ints;
   std::map<std::string, std::vector<std::int64_t>> shapes;
   std::map<std::string, std::int64_t> dims;  // every run-time dim's full extent
+};
+
+// The calling thread's phase times while Trainer::time_step_phases runs (else null).
+inline thread_local double* t_phase_row = nullptr;
+
+// Adds the time until it goes out of scope to *into, when into is not null (time_step_phases).
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(double* into) : into_(into) {
+    if (into_) start_ = std::chrono::steady_clock::now();
+  }
+  ~PhaseTimer() {
+    if (into_) *into_ += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start_).count();
+  }
+  PhaseTimer(const PhaseTimer&) = delete;
+  PhaseTimer& operator=(const PhaseTimer&) = delete;
+
+ private:
+  double* into_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 // Σ x² of n values (engine_step.cpp): the step's check of a gradient and --clip-grad's norm; a
@@ -350,6 +371,7 @@ class Engine final : public Trainer::Impl {
   void check_data(const Arrays& arrays) const override { bind(arrays, "test "); }
 
   GemmProfile record_step() override;
+  StepPhases time_step_phases(int steps) override;
 
   std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) override;
 
@@ -424,6 +446,13 @@ class Engine final : public Trainer::Impl {
   std::vector<std::vector<int>> plans_;              // per thread: plan_products' outputs
   std::vector<unsigned char> gathered_;              // per output: summed by those products
   std::vector<std::exception_ptr> step_errors_;      // per thread, in the kernels' phase
+  // time_step_phases: each thread's microseconds per phase (a cache line each), while timing.
+  struct alignas(64) PhaseRow {
+    double us[StepPhases::Count] = {};
+  };
+  std::vector<PhaseRow> phase_rows_;
+  bool timing_phases_ = false;
+  double* phase_row(int t) { return timing_phases_ ? phase_rows_[static_cast<std::size_t>(t)].us : nullptr; }
   std::vector<std::vector<GemmTerm<T>>> step_terms_;  // per thread: run_products' pieces
   struct Prefetch {
     const T* data;    // the whole array in train_

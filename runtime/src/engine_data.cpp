@@ -1,6 +1,8 @@
 // Engine<T>: construction, binding data to the model's inputs, one kernel call.
 #include "engine.hpp"
 
+#include <optional>
+
 namespace vmc::runtime::detail {
 
 template <typename T>
@@ -197,6 +199,9 @@ Dataset<T> Engine<T>::bind(const Arrays& arrays, const std::string& what) const 
 template <typename T>
 void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, const CallSpec& spec) const {
   const vmc_model_info& m = *info;
+  double* const timing = t_phase_row;
+  std::optional<PhaseTimer> gathering;
+  gathering.emplace(timing ? timing + StepPhases::Gather : nullptr);
   slot.sizes.resize(m.n_sizes);
   for (int s = 0; s < m.n_sizes; ++s) {
     int j = sub_of_symbol(s);
@@ -309,7 +314,12 @@ void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds,
     slot.outputs[o] = slot.outs[o].data;
   }
   slot.workspace.resize(static_cast<std::size_t>(k.workspace_bytes(slot.sizes.data())));
+  gathering.reset();
+  // The kernel's time, its products' apart (time_step_phases takes them out of it).
+  PhaseTimer kernel(timing ? timing + StepPhases::Elementwise : nullptr);
+  t_gemm_us = timing ? timing + StepPhases::Products : nullptr;
   k.entry(slot.inputs.data(), slot.sizes.data(), slot.outputs.data(), slot.workspace.data);
+  t_gemm_us = nullptr;
 }
 
 template <typename T>

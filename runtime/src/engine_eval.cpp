@@ -23,6 +23,36 @@ GemmProfile Engine<T>::record_step() {
   return profile;
 }
 
+template <typename T>
+StepPhases Engine<T>::time_step_phases(int count) {
+  require_whole_data("timing a step");
+  const int threads = options.threads;
+  phase_rows_.assign(static_cast<std::size_t>(threads), PhaseRow{});
+  timing_phases_ = true;
+  auto stop = [&] {
+    timing_phases_ = false;
+    pool_.run([](int) { t_phase_row = nullptr; });
+  };
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    for (int s = 0; s < count; ++s) step();
+  } catch (...) {
+    stop();
+    throw;
+  }
+  const double wall = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  stop();
+  StepPhases r;
+  r.steps = count;
+  r.step_us = count > 0 ? wall / count : 0;
+  for (const PhaseRow& row : phase_rows_) {
+    std::vector<double>& mine = r.per_thread.emplace_back(StepPhases::Count, 0.0);
+    for (int p = 0; p < StepPhases::Count; ++p) mine[p] = count > 0 ? row.us[p] / count : 0;
+    mine[StepPhases::Elementwise] -= mine[StepPhases::Products];  // it held the whole kernel
+  }
+  return r;
+}
+
 namespace {
 
 // The bytes a row-major operand of `rows` rows with leading dimension `ld` spans.
@@ -434,6 +464,8 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
 }
 
 // The members defined here, for both precisions.
+template StepPhases Engine<float>::time_step_phases(int count);
+template StepPhases Engine<double>::time_step_phases(int count);
 template GemmProfile Engine<float>::record_step();
 template GemmProfile Engine<double>::record_step();
 template double Engine<float>::replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,

@@ -40,6 +40,8 @@ double sum_of_squares(const double* x, std::size_t n) { return sum_of_squares_as
 
 template <typename T>
 StepResult Engine<T>::step() {
+  std::optional<PhaseTimer> caller;  // the calling thread outside the pool's runs
+  caller.emplace(phase_row(0) ? phase_row(0) + StepPhases::Main : nullptr);
   const vmc_kernel_info& k = kernel("elbo_grad");
   for (const Sub& sub : subs_) {
     if (sub.n == 0) throw RuntimeError("no data rows for the plate over " + sub.dim);
@@ -86,7 +88,9 @@ StepResult Engine<T>::step() {
   gathered_.assign(static_cast<std::size_t>(n_out), 0);
   std::fill(step_sumsq_.begin(), step_sumsq_.end(), 0.0);
   for (std::string& b : step_bad_) b.clear();
+  caller.reset();
   pool_.run([&](int t) {
+    double* const timing = t_phase_row = phase_row(t);
     step_errors_[t] = nullptr;
     try {
       struct Deferring {  // set for this thread's kernel calls only, even when one throws
@@ -127,7 +131,11 @@ StepResult Engine<T>::step() {
       return;
     }
     // Every thread waits for every kernel (even one that failed), then all decide the same.
-    barrier_.wait();
+    {
+      PhaseTimer waiting(timing ? timing + StepPhases::Waiting : nullptr);
+      barrier_.wait();
+    }
+    PhaseTimer gradients(timing ? timing + StepPhases::Gradients : nullptr);
     for (const std::exception_ptr& e : step_errors_) {
       if (e) {
         if (step_errors_[t]) std::rethrow_exception(step_errors_[t]);
@@ -141,6 +149,7 @@ StepResult Engine<T>::step() {
       if (copies > 0 && t == parts - 1) run_own_products(threads);
     }
   });
+  caller.emplace(phase_row(0) ? phase_row(0) + StepPhases::Main : nullptr);
   if (defer) {
     for (int o : plans_[0]) gathered_[o] = 1;
   }
@@ -176,15 +185,26 @@ StepResult Engine<T>::step() {
   if (std::isfinite(elbo) && steps % kGoodEvery == 0) keep_good();
   std::vector<double>& sumsq = step_sumsq_;
   std::vector<std::string>& bad = step_bad_;
+  caller.reset();
   pool_.run([&](int t) {
-    prefetch_next_rows(t, parts);
-    for (int o = 1; o < n_out && bad[t].empty(); ++o) {
-      if (!distributed_) sum_parts(o, t);
-      if (checked_early && gathered_[o]) continue;  // checked as its blocks were computed
-      auto [b, e] = part(slots_[0].outs[o].size, threads, t);
-      check_range(o, b, e, t);
+    double* const timing = phase_row(t);
+    {
+      PhaseTimer gathering(timing ? timing + StepPhases::Gather : nullptr);
+      prefetch_next_rows(t, parts);
     }
-    barrier_.wait();
+    {
+      PhaseTimer checking(timing ? timing + StepPhases::Check : nullptr);
+      for (int o = 1; o < n_out && bad[t].empty(); ++o) {
+        if (!distributed_) sum_parts(o, t);
+        if (checked_early && gathered_[o]) continue;  // checked as its blocks were computed
+        auto [b, e] = part(slots_[0].outs[o].size, threads, t);
+        check_range(o, b, e, t);
+      }
+    }
+    {
+      PhaseTimer waiting(timing ? timing + StepPhases::Waiting : nullptr);
+      barrier_.wait();
+    }
     // Every thread decides the same from the same numbers: all update their slices, or none.
     bool ok = std::isfinite(elbo);
     for (const std::string& problem : bad) ok &= problem.empty();
@@ -194,8 +214,10 @@ StepResult Engine<T>::step() {
       double norm = std::sqrt(std::accumulate(sumsq.begin(), sumsq.end(), 0.0)) * scale;
       if (norm > options.clip_grad) scale *= options.clip_grad / norm;
     }
+    PhaseTimer updating(timing ? timing + StepPhases::Update : nullptr);
     update_slice(k, scale, t, updates + 1);
   });
+  caller.emplace(phase_row(0) ? phase_row(0) + StepPhases::Main : nullptr);
   std::string gradient_problem;
   for (int t = 0; t < threads && gradient_problem.empty(); ++t) gradient_problem = bad[t];
   if (!std::isfinite(elbo)) {

@@ -25,6 +25,7 @@ namespace vmc::runtime {
 namespace detail {
 thread_local std::vector<GemmCall>* t_gemm_log = nullptr;
 thread_local std::vector<DeferredGemm>* t_gemm_defer = nullptr;
+thread_local double* t_gemm_us = nullptr;
 }
 
 const char* gemm_backend() {
@@ -114,17 +115,22 @@ template <typename T>
 void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k, T alpha,
           const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   // Recorded (vmc bench): the call's shape and operands, and how long it takes here.
+  // And timed (vmc bench -v: the step's phases).
   struct Timed {
     std::vector<vmc::runtime::GemmCall>* log;
+    double* us;
     std::chrono::steady_clock::time_point start;
     ~Timed() {
-      if (log) log->back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!log && !us) return;
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (log) log->back().seconds = seconds;
+      if (us) *us += 1e6 * seconds;
     }
-  } timed{vmc::runtime::detail::t_gemm_log, {}};
+  } timed{vmc::runtime::detail::t_gemm_log, vmc::runtime::detail::t_gemm_us, {}};
   if (timed.log) {
     timed.log->push_back({transpose_a, transpose_b, m, n, k, lda, ldb, ldc, static_cast<double>(beta), a, b, c});
-    timed.start = std::chrono::steady_clock::now();
   }
+  if (timed.log || timed.us) timed.start = std::chrono::steady_clock::now();
   if (m <= 0 || n <= 0) return;
 #ifdef VMC_GEMM_OPENBLAS
   if (k > 0 && alpha != T(0)) {

@@ -26,4 +26,7 @@ struct DeferredGemm {
   std::int64_t ldc = 0;
 };
 extern thread_local std::vector<DeferredGemm>* t_gemm_defer;
+// When a thread sets it (Trainer::time_step_phases), vmc_gemm_* adds each product's
+// microseconds to it.
+extern thread_local double* t_gemm_us;
 }

@@ -184,6 +184,21 @@ void Trainer::restore_state(const std::string& bytes, bool params_only) {
 
 void Trainer::check_data(const Arrays& data) const { impl_->check_data(data); }
 GemmProfile Trainer::record_step() { return impl_->record_step(); }
+StepPhases Trainer::time_step_phases(int steps) { return impl_->time_step_phases(steps); }
+
+const char* StepPhases::name(int phase) {
+  switch (phase) {
+    case Gather: return "data rows and noise";
+    case Products: return "products in the kernel";
+    case Elementwise: return "elementwise in the kernel";
+    case Waiting: return "waiting for other threads";
+    case Gradients: return "weight gradients, all rows";
+    case Check: return "gradient sums and check";
+    case Update: return "optimizer update";
+    case Main: return "between phases (caller)";
+    default: return "?";
+  }
+}
 std::vector<GradientNoise> Trainer::gradient_noise(std::int64_t draws, std::uint64_t stream) {
   return impl_->gradient_noise(draws, stream);
 }

@@ -354,8 +354,15 @@ def case_bench(work):
           and s["gemm_bound_params_updated_steps_per_s"] > 0, "positive rates")
     p = run("bench", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--steps", "10", "--warmup", "2", "--threads", "2", "-v")
     for word in ["steps/s", "datapoints/s", "GFLOP/s", "GEMM bound", "of the bound", "memory", "LLVM optimise",
-                 "params updated"]:
+                 "params updated", "where a step goes", "weight gradients, all rows", "optimizer update"]:
         check(word in p.stdout, f"bench output lacks '{word}'")
+    # -v --json: the step's phases per thread (microseconds, not asserted beyond their signs).
+    p = run("bench", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--steps", "10", "--warmup", "2", "--threads", "2",
+            "-v", "--json")
+    phases = json.loads(p.stdout)["step_phases_us"]
+    check(len(phases) == 8 and all(len(v) == 2 and min(v) >= 0 for v in phases.values()), f"phases {phases}")
+    check(min(phases["products in the kernel"]) > 0 and min(phases["weight gradients, all rows"]) > 0,
+          f"a split step's products and weight gradients: {phases}")
 
 
 def case_config(work):

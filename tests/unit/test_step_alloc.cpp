@@ -104,3 +104,36 @@ TEST_CASE("trainer: the GEMM bound's replays leave the trainer as it was, in eve
     CHECK(t.save_state() == before);  // the replays ran on their own buffers
   }
 }
+
+TEST_CASE("trainer: a step's time by phase, on every thread") {
+  vmc::data::Array x = vmc::data::embedded_digits("x", false);
+  vmc::sema::Options so;
+  so.data_shapes["x"] = x.shape;
+  Compiled m(read(std::string(VMC_SOURCE_DIR) + "/stdlib/bernoulli_vae.vmodel"), so, lower_options(lower::Estimator::A));
+  REQUIRE_MESSAGE(m.ok(), m.messages());
+  Diagnostics d;
+  auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F32, d, "bernoulli_vae");
+  REQUIRE(compiled);
+  using vmc::runtime::StepPhases;
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    vmc::runtime::TrainerOptions o;
+    o.threads = threads;
+    vmc::runtime::Trainer t(compiled->info(), {{"x", x}}, lower::initial_params(m.l(), 3), o);
+    t.step();
+    StepPhases phases = t.time_step_phases(5);
+    CHECK(t.steps_done() == 6);  // the timed steps are training steps
+    REQUIRE(phases.per_thread.size() == static_cast<std::size_t>(threads));
+    CHECK(phases.steps == 5);
+    CHECK(phases.step_us > 0);
+    for (const std::vector<double>& mine : phases.per_thread) {
+      REQUIRE(mine.size() == static_cast<std::size_t>(StepPhases::Count));
+      for (double us : mine) CHECK(us >= 0);
+      CHECK(mine[StepPhases::Products] > 0);
+      CHECK(mine[StepPhases::Update] > 0);
+      // Only a split step leaves the weight gradients to the runtime.
+      CHECK((mine[StepPhases::Gradients] > 0) == (threads > 1));
+    }
+    for (int p = 0; p < StepPhases::Count; ++p) CHECK(std::string(StepPhases::name(p)) != "?");
+  }
+}

@@ -82,6 +82,26 @@ struct GemmCall {
   const void *a = nullptr, *b = nullptr, *c = nullptr;  // where the step's operands were
   double seconds = 0;  // how long it took inside the step (replay_gemms: per call, in the replay)
 };
+// Where a training step's time goes, thread by thread (vmc bench -v): mean microseconds per
+// step in each phase (Trainer::time_step_phases).
+struct StepPhases {
+  enum Phase {
+    Gather,       // the minibatch's data rows gathered, noise drawn
+    Products,     // the kernel's products (vmc_gemm)
+    Elementwise,  // the rest of the kernel: the fused elementwise loops and reductions
+    Waiting,      // at the step's barriers, for the other threads
+    Gradients,    // the weight gradients the kernels left, over all rows (a split step)
+    Check,        // the other gradients summed over threads; every gradient checked
+    Update,       // the optimizer's update of this thread's slices
+    Main,         // the calling thread between those (the bound's sum, the kept state)
+    Count
+  };
+  static const char* name(int phase);
+  std::vector<std::vector<double>> per_thread;  // [thread][phase], µs per step
+  double step_us = 0;                           // wall time per step
+  int steps = 0;
+};
+
 // The library behind vmc_gemm_f32 (configured with -DVMC_GEMM=...): "eigen" (the default;
 // "avx512+eigen" when the runtime is built for AVX-512, whose f32 products past the smallest
 // sizes run vmc's own sgemm), "openblas" or "dnnl". Products in f64 always use Eigen under "dnnl".
@@ -153,6 +173,8 @@ class Trainer {
 
   // One training step (it counts as one) with every product it makes recorded, per thread.
   GemmProfile record_step();
+  // `steps` training steps (they count) with the time of each phase measured on every thread.
+  StepPhases time_step_phases(int steps);
   // Seconds per step of the recorded products alone, each thread replaying its own calls at
   // once, through the same vmc_gemm: the in-run GEMM bound. Operands::AsInStep gives every
   // memory region the step's products touched its own buffer of the same size (a param both
