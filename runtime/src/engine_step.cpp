@@ -189,10 +189,6 @@ StepResult Engine<T>::step() {
   pool_.run([&](int t) {
     double* const timing = phase_row(t);
     {
-      PhaseTimer gathering(timing ? timing + StepPhases::Gather : nullptr);
-      prefetch_next_rows(t, parts);
-    }
-    {
       PhaseTimer checking(timing ? timing + StepPhases::Check : nullptr);
       for (int o = 1; o < n_out && bad[t].empty(); ++o) {
         if (!distributed_) sum_parts(o, t);
@@ -214,8 +210,13 @@ StepResult Engine<T>::step() {
       double norm = std::sqrt(std::accumulate(sumsq.begin(), sumsq.end(), 0.0)) * scale;
       if (norm > options.clip_grad) scale *= options.clip_grad / norm;
     }
-    PhaseTimer updating(timing ? timing + StepPhases::Update : nullptr);
-    update_slice(k, scale, t, updates + 1);
+    {
+      PhaseTimer updating(timing ? timing + StepPhases::Update : nullptr);
+      update_slice(k, scale, t, updates + 1);
+    }
+    // The next step's rows asked for last, so that the update's streams do not evict them.
+    PhaseTimer gathering(timing ? timing + StepPhases::Gather : nullptr);
+    prefetch_next_rows(t, parts);
   });
   caller.emplace(phase_row(0) ? phase_row(0) + StepPhases::Main : nullptr);
   std::string gradient_problem;
