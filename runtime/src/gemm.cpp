@@ -209,6 +209,17 @@ void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_
   }
 }
 
+// vmc_gemm_rows_*: left to the runtime when the calling thread collects such products.
+template <typename T>
+void gemm_rows(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (auto* later = vmc::runtime::detail::t_gemm_defer) {
+    later->push_back({transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
+    return;
+  }
+  gemm<T>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 }  // namespace
 
 namespace vmc::runtime::detail {
@@ -275,21 +286,13 @@ void vmc_gemm_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n
 void vmc_gemm_rows_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
                        float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                        float beta, float* c, int64_t ldc) {
-  if (auto* later = vmc::runtime::detail::t_gemm_defer) {
-    later->push_back({transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
-    return;
-  }
-  gemm<float>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm_rows<float>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void vmc_gemm_rows_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
                        double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
                        double beta, double* c, int64_t ldc) {
-  if (auto* later = vmc::runtime::detail::t_gemm_defer) {
-    later->push_back({transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
-    return;
-  }
-  gemm<double>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm_rows<double>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // extern "C"

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 #include "jit/compiled_model.hpp"
@@ -31,6 +33,32 @@ std::string read(const std::string& path) {
   return s.str();
 }
 
+// A stdlib VAE compiled for f32 with estimator A, its data the embedded digits.
+struct DigitsVae {
+  vmc::data::Array x = vmc::data::embedded_digits("x", false);
+  std::optional<Compiled> m;
+  std::unique_ptr<jit::CompiledModel> compiled;
+
+  explicit DigitsVae(const std::string& model) {
+    vmc::sema::Options so;
+    so.data_shapes["x"] = x.shape;
+    m.emplace(read(std::string(VMC_SOURCE_DIR) + "/stdlib/" + model + ".vmodel"), so,
+              lower_options(lower::Estimator::A));
+    REQUIRE_MESSAGE(m->ok(), m->messages());
+    Diagnostics d;
+    compiled = jit::CompiledModel::build(m->l(), codegen::Precision::F32, d, model);
+    REQUIRE(compiled);
+  }
+  vmc::runtime::Trainer trainer(const vmc::runtime::TrainerOptions& o) const {
+    return vmc::runtime::Trainer(compiled->info(), {{"x", x}}, lower::initial_params(m->l(), 3), o);
+  }
+  vmc::runtime::Trainer trainer(int threads) const {
+    vmc::runtime::TrainerOptions o;
+    o.threads = threads;
+    return trainer(o);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("trainer: a compiled VAE's step allocates nothing once warm (runtime, kernel, GEMMs)") {
@@ -42,23 +70,15 @@ TEST_CASE("trainer: a compiled VAE's step allocates nothing once warm (runtime, 
     MESSAGE("the GEMM library (", vmc::runtime::gemm_backend(), ") allocates inside each product: not checked");
     return;
   }
-  vmc::data::Array x = vmc::data::embedded_digits("x", false);
-  vmc::sema::Options so;
-  so.data_shapes["x"] = x.shape;
   for (const char* model : {"bernoulli_vae", "gaussian_vae"}) {
     CAPTURE(model);
-    Compiled m(read(std::string(VMC_SOURCE_DIR) + "/stdlib/" + model + ".vmodel"), so,
-               lower_options(lower::Estimator::A));
-    REQUIRE_MESSAGE(m.ok(), m.messages());
-    Diagnostics d;
-    auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F32, d, model);
-    REQUIRE(compiled);
+    DigitsVae vae(model);
     for (int threads : {1, 2}) {
       CAPTURE(threads);
       vmc::runtime::TrainerOptions o;
       o.threads = threads;
       o.seed = 3;
-      vmc::runtime::Trainer t(compiled->info(), {{"x", x}}, lower::initial_params(m.l(), 3), o);
+      vmc::runtime::Trainer t = vae.trainer(o);
       for (int s = 0; s < 20; ++s) t.step();  // warm: 18 steps per epoch, so a shuffle is drawn too
       g_allocations = 0;
       g_count_allocations = true;
@@ -70,19 +90,10 @@ TEST_CASE("trainer: a compiled VAE's step allocates nothing once warm (runtime, 
 }
 
 TEST_CASE("trainer: the GEMM bound's replays leave the trainer as it was, in every mode") {
-  vmc::data::Array x = vmc::data::embedded_digits("x", false);
-  vmc::sema::Options so;
-  so.data_shapes["x"] = x.shape;
-  Compiled m(read(std::string(VMC_SOURCE_DIR) + "/stdlib/bernoulli_vae.vmodel"), so, lower_options(lower::Estimator::A));
-  REQUIRE_MESSAGE(m.ok(), m.messages());
-  Diagnostics d;
-  auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F32, d, "bernoulli_vae");
-  REQUIRE(compiled);
+  DigitsVae vae("bernoulli_vae");
   for (int threads : {1, 2}) {
     CAPTURE(threads);
-    vmc::runtime::TrainerOptions o;
-    o.threads = threads;
-    vmc::runtime::Trainer t(compiled->info(), {{"x", x}}, lower::initial_params(m.l(), 3), o);
+    vmc::runtime::Trainer t = vae.trainer(threads);
     t.step();
     vmc::runtime::GemmProfile profile = t.record_step();
     // 14 products a step per thread. On two threads the kernels leave the five weight
@@ -106,20 +117,11 @@ TEST_CASE("trainer: the GEMM bound's replays leave the trainer as it was, in eve
 }
 
 TEST_CASE("trainer: a step's time by phase, on every thread") {
-  vmc::data::Array x = vmc::data::embedded_digits("x", false);
-  vmc::sema::Options so;
-  so.data_shapes["x"] = x.shape;
-  Compiled m(read(std::string(VMC_SOURCE_DIR) + "/stdlib/bernoulli_vae.vmodel"), so, lower_options(lower::Estimator::A));
-  REQUIRE_MESSAGE(m.ok(), m.messages());
-  Diagnostics d;
-  auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F32, d, "bernoulli_vae");
-  REQUIRE(compiled);
+  DigitsVae vae("bernoulli_vae");
   using vmc::runtime::StepPhases;
   for (int threads : {1, 2}) {
     CAPTURE(threads);
-    vmc::runtime::TrainerOptions o;
-    o.threads = threads;
-    vmc::runtime::Trainer t(compiled->info(), {{"x", x}}, lower::initial_params(m.l(), 3), o);
+    vmc::runtime::Trainer t = vae.trainer(threads);
     t.step();
     StepPhases phases = t.time_step_phases(5);
     CHECK(t.steps_done() == 6);  // the timed steps are training steps
