@@ -121,11 +121,11 @@ struct Shape {
 
 // Rectangular in every direction, the unit sizes, and sizes large enough to cross Eigen's
 // blocking and vectorisation boundaries and those of the AVX-512 kernel (sgemm_avx512.cpp:
-// 12-row slivers, 32-column panels, 16×16 transposed tiles, k blocks of 256, m blocks of 132).
+// 12-row slivers, 32-column panels, 16×16 transposed tiles, k blocks of 512, m blocks of 132).
 constexpr Shape kShapes[] = {{1, 1, 1},     {1, 5, 3},    {5, 1, 3},     {4, 3, 1},   {2, 7, 5},
                              {7, 5, 9},     {16, 16, 16}, {33, 17, 65},  {100, 20, 400},
                              {3, 130, 37},  {140, 64, 270}, {13, 96, 300}, {133, 33, 17},
-                             {50, 65, 520}, {24, 32, 16}};
+                             {50, 65, 520}, {24, 32, 16},  {20, 40, 1030}};
 
 struct Scale {
   double alpha, beta;
@@ -275,7 +275,7 @@ TEST_CASE("runtime: special functions are the interpreter's") {
 
 // The runtime's product of a k split into pieces that live apart (runtime/src/gemm_sum.hpp): a
 // split step's weight gradient, Xᵀ·δ summed over each thread's rows. Against a triple loop over
-// the pieces, for every transpose, pieces that cross the AVX-512 kernel's k blocks of 256 and
+// the pieces, for every transpose, pieces that cross the AVX-512 kernel's k blocks of 512 and
 // end inside one, empty pieces, strided pieces, and beta 0 (C NaN, never read) and 1.
 TEST_CASE_TEMPLATE("runtime: gemm_sum of k pieces against a triple loop", T, float, double) {
   std::mt19937 rng(99);
@@ -285,6 +285,7 @@ TEST_CASE_TEMPLATE("runtime: gemm_sum of k pieces against a triple loop", T, flo
   };
   const Split splits[] = {{392, 400, {50, 50}},   {400, 784, {34, 33, 33}}, {20, 400, {50, 0, 50}},
                           {33, 70, {300, 10}},    {13, 40, {256, 256, 3}},  {1, 5, {2, 3}},
+                          {20, 50, {500, 30, 600}},
                           {100, 96, {0, 0}},      {140, 33, {7}},           {12, 32, {1, 1, 1, 1, 1, 1, 1, 1, 1}}};
   for (int32_t ta : {0, 1})
     for (int32_t tb : {0, 1})
