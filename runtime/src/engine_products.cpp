@@ -81,8 +81,10 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
     for (int p = 0; p < parts; ++p) terms.push_back(block(deferred_[p][d]));
     gemm_sum(g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts, static_cast<T>(g0.alpha), T(0), c,
              g0.ldc);
-    const DeferredGemm& none = deferred_[threads][d];
-    if (copies > 0 && none.k > 0) {  // the row-free call's product (no rows: usually k = 0)
+    // The row-free call's product (made only when there is a row-free part; with no rows its
+    // k is usually 0), taken out `copies` times.
+    if (copies > 0 && deferred_[threads][d].k > 0) {
+      const DeferredGemm& none = deferred_[threads][d];
       GemmTerm<T> x = block(none);
       gemm_as<T>(none.transpose_a, none.transpose_b, m, n, x.k, -static_cast<double>(copies) * none.alpha, x.a, x.lda,
                  x.b, x.ldb, 1.0, c, g0.ldc);
