@@ -198,11 +198,6 @@ class PhaseTimer {
   std::chrono::steady_clock::time_point start_;
 };
 
-// Σ x² of n values (engine_step.cpp): the step's check of a gradient and --clip-grad's norm; a
-// NaN or Inf among them makes it non-finite.
-double sum_of_squares(const float* x, std::size_t n);
-double sum_of_squares(const double* x, std::size_t n);
-
 template <typename T>
 class Engine final : public Trainer::Impl {
  public:

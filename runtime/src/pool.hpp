@@ -15,6 +15,20 @@
 
 namespace vmc::runtime::detail {
 
+// One turn of a wait loop: the CPU's pause for the first kSpins turns, then a yield of the
+// core to whichever thread the scheduler has waiting (the one being waited for, when there are
+// more threads than cores).
+inline void relax(unsigned turn) {
+  constexpr unsigned kSpins = 2048;  // ~50-100 us of pauses: a phase's usual wait
+  if (turn < kSpins) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  } else {
+    std::this_thread::yield();
+  }
+}
+
 // A few threads that run one function on every thread index at once (0 is the caller). A step
 // runs three such phases a few hundred microseconds apart, so the threads spin briefly before
 // sleeping: a futex wake-up per phase cost ~10 % of a two-thread step.
@@ -64,16 +78,16 @@ class Pool {
   }
 
  private:
-  // Spins up to ~0.2 ms for `ready`; false when it did not come.
+  // Spins up to ~0.2 ms for `ready`; false when it did not come. Past the first stretch it
+  // yields between looks, so that with more threads than cores the thread it waits for gets
+  // the core (a pure spin held it until the scheduler's tick: 10-20x slower steps).
   template <typename F>
   static bool spin_until(F ready) {
     auto start = std::chrono::steady_clock::now();
     for (unsigned i = 1;; ++i) {
       if (ready()) return true;
       if (i % 256 == 0 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(200)) return false;
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
+      relax(i);
     }
   }
 
@@ -132,11 +146,7 @@ class SpinBarrier {
       gen_.fetch_add(1, std::memory_order_release);
       return;
     }
-    while (gen_.load(std::memory_order_acquire) == gen) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    }
+    for (unsigned turn = 1; gen_.load(std::memory_order_acquire) == gen; ++turn) relax(turn);
   }
 
  private:
