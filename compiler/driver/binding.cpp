@@ -125,7 +125,10 @@ std::string value_text(double v) {
 // integers for int data, and the support of the distributions it is drawn from.
 bool check_supports(const Arrays& arrays, const std::vector<DataDecl>& decls,
                     const std::map<std::string, std::string>& files) {
-  for (const auto& [name, a] : arrays) {
+  for (const auto& entry : arrays) {
+    // Named, not a structured binding: Clang 14 (the fuzz build) cannot capture those.
+    const std::string& name = entry.first;
+    const auto& a = entry.second;
     const DataDecl* d = find_decl(decls, name);
     if (!d) continue;
     const std::string& file = files.count(name) ? files.at(name) : name;
