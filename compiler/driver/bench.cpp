@@ -227,6 +227,7 @@ int run_bench(const BenchArgs& args) {
       }
       out["step_phases_us"] = by_phase;
       out["step_phases_step_us"] = phases.step_us;
+      out["params_streamed"] = trainer.params_streamed();
     }
     if (args.json) {
       std::cout << out.dump(2) << '\n';
@@ -258,6 +259,10 @@ int run_bench(const BenchArgs& args) {
     std::printf("  memory         %9.0f MB resident while training (peak %.0f MB, when the data loaded)\n",
                 steady_mb, peak_rss_mb());
     if (args.stages) {
+      if (args.threads > 1) {
+        std::printf("  params stored   %s (of the two, the faster in the last timed trial)\n",
+                    trainer.params_streamed() ? "streamed past the cache" : "through the cache");
+      }
       print_phases(phases);
       print_products(trainer, gemms, repeats);
     }

@@ -63,6 +63,7 @@ struct Trainer::Impl {
   std::int64_t datapoints = 1;
   std::string primary;
   std::int64_t primary_batch = 0, steps_per_epoch = 1;
+  bool params_streamed = false;  // the last step's update streamed the params (engine_step.cpp)
 };
 
 namespace detail {
@@ -177,6 +178,13 @@ struct Dataset {
   std::map<std::string, std::vector<std::int64_t>> shapes;
   std::map<std::string, std::int64_t> dims;  // every run-time dim's full extent
 };
+
+// Whether the runtime can store the updated params past the cache (TrainerOptions::param_stores).
+#if defined(__AVX512F__)
+inline constexpr bool kStreamedStores = true;
+#else
+inline constexpr bool kStreamedStores = false;
+#endif
 
 // The calling thread's phase times while Trainer::time_step_phases runs (else null).
 inline thread_local double* t_phase_row = nullptr;
@@ -342,7 +350,16 @@ class Engine final : public Trainer::Impl {
 
   // Thread th's slice of every param moved up its gradient (already summed into slot 0), times
   // `scale`; t is the update's number (Adam's bias correction).
-  void update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
+  void update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number, bool stream);
+  // TrainerOptions::ParamStores::Auto: steps [next, next + kStoreTrial) store the params cached,
+  // the kStoreTrial after them streamed, each arm's wall time summed; the faster is kept until
+  // next += kStoreRetune.
+  static constexpr std::int64_t kStoreTrial = 16, kStoreRetune = 2048;
+  struct StoreTrial {
+    std::int64_t next = 64;  // past the warm-up
+    double seconds[2] = {0, 0};
+    bool streamed = false;  // the choice between trials
+  } store_trial_;
   // A split step's deferred products (abi.h, vmc_gemm_rows_*): `outs` gets the gradient output
   // each one writes, when every part left the same products into its own outputs; false when
   // they do not line up (then each part computes its own, as if nothing had been deferred).

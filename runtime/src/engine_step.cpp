@@ -4,6 +4,10 @@
 
 #include <optional>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace vmc::runtime::detail {
 
 namespace {
@@ -35,11 +39,64 @@ typedef double Doubles8 __attribute__((vector_size(64)));
 
 }  // namespace
 
+#if defined(__AVX512F__)
+// Adam on elements [b, e) of one float32 param, 16 at a time (masked at the ends, so every
+// element gets the same arithmetic), the params stored through the cache or, with `stream`,
+// past it (64-byte aligned non-temporal stores; the head and tail through the cache). The
+// values are the same either way.
+static void adam_f32(float* __restrict p, const float* __restrict g, float* __restrict m1, float* __restrict m2,
+                     std::size_t b, std::size_t e, float s, float step_size, float inv_root_bc2, bool stream) {
+  const __m512 vs = _mm512_set1_ps(s), b1 = _mm512_set1_ps(0.9f), c1 = _mm512_set1_ps(1 - 0.9f),
+               b2 = _mm512_set1_ps(0.999f), c2 = _mm512_set1_ps(1 - 0.999f), vstep = _mm512_set1_ps(step_size),
+               vinv = _mm512_set1_ps(inv_root_bc2), ep = _mm512_set1_ps(1e-8f);
+  auto lanes = [&](std::size_t x, __mmask16 mask, bool streamed) {
+    const __m512 gx = _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(mask, g + x));
+    const __m512 first = _mm512_fmadd_ps(b1, _mm512_maskz_loadu_ps(mask, m1 + x), _mm512_mul_ps(c1, gx));
+    const __m512 second = _mm512_fmadd_ps(b2, _mm512_maskz_loadu_ps(mask, m2 + x), _mm512_mul_ps(c2, _mm512_mul_ps(gx, gx)));
+    _mm512_mask_storeu_ps(m1 + x, mask, first);
+    _mm512_mask_storeu_ps(m2 + x, mask, second);
+    const __m512 den = _mm512_fmadd_ps(_mm512_sqrt_ps(second), vinv, ep);
+    const __m512 next = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, p + x), _mm512_div_ps(_mm512_mul_ps(vstep, first), den));
+    if (streamed) {
+      _mm512_stream_ps(p + x, next);
+    } else {
+      _mm512_mask_storeu_ps(p + x, mask, next);
+    }
+  };
+  std::size_t x = b;
+  // The head up to p's next 64-byte boundary, then whole vectors, then the tail.
+  const std::size_t misaligned = (reinterpret_cast<std::uintptr_t>(p + x) % 64) / sizeof(float);
+  if (misaligned != 0 && x < e) {
+    const std::size_t head = std::min<std::size_t>(16 - misaligned, e - x);
+    lanes(x, static_cast<__mmask16>((1u << head) - 1), false);
+    x += head;
+  }
+  for (; x + 16 <= e; x += 16) lanes(x, 0xFFFF, stream);
+  if (x < e) lanes(x, static_cast<__mmask16>((1u << (e - x)) - 1), false);
+  if (stream) _mm_sfence();  // the streamed stores are seen before the next step's reads
+}
+#else
+static void adam_f32(float*, const float*, float*, float*, std::size_t, std::size_t, float, float, float, bool) {}
+#endif
+
 double sum_of_squares(const float* x, std::size_t n) { return sum_of_squares_as<Floats16>(x, n); }
 double sum_of_squares(const double* x, std::size_t n) { return sum_of_squares_as<Doubles8>(x, n); }
 
 template <typename T>
 StepResult Engine<T>::step() {
+  // How this step stores the updated params (TrainerOptions::param_stores): in a trial of
+  // Auto, by the trial's arm; otherwise by the last trial's choice, or as the options say.
+  using Stores = TrainerOptions::ParamStores;
+  const bool can_stream = kStreamedStores && std::is_same_v<T, float> && options.threads > 1;
+  int arm = -1;
+  if (can_stream && options.param_stores == Stores::Auto && steps >= store_trial_.next &&
+      steps < store_trial_.next + 2 * kStoreTrial) {
+    arm = steps - store_trial_.next < kStoreTrial ? 0 : 1;
+  }
+  const bool stream = can_stream && (arm >= 0 ? arm == 1
+                                              : options.param_stores == Stores::Streamed ||
+                                                    (options.param_stores == Stores::Auto && store_trial_.streamed));
+  const auto step_start = std::chrono::steady_clock::now();
   std::optional<PhaseTimer> caller;  // the calling thread outside the pool's runs
   caller.emplace(phase_row(0) ? phase_row(0) + StepPhases::Main : nullptr);
   const vmc_kernel_info& k = kernel("elbo_grad");
@@ -212,7 +269,7 @@ StepResult Engine<T>::step() {
     }
     {
       PhaseTimer updating(timing ? timing + StepPhases::Update : nullptr);
-      update_slice(k, scale, t, updates + 1);
+      update_slice(k, scale, t, updates + 1, stream);
     }
     // The next step's rows asked for last, so that the update's streams do not evict them.
     PhaseTimer gathering(timing ? timing + StepPhases::Gather : nullptr);
@@ -250,6 +307,15 @@ StepResult Engine<T>::step() {
   } else if (!gradient_problem.empty()) {
     result.finite = false;
     result.problem = gradient_problem;
+  }
+  params_streamed = stream;
+  if (arm >= 0) {
+    store_trial_.seconds[arm] += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    if (steps + 1 == store_trial_.next + 2 * kStoreTrial) {
+      store_trial_.streamed = store_trial_.seconds[1] < store_trial_.seconds[0];
+      store_trial_.seconds[0] = store_trial_.seconds[1] = 0;
+      store_trial_.next += kStoreRetune;
+    }
   }
   ++steps;
   seen += result.rows;
@@ -293,7 +359,7 @@ std::int64_t Engine<T>::restore_last_good() {
 // Thread th's slice of every param moved up its gradient (already summed into slot 0), times
 // `scale`; t is the update's number (Adam's bias correction).
 template <typename T>
-void Engine<T>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number) {
+void Engine<T>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number, bool stream) {
   const double lr = options.lr;
   const OptimizerKind kind = options.optimizer;
   const double t = static_cast<double>(step_number);
@@ -348,6 +414,10 @@ void Engine<T>::update_slice(const vmc_kernel_info& k, double scale, int th, std
           const T* __restrict gg = g;
           const T step_size = r / bc1, inv_root_bc2 = 1 / std::sqrt(bc2);
           const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), ep = static_cast<T>(eps);
+          if constexpr (std::is_same_v<T, float> && kStreamedStores) {
+            adam_f32(pp, gg, m1, m2, b, e, s, step_size, inv_root_bc2, stream);
+            break;
+          }
           for (std::size_t x = b; x < e; ++x) {
             const T gx = s * gg[x];
             const T first = b1 * m1[x] + (1 - b1) * gx;
@@ -370,7 +440,9 @@ template std::int64_t Engine<float>::restore_last_good();
 template std::int64_t Engine<double>::restore_last_good();
 template StepResult Engine<float>::step();
 template StepResult Engine<double>::step();
-template void Engine<float>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
-template void Engine<double>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number);
+template void Engine<float>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number,
+                                          bool stream);
+template void Engine<double>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number,
+                                           bool stream);
 
 }  // namespace vmc::runtime::detail

@@ -50,6 +50,13 @@ struct TrainerOptions {
   // floating-point sums. What needs every row (whole_data_draws, gradient_noise, record_step)
   // is refused; sample() on the training data works on rank 0 for its shard's first rows.
   Collective* collective = nullptr;
+  // How a multi-threaded float32 step stores the updated params (the values are the same either
+  // way): through the cache, best when the threads' cores share one, or streamed past it, best
+  // when they do not (the other core then reads them from memory instead of taking each line
+  // from this core's cache, which costs 4x on a VM whose vCPUs move between CCDs). Auto times
+  // both for a few steps every 2,048 and keeps the faster.
+  enum class ParamStores { Auto, Cached, Streamed };
+  ParamStores param_stores = ParamStores::Auto;
 };
 
 // A user-facing failure of the engine (bad data for the model, a checkpoint that does not fit).
@@ -152,6 +159,8 @@ class Trainer {
   // leading extent of the first data array, else 1.
   std::int64_t datapoints() const;
   // The primary subsampled dim ("" when the model has none) and its minibatch size.
+  // Whether the last step stored the params streamed (TrainerOptions::param_stores).
+  bool params_streamed() const;
   const std::string& primary_dim() const;
   std::int64_t batch_size() const;
   // Steps in one pass over the primary plate's data (1 without a subsampled plate).
