@@ -49,30 +49,43 @@ static void adam_f32(float* __restrict p, const float* __restrict g, float* __re
   const __m512 vs = _mm512_set1_ps(s), b1 = _mm512_set1_ps(0.9f), c1 = _mm512_set1_ps(1 - 0.9f),
                b2 = _mm512_set1_ps(0.999f), c2 = _mm512_set1_ps(1 - 0.999f), vstep = _mm512_set1_ps(step_size),
                vinv = _mm512_set1_ps(inv_root_bc2), ep = _mm512_set1_ps(1e-8f);
-  auto lanes = [&](std::size_t x, __mmask16 mask, bool streamed) {
-    const __m512 gx = _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(mask, g + x));
-    const __m512 first = _mm512_fmadd_ps(b1, _mm512_maskz_loadu_ps(mask, m1 + x), _mm512_mul_ps(c1, gx));
-    const __m512 second = _mm512_fmadd_ps(b2, _mm512_maskz_loadu_ps(mask, m2 + x), _mm512_mul_ps(c2, _mm512_mul_ps(gx, gx)));
+  // The same arithmetic on 16 lanes; the loads and stores masked at the ends only.
+  auto step = [&](__m512 gx, __m512 old1, __m512 old2, __m512 old_p, __m512& first, __m512& second) {
+    gx = _mm512_mul_ps(vs, gx);
+    first = _mm512_fmadd_ps(b1, old1, _mm512_mul_ps(c1, gx));
+    second = _mm512_fmadd_ps(b2, old2, _mm512_mul_ps(c2, _mm512_mul_ps(gx, gx)));
+    const __m512 den = _mm512_fmadd_ps(_mm512_sqrt_ps(second), vinv, ep);
+    return _mm512_add_ps(old_p, _mm512_div_ps(_mm512_mul_ps(vstep, first), den));
+  };
+  auto partial = [&](std::size_t x, __mmask16 mask) {
+    __m512 first, second;
+    const __m512 next = step(_mm512_maskz_loadu_ps(mask, g + x), _mm512_maskz_loadu_ps(mask, m1 + x),
+                             _mm512_maskz_loadu_ps(mask, m2 + x), _mm512_maskz_loadu_ps(mask, p + x), first, second);
     _mm512_mask_storeu_ps(m1 + x, mask, first);
     _mm512_mask_storeu_ps(m2 + x, mask, second);
-    const __m512 den = _mm512_fmadd_ps(_mm512_sqrt_ps(second), vinv, ep);
-    const __m512 next = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, p + x), _mm512_div_ps(_mm512_mul_ps(vstep, first), den));
-    if (streamed) {
-      _mm512_stream_ps(p + x, next);
-    } else {
-      _mm512_mask_storeu_ps(p + x, mask, next);
-    }
+    _mm512_mask_storeu_ps(p + x, mask, next);
   };
   std::size_t x = b;
   // The head up to p's next 64-byte boundary, then whole vectors, then the tail.
   const std::size_t misaligned = (reinterpret_cast<std::uintptr_t>(p + x) % 64) / sizeof(float);
   if (misaligned != 0 && x < e) {
     const std::size_t head = std::min<std::size_t>(16 - misaligned, e - x);
-    lanes(x, static_cast<__mmask16>((1u << head) - 1), false);
+    partial(x, static_cast<__mmask16>((1u << head) - 1));
     x += head;
   }
-  for (; x + 16 <= e; x += 16) lanes(x, 0xFFFF, stream);
-  if (x < e) lanes(x, static_cast<__mmask16>((1u << (e - x)) - 1), false);
+  for (; x + 16 <= e; x += 16) {
+    __m512 first, second;
+    const __m512 next = step(_mm512_loadu_ps(g + x), _mm512_loadu_ps(m1 + x), _mm512_loadu_ps(m2 + x),
+                             _mm512_load_ps(p + x), first, second);
+    _mm512_storeu_ps(m1 + x, first);
+    _mm512_storeu_ps(m2 + x, second);
+    if (stream) {
+      _mm512_stream_ps(p + x, next);
+    } else {
+      _mm512_store_ps(p + x, next);
+    }
+  }
+  if (x < e) partial(x, static_cast<__mmask16>((1u << (e - x)) - 1));
   if (stream) _mm_sfence();  // the streamed stores are seen before the next step's reads
 }
 #else
