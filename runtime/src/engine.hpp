@@ -351,14 +351,13 @@ class Engine final : public Trainer::Impl {
   // Thread th's slice of every param moved up its gradient (already summed into slot 0), times
   // `scale`; t is the update's number (Adam's bias correction).
   void update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number, bool stream);
-  // TrainerOptions::ParamStores::Auto: steps [next, next + kStoreTrial) store the params cached,
-  // the kStoreTrial after them streamed, each arm's wall time summed; the faster is kept until
-  // next += kStoreRetune.
+  // ParamStores::Auto: kStoreTrial steps from `next` cached, as many streamed, each arm's time
+  // summed; the faster is kept until the next trial, kStoreRetune steps on.
   static constexpr std::int64_t kStoreTrial = 16, kStoreRetune = 2048;
   struct StoreTrial {
     std::int64_t next = 64;  // past the warm-up
     double seconds[2] = {0, 0};
-    bool streamed = false;  // the choice between trials
+    bool streamed = false;   // the choice between trials
   } store_trial_;
   // A split step's deferred products (abi.h, vmc_gemm_rows_*): `outs` gets the gradient output
   // each one writes, when every part left the same products into its own outputs; false when
