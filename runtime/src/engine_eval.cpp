@@ -181,13 +181,7 @@ double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_
           const Call& c = calls[t][i];
           const GemmCall& g = c.g;
           auto call_start = timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-          if constexpr (sizeof(T) == 4) {
-            vmc_gemm_f32(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0f, c.a, g.lda, c.b, g.ldb,
-                         static_cast<float>(g.beta), c.c, g.ldc);
-          } else {
-            vmc_gemm_f64(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, c.a, g.lda, c.b, g.ldb, g.beta, c.c,
-                         g.ldc);
-          }
+          gemm_as<T>(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, c.a, g.lda, c.b, g.ldb, g.beta, c.c, g.ldc);
           if (timing) {
             (*per_call)[t][i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - call_start).count();
           }

@@ -5,20 +5,6 @@
 
 namespace vmc::runtime::detail {
 
-namespace {
-
-template <typename T>
-void gemm_as(std::int32_t ta, std::int32_t tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
-             const T* a, std::int64_t lda, const T* b, std::int64_t ldb, double beta, T* c, std::int64_t ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    vmc_gemm_f32(ta, tb, m, n, k, static_cast<float>(alpha), a, lda, b, ldb, static_cast<float>(beta), c, ldc);
-  } else {
-    vmc_gemm_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  }
-}
-
-}  // namespace
-
 template <typename T>
 bool Engine<T>::plan_products(int parts, int copies, std::vector<int>& outs) const {
   outs.clear();

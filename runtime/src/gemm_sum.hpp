@@ -6,6 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
+
+#include "vmc/abi.h"
 
 namespace vmc::runtime::detail {
 
@@ -24,5 +27,17 @@ void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<f
               float beta, float* c, std::int64_t ldc);
 void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<double>* terms, int n_terms,
               double alpha, double beta, double* c, std::int64_t ldc);
+
+// vmc_gemm_f32 or vmc_gemm_f64 by the element type, for the runtime's own products (the
+// deferred ones, the GEMM bound's replay); alpha and beta as doubles.
+template <typename T>
+void gemm_as(std::int32_t ta, std::int32_t tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+             const T* a, std::int64_t lda, const T* b, std::int64_t ldb, double beta, T* c, std::int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    vmc_gemm_f32(ta, tb, m, n, k, static_cast<float>(alpha), a, lda, b, ldb, static_cast<float>(beta), c, ldc);
+  } else {
+    vmc_gemm_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
 
 }  // namespace vmc::runtime::detail
