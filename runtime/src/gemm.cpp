@@ -111,26 +111,39 @@ void multiply(const A& a, const B& b, T alpha, T beta, View<T>& c) {
   }
 }
 
+// A product recorded (vmc bench: its shape and operands, and how long it took) and timed
+// (vmc bench -v: the step's phases) while the calling thread asks for it, from construction to
+// destruction. The products made inside it are part of it: neither recorded nor timed again.
+class Recorded {
+ public:
+  explicit Recorded(const vmc::runtime::GemmCall& call)
+      : log_(vmc::runtime::detail::t_gemm_log), us_(vmc::runtime::detail::t_gemm_us) {
+    if (log_) log_->push_back(call);
+    if (log_ || us_) start_ = std::chrono::steady_clock::now();
+    vmc::runtime::detail::t_gemm_log = nullptr;
+    vmc::runtime::detail::t_gemm_us = nullptr;
+  }
+  ~Recorded() {
+    vmc::runtime::detail::t_gemm_log = log_;
+    vmc::runtime::detail::t_gemm_us = us_;
+    if (!log_ && !us_) return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (log_) log_->back().seconds = seconds;
+    if (us_) *us_ += 1e6 * seconds;
+  }
+  Recorded(const Recorded&) = delete;
+  Recorded& operator=(const Recorded&) = delete;
+
+ private:
+  std::vector<vmc::runtime::GemmCall>* log_;
+  double* us_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 template <typename T>
 void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k, T alpha,
           const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  // Recorded (vmc bench): the call's shape and operands, and how long it takes here.
-  // And timed (vmc bench -v: the step's phases).
-  struct Timed {
-    std::vector<vmc::runtime::GemmCall>* log;
-    double* us;
-    std::chrono::steady_clock::time_point start;
-    ~Timed() {
-      if (!log && !us) return;
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (log) log->back().seconds = seconds;
-      if (us) *us += 1e6 * seconds;
-    }
-  } timed{vmc::runtime::detail::t_gemm_log, vmc::runtime::detail::t_gemm_us, {}};
-  if (timed.log) {
-    timed.log->push_back({transpose_a, transpose_b, m, n, k, lda, ldb, ldc, static_cast<double>(beta), a, b, c});
-  }
-  if (timed.log || timed.us) timed.start = std::chrono::steady_clock::now();
+  Recorded recorded({transpose_a, transpose_b, m, n, k, lda, ldb, ldc, static_cast<double>(beta), a, b, c});
   if (m <= 0 || n <= 0) return;
 #ifdef VMC_GEMM_OPENBLAS
   if (k > 0 && alpha != T(0)) {
@@ -229,31 +242,24 @@ void gemm_sum_as(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTer
                  T beta, T* c, std::int64_t ldc) {
   std::int64_t k = 0;
   for (int s = 0; s < n_terms; ++s) k += terms[s].k;
-  std::vector<GemmCall>* log = t_gemm_log;
-  if (log) {
-    const GemmTerm<T>& f = terms[0];
-    log->push_back({ta, tb, m, n, k, f.lda, f.ldb, ldc, static_cast<double>(beta), f.a, f.b, c});
-  }
-  const auto start = std::chrono::steady_clock::now();
+  const GemmTerm<T>* f = n_terms > 0 ? &terms[0] : nullptr;
+  Recorded recorded({ta, tb, m, n, k, f ? f->lda : 0, f ? f->ldb : 0, ldc, static_cast<double>(beta),
+                     f ? f->a : nullptr, f ? f->b : nullptr, c});
 #if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
   if constexpr (sizeof(T) == 4) {
     if (m > 1 && n > 1 && m * n * k >= 4096) {
       sgemm_avx512_sum(ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
-      if (log) log->back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return;
     }
   }
 #endif
-  // Elsewhere a product per piece, added up (recorded above as the one product).
-  t_gemm_log = nullptr;
+  // Elsewhere a product per piece, added up (recorded as the one product).
   for (int s = 0; s < n_terms; ++s) {
     const GemmTerm<T>& g = terms[s];
     if (g.k == 0 && s > 0) continue;
     gemm<T>(ta, tb, m, n, g.k, alpha, g.a, g.lda, g.b, g.ldb, s == 0 ? beta : T(1), c, ldc);
   }
   if (n_terms == 0) gemm<T>(ta, tb, m, n, 0, alpha, nullptr, 1, nullptr, 1, beta, c, ldc);
-  t_gemm_log = log;
-  if (log) log->back().seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
