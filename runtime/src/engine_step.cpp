@@ -45,10 +45,11 @@ typedef double Doubles8 __attribute__((vector_size(64)));
 // past it (64-byte aligned non-temporal stores; the head and tail through the cache). The
 // values are the same either way.
 static void adam_f32(float* __restrict p, const float* __restrict g, float* __restrict m1, float* __restrict m2,
-                     std::size_t b, std::size_t e, float s, float step_size, float inv_root_bc2, bool stream) {
-  const __m512 vs = _mm512_set1_ps(s), b1 = _mm512_set1_ps(0.9f), c1 = _mm512_set1_ps(1 - 0.9f),
-               b2 = _mm512_set1_ps(0.999f), c2 = _mm512_set1_ps(1 - 0.999f), vstep = _mm512_set1_ps(step_size),
-               vinv = _mm512_set1_ps(inv_root_bc2), ep = _mm512_set1_ps(1e-8f);
+                     std::size_t b, std::size_t e, float s, float beta1, float beta2, float eps, float step_size,
+                     float inv_root_bc2, bool stream) {
+  const __m512 vs = _mm512_set1_ps(s), b1 = _mm512_set1_ps(beta1), c1 = _mm512_set1_ps(1 - beta1),
+               b2 = _mm512_set1_ps(beta2), c2 = _mm512_set1_ps(1 - beta2), vstep = _mm512_set1_ps(step_size),
+               vinv = _mm512_set1_ps(inv_root_bc2), ep = _mm512_set1_ps(eps);
   // The same arithmetic on 16 lanes; the loads and stores masked at the ends only.
   auto step = [&](__m512 gx, __m512 old1, __m512 old2, __m512 old_p, __m512& first, __m512& second) {
     gx = _mm512_mul_ps(vs, gx);
@@ -88,8 +89,6 @@ static void adam_f32(float* __restrict p, const float* __restrict g, float* __re
   if (x < e) partial(x, static_cast<__mmask16>((1u << (e - x)) - 1));
   if (stream) _mm_sfence();  // the streamed stores are seen before the next step's reads
 }
-#else
-static void adam_f32(float*, const float*, float*, float*, std::size_t, std::size_t, float, float, float, bool) {}
 #endif
 
 double sum_of_squares(const float* x, std::size_t n) { return sum_of_squares_as<Floats16>(x, n); }
@@ -427,10 +426,14 @@ void Engine<T>::update_slice(const vmc_kernel_info& k, double scale, int th, std
           const T* __restrict gg = g;
           const T step_size = r / bc1, inv_root_bc2 = 1 / std::sqrt(bc2);
           const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), ep = static_cast<T>(eps);
-          if constexpr (std::is_same_v<T, float> && kStreamedStores) {
-            adam_f32(pp, gg, m1, m2, b, e, s, step_size, inv_root_bc2, stream);
+#if defined(__AVX512F__)
+          if constexpr (std::is_same_v<T, float>) {
+            adam_f32(pp, gg, m1, m2, b, e, s, b1, b2, ep, step_size, inv_root_bc2, stream);
             break;
           }
+#else
+          (void)stream;  // kStreamedStores is false: never set
+#endif
           for (std::size_t x = b; x < e; ++x) {
             const T gx = s * gg[x];
             const T first = b1 * m1[x] + (1 - b1) * gx;
