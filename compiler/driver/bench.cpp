@@ -175,6 +175,9 @@ int run_bench(const BenchArgs& args) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double steps_per_s = static_cast<double>(args.steps) / seconds;
     const double steady_mb = current_rss_mb();  // while training, before the bound's buffers
+    // How far apart the threads' cores are, measured now, as the timed steps left them (a VM may
+    // move its vCPUs under load: a split step's exchanges cost ~4x more between dies).
+    const double round_trip_ns = trainer.thread_round_trip_ns();
     // The bound: the step's products alone on operands laid out as in the step (the memory they
     // stream is part of what they cost); and, looser, on a few buffers that stay in cache; and,
     // tighter, with the params written between repetitions by the threads' slices as the update
@@ -214,6 +217,7 @@ int run_bench(const BenchArgs& args) {
     out["percent_of_gemm_bound_operands_in_cache"] = 100 * steps_per_s / bound_hot;
     out["gemm_bound_params_updated_steps_per_s"] = bound_updated;
     out["percent_of_gemm_bound_params_updated"] = 100 * steps_per_s / bound_updated;
+    if (args.threads > 1) out["thread_round_trip_ns"] = round_trip_ns;
     out["peak_rss_mb"] = peak_rss_mb();
     out["steady_rss_mb"] = steady_mb;
     runtime::StepPhases phases;
@@ -262,6 +266,9 @@ int run_bench(const BenchArgs& args) {
       if (args.threads > 1) {
         std::printf("  params stored   %s (of the two, the faster in the last timed trial)\n",
                     trainer.params_streamed() ? "streamed past the cache" : "through the cache");
+        std::printf("  round trip     %9.0f ns   (a cache line from thread 0 to thread 1 and back, after the timed "
+                    "steps: ~100 between cores that share a cache)\n",
+                    round_trip_ns);
       }
       print_phases(phases);
       print_products(trainer, gemms, repeats);

@@ -49,6 +49,7 @@ struct Trainer::Impl {
   virtual void check_data(const Arrays& data) const = 0;
   virtual GemmProfile record_step() = 0;
   virtual StepPhases time_step_phases(int steps) = 0;
+  virtual double thread_round_trip_ns() = 0;
   virtual std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) = 0;
   virtual double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
                               std::vector<std::vector<double>>* per_call) = 0;
@@ -383,6 +384,7 @@ class Engine final : public Trainer::Impl {
 
   GemmProfile record_step() override;
   StepPhases time_step_phases(int steps) override;
+  double thread_round_trip_ns() override;
 
   std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) override;
 

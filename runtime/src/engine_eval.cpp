@@ -2,6 +2,8 @@
 // step's GEMM profile for vmc bench.
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 
 #include "engine.hpp"
 
@@ -21,6 +23,34 @@ GemmProfile Engine<T>::record_step() {
   }
   pool_.run([&](int) { detail::t_gemm_log = nullptr; });
   return profile;
+}
+
+template <typename T>
+double Engine<T>::thread_round_trip_ns() {
+  if (options.threads < 2) return 0;
+  // Thread 0 writes an odd number, thread 1 answers with the next even one, on one cache line.
+  struct alignas(64) Line {
+    std::atomic<std::uint64_t> value{0};
+  };
+  Line line;
+  constexpr int kBatches = 5, kTrips = 4000;
+  std::array<double, kBatches> ns{};
+  pool_.run([&](int t) {
+    if (t > 1) return;
+    for (int batch = 0; batch < kBatches; ++batch) {
+      const auto start = std::chrono::steady_clock::now();
+      for (std::uint64_t i = 0; i < kTrips; ++i) {
+        const std::uint64_t n = (static_cast<std::uint64_t>(batch) * kTrips + i) * 2;
+        if (t == 0) line.value.store(n + 1, std::memory_order_release);
+        const std::uint64_t want = t == 0 ? n + 2 : n + 1;
+        for (unsigned turn = 0; line.value.load(std::memory_order_acquire) != want; ++turn) relax(turn);
+        if (t == 1) line.value.store(n + 2, std::memory_order_release);
+      }
+      if (t == 0) ns[batch] = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / kTrips;
+    }
+  });
+  std::sort(ns.begin(), ns.end());
+  return ns[kBatches / 2];
 }
 
 template <typename T>
@@ -459,6 +489,8 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
 
 // The members defined here, for both precisions.
 template StepPhases Engine<float>::time_step_phases(int count);
+template double Engine<float>::thread_round_trip_ns();
+template double Engine<double>::thread_round_trip_ns();
 template StepPhases Engine<double>::time_step_phases(int count);
 template GemmProfile Engine<float>::record_step();
 template GemmProfile Engine<double>::record_step();

@@ -186,6 +186,7 @@ void Trainer::restore_state(const std::string& bytes, bool params_only) {
 void Trainer::check_data(const Arrays& data) const { impl_->check_data(data); }
 GemmProfile Trainer::record_step() { return impl_->record_step(); }
 StepPhases Trainer::time_step_phases(int steps) { return impl_->time_step_phases(steps); }
+double Trainer::thread_round_trip_ns() { return impl_->thread_round_trip_ns(); }
 
 const char* StepPhases::name(int phase) {
   switch (phase) {

@@ -352,14 +352,20 @@ def case_bench(work):
     check(s["gemm_flops_per_step"] <= s["flops_per_step"] <= 1.1 * s["gemm_flops_per_step"], "IR FLOPs vs GEMM FLOPs")
     check(s["steps_per_s"] > 0 and s["gemm_bound_steps_per_s"] > 0 and s["percent_of_gemm_bound"] > 0
           and s["gemm_bound_params_updated_steps_per_s"] > 0, "positive rates")
+    check("thread_round_trip_ns" not in s, "one thread has no round trip between threads")
     p = run("bench", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--steps", "10", "--warmup", "2", "--threads", "2", "-v")
     for word in ["steps/s", "datapoints/s", "GFLOP/s", "GEMM bound", "of the bound", "memory", "LLVM optimise",
-                 "params updated", "where a step goes", "weight gradients, all rows", "optimizer update"]:
+                 "params updated", "where a step goes", "weight gradients, all rows", "optimizer update",
+                 "round trip"]:
         check(word in p.stdout, f"bench output lacks '{word}'")
     # -v --json: the step's phases per thread (microseconds, not asserted beyond their signs).
     p = run("bench", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--steps", "10", "--warmup", "2", "--threads", "2",
             "-v", "--json")
-    phases = json.loads(p.stdout)["step_phases_us"]
+    s = json.loads(p.stdout)
+    phases = s["step_phases_us"]
+    # Between two threads a cache line takes tens to hundreds of nanoseconds (microseconds when
+    # the threads share a core under load: not bounded above); 0 would be no measurement.
+    check(10 < s["thread_round_trip_ns"] < float("inf"), f"round trip {s['thread_round_trip_ns']} ns")
     check(len(phases) == 8 and all(len(v) == 2 and min(v) >= 0 for v in phases.values()), f"phases {phases}")
     check(min(phases["products in the kernel"]) > 0 and min(phases["weight gradients, all rows"]) > 0,
           f"a split step's products and weight gradients: {phases}")

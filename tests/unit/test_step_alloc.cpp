@@ -140,6 +140,25 @@ TEST_CASE("trainer: a step's time by phase, on every thread") {
   }
 }
 
+TEST_CASE("trainer: the threads' round trip is measured between two threads, and leaves the trainer as it was") {
+  DigitsVae vae("bernoulli_vae");
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    vmc::runtime::Trainer t = vae.trainer(threads);
+    t.step();
+    const std::string before = t.save_state();
+    const double ns = t.thread_round_trip_ns();
+    if (threads == 1) {
+      CHECK(ns == 0);
+    } else {
+      CHECK(ns > 10);  // a cache line between cores takes tens of nanoseconds at least
+      CHECK(std::isfinite(ns));
+    }
+    CHECK(t.save_state() == before);
+    CHECK(t.steps_done() == 1);
+  }
+}
+
 TEST_CASE("trainer: the params stored through the cache or streamed give the same fit, bit for bit") {
   DigitsVae vae("bernoulli_vae");
   using Stores = vmc::runtime::TrainerOptions::ParamStores;

@@ -158,9 +158,9 @@ class Trainer {
   // The number of datapoints the bound is "per": the primary subsampled plate's N, else the
   // leading extent of the first data array, else 1.
   std::int64_t datapoints() const;
-  // The primary subsampled dim ("" when the model has none) and its minibatch size.
   // Whether the last step stored the params streamed (TrainerOptions::param_stores).
   bool params_streamed() const;
+  // The primary subsampled dim ("" when the model has none) and its minibatch size.
   const std::string& primary_dim() const;
   std::int64_t batch_size() const;
   // Steps in one pass over the primary plate's data (1 without a subsampled plate).
@@ -184,6 +184,11 @@ class Trainer {
   GemmProfile record_step();
   // `steps` training steps (they count) with the time of each phase measured on every thread.
   StepPhases time_step_phases(int steps);
+  // Nanoseconds for a cache line to go from the first of the trainer's threads to the second
+  // and back (the median of a few thousand round trips; 0 with one thread). What a split step
+  // pays for every line one thread writes and the other then reads or writes: ~60-120 ns
+  // between cores that share a cache, ~400 ns between a VM's vCPUs placed on different dies.
+  double thread_round_trip_ns();
   // Seconds per step of the recorded products alone, each thread replaying its own calls at
   // once, through the same vmc_gemm: the in-run GEMM bound. Operands::AsInStep gives every
   // memory region the step's products touched its own buffer of the same size (a param both
