@@ -19,6 +19,37 @@ bool needs_buffer(const ir::Node& user, std::size_t operand) {
   }
 }
 
+// Elementwise ops that cost less than a store and a load: no division, no transcendental.
+bool cheap(Op op) {
+  switch (op) {
+    case Op::Neg:
+    case Op::Square:
+    case Op::Abs:
+    case Op::Add:
+    case Op::Sub:
+    case Op::Mul:
+    case Op::Min:
+    case Op::Max:
+    case Op::Relu:
+    case Op::Step:
+    case Op::Sign:
+    case Op::Greater:
+    case Op::Equal:
+    case Op::Select:
+    case Op::StopGradient:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_view(Op op) {
+  return op == Op::Broadcast || op == Op::Transpose || op == Op::Reshape || op == Op::Slice || op == Op::Diag;
+}
+
+// At most this many cheap ops are recomputed in each user of a value with several users.
+constexpr int kRecomputedOps = 4;
+
 }  // namespace
 
 Polynomial elements(const ir::Shape& shape) {
@@ -95,6 +126,29 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
     if (!s.placement.count(outputs[k])) s.placement[outputs[k]] = {Home::Output, static_cast<int>(k)};
   }
 
+  // What recomputing a node inline costs, as far as its operands are inline too: the cheap ops
+  // of its chain (−1 once a costly op is in it), and the full-size arrays the chain loads (not
+  // through a broadcast, which reads a smaller array that stays in cache).
+  std::map<const ir::Node*, int> chain_ops;
+  std::map<const ir::Node*, std::set<const ir::Node*>> chain_loads;
+  auto recompute_cost = [&](const ir::Node* n) {
+    int ops = cheap(n->op()) ? 1 : is_view(n->op()) || n->op() == Op::Const ? 0 : -1;
+    std::set<const ir::Node*> loads;
+    for (const ir::Node* a : n->args()) {
+      if (ops < 0) break;
+      if (s.stored(a)) {
+        if (n->op() != Op::Broadcast) loads.insert(a);
+      } else if (a->op() != Op::Const) {
+        int more = chain_ops.count(a) ? chain_ops[a] : -1;
+        if (more < 0) ops = -1;
+        else ops += more;
+        if (n->op() != Op::Broadcast) loads.insert(chain_loads[a].begin(), chain_loads[a].end());
+      }
+    }
+    chain_ops[n] = ops;
+    chain_loads[n] = std::move(loads);
+  };
+
   // Which nodes need a buffer: everything that is not computed inline where it is used.
   for (const ir::Node* n : order) {
     if (n->op() == Op::Input) {
@@ -105,11 +159,15 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
     const auto& us = users[n];
     bool store = !inlinable(n->op());
     for (const auto& [user, operand] : us) store |= needs_buffer(*user, operand);
-    bool view = n->op() == Op::Broadcast || n->op() == Op::Transpose || n->op() == Op::Reshape ||
-                n->op() == Op::Slice || n->op() == Op::Diag;
-    // Recomputing an elementwise value for each of several users costs more than a buffer;
-    // views are only index arithmetic, so they are recomputed freely.
-    if (!view && us.size() > 1) store = true;
+    bool view = is_view(n->op());
+    recompute_cost(n);
+    // Recomputing an elementwise value for each of several users costs more than a buffer,
+    // unless it is a short chain of cheap ops that loads at most one full-size array (a bias
+    // added to a product's output, its absolute value, its negation): then each user loads
+    // that array instead of the buffer, and the buffer's store and its loop are saved. Views
+    // are only index arithmetic, so they are recomputed freely.
+    const bool recomputed = chain_ops[n] >= 0 && chain_ops[n] <= kRecomputedOps && chain_loads[n].size() <= 1;
+    if (!view && us.size() > 1 && !recomputed) store = true;
     // A value broadcast to a larger shape is computed once, at its own size.
     for (const auto& [user, operand] : us) store |= user->op() == Op::Broadcast && n->op() != Op::Input;
     if (store) s.placement[n] = {Home::Workspace, -1};

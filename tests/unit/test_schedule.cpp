@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codegen/schedule.hpp"
+#include "ir/builder.hpp"
 #include "jit/compiled_model.hpp"
 #include "test_lower_helpers.hpp"
 
@@ -57,5 +58,57 @@ TEST_CASE("schedule: a VAE's weight gradients are deferred products whose operan
       // Without the row symbols (any other kernel) nothing is deferred.
       CHECK(codegen::schedule(grad.outputs, inputs, 4).deferred.empty());
     }
+  }
+}
+
+TEST_CASE("schedule: a short cheap chain with several users is recomputed in each, anything dearer is stored") {
+  ir::Graph g;
+  const ir::Shape mat{ir::Extent::constant(8), ir::Extent::constant(6)};
+  const ir::Node* x = ir::input(g, "x", ir::InputKind::Data, {ir::Extent::constant(8), ir::Extent::constant(5)});
+  const ir::Node* w = ir::input(g, "w", ir::InputKind::Param, {ir::Extent::constant(5), ir::Extent::constant(6)});
+  const ir::Node* bias = ir::input(g, "b", ir::InputKind::Param, {ir::Extent::constant(6)});
+  const ir::Node* other = ir::input(g, "y", ir::InputKind::Data, mat);
+  const ir::Node* product = ir::matmul(x, w);
+  // A bias added to a product's output, and its negated absolute value: a chain of three cheap
+  // ops that loads one full-size array (the product) and a broadcast vector.
+  const ir::Node* logits = ir::add(product, ir::broadcast(bias, mat, 1u));
+  const ir::Node* folded = ir::neg(ir::unary(ir::Op::Abs, logits));
+  // Two users each of `logits` and `folded`, in loops of their own (sums over different axes).
+  const ir::Node* exp_folded = ir::exp(folded);
+  // Loads two full-size arrays: stored for its two users.
+  const ir::Node* two_loads = ir::mul(product, other);
+  // A costly op: stored for its two users.
+  const ir::Node* costly = ir::exp(product);
+  // Five cheap ops: longer than is recomputed.
+  const ir::Node* long_chain = ir::neg(ir::square(ir::neg(ir::square(ir::neg(product)))));
+  std::vector<const ir::Node*> outputs;
+  for (const ir::Node* n : {logits, folded, two_loads, costly, long_chain}) {
+    outputs.push_back(ir::sum(ir::log(ir::add(n, 10.0)), 0));
+    outputs.push_back(ir::sum(ir::exp(n), 1));
+  }
+  outputs.push_back(ir::sum(ir::log(exp_folded), 0));
+  std::vector<const ir::Node*> inputs{x, w, bias, other};
+  codegen::Schedule s = codegen::schedule(outputs, inputs, 8);
+  CHECK(s.stored(product));  // a product's output always has a buffer
+  CHECK_FALSE(s.stored(logits));
+  CHECK_FALSE(s.stored(folded));
+  CHECK(s.stored(two_loads));
+  CHECK(s.stored(costly));
+  CHECK(s.stored(long_chain));
+  // The product's buffer stays live for every loop that recomputes the chain: no buffer
+  // computed before the last of them shares its slot.
+  const codegen::Placement& p = s.where(product);
+  REQUIRE(p.home == codegen::Home::Workspace);
+  auto at = [&](const ir::Node* n) { return std::find(s.computed.begin(), s.computed.end(), n) - s.computed.begin(); };
+  std::ptrdiff_t last_reader = 0;
+  for (std::size_t t = 0; t < s.computed.size(); ++t) {
+    std::vector<const ir::Node*> reads;
+    for (const ir::Node* a : s.computed[t]->args()) codegen::stored_reads(s, a, reads);
+    if (std::find(reads.begin(), reads.end(), product) != reads.end()) last_reader = static_cast<std::ptrdiff_t>(t);
+  }
+  CHECK(last_reader > at(two_loads));
+  for (std::ptrdiff_t t = at(product) + 1; t < last_reader; ++t) {
+    const codegen::Placement& q = s.where(s.computed[static_cast<std::size_t>(t)]);
+    CHECK_FALSE((q.home == codegen::Home::Workspace && q.index == p.index));
   }
 }
