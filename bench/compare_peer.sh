@@ -43,9 +43,9 @@ peer_run() {  # decoder threads -> steps/s
       --decoder "$1" --threads "$2" --steps "$steps" --estimator B |
     sed -n 's/.*steps\/s=\([0-9.]*\).*/\1/p'
 }
-vmc_run() {  # decoder threads -> "steps/s bound%"
+vmc_run() {  # decoder threads -> "steps/s bound% bound round-trip-ns"
   "$vmc" bench "stdlib/$1_vae.vmodel" --data "x=$data" --estimator B --threads "$2" --steps "$steps" --json |
-    /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); print("%.1f %.1f %.1f" % (s["steps_per_s"], s["percent_of_gemm_bound"], s["gemm_bound_steps_per_s"]))'
+    /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); print("%.1f %.1f %.1f %.0f" % (s["steps_per_s"], s["percent_of_gemm_bound"], s["gemm_bound_steps_per_s"], s.get("thread_round_trip_ns", 0)))'
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
@@ -53,12 +53,12 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -
 for dec in $decoders; do
   r2=() r1=() s21=() b2=() b1=()
   for ((r = 1; r <= rounds; ++r)); do
-    read -r v2 p2 g2 <<<"$(vmc_run "$dec" 2)"
-    read -r v1 p1 g1 <<<"$(vmc_run "$dec" 1)"
+    read -r v2 p2 g2 rt <<<"$(vmc_run "$dec" 2)"
+    read -r v1 p1 g1 _ <<<"$(vmc_run "$dec" 1)"
     t1=$(peer_run "$dec" 1)
     t2=$(peer_run "$dec" 2)
     best=$(printf '%s\n%s\n' "$t1" "$t2" | sort -g | tail -1)
-    echo "$dec round $r: vmc 2 threads $v2 steps/s ($p2 % of its GEMM bound $g2), 1 thread $v1 ($p1 % of $g1); peer threads 1 $t1, threads 2 $t2"
+    echo "$dec round $r: vmc 2 threads $v2 steps/s ($p2 % of its GEMM bound $g2; threads' round trip $rt ns), 1 thread $v1 ($p1 % of $g1); peer threads 1 $t1, threads 2 $t2"
     r2+=("$(awk -v a="$v2" -v b="$best" 'BEGIN {print a / b}')")
     r1+=("$(awk -v a="$v1" -v b="$best" 'BEGIN {print a / b}')")
     s21+=("$(awk -v a="$v2" -v b="$v1" 'BEGIN {print a / b}')")
