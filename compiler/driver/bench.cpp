@@ -169,21 +169,36 @@ int run_bench(const BenchArgs& args) {
     if (trainer.primary_dim().empty()) topt.lr = 1e-2;
     for (std::int64_t s = 0; s < args.warmup; ++s) trainer.step();
     runtime::GemmProfile gemms = trainer.record_step();
-    auto start = std::chrono::steady_clock::now();
-    std::int64_t rows = 0;
-    for (std::int64_t s = 0; s < args.steps; ++s) rows += trainer.step().rows;
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // The timed steps and the bound (the step's products alone on operands laid out as in the
+    // step: the memory they stream is part of what they cost) in alternating blocks, so that
+    // both see the same machine: a VM's speed can change within a run (a neighbour's load, its
+    // vCPUs moved to other dies), and a ratio of figures measured seconds apart would then
+    // say more about the VM than about the step. Each block's first step after a replay is
+    // untimed (the replay's buffers evicted the step's).
+    const int repeats = static_cast<int>(std::max<std::int64_t>(20, args.steps / 2));
+    const std::int64_t blocks = std::clamp<std::int64_t>(args.steps / 50, 1, 8);
+    double seconds = 0, replay_seconds = 0, steady_mb = 0;
+    std::int64_t rows = 0, replays = 0;
+    for (std::int64_t block = 0; block < blocks; ++block) {
+      if (block > 0) trainer.step();
+      const std::int64_t steps = args.steps * (block + 1) / blocks - args.steps * block / blocks;
+      auto start = std::chrono::steady_clock::now();
+      for (std::int64_t s = 0; s < steps; ++s) rows += trainer.step().rows;
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (block == 0) steady_mb = current_rss_mb();  // while training, before the bound's buffers
+      const std::int64_t reps = repeats * (block + 1) / blocks - repeats * block / blocks;
+      replay_seconds += trainer.replay_gemms(gemms, static_cast<int>(reps), runtime::Trainer::Operands::AsInStep) *
+                        static_cast<double>(reps);
+      replays += reps;
+    }
     double steps_per_s = static_cast<double>(args.steps) / seconds;
-    const double steady_mb = current_rss_mb();  // while training, before the bound's buffers
+    double bound = static_cast<double>(replays) / replay_seconds;
     // How far apart the threads' cores are, measured now, as the timed steps left them (a VM may
     // move its vCPUs under load: a split step's exchanges cost ~4x more between dies).
     const double round_trip_ns = trainer.thread_round_trip_ns();
-    // The bound: the step's products alone on operands laid out as in the step (the memory they
-    // stream is part of what they cost); and, looser, on a few buffers that stay in cache; and,
-    // tighter, with the params written between repetitions by the threads' slices as the update
-    // writes them (with threads on cores that share no cache, the lines then move every step).
-    const int repeats = static_cast<int>(std::max<std::int64_t>(20, args.steps / 2));
-    double bound = 1 / trainer.replay_gemms(gemms, repeats, runtime::Trainer::Operands::AsInStep);
+    // Looser, the products on a few buffers that stay in cache; and, tighter, with the params
+    // written between repetitions by the threads' slices as the update writes them (with
+    // threads on cores that share no cache, the lines then move every step).
     double bound_hot = 1 / trainer.replay_gemms(gemms, repeats, runtime::Trainer::Operands::Reused);
     double bound_updated = 1 / trainer.replay_gemms(gemms, repeats, runtime::Trainer::Operands::AfterUpdate);
 

@@ -353,6 +353,10 @@ def case_bench(work):
     check(s["steps_per_s"] > 0 and s["gemm_bound_steps_per_s"] > 0 and s["percent_of_gemm_bound"] > 0
           and s["gemm_bound_params_updated_steps_per_s"] > 0, "positive rates")
     check("thread_round_trip_ns" not in s, "one thread has no round trip between threads")
+    # The percentage is of the steps and the replays timed in the same alternating blocks.
+    check(math.isfinite(s["gemm_bound_steps_per_s"])
+          and abs(s["percent_of_gemm_bound"] - 100 * s["steps_per_s"] / s["gemm_bound_steps_per_s"]) < 1e-6 * s["percent_of_gemm_bound"],
+          f"percent of the bound {s['percent_of_gemm_bound']} vs {s['steps_per_s']} / {s['gemm_bound_steps_per_s']}")
     p = run("bench", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--steps", "10", "--warmup", "2", "--threads", "2", "-v")
     for word in ["steps/s", "datapoints/s", "GFLOP/s", "GEMM bound", "of the bound", "memory", "LLVM optimise",
                  "params updated", "where a step goes", "weight gradients, all rows", "optimizer update",
