@@ -31,9 +31,38 @@ using runtime::RuntimeError;
 std::atomic<bool> g_interrupted{false};
 std::atomic<int> g_signal{SIGINT};  // which one: the exit status is 128 + it, as a shell's
 extern "C" void on_interrupt(int sig) {
+  // The first asks for a clean stop; a second (Ctrl-C again while setting up or writing) ends
+  // the process as the signal would have.
+  if (g_interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
   g_signal.store(sig);
-  g_interrupted.store(true);
 }
+
+// SIGINT and SIGTERM (a scheduler's stop) ask for a clean stop from the moment a fit starts:
+// one that arrives while the data load or the model compiles stops the fit before its first
+// step, with the results so far written (with ranks, every rank stops at the same step, even
+// when the signal reached one that was still setting up). The previous handlers are back
+// when the fit returns.
+struct InterruptHandlers {
+  InterruptHandlers() {
+    g_interrupted.store(false);
+    int_ = std::signal(SIGINT, on_interrupt);
+    term_ = std::signal(SIGTERM, on_interrupt);
+  }
+  ~InterruptHandlers() {
+    std::signal(SIGINT, int_);
+    std::signal(SIGTERM, term_);
+  }
+  InterruptHandlers(const InterruptHandlers&) = delete;
+  InterruptHandlers& operator=(const InterruptHandlers&) = delete;
+
+ private:
+  void (*int_)(int) = SIG_DFL;
+  void (*term_)(int) = SIG_DFL;
+};
 
 }  // namespace
 
@@ -44,6 +73,7 @@ int run_fit(const FitArgs& args) {
   const int rank = ranks ? ranks->rank() : 0;
   const int n_ranks = ranks ? ranks->size() : 1;
   const bool leader = rank == 0;
+  InterruptHandlers interrupts;
   RankAgreement ranks_agree(ranks);
   auto agree = [&](bool ok) { return ranks_agree.agree(ok); };
 
@@ -206,9 +236,6 @@ int run_fit(const FitArgs& args) {
   if (leader) lo.checkpoint_path = checkpoint;
   lo.checkpoint_every = args.checkpoint_every;
   lo.interrupt = &g_interrupted;
-  g_interrupted.store(false);
-  auto previous = std::signal(SIGINT, on_interrupt);
-  auto previous_term = std::signal(SIGTERM, on_interrupt);  // a scheduler's stop: the same clean stop
   runtime::LoopResult r;
   Json summary;
   std::vector<std::string> warnings;
@@ -225,12 +252,8 @@ int run_fit(const FitArgs& args) {
     else error(args.model.model_path, what);
     // A rank that cannot go on while the others wait in the step's sums stops them all.
     if (ranks) ranks->abort(1);
-    std::signal(SIGINT, previous);
-    std::signal(SIGTERM, previous_term);
     return 1;
   }
-  std::signal(SIGINT, previous);
-  std::signal(SIGTERM, previous_term);
   if (!leader) {
     // The other ranks' work ends with the steps: rank 0 evaluates and writes.
     if (r.stop_reason == "nonfinite") return 1;

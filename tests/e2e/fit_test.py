@@ -429,6 +429,25 @@ def case_interrupt(work):
     s = summary(out)
     check(s["stop_reason"] == "interrupted" and s["steps"] > 0, f"summary after SIGINT: {s.get('stop_reason')}")
     check(os.path.exists(os.path.join(out, "checkpoint.bin")), "checkpoint after SIGINT")
+    # SIGTERM while the data is still loading (read from a pipe, so the fit is held there until
+    # the signal has arrived): the fit stops before its first step, writes what it has, exits 143.
+    pipe = os.path.join(work, "rows.csv")
+    os.mkfifo(pipe)
+    early = os.path.join(work, "int_early")
+    p = subprocess.Popen([VMC, "fit", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--data", f"x={pipe}",
+                          "--steps", "50", "--out", early, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    with open(pipe, "w") as f:  # opens once the fit opens the pipe to read its data
+        p.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        random.seed(5)
+        for _ in range(60):
+            f.write(",".join(f"{random.random():.3f}" for _ in range(8)) + "\n")
+    _, err = p.communicate(timeout=120)
+    check(p.returncode == 143, f"exit {p.returncode} after SIGTERM while loading: {err}")
+    s = summary(early)
+    check(s["stop_reason"] == "interrupted" and s["steps"] == 0, f"summary after an early SIGTERM: {s}")
+    check(os.path.exists(os.path.join(early, "checkpoint.bin")), "checkpoint after an early SIGTERM")
 
 
 def read_csv(path):
