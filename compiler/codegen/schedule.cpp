@@ -150,6 +150,7 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
   };
 
   // Which nodes need a buffer: everything that is not computed inline where it is used.
+  std::set<const ir::Node*> stored_for_users;  // only because it has several users
   for (const ir::Node* n : order) {
     if (n->op() == Op::Input) {
       VMC_ASSERT(s.placement.count(n), "input '" + n->attrs().name + "' is not among the kernel's inputs");
@@ -167,10 +168,42 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
     // that array instead of the buffer, and the buffer's store and its loop are saved. Views
     // are only index arithmetic, so they are recomputed freely.
     const bool recomputed = chain_ops[n] >= 0 && chain_ops[n] <= kRecomputedOps && chain_loads[n].size() <= 1;
-    if (!view && us.size() > 1 && !recomputed) store = true;
+    const bool for_users = !store && !view && us.size() > 1 && !recomputed;
+    store |= for_users;
     // A value broadcast to a larger shape is computed once, at its own size.
-    for (const auto& [user, operand] : us) store |= user->op() == Op::Broadcast && n->op() != Op::Input;
-    if (store) s.placement[n] = {Home::Workspace, -1};
+    bool broadcast = false;
+    for (const auto& [user, operand] : us) broadcast |= user->op() == Op::Broadcast && n->op() != Op::Input;
+    if (store || broadcast) s.placement[n] = {Home::Workspace, -1};
+    if (for_users && !broadcast) stored_for_users.insert(n);
+  }
+  // A value stored only for its several users needs no buffer when every user is computed in
+  // one loop, at the value's own index: an elementwise op of its shape inlined into that loop,
+  // or the loop of an elementwise op or a reduction that reads it. Then it is computed inline
+  // where each user reads it, and LLVM merges the copies (e^x used by e^x / (1 + e^x): one
+  // exp, no pass of its own). Users before operands, so each user's loop is known.
+  std::map<const ir::Node*, const ir::Node*> loop_of;  // the one loop an inline node is computed in
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const ir::Node* n = *it;
+    if (n->op() == Op::Input || n->op() == Op::Const) continue;
+    if (s.stored(n) && !stored_for_users.count(n)) continue;
+    const ir::Node* loop = nullptr;
+    bool one = !users[n].empty();
+    for (const auto& [user, operand] : users[n]) {
+      const ir::Category c = ir::info(user->op()).category;
+      const bool elementwise = (c == ir::Category::Unary || c == ir::Category::Binary || c == ir::Category::Select) &&
+                               user->shape() == n->shape() && user->dtype() == n->dtype();
+      const ir::Node* in = nullptr;
+      if (s.stored(user)) {
+        if (elementwise || (c == ir::Category::Reduce && operand == 0)) in = user;
+      } else if (elementwise && loop_of.count(user)) {
+        in = loop_of[user];
+      }
+      if (in == nullptr || (loop != nullptr && in != loop)) one = false;
+      loop = in;
+    }
+    if (!one) continue;
+    loop_of[n] = loop;
+    if (stored_for_users.count(n)) s.placement.erase(n);
   }
   for (const ir::Node* n : order) {
     Home h = s.where(n).home;

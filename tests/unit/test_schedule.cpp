@@ -112,3 +112,24 @@ TEST_CASE("schedule: a short cheap chain with several users is recomputed in eac
     CHECK_FALSE((q.home == codegen::Home::Workspace && q.index == p.index));
   }
 }
+
+TEST_CASE("schedule: a value whose users are all computed in one loop, at its index, needs no buffer") {
+  ir::Graph g;
+  const ir::Shape mat{ir::Extent::constant(8), ir::Extent::constant(6)};
+  const ir::Node* l = ir::input(g, "l", ir::InputKind::Data, mat);
+  // e / (1 + e) with e = exp(l): e has two users, both inlined into the one loop of the sum.
+  const ir::Node* e = ir::exp(l);
+  const ir::Node* sigmoid = ir::div(e, ir::add(e, 1.0));
+  // exp(2 l) read by a sum and by the loop of a stored output: two loops, so a buffer.
+  const ir::Node* twice = ir::exp(ir::mul(l, 2.0));
+  // log(l + 3) read at its own index and, through a transpose, at another: a buffer.
+  const ir::Node* shifted = ir::log(ir::add(l, 3.0));
+  const ir::Node* other_index = ir::add(shifted, ir::transpose(ir::transpose(shifted)));
+  const std::vector<const ir::Node*> outputs{ir::sum(sigmoid), ir::sum(twice), ir::mul(twice, l),
+                                             ir::sum(ir::mul(other_index, ir::exp(ir::transpose(ir::transpose(shifted)))))};
+  codegen::Schedule s = codegen::schedule(outputs, {l}, 8);
+  CHECK_FALSE(s.stored(e));
+  CHECK_FALSE(s.stored(sigmoid));
+  CHECK(s.stored(twice));
+  CHECK(s.stored(shifted));
+}
