@@ -282,8 +282,11 @@ int run_bench(const BenchArgs& args) {
         std::printf("  params stored   %s (of the two, the faster in the last timed trial)\n",
                     trainer.params_streamed() ? "streamed past the cache" : "through the cache");
         std::printf("  round trip     %9.0f ns   (a cache line from thread 0 to thread 1 and back, after the timed "
-                    "steps: ~100 between cores that share a cache)\n",
-                    round_trip_ns);
+                    "steps: ~100 between cores that share a cache%s)\n",
+                    round_trip_ns,
+                    round_trip_ns > 250 ? "; these share none (other dies or sockets, or a VM's vCPUs moved "
+                                          "apart), so every line one thread writes and the other reads costs more"
+                                        : "");
       }
       print_phases(phases);
       print_products(trainer, gemms, repeats);
