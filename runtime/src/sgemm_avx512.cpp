@@ -9,6 +9,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <cstring>
 #include <vector>
 
@@ -141,11 +143,13 @@ struct Run {
   int64_t kc;
 };
 
-// C[0..h) × [0..w) = alpha·Σ_runs (sliver · panel) + beta·C (beta = 0: C is not read), for a
-// kMR × kNR block of which h × w is inside C.
-void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t h, int64_t w) {
-  __m512 acc[kMR][2];
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+// C[0..H) × [0..w) = alpha·Σ_runs (sliver · panel) + beta·C (beta = 0: C is not read), for a
+// kMR × kNR block of which H × w is inside C. Only the H rows inside C are computed: the last
+// block of a minibatch's 50 rows has 2, and computing all 12 made the products 17 % slower.
+template <int H>
+void kernel_rows(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t w) {
+  __m512 acc[H][2];
+  for (int i = 0; i < H; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int r = 0; r < n_runs; ++r) {
     const float* panel = runs[r].panel;
     const float* sliver = runs[r].sliver;
@@ -154,7 +158,7 @@ void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, flo
       const __m512 b0 = _mm512_loadu_ps(panel + p * stride), b1 = _mm512_loadu_ps(panel + p * stride + 16);
       const float* ap = sliver + p * kMR;
 #pragma GCC unroll 12
-      for (int i = 0; i < kMR; ++i) {
+      for (int i = 0; i < H; ++i) {
         const __m512 ai = _mm512_set1_ps(ap[i]);
         acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
         acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
@@ -164,8 +168,7 @@ void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, flo
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   const __mmask16 lo = static_cast<__mmask16>(w >= 16 ? 0xFFFF : (1u << w) - 1);
   const __mmask16 hi = static_cast<__mmask16>(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
-  for (int i = 0; i < kMR; ++i) {
-    if (i >= h) break;
+  for (int i = 0; i < H; ++i) {
     float* row = c + i * ldc;
     __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
     if (beta != 0.0f) {
@@ -175,6 +178,18 @@ void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, flo
     _mm512_mask_storeu_ps(row, lo, r0);
     _mm512_mask_storeu_ps(row + 16, hi, r1);
   }
+}
+
+using Kernel = void (*)(const Run*, int, float*, int64_t, float, float, int64_t);
+template <std::size_t... H>
+constexpr std::array<Kernel, sizeof...(H)> kernels_for(std::index_sequence<H...>) {
+  return {&kernel_rows<static_cast<int>(H) + 1>...};
+}
+constexpr std::array<Kernel, kMR> kKernels = kernels_for(std::make_index_sequence<kMR>());
+
+// The block's h rows (1 to kMR) by the kernel made for h.
+void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t h, int64_t w) {
+  kKernels[static_cast<std::size_t>(h - 1)](runs, n_runs, c, ldc, alpha, beta, w);
 }
 
 // A block's stretch of one term: rows [p0, p0 + kc) of its k, and where its packed A and B go.

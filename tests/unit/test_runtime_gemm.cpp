@@ -121,11 +121,13 @@ struct Shape {
 
 // Rectangular in every direction, the unit sizes, and sizes large enough to cross Eigen's
 // blocking and vectorisation boundaries and those of the AVX-512 kernel (sgemm_avx512.cpp:
-// 12-row slivers, 32-column panels, 16×16 transposed tiles, k blocks of 512, m blocks of 132).
+// 12-row slivers, 32-column panels, 16×16 transposed tiles, k blocks of 512, m blocks of 132),
+// with m leaving every remainder mod 12 (the kernel made for a block's last rows).
 constexpr Shape kShapes[] = {{1, 1, 1},     {1, 5, 3},    {5, 1, 3},     {4, 3, 1},   {2, 7, 5},
                              {7, 5, 9},     {16, 16, 16}, {33, 17, 65},  {100, 20, 400},
                              {3, 130, 37},  {140, 64, 270}, {13, 96, 300}, {133, 33, 17},
-                             {50, 65, 520}, {24, 32, 16},  {20, 40, 1030}};
+                             {50, 65, 520}, {24, 32, 16},  {20, 40, 1030}, {6, 45, 70},
+                             {10, 33, 520}, {11, 70, 30},  {143, 31, 9}};
 
 struct Scale {
   double alpha, beta;
