@@ -144,52 +144,58 @@ struct Run {
 };
 
 // C[0..H) × [0..w) = alpha·Σ_runs (sliver · panel) + beta·C (beta = 0: C is not read), for a
-// kMR × kNR block of which H × w is inside C. Only the H rows inside C are computed: the last
-// block of a minibatch's 50 rows has 2, and computing all 12 made the products 17 % slower.
-template <int H>
-void kernel_rows(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t w) {
-  __m512 acc[H][2];
-  for (int i = 0; i < H; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+// kMR × kNR block of which H × w is inside C, in V vectors of 16 columns (V = 1 when w ≤ 16).
+// Only what is inside C is computed: the last block of a minibatch's 50 rows has 2 rows, and
+// computing all 12 made the products 17 % slower; n = 400 ends in a panel of 16 columns.
+template <int H, int V>
+void kernel_block(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t w) {
+  __m512 acc[H][V];
+  for (int i = 0; i < H; ++i) {
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
   for (int r = 0; r < n_runs; ++r) {
     const float* panel = runs[r].panel;
     const float* sliver = runs[r].sliver;
     const int64_t stride = runs[r].stride;
     for (int64_t p = 0; p < runs[r].kc; ++p) {
-      const __m512 b0 = _mm512_loadu_ps(panel + p * stride), b1 = _mm512_loadu_ps(panel + p * stride + 16);
+      __m512 b[V];
+      for (int v = 0; v < V; ++v) b[v] = _mm512_loadu_ps(panel + p * stride + 16 * v);
       const float* ap = sliver + p * kMR;
 #pragma GCC unroll 12
       for (int i = 0; i < H; ++i) {
         const __m512 ai = _mm512_set1_ps(ap[i]);
-        acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-        acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, b[v], acc[i][v]);
       }
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const __mmask16 lo = static_cast<__mmask16>(w >= 16 ? 0xFFFF : (1u << w) - 1);
-  const __mmask16 hi = static_cast<__mmask16>(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
+  __mmask16 mask[V];
+  for (int v = 0; v < V; ++v) {
+    const int64_t cols = std::clamp<int64_t>(w - 16 * v, 0, 16);
+    mask[v] = static_cast<__mmask16>(cols == 16 ? 0xFFFF : (1u << cols) - 1);
+  }
   for (int i = 0; i < H; ++i) {
     float* row = c + i * ldc;
-    __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);
-    if (beta != 0.0f) {
-      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(lo, row), r0);
-      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(hi, row + 16), r1);
+    for (int v = 0; v < V; ++v) {
+      __m512 x = _mm512_mul_ps(va, acc[i][v]);
+      if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], row + 16 * v), x);
+      _mm512_mask_storeu_ps(row + 16 * v, mask[v], x);
     }
-    _mm512_mask_storeu_ps(row, lo, r0);
-    _mm512_mask_storeu_ps(row + 16, hi, r1);
   }
 }
 
 using Kernel = void (*)(const Run*, int, float*, int64_t, float, float, int64_t);
-template <std::size_t... H>
+template <int V, std::size_t... H>
 constexpr std::array<Kernel, sizeof...(H)> kernels_for(std::index_sequence<H...>) {
-  return {&kernel_rows<static_cast<int>(H) + 1>...};
+  return {&kernel_block<static_cast<int>(H) + 1, V>...};
 }
-constexpr std::array<Kernel, kMR> kKernels = kernels_for(std::make_index_sequence<kMR>());
+// [V − 1][h − 1]: the kernel for h rows in V vectors of columns.
+constexpr std::array<std::array<Kernel, kMR>, 2> kKernels = {kernels_for<1>(std::make_index_sequence<kMR>()),
+                                                            kernels_for<2>(std::make_index_sequence<kMR>())};
 
-// The block's h rows (1 to kMR) by the kernel made for h.
+// The block's h rows (1 to kMR) and w columns (1 to kNR) by the kernel made for them.
 void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t h, int64_t w) {
-  kKernels[static_cast<std::size_t>(h - 1)](runs, n_runs, c, ldc, alpha, beta, w);
+  kKernels[w > 16 ? 1 : 0][static_cast<std::size_t>(h - 1)](runs, n_runs, c, ldc, alpha, beta, w);
 }
 
 // A block's stretch of one term: rows [p0, p0 + kc) of its k, and where its packed A and B go.
