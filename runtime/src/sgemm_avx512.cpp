@@ -76,22 +76,28 @@ void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
         _mm512_store_ps(panel + p * kNR, _mm512_maskz_loadu_ps(lo, src));
         _mm512_store_ps(panel + p * kNR + 16, _mm512_maskz_loadu_ps(hi, src + 16));
       }
-    } else if (w == kNR && ldb <= (int64_t{1} << 26)) {
-      // op(B)[p][j] = B[j][p]: 16×16 tiles of B transposed in registers (16 rows of B, 16 p).
+    } else if (ldb <= (int64_t{1} << 26)) {
+      // op(B)[p][j] = B[j][p]: 16×16 tiles of B transposed in registers (16 rows of B, 16 p),
+      // rows past w read as zeros. A panel of ≤ 16 columns is computed in one vector
+      // (kernel_block<H, 1>), so its second half is not written.
       const float* base = b + (j0 + q) * ldb + p0;
+      const int halves = w > 16 ? 2 : 1;
       int64_t p = 0;
       for (; p + 16 <= kc; p += 16) {
-        for (int half = 0; half < 2; ++half) {
+        for (int half = 0; half < halves; ++half) {
           __m512 r[16];
-          for (int jj = 0; jj < 16; ++jj) r[jj] = _mm512_loadu_ps(base + (half * 16 + jj) * ldb + p);
+          for (int jj = 0; jj < 16; ++jj) {
+            const int64_t row = half * 16 + jj;
+            r[jj] = row < w ? _mm512_loadu_ps(base + row * ldb + p) : _mm512_setzero_ps();
+          }
           transpose16(r);
           for (int pp = 0; pp < 16; ++pp) _mm512_store_ps(panel + (p + pp) * kNR + half * 16, r[pp]);
         }
       }
       for (; p < kc; ++p) {
-        for (int64_t jj = 0; jj < kNR; ++jj) panel[p * kNR + jj] = base[jj * ldb + p];
+        for (int64_t jj = 0; jj < 16 * halves; ++jj) panel[p * kNR + jj] = jj < w ? base[jj * ldb + p] : 0.0f;
       }
-    } else {  // a last, partial panel
+    } else {  // a last, partial panel of a B too wide to index in 32 bits
       for (int64_t jj = 0; jj < kNR; ++jj) {
         if (jj < w) {
           const float* src = b + (j0 + q + jj) * ldb + p0;
@@ -225,6 +231,10 @@ void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<flo
   // is 32 contiguous floats of B's row p); only a last, partial panel is packed (zero-padded).
   // Transposed: every panel is packed.
   const int64_t full = tb ? 0 : n / kNR * kNR;
+  // With one block of op(A)'s rows (a minibatch: m ≤ kMC), each panel of op(B) is used just
+  // after it is packed, so it is packed then, into one panel's space that stays in L1 and L2,
+  // instead of all of op(B) first (1.6 MB for 512 × 784: written out to L3, read back).
+  const bool just_in_time = m <= kMC;
   int t = 0;
   int64_t p = 0;  // the next row of term t's k
   bool first = true;
@@ -251,11 +261,13 @@ void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<flo
     float* ap = packed_a.get(static_cast<std::size_t>(m_padded * kc));
     int64_t before = 0;
     for (Piece& piece : pieces) {
-      piece.packed_b = bp + n_padded * before;
+      piece.packed_b = bp + (just_in_time ? kNR : n_padded) * before;
       piece.packed_a = ap + m_padded * before;
       before += piece.kc;
       const GemmTerm<float>& g = *piece.term;
-      if (full < n) pack_b(tb, g.b, g.ldb, piece.p0, piece.kc, full, n - full, piece.packed_b + full * piece.kc);
+      if (!just_in_time && full < n) {
+        pack_b(tb, g.b, g.ldb, piece.p0, piece.kc, full, n - full, piece.packed_b + full * piece.kc);
+      }
     }
     runs.resize(pieces.size());
     const int n_runs = static_cast<int>(pieces.size());
@@ -266,14 +278,21 @@ void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<flo
       }
       for (int64_t j = 0; j < n; j += kNR) {
         const int64_t w = std::min(kNR, n - j);
+        const bool in_place = j < full;
+        if (just_in_time && !in_place) {
+          for (const Piece& piece : pieces) {
+            pack_b(tb, piece.term->b, piece.term->ldb, piece.p0, piece.kc, j, w, piece.packed_b);
+          }
+        }
         for (int64_t s = 0; s < mc; s += kMR) {
           for (int r = 0; r < n_runs; ++r) {
             const Piece& piece = pieces[static_cast<std::size_t>(r)];
             const GemmTerm<float>& g = *piece.term;
-            const bool in_place = j < full;
-            runs[static_cast<std::size_t>(r)] = {piece.packed_a + s * piece.kc,
-                                                 in_place ? g.b + piece.p0 * g.ldb + j : piece.packed_b + j * piece.kc,
-                                                 in_place ? g.ldb : kNR, piece.kc};
+            const float* panel = in_place       ? g.b + piece.p0 * g.ldb + j
+                                 : just_in_time ? piece.packed_b
+                                                : piece.packed_b + j * piece.kc;
+            runs[static_cast<std::size_t>(r)] = {piece.packed_a + s * piece.kc, panel, in_place ? g.ldb : kNR,
+                                                 piece.kc};
           }
           kernel(runs.data(), n_runs, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(kMR, mc - s), w);
         }
