@@ -188,9 +188,25 @@ double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_
   if (as_in_step && after_update) {
     for (int i : param_inputs_) {
       auto at = reinterpret_cast<std::uintptr_t>(params_[i].data);
-      bool used = std::any_of(regions.begin(), regions.end(),
-                              [&](const Operand& r) { return r.at <= at && at < r.at + r.bytes; });
-      if (used) written.push_back({translate(params_[i].data), params_[i].size});
+      const std::uintptr_t end = at + params_[i].size * sizeof(T);
+      // A param the products read: some call's A or B points into it. (A region can also
+      // reach into a param no product reads: a deferred product is recorded as one call
+      // over all the rows from its first piece's operand, past that piece's buffer.)
+      bool read = false;
+      for (int t = 0; t < threads && !read; ++t) {
+        for (const GemmCall& g : profile.per_thread[t]) {
+          for (const void* operand : {g.a, g.b}) {
+            auto o = reinterpret_cast<std::uintptr_t>(operand);
+            read |= operand != nullptr && at <= o && o < end;
+          }
+        }
+      }
+      auto region = std::find_if(regions.begin(), regions.end(),
+                                 [&](const Operand& r) { return r.at <= at && at < r.at + r.bytes; });
+      if (!read || region == regions.end()) continue;
+      // Its part inside the region that holds it (all of it, for a weight matrix).
+      const std::size_t inside = (std::min(end, region->at + region->bytes) - at) / sizeof(T);
+      written.push_back({translate(params_[i].data), inside});
     }
   }
   SpinBarrier between(threads);

@@ -116,6 +116,47 @@ TEST_CASE("trainer: the GEMM bound's replays leave the trainer as it was, in eve
   }
 }
 
+TEST_CASE("trainer: the bound's replays at small minibatches write only their own buffers") {
+  // Row counts below, at and around a micro-tile's 12 rows, split over two threads; the
+  // sanitized build reports any write past a replay buffer (the after-update replay wrote a
+  // bias that a deferred product's region reached into: `vmc bench --batch 10 --threads 2`
+  // corrupted the heap on Fashion-MNIST; the next test makes that case on purpose).
+  DigitsVae vae("bernoulli_vae");
+  for (std::int64_t m = 2; m <= 13; ++m) {
+    CAPTURE(m);
+    vmc::runtime::TrainerOptions o;
+    o.threads = 2;
+    o.default_batch = m;
+    vmc::runtime::Trainer t = vae.trainer(o);
+    t.step();
+    vmc::runtime::GemmProfile profile = t.record_step();
+    const std::string before = t.save_state();
+    using Operands = vmc::runtime::Trainer::Operands;
+    for (Operands mode : {Operands::AsInStep, Operands::AfterUpdate}) CHECK(std::isfinite(t.replay_gemms(profile, 2, mode)));
+    CHECK(t.save_state() == before);
+  }
+}
+
+TEST_CASE("trainer: the after-update replay writes a param only where a product reads it") {
+  // A product that reads one element of a weight (its A a 1 x 1 view of the weight's start):
+  // the replay's region for it is that one element, and the replay's update must stay in it
+  // (it wrote the whole weight, 313,600 floats past a buffer of a few bytes).
+  DigitsVae vae("bernoulli_vae");
+  vmc::runtime::Trainer t = vae.trainer(2);
+  t.step();
+  const vmc::runtime::GemmProfile recorded = t.record_step();
+  const vmc::runtime::GemmCall& first = recorded.per_thread[0][0];  // x · enc_Wᵀ: B is a weight
+  vmc::runtime::GemmCall one = first;
+  one.transpose_a = one.transpose_b = 0;
+  one.m = one.n = one.k = 1;
+  one.lda = one.ldb = one.ldc = 1;
+  one.a = first.b;
+  one.b = first.a;
+  vmc::runtime::GemmProfile crafted;
+  crafted.per_thread = {{one}, {one}};
+  CHECK(std::isfinite(t.replay_gemms(crafted, 2, vmc::runtime::Trainer::Operands::AfterUpdate)));
+}
+
 TEST_CASE("trainer: a step's time by phase, on every thread") {
   DigitsVae vae("bernoulli_vae");
   using vmc::runtime::StepPhases;
