@@ -37,9 +37,14 @@ struct Kernel {
   Schedule schedule;
 };
 
-struct Generated {
+// A module and the context that owns it.
+struct Unit {
   std::unique_ptr<llvm::LLVMContext> context;
   std::unique_ptr<llvm::Module> module;
+};
+
+struct Generated {
+  std::vector<Unit> units;              // one per part (generate's `parts`)
   std::vector<const ir::Node*> inputs;  // the order of every kernel's `inputs` array
   std::vector<std::string> symbols;     // the order of the `sizes` array (the graph's symbols)
   std::vector<Kernel> kernels;
@@ -49,10 +54,13 @@ struct Target {
   std::string triple, cpu, features;  // function attributes; empty: LLVM's defaults
 };
 
-// Generates one module holding every kernel. All kernels take the same inputs (the union of
-// what they read, in a stable order) and the same sizes.
+// Generates the kernels into `parts` modules, each in a context of its own so that they can be
+// compiled at once on several threads: the first kernel (the training step's, the largest)
+// alone, the others together (or everything in one module when parts is 1). All kernels take
+// the same inputs (the union of what they all read, in a stable order) and the same sizes.
 Generated generate(const ir::Function& function, const std::vector<KernelSpec>& kernels,
-                   Precision precision, const Target& target, const std::string& module_name);
+                   Precision precision, const Target& target, const std::string& module_name,
+                   std::size_t parts = 1);
 
 // The module as LLVM assembly text (`vmc emit llvm`).
 std::string to_text(const llvm::Module& module);

@@ -128,8 +128,8 @@ static int emit_llvm(FrontEnd& fe, const ModelArgs& args, bool optimized) {
   }
   codegen::Generated g = codegen::generate(fe.lowered->function, jit::kernel_specs(*fe.lowered, jit::available_kernels(*fe.lowered)),
                                            precision(args), target, args.model_path);
-  if (optimized) jit::optimize(*g.module);
-  std::cout << codegen::to_text(*g.module);
+  if (optimized) jit::optimize(*g.units[0].module);
+  std::cout << codegen::to_text(*g.units[0].module);
   return 0;
 }
 

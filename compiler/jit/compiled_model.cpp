@@ -116,13 +116,15 @@ std::unique_ptr<CompiledModel> CompiledModel::build(const lower::Lowered& lowere
   const Target& host = host_target();
   auto start = Clock::now();
   std::vector<codegen::KernelSpec> specs = kernel_specs(lowered, kernels);
+  // The training step's kernel in a module of its own, the others in another: compiled at once.
   codegen::Generated g = codegen::generate(lowered.function, specs, precision,
-                                           {host.triple, host.cpu, host.features}, where);
+                                           {host.triple, host.cpu, host.features}, where, 2);
   model->codegen_ms_ = ms_since(start);
   model->inputs_ = g.inputs;
   model->symbols_ = g.symbols;
-  model->jit_ = Jit::compile(std::move(g.context), std::move(g.module), runtime_symbols(), diags,
-                             where, cache_dir);
+  std::vector<Jit::Unit> units;
+  for (codegen::Unit& u : g.units) units.push_back({std::move(u.context), std::move(u.module)});
+  model->jit_ = Jit::compile(std::move(units), runtime_symbols(), diags, where, cache_dir);
   if (!model->jit_) return nullptr;
   for (std::size_t k = 0; k < g.kernels.size(); ++k) {
     CompiledKernel ck;

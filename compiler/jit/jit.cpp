@@ -2,7 +2,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <algorithm>
 #include <exception>
+#include <functional>
+#include <thread>
 #include <vector>
 
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
@@ -52,7 +55,7 @@ std::vector<std::string> defined_names(const llvm::Module& module) {
 
 struct Jit::Impl {
   std::string where;
-  std::shared_ptr<DiskObjectCache> cache;  // outlives the JIT that writes into it
+  std::vector<std::shared_ptr<DiskObjectCache>> caches;  // outlive the JIT that writes into them
   // What the execution session reports outside any lookup's result (a failed materialization
   // is reported here as well as to the lookup that triggered it).
   std::vector<std::string> session_errors;
@@ -75,56 +78,105 @@ std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
                                   Diagnostics& diags, const std::string& where,
                                   const std::string& cache_dir) {
   VMC_ASSERT(context && module, "Jit::compile needs a module and its context");
+  std::vector<Unit> units;
+  units.push_back({std::move(context), std::move(module)});
+  return compile(std::move(units), symbols, diags, where, cache_dir);
+}
+
+std::unique_ptr<Jit> Jit::compile(std::vector<Unit> units, const std::map<std::string, void*>& symbols,
+                                  Diagnostics& diags, const std::string& where, const std::string& cache_dir) {
   auto begin = Clock::now();
   auto report = [&](llvm::Error error) -> std::unique_ptr<Jit> {
     diags.error(where, "LLVM: " + without_trailing_newlines(llvm::toString(std::move(error))));
     return nullptr;
   };
-
-  // From here on the module is destroyed before its context, whichever way this returns.
-  llvm::orc::ThreadSafeModule owned(std::move(module), std::move(context));
-
-  // A malformed module is our code generator's bug; LLVM's passes would crash on it, so it
-  // stops here with the verifier's explanation.
-  std::string problems;
-  llvm::raw_string_ostream problems_stream(problems);
-  if (owned.withModuleDo([&](llvm::Module& m) { return llvm::verifyModule(m, &problems_stream); })) {
-    diags.error(where, "LLVM: internal error: the generated module is malformed (a bug in vmc's "
-                       "code generator):\n" + without_trailing_newlines(problems));
-    return nullptr;
-  }
-  std::vector<std::string> names =
-      owned.withModuleDo([](const llvm::Module& m) { return defined_names(m); });
-
+  // Each module is destroyed before its context, whichever way this returns.
+  struct Part {
+    llvm::orc::ThreadSafeModule module;
+    std::shared_ptr<DiskObjectCache> cache;
+    std::unique_ptr<llvm::MemoryBuffer> object;  // from the cache, or compiled below
+    double optimize_ms = 0;
+    std::string error;
+  };
+  std::vector<Part> parts;
+  std::vector<std::string> names;
   initialize_native_target();
   vector_math_available();  // objects (fresh or cached) may call libmvec's routines
+  for (Unit& unit : units) {
+    VMC_ASSERT(unit.context && unit.module, "Jit::compile needs a module and its context");
+    Part& part = parts.emplace_back();
+    part.module = llvm::orc::ThreadSafeModule(std::move(unit.module), std::move(unit.context));
+    // A malformed module is our code generator's bug; LLVM's passes would crash on it, so it
+    // stops here with the verifier's explanation.
+    std::string problems;
+    llvm::raw_string_ostream problems_stream(problems);
+    if (part.module.withModuleDo([&](llvm::Module& m) { return llvm::verifyModule(m, &problems_stream); })) {
+      diags.error(where, "LLVM: internal error: the generated module is malformed (a bug in vmc's "
+                         "code generator):\n" + without_trailing_newlines(problems));
+      return nullptr;
+    }
+    for (std::string& name : part.module.withModuleDo([](const llvm::Module& m) { return defined_names(m); })) {
+      names.push_back(std::move(name));
+    }
+    // With a cache: an unchanged module (same text, same target) loads its object from disk
+    // and skips optimisation and code generation; a new one is compiled and its object written.
+    if (!cache_dir.empty()) {
+      const Target& host = host_target();
+      part.cache = part.module.withModuleDo([&](const llvm::Module& m) {
+        return std::make_shared<DiskObjectCache>(cache_dir, m, host.cpu, host.features);
+      });
+      part.object = part.cache->load();
+    }
+  }
   std::unique_ptr<Jit> jit(new Jit);
   jit->impl_ = std::make_unique<Impl>();
   Impl& impl = *jit->impl_;
   impl.where = where;
-
-  // With a cache: an unchanged module (same text, same target) loads its object from disk and
-  // skips optimisation and code generation; a new one is compiled and its object written.
-  std::unique_ptr<llvm::MemoryBuffer> cached;
-  if (!cache_dir.empty()) {
-    const Target& host = host_target();
-    impl.cache = owned.withModuleDo([&](const llvm::Module& m) {
-      return std::make_shared<DiskObjectCache>(cache_dir, m, host.cpu, host.features);
-    });
-    cached = impl.cache->load();
+  for (const Part& part : parts) {
+    if (part.cache) impl.caches.push_back(part.cache);
   }
+  jit->timing_.from_cache = std::all_of(parts.begin(), parts.end(), [](const Part& p) { return p.object != nullptr; });
+
+  // The modules not in the cache: optimised and compiled to objects, each on a thread of its
+  // own (the last on this one). Each has its own context and target machine; no C++ exception
+  // may unwind through LLVM's frames, so ours become the part's error.
+  auto build = [](Part& part) {
+    part.module.withModuleDo([&part](llvm::Module& m) {
+      try {
+        auto start = Clock::now();
+        optimize(m);
+        part.optimize_ms = ms_since(start);
+        auto machine = host_target_machine();
+        llvm::orc::SimpleCompiler compiler(*machine, part.cache.get());
+        auto object = compiler(m);
+        if (!object) {
+          part.error = without_trailing_newlines(llvm::toString(object.takeError()));
+        } else {
+          part.object = std::move(*object);
+        }
+      } catch (const std::exception& e) {
+        part.error = e.what();
+      }
+    });
+  };
+  std::vector<Part*> todo;
+  for (Part& part : parts) {
+    if (!part.object) todo.push_back(&part);
+  }
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 0; t + 1 < todo.size(); ++t) helpers.emplace_back(build, std::ref(*todo[t]));
+  if (!todo.empty()) build(*todo.back());
+  for (std::thread& helper : helpers) helper.join();
+  for (const Part& part : parts) {
+    jit->timing_.optimize_ms = std::max(jit->timing_.optimize_ms, part.optimize_ms);
+    if (!part.error.empty()) {
+      diags.error(where, "LLVM: " + part.error);
+      return nullptr;
+    }
+  }
+
   llvm::orc::LLJITBuilder builder;
   builder.setJITTargetMachineBuilder(host_machine_builder());
-  if (impl.cache && !cached) {
-    llvm::ObjectCache* cache = impl.cache.get();
-    builder.setCompileFunctionCreator(
-        [cache](llvm::orc::JITTargetMachineBuilder machine)
-            -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
-          auto tm = machine.createTargetMachine();
-          if (!tm) return tm.takeError();
-          return std::make_unique<llvm::orc::TMOwningSimpleCompiler>(std::move(*tm), cache);
-        });
-  }
   auto created = builder.create();
   if (!created) return report(created.takeError());
   impl.lljit = std::move(*created);
@@ -132,25 +184,6 @@ std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
   lljit.getExecutionSession().setErrorReporter([&impl](llvm::Error error) {
     impl.session_errors.push_back(without_trailing_newlines(llvm::toString(std::move(error))));
   });
-
-  Timing& timing = jit->timing_;
-  lljit.getIRTransformLayer().setTransform(
-      [&timing](llvm::orc::ThreadSafeModule tsm, llvm::orc::MaterializationResponsibility&)
-          -> llvm::Expected<llvm::orc::ThreadSafeModule> {
-        auto start = Clock::now();
-        // No C++ exception may unwind through LLVM's frames: turn ours into an llvm::Error.
-        llvm::Error failed = tsm.withModuleDo([](llvm::Module& m) -> llvm::Error {
-          try {
-            optimize(m);
-            return llvm::Error::success();
-          } catch (const std::exception& e) {
-            return llvm::createStringError(llvm::inconvertibleErrorCode(), e.what());
-          }
-        });
-        timing.optimize_ms = ms_since(start);
-        if (failed) return failed;
-        return tsm;
-      });
 
   llvm::orc::SymbolMap bound;
   for (const auto& [name, address] : symbols) {
@@ -162,11 +195,8 @@ std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
   if (auto error = lljit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(bound)))) {
     return report(std::move(error));
   }
-  if (cached) {
-    jit->timing_.from_cache = true;
-    if (auto error = lljit.addObjectFile(std::move(cached))) return report(std::move(error));
-  } else if (auto error = lljit.addIRModule(std::move(owned))) {
-    return report(std::move(error));
+  for (Part& part : parts) {
+    if (auto error = lljit.addObjectFile(std::move(part.object))) return report(std::move(error));
   }
 
   if (!names.empty()) {
@@ -186,7 +216,7 @@ std::unique_ptr<Jit> Jit::compile(std::unique_ptr<llvm::LLVMContext> context,
       return nullptr;
     }
   }
-  // Everything but the optimisation: verifying, the cache's key and load, code generation,
+  // Everything but the optimisation: verifying, the cache's keys and loads, code generation,
   // linking.
   jit->timing_.codegen_and_link_ms = ms_since(begin) - jit->timing_.optimize_ms;
   return jit;

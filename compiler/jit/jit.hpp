@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "support/diagnostics.hpp"
 
@@ -37,6 +38,8 @@ bool vector_math_available();
 
 // Time spent in each LLVM stage of the last compile, in milliseconds.
 struct Timing {
+  // With several modules compiled at once: the longest optimisation, and the rest of the
+  // wall time.
   double optimize_ms = 0;
   double codegen_and_link_ms = 0;  // instruction selection, object emission, linking
   bool from_cache = false;         // the object came from the cache: no optimisation or codegen
@@ -59,6 +62,16 @@ class Jit {
   static std::unique_ptr<Jit> compile(std::unique_ptr<llvm::LLVMContext> context,
                                       std::unique_ptr<llvm::Module> module,
                                       const std::map<std::string, void*>& symbols,
+                                      Diagnostics& diags, const std::string& where,
+                                      const std::string& cache_dir = "");
+  // The same for several modules, each in its own context, linked together: those not in the
+  // cache are optimised and compiled at once, one thread each (a model's training kernel and
+  // its other kernels: compile time is the larger one's, not the sum).
+  struct Unit {
+    std::unique_ptr<llvm::LLVMContext> context;
+    std::unique_ptr<llvm::Module> module;
+  };
+  static std::unique_ptr<Jit> compile(std::vector<Unit> units, const std::map<std::string, void*>& symbols,
                                       Diagnostics& diags, const std::string& where,
                                       const std::string& cache_dir = "");
 

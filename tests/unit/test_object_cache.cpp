@@ -96,3 +96,32 @@ TEST_CASE("object cache: an unwritable cache directory only means no caching") {
   CHECK_FALSE(d.has_errors());
   CHECK_FALSE(model->timing().from_cache);
 }
+
+TEST_CASE("object cache: a model's kernels in two modules, compiled at once, cached apart") {
+  // The training step's kernel in one module, the others in a second (codegen::generate's
+  // parts): both are compiled on threads of their own, each has its own cache entry, and a
+  // second build loads both and computes the same.
+  TempDir dir;
+  Compiled m(stdlib_text("logistic_regression"), sema_options({{"D", 3}}), lower_options(Estimator::A));
+  REQUIRE(m.ok());
+  ir::Bindings b = m.synthetic(5);
+  Diagnostics d;
+  const std::vector<std::string> kernels{"elbo_grad", "elbo", "sample_guide"};
+  auto first = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "t", kernels, dir.path.string());
+  REQUIRE(first);
+  CHECK_FALSE(first->timing().from_cache);
+  CHECK(entries(dir.path).size() == 2);
+  auto second = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "t", kernels, dir.path.string());
+  REQUIRE(second);
+  CHECK(second->timing().from_cache);
+  for (const char* k : {"elbo_grad", "elbo"}) {
+    std::vector<ir::Tensor> x = first->run(k, b), y = second->run(k, b);
+    REQUIRE(x.size() == y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) CHECK(x[i].values == y[i].values);
+  }
+  // The training kernel built alone (vmc bench) is the first module again: loaded, no new entry.
+  auto alone = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "t", {"elbo_grad"}, dir.path.string());
+  REQUIRE(alone);
+  CHECK(alone->timing().from_cache);
+  CHECK(entries(dir.path).size() == 2);
+}
