@@ -110,13 +110,23 @@ void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
   }
 }
 
-// op(A)[i0 .. i0+mc) × [p0 .. p0+kc) as slivers of kMR rows: sliver s holds, for each p, kMR
+// Rows per sliver for a block of mc rows: as many slivers as kMR-row ones would need, the rows
+// spread evenly over them (50 rows: five of 10, not four of 12 and one of 2, which the kernel
+// for 2 rows computes at a fraction of the speed: its loads outnumber its FMAs).
+int64_t sliver_rows(int64_t mc) {
+  const int64_t slivers = (mc + kMR - 1) / kMR;
+  return (mc + slivers - 1) / slivers;
+}
+
+// op(A)[i0 .. i0+mc) × [p0 .. p0+kc) as slivers of sliver_rows(mc) ≤ kMR rows, each kMR floats
+// wide: sliver s (the rows from s · mr) holds, for each p, kMR
 // consecutive values (zero past row mc).
 void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out) {
   constexpr __mmask16 kSliver = (1u << kMR) - 1;
-  for (int64_t s = 0; s < mc; s += kMR) {
-    const int64_t h = std::min(kMR, mc - s);
-    float* sliver = out + s * kc;
+  const int64_t mr = sliver_rows(mc);
+  for (int64_t s = 0; s < mc; s += mr) {
+    const int64_t h = std::min(mr, mc - s);
+    float* sliver = out + s / mr * kMR * kc;
     if (ta) {  // op(A)[i][p] = A[p][i]: kMR consecutive values per p, one masked load each
       const auto rows = static_cast<__mmask16>((1u << h) - 1);
       for (int64_t p = 0; p < kc; ++p) {
@@ -284,17 +294,18 @@ void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<flo
             pack_b(tb, piece.term->b, piece.term->ldb, piece.p0, piece.kc, j, w, piece.packed_b);
           }
         }
-        for (int64_t s = 0; s < mc; s += kMR) {
+        const int64_t mr = sliver_rows(mc);
+        for (int64_t s = 0; s < mc; s += mr) {
           for (int r = 0; r < n_runs; ++r) {
             const Piece& piece = pieces[static_cast<std::size_t>(r)];
             const GemmTerm<float>& g = *piece.term;
             const float* panel = in_place       ? g.b + piece.p0 * g.ldb + j
                                  : just_in_time ? piece.packed_b
                                                 : piece.packed_b + j * piece.kc;
-            runs[static_cast<std::size_t>(r)] = {piece.packed_a + s * piece.kc, panel, in_place ? g.ldb : kNR,
+            runs[static_cast<std::size_t>(r)] = {piece.packed_a + s / mr * kMR * piece.kc, panel, in_place ? g.ldb : kNR,
                                                  piece.kc};
           }
-          kernel(runs.data(), n_runs, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(kMR, mc - s), w);
+          kernel(runs.data(), n_runs, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(mr, mc - s), w);
         }
       }
     }
