@@ -99,8 +99,11 @@ else
 fi
 
 # SIGTERM to mpirun (a scheduler's stop): every rank stops at the same step, rank 0 writes the
-# results so far.
-"${mpi[@]}" -np 2 "$vmc" fit "$vae" --data "x=$digits" --steps 100000000 -q --out "$work/stop" > "$work/log" 2>&1 &
+# results so far. Open MPI sends SIGKILL 1 s after its SIGTERM (odls_base_sigkill_timeout); on
+# a loaded machine rank 0's writes (fsync'd checkpoint, pictures) took longer and were killed
+# mid-way, so the test gives them 5 s, as a scheduler's grace period would (mpirun itself then
+# takes about twice that to exit: the ranks' MPI_Finalize waits for the job's teardown).
+"${mpi[@]}" --mca odls_base_sigkill_timeout 5 -np 2 "$vmc" fit "$vae" --data "x=$digits" --steps 100000000 -q --out "$work/stop" > "$work/log" 2>&1 &
 launcher=$!
 for _ in $(seq 1 600); do [ -d "$work/stop" ] && break; sleep 0.1; done
 sleep 1
