@@ -4,7 +4,9 @@
 //   engine_data.cpp   construction, binding data to the model's inputs, one kernel call
 //   engine_step.cpp   a training step: minibatch, split across threads, check, optimizer update
 //   engine_ranks.cpp  data-parallel ranks: shards, each rank's slice of the minibatch
-//   engine_eval.cpp   evaluation, importance weighting, sampling, the GEMM profile
+//   engine_products.cpp  a split step's deferred weight gradients, and the gradient check
+//   engine_eval.cpp   evaluation, importance weighting, gradient noise, sampling
+//   engine_bench.cpp  vmc bench's timings: the GEMM profile and its replay, phases, round trip
 //   trainer.cpp       the public Trainer, and the engine's state as bytes
 #pragma once
 
@@ -27,6 +29,7 @@
 #include "fnv.hpp"
 #include "gemm_log.hpp"
 #include "gemm_sum.hpp"
+#include "phase_timer.hpp"
 #include "pool.hpp"
 #include "vmc/philox.hpp"
 #include "vmc/trainer.hpp"
@@ -186,26 +189,6 @@ inline constexpr bool kStreamedStores = true;
 #else
 inline constexpr bool kStreamedStores = false;
 #endif
-
-// The calling thread's phase times while Trainer::time_step_phases runs (else null).
-inline thread_local double* t_phase_row = nullptr;
-
-// Adds the time until it goes out of scope to *into, when into is not null (time_step_phases).
-class PhaseTimer {
- public:
-  explicit PhaseTimer(double* into) : into_(into) {
-    if (into_) start_ = std::chrono::steady_clock::now();
-  }
-  ~PhaseTimer() {
-    if (into_) *into_ += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start_).count();
-  }
-  PhaseTimer(const PhaseTimer&) = delete;
-  PhaseTimer& operator=(const PhaseTimer&) = delete;
-
- private:
-  double* into_;
-  std::chrono::steady_clock::time_point start_;
-};
 
 template <typename T>
 class Engine final : public Trainer::Impl {
