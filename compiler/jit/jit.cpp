@@ -10,7 +10,6 @@
 
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
-#include <llvm/ExecutionEngine/Orc/IRCompileLayer.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LLVMContext.h>
@@ -99,6 +98,7 @@ std::unique_ptr<Jit> Jit::compile(std::vector<Unit> units, const std::map<std::s
     std::string error;
   };
   std::vector<Part> parts;
+  parts.reserve(units.size());  // the compile threads below hold pointers into it
   std::vector<std::string> names;
   initialize_native_target();
   vector_math_available();  // objects (fresh or cached) may call libmvec's routines
