@@ -366,8 +366,12 @@ void Engine<T>::prefetch_next_rows(int t, int parts) {
   for (std::size_t r = lo; r < hi; ++r) {
     const std::int64_t row = s.perm[static_cast<std::size_t>(begin) + r];
     for (const Prefetch& in : prefetch_) {
-      const char* at = reinterpret_cast<const char*>(in.data + static_cast<std::size_t>(row) * in.row);
-      for (std::size_t byte = 0; byte < in.row * sizeof(T); byte += 64) __builtin_prefetch(at + byte, 0, 2);
+      // Every cache line the row touches, from the one its first byte is in (a row need not
+      // start on a line: every 64 bytes from its start would miss the last one).
+      const auto at = reinterpret_cast<std::uintptr_t>(in.data + static_cast<std::size_t>(row) * in.row);
+      for (std::uintptr_t line = at & ~std::uintptr_t{63}; line < at + in.row * sizeof(T); line += 64) {
+        __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
+      }
     }
   }
 }
