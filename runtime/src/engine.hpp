@@ -116,6 +116,19 @@ inline std::pair<std::size_t, std::size_t> part(std::size_t n, int parts, int t)
   return {begin, begin + base + (static_cast<std::size_t>(t) < extra ? 1 : 0)};
 }
 
+// part(), with each boundary between parts rounded down to a multiple of `unit`: every part
+// then starts on a cache line when a unit is one. The later parts may be up to a unit larger
+// (the calling thread, which is thread 0, has the step's other work); with fewer units than
+// parts the first parts are empty.
+inline std::pair<std::size_t, std::size_t> aligned_part(std::size_t n, int parts, int t, std::size_t unit) {
+  auto boundary = [&](int p) {
+    if (p >= parts) return n;
+    const std::size_t exact = n * static_cast<std::size_t>(p) / static_cast<std::size_t>(parts);
+    return std::min(n, exact / unit * unit);
+  };
+  return {boundary(t), boundary(t + 1)};
+}
+
 inline std::string shape_text(const std::vector<std::int64_t>& s) {
   std::string out = "[";
   for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,31 +18,32 @@
 namespace {
 
 bool g_zero_bound = false;  // the bound 0 (finite) whatever the data
+int64_t g_columns = 3;      // W's and x's columns (RowsModel's)
 
 void rows_kernel(const void* const* in, const int64_t* sizes, void* const* out, void* workspace) {
   const auto* w = static_cast<const double*>(in[0]);
   const auto* x = static_cast<const double*>(in[1]);
   const double n = *static_cast<const double*>(in[2]);
   const double m = *static_cast<const double*>(in[3]);
-  const int64_t rows = sizes[1];
+  const int64_t rows = sizes[1], cols = g_columns;
   auto* c = static_cast<double*>(workspace);  // rows × 2: each row's weights, scaled N/M
   double f = 0;
   for (int64_t r = 0; r < rows; ++r) {
     c[2 * r] = n / m;
     c[2 * r + 1] = 0.5 * n / m;
-    for (int j = 0; j < 3; ++j) f += (c[2 * r] * w[j] + c[2 * r + 1] * w[3 + j]) * x[3 * r + j];
+    for (int64_t j = 0; j < cols; ++j) f += (c[2 * r] * w[j] + c[2 * r + 1] * w[cols + j]) * x[cols * r + j];
   }
   *static_cast<double*>(out[0]) = g_zero_bound ? 0.0 : f;
-  // grad W (2 × 3) = Cᵀ (2 × rows) · X (rows × 3), k over the rows: deferrable.
-  vmc_gemm_rows_f64(1, 0, 2, 3, rows, 1.0, c, 2, x, 3, 0.0, static_cast<double*>(out[1]), 3);
+  // grad W (2 × cols) = Cᵀ (2 × rows) · X (rows × cols), k over the rows: deferrable.
+  vmc_gemm_rows_f64(1, 0, 2, cols, rows, 1.0, c, 2, x, cols, 0.0, static_cast<double*>(out[1]), cols);
 }
 int64_t rows_workspace(const int64_t* sizes) { return sizes[1] * 2 * 8 + 64; }
 
 struct RowsModel {
   const char* size_names[2] = {"N", "M"};
   const char* size_dims[2] = {"N", "N"};
-  int64_t w_extents[2] = {2, 3};
-  int64_t x_extents[2] = {-2, 3};  // M × 3
+  int64_t w_extents[2] = {2, g_columns};
+  int64_t x_extents[2] = {-2, g_columns};  // M × columns
   vmc_buffer_info inputs[4] = {
       {"W", VMC_PARAM, 0, 2, w_extents, VMC_IDENTITY, 0, 0, ""},
       {"x", VMC_DATA, 0, 2, x_extents, 0, 0, 0, "N"},
@@ -58,8 +60,8 @@ struct RowsModel {
 };
 
 vmc::runtime::Arrays data(std::vector<double> values) {
-  const auto n = static_cast<int64_t>(values.size() / 3);
-  return {{"x", vmc::data::Array{"x", {n, 3}, std::move(values), false}}};
+  const auto n = static_cast<int64_t>(values.size()) / g_columns;
+  return {{"x", vmc::data::Array{"x", {n, g_columns}, std::move(values), false}}};
 }
 
 vmc::runtime::TrainerOptions options(int threads, int64_t batch) {
@@ -120,4 +122,34 @@ TEST_CASE("trainer: a split step checks each deferred product's sum: an overflow
     CHECK(t.param("W") == kInit.at("W"));  // skipped: every thread left its slice alone
   }
   g_zero_bound = false;
+}
+
+TEST_CASE("trainer: each thread's block of a deferred product starts on a cache line") {
+  // grad W is 2 × 40 doubles (5 lines a row), cut by columns: 20 + 20 would start the second
+  // thread's block in the middle of a line (its every vector split across two); the cut is at
+  // a whole line's 8 columns, 16 + 24 for two threads, 8 + 16 + 16 for three.
+  g_columns = 40;
+  RowsModel model;
+  std::vector<double> x;
+  for (int i = 0; i < 40 * 30; ++i) x.push_back(std::cos(0.11 * i));
+  std::map<std::string, std::vector<double>> init = {{"W", std::vector<double>(80, 0.25)}};
+  vmc::runtime::Trainer one(model.info, data(x), init, options(1, 10));
+  for (int s = 0; s < 4; ++s) REQUIRE(one.step().finite);
+  for (int threads : {2, 3}) {
+    CAPTURE(threads);
+    vmc::runtime::Trainer split(model.info, data(x), init, options(threads, 10));
+    for (int s = 0; s < 4; ++s) REQUIRE(split.step().finite);
+    std::vector<double> got = split.param("W"), want = one.param("W");
+    for (std::size_t i = 0; i < want.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-13));
+    vmc::runtime::GemmProfile profile = split.record_step();
+    std::vector<std::int64_t> widths;
+    for (const auto& calls : profile.per_thread) {
+      for (const vmc::runtime::GemmCall& g : calls) {
+        CHECK(reinterpret_cast<std::uintptr_t>(g.c) % 64 == 0);
+        widths.push_back(g.n);
+      }
+    }
+    CHECK(widths == (threads == 2 ? std::vector<std::int64_t>{16, 24} : std::vector<std::int64_t>{8, 16, 16}));
+  }
+  g_columns = 3;
 }
