@@ -251,7 +251,8 @@ StepResult Engine<T>::step() {
   }
   result.elbo = elbo;
   result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
-  if (std::isfinite(elbo) && steps % kGoodEvery == 0) keep_good();
+  const bool keep = std::isfinite(elbo) && steps % kGoodEvery == 0;
+  if (keep) prepare_good();
   std::vector<double>& sumsq = step_sumsq_;
   std::vector<std::string>& bad = step_bad_;
   caller.reset();
@@ -273,16 +274,17 @@ StepResult Engine<T>::step() {
     // Every thread decides the same from the same numbers: all update their slices, or none.
     bool ok = std::isfinite(elbo);
     for (const std::string& problem : bad) ok &= problem.empty();
-    if (!ok) return;
     double scale = 1.0 / static_cast<double>(datapoints);
-    if (options.clip_grad > 0) {
+    if (ok && options.clip_grad > 0) {
       double norm = std::sqrt(std::accumulate(sumsq.begin(), sumsq.end(), 0.0)) * scale;
       if (norm > options.clip_grad) scale *= options.clip_grad / norm;
     }
     {
       PhaseTimer updating(timing ? timing + StepPhases::Update : nullptr);
-      update_slice(k, scale, t, updates + 1, stream);
+      const Update u{scale, updates + 1, stream};
+      update_slice(k, t, ok ? &u : nullptr, keep);
     }
+    if (!ok) return;
     // The next step's rows asked for last, so that the update's streams do not evict them.
     PhaseTimer gathering(timing ? timing + StepPhases::Gather : nullptr);
     prefetch_next_rows(t, parts);
@@ -320,6 +322,10 @@ StepResult Engine<T>::step() {
     result.finite = false;
     result.problem = gradient_problem;
   }
+  if (keep) {
+    good_step_ = steps;
+    good_updates_ = updates;
+  }
   params_streamed = stream;
   if (arm >= 0) {
     store_trial_.seconds[arm] += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
@@ -336,129 +342,143 @@ StepResult Engine<T>::step() {
 }
 
 template <typename T>
-void Engine<T>::keep_good() {
-  std::size_t k = 0;
-  auto keep = [&](const Aligned<T>& from) {
-    if (good_.size() <= k) good_.emplace_back();
-    good_[k].resize(from.size);
-    std::memcpy(good_[k].data, from.data, from.size * sizeof(T));
-    ++k;
-  };
-  for (int i : param_inputs_) keep(params_[i]);
+void Engine<T>::prepare_good() {
+  good_.resize(params_.size());
   for (int i : param_inputs_) {
-    for (const Aligned<T>& m : moments_[i]) keep(m);
+    Good& g = good_[static_cast<std::size_t>(i)];
+    g.param.resize(params_[i].size);
+    g.moments.resize(moments_[i].size());
+    for (std::size_t j = 0; j < moments_[i].size(); ++j) g.moments[j].resize(moments_[i][j].size);
+    // A param with no gradient is never updated (update_slice copies the others): copied here.
+    if (std::find(grad_of_.begin(), grad_of_.end(), i) == grad_of_.end()) {
+      std::memcpy(g.param.data, params_[i].data, params_[i].size * sizeof(T));
+    }
   }
-  good_step_ = steps;
-  good_updates_ = updates;
 }
 
 template <typename T>
 std::int64_t Engine<T>::restore_last_good() {
   if (good_step_ < 0) return -1;
-  std::size_t k = 0;
-  auto put_back = [&](Aligned<T>& to) {
-    std::memcpy(to.data, good_[k].data, to.size * sizeof(T));
-    ++k;
-  };
-  for (int i : param_inputs_) put_back(params_[i]);
+  auto put_back = [](Aligned<T>& to, const Aligned<T>& from) { std::memcpy(to.data, from.data, to.size * sizeof(T)); };
   for (int i : param_inputs_) {
-    for (Aligned<T>& m : moments_[i]) put_back(m);
+    const Good& g = good_[static_cast<std::size_t>(i)];
+    put_back(params_[i], g.param);
+    for (std::size_t j = 0; j < moments_[i].size(); ++j) put_back(moments_[i][j], g.moments[j]);
   }
   updates = good_updates_;
   return good_step_;
 }
 
-// Thread th's slice of every param moved up its gradient (already summed into slot 0), times
-// `scale`; t is the update's number (Adam's bias correction).
 template <typename T>
-void Engine<T>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number, bool stream) {
+void Engine<T>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep) {
+  // Pieces of 4096 elements (16 KB of float32 per array): the copy's reads stay in L1 and L2
+  // for the update after it.
+  constexpr std::size_t kPiece = 4096;
+  for (int o = 1; o < k.n_outputs; ++o) {
+    const int i = grad_of_[o - 1];
+    auto [b, e] = part(params_[i].size, options.threads, th);
+    if (!keep) {
+      if (u) update_range(o, b, e, *u);
+      continue;
+    }
+    Good& g = good_[static_cast<std::size_t>(i)];
+    auto copy = [](Aligned<T>& to, const Aligned<T>& from, std::size_t x, std::size_t n) {
+      std::memcpy(to.data + x, from.data + x, n * sizeof(T));
+    };
+    for (std::size_t x = b; x < e;) {
+      const std::size_t end = std::min(e, (x / kPiece + 1) * kPiece);  // pieces on multiples of kPiece
+      copy(g.param, params_[i], x, end - x);
+      for (std::size_t j = 0; j < moments_[i].size(); ++j) copy(g.moments[j], moments_[i][j], x, end - x);
+      if (u) update_range(o, x, end, *u);
+      x = end;
+    }
+  }
+}
+
+// Elements [b, e) of the param whose gradient (summed into slot 0) is output o moved up it,
+// times u.scale; u.number is the update's (Adam's bias correction). Elementwise: a param
+// updated in any pieces ends up the same.
+template <typename T>
+void Engine<T>::update_range(int o, std::size_t b, std::size_t e, const Update& u) {
   const double lr = options.lr;
   const OptimizerKind kind = options.optimizer;
-  const double t = static_cast<double>(step_number);
+  const double t = static_cast<double>(u.number);
   const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum = 0.9, alpha = 0.99;
   const T bc1 = static_cast<T>(1 - std::pow(beta1, t)), bc2 = static_cast<T>(1 - std::pow(beta2, t));
-  const int threads = options.threads;
-  {
-    for (int o = 1; o < k.n_outputs; ++o) {
-      int i = grad_of_[o - 1];
-      T* p = params_[i].data;
-      const T* g = slots_[0].outs[o].data;
-      auto [b, e] = part(params_[i].size, threads, th);
-      const T s = static_cast<T>(scale), r = static_cast<T>(lr);
-      switch (kind) {
-        case OptimizerKind::Sgd:
-          for (std::size_t x = b; x < e; ++x) p[x] += r * s * g[x];
-          break;
-        case OptimizerKind::Momentum: {
-          T* v = moments_[i][0].data;
-          for (std::size_t x = b; x < e; ++x) {
-            v[x] = static_cast<T>(momentum) * v[x] + s * g[x];
-            p[x] += r * v[x];
-          }
-          break;
-        }
-        case OptimizerKind::Adagrad: {
-          T* h = moments_[i][0].data;
-          for (std::size_t x = b; x < e; ++x) {
-            T gx = s * g[x];
-            h[x] += gx * gx;
-            p[x] += r * gx / (std::sqrt(h[x]) + static_cast<T>(1e-10));
-          }
-          break;
-        }
-        case OptimizerKind::RmsProp: {
-          T* v = moments_[i][0].data;
-          for (std::size_t x = b; x < e; ++x) {
-            T gx = s * g[x];
-            v[x] = static_cast<T>(alpha) * v[x] + static_cast<T>(1 - alpha) * gx * gx;
-            p[x] += r * gx / (std::sqrt(v[x]) + static_cast<T>(eps));
-          }
-          break;
-        }
-        case OptimizerKind::Adam: {
-          // PyTorch's form: step lr / bc1, denominator sqrt(v) / sqrt(bc2) + eps, with the
-          // division by sqrt(bc2) a product by its inverse (one division per element, not two:
-          // 13-19 % of the update, which is memory- and divider-bound). The moments stay in
-          // registers between their update and the step (the buffers do not alias).
-          T* __restrict m1 = moments_[i][0].data;
-          T* __restrict m2 = moments_[i][1].data;
-          T* __restrict pp = p;
-          const T* __restrict gg = g;
-          const T step_size = r / bc1, inv_root_bc2 = 1 / std::sqrt(bc2);
-          const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), ep = static_cast<T>(eps);
-#if defined(__AVX512F__)
-          if constexpr (std::is_same_v<T, float>) {
-            adam_f32(pp, gg, m1, m2, b, e, s, b1, b2, ep, step_size, inv_root_bc2, stream);
-            break;
-          }
-#else
-          (void)stream;  // kStreamedStores is false: never set
-#endif
-          for (std::size_t x = b; x < e; ++x) {
-            const T gx = s * gg[x];
-            const T first = b1 * m1[x] + (1 - b1) * gx;
-            const T second = b2 * m2[x] + (1 - b2) * gx * gx;
-            m1[x] = first;
-            m2[x] = second;
-            pp[x] += step_size * first / (std::sqrt(second) * inv_root_bc2 + ep);
-          }
-          break;
-        }
+  const int i = grad_of_[o - 1];
+  T* p = params_[i].data;
+  const T* g = slots_[0].outs[o].data;
+  const T s = static_cast<T>(u.scale), r = static_cast<T>(lr);
+  switch (kind) {
+    case OptimizerKind::Sgd:
+      for (std::size_t x = b; x < e; ++x) p[x] += r * s * g[x];
+      break;
+    case OptimizerKind::Momentum: {
+      T* v = moments_[i][0].data;
+      for (std::size_t x = b; x < e; ++x) {
+        v[x] = static_cast<T>(momentum) * v[x] + s * g[x];
+        p[x] += r * v[x];
       }
+      break;
+    }
+    case OptimizerKind::Adagrad: {
+      T* h = moments_[i][0].data;
+      for (std::size_t x = b; x < e; ++x) {
+        T gx = s * g[x];
+        h[x] += gx * gx;
+        p[x] += r * gx / (std::sqrt(h[x]) + static_cast<T>(1e-10));
+      }
+      break;
+    }
+    case OptimizerKind::RmsProp: {
+      T* v = moments_[i][0].data;
+      for (std::size_t x = b; x < e; ++x) {
+        T gx = s * g[x];
+        v[x] = static_cast<T>(alpha) * v[x] + static_cast<T>(1 - alpha) * gx * gx;
+        p[x] += r * gx / (std::sqrt(v[x]) + static_cast<T>(eps));
+      }
+      break;
+    }
+    case OptimizerKind::Adam: {
+      // PyTorch's form: step lr / bc1, denominator sqrt(v) / sqrt(bc2) + eps, with the
+      // division by sqrt(bc2) a product by its inverse (one division per element, not two:
+      // 13-19 % of the update, which is memory- and divider-bound). The moments stay in
+      // registers between their update and the step (the buffers do not alias).
+      T* __restrict m1 = moments_[i][0].data;
+      T* __restrict m2 = moments_[i][1].data;
+      T* __restrict pp = p;
+      const T* __restrict gg = g;
+      const T step_size = r / bc1, inv_root_bc2 = 1 / std::sqrt(bc2);
+      const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), ep = static_cast<T>(eps);
+#if defined(__AVX512F__)
+      if constexpr (std::is_same_v<T, float>) {
+        adam_f32(pp, gg, m1, m2, b, e, s, b1, b2, ep, step_size, inv_root_bc2, u.stream);
+        break;
+      }
+#endif
+      for (std::size_t x = b; x < e; ++x) {
+        const T gx = s * gg[x];
+        const T first = b1 * m1[x] + (1 - b1) * gx;
+        const T second = b2 * m2[x] + (1 - b2) * gx * gx;
+        m1[x] = first;
+        m2[x] = second;
+        pp[x] += step_size * first / (std::sqrt(second) * inv_root_bc2 + ep);
+      }
+      break;
     }
   }
 }
 
 // The members defined here, for both precisions.
-template void Engine<float>::keep_good();
-template void Engine<double>::keep_good();
+template void Engine<float>::prepare_good();
+template void Engine<double>::prepare_good();
 template std::int64_t Engine<float>::restore_last_good();
 template std::int64_t Engine<double>::restore_last_good();
 template StepResult Engine<float>::step();
 template StepResult Engine<double>::step();
-template void Engine<float>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number,
-                                          bool stream);
-template void Engine<double>::update_slice(const vmc_kernel_info& k, double scale, int th, std::int64_t step_number,
-                                           bool stream);
+template void Engine<float>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep);
+template void Engine<double>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep);
+template void Engine<float>::update_range(int o, std::size_t b, std::size_t e, const Update& u);
+template void Engine<double>::update_range(int o, std::size_t b, std::size_t e, const Update& u);
 
 }  // namespace vmc::runtime::detail

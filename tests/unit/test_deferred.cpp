@@ -153,3 +153,31 @@ TEST_CASE("trainer: each thread's block of a deferred product starts on a cache 
   }
   g_columns = 3;
 }
+
+TEST_CASE("trainer: the last good state (every 50th step's, each thread copying its slices) is put back whole") {
+  // 2 × 4100 params: each thread's slice of them crosses the 4096-element pieces the copy is
+  // made in. The state after 50 steps is kept (before the 51st step's update); 13 steps later
+  // it is put back: params, Adam's moments and its update count, as save_state had them then.
+  g_columns = 4100;
+  RowsModel model;
+  std::vector<double> x;
+  for (int i = 0; i < 4100 * 30; ++i) x.push_back(std::sin(0.013 * i));
+  std::map<std::string, std::vector<double>> init = {{"W", std::vector<double>(8200, 0.5)}};
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    vmc::runtime::TrainerOptions o = options(threads, 10);
+    o.optimizer = vmc::runtime::OptimizerKind::Adam;
+    vmc::runtime::Trainer t(model.info, data(x), init, o);
+    CHECK(t.restore_last_good_state() == -1);  // nothing kept before the first step
+    for (int s = 0; s < 50; ++s) REQUIRE(t.step().finite);
+    const std::string kept = t.save_state();
+    for (int s = 0; s < 13; ++s) REQUIRE(t.step().finite);
+    REQUIRE(t.save_state() != kept);
+    CHECK(t.restore_last_good_state() == 50);
+    // From the update count on (the step and datapoint counters go on).
+    constexpr std::size_t kUpdates = 10 + 4 + 8 + 4 + 8 + 8 + 8 + 8;
+    const std::string now = t.save_state();
+    CHECK(now.compare(kUpdates, std::string::npos, kept, kUpdates, std::string::npos) == 0);
+  }
+  g_columns = 3;
+}
