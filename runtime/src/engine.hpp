@@ -116,18 +116,39 @@ inline std::pair<std::size_t, std::size_t> part(std::size_t n, int parts, int t)
   return {begin, begin + base + (static_cast<std::size_t>(t) < extra ? 1 : 0)};
 }
 
-// part(), with each boundary between parts rounded down to a multiple of `unit`: every part
-// then starts on a cache line when a unit is one. The later parts may be up to a unit larger
-// (the calling thread, which is thread 0, has the step's other work); with fewer units than
-// parts the first parts are empty.
-inline std::pair<std::size_t, std::size_t> aligned_part(std::size_t n, int parts, int t, std::size_t unit) {
-  auto boundary = [&](int p) {
-    if (p >= parts) return n;
-    const std::size_t exact = n * static_cast<std::size_t>(p) / static_cast<std::size_t>(parts);
-    return std::min(n, exact / unit * unit);
-  };
-  return {boundary(t), boundary(t + 1)};
-}
+// The blocks of a step's products, one per thread: each product's rows (or columns) cut at
+// multiples of `unit` (a cache line's elements, so that every block starts on a line), each cut
+// rounded down or up, whichever keeps the work before it, summed over the products so far,
+// nearer its share (p/parts of the whole): the unit's granularity evens out over the products
+// instead of always falling to the same thread. Each thread keeps its own and asks for its own
+// block of every product, in the same order: a cut's choices depend on that cut's history only,
+// so two threads sharing a cut agree.
+class BalancedCuts {
+ public:
+  // Thread t's cuts: t and t + 1 (no allocation: the step's blocks allocate nothing).
+  BalancedCuts(int parts, std::size_t unit, int t) : parts_(parts), t_(t), unit_(unit) {}
+  // Thread t's part of the next product's n rows, each `work` long.
+  std::pair<std::size_t, std::size_t> next(std::size_t n, double work) {
+    return {cut(n, work, t_, carry_[0]), cut(n, work, t_ + 1, carry_[1])};
+  }
+
+ private:
+  std::size_t cut(std::size_t n, double work, int p, double& carry) const {
+    if (p <= 0) return 0;
+    if (p >= parts_) return n;
+    const double exact = static_cast<double>(n) * p / parts_;
+    const std::size_t down = std::min(n, static_cast<std::size_t>(exact) / unit_ * unit_);
+    const std::size_t up = std::min(n, down + unit_);
+    const double if_down = carry + (static_cast<double>(down) - exact) * work;
+    const double if_up = carry + (static_cast<double>(up) - exact) * work;
+    const bool round_down = std::abs(if_down) <= std::abs(if_up);
+    carry = round_down ? if_down : if_up;
+    return round_down ? down : up;
+  }
+  int parts_, t_;
+  std::size_t unit_;
+  double carry_[2] = {0, 0};  // per cut, t's and t + 1's: the work before it beyond its share
+};
 
 inline std::string shape_text(const std::vector<std::int64_t>& s) {
   std::string out = "[";

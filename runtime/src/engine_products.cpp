@@ -45,14 +45,19 @@ template <typename T>
 void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check) {
   const int threads = options.threads;
   std::vector<GemmTerm<T>>& terms = step_terms_[t];
+  // A block of C's rows per thread, or of its columns when it has fewer rows than columns, cut
+  // at a multiple of a cache line's elements so that every thread's block of C, and of a
+  // transposed op(A) or an op(B), starts on a line (with 784 = 392 + 392 columns, the second
+  // thread's block took ~3 % longer a row), the cuts balanced over the products (BalancedCuts:
+  // 784 = 384 + 400 both times left one thread ~6 % more work).
+  BalancedCuts cuts(threads, 64 / sizeof(T), t);
   for (std::size_t d = 0; d < outs.size(); ++d) {
     const DeferredGemm& g0 = deferred_[0][d];
-    // A block of C's rows per thread (contiguous, like the update's slices), or of its columns
-    // when it has fewer rows than columns; cut at a multiple of a cache line's elements, so
-    // that every thread's block of C, and of a transposed op(A) or an op(B), starts on a line
-    // (with 784 = 392 + 392 columns, the second thread's block took ~3 % longer a row).
     const bool by_rows = g0.m >= g0.n;
-    auto [lo, hi] = aligned_part(static_cast<std::size_t>(by_rows ? g0.m : g0.n), threads, t, 64 / sizeof(T));
+    std::int64_t k = 0;
+    for (int p = 0; p < parts; ++p) k += deferred_[p][d].k;
+    auto [lo, hi] = cuts.next(static_cast<std::size_t>(by_rows ? g0.m : g0.n),
+                              static_cast<double>(by_rows ? g0.n : g0.m) * static_cast<double>(k));
     if (lo == hi) continue;
     const auto b = static_cast<std::int64_t>(lo), e = static_cast<std::int64_t>(hi);
     T* c = slots_[0].outs[outs[d]].data + (by_rows ? b * g0.ldc : b);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine.hpp"
 #include "vmc/abi.h"
 #include "vmc/trainer.hpp"
 
@@ -127,7 +128,8 @@ TEST_CASE("trainer: a split step checks each deferred product's sum: an overflow
 TEST_CASE("trainer: each thread's block of a deferred product starts on a cache line") {
   // grad W is 2 × 40 doubles (5 lines a row), cut by columns: 20 + 20 would start the second
   // thread's block in the middle of a line (its every vector split across two); the cut is at
-  // a whole line's 8 columns, 16 + 24 for two threads, 8 + 16 + 16 for three.
+  // a whole line's 8 columns, 16 + 24 for two threads, 16 + 8 + 16 for three (13.3 rounded up,
+  // 26.7 down: each the nearer).
   g_columns = 40;
   RowsModel model;
   std::vector<double> x;
@@ -149,7 +151,7 @@ TEST_CASE("trainer: each thread's block of a deferred product starts on a cache 
         widths.push_back(g.n);
       }
     }
-    CHECK(widths == (threads == 2 ? std::vector<std::int64_t>{16, 24} : std::vector<std::int64_t>{8, 16, 16}));
+    CHECK(widths == (threads == 2 ? std::vector<std::int64_t>{16, 24} : std::vector<std::int64_t>{16, 8, 16}));
   }
   g_columns = 3;
 }
@@ -180,4 +182,34 @@ TEST_CASE("trainer: the last good state (every 50th step's, each thread copying 
     CHECK(now.compare(kUpdates, std::string::npos, kept, kUpdates, std::string::npos) == 0);
   }
   g_columns = 3;
+}
+
+TEST_CASE("BalancedCuts: blocks on whole units, the rounding evened out over the products") {
+  using vmc::runtime::detail::BalancedCuts;
+  // Two threads, two products of 784 rows of equal work: 392 is no multiple of 16, so one
+  // product gives thread 0 384 rows and the other 400 (not 384 both times).
+  for (int t : {0, 1}) {
+    BalancedCuts cuts(2, 16, t);
+    std::size_t rows = 0;
+    for (int d = 0; d < 2; ++d) {
+      auto [b, e] = cuts.next(784, 1.0);
+      CHECK(b % 16 == 0);
+      CHECK((e % 16 == 0 || e == 784));
+      rows += e - b;
+    }
+    CHECK(rows == 784);
+  }
+  // A heavier product first: its rounding is made up by the next, as far as units allow.
+  BalancedCuts first(2, 16, 0), second(2, 16, 1);
+  auto a0 = first.next(784, 10.0), b0 = first.next(400, 10.0), c0 = first.next(784, 10.0);
+  auto a1 = second.next(784, 10.0), b1 = second.next(400, 10.0), c1 = second.next(784, 10.0);
+  CHECK(a0.second == a1.first);  // the threads agree on every cut
+  CHECK(b0.second == b1.first);
+  CHECK(c0.second == c1.first);
+  const double work0 = 10.0 * static_cast<double>((a0.second - a0.first) + (b0.second - b0.first) + (c0.second - c0.first));
+  CHECK(std::abs(work0 - 10.0 * (784 + 400 + 784) / 2) <= 10.0 * 8);
+  // Fewer rows than a unit: one thread takes them all, the other none.
+  BalancedCuts small(2, 16, 0);
+  auto s0 = small.next(10, 1.0);
+  CHECK(((s0.first == 0 && s0.second == 0) || (s0.first == 0 && s0.second == 10)));
 }
