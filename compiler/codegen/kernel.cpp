@@ -165,7 +165,9 @@ void Emitter::kernel(const std::string& name, const Schedule& schedule) {
   workspace_bytes(sizes, &offsets);
   for (llvm::Value* off : offsets) slots_.push_back(b_.CreateGEP(b_.getInt8Ty(), ws, off));
 
-  for (const ir::Node* n : schedule.computed) compute_stored(n);
+  for (const ir::Node* n : schedule.computed) {
+    if (!schedule.riding.count(n)) compute_stored(n);  // a rider: written by its sum's loop
+  }
   // An output that is an input, or the same node as an earlier output, is copied into place.
   for (std::size_t k = 0; k < schedule.outputs.size(); ++k) {
     const ir::Node* o = schedule.outputs[k];

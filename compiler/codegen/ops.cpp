@@ -38,17 +38,29 @@ void Emitter::reduction(const ir::Node* n) {
   llvm::Value* acc = entry.CreateAlloca(t_);
   llvm::Value* low = real(-std::numeric_limits<double>::infinity());
 
+  // The buffers computed in this sum's loop (Schedule::riders), each stored at the loop's index
+  // after the sum's term: LLVM then computes what they share with the term once.
+  static const std::vector<const ir::Node*> kNone;
+  auto ridden = s_->riders.find(n);
+  const std::vector<const ir::Node*>& riders = ridden == s_->riders.end() ? kNone : ridden->second;
+  bool riders_flat = true;
+  for (const ir::Node* m : riders) {
+    for (const ir::Node* a : m->args()) riders_flat &= flat(a, x->shape());
+  }
+
   // Folds `step` over the reduced elements for the output index `out`.
   auto fold = [&](const Index& out, llvm::Value* init, auto step) {
     b_.CreateStore(init, acc);
     auto body = [&](const Index& idx) {
       b_.CreateStore(step(b_.CreateLoad(t_, acc), value(x, idx)), acc);
+      for (const ir::Node* m : riders) b_.CreateStore(compute(m, idx), element(m, idx));
     };
-    if (axis < 0 && x->rank() > 1 && flat(x, x->shape())) {
+    if (axis < 0 && x->rank() > 1 && flat(x, x->shape()) && riders_flat) {
       llvm::Value* count = b_.getInt64(1);
       for (llvm::Value* e : extents(x->shape())) count = b_.CreateMul(count, e);
       for_range(count, [&](llvm::Value* i) {
         b_.CreateStore(step(b_.CreateLoad(t_, acc), value_flat(x, i)), acc);
+        for (const ir::Node* m : riders) b_.CreateStore(compute_flat(m, i), b_.CreateGEP(t_, buffer(m), i));
       });
     } else if (axis < 0) {
       loops(extents(x->shape()), body);

@@ -50,6 +50,80 @@ bool is_view(Op op) {
 // At most this many cheap ops are recomputed in each user of a value with several users.
 constexpr int kRecomputedOps = 4;
 
+// Finds Schedule::riders and moves each rider, with the scalars it reads that were computed
+// after its sum, to just before the sum in s.computed. A rider: a stored elementwise op (not a
+// reduction, product or view) of the shape of a full sum's operand, computed after the sum,
+// that reads at least one full-size buffer the operand reads too, and depends on nothing
+// computed after the sum but elementwise scalars that do not depend on the sum either (an
+// adjoint's seed, a scale), which move with it.
+void ride_along(Schedule& s) {
+  for (std::size_t r = 0; r < s.computed.size(); ++r) {
+    const ir::Node* sum = s.computed[r];
+    if (sum->op() != Op::Sum || sum->attrs().axis >= 0 || sum->arg(0)->rank() == 0) continue;
+    const ir::Node* x = sum->arg(0);
+    std::map<const ir::Node*, std::size_t> at;
+    for (std::size_t t = 0; t < s.computed.size(); ++t) at[s.computed[t]] = t;
+    std::vector<const ir::Node*> x_reads;
+    stored_reads(s, x, x_reads);
+    std::set<const ir::Node*> shared;
+    for (const ir::Node* b : x_reads) {
+      if (b->shape() == x->shape()) shared.insert(b);
+    }
+    std::set<const ir::Node*> moved;  // scalars moved before the sum, over all its riders
+    std::vector<const ir::Node*> riders;
+    for (std::size_t t = r + 1; t < s.computed.size(); ++t) {
+      const ir::Node* m = s.computed[t];
+      const ir::Category c = ir::info(m->op()).category;
+      if (c != ir::Category::Unary && c != ir::Category::Binary && c != ir::Category::Select) continue;
+      if (m->shape() != x->shape() || m->dtype() != ir::DType::Real || s.riding.count(m)) continue;
+      // What m reads: the sum (no), buffers computed before it (fine), elementwise scalars
+      // computed after it (moved along), anything else computed after it (no).
+      std::set<const ir::Node*> scalars;
+      bool ok = true, shares = false;
+      std::vector<const ir::Node*> stack(m->args().begin(), m->args().end());
+      std::set<const ir::Node*> seen;
+      while (ok && !stack.empty()) {
+        const ir::Node* y = stack.back();
+        stack.pop_back();
+        if (!seen.insert(y).second) continue;
+        if (y == sum) {
+          ok = false;
+        } else if (s.stored(y) && at.count(y)) {
+          shares |= shared.count(y) > 0;
+          if (at[y] < r) continue;
+          const ir::Category yc = ir::info(y->op()).category;
+          ok = y->rank() == 0 && (yc == ir::Category::Unary || yc == ir::Category::Binary || yc == ir::Category::Select);
+          scalars.insert(y);
+          stack.insert(stack.end(), y->args().begin(), y->args().end());
+        } else if (!s.stored(y)) {
+          stack.insert(stack.end(), y->args().begin(), y->args().end());
+        } else {
+          shares |= shared.count(y) > 0;  // an input
+        }
+      }
+      if (!ok || !shares) continue;
+      riders.push_back(m);
+      moved.insert(scalars.begin(), scalars.end());
+    }
+    if (riders.empty()) continue;
+    // Before the sum: the moved scalars and the riders, each group in its old order.
+    std::vector<const ir::Node*> order(s.computed.begin(), s.computed.begin() + static_cast<long>(r));
+    for (std::size_t t = r + 1; t < s.computed.size(); ++t) {
+      if (moved.count(s.computed[t])) order.push_back(s.computed[t]);
+    }
+    order.insert(order.end(), riders.begin(), riders.end());
+    order.push_back(sum);
+    for (std::size_t t = r + 1; t < s.computed.size(); ++t) {
+      const ir::Node* n = s.computed[t];
+      if (!moved.count(n) && std::find(riders.begin(), riders.end(), n) == riders.end()) order.push_back(n);
+    }
+    s.computed = std::move(order);
+    s.riders[sum] = riders;
+    s.riding.insert(riders.begin(), riders.end());
+    r = static_cast<std::size_t>(std::find(s.computed.begin(), s.computed.end(), sum) - s.computed.begin());
+  }
+}
+
 }  // namespace
 
 Polynomial elements(const ir::Shape& shape) {
@@ -209,6 +283,8 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
     Home h = s.where(n).home;
     if (h == Home::Workspace || h == Home::Output) s.computed.push_back(n);
   }
+
+  ride_along(s);
 
   // Lifetimes: a workspace buffer is live from its computation to the last computation that
   // reads it (through any inlined chain).

@@ -44,6 +44,12 @@ struct Schedule {
   // minibatch's rows written straight into an output that nothing else reads. Their operands'
   // buffers stay live to the kernel's end.
   std::set<const ir::Node*> deferred;
+  // Elementwise buffers computed in the loop of a full sum over their shape (riders[sum]), so
+  // that what they share with the sum's operand is loaded and computed once: a Bernoulli
+  // likelihood's Σ softplus(l) − x·l and its adjoint x − σ(l) both need exp(−|l|). A rider
+  // comes just before its sum in `computed` and is written by the sum's loop.
+  std::map<const ir::Node*, std::vector<const ir::Node*>> riders;
+  std::set<const ir::Node*> riding;
 
   const Placement& where(const ir::Node* n) const;
   bool stored(const ir::Node* n) const { return where(n).home != Home::Inline; }

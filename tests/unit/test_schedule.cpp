@@ -133,3 +133,31 @@ TEST_CASE("schedule: a value whose users are all computed in one loop, at its in
   CHECK(s.stored(twice));
   CHECK(s.stored(shifted));
 }
+
+TEST_CASE("schedule: an elementwise buffer sharing a full sum's loads is computed in the sum's loop") {
+  ir::Graph g;
+  const ir::Shape mat{ir::Extent::constant(8), ir::Extent::constant(6)};
+  const ir::Node* l = ir::input(g, "l", ir::InputKind::Data, mat);
+  const ir::Node* x = ir::input(g, "x", ir::InputKind::Data, mat);
+  const ir::Node* y = ir::input(g, "y", ir::InputKind::Data, mat);
+  const ir::Node* seed = ir::input(g, "seed", ir::InputKind::Param, {});
+  // A likelihood's Σ x·l − exp(l), then its adjoint (x − exp(l))·scale, where the scale is a
+  // scalar computed after the sum: the adjoint rides in the sum's loop, the scale moved before.
+  const ir::Node* loglik = ir::sum(ir::sub(ir::mul(x, l), ir::exp(l)));
+  const ir::Node* scale = ir::mul(ir::exp(seed), 2.0);
+  const ir::Node* adjoint = ir::mul(ir::sub(x, ir::exp(l)), ir::broadcast(scale, mat));
+  // Not riders: one that shares no load with the sum, one that reads the sum itself, one that
+  // reads a full-size buffer computed after the sum.
+  const ir::Node* apart = ir::exp(ir::mul(y, 3.0));
+  const ir::Node* after = ir::mul(l, ir::broadcast(loglik, mat));
+  const ir::Node* later = ir::mul(ir::add(l, x), ir::log(ir::add(after, 5.0)));
+  const std::vector<const ir::Node*> outputs{loglik, scale, adjoint, apart, after, later};
+  codegen::Schedule s = codegen::schedule(outputs, {l, x, y, seed}, 8);
+  REQUIRE(s.riders.count(loglik));
+  CHECK(s.riders.at(loglik) == std::vector<const ir::Node*>{adjoint});
+  CHECK(s.riding == std::set<const ir::Node*>{adjoint});
+  auto at = [&](const ir::Node* n) { return std::find(s.computed.begin(), s.computed.end(), n) - s.computed.begin(); };
+  CHECK(at(scale) < at(adjoint));
+  CHECK(at(adjoint) < at(loglik));
+  CHECK(at(loglik) < at(apart));
+}
