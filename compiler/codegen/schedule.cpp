@@ -287,13 +287,22 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
   ride_along(s);
 
   // Lifetimes: a workspace buffer is live from its computation to the last computation that
-  // reads it (through any inlined chain).
+  // reads it (through any inlined chain). A rider reads in its sum's loop: its reads count
+  // there, so no buffer written in that loop (another rider) takes the slot of one it reads.
+  std::map<const ir::Node*, std::size_t> loop_at;
+  for (std::size_t t = 0; t < s.computed.size(); ++t) {
+    auto ridden = s.riders.find(s.computed[t]);
+    if (ridden != s.riders.end()) {
+      for (const ir::Node* m : ridden->second) loop_at[m] = t;
+    }
+  }
   std::map<const ir::Node*, std::size_t> last_use;
   for (std::size_t t = 0; t < s.computed.size(); ++t) {
     const ir::Node* n = s.computed[t];
     std::vector<const ir::Node*> reads;
     for (const ir::Node* a : n->args()) stored_reads(s, a, reads);
-    for (const ir::Node* r : reads) last_use[r] = t;
+    const std::size_t when = loop_at.count(n) ? loop_at[n] : t;
+    for (const ir::Node* r : reads) last_use[r] = std::max(last_use[r], when);
   }
   // Deferred products: Xᵀ·Y summed over a minibatch's rows, the node a kernel output of its own
   // that no other node reads. The runtime may compute them once the kernel has returned, so

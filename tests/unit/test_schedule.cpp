@@ -161,3 +161,26 @@ TEST_CASE("schedule: an elementwise buffer sharing a full sum's loads is compute
   CHECK(at(adjoint) < at(loglik));
   CHECK(at(loglik) < at(apart));
 }
+
+TEST_CASE("schedule: no buffer written in a sum's loop shares a slot with one read there") {
+  ir::Graph g;
+  const ir::Shape mat{ir::Extent::constant(8), ir::Extent::constant(6)};
+  const ir::Node* l = ir::input(g, "l", ir::InputKind::Data, mat);
+  const ir::Node* bias = ir::input(g, "b", ir::InputKind::Param, {ir::Extent::constant(6)});
+  const ir::Node* w = ir::input(g, "w", ir::InputKind::Param, {ir::Extent::constant(6), ir::Extent::constant(3)});
+  // exp(b), stored at its own size for its broadcast, read last by the first rider (at every
+  // row); the second rider is a workspace buffer (a product's operand): were the first
+  // rider's reads counted at its own place in the order, not at its sum's loop, the second
+  // would take exp(b)'s slot and overwrite it in the loop's first row.
+  const ir::Node* e = ir::exp(bias);
+  const ir::Node* first = ir::mul(l, ir::broadcast(e, mat));
+  const ir::Node* second = ir::exp(ir::mul(l, 2.0));
+  const std::vector<const ir::Node*> outputs{ir::sum(e), ir::sum(ir::mul(l, l)), first,
+                                             ir::matmul(second, w)};
+  codegen::Schedule s = codegen::schedule(outputs, {l, bias, w}, 8);
+  REQUIRE(s.riders.count(outputs[1]));
+  REQUIRE(s.riders.at(outputs[1]).size() == 2);
+  REQUIRE(s.where(e).home == codegen::Home::Workspace);
+  REQUIRE(s.where(second).home == codegen::Home::Workspace);
+  CHECK(s.where(e).index != s.where(second).index);
+}
