@@ -43,6 +43,9 @@ class Emitter {
 
   // --- structure (kernel.cpp) ---
   void compute_stored(const ir::Node* n);
+  // Stores n's value at idx, and adds what its accumulators (Schedule::accumulators) sum there.
+  void store_at(const ir::Node* n, const Index& idx);
+  void zero_accumulators(const ir::Node* n);  // before the loop that computes n
   void reduction(const ir::Node* n);
   void matmul(const ir::Node* n);
   void tri_solve(const ir::Node* n);

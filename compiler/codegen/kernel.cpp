@@ -166,7 +166,8 @@ void Emitter::kernel(const std::string& name, const Schedule& schedule) {
   for (llvm::Value* off : offsets) slots_.push_back(b_.CreateGEP(b_.getInt8Ty(), ws, off));
 
   for (const ir::Node* n : schedule.computed) {
-    if (!schedule.riding.count(n)) compute_stored(n);  // a rider: written by its sum's loop
+    // A rider is written by its sum's loop, an accumulator by its buffer's.
+    if (!schedule.riding.count(n) && !schedule.accumulating.count(n)) compute_stored(n);
   }
   // An output that is an input, or the same node as an earlier output, is copied into place.
   for (std::size_t k = 0; k < schedule.outputs.size(); ++k) {
@@ -189,6 +190,11 @@ void Emitter::compute_stored(const ir::Node* n) {
     default: break;
   }
   VMC_ASSERT(inlinable(n->op()), std::string("no code for ") + ir::info(n->op()).spelling);
+  if (s_->accumulators.count(n)) {
+    zero_accumulators(n);
+    loops(extents(n->shape()), [&](const Index& idx) { store_at(n, idx); });
+    return;
+  }
   bool one_range = n->rank() > 1 && std::all_of(n->args().begin(), n->args().end(),
                                                 [&](const ir::Node* a) { return flat(a, n->shape()); });
   if (one_range && ir::is_elementwise(n->op())) {
@@ -201,6 +207,26 @@ void Emitter::compute_stored(const ir::Node* n) {
     return;
   }
   loops(extents(n->shape()), [&](const Index& idx) { b_.CreateStore(compute(n, idx), element(n, idx)); });
+}
+
+void Emitter::zero_accumulators(const ir::Node* n) {
+  auto hosted = s_->accumulators.find(n);
+  if (hosted == s_->accumulators.end()) return;
+  for (const ir::Node* sum : hosted->second) fill(sum, real(0));
+}
+
+void Emitter::store_at(const ir::Node* n, const Index& idx) {
+  b_.CreateStore(compute(n, idx), element(n, idx));
+  auto hosted = s_->accumulators.find(n);
+  if (hosted == s_->accumulators.end()) return;
+  // Each accumulator's operand at this index (reading n's value just stored), added into the
+  // accumulator at the index without its summed axis.
+  for (const ir::Node* sum : hosted->second) {
+    Index out = idx;
+    out.erase(out.begin() + sum->attrs().axis);
+    llvm::Value* at = element(sum, out);
+    b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(t_, at), value(sum->arg(0), idx)), at);
+  }
 }
 
 }  // namespace vmc::codegen

@@ -46,6 +46,8 @@ void Emitter::reduction(const ir::Node* n) {
   bool riders_flat = true;
   for (const ir::Node* m : riders) {
     for (const ir::Node* a : m->args()) riders_flat &= flat(a, x->shape());
+    riders_flat &= !s_->accumulators.count(m);  // they need the multi-index
+    zero_accumulators(m);
   }
 
   // Folds `step` over the reduced elements for the output index `out`.
@@ -53,7 +55,7 @@ void Emitter::reduction(const ir::Node* n) {
     b_.CreateStore(init, acc);
     auto body = [&](const Index& idx) {
       b_.CreateStore(step(b_.CreateLoad(t_, acc), value(x, idx)), acc);
-      for (const ir::Node* m : riders) b_.CreateStore(compute(m, idx), element(m, idx));
+      for (const ir::Node* m : riders) store_at(m, idx);
     };
     if (axis < 0 && x->rank() > 1 && flat(x, x->shape()) && riders_flat) {
       llvm::Value* count = b_.getInt64(1);

@@ -124,6 +124,46 @@ void ride_along(Schedule& s) {
   }
 }
 
+// Finds Schedule::accumulators: a sum along a non-last axis whose operand has the shape of
+// an elementwise buffer computed before it (its own loop, or a rider in a sum's loop) and
+// reads nothing computed after that buffer. Each is moved to just before its buffer.
+void accumulate_along(Schedule& s) {
+  for (std::size_t t = 0; t < s.computed.size(); ++t) {
+    const ir::Node* sum = s.computed[t];
+    const int axis = sum->attrs().axis;
+    if (sum->op() != Op::Sum || axis < 0 || static_cast<std::size_t>(axis) + 1 >= sum->arg(0)->rank()) continue;
+    const ir::Node* x = sum->arg(0);
+    std::map<const ir::Node*, std::size_t> at;
+    for (std::size_t k = 0; k < s.computed.size(); ++k) at[s.computed[k]] = k;
+    std::vector<const ir::Node*> reads;
+    stored_reads(s, x, reads);
+    // The latest buffer x reads: the loop x could be computed in, if x reads nothing later.
+    const ir::Node* host = nullptr;
+    std::size_t latest = 0;
+    bool ok = true;
+    for (const ir::Node* r : reads) {
+      if (!at.count(r)) continue;  // an input
+      if (at[r] >= t) ok = false;
+      if (host == nullptr || at[r] > latest) {
+        host = r;
+        latest = at[r];
+      }
+    }
+    if (!ok || host == nullptr || host->shape() != x->shape() || host->dtype() != ir::DType::Real) continue;
+    const ir::Category c = ir::info(host->op()).category;
+    if (c != ir::Category::Unary && c != ir::Category::Binary && c != ir::Category::Select) continue;
+    std::vector<const ir::Node*> order;
+    for (const ir::Node* n : s.computed) {
+      if (n == sum) continue;
+      if (n == host) order.push_back(sum);
+      order.push_back(n);
+    }
+    s.computed = std::move(order);
+    s.accumulators[host].push_back(sum);
+    s.accumulating.insert(sum);
+  }
+}
+
 }  // namespace
 
 Polynomial elements(const ir::Shape& shape) {
@@ -285,16 +325,24 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
   }
 
   ride_along(s);
+  accumulate_along(s);
 
   // Lifetimes: a workspace buffer is live from its computation to the last computation that
   // reads it (through any inlined chain). A rider reads in its sum's loop: its reads count
   // there, so no buffer written in that loop (another rider) takes the slot of one it reads.
+  // Likewise an accumulator reads in the loop of its buffer (or of that buffer's sum).
   std::map<const ir::Node*, std::size_t> loop_at;
   for (std::size_t t = 0; t < s.computed.size(); ++t) {
     auto ridden = s.riders.find(s.computed[t]);
     if (ridden != s.riders.end()) {
       for (const ir::Node* m : ridden->second) loop_at[m] = t;
     }
+  }
+  for (std::size_t t = 0; t < s.computed.size(); ++t) {
+    const ir::Node* host = s.computed[t];
+    auto hosted = s.accumulators.find(host);
+    if (hosted == s.accumulators.end()) continue;
+    for (const ir::Node* sum : hosted->second) loop_at[sum] = loop_at.count(host) ? loop_at[host] : t;
   }
   std::map<const ir::Node*, std::size_t> last_use;
   for (std::size_t t = 0; t < s.computed.size(); ++t) {

@@ -50,6 +50,12 @@ struct Schedule {
   // comes just before its sum in `computed` and is written by the sum's loop.
   std::map<const ir::Node*, std::vector<const ir::Node*>> riders;
   std::set<const ir::Node*> riding;
+  // Sums along a leading axis (a bias's gradient: Σ over the rows of an adjoint) accumulated in
+  // the loop of the elementwise buffer their operand reads (accumulators[buffer]), instead of a
+  // pass of their own over it. An accumulator comes just before its buffer in `computed`; it is
+  // zeroed before that loop (its sum's loop, when the buffer is a rider).
+  std::map<const ir::Node*, std::vector<const ir::Node*>> accumulators;
+  std::set<const ir::Node*> accumulating;
 
   const Placement& where(const ir::Node* n) const;
   bool stored(const ir::Node* n) const { return where(n).home != Home::Inline; }

@@ -184,3 +184,24 @@ TEST_CASE("schedule: no buffer written in a sum's loop shares a slot with one re
   REQUIRE(s.where(second).home == codegen::Home::Workspace);
   CHECK(s.where(e).index != s.where(second).index);
 }
+
+TEST_CASE("schedule: a sum over the rows of an elementwise buffer is accumulated in that buffer's loop") {
+  ir::Graph g;
+  const ir::Shape mat{ir::Extent::constant(8), ir::Extent::constant(6)};
+  const ir::Node* l = ir::input(g, "l", ir::InputKind::Data, mat);
+  const ir::Node* h = ir::input(g, "h", ir::InputKind::Data, mat);
+  const ir::Node* w = ir::input(g, "w", ir::InputKind::Param, {ir::Extent::constant(6), ir::Extent::constant(3)});
+  // An adjoint δ (stored: a product reads it) and its bias gradient Σ_rows δ: accumulated in
+  // δ's loop. Σ_rows of a product's output is not (no elementwise loop computes it).
+  const ir::Node* delta = ir::mul(ir::sub(ir::exp(l), h), ir::add(ir::mul(h, h), 1.0));
+  const ir::Node* bias_grad = ir::reduce(ir::Op::Sum, delta, 0);
+  const ir::Node* product = ir::matmul(delta, w);
+  const ir::Node* product_rows = ir::reduce(ir::Op::Sum, product, 0);
+  const std::vector<const ir::Node*> outputs{product, bias_grad, product_rows};
+  codegen::Schedule s = codegen::schedule(outputs, {l, h, w}, 8);
+  REQUIRE(s.accumulators.count(delta));
+  CHECK(s.accumulators.at(delta) == std::vector<const ir::Node*>{bias_grad});
+  CHECK(s.accumulating == std::set<const ir::Node*>{bias_grad});
+  auto at = [&](const ir::Node* n) { return std::find(s.computed.begin(), s.computed.end(), n) - s.computed.begin(); };
+  CHECK(at(bias_grad) + 1 == at(delta));
+}
