@@ -18,6 +18,10 @@
 #include <stdexcept>
 #include <string>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace vmc {
 namespace {
 
@@ -103,9 +107,52 @@ void chunk_uniforms(const Ctr& c, int64_t chunk, T (&u)[kChunk]) {
   }
 }
 
+#if defined(__AVX512F__)
+// Box–Muller on 16 lanes with libmvec's AVX-512 log, sin and cos: the scalar libm calls were
+// 24 per chunk, 13.6 us for the 50 × 20 normals of a VAE's minibatch half (vmc bench: a step's
+// "data rows and noise" phase), now 3 vector calls. Every lane computes log, sin and cos of its
+// own uniform; the pairs take r from the even lane and the angle from the odd one.
+}  // namespace
+extern "C" {
+__m512 _ZGVeN16v_logf(__m512);
+__m512 _ZGVeN16v_sinf(__m512);
+__m512 _ZGVeN16v_cosf(__m512);
+__m512d _ZGVeN8v_log(__m512d);
+__m512d _ZGVeN8v_sin(__m512d);
+__m512d _ZGVeN8v_cos(__m512d);
+}
+namespace {
+inline void box_muller_16(const float* u, float* z) {
+  const __m512 v = _mm512_load_ps(u);
+  const __m512 r = _mm512_sqrt_ps(_mm512_mul_ps(_mm512_set1_ps(-2.0f), _ZGVeN16v_logf(v)));
+  const __m512 theta = _mm512_mul_ps(_mm512_set1_ps(static_cast<float>(2 * std::numbers::pi)), v);
+  const __m512 c = _ZGVeN16v_cosf(theta), s = _ZGVeN16v_sinf(theta);
+  // z[2i] = r[2i]·cos(θ[2i+1]), z[2i+1] = r[2i]·sin(θ[2i+1]).
+  const __m512 angle = _mm512_mask_blend_ps(0xAAAA, _mm512_movehdup_ps(c), _mm512_movehdup_ps(s));
+  _mm512_store_ps(z, _mm512_mul_ps(_mm512_moveldup_ps(r), angle));
+}
+inline void box_muller_8(const double* u, double* z) {
+  const __m512d v = _mm512_load_pd(u);
+  const __m512d r = _mm512_sqrt_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), _ZGVeN8v_log(v)));
+  const __m512d theta = _mm512_mul_pd(_mm512_set1_pd(2 * std::numbers::pi), v);
+  const __m512d c = _ZGVeN8v_cos(theta), s = _ZGVeN8v_sin(theta);
+  const __m512d odd_c = _mm512_permute_pd(c, 0xFF), odd_s = _mm512_permute_pd(s, 0xFF);
+  _mm512_store_pd(z, _mm512_mul_pd(_mm512_movedup_pd(r), _mm512_mask_blend_pd(0xAA, odd_c, odd_s)));
+}
+#endif
+
 // Box–Muller on the pairs (u[2i], u[2i+1]), both outputs used.
 template <typename T>
 void box_muller(const T (&u)[kChunk], T (&z)[kChunk]) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(T) == 4) {
+    box_muller_16(u, z);
+  } else {
+    box_muller_8(u, z);
+    box_muller_8(u + 8, z + 8);
+  }
+  return;
+#endif
   constexpr T two_pi = static_cast<T>(2 * std::numbers::pi);
   T r[kChunk / 2], theta[kChunk / 2];
   for (int i = 0; i < kChunk / 2; ++i) {

@@ -20,7 +20,10 @@
 // exact in their type, so they lie strictly inside (0, 1) and are symmetric about 1/2 (a 24-bit
 // f32 / 53-bit f64 variant would round the top value to exactly 1). An f32 block gives 4
 // uniforms, an f64 block 2. Normals are Box–Muller on consecutive pairs (u_a, u_b) with both
-// outputs used: z_a = r·cos(2π u_b), z_b = r·sin(2π u_b), r = sqrt(−2 log u_a).
+// outputs used: z_a = r·cos(2π u_b), z_b = r·sin(2π u_b), r = sqrt(−2 log u_a). log, sin and
+// cos are glibc's libmvec AVX-512 routines in a runtime built for an AVX-512 machine, libm's
+// otherwise: the same bits for the same counter within a build; across the two, within a few
+// ulp.
 //
 // Output layout: out[(r − first_row) · row_length + j] for r in [first_row, first_row + rows),
 // j in [0, row_length), row-major like the kernels' buffers (abi.h).
