@@ -380,8 +380,9 @@ class Engine final : public Trainer::Impl {
     bool stream;
   };
   // Thread th's slice of every param and its optimizer state: with `keep`, copied into good_;
-  // with `u`, then moved up its gradient (already summed into slot 0).
-  void update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep);
+  // with `u`, then moved up its gradient (already summed into slot 0). With `owned`, a param
+  // whose gradient a deferred product made is updated where th computed it (step_blocks_[th]).
+  void update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep, bool owned);
   // Elements [b, e) of the param whose gradient is output o moved up it.
   void update_range(int o, std::size_t b, std::size_t e, const Update& u);
   // ParamStores::Auto: kStoreTrial steps from `next` cached, as many streamed, each arm's time
@@ -499,6 +500,13 @@ class Engine final : public Trainer::Impl {
   bool timing_phases_ = false;
   double* phase_row(int t) { return timing_phases_ ? phase_rows_[static_cast<std::size_t>(t)].us : nullptr; }
   std::vector<std::vector<GemmTerm<T>>> step_terms_;  // per thread: run_products' pieces
+  // A thread's block of a deferred product's output o: elements first + r·ld + [0, cols) for
+  // r < rows. The thread that computed a block updates its params (update_slice).
+  struct Block {
+    int o;
+    std::size_t first, rows, cols, ld;
+  };
+  std::vector<std::vector<Block>> step_blocks_;  // per thread: run_products' blocks
   struct Prefetch {
     const T* data;    // the whole array in train_
     std::size_t row;  // elements per datapoint

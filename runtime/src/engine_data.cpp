@@ -116,6 +116,7 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
   plans_.resize(options.threads);
   step_errors_.resize(options.threads);
   step_terms_.resize(options.threads);
+  step_blocks_.resize(options.threads);
   for (auto& terms : step_terms_) terms.reserve(static_cast<std::size_t>(options.threads));
   if (options.collective && options.collective->size() > 1) setup_ranks();
   if (primary_index_ >= 0 && !distributed_) {

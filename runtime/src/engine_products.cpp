@@ -45,15 +45,19 @@ template <typename T>
 void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check) {
   const int threads = options.threads;
   std::vector<GemmTerm<T>>& terms = step_terms_[t];
-  // A block of C's rows per thread, or of its columns when it has fewer rows than columns, cut
+  // A block of C's rows per thread (contiguous, so the update of the params it is the gradient
+  // of runs over whole lines), or of its columns when it has fewer rows than columns and too
+  // few for a block of rows per thread (≥ 64 rows each: five 12-row micro-tiles), cut
   // at a multiple of a cache line's elements so that every thread's block of C, and of a
   // transposed op(A) or an op(B), starts on a line (with 784 = 392 + 392 columns, the second
   // thread's block took ~3 % longer a row), the cuts balanced over the products (BalancedCuts:
   // 784 = 384 + 400 both times left one thread ~6 % more work).
   BalancedCuts cuts(threads, 64 / sizeof(T), t);
+  std::vector<Block>& blocks = step_blocks_[t];
+  blocks.clear();
   for (std::size_t d = 0; d < outs.size(); ++d) {
     const DeferredGemm& g0 = deferred_[0][d];
-    const bool by_rows = g0.m >= g0.n;
+    const bool by_rows = g0.m >= g0.n || g0.m >= 64 * threads;
     std::int64_t k = 0;
     for (int p = 0; p < parts; ++p) k += deferred_[p][d].k;
     auto [lo, hi] = cuts.next(static_cast<std::size_t>(by_rows ? g0.m : g0.n),
@@ -62,6 +66,10 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
     const auto b = static_cast<std::int64_t>(lo), e = static_cast<std::int64_t>(hi);
     T* c = slots_[0].outs[outs[d]].data + (by_rows ? b * g0.ldc : b);
     const std::int64_t m = by_rows ? e - b : g0.m, n = by_rows ? g0.n : e - b;
+    // A block of rows is contiguous (plan_products: ldc = n).
+    blocks.push_back(by_rows ? Block{outs[d], static_cast<std::size_t>(b * g0.ldc), 1, static_cast<std::size_t>(m * n), 0}
+                             : Block{outs[d], lo, static_cast<std::size_t>(m), static_cast<std::size_t>(n),
+                                     static_cast<std::size_t>(g0.ldc)});
     // The block of op(A) or op(B) that makes this block of C, from a call's operands.
     auto block = [&](const DeferredGemm& g) {
       const T* a = static_cast<const T*>(g.a);

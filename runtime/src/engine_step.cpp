@@ -161,6 +161,7 @@ StepResult Engine<T>::step() {
   pool_.run([&](int t) {
     double* const timing = t_phase_row = phase_row(t);
     step_errors_[t] = nullptr;
+    step_blocks_[t].clear();  // run_products' (none when the products do not line up)
     try {
       struct Deferring {  // set for this thread's kernel calls only, even when one throws
         explicit Deferring(std::vector<DeferredGemm>* to) {
@@ -282,7 +283,7 @@ StepResult Engine<T>::step() {
     {
       PhaseTimer updating(timing ? timing + StepPhases::Update : nullptr);
       const Update u{scale, updates + 1, stream};
-      update_slice(k, t, ok ? &u : nullptr, keep);
+      update_slice(k, t, ok ? &u : nullptr, keep, checked_early);
     }
     if (!ok) return;
     // The next step's rows asked for last, so that the update's streams do not evict them.
@@ -370,16 +371,15 @@ std::int64_t Engine<T>::restore_last_good() {
 }
 
 template <typename T>
-void Engine<T>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep) {
+void Engine<T>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep, bool owned) {
   // Pieces of 4096 elements (16 KB of float32 per array): the copy's reads stay in L1 and L2
   // for the update after it.
   constexpr std::size_t kPiece = 4096;
-  for (int o = 1; o < k.n_outputs; ++o) {
+  auto range = [&](int o, std::size_t b, std::size_t e) {
     const int i = grad_of_[o - 1];
-    auto [b, e] = part(params_[i].size, options.threads, th);
     if (!keep) {
       if (u) update_range(o, b, e, *u);
-      continue;
+      return;
     }
     Good& g = good_[static_cast<std::size_t>(i)];
     auto copy = [](Aligned<T>& to, const Aligned<T>& from, std::size_t x, std::size_t n) {
@@ -392,6 +392,18 @@ void Engine<T>::update_slice(const vmc_kernel_info& k, int th, const Update* u, 
       if (u) update_range(o, x, end, *u);
       x = end;
     }
+  };
+  // The params of the gradients th computed in the deferred products: its blocks, whose
+  // gradient is in its own cache (and none crosses to the other core); the rest by slices.
+  if (owned) {
+    for (const Block& blk : step_blocks_[th]) {
+      for (std::size_t r = 0; r < blk.rows; ++r) range(blk.o, blk.first + r * blk.ld, blk.first + r * blk.ld + blk.cols);
+    }
+  }
+  for (int o = 1; o < k.n_outputs; ++o) {
+    if (owned && gathered_[static_cast<std::size_t>(o)]) continue;
+    auto [b, e] = part(params_[grad_of_[o - 1]].size, options.threads, th);
+    range(o, b, e);
   }
 }
 
@@ -476,8 +488,8 @@ template std::int64_t Engine<float>::restore_last_good();
 template std::int64_t Engine<double>::restore_last_good();
 template StepResult Engine<float>::step();
 template StepResult Engine<double>::step();
-template void Engine<float>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep);
-template void Engine<double>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep);
+template void Engine<float>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep, bool owned);
+template void Engine<double>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep, bool owned);
 template void Engine<float>::update_range(int o, std::size_t b, std::size_t e, const Update& u);
 template void Engine<double>::update_range(int o, std::size_t b, std::size_t e, const Update& u);
 
