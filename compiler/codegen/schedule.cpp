@@ -73,8 +73,7 @@ void ride_along(Schedule& s) {
     std::vector<const ir::Node*> riders;
     for (std::size_t t = r + 1; t < s.computed.size(); ++t) {
       const ir::Node* m = s.computed[t];
-      const ir::Category c = ir::info(m->op()).category;
-      if (c != ir::Category::Unary && c != ir::Category::Binary && c != ir::Category::Select) continue;
+      if (!ir::is_elementwise(m->op())) continue;
       if (m->shape() != x->shape() || m->dtype() != ir::DType::Real || s.riding.count(m)) continue;
       // What m reads: the sum (no), buffers computed before it (fine), elementwise scalars
       // computed after it (moved along), anything else computed after it (no).
@@ -91,8 +90,7 @@ void ride_along(Schedule& s) {
         } else if (s.stored(y) && at.count(y)) {
           shares |= shared.count(y) > 0;
           if (at[y] < r) continue;
-          const ir::Category yc = ir::info(y->op()).category;
-          ok = y->rank() == 0 && (yc == ir::Category::Unary || yc == ir::Category::Binary || yc == ir::Category::Select);
+          ok = y->rank() == 0 && ir::is_elementwise(y->op());
           scalars.insert(y);
           stack.insert(stack.end(), y->args().begin(), y->args().end());
         } else if (!s.stored(y)) {
@@ -150,8 +148,7 @@ void accumulate_along(Schedule& s) {
       }
     }
     if (!ok || host == nullptr || host->shape() != x->shape() || host->dtype() != ir::DType::Real) continue;
-    const ir::Category c = ir::info(host->op()).category;
-    if (c != ir::Category::Unary && c != ir::Category::Binary && c != ir::Category::Select) continue;
+    if (!ir::is_elementwise(host->op())) continue;
     std::vector<const ir::Node*> order;
     for (const ir::Node* n : s.computed) {
       if (n == sum) continue;
@@ -304,8 +301,8 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
     bool one = !users[n].empty();
     for (const auto& [user, operand] : users[n]) {
       const ir::Category c = ir::info(user->op()).category;
-      const bool elementwise = (c == ir::Category::Unary || c == ir::Category::Binary || c == ir::Category::Select) &&
-                               user->shape() == n->shape() && user->dtype() == n->dtype();
+      const bool elementwise =
+          ir::is_elementwise(user->op()) && user->shape() == n->shape() && user->dtype() == n->dtype();
       const ir::Node* in = nullptr;
       if (s.stored(user)) {
         if (elementwise || (c == ir::Category::Reduce && operand == 0)) in = user;

@@ -21,8 +21,7 @@ llvm::Value* Emitter::value(const ir::Node* n, const Index& idx) {
 bool Emitter::flat(const ir::Node* n, const ir::Shape& shape) const {
   if (n->shape() != shape || n->dtype() != ir::DType::Real) return false;
   if (s_->stored(n) || n->op() == Op::Const) return true;
-  ir::Category c = ir::info(n->op()).category;
-  if (c != ir::Category::Unary && c != ir::Category::Binary && c != ir::Category::Select) return false;
+  if (!ir::is_elementwise(n->op())) return false;
   for (const ir::Node* a : n->args()) {
     if (!flat(a, shape)) return false;
   }
