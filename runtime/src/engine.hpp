@@ -1,6 +1,7 @@
 // The engine behind vmc::runtime::Trainer (runtime/include/vmc/trainer.hpp): Engine<T> for the
-// model's precision, and what it is built from (aligned buffers, the state's byte format; the
-// thread pool is pool.hpp). Internal to the runtime. Its members are defined by concern:
+// model's precision, and what it is built from (the state's byte format; aligned buffers are
+// aligned.hpp, the thread pool pool.hpp, the division of work between threads partition.hpp).
+// Internal to the runtime. Its members are defined by concern:
 //   engine_data.cpp   construction, binding data to the model's inputs, one kernel call
 //   engine_step.cpp   a training step: minibatch, split across threads, check, optimizer update
 //   engine_ranks.cpp  data-parallel ranks: shards, each rank's slice of the minibatch
@@ -26,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "aligned.hpp"
 #include "fnv.hpp"
 #include "gemm_log.hpp"
 #include "gemm_sum.hpp"
@@ -88,27 +90,6 @@ inline std::uint64_t splitmix64(std::uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-
-// 64-byte aligned storage for kernel buffers (abi.h asks it of workspaces; it helps the rest).
-template <typename T>
-struct Aligned {
-  T* data = nullptr;
-  std::size_t size = 0, capacity = 0;
-  Aligned() = default;
-  Aligned(const Aligned&) = delete;
-  Aligned(Aligned&& o) noexcept : data(o.data), size(o.size), capacity(o.capacity) { o.data = nullptr; }
-  ~Aligned() { std::free(data); }
-  void resize(std::size_t n) {  // contents are not kept
-    size = n;
-    if (n <= capacity) return;
-    std::free(data);
-    std::size_t bytes = (std::max<std::size_t>(n, 1) * sizeof(T) + 63) / 64 * 64;
-    data = static_cast<T*>(std::aligned_alloc(64, bytes));
-    if (!data) throw std::bad_alloc();
-    capacity = bytes / sizeof(T);
-  }
-  void zero() { std::memset(data, 0, size * sizeof(T)); }
-};
 
 inline std::string shape_text(const std::vector<std::int64_t>& s) {
   std::string out = "[";
