@@ -13,6 +13,7 @@
 
 #include "jit/compiled_model.hpp"
 #include "lower/synthetic.hpp"
+#include "digits_vae.hpp"
 #include "test_lower_helpers.hpp"
 #include "vmc/data.hpp"
 #include "vmc/trainer.hpp"
@@ -23,43 +24,7 @@ extern bool g_counts_allocations;
 
 using namespace vmc;
 using namespace lower_test;
-
-namespace {
-
-std::string read(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// A stdlib VAE compiled for f32 with estimator A, its data the embedded digits.
-struct DigitsVae {
-  vmc::data::Array x = vmc::data::embedded_digits("x", false);
-  std::optional<Compiled> m;
-  std::unique_ptr<jit::CompiledModel> compiled;
-
-  explicit DigitsVae(const std::string& model) {
-    vmc::sema::Options so;
-    so.data_shapes["x"] = x.shape;
-    m.emplace(read(std::string(VMC_SOURCE_DIR) + "/stdlib/" + model + ".vmodel"), so,
-              lower_options(lower::Estimator::A));
-    REQUIRE_MESSAGE(m->ok(), m->messages());
-    Diagnostics d;
-    compiled = jit::CompiledModel::build(m->l(), codegen::Precision::F32, d, model);
-    REQUIRE(compiled);
-  }
-  vmc::runtime::Trainer trainer(const vmc::runtime::TrainerOptions& o) const {
-    return vmc::runtime::Trainer(compiled->info(), {{"x", x}}, lower::initial_params(m->l(), 3), o);
-  }
-  vmc::runtime::Trainer trainer(int threads) const {
-    vmc::runtime::TrainerOptions o;
-    o.threads = threads;
-    return trainer(o);
-  }
-};
-
-}  // namespace
+using namespace vmc::unit_test;
 
 TEST_CASE("trainer: a compiled VAE's step allocates nothing once warm (runtime, kernel, GEMMs)") {
   if (!g_counts_allocations) {
