@@ -248,6 +248,8 @@ int run_bench(const BenchArgs& args) {
       out["step_phases_step_us"] = phases.step_us;
       out["params_streamed"] = trainer.params_streamed();
     }
+    out["fused_updates"] = trainer.fused_updates();
+    out["steps_done"] = trainer.steps_done();
     if (args.json) {
       std::cout << out.dump(2) << '\n';
       return 0;
@@ -281,6 +283,9 @@ int run_bench(const BenchArgs& args) {
       if (args.threads > 1) {
         std::printf("  params stored   %s (of the two, the faster in the last timed trial)\n",
                     trainer.params_streamed() ? "streamed past the cache" : "through the cache");
+        std::printf("  fused updates  %9lld of %lld steps   (the weights moved by Adam in their gradient products' "
+                    "epilogue; not on the steps that keep the last good state, nor with --clip-grad)\n",
+                    static_cast<long long>(trainer.fused_updates()), static_cast<long long>(trainer.steps_done()));
         std::printf("  round trip     %9.0f ns   (a cache line from thread 0 to thread 1 and back, after the timed "
                     "steps: ~100 between cores that share a cache%s)\n",
                     round_trip_ns,

@@ -71,6 +71,7 @@ struct Trainer::Impl {
   std::string primary;
   std::int64_t primary_batch = 0, steps_per_epoch = 1;
   bool params_streamed = false;  // the last step's update streamed the params (engine_step.cpp)
+  std::int64_t fused_updates = 0;  // steps whose weights moved in their products' epilogue
 };
 
 namespace detail {
@@ -326,6 +327,7 @@ class Engine final : public Trainer::Impl {
   void update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep, bool owned);
   // Elements [b, e) of the param whose gradient is output o moved up it.
   void update_range(int o, std::size_t b, std::size_t e, const Update& u);
+  AdamConstants adam_constants(const Update& u) const;
   // ParamStores::Auto: kStoreTrial steps from `next` cached, as many streamed, each arm's time
   // summed; the faster is kept until the next trial, kStoreRetune steps on.
   static constexpr std::int64_t kStoreTrial = 16, kStoreRetune = 2048;
@@ -340,7 +342,19 @@ class Engine final : public Trainer::Impl {
   bool plan_products(int parts, int copies, std::vector<int>& outs) const;
   // Thread t's block of every planned product, summed over the parts' rows into slot 0 (the
   // row-free call's part taken out `copies` times); with `check`, each block checked at once.
-  void run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check);
+  // With `fused` (float32, Adam, a step the guard lets through), a block's params are moved in
+  // the product's epilogue instead (gemm_sum_adam) and the block marked `updated`.
+  void run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check, const Update* fused);
+  // Adam in the products' epilogue (TrainerOptions::fused_update) moves params before the step
+  // has been checked, so it is taken only when nothing can refuse the step: the bound finite,
+  // every gradient provably well inside float range. Thread t bounds what its kernel made
+  // (before the kernels' barrier): for each product it left, k·max|op(A)|·max|op(B)| over its
+  // operands (≥ each element's magnitude, partial sums included), and the largest magnitude of
+  // its other gradient outputs (which the step sums over the parts).
+  void bound_part(int t);
+  // After the barrier, from every part's bounds, the same answer on every thread.
+  bool fusable_step(int parts, const std::vector<int>& outs) const;
+  static constexpr double kFusedLimit = 1e30;  // far inside float32's 3.4e38
   // The step's check of the summed gradient output o, elements [b, e): their sum of squares
   // added to thread t's, the first non-finite one named in its problem.
   void check_range(int o, std::size_t b, std::size_t e, int t);
@@ -433,6 +447,12 @@ class Engine final : public Trainer::Impl {
   std::vector<std::vector<int>> plans_;              // per thread: plan_products' outputs
   std::vector<unsigned char> gathered_;              // per output: summed by those products
   std::vector<std::exception_ptr> step_errors_;      // per thread, in the kernels' phase
+  struct PartBound {
+    std::vector<double> products;  // per deferred product
+    double rest = 0;               // the part's other gradient outputs
+  };
+  std::vector<PartBound> part_bounds_;  // per thread: bound_part's
+  bool step_fused_ = false;             // this step's products moved their params
   // time_step_phases: each thread's microseconds per phase (a cache line each), while timing.
   struct alignas(64) PhaseRow {
     double us[StepPhases::Count] = {};
@@ -446,6 +466,7 @@ class Engine final : public Trainer::Impl {
   struct Block {
     int o;
     std::size_t first, rows, cols, ld;
+    bool updated;  // its params already moved, in the product's epilogue
   };
   std::vector<std::vector<Block>> step_blocks_;  // per thread: run_products' blocks
   struct Prefetch {

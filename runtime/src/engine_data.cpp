@@ -115,6 +115,7 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
   deferred_.resize(options.threads + 1);
   plans_.resize(options.threads);
   step_errors_.resize(options.threads);
+  part_bounds_.resize(options.threads);
   step_terms_.resize(options.threads);
   step_blocks_.resize(options.threads);
   for (auto& terms : step_terms_) terms.reserve(static_cast<std::size_t>(options.threads));

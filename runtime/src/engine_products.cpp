@@ -42,7 +42,8 @@ bool Engine<T>::plan_products(int parts, int copies, std::vector<int>& outs) con
 }
 
 template <typename T>
-void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check) {
+void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check,
+                             const Update* fused) {
   const int threads = options.threads;
   std::vector<GemmTerm<T>>& terms = step_terms_[t];
   // A block of C's rows per thread (contiguous, so the update of the params it is the gradient
@@ -67,9 +68,10 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
     T* c = slots_[0].outs[outs[d]].data + (by_rows ? b * g0.ldc : b);
     const std::int64_t m = by_rows ? e - b : g0.m, n = by_rows ? g0.n : e - b;
     // A block of rows is contiguous (plan_products: ldc = n).
-    blocks.push_back(by_rows ? Block{outs[d], static_cast<std::size_t>(b * g0.ldc), 1, static_cast<std::size_t>(m * n), 0}
+    blocks.push_back(by_rows ? Block{outs[d], static_cast<std::size_t>(b * g0.ldc), 1, static_cast<std::size_t>(m * n), 0,
+                                     false}
                              : Block{outs[d], lo, static_cast<std::size_t>(m), static_cast<std::size_t>(n),
-                                     static_cast<std::size_t>(g0.ldc)});
+                                     static_cast<std::size_t>(g0.ldc), false});
     // The block of op(A) or op(B) that makes this block of C, from a call's operands.
     auto block = [&](const DeferredGemm& g) {
       const T* a = static_cast<const T*>(g.a);
@@ -80,6 +82,19 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
     };
     terms.clear();
     for (int p = 0; p < parts; ++p) terms.push_back(block(deferred_[p][d]));
+    if constexpr (std::is_same_v<T, float>) {
+      if (fused) {
+        const int i = grad_of_[outs[d] - 1];
+        const std::size_t at = blocks.back().first;
+        const AdamTarget adam{params_[i].data + at, moments_[i][0].data + at, moments_[i][1].data + at,
+                              adam_constants(*fused), fused->stream};
+        if (gemm_sum_adam(g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts,
+                          static_cast<float>(g0.alpha), c, g0.ldc, adam)) {
+          blocks.back().updated = true;
+          continue;
+        }
+      }
+    }
     gemm_sum(g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts, static_cast<T>(g0.alpha), T(0), c,
              g0.ldc);
     // The row-free call's product (made only when there is a row-free part; with no rows its
@@ -127,6 +142,78 @@ void Engine<T>::check_range(int o, std::size_t b, std::size_t e, int t) {
 }
 
 template <typename T>
+void Engine<T>::bound_part(int t) {
+  PartBound& bound = part_bounds_[t];
+  bound.products.clear();
+  bound.rest = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    auto inf = std::numeric_limits<double>::infinity();
+    // max |x| over a rows × cols matrix with leading dimension ld.
+    auto largest = [](const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
+      float most = 0;
+      if (ld == cols) return static_cast<double>(largest_magnitude(x, static_cast<std::size_t>(rows * cols)));
+      for (std::int64_t r = 0; r < rows; ++r) {
+        most = std::max(most, largest_magnitude(x + r * ld, static_cast<std::size_t>(cols)));
+      }
+      return static_cast<double>(most);
+    };
+    for (const DeferredGemm& g : deferred_[t]) {
+      if (g.k == 0) {
+        bound.products.push_back(0);
+        continue;
+      }
+      const auto* a = static_cast<const float*>(g.a);
+      const auto* b = static_cast<const float*>(g.b);
+      // op(A) is m × k: A is k × m when transposed; op(B) is k × n: B is n × k when transposed.
+      const double ma = g.transpose_a ? largest(a, g.k, g.m, g.lda) : largest(a, g.m, g.k, g.lda);
+      const double mb = g.transpose_b ? largest(b, g.n, g.k, g.ldb) : largest(b, g.k, g.n, g.ldb);
+      // Inf · 0 is NaN: an infinite operand bounds nothing.
+      bound.products.push_back(std::isinf(ma) || std::isinf(mb) ? inf : static_cast<double>(g.k) * ma * mb);
+    }
+    const Slot& slot = slots_[t];
+    for (int o = 1; o < grad_kernel_->n_outputs; ++o) {
+      const T* out = slot.outs[o].data;
+      if (std::any_of(deferred_[t].begin(), deferred_[t].end(), [&](const DeferredGemm& g) { return g.c == out; })) {
+        continue;  // a deferred product's C: not written by the kernel
+      }
+      bound.rest = std::max(bound.rest, static_cast<double>(largest_magnitude(out, slot.outs[o].size)));
+    }
+  }
+}
+
+template <typename T>
+bool Engine<T>::fusable_step(int parts, const std::vector<int>& outs) const {
+  double elbo = 0, rest = 0;
+  for (int p = 0; p < parts; ++p) {
+    elbo += static_cast<double>(slots_[p].outs[0].data[0]);  // as step() sums it
+    rest += part_bounds_[p].rest;
+  }
+  if (!std::isfinite(elbo) || !(rest <= kFusedLimit)) return false;
+  for (std::size_t d = 0; d < deferred_[0].size(); ++d) {
+    double sum = 0;
+    for (int p = 0; p < parts; ++p) sum += part_bounds_[p].products[d];
+    if (!(std::abs(deferred_[0][d].alpha) * sum <= kFusedLimit)) return false;
+  }
+  // An operand inside a param that an epilogue writes (were a row-indexed param an operand of
+  // a weight's product) could be read after another thread has moved it: not fused.
+  for (int o : outs) {
+    const Aligned<T>& param = params_[grad_of_[o - 1]];
+    const auto begin = reinterpret_cast<std::uintptr_t>(param.data);
+    const auto end = reinterpret_cast<std::uintptr_t>(param.data + param.size);
+    auto inside = [&](const void* x) {
+      const auto at = reinterpret_cast<std::uintptr_t>(x);
+      return at >= begin && at < end;
+    };
+    for (int p = 0; p < parts; ++p) {
+      for (const DeferredGemm& g : deferred_[p]) {
+        if (inside(g.a) || inside(g.b)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+template <typename T>
 void Engine<T>::run_own_products(int p) {
   for (const DeferredGemm& g : deferred_[p]) {
     gemm_as<T>(g.transpose_a, g.transpose_b, g.m, g.n, g.k, g.alpha, static_cast<const T*>(g.a), g.lda,
@@ -137,10 +224,16 @@ void Engine<T>::run_own_products(int p) {
 // The members defined here, for both precisions.
 template bool Engine<float>::plan_products(int parts, int copies, std::vector<int>& outs) const;
 template bool Engine<double>::plan_products(int parts, int copies, std::vector<int>& outs) const;
-template void Engine<float>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check);
-template void Engine<double>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check);
+template void Engine<float>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check,
+                                          const Update* fused);
+template void Engine<double>::run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check,
+                                           const Update* fused);
 template void Engine<float>::check_range(int o, std::size_t b, std::size_t e, int t);
 template void Engine<double>::check_range(int o, std::size_t b, std::size_t e, int t);
+template void Engine<float>::bound_part(int t);
+template void Engine<double>::bound_part(int t);
+template bool Engine<float>::fusable_step(int parts, const std::vector<int>& outs) const;
+template bool Engine<double>::fusable_step(int parts, const std::vector<int>& outs) const;
 template void Engine<float>::run_own_products(int p);
 template void Engine<double>::run_own_products(int p);
 

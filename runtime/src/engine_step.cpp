@@ -2,7 +2,10 @@
 // update).
 #include "engine.hpp"
 
+#include <limits>
 #include <optional>
+
+#include "adam_avx512.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -45,19 +48,8 @@ typedef double Doubles8 __attribute__((vector_size(64)));
 // past it (64-byte aligned non-temporal stores; the head and tail through the cache). The
 // values are the same either way.
 static void adam_f32(float* __restrict p, const float* __restrict g, float* __restrict m1, float* __restrict m2,
-                     std::size_t b, std::size_t e, float s, float beta1, float beta2, float eps, float step_size,
-                     float inv_root_bc2, bool stream) {
-  const __m512 vs = _mm512_set1_ps(s), b1 = _mm512_set1_ps(beta1), c1 = _mm512_set1_ps(1 - beta1),
-               b2 = _mm512_set1_ps(beta2), c2 = _mm512_set1_ps(1 - beta2), vstep = _mm512_set1_ps(step_size),
-               vinv = _mm512_set1_ps(inv_root_bc2), ep = _mm512_set1_ps(eps);
-  // The same arithmetic on 16 lanes; the loads and stores masked at the ends only.
-  auto step = [&](__m512 gx, __m512 old1, __m512 old2, __m512 old_p, __m512& first, __m512& second) {
-    gx = _mm512_mul_ps(vs, gx);
-    first = _mm512_fmadd_ps(b1, old1, _mm512_mul_ps(c1, gx));
-    second = _mm512_fmadd_ps(b2, old2, _mm512_mul_ps(c2, _mm512_mul_ps(gx, gx)));
-    const __m512 den = _mm512_fmadd_ps(_mm512_sqrt_ps(second), vinv, ep);
-    return _mm512_add_ps(old_p, _mm512_div_ps(_mm512_mul_ps(vstep, first), den));
-  };
+                     std::size_t b, std::size_t e, const AdamConstants& constants, bool stream) {
+  const AdamLanes step(constants);
   auto partial = [&](std::size_t x, __mmask16 mask) {
     __m512 first, second;
     const __m512 next = step(_mm512_maskz_loadu_ps(mask, g + x), _mm512_maskz_loadu_ps(mask, m1 + x),
@@ -92,6 +84,36 @@ static void adam_f32(float* __restrict p, const float* __restrict g, float* __re
 #endif
 
 double sum_of_squares(const float* x, std::size_t n) { return sum_of_squares_as<Floats16>(x, n); }
+
+// On the values' bits with the sign cleared, as unsigned integers: they order as the magnitudes
+// do, with Inf above every finite value and NaN above Inf, so one integer max per 16 values
+// also finds a NaN (a float max would drop it).
+float largest_magnitude(const float* x, std::size_t n) {
+  typedef std::uint32_t Bits16 __attribute__((vector_size(64)));
+  constexpr std::uint32_t kMagnitude = 0x7fffffff, kInf = 0x7f800000;
+  Bits16 acc0 = {}, acc1 = {};
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    Bits16 a, b;
+    std::memcpy(&a, x + i, sizeof a);
+    std::memcpy(&b, x + i + 16, sizeof b);
+    a &= kMagnitude;
+    b &= kMagnitude;
+    acc0 = acc0 > a ? acc0 : a;
+    acc1 = acc1 > b ? acc1 : b;
+  }
+  std::uint32_t most = 0;
+  for (; i < n; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    most = std::max(most, bits & kMagnitude);
+  }
+  for (int l = 0; l < 16; ++l) most = std::max({most, acc0[l], acc1[l]});
+  if (most >= kInf) return std::numeric_limits<float>::infinity();
+  float largest;
+  std::memcpy(&largest, &most, sizeof largest);
+  return largest;
+}
 double sum_of_squares(const double* x, std::size_t n) { return sum_of_squares_as<Doubles8>(x, n); }
 
 template <typename T>
@@ -154,7 +176,14 @@ StepResult Engine<T>::step() {
   // squares) right after each is computed, while in cache. With ranks, after the sum over ranks.
   const bool checked_early = defer && !distributed_;
   const int n_out = k.n_outputs;
+  // Adam in the weight gradients' epilogue (bound_part): not on a step that keeps the last good
+  // state (copied before the update), with clipping (which needs the whole gradient's norm
+  // first), with ranks (summed after the products) or a row-free part (taken out after).
+  const bool fusable = std::is_same_v<T, float> && options.fused_update && checked_early &&
+                       options.optimizer == OptimizerKind::Adam && options.clip_grad <= 0 && copies == 0 &&
+                       steps % kGoodEvery != 0;
   gathered_.assign(static_cast<std::size_t>(n_out), 0);
+  step_fused_ = false;
   std::fill(step_sumsq_.begin(), step_sumsq_.end(), 0.0);
   for (std::string& b : step_bad_) b.clear();
   caller.reset();
@@ -184,6 +213,10 @@ StepResult Engine<T>::step() {
         std::optional<Deferring> deferring;
         if (defer) deferring.emplace(&deferred_[t]);
         call(k, slots_[t], train_, spec);
+        if (fusable) {
+          PhaseTimer checking(timing ? timing + StepPhases::Check : nullptr);
+          bound_part(t);
+        }
       }
       if (copies > 0 && t == parts - 1) {
         CallSpec& none = step_specs_[threads];
@@ -213,7 +246,10 @@ StepResult Engine<T>::step() {
       }
     }
     if (plan_products(parts, copies, plans_[t])) {
-      run_products(t, parts, copies, plans_[t], checked_early);
+      const bool fuse = fusable && fusable_step(parts, plans_[t]);
+      if (t == 0) step_fused_ = fuse;
+      const Update u{1.0 / static_cast<double>(datapoints), updates + 1, stream};
+      run_products(t, parts, copies, plans_[t], checked_early && !fuse, fuse ? &u : nullptr);
     } else {
       if (t < parts) run_own_products(t);
       if (copies > 0 && t == parts - 1) run_own_products(threads);
@@ -223,6 +259,7 @@ StepResult Engine<T>::step() {
   if (defer) {
     for (int o : plans_[0]) gathered_[o] = 1;
   }
+  if (step_fused_) ++fused_updates;
   // Sum the parts (slices of every gradient across threads), check them, take the step.
   double elbo = 0;
   for (int t = 0; t < parts; ++t) elbo += static_cast<double>(slots_[t].outs[0].data[0]);
@@ -397,6 +434,7 @@ void Engine<T>::update_slice(const vmc_kernel_info& k, int th, const Update* u, 
   // gradient is in its own cache (and none crosses to the other core); the rest by slices.
   if (owned) {
     for (const Block& blk : step_blocks_[th]) {
+      if (blk.updated) continue;  // in the product's epilogue
       for (std::size_t r = 0; r < blk.rows; ++r) range(blk.o, blk.first + r * blk.ld, blk.first + r * blk.ld + blk.cols);
     }
   }
@@ -405,6 +443,15 @@ void Engine<T>::update_slice(const vmc_kernel_info& k, int th, const Update* u, 
     auto [b, e] = part(params_[grad_of_[o - 1]].size, options.threads, th);
     range(o, b, e);
   }
+}
+
+template <typename T>
+AdamConstants Engine<T>::adam_constants(const Update& u) const {
+  const double t = static_cast<double>(u.number);
+  const float bc1 = static_cast<float>(1 - std::pow(0.9, t)), bc2 = static_cast<float>(1 - std::pow(0.999, t));
+  const float r = static_cast<float>(options.lr);
+  return {static_cast<float>(u.scale), static_cast<float>(0.9), static_cast<float>(0.999), static_cast<float>(1e-8),
+          r / bc1, 1 / std::sqrt(bc2)};
 }
 
 // Elements [b, e) of the param whose gradient (summed into slot 0) is output o moved up it,
@@ -464,7 +511,7 @@ void Engine<T>::update_range(int o, std::size_t b, std::size_t e, const Update& 
       const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2), ep = static_cast<T>(eps);
 #if defined(__AVX512F__)
       if constexpr (std::is_same_v<T, float>) {
-        adam_f32(pp, gg, m1, m2, b, e, s, b1, b2, ep, step_size, inv_root_bc2, u.stream);
+        adam_f32(pp, gg, m1, m2, b, e, adam_constants(u), u.stream);
         break;
       }
 #endif
@@ -490,6 +537,8 @@ template StepResult Engine<float>::step();
 template StepResult Engine<double>::step();
 template void Engine<float>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep, bool owned);
 template void Engine<double>::update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep, bool owned);
+template AdamConstants Engine<float>::adam_constants(const Update& u) const;
+template AdamConstants Engine<double>::adam_constants(const Update& u) const;
 template void Engine<float>::update_range(int o, std::size_t b, std::size_t e, const Update& u);
 template void Engine<double>::update_range(int o, std::size_t b, std::size_t e, const Update& u);
 

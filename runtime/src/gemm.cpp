@@ -262,6 +262,24 @@ void gemm_sum_as(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTer
   if (n_terms == 0) gemm<T>(ta, tb, m, n, 0, alpha, nullptr, 1, nullptr, 1, beta, c, ldc);
 }
 
+bool gemm_sum_adam(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms,
+                   float alpha, float* c, std::int64_t ldc, const AdamTarget& adam) {
+  std::int64_t k = 0;
+  for (int s = 0; s < n_terms; ++s) k += terms[s].k;
+#if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
+  // The sizes gemm_sum_as gives the AVX-512 GEMM, with some k.
+  if (m > 1 && n > 1 && k > 0 && m * n * k >= 4096) {
+    const GemmTerm<float>* f = &terms[0];
+    Recorded recorded({ta, tb, m, n, k, f->lda, f->ldb, ldc, 0.0, f->a, f->b, c});
+    sgemm_avx512_sum(ta, tb, m, n, terms, n_terms, alpha, 0.0f, c, ldc, &adam);
+    return true;
+  }
+#else
+  (void)ta, (void)tb, (void)m, (void)n, (void)alpha, (void)c, (void)ldc, (void)adam;
+#endif
+  return false;
+}
+
 void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
               float beta, float* c, std::int64_t ldc) {
   gemm_sum_as<float>(ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "adam_avx512.hpp"
 #include "vmc/abi.h"
 
 namespace vmc::runtime::detail {
@@ -27,6 +28,22 @@ void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<f
               float beta, float* c, std::int64_t ldc);
 void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<double>* terms, int n_terms,
               double alpha, double beta, double* c, std::int64_t ldc);
+
+// A float32 product's Adam epilogue: C is not written; each micro-tile of it, once complete, is
+// the gradient of the params at the same positions (p, m1 and m2 laid out as C, at C's (0, 0))
+// and moves them and Adam's moments from registers, by the update loop's arithmetic
+// (adam_avx512.hpp): a param ends up bit for bit as if C had been written and then updated.
+struct AdamTarget {
+  float* p;
+  float* m1;
+  float* m2;
+  AdamConstants constants;
+  bool stream;  // p's whole, aligned lines stored past the cache (TrainerOptions::param_stores)
+};
+// gemm_sum with beta = 0 and that epilogue, when this build's float32 products can do it (vmc's
+// own AVX-512 GEMM, and a product it takes: k > 0); otherwise false, with nothing computed.
+bool gemm_sum_adam(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms,
+                   float alpha, float* c, std::int64_t ldc, const AdamTarget& adam);
 
 // vmc_gemm_f32 or vmc_gemm_f64 by the element type, for the runtime's own products (the
 // deferred ones, the GEMM bound's replay); alpha and beta as doubles.

@@ -158,5 +158,7 @@ class SpinBarrier {
 // Σ x² over n values, accumulated in vector lanes (engine_step.cpp); NaN or Inf in, non-finite out.
 double sum_of_squares(const float* x, std::size_t n);
 double sum_of_squares(const double* x, std::size_t n);
+// max |x| over n float32 values (0 for none), +Inf when any is NaN or infinite.
+float largest_magnitude(const float* x, std::size_t n);
 
 }  // namespace vmc::runtime::detail

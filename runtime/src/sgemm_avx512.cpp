@@ -164,7 +164,8 @@ struct Run {
 // Only what is inside C is computed: the last block of a minibatch's 50 rows has 2 rows, and
 // computing all 12 made the products 17 % slower; n = 400 ends in a panel of 16 columns.
 template <int H, int V>
-void kernel_block(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t w) {
+void kernel_block(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t w,
+                  const AdamTarget* adam, int64_t at) {
   __m512 acc[H][V];
   for (int i = 0; i < H; ++i) {
     for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
@@ -174,6 +175,16 @@ void kernel_block(const Run* runs, int n_runs, float* c, int64_t ldc, float alph
     const float* sliver = runs[r].sliver;
     const int64_t stride = runs[r].stride;
     for (int64_t p = 0; p < runs[r].kc; ++p) {
+      // The tile's params and moments (in L3, or further), asked for a row per k step (to be
+      // written: prefetchw) while the FMAs run, so that the epilogue finds them in L1.
+      if (adam && r == 0 && p < H) {
+        const int64_t x = at + p * ldc;
+        for (int v = 0; v < V; ++v) {
+          __builtin_prefetch(adam->p + x + 16 * v, 1, 3);
+          __builtin_prefetch(adam->m1 + x + 16 * v, 1, 3);
+          __builtin_prefetch(adam->m2 + x + 16 * v, 1, 3);
+        }
+      }
       __m512 b[V];
       for (int v = 0; v < V; ++v) b[v] = _mm512_loadu_ps(panel + p * stride + 16 * v);
       const float* ap = sliver + p * kMR;
@@ -190,6 +201,30 @@ void kernel_block(const Run* runs, int n_runs, float* c, int64_t ldc, float alph
     const int64_t cols = std::clamp<int64_t>(w - 16 * v, 0, 16);
     mask[v] = static_cast<__mmask16>(cols == 16 ? 0xFFFF : (1u << cols) - 1);
   }
+  if (adam) {
+    const AdamLanes step(adam->constants);
+    for (int i = 0; i < H; ++i) {
+      const int64_t row = at + i * ldc;
+      for (int v = 0; v < V; ++v) {
+        __m512 g = _mm512_mul_ps(va, acc[i][v]);
+        if (beta != 0.0f) g = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c + i * ldc + 16 * v), g);
+        float* p = adam->p + row + 16 * v;
+        float* m1 = adam->m1 + row + 16 * v;
+        float* m2 = adam->m2 + row + 16 * v;
+        __m512 first, second;
+        const __m512 next = step(g, _mm512_maskz_loadu_ps(mask[v], m1), _mm512_maskz_loadu_ps(mask[v], m2),
+                                 _mm512_maskz_loadu_ps(mask[v], p), first, second);
+        _mm512_mask_storeu_ps(m1, mask[v], first);
+        _mm512_mask_storeu_ps(m2, mask[v], second);
+        if (adam->stream && mask[v] == 0xFFFF && reinterpret_cast<std::uintptr_t>(p) % 64 == 0) {
+          _mm512_stream_ps(p, next);
+        } else {
+          _mm512_mask_storeu_ps(p, mask[v], next);
+        }
+      }
+    }
+    return;
+  }
   for (int i = 0; i < H; ++i) {
     float* row = c + i * ldc;
     for (int v = 0; v < V; ++v) {
@@ -200,7 +235,7 @@ void kernel_block(const Run* runs, int n_runs, float* c, int64_t ldc, float alph
   }
 }
 
-using Kernel = void (*)(const Run*, int, float*, int64_t, float, float, int64_t);
+using Kernel = void (*)(const Run*, int, float*, int64_t, float, float, int64_t, const AdamTarget*, int64_t);
 template <int V, std::size_t... H>
 constexpr std::array<Kernel, sizeof...(H)> kernels_for(std::index_sequence<H...>) {
   return {&kernel_block<static_cast<int>(H) + 1, V>...};
@@ -209,9 +244,11 @@ constexpr std::array<Kernel, sizeof...(H)> kernels_for(std::index_sequence<H...>
 constexpr std::array<std::array<Kernel, kMR>, 2> kKernels = {kernels_for<1>(std::make_index_sequence<kMR>()),
                                                             kernels_for<2>(std::make_index_sequence<kMR>())};
 
-// The block's h rows (1 to kMR) and w columns (1 to kNR) by the kernel made for them.
-void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t h, int64_t w) {
-  kKernels[w > 16 ? 1 : 0][static_cast<std::size_t>(h - 1)](runs, n_runs, c, ldc, alpha, beta, w);
+// The block's h rows (1 to kMR) and w columns (1 to kNR) by the kernel made for them; with
+// `adam`, the block is at element `at` of adam's arrays.
+void kernel(const Run* runs, int n_runs, float* c, int64_t ldc, float alpha, float beta, int64_t h, int64_t w,
+            const AdamTarget* adam, int64_t at) {
+  kKernels[w > 16 ? 1 : 0][static_cast<std::size_t>(h - 1)](runs, n_runs, c, ldc, alpha, beta, w, adam, at);
 }
 
 // A block's stretch of one term: rows [p0, p0 + kc) of its k, and where its packed A and B go.
@@ -231,7 +268,7 @@ void sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
 }
 
 void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
-                      float beta, float* c, int64_t ldc) {
+                      float beta, float* c, int64_t ldc, const AdamTarget* adam) {
   thread_local Buffer packed_a, packed_b;
   thread_local std::vector<Piece> pieces;
   thread_local std::vector<Run> runs;
@@ -264,6 +301,10 @@ void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<flo
       p += take;
     }
     if (pieces.empty()) break;
+    // Adam's epilogue in the last block of k only (the earlier ones leave C's partial sums).
+    bool last = true;
+    for (int u = t; u < n_terms && last; ++u) last = terms[u].k - (u == t ? p : 0) <= 0;
+    const AdamTarget* epilogue = last ? adam : nullptr;
     // The first block takes the caller's beta; the later ones add to it.
     const float block_beta = first ? beta : 1.0f;
     first = false;
@@ -305,11 +346,13 @@ void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<flo
             runs[static_cast<std::size_t>(r)] = {piece.packed_a + s / mr * kMR * piece.kc, panel, in_place ? g.ldb : kNR,
                                                  piece.kc};
           }
-          kernel(runs.data(), n_runs, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(mr, mc - s), w);
+          kernel(runs.data(), n_runs, c + (i0 + s) * ldc + j, ldc, alpha, block_beta, std::min(mr, mc - s), w, epilogue,
+                 (i0 + s) * ldc + j);
         }
       }
     }
   }
+  if (adam && adam->stream) _mm_sfence();  // the streamed params seen before the next step's reads
   if (first && beta != 1.0f) {  // no k at all: C = beta·C (beta = 0: zeros, C not read)
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];

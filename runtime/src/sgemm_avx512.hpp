@@ -13,7 +13,8 @@ namespace vmc::runtime::detail {
 void sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 // gemm_sum.hpp's product of several k pieces, each micro-tile of C accumulating all of them.
+// With `adam` (gemm_sum.hpp), C's last block of k is not written but moves the params.
 void sgemm_avx512_sum(bool ta, bool tb, int64_t m, int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
-                      float beta, float* c, int64_t ldc);
+                      float beta, float* c, int64_t ldc, const AdamTarget* adam = nullptr);
 }
 #endif

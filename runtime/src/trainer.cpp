@@ -144,6 +144,7 @@ std::int64_t Trainer::datapoints_seen() const { return impl_->seen; }
 std::int64_t Trainer::datapoints() const { return impl_->datapoints; }
 const std::string& Trainer::primary_dim() const { return impl_->primary; }
 bool Trainer::params_streamed() const { return impl_->params_streamed; }
+std::int64_t Trainer::fused_updates() const { return impl_->fused_updates; }
 std::int64_t Trainer::batch_size() const { return impl_->primary_batch; }
 std::int64_t Trainer::steps_per_epoch() const { return impl_->steps_per_epoch; }
 const TrainerOptions& Trainer::options() const { return impl_->options; }

@@ -57,6 +57,12 @@ struct TrainerOptions {
   // both for a few steps every 2,048 and keeps the faster.
   enum class ParamStores { Auto, Cached, Streamed };
   ParamStores param_stores = ParamStores::Auto;
+  // A multi-threaded float32 Adam step moves each weight's params in its gradient product's
+  // epilogue, from registers (the gradient never stored), when its operands bound every
+  // gradient well inside float range, so that the step cannot be refused once params have
+  // moved; otherwise, and with clip_grad, the gradient is stored, checked and then applied.
+  // The params are bit for bit the same either way; false always takes the second path.
+  bool fused_update = true;
 };
 
 // A user-facing failure of the engine (bad data for the model, a checkpoint that does not fit).
@@ -160,6 +166,9 @@ class Trainer {
   std::int64_t datapoints() const;
   // Whether the last step stored the params streamed (TrainerOptions::param_stores).
   bool params_streamed() const;
+  // Steps so far whose weights moved in their gradient products' epilogue
+  // (TrainerOptions::fused_update).
+  std::int64_t fused_updates() const;
   // The primary subsampled dim ("" when the model has none) and its minibatch size.
   const std::string& primary_dim() const;
   std::int64_t batch_size() const;
