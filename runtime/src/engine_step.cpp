@@ -168,20 +168,20 @@ StepResult Engine<T>::step() {
   const int copies = info->row_free_part && primary_index_ >= 0
                          ? parts - (!distributed_ || rank_ == 0 ? 1 : 0)
                          : 0;
+  // Adam in the weight gradients' epilogue (bound_part): not on a step that keeps the last good
+  // state (copied before the update), with clipping (which needs the whole gradient's norm
+  // first), with ranks (summed after the products) or a row-free part (taken out after).
+  const bool fusable = std::is_same_v<T, float> && options.fused_update && !distributed_ &&
+                       options.optimizer == OptimizerKind::Adam && options.clip_grad <= 0 && copies == 0 &&
+                       steps % kGoodEvery != 0;
   // A split batch's weight gradients are not summed from per-thread copies: the kernels leave
   // those products (vmc_gemm_rows_*) and each thread then computes a block of every one over
-  // all the parts' rows, once all kernels are done.
-  const bool defer = parts > 1;
+  // all the parts' rows, once all kernels are done. So does a step that may fuse the update.
+  const bool defer = parts > 1 || fusable;
   // One process: the deferred products' blocks are the final gradient, checked (finite, sum of
   // squares) right after each is computed, while in cache. With ranks, after the sum over ranks.
   const bool checked_early = defer && !distributed_;
   const int n_out = k.n_outputs;
-  // Adam in the weight gradients' epilogue (bound_part): not on a step that keeps the last good
-  // state (copied before the update), with clipping (which needs the whole gradient's norm
-  // first), with ranks (summed after the products) or a row-free part (taken out after).
-  const bool fusable = std::is_same_v<T, float> && options.fused_update && checked_early &&
-                       options.optimizer == OptimizerKind::Adam && options.clip_grad <= 0 && copies == 0 &&
-                       steps % kGoodEvery != 0;
   gathered_.assign(static_cast<std::size_t>(n_out), 0);
   step_fused_ = false;
   std::fill(step_sumsq_.begin(), step_sumsq_.end(), 0.0);
