@@ -170,10 +170,9 @@ void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_
   }
 #endif
 #if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
-  // Our own AVX-512 kernel past the sizes where a matrix-vector product or Eigen's small-product
-  // path is the better tool.
+  // Our own AVX-512 kernel (for the sizes it takes).
   if constexpr (sizeof(T) == 4) {
-    if (k > 0 && alpha != T(0) && m > 1 && n > 1 && m * n * k >= 4096) {
+    if (alpha != T(0) && vmc::runtime::detail::sgemm_avx512_takes(m, n, k)) {
       vmc::runtime::detail::sgemm_avx512(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
     }
@@ -247,7 +246,7 @@ void gemm_sum_as(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTer
                      f ? f->a : nullptr, f ? f->b : nullptr, c});
 #if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
   if constexpr (sizeof(T) == 4) {
-    if (m > 1 && n > 1 && m * n * k >= 4096) {
+    if (sgemm_avx512_takes(m, n, k)) {
       sgemm_avx512_sum(ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
       return;
     }
@@ -267,8 +266,7 @@ bool gemm_sum_adam(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmT
   std::int64_t k = 0;
   for (int s = 0; s < n_terms; ++s) k += terms[s].k;
 #if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
-  // The sizes gemm_sum_as gives the AVX-512 GEMM, with some k.
-  if (m > 1 && n > 1 && k > 0 && m * n * k >= 4096) {
+  if (sgemm_avx512_takes(m, n, k)) {
     const GemmTerm<float>* f = &terms[0];
     Recorded recorded({ta, tb, m, n, k, f->lda, f->ldb, ldc, 0.0, f->a, f->b, c});
     sgemm_avx512_sum(ta, tb, m, n, terms, n_terms, alpha, 0.0f, c, ldc, &adam);

@@ -10,6 +10,9 @@
 #if defined(__AVX512F__)
 #define VMC_HAVE_SGEMM_AVX512 1
 namespace vmc::runtime::detail {
+// The products it takes: past the sizes where a matrix-vector product or Eigen's small-product
+// path is the better tool (k > 0 follows).
+inline bool sgemm_avx512_takes(int64_t m, int64_t n, int64_t k) { return m > 1 && n > 1 && m * n * k >= 4096; }
 void sgemm_avx512(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 // gemm_sum.hpp's product of several k pieces, each micro-tile of C accumulating all of them.
