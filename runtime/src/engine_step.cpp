@@ -124,7 +124,7 @@ StepResult Engine<T>::step() {
   // Adam in the weight gradients' epilogue (bound_part): not on a step that keeps the last good
   // state (copied before the update), with clipping (which needs the whole gradient's norm
   // first), with ranks (summed after the products) or a row-free part (taken out after).
-  const bool fusable = std::is_same_v<T, float> && options.fused_update && !distributed_ &&
+  const bool fusable = std::is_same_v<T, float> && options.fused_update && gemm_fuses_adam() && !distributed_ &&
                        options.optimizer == OptimizerKind::Adam && options.clip_grad <= 0 && copies == 0 &&
                        steps % kGoodEvery != 0;
   // A split batch's weight gradients are not summed from per-thread copies: the kernels leave

@@ -261,6 +261,14 @@ void gemm_sum_as(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTer
   if (n_terms == 0) gemm<T>(ta, tb, m, n, 0, alpha, nullptr, 1, nullptr, 1, beta, c, ldc);
 }
 
+bool gemm_fuses_adam() {
+#if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
+  return true;
+#else
+  return false;
+#endif
+}
+
 bool gemm_sum_adam(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms,
                    float alpha, float* c, std::int64_t ldc, const AdamTarget& adam) {
   std::int64_t k = 0;

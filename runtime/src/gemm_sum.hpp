@@ -44,6 +44,8 @@ struct AdamTarget {
 // own AVX-512 GEMM, and a product it takes: k > 0); otherwise false, with nothing computed.
 bool gemm_sum_adam(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms,
                    float alpha, float* c, std::int64_t ldc, const AdamTarget& adam);
+// Whether this build's float32 products can take that epilogue at all.
+bool gemm_fuses_adam();
 
 // vmc_gemm_f32 or vmc_gemm_f64 by the element type, for the runtime's own products (the
 // deferred ones, the GEMM bound's replay); alpha and beta as doubles.

@@ -35,7 +35,12 @@ float adam_reference(float g, float& m1, float& m2, float p, const AdamConstants
   return p + (c.step_size * m1) / den;
 }
 
-bool avx512_products() { return std::string(vmc::runtime::gemm_backend()) == "avx512+eigen"; }
+// The builds whose float32 products take the epilogue: vmc's own AVX-512 GEMM, and only it.
+bool avx512_products() {
+  const bool fuses = vmc::runtime::detail::gemm_fuses_adam();
+  CHECK(fuses == (std::string(vmc::runtime::gemm_backend()) == "avx512+eigen"));
+  return fuses;
+}
 
 }  // namespace
 
