@@ -15,6 +15,7 @@
 #include "digits_vae.hpp"
 #include "gemm_sum.hpp"
 #include "pool.hpp"
+#include "vmc/abi.h"
 #include "vmc/trainer.hpp"
 
 using namespace vmc;
@@ -36,6 +37,31 @@ float adam_reference(float g, float& m1, float& m2, float p, const AdamConstants
 }
 
 // The builds whose float32 products take the epilogue: vmc's own AVX-512 GEMM, and only it.
+// A hand-written float32 model (abi.h alone) whose one weight's gradient is a product that reads
+// the weight itself: grad W (24 × 64) = M · W, M a fixed 24 × 24 matrix. Fused, the tile of rows
+// 0–11 would move W's rows 0–11 before the tile of rows 12–23 reads them: the guard must see the
+// operand inside W and take the stored gradient.
+void self_reading_kernel(const void* const* in, const int64_t*, void* const* out, void* workspace) {
+  const auto* w = static_cast<const float*>(in[0]);
+  auto* m = static_cast<float*>(workspace);
+  for (int i = 0; i < 24 * 24; ++i) m[i] = 0.01f * static_cast<float>(i % 7 - 3);
+  *static_cast<float*>(out[0]) = 0.5f;  // a finite bound
+  vmc_gemm_rows_f32(0, 0, 24, 64, 24, 1.0f, m, 24, w, 64, 0.0f, static_cast<float*>(out[1]), 64);
+}
+int64_t self_reading_workspace(const int64_t*) { return 24 * 24 * 4 + 64; }
+
+struct SelfReadingModel {
+  int64_t w_extents[2] = {24, 64};
+  vmc_buffer_info inputs[1] = {{"W", VMC_PARAM, 0, 2, w_extents, VMC_IDENTITY, 0, 0, ""}};
+  vmc_buffer_info outputs[2] = {
+      {"elbo", VMC_OUTPUT, 0, 0, nullptr, 0, 0, 0, ""},
+      {"grad.W", VMC_OUTPUT, 0, 2, w_extents, 0, 0, 0, ""},
+  };
+  int32_t reads[1] = {1};
+  vmc_kernel_info kernel{"elbo_grad", self_reading_kernel, self_reading_workspace, 2, outputs, reads};
+  vmc_model_info info{VMC_ABI_VERSION, 4, 0, nullptr, nullptr, 1, inputs, 1, 0, 0, nullptr, 1, &kernel};
+};
+
 bool avx512_products() {
   const bool fuses = vmc::runtime::detail::gemm_fuses_adam();
   CHECK(fuses == (std::string(vmc::runtime::gemm_backend()) == "avx512+eigen"));
@@ -189,4 +215,20 @@ TEST_CASE("trainer: a step whose gradient the operands cannot bound is not fused
     CHECK(problems[0] == problems[1]);
     CHECK(states[0] == states[1]);
   }
+}
+
+TEST_CASE("trainer: a product that reads the param it is the gradient of is not fused") {
+  SelfReadingModel model;
+  std::vector<double> init(24 * 64);
+  for (std::size_t i = 0; i < init.size(); ++i) init[i] = std::sin(0.1 * static_cast<double>(i));
+  std::vector<std::vector<double>> params;
+  for (bool fused : {false, true}) {
+    vmc::runtime::TrainerOptions o;
+    o.fused_update = fused;
+    vmc::runtime::Trainer t(model.info, {}, {{"W", init}}, o);
+    for (int s = 0; s < 3; ++s) REQUIRE(t.step().finite);
+    CHECK(t.fused_updates() == 0);
+    params.push_back(t.param("W"));
+  }
+  CHECK(params[0] == params[1]);
 }
