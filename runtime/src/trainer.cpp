@@ -28,6 +28,47 @@ double default_learning_rate(OptimizerKind k) { return k == OptimizerKind::Adagr
 
 namespace detail {
 
+// Little-endian byte writer/reader for the engine's state.
+struct Writer {
+  std::string out;
+  template <typename V> void pod(const V& v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void str(const std::string& s) {
+    pod<std::uint64_t>(s.size());
+    out += s;
+  }
+  void bytes(const void* p, std::size_t n) {
+    pod<std::uint64_t>(n);
+    out.append(static_cast<const char*>(p), n);
+  }
+};
+struct Reader {
+  const std::string& in;
+  std::size_t at = 0;
+  void need(std::size_t n) {
+    if (in.size() - at < n) throw RuntimeError("checkpoint: truncated engine state");
+  }
+  template <typename V> V pod() {
+    need(sizeof(V));
+    V v;
+    std::memcpy(&v, in.data() + at, sizeof v);
+    at += sizeof v;
+    return v;
+  }
+  std::string str() {
+    auto n = pod<std::uint64_t>();
+    need(n);
+    std::string s = in.substr(at, n);
+    at += n;
+    return s;
+  }
+  void bytes(void* p, std::size_t n) {
+    if (pod<std::uint64_t>() != n) throw RuntimeError("checkpoint: a buffer has the wrong size");
+    need(n);
+    std::memcpy(p, in.data() + at, n);
+    at += n;
+  }
+};
+
 template <typename T>
 std::string Engine<T>::save_state() const {
   Writer w;
