@@ -10,6 +10,9 @@
 
 namespace vmc::runtime::detail {
 
+// Adam's hyperparameters (PyTorch's defaults), for both adam_constants and update_range.
+constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.999, kAdamEps = 1e-8;
+
 #if defined(__AVX512F__)
 // Adam on elements [b, e) of one float32 param, 16 at a time (masked at the ends, so every
 // element gets the same arithmetic), the params stored through the cache or, with `stream`,
@@ -120,10 +123,10 @@ void Engine<T>::update_slice(const vmc_kernel_info& k, int th, const Update* u, 
 template <typename T>
 AdamConstants Engine<T>::adam_constants(const Update& u) const {
   const double t = static_cast<double>(u.number);
-  const float bc1 = static_cast<float>(1 - std::pow(0.9, t)), bc2 = static_cast<float>(1 - std::pow(0.999, t));
+  const float bc1 = static_cast<float>(1 - std::pow(kAdamBeta1, t)), bc2 = static_cast<float>(1 - std::pow(kAdamBeta2, t));
   const float r = static_cast<float>(options.lr);
-  return {static_cast<float>(u.scale), static_cast<float>(0.9), static_cast<float>(0.999), static_cast<float>(1e-8),
-          r / bc1, 1 / std::sqrt(bc2)};
+  return {static_cast<float>(u.scale), static_cast<float>(kAdamBeta1), static_cast<float>(kAdamBeta2),
+          static_cast<float>(kAdamEps), r / bc1, 1 / std::sqrt(bc2)};
 }
 
 // Elements [b, e) of the param whose gradient (summed into slot 0) is output o moved up it,
@@ -134,7 +137,7 @@ void Engine<T>::update_range(int o, std::size_t b, std::size_t e, const Update& 
   const double lr = options.lr;
   const OptimizerKind kind = options.optimizer;
   const double t = static_cast<double>(u.number);
-  const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum = 0.9, alpha = 0.99;
+  const double beta1 = kAdamBeta1, beta2 = kAdamBeta2, eps = kAdamEps, momentum = 0.9, alpha = 0.99;
   const T bc1 = static_cast<T>(1 - std::pow(beta1, t)), bc2 = static_cast<T>(1 - std::pow(beta2, t));
   const int i = grad_of_[o - 1];
   T* p = params_[i].data;
