@@ -124,9 +124,11 @@ StepResult Engine<T>::step() {
   // Adam in the weight gradients' epilogue (bound_part): not on a step that keeps the last good
   // state (copied before the update), with clipping (which needs the whole gradient's norm
   // first), with ranks (summed after the products) or a row-free part (taken out after).
+  const bool keep_step = steps % kGoodEvery == 0;
   const bool fusable = std::is_same_v<T, float> && options.fused_update && gemm_fuses_adam() && !distributed_ &&
-                       options.optimizer == OptimizerKind::Adam && options.clip_grad <= 0 && copies == 0 &&
-                       steps % kGoodEvery != 0;
+                       options.optimizer == OptimizerKind::Adam && options.clip_grad <= 0 && copies == 0 && !keep_step;
+  // The gradient's factor per datapoint, before any clipping (a fused step has none).
+  const double per_datapoint = 1.0 / static_cast<double>(datapoints);
   // A split batch's weight gradients are not summed from per-thread copies: the kernels leave
   // those products (vmc_gemm_rows_*) and each thread then computes a block of every one over
   // all the parts' rows, once all kernels are done. So does a step that may fuse the update.
@@ -201,7 +203,7 @@ StepResult Engine<T>::step() {
     if (plan_products(parts, copies, plans_[t])) {
       const bool fuse = fusable && fusable_step(parts, plans_[t]);
       if (t == 0) step_fused_ = fuse;
-      const Update u{1.0 / static_cast<double>(datapoints), updates + 1, stream};
+      const Update u{per_datapoint, updates + 1, stream};
       run_products(t, parts, copies, plans_[t], checked_early && !fuse, fuse ? &u : nullptr);
     } else {
       if (t < parts) run_own_products(t);
@@ -242,7 +244,7 @@ StepResult Engine<T>::step() {
   }
   result.elbo = elbo;
   result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
-  const bool keep = std::isfinite(elbo) && steps % kGoodEvery == 0;
+  const bool keep = std::isfinite(elbo) && keep_step;
   if (keep) prepare_good();
   std::vector<double>& sumsq = step_sumsq_;
   std::vector<std::string>& bad = step_bad_;
@@ -265,7 +267,7 @@ StepResult Engine<T>::step() {
     // Every thread decides the same from the same numbers: all update their slices, or none.
     bool ok = std::isfinite(elbo);
     for (const std::string& problem : bad) ok &= problem.empty();
-    double scale = 1.0 / static_cast<double>(datapoints);
+    double scale = per_datapoint;
     if (ok && options.clip_grad > 0) {
       double norm = std::sqrt(std::accumulate(sumsq.begin(), sumsq.end(), 0.0)) * scale;
       if (norm > options.clip_grad) scale *= options.clip_grad / norm;
