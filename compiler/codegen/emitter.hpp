@@ -22,31 +22,53 @@ class Emitter {
   void kernel(const std::string& name, const Schedule& schedule);
 
  private:
+  friend class Llvm;
+  friend struct OpCode;  // the tables of code.cpp
+
   // --- values (values.cpp) ---
   // The value of `n` at `idx` (one index per axis of n's shape): loaded when n is stored,
   // computed from its operands otherwise. Reals are T; int (index) values are i64.
   llvm::Value* value(const ir::Node* n, const Index& idx);
-  // n's own computation at `idx`, from its operands' values.
-  llvm::Value* compute(const ir::Node* n, const Index& idx);
   // True when n's value at a linear index needs no multi-index: every node computed inline is
   // elementwise and every buffer it reads has n's shape. Such loops run over one flat range.
   bool flat(const ir::Node* n, const ir::Shape& shape) const;
   llvm::Value* value_flat(const ir::Node* n, llvm::Value* i);
-  llvm::Value* compute_flat(const ir::Node* n, llvm::Value* i);
-  llvm::Value* unary(ir::Op op, llvm::Value* x);
-  llvm::Value* binary(ir::Op op, llvm::Value* a, llvm::Value* b);
   llvm::Value* call_double(const char* name, llvm::Value* x);   // a runtime double(double)
   llvm::Value* call_libm(const char* name, llvm::Value* x);     // libm, in T's precision
   llvm::Value* real(double v);
-  llvm::Value* log1p(llvm::Value* x);
-  llvm::Value* tanh(llvm::Value* x);
+
+  // --- each op's code (code.cpp): tables generated from ir/ops.def ---
+  // n's own computation at `idx`, from its operands' values (an inlinable op: schedule.hpp).
+  llvm::Value* compute(const ir::Node* n, const Index& idx);
+  // The same at a linear index, for an elementwise n whose operands are flat.
+  llvm::Value* compute_flat(const ir::Node* n, llvm::Value* i);
+  // One specialisation per op that is not elementwise: at<op> for an inlinable op, store<op>
+  // (its buffer written by a loop nest or a library call) for the others. An op without its
+  // specialisation does not build.
+  template <ir::Op op>
+  llvm::Value* at(const ir::Node* n, const Index& idx) = delete;
+  template <ir::Op op>
+  void store(const ir::Node* n) = delete;
+  template <ir::Op op>
+  llvm::Value* elementwise_at(const ir::Node* n, const Index& idx);
+  template <ir::Op op>
+  llvm::Value* elementwise_flat(const ir::Node* n, llvm::Value* i);
+
+  // n's buffer written: store<op>, or for an inlinable op a loop storing compute (store_inline).
+  void compute_stored(const ir::Node* n);
 
   // --- structure (kernel.cpp) ---
-  void compute_stored(const ir::Node* n);
+  void store_inline(const ir::Node* n);
   // Stores n's value at idx, and adds what its accumulators (Schedule::accumulators) sum there.
   void store_at(const ir::Node* n, const Index& idx);
   void zero_accumulators(const ir::Node* n);  // before the loop that computes n
-  void reduction(const ir::Node* n);
+  // --- stored ops (ops.cpp) ---
+  // A reduction's code: the fold over the reduced elements, then what is done with its result.
+  struct Reduction {
+    enum class Fold { Add, Max, Min } fold;
+    enum class Finish { None, DivideByCount, LogSumExp } finish = Finish::None;
+  };
+  void reduction(const ir::Node* n, Reduction how);
   void matmul(const ir::Node* n);
   void tri_solve(const ir::Node* n);
   void concat(const ir::Node* n);
@@ -81,6 +103,38 @@ class Emitter {
   const Schedule* s_ = nullptr;
   llvm::Function* fn_ = nullptr;
   std::vector<llvm::Value*> inputs_, outputs_, slots_, sizes_;
+};
+
+// The instructions Elementwise<op>::code is written with.
+class Llvm {
+ public:
+  using V = llvm::Value*;
+  explicit Llvm(Emitter& e) : e_(e), b_(e.b_) {}
+
+  V c(double v) { return e_.real(v); }
+  V neg(V x) { return b_.CreateFNeg(x); }
+  V add(V x, V y) { return b_.CreateFAdd(x, y); }
+  V sub(V x, V y) { return b_.CreateFSub(x, y); }
+  V mul(V x, V y) { return b_.CreateFMul(x, y); }
+  V div(V x, V y) { return b_.CreateFDiv(x, y); }
+  V pow(V x, V y) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y); }
+  V copysign(V x, V sign) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, x, sign); }
+  V exp(V x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x); }
+  V log(V x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::log, x); }
+  V sqrt(V x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x); }
+  V fabs(V x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
+  V libm(const char* name, V x) { return e_.call_libm(name, x); }
+  V runtime(const char* name, V x) { return e_.call_double(name, x); }
+  V olt(V x, V y) { return b_.CreateFCmpOLT(x, y); }
+  V ogt(V x, V y) { return b_.CreateFCmpOGT(x, y); }
+  V oeq(V x, V y) { return b_.CreateFCmpOEQ(x, y); }
+  V one(V x, V y) { return b_.CreateFCmpONE(x, y); }
+  V une(V x, V y) { return b_.CreateFCmpUNE(x, y); }
+  V select(V p, V x, V y) { return b_.CreateSelect(p, x, y); }
+
+ private:
+  Emitter& e_;
+  llvm::IRBuilder<>& b_;
 };
 
 }  // namespace vmc::codegen

@@ -8,7 +8,6 @@
 
 namespace vmc::codegen {
 
-using ir::Op;
 
 Emitter::Emitter(llvm::Module& module, Precision precision, const Target& target,
                  const ir::Graph& graph)
@@ -61,7 +60,7 @@ llvm::Value* Emitter::buffer(const ir::Node* n) {
     case Home::Inline: break;
   }
   // A reshape of a stored value is the same buffer.
-  if (n->op() == Op::Reshape && s_->stored(n->arg(0))) return buffer(n->arg(0));
+  if (n->op() == ir::Op::Reshape && s_->stored(n->arg(0))) return buffer(n->arg(0));
   VMC_ASSERT(false, std::string("no buffer for ") + ir::info(n->op()).spelling);
 }
 
@@ -178,18 +177,8 @@ void Emitter::kernel(const std::string& name, const Schedule& schedule) {
   b_.CreateRetVoid();
 }
 
-void Emitter::compute_stored(const ir::Node* n) {
-  switch (n->op()) {
-    case Op::Sum:
-    case Op::ReduceMax:
-    case Op::LogSumExp: return reduction(n);
-    case Op::MatMul: return matmul(n);
-    case Op::TriSolve: return tri_solve(n);
-    case Op::Concat: return concat(n);
-    case Op::ScatterAdd: return scatter_add(n);
-    default: break;
-  }
-  VMC_ASSERT(inlinable(n->op()), std::string("no code for ") + ir::info(n->op()).spelling);
+// An inlinable op given a buffer (several users, a GEMM operand, ...): a loop storing its value.
+void Emitter::store_inline(const ir::Node* n) {
   if (s_->accumulators.count(n)) {
     zero_accumulators(n);
     loops(extents(n->shape()), [&](const Index& idx) { store_at(n, idx); });

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "codegen/emitter.hpp"
+#include "ir/elementwise.hpp"
 #include "support/check.hpp"
 
 namespace vmc::codegen {
@@ -30,13 +31,12 @@ Index with_axis(const Index& outer, std::size_t axis, llvm::Value* k) {
 
 }  // namespace
 
-void Emitter::reduction(const ir::Node* n) {
+void Emitter::reduction(const ir::Node* n, Reduction how) {
   const ir::Node* x = n->arg(0);
   int axis = n->attrs().axis;
   // An accumulator in an entry-block alloca, which LLVM promotes to a register.
   llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
   llvm::Value* acc = entry.CreateAlloca(t_);
-  llvm::Value* low = real(-std::numeric_limits<double>::infinity());
 
   // The buffers computed in this sum's loop (Schedule::riders), each stored at the loop's index
   // after the sum's term: LLVM then computes what they share with the term once.
@@ -76,11 +76,14 @@ void Emitter::reduction(const ir::Node* n) {
     reassociable(r);
     return r;
   };
-  auto max = [&](llvm::Value* a, llvm::Value* v) { return binary(Op::Max, a, v); };
+  Llvm b(*this);
+  auto max = [&](llvm::Value* a, llvm::Value* v) { return ir::Elementwise<Op::Max>::code(b, a, v); };
+  auto min = [&](llvm::Value* a, llvm::Value* v) { return ir::Elementwise<Op::Min>::code(b, a, v); };
 
   // Σ along a leading axis: accumulate into the output in row-major order of the operand,
   // so the inner loop runs along contiguous memory (a bias gradient's Σ over the batch).
-  if (n->op() == Op::Sum && axis >= 0 && static_cast<std::size_t>(axis) + 1 < x->rank()) {
+  if (how.fold == Reduction::Fold::Add && how.finish == Reduction::Finish::None && axis >= 0 &&
+      static_cast<std::size_t>(axis) + 1 < x->rank()) {
     fill(n, real(0));
     loops(extents(x->shape()), [&](const Index& idx) {
       Index out = idx;
@@ -90,23 +93,37 @@ void Emitter::reduction(const ir::Node* n) {
     });
     return;
   }
+  // How many elements each output reduces (Mean's divisor).
+  auto reduced_count = [&]() -> llvm::Value* {
+    if (axis >= 0) return extent(x->shape()[axis]);
+    llvm::Value* count = b_.getInt64(1);
+    for (llvm::Value* e : extents(x->shape())) count = b_.CreateMul(count, e);
+    return count;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
   loops(extents(n->shape()), [&](const Index& out) {
-    llvm::Value* r;
-    if (n->op() == Op::Sum) {
-      r = fold(out, real(0), add);
-    } else {
-      llvm::Value* m = fold(out, low, max);
-      if (n->op() == Op::LogSumExp) {
+    llvm::Value* r = nullptr;
+    switch (how.fold) {
+      case Reduction::Fold::Add: r = fold(out, real(0), add); break;
+      case Reduction::Fold::Max: r = fold(out, real(-inf), max); break;
+      case Reduction::Fold::Min: r = fold(out, real(inf), min); break;
+    }
+    switch (how.finish) {
+      case Reduction::Finish::None: break;
+      case Reduction::Finish::DivideByCount:
+        r = b_.CreateFDiv(r, b_.CreateUIToFP(reduced_count(), t_));
+        break;
+      case Reduction::Finish::LogSumExp: {
         // m + log Σ exp(x − m); a row whose max is −∞ or +∞ gives that max (as the interpreter).
-        llvm::Value* finite =
-            b_.CreateFCmpONE(unary(Op::Abs, m), real(std::numeric_limits<double>::infinity()));
+        llvm::Value* m = r;
+        llvm::Value* finite = b.one(b.fabs(m), real(inf));
         llvm::Value* shift = b_.CreateSelect(finite, m, real(0));
         llvm::Value* s = fold(out, real(0), [&](llvm::Value* a, llvm::Value* v) {
-          return add(a, unary(Op::Exp, b_.CreateFSub(v, shift)));
+          return add(a, b.exp(b_.CreateFSub(v, shift)));
         });
-        m = b_.CreateSelect(finite, b_.CreateFAdd(m, unary(Op::Log, s)), m);
+        r = b_.CreateSelect(finite, b_.CreateFAdd(m, b.log(s)), m);
+        break;
       }
-      r = m;
     }
     b_.CreateStore(r, element(n, out));
   });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "ir/elementwise.hpp"
 #include "support/check.hpp"
 
 namespace vmc::codegen {
@@ -19,29 +20,19 @@ bool needs_buffer(const ir::Node& user, std::size_t operand) {
   }
 }
 
-// Elementwise ops that cost less than a store and a load: no division, no transcendental.
-bool cheap(Op op) {
-  switch (op) {
-    case Op::Neg:
-    case Op::Square:
-    case Op::Abs:
-    case Op::Add:
-    case Op::Sub:
-    case Op::Mul:
-    case Op::Min:
-    case Op::Max:
-    case Op::Relu:
-    case Op::Step:
-    case Op::Sign:
-    case Op::Greater:
-    case Op::Equal:
-    case Op::Select:
-    case Op::StopGradient:
-      return true;
-    default:
-      return false;
-  }
+// Elementwise ops that cost less than a store and a load: no division, no transcendental
+// (Elementwise<op>::cheap).
+template <Op op>
+constexpr bool cheap_op() {
+  if constexpr (ir::is_elementwise(op)) return ir::Elementwise<op>::cheap;
+  else return false;
 }
+constexpr bool kCheap[] = {
+#define VMC_OP(name, ...) cheap_op<Op::name>(),
+#include "ir/ops.def"
+#undef VMC_OP
+};
+bool cheap(Op op) { return kCheap[static_cast<int>(op)]; }
 
 bool is_view(Op op) {
   return op == Op::Broadcast || op == Op::Transpose || op == Op::Reshape || op == Op::Slice || op == Op::Diag;
@@ -172,32 +163,6 @@ Polynomial elements(const ir::Shape& shape) {
   }
   std::sort(monomial.begin(), monomial.end());
   return c == 0 ? Polynomial{} : Polynomial{{monomial, c}};
-}
-
-bool inlinable(Op op) {
-  switch (ir::info(op).category) {
-    case ir::Category::Leaf:
-    case ir::Category::Unary:
-    case ir::Category::Binary:
-    case ir::Category::Select:
-      return true;
-    default:
-      break;
-  }
-  switch (op) {
-    case Op::Broadcast:
-    case Op::Transpose:
-    case Op::Reshape:
-    case Op::Slice:
-    case Op::Gather:
-    case Op::Tril:
-    case Op::Diag:
-    case Op::DiagMatrix:
-    case Op::Outer:
-      return true;
-    default:
-      return false;
-  }
 }
 
 const Placement& Schedule::where(const ir::Node* n) const {

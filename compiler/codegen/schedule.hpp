@@ -70,8 +70,26 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
                   const std::set<std::int32_t>& row_symbols = {});
 
 // True when `op`'s value at an index can be computed from its operands' values at indices of
-// their own, without a loop of its own (elementwise ops and the views).
-bool inlinable(ir::Op op);
+// their own, without a loop of its own (leaves, elementwise ops and the views): its code is
+// then Emitter::at<op>, else Emitter::store<op> (codegen/code.cpp).
+constexpr bool inlinable(ir::Op op) {
+  using ir::Op;
+  switch (ir::info(op).category) {
+    case ir::Category::Leaf:
+    case ir::Category::Unary:
+    case ir::Category::Binary:
+    case ir::Category::Select:
+      return true;
+    case ir::Category::Reduce:
+      return false;
+    case ir::Category::Structure:
+    case ir::Category::Linalg:
+      return op == Op::Broadcast || op == Op::Transpose || op == Op::Reshape || op == Op::Slice ||
+             op == Op::Gather || op == Op::Tril || op == Op::Diag || op == Op::DiagMatrix ||
+             op == Op::Outer;
+  }
+  return false;
+}
 // The nodes with a buffer that computing `n` inline reads (n itself if it is stored).
 void stored_reads(const Schedule& s, const ir::Node* n, std::vector<const ir::Node*>& out);
 

@@ -1,8 +1,7 @@
 #include "diff/adjoints.hpp"
 
-#include <cmath>
-
 #include "ir/builder.hpp"
+#include "ir/elementwise.hpp"
 #include "support/check.hpp"
 
 namespace vmc::diff {
@@ -13,7 +12,6 @@ using C = Contributions;
 
 const Node* arg(const Node& n, int i) { return n.arg(i); }
 const Node* self(const Node& n) { return &n; }
-const Node* one_minus(const Node* x) { return sub(constant_like(x, 1), x); }
 
 // Sums g over the axes that broadcasting `x` to g's shape added.
 const Node* unbroadcast(const Node* g, const Node* x, std::uint32_t new_axes) {
@@ -37,74 +35,7 @@ C adjoint_Input(const Node&, const Node*) { return {}; }
 C adjoint_Const(const Node&, const Node*) { return {}; }
 C adjoint_Iota(const Node&, const Node*) { return {}; }
 
-// --- elementwise, one operand ---
-C adjoint_Neg(const Node&, const Node* g) { return {neg(g)}; }
-C adjoint_Exp(const Node& n, const Node* g) { return {mul(g, self(n))}; }
-C adjoint_Log(const Node& n, const Node* g) { return {div(g, arg(n, 0))}; }
-C adjoint_Log1p(const Node& n, const Node* g) { return {div(g, add(arg(n, 0), 1))}; }
-C adjoint_Expm1(const Node& n, const Node* g) { return {mul(g, add(self(n), 1))}; }
-C adjoint_Sqrt(const Node& n, const Node* g) { return {div(mul(g, 0.5), self(n))}; }
-C adjoint_Square(const Node& n, const Node* g) { return {mul(g, mul(arg(n, 0), 2))}; }
-C adjoint_Abs(const Node& n, const Node* g) { return {mul(g, unary(Op::Sign, arg(n, 0)))}; }
-C adjoint_Tanh(const Node& n, const Node* g) { return {mul(g, one_minus(square(self(n))))}; }
-C adjoint_Tan(const Node& n, const Node* g) { return {mul(g, add(square(self(n)), 1))}; }
-C adjoint_Sigmoid(const Node& n, const Node* g) {
-  return {mul(g, mul(self(n), one_minus(self(n))))};
-}
-C adjoint_Softplus(const Node& n, const Node* g) {
-  return {mul(g, unary(Op::Sigmoid, arg(n, 0)))};
-}
-C adjoint_LogSigmoid(const Node& n, const Node* g) {
-  return {mul(g, unary(Op::Sigmoid, neg(arg(n, 0))))};
-}
-C adjoint_Relu(const Node& n, const Node* g) { return {mul(g, unary(Op::Step, arg(n, 0)))}; }
-C adjoint_Step(const Node&, const Node*) { return {}; }
-C adjoint_Sign(const Node&, const Node*) { return {}; }
-C adjoint_Lgamma(const Node& n, const Node* g) { return {mul(g, unary(Op::Digamma, arg(n, 0)))}; }
-C adjoint_Digamma(const Node& n, const Node* g) {
-  return {mul(g, unary(Op::Trigamma, arg(n, 0)))};
-}
-C adjoint_Trigamma(const Node&, const Node*) {
-  VMC_ASSERT(false, "trigamma is not differentiated: objectives need at most digamma's derivative");
-}
-C adjoint_Ndtri(const Node& n, const Node* g) {
-  // d/dp Φ⁻¹(p) = 1 / φ(Φ⁻¹(p)) = √(2π) exp(x²/2)
-  const Node* x = self(n);
-  return {mul(g, mul(exp(mul(square(x), 0.5)), std::sqrt(2 * M_PI)))};
-}
-C adjoint_StopGradient(const Node&, const Node*) { return {}; }
-
-// --- elementwise, two operands ---
-C adjoint_Add(const Node&, const Node* g) { return {g, g}; }
-C adjoint_Sub(const Node&, const Node* g) { return {g, neg(g)}; }
-C adjoint_Mul(const Node& n, const Node* g) { return {mul(g, arg(n, 1)), mul(g, arg(n, 0))}; }
-C adjoint_Div(const Node& n, const Node* g) {
-  const Node* b = arg(n, 1);
-  return {div(g, b), neg(div(mul(g, self(n)), b))};
-}
-C adjoint_Pow(const Node& n, const Node* g) {
-  const Node* a = arg(n, 0);
-  const Node* b = arg(n, 1);
-  const Node* da = mul(g, mul(b, binary(Op::Pow, a, sub(b, constant_like(b, 1)))));
-  // The exponent's gradient needs log(a); skip it when the exponent is a constant.
-  const Node* db = b->op() == Op::Const ? nullptr : mul(g, mul(self(n), log(a)));
-  return {da, db};
-}
-C adjoint_Min(const Node& n, const Node* g) {
-  const Node* b_smaller = binary(Op::Greater, arg(n, 0), arg(n, 1));
-  return {mul(g, one_minus(b_smaller)), mul(g, b_smaller)};
-}
-C adjoint_Max(const Node& n, const Node* g) {
-  const Node* a_larger = binary(Op::Greater, arg(n, 0), arg(n, 1));
-  return {mul(g, a_larger), mul(g, one_minus(a_larger))};
-}
-C adjoint_Greater(const Node&, const Node*) { return {}; }
-C adjoint_Equal(const Node&, const Node*) { return {}; }
-
-C adjoint_Select(const Node& n, const Node* g) {
-  const Node* zero = constant_like(g, 0);
-  return {nullptr, select(arg(n, 0), g, zero), select(arg(n, 0), zero, g)};
-}
+// (The elementwise ops' rules are theirs, in ir/elementwise.hpp.)
 
 // --- structure ---
 C adjoint_Broadcast(const Node& n, const Node* g) {
@@ -140,13 +71,21 @@ C adjoint_DiagMatrix(const Node&, const Node* g) { return {diag(g)}; }
 
 // --- reductions ---
 C adjoint_Sum(const Node& n, const Node* g) { return {spread(g, n)}; }
-C adjoint_ReduceMax(const Node& n, const Node* g) {
-  // Tied maxima share the adjoint equally (as JAX and TensorFlow do): giving each all of it
-  // would make max over k copies of x have gradient k, not 1.
-  const Node* at_max = binary(Op::Equal, arg(n, 0), spread(self(n), n));
-  const Node* ties = reduce(Op::Sum, at_max, n.attrs().axis);
-  return {mul(spread(div(g, ties), n), at_max)};
+C adjoint_Mean(const Node& n, const Node* g) {
+  // g / count, spread: the count from a sum of ones, so a run-time extent needs no size input.
+  const Node* x = arg(n, 0);
+  const Node* count = reduce(Op::Sum, constant_like(x, 1), n.attrs().axis);
+  return {spread(div(g, count), n)};
 }
+// Tied extremes share the adjoint equally (as JAX and TensorFlow do): giving each all of it
+// would make max over k copies of x have gradient k, not 1.
+C extreme(const Node& n, const Node* g) {
+  const Node* at_extreme = binary(Op::Equal, arg(n, 0), spread(self(n), n));
+  const Node* ties = reduce(Op::Sum, at_extreme, n.attrs().axis);
+  return {mul(spread(div(g, ties), n), at_extreme)};
+}
+C adjoint_ReduceMax(const Node& n, const Node* g) { return extreme(n, g); }
+C adjoint_ReduceMin(const Node& n, const Node* g) { return extreme(n, g); }
 C adjoint_LogSumExp(const Node& n, const Node* g) {
   const Node* softmax = exp(sub(arg(n, 0), spread(self(n), n)));
   return {mul(spread(g, n), softmax)};
@@ -185,8 +124,23 @@ C adjoint_TriSolve(const Node& n, const Node* g) {
   return {neg(tril(dl)), db};
 }
 
+// The table from ops.def: an elementwise op's rule is Elementwise<op>::adjoint, any other op's
+// its adjoint_NAME above, so an op without one does not build.
+template <Op op>
+constexpr AdjointRule elementwise_rule() {
+  if constexpr (is_elementwise(op)) return &Elementwise<op>::adjoint;
+  else return nullptr;
+}
+
+#define VMC_RULE_Leaf(name) &adjoint_##name
+#define VMC_RULE_Unary(name) elementwise_rule<Op::name>()
+#define VMC_RULE_Binary(name) elementwise_rule<Op::name>()
+#define VMC_RULE_Select(name) elementwise_rule<Op::name>()
+#define VMC_RULE_Structure(name) &adjoint_##name
+#define VMC_RULE_Reduce(name) &adjoint_##name
+#define VMC_RULE_Linalg(name) &adjoint_##name
 constexpr AdjointRule kRules[] = {
-#define VMC_OP(name, spelling, arity, category) &adjoint_##name,
+#define VMC_OP(name, spelling, arity, category, ...) VMC_RULE_##category(name),
 #include "ir/ops.def"
 #undef VMC_OP
 };

@@ -3,13 +3,11 @@
 // stop_gradient).
 #pragma once
 
-#include <array>
-
-#include "ir/node.hpp"
+#include "ir/elementwise.hpp"
 
 namespace vmc::diff {
 
-using Contributions = std::array<const ir::Node*, 3>;
+using ir::Contributions;
 using AdjointRule = Contributions (*)(const ir::Node& n, const ir::Node* g);
 
 const AdjointRule& adjoint_rule(ir::Op op);

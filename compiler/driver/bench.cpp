@@ -34,7 +34,7 @@ double ir_flops(const std::vector<const ir::Node*>& roots, const ir::Bindings& s
   };
   ir::visit(roots, [&](const ir::Node& n) {
     switch (n.op()) {
-#define VMC_OP(name, text, arity, kind) case ir::Op::name: kind##_flops(n); break;
+#define VMC_OP(name, text, arity, kind, ...) case ir::Op::name: kind##_flops(n); break;
 #define Leaf_flops(n)
 #define Structure_flops(n)
 #define Unary_flops(n) total += count(&n)

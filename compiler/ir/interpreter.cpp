@@ -1,12 +1,12 @@
 #include "ir/interpreter.hpp"
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <unordered_map>
 
-#include "ir/scalar.hpp"
-#include "ir/special.hpp"
+#include "ir/elementwise.hpp"
 #include "support/check.hpp"
 
 namespace vmc::ir {
@@ -28,15 +28,23 @@ Strides strides_of(const std::vector<std::int64_t>& shape) {
   return s;
 }
 
+class Evaluator;
+
+// Each op's evaluation: generic for the elementwise categories (Elementwise<op>::value per
+// element), one specialisation per op otherwise (below), so an op without one does not build.
+template <Op op>
+void evaluate_op(Evaluator& ev, const Node& n, Tensor& out) = delete;
+
 class Evaluator {
  public:
   explicit Evaluator(const Bindings& b) : bindings_(b) {}
 
-  const Tensor& value(const Node* n) {
+  const Tensor& value(const Node* n) const {
     auto it = memo_.find(n);
     VMC_ASSERT(it != memo_.end(), "operand evaluated out of order");
     return it->second;
   }
+  const Bindings& bindings() const { return bindings_; }
 
   void run(const Node* n) {
     if (auto pin = bindings_.pinned.find(n); pin != bindings_.pinned.end()) {
@@ -50,215 +58,285 @@ class Evaluator {
   }
 
  private:
-
-  void compute(const Node& n, Tensor& out) {
-    const OpInfo& oi = info(n.op());
-    switch (oi.category) {
-      case Category::Leaf: return leaf(n, out);
-      case Category::Unary: {
-        const Tensor& x = value(n.arg(0));
-        for (std::size_t i = 0; i < out.values.size(); ++i) out.values[i] = unary_value(n.op(), x.values[i]);
-        return;
-      }
-      case Category::Binary: {
-        const Tensor& a = value(n.arg(0));
-        const Tensor& b = value(n.arg(1));
-        for (std::size_t i = 0; i < out.values.size(); ++i) {
-          out.values[i] = binary_value(n.op(), a.values[i], b.values[i]);
-        }
-        return;
-      }
-      case Category::Select: {
-        const Tensor& c = value(n.arg(0));
-        const Tensor& a = value(n.arg(1));
-        const Tensor& b = value(n.arg(2));
-        for (std::size_t i = 0; i < out.values.size(); ++i) {
-          out.values[i] = c.values[i] != 0 ? a.values[i] : b.values[i];
-        }
-        return;
-      }
-      case Category::Reduce: return reduce(n, out);
-      case Category::Linalg: return linalg(n, out);
-      case Category::Structure: return structure(n, out);
-    }
-  }
-
-  void leaf(const Node& n, Tensor& out) {
-    if (n.op() == Op::Const) {
-      std::fill(out.values.begin(), out.values.end(), n.attrs().value);
-      return;
-    }
-    if (n.op() == Op::Iota) {
-      auto axis = static_cast<std::size_t>(n.attrs().axis);
-      std::int64_t stride = strides_of(out.shape)[axis];
-      for (std::int64_t i = 0; i < out.size(); ++i) {
-        out.values[i] = static_cast<double>(i / stride % out.shape[axis]);
-      }
-      return;
-    }
-    auto it = bindings_.inputs.find(n.attrs().name);
-    VMC_ASSERT(it != bindings_.inputs.end(), "input '" + n.attrs().name + "' is not bound");
-    VMC_ASSERT(it->second.shape == out.shape, "input '" + n.attrs().name + "' has the wrong shape");
-    out.values = it->second.values;
-  }
-
-  void reduce(const Node& n, Tensor& out) {
-    const Tensor& x = value(n.arg(0));
-    // View x as [outer, along, inner] around the reduced axis (all of it when axis < 0).
-    std::int64_t outer = 1, along = x.size(), inner = 1;
-    if (n.attrs().axis >= 0) {
-      auto axis = static_cast<std::size_t>(n.attrs().axis);
-      along = x.shape[axis];
-      for (std::size_t i = 0; i < axis; ++i) outer *= x.shape[i];
-      for (std::size_t i = axis + 1; i < x.shape.size(); ++i) inner *= x.shape[i];
-    }
-    for (std::int64_t o = 0; o < outer; ++o) {
-      for (std::int64_t k = 0; k < inner; ++k) {
-        auto at = [&](std::int64_t j) { return x.values[(o * along + j) * inner + k]; };
-        double r;
-        if (n.op() == Op::Sum) {
-          r = 0;
-          for (std::int64_t j = 0; j < along; ++j) r += at(j);
-        } else {
-          double m = -std::numeric_limits<double>::infinity();
-          for (std::int64_t j = 0; j < along; ++j) m = std::max(m, at(j));
-          r = m;
-          if (n.op() == Op::LogSumExp && std::isfinite(m)) {
-            double s = 0;
-            for (std::int64_t j = 0; j < along; ++j) s += std::exp(at(j) - m);
-            r = m + std::log(s);
-          }
-        }
-        out.values[o * inner + k] = r;
-      }
-    }
-  }
-
-  static MatrixMap matrix(const Tensor& t, bool column_if_vector) {
-    if (t.shape.size() == 2) return MatrixMap(t.values.data(), t.shape[0], t.shape[1]);
-    std::int64_t k = t.shape[0];
-    return column_if_vector ? MatrixMap(t.values.data(), k, 1) : MatrixMap(t.values.data(), 1, k);
-  }
-
-  void linalg(const Node& n, Tensor& out) {
-    const Tensor& a = value(n.arg(0));
-    const Tensor& b = value(n.arg(1));
-    RowMatrix r;
-    if (n.op() == Op::MatMul) {
-      RowMatrix ma = matrix(a, false), mb = matrix(b, true);
-      if (n.attrs().transpose_a) ma.transposeInPlace();
-      if (n.attrs().transpose_b) mb.transposeInPlace();
-      r = ma * mb;
-    } else if (n.op() == Op::Outer) {
-      r = matrix(a, true) * matrix(b, false);
-    } else {  // TriSolve
-      RowMatrix l = matrix(a, true);
-      RowMatrix rhs = matrix(b, true);
-      if (rhs.size() == 0) {
-        r = rhs;  // nothing to solve (a batch of no rows): Eigen would bind a reference to null
-      } else if (n.attrs().transpose_a) {
-        r = l.triangularView<Eigen::Lower>().transpose().solve(rhs);
-      } else {
-        r = l.triangularView<Eigen::Lower>().solve(rhs);
-      }
-    }
-    VMC_ASSERT(r.size() == static_cast<Eigen::Index>(out.values.size()), "product has the wrong size");
-    std::copy(r.data(), r.data() + r.size(), out.values.begin());
-  }
-
-  void structure(const Node& n, Tensor& out) {
-    const Tensor& x = value(n.arg(0));
-    Strides os = strides_of(out.shape), xs = strides_of(x.shape);
-    switch (n.op()) {
-      case Op::Broadcast: {
-        std::uint32_t fresh = n.attrs().axes;
-        for (std::int64_t i = 0; i < out.size(); ++i) {
-          std::int64_t src = 0;
-          std::size_t next = 0;
-          for (std::size_t d = 0; d < out.shape.size(); ++d) {
-            if (fresh >> d & 1u) continue;
-            src += (i / os[d] % out.shape[d]) * xs[next++];
-          }
-          out.values[i] = x.values[src];
-        }
-        return;
-      }
-      case Op::Tril:
-        for (std::int64_t r = 0; r < x.shape[0]; ++r)
-          for (std::int64_t c = 0; c < x.shape[1]; ++c)
-            out.values[r * x.shape[1] + c] = c <= r ? x.values[r * x.shape[1] + c] : 0.0;
-        return;
-      case Op::Diag:
-        for (std::int64_t r = 0; r < x.shape[0]; ++r) out.values[r] = x.values[r * x.shape[1] + r];
-        return;
-      case Op::DiagMatrix:
-        std::fill(out.values.begin(), out.values.end(), 0.0);
-        for (std::int64_t r = 0; r < x.shape[0]; ++r) out.values[r * x.shape[0] + r] = x.values[r];
-        return;
-      case Op::Transpose:
-        for (std::int64_t r = 0; r < x.shape[0]; ++r)
-          for (std::int64_t c = 0; c < x.shape[1]; ++c) out.values[c * x.shape[0] + r] = x.values[r * x.shape[1] + c];
-        return;
-      case Op::Reshape:
-        VMC_ASSERT(x.values.size() == out.values.size(), "reshape changes the element count");
-        out.values = x.values;
-        return;
-      case Op::Slice: {
-        auto axis = static_cast<std::size_t>(n.attrs().axis);
-        for (std::int64_t i = 0; i < out.size(); ++i) {
-          std::int64_t src = 0;
-          for (std::size_t d = 0; d < out.shape.size(); ++d) {
-            std::int64_t idx = i / os[d] % out.shape[d] + (d == axis ? n.attrs().begin : 0);
-            src += idx * xs[d];
-          }
-          out.values[i] = x.values[src];
-        }
-        return;
-      }
-      case Op::Concat: {
-        const Tensor& y = value(n.arg(1));
-        Strides ys = strides_of(y.shape);
-        auto axis = static_cast<std::size_t>(n.attrs().axis);
-        for (std::int64_t i = 0; i < out.size(); ++i) {
-          std::int64_t along = i / os[axis] % out.shape[axis];
-          bool first = along < x.shape[axis];
-          const Tensor& src = first ? x : y;
-          const Strides& ss = first ? xs : ys;
-          std::int64_t off = 0;
-          for (std::size_t d = 0; d < out.shape.size(); ++d) {
-            std::int64_t idx = i / os[d] % out.shape[d];
-            if (d == axis && !first) idx -= x.shape[axis];
-            off += idx * ss[d];
-          }
-          out.values[i] = src.values[off];
-        }
-        return;
-      }
-      case Op::Gather:
-      case Op::ScatterAdd: {
-        const Tensor& idx = value(n.arg(1));
-        const Tensor& table = n.op() == Op::Gather ? x : out;
-        std::int64_t row = table.shape.empty() ? 1 : count(std::vector<std::int64_t>(table.shape.begin() + 1, table.shape.end()));
-        if (n.op() == Op::ScatterAdd) std::fill(out.values.begin(), out.values.end(), 0.0);
-        for (std::int64_t k = 0; k < idx.size(); ++k) {
-          auto r = static_cast<std::int64_t>(idx.values[k]);
-          VMC_ASSERT(r >= 0 && r < table.shape[0], "index out of range");
-          for (std::int64_t j = 0; j < row; ++j) {
-            if (n.op() == Op::Gather) out.values[k * row + j] = x.values[r * row + j];
-            else out.values[r * row + j] += x.values[k * row + j];
-          }
-        }
-        return;
-      }
-      default:
-        break;
-    }
-    VMC_ASSERT(false, std::string("no interpreter rule for ") + info(n.op()).spelling);
-  }
+  void compute(const Node& n, Tensor& out);
 
   const Bindings& bindings_;
   std::unordered_map<const Node*, Tensor> memo_;
 };
+
+// --- leaves --------------------------------------------------------------------------------------
+
+template <>
+void evaluate_op<Op::Input>(Evaluator& ev, const Node& n, Tensor& out) {
+  auto it = ev.bindings().inputs.find(n.attrs().name);
+  VMC_ASSERT(it != ev.bindings().inputs.end(), "input '" + n.attrs().name + "' is not bound");
+  VMC_ASSERT(it->second.shape == out.shape, "input '" + n.attrs().name + "' has the wrong shape");
+  out.values = it->second.values;
+}
+
+template <>
+void evaluate_op<Op::Const>(Evaluator&, const Node& n, Tensor& out) {
+  std::fill(out.values.begin(), out.values.end(), n.attrs().value);
+}
+
+template <>
+void evaluate_op<Op::Iota>(Evaluator&, const Node& n, Tensor& out) {
+  auto axis = static_cast<std::size_t>(n.attrs().axis);
+  std::int64_t stride = strides_of(out.shape)[axis];
+  for (std::int64_t i = 0; i < out.size(); ++i) out.values[i] = static_cast<double>(i / stride % out.shape[axis]);
+}
+
+// --- reductions ----------------------------------------------------------------------------------
+
+// Applies `fold` (the reduced values of one output element, `along` apart by `at`) to every
+// output element: along one axis, or over every axis when axis < 0.
+template <class Fold>
+void reduce(Evaluator& ev, const Node& n, Tensor& out, Fold fold) {
+  const Tensor& x = ev.value(n.arg(0));
+  // View x as [outer, along, inner] around the reduced axis (all of it when axis < 0).
+  std::int64_t outer = 1, along = x.size(), inner = 1;
+  if (n.attrs().axis >= 0) {
+    auto axis = static_cast<std::size_t>(n.attrs().axis);
+    along = x.shape[axis];
+    for (std::size_t i = 0; i < axis; ++i) outer *= x.shape[i];
+    for (std::size_t i = axis + 1; i < x.shape.size(); ++i) inner *= x.shape[i];
+  }
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::int64_t k = 0; k < inner; ++k) {
+      auto at = [&](std::int64_t j) { return x.values[(o * along + j) * inner + k]; };
+      out.values[o * inner + k] = fold(at, along);
+    }
+  }
+}
+
+template <class At>
+double sum_of(const At& at, std::int64_t along) {
+  double r = 0;
+  for (std::int64_t j = 0; j < along; ++j) r += at(j);
+  return r;
+}
+
+template <class At>
+double max_of(const At& at, std::int64_t along) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (std::int64_t j = 0; j < along; ++j) m = std::max(m, at(j));
+  return m;
+}
+
+template <>
+void evaluate_op<Op::Sum>(Evaluator& ev, const Node& n, Tensor& out) {
+  reduce(ev, n, out, [](const auto& at, std::int64_t along) { return sum_of(at, along); });
+}
+
+template <>
+void evaluate_op<Op::Mean>(Evaluator& ev, const Node& n, Tensor& out) {
+  reduce(ev, n, out, [](const auto& at, std::int64_t along) {
+    return sum_of(at, along) / static_cast<double>(along);
+  });
+}
+
+template <>
+void evaluate_op<Op::ReduceMax>(Evaluator& ev, const Node& n, Tensor& out) {
+  reduce(ev, n, out, [](const auto& at, std::int64_t along) { return max_of(at, along); });
+}
+
+template <>
+void evaluate_op<Op::ReduceMin>(Evaluator& ev, const Node& n, Tensor& out) {
+  reduce(ev, n, out, [](const auto& at, std::int64_t along) {
+    return -max_of([&](std::int64_t j) { return -at(j); }, along);
+  });
+}
+
+template <>
+void evaluate_op<Op::LogSumExp>(Evaluator& ev, const Node& n, Tensor& out) {
+  reduce(ev, n, out, [](const auto& at, std::int64_t along) {
+    double m = max_of(at, along);
+    if (!std::isfinite(m)) return m;
+    return m + std::log(sum_of([&](std::int64_t j) { return std::exp(at(j) - m); }, along));
+  });
+}
+
+// --- linear algebra ------------------------------------------------------------------------------
+
+MatrixMap matrix(const Tensor& t, bool column_if_vector) {
+  if (t.shape.size() == 2) return MatrixMap(t.values.data(), t.shape[0], t.shape[1]);
+  std::int64_t k = t.shape[0];
+  return column_if_vector ? MatrixMap(t.values.data(), k, 1) : MatrixMap(t.values.data(), 1, k);
+}
+
+void store(const RowMatrix& r, Tensor& out) {
+  VMC_ASSERT(r.size() == static_cast<Eigen::Index>(out.values.size()), "product has the wrong size");
+  std::copy(r.data(), r.data() + r.size(), out.values.begin());
+}
+
+template <>
+void evaluate_op<Op::MatMul>(Evaluator& ev, const Node& n, Tensor& out) {
+  RowMatrix a = matrix(ev.value(n.arg(0)), false), b = matrix(ev.value(n.arg(1)), true);
+  if (n.attrs().transpose_a) a.transposeInPlace();
+  if (n.attrs().transpose_b) b.transposeInPlace();
+  store(a * b, out);
+}
+
+template <>
+void evaluate_op<Op::Outer>(Evaluator& ev, const Node& n, Tensor& out) {
+  store(matrix(ev.value(n.arg(0)), true) * matrix(ev.value(n.arg(1)), false), out);
+}
+
+template <>
+void evaluate_op<Op::TriSolve>(Evaluator& ev, const Node& n, Tensor& out) {
+  RowMatrix l = matrix(ev.value(n.arg(0)), true);
+  RowMatrix rhs = matrix(ev.value(n.arg(1)), true);
+  if (rhs.size() == 0) return;  // a batch of no rows: Eigen would bind a reference to null
+  if (n.attrs().transpose_a) store(l.triangularView<Eigen::Lower>().transpose().solve(rhs), out);
+  else store(l.triangularView<Eigen::Lower>().solve(rhs), out);
+}
+
+// --- structure -----------------------------------------------------------------------------------
+
+template <>
+void evaluate_op<Op::Broadcast>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  Strides os = strides_of(out.shape), xs = strides_of(x.shape);
+  std::uint32_t fresh = n.attrs().axes;
+  for (std::int64_t i = 0; i < out.size(); ++i) {
+    std::int64_t src = 0;
+    std::size_t next = 0;
+    for (std::size_t d = 0; d < out.shape.size(); ++d) {
+      if (fresh >> d & 1u) continue;
+      src += (i / os[d] % out.shape[d]) * xs[next++];
+    }
+    out.values[i] = x.values[src];
+  }
+}
+
+template <>
+void evaluate_op<Op::Tril>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  for (std::int64_t r = 0; r < x.shape[0]; ++r)
+    for (std::int64_t c = 0; c < x.shape[1]; ++c)
+      out.values[r * x.shape[1] + c] = c <= r ? x.values[r * x.shape[1] + c] : 0.0;
+}
+
+template <>
+void evaluate_op<Op::Diag>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  for (std::int64_t r = 0; r < x.shape[0]; ++r) out.values[r] = x.values[r * x.shape[1] + r];
+}
+
+template <>
+void evaluate_op<Op::DiagMatrix>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  std::fill(out.values.begin(), out.values.end(), 0.0);
+  for (std::int64_t r = 0; r < x.shape[0]; ++r) out.values[r * x.shape[0] + r] = x.values[r];
+}
+
+template <>
+void evaluate_op<Op::Transpose>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  for (std::int64_t r = 0; r < x.shape[0]; ++r)
+    for (std::int64_t c = 0; c < x.shape[1]; ++c) out.values[c * x.shape[0] + r] = x.values[r * x.shape[1] + c];
+}
+
+template <>
+void evaluate_op<Op::Reshape>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  VMC_ASSERT(x.values.size() == out.values.size(), "reshape changes the element count");
+  out.values = x.values;
+}
+
+template <>
+void evaluate_op<Op::Slice>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  Strides os = strides_of(out.shape), xs = strides_of(x.shape);
+  auto axis = static_cast<std::size_t>(n.attrs().axis);
+  for (std::int64_t i = 0; i < out.size(); ++i) {
+    std::int64_t src = 0;
+    for (std::size_t d = 0; d < out.shape.size(); ++d) {
+      std::int64_t idx = i / os[d] % out.shape[d] + (d == axis ? n.attrs().begin : 0);
+      src += idx * xs[d];
+    }
+    out.values[i] = x.values[src];
+  }
+}
+
+template <>
+void evaluate_op<Op::Concat>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  const Tensor& y = ev.value(n.arg(1));
+  Strides os = strides_of(out.shape), xs = strides_of(x.shape), ys = strides_of(y.shape);
+  auto axis = static_cast<std::size_t>(n.attrs().axis);
+  for (std::int64_t i = 0; i < out.size(); ++i) {
+    std::int64_t along = i / os[axis] % out.shape[axis];
+    bool first = along < x.shape[axis];
+    const Tensor& src = first ? x : y;
+    const Strides& ss = first ? xs : ys;
+    std::int64_t off = 0;
+    for (std::size_t d = 0; d < out.shape.size(); ++d) {
+      std::int64_t idx = i / os[d] % out.shape[d];
+      if (d == axis && !first) idx -= x.shape[axis];
+      off += idx * ss[d];
+    }
+    out.values[i] = src.values[off];
+  }
+}
+
+// Row k of `rows` to or from row idx[k] of `table`.
+template <class Move>
+void by_rows(const Tensor& idx, const Tensor& table, Move move) {
+  std::int64_t row = table.shape.empty()
+                         ? 1
+                         : count(std::vector<std::int64_t>(table.shape.begin() + 1, table.shape.end()));
+  for (std::int64_t k = 0; k < idx.size(); ++k) {
+    auto r = static_cast<std::int64_t>(idx.values[k]);
+    VMC_ASSERT(r >= 0 && r < table.shape[0], "index out of range");
+    for (std::int64_t j = 0; j < row; ++j) move(k * row + j, r * row + j);
+  }
+}
+
+template <>
+void evaluate_op<Op::Gather>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& table = ev.value(n.arg(0));
+  by_rows(ev.value(n.arg(1)), table, [&](std::int64_t k, std::int64_t r) { out.values[k] = table.values[r]; });
+}
+
+template <>
+void evaluate_op<Op::ScatterAdd>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& rows = ev.value(n.arg(0));
+  std::fill(out.values.begin(), out.values.end(), 0.0);
+  by_rows(ev.value(n.arg(1)), out, [&](std::int64_t k, std::int64_t r) { out.values[r] += rows.values[k]; });
+}
+
+// --- the table --------------------------------------------------------------------------------
+
+template <Op op>
+void evaluate_any(Evaluator& ev, const Node& n, Tensor& out) {
+  constexpr Category c = info(op).category;
+  std::vector<double>& o = out.values;
+  if constexpr (c == Category::Unary) {
+    const std::vector<double>& x = ev.value(n.arg(0)).values;
+    for (std::size_t i = 0; i < o.size(); ++i) o[i] = Elementwise<op>::value(x[i]);
+  } else if constexpr (c == Category::Binary) {
+    const std::vector<double>& a = ev.value(n.arg(0)).values;
+    const std::vector<double>& b = ev.value(n.arg(1)).values;
+    for (std::size_t i = 0; i < o.size(); ++i) o[i] = Elementwise<op>::value(a[i], b[i]);
+  } else if constexpr (c == Category::Select) {
+    const std::vector<double>& k = ev.value(n.arg(0)).values;
+    const std::vector<double>& a = ev.value(n.arg(1)).values;
+    const std::vector<double>& b = ev.value(n.arg(2)).values;
+    for (std::size_t i = 0; i < o.size(); ++i) o[i] = Elementwise<op>::value(k[i], a[i], b[i]);
+  } else {
+    evaluate_op<op>(ev, n, out);
+  }
+}
+
+using EvaluateFn = void (*)(Evaluator&, const Node&, Tensor&);
+constexpr EvaluateFn kEvaluate[] = {
+#define VMC_OP(name, ...) &evaluate_any<Op::name>,
+#include "ir/ops.def"
+#undef VMC_OP
+};
+
+void Evaluator::compute(const Node& n, Tensor& out) { kEvaluate[static_cast<int>(n.op())](*this, n, out); }
 
 }  // namespace
 

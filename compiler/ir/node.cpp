@@ -7,12 +7,6 @@
 namespace vmc::ir {
 namespace {
 
-constexpr OpInfo kInfo[] = {
-#define VMC_OP(name, spelling, arity, category) {spelling, arity, Category::category},
-#include "ir/ops.def"
-#undef VMC_OP
-};
-
 void hash_combine(std::size_t& seed, std::size_t v) {
   seed ^= v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
 }
@@ -50,25 +44,198 @@ void expect(bool ok, Op op, const std::string& what) {
   VMC_ASSERT(ok, std::string("ill-formed ") + info(op).spelling + ": " + what);
 }
 
-Shape matmul_shape(Op op, const Node& a, const Node& b, const Attrs& at) {
-  expect(a.rank() >= 1 && a.rank() <= 2 && b.rank() >= 1 && b.rank() <= 2, op,
+// What a shape rule sees: the operands, the attributes, and the shape given to make().
+struct ShapeQuery {
+  Op op;
+  std::span<const Node* const> args;
+  const Attrs& at;
+  const Shape& given;
+  const Node& x() const { return *args[0]; }
+};
+
+// The rules of the categories whose ops all shape alike.
+Shape leaf_shape(const ShapeQuery& q) {
+  if (q.op == Op::Iota) {
+    expect(q.at.axis >= 0 && static_cast<std::size_t>(q.at.axis) < q.given.size(), q.op, "axis out of range");
+  }
+  return q.given;
+}
+
+Shape elementwise_shape(const ShapeQuery& q) {
+  for (const Node* a : q.args) {
+    expect(a->shape() == q.args[0]->shape(), q.op,
+           "operand shapes differ: " + show(q.args[0]->shape()) + " and " + show(a->shape()));
+  }
+  return q.args[0]->shape();
+}
+
+Shape reduce_shape(const ShapeQuery& q) {
+  if (q.at.axis < 0) return {};
+  expect(static_cast<std::size_t>(q.at.axis) < q.x().rank(), q.op, "axis out of range");
+  Shape s = q.x().shape();
+  s.erase(s.begin() + q.at.axis);
+  return s;
+}
+
+// A structure or linear-algebra op's own rule: one specialisation per op (below), so such an op
+// without one does not build.
+template <Op op>
+Shape own_shape(const ShapeQuery& q) = delete;
+
+template <>
+Shape own_shape<Op::Broadcast>(const ShapeQuery& q) {
+  // The output axes not marked new are x's axes, in order.
+  const Node& x = q.x();
+  std::size_t next = 0;
+  for (std::size_t d = 0; d < q.given.size(); ++d) {
+    if (q.at.axes >> d & 1u) continue;
+    expect(next < x.rank() && q.given[d] == x.shape()[next], q.op,
+           "operand " + show(x.shape()) + " does not embed in " + show(q.given));
+    ++next;
+  }
+  expect(next == x.rank() && q.given.size() < 32, q.op, "operand axes left over");
+  return q.given;
+}
+
+template <>
+Shape own_shape<Op::Transpose>(const ShapeQuery& q) {
+  expect(q.x().rank() == 2, q.op, "operand must be a matrix");
+  return {q.x().shape()[1], q.x().shape()[0]};
+}
+
+template <>
+Shape own_shape<Op::Reshape>(const ShapeQuery& q) {
+  std::int64_t from = 1, to = 1;
+  bool constant = true;
+  for (const Extent& e : q.x().shape()) constant &= e.is_constant(), from *= e.size;
+  for (const Extent& e : q.given) constant &= e.is_constant(), to *= e.size;
+  expect(!constant || from == to, q.op, show(q.x().shape()) + " cannot become " + show(q.given));
+  return q.given;
+}
+
+template <>
+Shape own_shape<Op::Slice>(const ShapeQuery& q) {
+  const Node& x = q.x();
+  expect(q.at.axis >= 0 && static_cast<std::size_t>(q.at.axis) < x.rank(), q.op, "axis out of range");
+  const Extent& e = x.shape()[q.at.axis];
+  expect(e.is_constant() && 0 <= q.at.begin && q.at.begin <= q.at.end && q.at.end <= e.size, q.op,
+         "bounds out of range");
+  Shape s = x.shape();
+  s[q.at.axis] = Extent::constant(q.at.end - q.at.begin);
+  return s;
+}
+
+template <>
+Shape own_shape<Op::Concat>(const ShapeQuery& q) {
+  const Node& x = q.x();
+  const Node& y = *q.args[1];
+  expect(q.at.axis >= 0 && static_cast<std::size_t>(q.at.axis) < x.rank() && x.rank() == y.rank(), q.op,
+         "axis out of range");
+  Shape s = x.shape();
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (static_cast<int>(i) == q.at.axis) continue;
+    expect(s[i] == y.shape()[i], q.op, "extents differ off the axis");
+  }
+  expect(s[q.at.axis].is_constant() && y.shape()[q.at.axis].is_constant(), q.op,
+         "run-time extents cannot be concatenated");
+  s[q.at.axis] = Extent::constant(s[q.at.axis].size + y.shape()[q.at.axis].size);
+  return s;
+}
+
+template <>
+Shape own_shape<Op::Gather>(const ShapeQuery& q) {
+  const Node& x = q.x();
+  const Node& idx = *q.args[1];
+  expect(idx.dtype() == DType::Int && idx.rank() <= 1 && x.rank() >= 1, q.op, "needs a table and int indices");
+  Shape s = idx.shape();
+  s.insert(s.end(), x.shape().begin() + 1, x.shape().end());
+  return s;
+}
+
+template <>
+Shape own_shape<Op::ScatterAdd>(const ShapeQuery& q) {
+  // args: src (indices' shape ++ the table's row shape), indices; `given`: the table's.
+  const Node& idx = *q.args[1];
+  expect(idx.dtype() == DType::Int && idx.rank() <= 1 && !q.given.empty(), q.op,
+         "needs rows, int indices and the table's shape");
+  Shape rows = idx.shape();
+  rows.insert(rows.end(), q.given.begin() + 1, q.given.end());
+  expect(q.x().shape() == rows, q.op, "rows " + show(q.x().shape()) + " do not fit " + show(q.given));
+  return q.given;
+}
+
+Shape square_matrix(const ShapeQuery& q) {
+  const Node& x = q.x();
+  expect(x.rank() == 2 && x.shape()[0] == x.shape()[1], q.op, "operand must be a square matrix");
+  return x.shape();
+}
+
+template <>
+Shape own_shape<Op::Tril>(const ShapeQuery& q) {
+  return square_matrix(q);
+}
+
+template <>
+Shape own_shape<Op::Diag>(const ShapeQuery& q) {
+  return {square_matrix(q)[0]};
+}
+
+template <>
+Shape own_shape<Op::DiagMatrix>(const ShapeQuery& q) {
+  expect(q.x().rank() == 1, q.op, "operand must be a vector");
+  return {q.x().shape()[0], q.x().shape()[0]};
+}
+
+template <>
+Shape own_shape<Op::MatMul>(const ShapeQuery& q) {
+  const Node& a = q.x();
+  const Node& b = *q.args[1];
+  expect(a.rank() >= 1 && a.rank() <= 2 && b.rank() >= 1 && b.rank() <= 2, q.op,
          "operands must be vectors or matrices");
   // Logical shapes after the optional transposes; a vector is used as it stands.
   Shape sa = a.shape(), sb = b.shape();
-  if (a.rank() == 2 && at.transpose_a) std::swap(sa[0], sa[1]);
-  if (b.rank() == 2 && at.transpose_b) std::swap(sb[0], sb[1]);
-  const Extent& ka = sa.back();
-  const Extent& kb = sb.front();
-  expect(ka == kb, op, "inner extents differ: " + show(sa) + " and " + show(sb));
+  if (a.rank() == 2 && q.at.transpose_a) std::swap(sa[0], sa[1]);
+  if (b.rank() == 2 && q.at.transpose_b) std::swap(sb[0], sb[1]);
+  expect(sa.back() == sb.front(), q.op, "inner extents differ: " + show(sa) + " and " + show(sb));
   Shape out;
   if (sa.size() == 2) out.push_back(sa[0]);
   if (sb.size() == 2) out.push_back(sb[1]);
   return out;
 }
 
-}  // namespace
+template <>
+Shape own_shape<Op::Outer>(const ShapeQuery& q) {
+  expect(q.args[0]->rank() == 1 && q.args[1]->rank() == 1, q.op, "operands must be vectors");
+  return {q.args[0]->shape()[0], q.args[1]->shape()[0]};
+}
 
-const OpInfo& info(Op op) { return kInfo[static_cast<int>(op)]; }
+template <>
+Shape own_shape<Op::TriSolve>(const ShapeQuery& q) {
+  // L is [k, k], b is [k] or [k, n].
+  const Node& l = q.x();
+  const Node& b = *q.args[1];
+  expect(l.rank() == 2 && l.shape()[0] == l.shape()[1], q.op, "L must be square");
+  expect(b.rank() >= 1 && b.shape()[0] == l.shape()[0], q.op, "b's rows must match L");
+  return b.shape();
+}
+
+template <Op op>
+Shape shape_rule(const ShapeQuery& q) {
+  constexpr Category c = info(op).category;
+  if constexpr (c == Category::Leaf) return leaf_shape(q);
+  else if constexpr (is_elementwise(c)) return elementwise_shape(q);
+  else if constexpr (c == Category::Reduce) return reduce_shape(q);
+  else return own_shape<op>(q);
+}
+
+using ShapeRule = Shape (*)(const ShapeQuery&);
+constexpr ShapeRule kShapeRules[] = {
+#define VMC_OP(name, ...) &shape_rule<Op::name>,
+#include "ir/ops.def"
+#undef VMC_OP
+};
+
+}  // namespace
 
 const char* to_string(InputKind kind) {
   switch (kind) {
@@ -87,123 +254,8 @@ bool NodeEq::operator()(const Node* a, const Node* b) const {
 }
 
 Shape infer_shape(Op op, std::span<const Node* const> args, const Attrs& at, const Shape& given) {
-  const OpInfo& oi = info(op);
-  expect(static_cast<int>(args.size()) == oi.arity, op, "wrong number of operands");
-  switch (oi.category) {
-    case Category::Leaf:
-      if (op == Op::Iota) {
-        expect(at.axis >= 0 && static_cast<std::size_t>(at.axis) < given.size(), op,
-               "axis out of range");
-      }
-      return given;
-    case Category::Unary:
-      return args[0]->shape();
-    case Category::Binary:
-    case Category::Select:
-      for (const Node* a : args) {
-        expect(a->shape() == args[0]->shape(), op,
-               "operand shapes differ: " + show(args[0]->shape()) + " and " + show(a->shape()));
-      }
-      return args[0]->shape();
-    case Category::Reduce: {
-      if (at.axis < 0) return {};
-      expect(static_cast<std::size_t>(at.axis) < args[0]->rank(), op, "axis out of range");
-      Shape s = args[0]->shape();
-      s.erase(s.begin() + at.axis);
-      return s;
-    }
-    case Category::Linalg:
-      if (op == Op::MatMul) return matmul_shape(op, *args[0], *args[1], at);
-      if (op == Op::Outer) {
-        expect(args[0]->rank() == 1 && args[1]->rank() == 1, op, "operands must be vectors");
-        return {args[0]->shape()[0], args[1]->shape()[0]};
-      }
-      // TriSolve: L is [k, k], b is [k] or [k, n].
-      expect(args[0]->rank() == 2 && args[0]->shape()[0] == args[0]->shape()[1], op,
-             "L must be square");
-      expect(args[1]->rank() >= 1 && args[1]->shape()[0] == args[0]->shape()[0], op,
-             "b's rows must match L");
-      return args[1]->shape();
-    case Category::Structure:
-      break;
-  }
-  const Node& x = *args[0];
-  switch (op) {
-    case Op::Broadcast: {
-      // The output axes not marked new are x's axes, in order.
-      std::size_t next = 0;
-      for (std::size_t d = 0; d < given.size(); ++d) {
-        if (at.axes >> d & 1u) continue;
-        expect(next < x.rank() && given[d] == x.shape()[next], op,
-               "operand " + show(x.shape()) + " does not embed in " + show(given));
-        ++next;
-      }
-      expect(next == x.rank() && given.size() < 32, op, "operand axes left over");
-      return given;
-    }
-    case Op::Tril:
-    case Op::Diag:
-      expect(x.rank() == 2 && x.shape()[0] == x.shape()[1], op, "operand must be a square matrix");
-      return op == Op::Tril ? x.shape() : Shape{x.shape()[0]};
-    case Op::DiagMatrix:
-      expect(x.rank() == 1, op, "operand must be a vector");
-      return {x.shape()[0], x.shape()[0]};
-    case Op::Transpose:
-      expect(x.rank() == 2, op, "operand must be a matrix");
-      return {x.shape()[1], x.shape()[0]};
-    case Op::Reshape: {
-      std::int64_t from = 1, to = 1;
-      bool constant = true;
-      for (const Extent& e : x.shape()) constant &= e.is_constant(), from *= e.size;
-      for (const Extent& e : given) constant &= e.is_constant(), to *= e.size;
-      expect(!constant || from == to, op, show(x.shape()) + " cannot become " + show(given));
-      return given;
-    }
-    case Op::Slice: {
-      expect(at.axis >= 0 && static_cast<std::size_t>(at.axis) < x.rank(), op, "axis out of range");
-      const Extent& e = x.shape()[at.axis];
-      expect(e.is_constant() && 0 <= at.begin && at.begin <= at.end && at.end <= e.size, op,
-             "bounds out of range");
-      Shape s = x.shape();
-      s[at.axis] = Extent::constant(at.end - at.begin);
-      return s;
-    }
-    case Op::Concat: {
-      const Node& y = *args[1];
-      expect(at.axis >= 0 && static_cast<std::size_t>(at.axis) < x.rank() && x.rank() == y.rank(),
-             op, "axis out of range");
-      Shape s = x.shape();
-      for (std::size_t i = 0; i < s.size(); ++i) {
-        if (static_cast<int>(i) == at.axis) continue;
-        expect(s[i] == y.shape()[i], op, "extents differ off the axis");
-      }
-      expect(s[at.axis].is_constant() && y.shape()[at.axis].is_constant(), op,
-             "run-time extents cannot be concatenated");
-      s[at.axis] = Extent::constant(s[at.axis].size + y.shape()[at.axis].size);
-      return s;
-    }
-    case Op::Gather: {
-      const Node& idx = *args[1];
-      expect(idx.dtype() == DType::Int && idx.rank() <= 1 && x.rank() >= 1, op,
-             "needs a table and int indices");
-      Shape s = idx.shape();
-      s.insert(s.end(), x.shape().begin() + 1, x.shape().end());
-      return s;
-    }
-    case Op::ScatterAdd: {
-      // args: src (indices' shape ++ the table's row shape), indices; `given`: the table's.
-      const Node& idx = *args[1];
-      expect(idx.dtype() == DType::Int && idx.rank() <= 1 && !given.empty(), op,
-             "needs rows, int indices and the table's shape");
-      Shape rows = idx.shape();
-      rows.insert(rows.end(), given.begin() + 1, given.end());
-      expect(x.shape() == rows, op, "rows " + show(x.shape()) + " do not fit " + show(given));
-      return given;
-    }
-    default:
-      break;
-  }
-  VMC_ASSERT(false, std::string("no shape rule for ") + info(op).spelling);
+  expect(static_cast<int>(args.size()) == info(op).arity, op, "wrong number of operands");
+  return kShapeRules[static_cast<int>(op)](ShapeQuery{op, args, at, given});
 }
 
 std::int32_t Graph::symbol(const std::string& name) {

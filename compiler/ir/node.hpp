@@ -14,12 +14,12 @@
 namespace vmc::ir {
 
 enum class Op : std::uint8_t {
-#define VMC_OP(name, spelling, arity, category) name,
+#define VMC_OP(name, ...) name,
 #include "ir/ops.def"
 #undef VMC_OP
 };
 constexpr int kOpCount = 0
-#define VMC_OP(name, spelling, arity, category) +1
+#define VMC_OP(...) +1
 #include "ir/ops.def"
 #undef VMC_OP
     ;
@@ -30,12 +30,20 @@ struct OpInfo {
   const char* spelling;
   int arity;
   Category category;
+  const char* builtin;  // the language's function that calls it, or ""
+  bool keeps_int;       // as a builtin: int arguments give an int result
 };
-const OpInfo& info(Op op);
-inline bool is_elementwise(Op op) {
-  Category c = info(op).category;
+inline constexpr OpInfo kOpInfo[] = {
+#define VMC_OP(name, spelling, arity, category, builtin, keeps_int) \
+  {spelling, arity, Category::category, builtin, keeps_int},
+#include "ir/ops.def"
+#undef VMC_OP
+};
+constexpr const OpInfo& info(Op op) { return kOpInfo[static_cast<int>(op)]; }
+constexpr bool is_elementwise(Category c) {
   return c == Category::Unary || c == Category::Binary || c == Category::Select;
 }
+constexpr bool is_elementwise(Op op) { return is_elementwise(info(op).category); }
 
 // Values are reals, except int inputs that only index (Gather, ScatterAdd).
 enum class DType : std::uint8_t { Real, Int };

@@ -22,6 +22,8 @@ std::string number(double v) {
 std::string attributes(const Node& n) {
   const Attrs& a = n.attrs();
   std::string s;
+  // Every reduction has its axis (none printed: all of them).
+  if (info(n.op()).category == Category::Reduce) return a.axis < 0 ? "" : " axis=" + std::to_string(a.axis);
   switch (n.op()) {
     case Op::Const: return " " + number(a.value);
     case Op::Input: return std::string(" ") + to_string(a.input) + " \"" + a.name + "\"" +
@@ -40,15 +42,12 @@ std::string attributes(const Node& n) {
              std::to_string(a.end) + "]";
     case Op::Concat:
     case Op::Iota: return " axis=" + std::to_string(a.axis);
-    case Op::Sum:
-    case Op::ReduceMax:
-    case Op::LogSumExp: return a.axis < 0 ? "" : " axis=" + std::to_string(a.axis);
     case Op::MatMul:
       if (a.transpose_a) s += " transpose_a";
       if (a.transpose_b) s += " transpose_b";
       return s;
     case Op::TriSolve: return a.transpose_a ? " transpose" : "";
-    default: return "";
+    default: return "";  // no attributes
   }
 }
 

@@ -20,6 +20,7 @@ double sigmoid(double x) {
   return e / (1 + e);
 }
 
+double lgamma(double x) { return vmc_lgamma(x); }
 double digamma(double x) { return vmc_digamma(x); }
 double trigamma(double x) { return vmc_trigamma(x); }
 double ndtri(double p) { return vmc_ndtri(p); }

@@ -1,5 +1,6 @@
 // Scalar special functions with the numerically stable forms the IR's ops promise. The
-// interpreter uses them as its definition of each op; codegen must agree with them.
+// interpreter (and constant folding, in sema and the simplifier) uses them as its definition of
+// each op; compiled code calls the same runtime functions (abi.h) for the gamma family.
 #pragma once
 
 namespace vmc::ir::special {
@@ -7,6 +8,7 @@ namespace vmc::ir::special {
 double softplus(double x);     // log(1 + e^x) without overflow
 double log_sigmoid(double x);  // -softplus(-x)
 double sigmoid(double x);
+double lgamma(double x);       // log |Γ(x)|
 double digamma(double x);
 double trigamma(double x);
 double ndtri(double p);        // the standard normal's inverse CDF

@@ -11,19 +11,6 @@ namespace {
 
 using ir::Op;
 
-std::optional<Op> elementwise_builtin(std::string_view name) {
-  static const std::pair<std::string_view, Op> kOps[] = {
-      {"exp", Op::Exp},         {"log", Op::Log},           {"log1p", Op::Log1p},
-      {"expm1", Op::Expm1},     {"sqrt", Op::Sqrt},         {"square", Op::Square},
-      {"abs", Op::Abs},         {"tanh", Op::Tanh},         {"sigmoid", Op::Sigmoid},
-      {"softplus", Op::Softplus}, {"relu", Op::Relu},       {"log_sigmoid", Op::LogSigmoid},
-      {"lgamma", Op::Lgamma},   {"digamma", Op::Digamma}};
-  for (auto [n, op] : kOps) {
-    if (n == name) return op;
-  }
-  return std::nullopt;
-}
-
 // The value of an integer constant expression (literals and dims with values), if it is one.
 std::optional<std::int64_t> constant_int(const Lowerer& l, const ast::Expr& e) {
   if (const auto* n = e.as<ast::Number>()) {
@@ -155,33 +142,11 @@ class ExprLowering {
     return {ir::constant(g_, 0)};
   }
 
-  Value lower(const ast::Expr& e, const ast::Call& c) {
+  Value lower(const ast::Expr&, const ast::Call& c) {
     const std::string& name = c.callee.name;
     std::vector<Value> args;
     for (const ast::ExprPtr& a : c.args) args.push_back(lower(*a));
-    if (auto op = elementwise_builtin(name)) {
-      return {ir::unary(*op, args[0].node), args[0].plates, args[0].row};
-    }
-    if (name == "sum") return l_.reduce_copy(Op::Sum, args[0]);
-    if (name == "mean") return mean(args[0]);
-    if (name == "dot") {
-      Value p = elementwise(Op::Mul, args[0], args[1]);
-      return l_.reduce_copy(Op::Sum, p);
-    }
-    if (name == "log_sum_exp" && args.size() == 1) return l_.reduce_copy(Op::LogSumExp, args[0]);
-    if (name == "log_sum_exp") {
-      // max(a, b) + log1p(exp(−|a − b|)): no overflow for large arguments.
-      Value m = elementwise(Op::Max, args[0], args[1]);
-      Value d = elementwise(Op::Sub, args[0], args[1]);
-      return {ir::add(m.node, ir::unary(Op::Softplus, ir::neg(ir::unary(Op::Abs, d.node)))), m.plates};
-    }
-    if (name == "max" || name == "min") {
-      if (args.size() == 2) return elementwise(name == "max" ? Op::Max : Op::Min, args[0], args[1]);
-      if (name == "max") return l_.reduce_copy(Op::ReduceMax, args[0]);
-      Value negated{ir::neg(args[0].node), args[0].plates};
-      Value m = l_.reduce_copy(Op::ReduceMax, negated);
-      return {ir::neg(m.node), m.plates};
-    }
+    if (const sema::Builtin* b = sema::find_builtin(name)) return builtin(*b->op(int(args.size())), args);
     auto fn = l_.model.functions.find(name);
     VMC_ASSERT(fn != l_.model.functions.end(), "unknown function '" + name + "' after sema");
     std::map<std::string, Value> bound;
@@ -189,20 +154,23 @@ class ExprLowering {
     l_.fn_args.push_back(std::move(bound));
     Value result = lower(*fn->second->body);
     l_.fn_args.pop_back();
-    (void)e;
     return result;
   }
 
-  Value mean(const Value& v) {
-    Value total = l_.reduce_copy(Op::Sum, v);
-    const ir::Node* count = ir::constant(g_, 1);
-    std::int64_t constant_part = 1;
-    for (const ir::Extent& x : v.copy_shape()) {
-      if (x.is_constant()) constant_part *= x.size;
-      else count = ir::mul(count, size_input(l_, g_.symbol_name(x.symbol)));
+  // A builtin is its op (sema/builtins.hpp), per copy: elementwise on each, a reduction over
+  // each copy's axes, dot(u, v) = u' v as Σ u .* v.
+  Value builtin(Op op, const std::vector<Value>& args) {
+    switch (ir::info(op).category) {
+      case ir::Category::Unary: return {ir::unary(op, args[0].node), args[0].plates, args[0].row};
+      case ir::Category::Binary: return elementwise(op, args[0], args[1]);
+      case ir::Category::Reduce: return l_.reduce_copy(op, args[0]);
+      case ir::Category::Linalg: return l_.reduce_copy(Op::Sum, elementwise(Op::Mul, args[0], args[1]));
+      case ir::Category::Leaf:
+      case ir::Category::Select:
+      case ir::Category::Structure:
+        break;
     }
-    count = ir::mul(count, static_cast<double>(constant_part));
-    return {ir::div(total.node, count), total.plates};
+    VMC_ASSERT(false, std::string("builtin of op ") + ir::info(op).spelling + " after sema");
   }
 
   Value lower(const ast::Expr& e, const ast::Transpose& t) {

@@ -1,29 +1,27 @@
-// The builtin functions (LANGUAGE.md "Expressions"): one table entry each, giving the arity,
-// the shape rule and, for scalar constant folding (`init log(2)`), the scalar function.
+// The builtin functions (LANGUAGE.md "Expressions"): the ops of ir/ops.def the language calls by
+// name (their "builtin" column), so a new op is a builtin by one word there. A name may call two
+// ops of different arity: min(x) reduces (ReduceMin), min(a, b) is elementwise (Min). The shape
+// rule is the op's category's: elementwise ops keep their operand's shape (two operands must
+// agree, or one be a scalar), reductions give a scalar, dot takes two vectors of equal extent.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace vmc::sema {
+#include "ir/node.hpp"
 
-enum class BuiltinRule {
-  Elementwise,          // f(x): x's shape, real
-  Reduce,               // f(x): a scalar
-  ReduceOrElementwise,  // f(x) reduces to a scalar; f(x, y) elementwise (equal shapes or a scalar)
-  Dot,                  // f(u, v): two vectors of equal extent, a scalar
-};
+namespace vmc::sema {
 
 struct Builtin {
   std::string_view name;
-  int min_arity;
-  int max_arity;
-  BuiltinRule rule;
-  bool keeps_int;  // int arguments give an int result (sum, min, max)
-  double (*scalar)(double) = nullptr;           // f on one scalar, for constant folding
-  double (*scalar2)(double, double) = nullptr;  // f on two scalars, for constant folding
+  std::vector<ir::Op> ops;  // by arity, ascending
 
+  int min_arity() const;
+  int max_arity() const;
+  // The op called with `arity` arguments, if any.
+  std::optional<ir::Op> op(int arity) const;
   // "1 argument", "1 or 2 arguments", "2 arguments"
   std::string arity_text() const;
 };

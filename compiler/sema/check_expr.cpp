@@ -195,8 +195,8 @@ Type ExprChecker::call(const ast::Expr& e, const ast::Call& c) {
 
 Type ExprChecker::builtin_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args) {
   const std::string name(b.name);
-  int n = int(args.size());
-  if (n < b.min_arity || n > b.max_arity) {
+  std::optional<ir::Op> op = b.op(int(args.size()));
+  if (!op) {
     a_.report.error(e.span, "'" + name + "' takes " + b.arity_text() + ", but " + given(args.size()));
     return Type::error();
   }
@@ -205,26 +205,31 @@ Type ExprChecker::builtin_call(const ast::Expr& e, const Builtin& b, const std::
   }
   bool all_int = true;
   for (const Type& t : args) all_int = all_int && t.is_int();
-  Kind kind = b.keeps_int && all_int ? Kind::Int : Kind::Real;
-  switch (b.rule) {
-    case BuiltinRule::Elementwise:
+  const ir::OpInfo& info = ir::info(*op);
+  Kind kind = info.keeps_int && all_int ? Kind::Int : Kind::Real;
+  switch (info.category) {
+    case ir::Category::Unary:
       return Type{Kind::Real, {}, args[0].shape, args[0].row};
-    case BuiltinRule::Reduce:
+    case ir::Category::Reduce:
       return Type{kind, {}, {}, false};
-    case BuiltinRule::ReduceOrElementwise:
-      if (n == 1) return Type{kind, {}, {}, false};
+    case ir::Category::Binary:
       if (std::optional<Type> t = broadcast_type(args[0], args[1], kind)) return *t;
       a_.report.error(e.span, "shapes do not agree for '" + name + "': " +
                                   to_string(args[0].value()) + " and " + to_string(args[1].value()));
       return Type::error();
-    case BuiltinRule::Dot:
+    case ir::Category::Linalg:  // dot(u, v): u' v
       if (args[0].rank() == 1 && args[1].rank() == 1 && args[0].shape == args[1].shape)
         return Type::real();
       a_.report.error(e.span, "'" + name + "' needs two vectors of equal extent, but got " +
                                   to_string(args[0].value()) + " and " + to_string(args[1].value()));
       return Type::error();
+    case ir::Category::Leaf:
+    case ir::Category::Select:
+    case ir::Category::Structure:
+      break;
   }
-  return Type::error();
+  internal_error("builtin '" + name + "' calls an op of a category the language has no rule for",
+                 __FILE__, __LINE__);
 }
 
 Type ExprChecker::fn_call(const ast::Expr& e, const ast::FnDef& fn, const std::vector<Type>& args) {

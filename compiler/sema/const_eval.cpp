@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "ir/scalar.hpp"
 #include "sema/builtins.hpp"
 #include "support/suggest.hpp"
 
@@ -101,19 +102,24 @@ class Evaluator {
     return l;
   }
 
-  // Builtins with a scalar function fold; everything else called is not constant.
+  // Builtins fold through the interpreter's scalar values (ir/scalar.hpp); a reduction of a
+  // scalar is that scalar. Anything else called is not constant.
   std::optional<double> call(const ast::Expr& e, const ast::Call& c) {
     const Builtin* b = find_builtin(c.callee.name);
-    bool unary = b && c.args.size() == 1 && b->scalar;
-    bool binary = b && c.args.size() == 2 && b->scalar2;
-    if (!unary && !binary) return not_constant(e, quote(source_text(e.span)) + " is not");
+    std::optional<ir::Op> op = b ? b->op(int(c.args.size())) : std::nullopt;
+    ir::Category category = op ? ir::info(*op).category : ir::Category::Leaf;
+    bool folds = category == ir::Category::Unary || category == ir::Category::Binary ||
+                 category == ir::Category::Reduce;
+    if (!folds) return not_constant(e, quote(source_text(e.span)) + " is not");
     std::vector<double> args;
     for (const ast::ExprPtr& arg : c.args) {
       auto v = constant(*arg);
       if (!v) return std::nullopt;
       args.push_back(*v);
     }
-    return unary ? b->scalar(args[0]) : b->scalar2(args[0], args[1]);
+    if (category == ir::Category::Unary) return ir::unary_value(*op, args[0]);
+    if (category == ir::Category::Binary) return ir::binary_value(*op, args[0], args[1]);
+    return args[0];
   }
 
   std::nullopt_t not_constant(const ast::Expr& e, const std::string& why) {

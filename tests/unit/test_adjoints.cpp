@@ -271,7 +271,7 @@ const Node* reduce_case(Harness& h, Op op) {
   Shape s = h.shape(rank);
   int axis = static_cast<int>(h.uniform_int(-1, rank - 1));
   const Node* x;
-  if (op == Op::ReduceMax) x = h.distinct(s, h.coin(0.3) ? 50 : 0);
+  if (op == Op::ReduceMax || op == Op::ReduceMin) x = h.distinct(s, h.coin(0.3) ? 50 : 0);
   else if (op == Op::LogSumExp && h.coin(0.3)) x = h.param(s, 48, 52);  // stable at large values
   else x = h.param(s, -2, 2);
   return reduce(op, x, axis);
@@ -374,6 +374,7 @@ OpTest op_test(Op op) {
               }};
     case Op::Min: return {C, separated(op, false)};
     case Op::Max: return {C, separated(op, false)};
+    case Op::LogAddExp: return {C, binary_of(op, in(-3, 3), in(-3, 3))};
     case Op::Greater: return {Kind::NoGradient, separated(op, false)};
     case Op::Equal: return {Kind::NoGradient, separated(op, true)};
 
@@ -472,7 +473,9 @@ OpTest op_test(Op op) {
       return {C, [](Harness& h) { return diag_matrix(h.param({h.extent()}, -2, 2)); }};
 
     case Op::Sum:
+    case Op::Mean:
     case Op::ReduceMax:
+    case Op::ReduceMin:
     case Op::LogSumExp:
       return {C, [op](Harness& h) { return reduce_case(h, op); }};
 
@@ -490,7 +493,7 @@ OpTest op_test(Op op) {
 }
 
 constexpr Op kAllOps[] = {
-#define VMC_OP(name, spelling, arity, category) Op::name,
+#define VMC_OP(name, ...) Op::name,
 #include "ir/ops.def"
 #undef VMC_OP
 };

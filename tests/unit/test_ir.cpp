@@ -314,7 +314,7 @@ TEST_CASE("ir: op table") {
   CHECK_FALSE(is_elementwise(Op::Broadcast));
   // Every op's spelling is distinct and its arity fits its category.
   std::vector<std::string> seen;
-#define VMC_OP(N, S, A, K)                       \
+#define VMC_OP(N, S, A, K, ...)                  \
   {                                              \
     const OpInfo& oi = info(Op::N);              \
     CHECK(std::string(oi.spelling) == S);        \

@@ -132,13 +132,21 @@ class MagnitudeBound : public ir::Rewriter {
                                   times(abs_of(ir::log(abs_of(x))), m[1]))));
       case Op::Min:
       case Op::Max: return ir::binary(Op::Max, m[0], m[1]);
+      case Op::LogAddExp:  // as log_sum_exp of two: max S + max |x| + |y| + 2
+        return plus(plus(ir::binary(Op::Max, m[0], m[1]), ir::binary(Op::Max, abs_of(x), abs_of(b))),
+                    ir::add(ay, 2.0));
       case Op::Greater:
       case Op::Equal: return flag(ir::sub(x, b), plus(m[0], m[1]));
       case Op::Select:  // a flipped condition is unbounded (its S is ∞: ∞·0 is NaN, also unbounded)
         return plus(plus(ir::select(x, m[1], m[2]), ir::mul(m[0], 0.0)), flag(x, m[0]));
       // reductions
       case Op::Sum: return plus(ir::sum(m[0], at.axis), ir::sum(abs_of(x), at.axis));
-      case Op::ReduceMax: return ir::reduce(Op::ReduceMax, m[0], at.axis);
+      case Op::Mean: {  // the sum's bound over the count, and the division's own rounding
+        const Node* count = ir::sum(ir::constant_like(x, 1), at.axis);
+        return own(over(plus(ir::sum(m[0], at.axis), ir::sum(abs_of(x), at.axis)), count));
+      }
+      case Op::ReduceMax:
+      case Op::ReduceMin: return ir::reduce(Op::ReduceMax, m[0], at.axis);
       case Op::LogSumExp: {
         // Σ softmax_i S_i ≤ max S_i; the rounding of x_i − max, of the exps' sum (≤ n terms in
         // [0, 1]) and of its log: max|x| + |y| + n.
@@ -955,13 +963,13 @@ TEST_CASE("jit differential: every elementwise op and reduction at special point
   ir::Shape matrix{ir::Extent::constant(static_cast<std::int64_t>(rows.size())),
                    ir::Extent::constant(3)};
   const Node* mtx = ir::input(g, "m", ir::InputKind::Data, matrix);
-  for (Op op : {Op::Sum, Op::ReduceMax, Op::LogSumExp}) {
+  for (Op op : {Op::Sum, Op::Mean, Op::ReduceMax, Op::ReduceMin, Op::LogSumExp}) {
     std::string name = ir::info(op).spelling;
     l.function.outputs.push_back({name + " axis 1", ir::reduce(op, mtx, 1)});
     l.function.outputs.push_back({name + " axis 0", ir::reduce(op, mtx, 0)});
   }
   const Node* finite_rows = ir::slice(mtx, 0, 0, 1);  // an all-axes reduction of finite values
-  for (Op op : {Op::Sum, Op::ReduceMax, Op::LogSumExp}) {
+  for (Op op : {Op::Sum, Op::Mean, Op::ReduceMax, Op::ReduceMin, Op::LogSumExp}) {
     l.function.outputs.push_back(
         {std::string(ir::info(op).spelling) + " all", ir::reduce(op, finite_rows, -1)});
   }
@@ -1074,13 +1082,13 @@ TEST_CASE(
 
   const Node* eT = ir::unary(Op::Tanh, T);  // computed, so its reductions fuse it
   for (int axis : {0, 1, 2, -1}) {
-    for (Op op : {Op::Sum, Op::ReduceMax, Op::LogSumExp}) {
+    for (Op op : {Op::Sum, Op::Mean, Op::ReduceMax, Op::ReduceMin, Op::LogSumExp}) {
       out(std::string(ir::info(op).spelling) + " axis " + std::to_string(axis),
           ir::reduce(op, eT, axis));
     }
   }
   for (int axis : {0, 1}) {  // over the minibatch axis and along the rows
-    for (Op op : {Op::Sum, Op::ReduceMax, Op::LogSumExp}) {
+    for (Op op : {Op::Sum, Op::Mean, Op::ReduceMax, Op::ReduceMin, Op::LogSumExp}) {
       out(std::string(ir::info(op).spelling) + " of A axis " + std::to_string(axis),
           ir::reduce(op, ir::exp(A), axis));
     }

@@ -3,6 +3,8 @@
 // Expressions are in test_sema_exprs.cpp, statements and latents in test_sema_stmts.cpp.
 #include <cmath>
 
+#include "ir/scalar.hpp"
+#include "sema/builtins.hpp"
 #include "test_sema_helpers.hpp"
 
 using namespace sema_test;
@@ -319,6 +321,40 @@ TEST_CASE("a constant init folds builtins and dims") {
   const sema::ParamInit& s = c.model->find_variable("s")->init;
   CHECK(s.kind == sema::ParamInit::Kind::Distribution);
   CHECK(s.args == std::vector<double>{0, 0.1});
+}
+
+TEST_CASE("constant folding is the interpreter's scalar code") {
+  // digamma and sigmoid once had private copies here that differed from the runtime's in the
+  // last bits; now every builtin folds through ir::unary_value / binary_value.
+  Checked c(with_model("param { a : real init digamma(0.7); b : real init sigmoid(-30); "
+                       "c : real init log_sum_exp(-1e308, -1e308); d : real init min(3, 2); "
+                       "e : real init mean(4); }"));
+  REQUIRE(c.model);
+  CHECK(c.model->find_variable("a")->init.value == vmc::ir::unary_value(vmc::ir::Op::Digamma, 0.7));
+  CHECK(c.model->find_variable("b")->init.value == vmc::ir::unary_value(vmc::ir::Op::Sigmoid, -30));
+  CHECK(c.model->find_variable("c")->init.value ==
+        vmc::ir::binary_value(vmc::ir::Op::LogAddExp, -1e308, -1e308));
+  CHECK(c.model->find_variable("d")->init.value == 2);
+  CHECK(c.model->find_variable("e")->init.value == 4);
+}
+
+TEST_CASE("the builtins are the ops of ops.def with a builtin name") {
+  std::size_t ops = 0;
+  for (int k = 0; k < vmc::ir::kOpCount; ++k) {
+    auto op = static_cast<vmc::ir::Op>(k);
+    std::string name = vmc::ir::info(op).builtin;
+    if (name.empty()) continue;
+    ++ops;
+    const sema::Builtin* b = sema::find_builtin(name);
+    REQUIRE(b);
+    CHECK(b->op(vmc::ir::info(op).arity) == op);
+  }
+  std::size_t listed = 0;
+  for (const sema::Builtin& b : sema::builtins()) listed += b.ops.size();
+  CHECK(listed == ops);
+  CHECK(sema::find_builtin("min")->arity_text() == "1 or 2 arguments");
+  CHECK(sema::find_builtin("dot")->arity_text() == "2 arguments");
+  CHECK(sema::find_builtin("neg") == nullptr);  // an op the language spells '-'
 }
 
 TEST_CASE("fn definitions") {
