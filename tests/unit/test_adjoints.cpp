@@ -336,6 +336,7 @@ OpTest op_test(Op op) {
     case Op::Square: return {C, unary_in(op, -2, 2)};
     case Op::Abs: return {C, unary_away(op, 0.1, 2)};
     case Op::Tanh: return {C, unary_in(op, -2, 2)};
+    case Op::Cosh: return {C, unary_in(op, -2, 2)};
     case Op::Tan: return {C, unary_in(op, -1.2, 1.2)};
     case Op::Sigmoid: return {C, unary_in(op, -4, 4)};
     case Op::Softplus: return {C, unary_in(op, -4, 4)};

@@ -110,6 +110,10 @@ class MagnitudeBound : public ir::Rewriter {
       case Op::Square: return own(times(ir::mul(abs_of(x), 2.0), m[0]));
       case Op::Tanh: return own(times(ir::sub(ir::constant_like(y, 1), ir::square(y)), m[0]));
       case Op::Tan: return own(times(ir::add(ir::square(y), 1.0), m[0]));
+      case Op::Cosh: {  // |sinh x| = h − 1/(4h), h = e^(|x| − log 2): finite wherever cosh is
+        const Node* h = ir::exp(ir::add(abs_of(x), -std::numbers::ln2));
+        return own(times(ir::sub(h, over(ir::constant_like(h, 0.25), h)), m[0]));
+      }
       case Op::Sigmoid: return own(times(times(y, ir::sub(ir::constant_like(y, 1), y)), m[0]));
       case Op::Softplus: return own(times(fn(Op::Sigmoid, x), m[0]));
       case Op::LogSigmoid: return own(times(fn(Op::Sigmoid, ir::neg(x)), m[0]));

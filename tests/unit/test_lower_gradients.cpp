@@ -338,3 +338,18 @@ guide {
   // A param indexed by the subsampled plate (t) needs N at compile time.
   check_all(text, "plain-plate latents and discrete likelihoods", sema_options({{"N", 6}}), false, 0.5);
 }
+
+TEST_CASE("lower gradients: the elementwise builtins of ops.def, as the language calls them") {
+  // Every op with a builtin name is callable by it (sema/builtins.hpp): cosh is an ops.def line
+  // and an Elementwise<Op::Cosh>, nothing else.
+  const char* text = R"(model builtins;
+dims { N; }
+data { y : real[N]; }
+param { w : real[3]; s : real; }
+model {
+  target += -sum(cosh(w)) + cosh(s) * 0.1 - square(mean(w) - s) - 0.5 * sum(abs(w));
+  y ~ normal(mean(w) + min(w), exp(0.1 * s));
+}
+)";
+  check_all(text, "builtins", sema_options({{"N", 4}}), false, 0.5);
+}
