@@ -147,26 +147,8 @@ bool check_supports(const Arrays& arrays, const std::vector<DataDecl>& decls,
         return fail(k, "above the declared upper bound " + value_text(*d->constraint.upper));
       }
       for (std::size_t s = 0; s < d->supports.size(); ++s) {
-        const std::string& fam = d->families[s];
-        switch (d->supports[s]) {
-          case sema::Support::Binary:
-            // {0, 1}; real data in [0, 1] (grey pixels) is the usual relaxation of the VAE papers.
-            if (d->is_int ? (v != 0 && v != 1) : (v < 0 || v > 1)) {
-              return fail(k, "outside the support of " + fam + (d->is_int ? " ({0, 1})" : " ([0, 1])"));
-            }
-            break;
-          case sema::Support::Positive:
-            if (!(v > 0)) return fail(k, "outside the support of " + fam + " ((0, inf))");
-            break;
-          case sema::Support::UnitInterval:
-            if (!(v > 0 && v < 1)) return fail(k, "outside the support of " + fam + " ((0, 1))");
-            break;
-          case sema::Support::Count:
-          case sema::Support::BoundedCount:
-          case sema::Support::Categorical:
-            if (v < 0 || v != std::trunc(v)) return fail(k, "outside the support of " + fam + " (integers >= 0)");
-            break;
-          default: break;
+        if (std::optional<std::string> support = dist::outside(d->supports[s], v, d->is_int)) {
+          return fail(k, "outside the support of " + d->families[s] + " (" + *support + ")");
         }
       }
     }

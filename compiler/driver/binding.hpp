@@ -13,7 +13,7 @@
 #include "driver/frontend.hpp"
 #include "driver/run.hpp"
 #include "sema/types.hpp"
-#include "sema/distributions.hpp"
+#include "dist/distribution.hpp"
 #include "vmc/trainer.hpp"
 
 namespace vmc::driver {
@@ -32,7 +32,7 @@ struct DataDecl {
   bool is_int = false;
   sema::Constraint constraint;
   std::vector<std::string> families;  // the distributions `~` gives it in the model block
-  std::vector<sema::Support> supports;
+  std::vector<dist::Support> supports;
 };
 
 // A model bound to its data: both passes of the front end, the arrays, the compiled kernels.

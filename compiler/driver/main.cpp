@@ -11,10 +11,12 @@
 #include "driver/commands.hpp"
 #include "driver/compare.hpp"
 #include "driver/config.hpp"
+#include "driver/help.hpp"
 #include "driver/ranks.hpp"
 #include "driver/run.hpp"
 #include "support/check.hpp"
 #include "support/stack.hpp"
+#include "support/suggest.hpp"
 #include "vmc/collective.hpp"
 
 namespace {
@@ -243,8 +245,11 @@ int run(int argc, char** argv) {
   bench_cmd->add_flag("-v", bench.stages, "compile time per stage");
 
   std::string help_topic;
-  CLI::App* help_cmd = app.add_subcommand("help", "Explain a command: vmc help CMD");
-  help_cmd->add_option("COMMAND", help_topic, "the command to explain");
+  CLI::App* help_cmd = app.add_subcommand(
+      "help", "Explain a command (vmc help fit), or list the language's distributions or functions "
+              "(vmc help distributions, vmc help normal, vmc help functions)");
+  help_cmd->add_option("TOPIC", help_topic,
+                       "a command, 'distributions', 'functions', or a distribution's name");
 
   try {
     app.parse(argc, argv);
@@ -311,8 +316,15 @@ int run(int argc, char** argv) {
         return 0;
       }
     }
-    std::cerr << "vmc: error: no command named '" << help_topic
-              << "'; run 'vmc help' for the list\n";
+    if (std::optional<std::string> text = vmc::driver::help_text(help_topic)) {
+      std::cout << *text;
+      return 0;
+    }
+    std::vector<std::string> known = vmc::driver::help_topics();
+    for (CLI::App* sub : app.get_subcommands({})) known.push_back(sub->get_name());
+    std::cerr << "vmc: error: no command or help topic named '" << help_topic << "'"
+              << vmc::did_you_mean(help_topic, known) << "; run 'vmc help' for the commands, "
+              << "'vmc help distributions' or 'vmc help functions' for the language's tables\n";
     return 1;
   }
   std::cout << app.help();

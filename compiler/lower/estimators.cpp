@@ -139,8 +139,8 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Te
 
 void Lowerer::auto_guide() {
   bool fullrank = model.auto_guide && *model.auto_guide == "fullrank";
-  const sema::Distribution* normal = sema::find_distribution("normal");
-  const sema::Distribution* mvnormal = sema::find_distribution("mvnormal_cholesky");
+  const dist::Distribution* normal = dist::find("normal");
+  const dist::Distribution* mvnormal = dist::find("mvnormal_cholesky");
   for (const sema::Variable& v : model.latents) {
     Span at = v.decl->span;
     const ast::Plate* plate = v.local ? find_plate(model.model_block->statements, v.plate_dim) : nullptr;
@@ -168,7 +168,7 @@ void Lowerer::auto_guide() {
     };
     const ir::Node* loc = declare(v.name + ".loc", param_shape, Transform::Identity);
     Args args;
-    const sema::Distribution* family = normal;
+    const dist::Distribution* family = normal;
     std::vector<const ast::Plate*> plates;
     if (fullrank) {
       ir::Shape square{flat[0], flat[0]};
@@ -187,7 +187,7 @@ void Lowerer::auto_guide() {
     }
     ir::Shape draw_shape = args[0]->shape();
     const ir::Node* eps = noise_input(*this, v.name, ir::InputKind::Noise, draw_shape);
-    const ir::Node* u = lower::sample(*family, args, eps);
+    const ir::Node* u = dist::sample(*family, args, eps);
     // z = T(u) onto the latent's support, with log |T'(u)| for log q(z).
     const sema::Constraint& c = v.type.constraint;
     const ir::Node* z = u;
@@ -207,7 +207,7 @@ void Lowerer::auto_guide() {
     if (options.estimator == Estimator::Stl) {
       for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
     }
-    Value logq = reduce_copy(Op::Sum, Value{log_density(*family, u, q_args), plates});
+    Value logq = reduce_copy(Op::Sum, Value{dist::log_density(*family, u, q_args), plates});
     if (log_jacobian) {
       Value lj = reduce_copy(Op::Sum, Value{log_jacobian, plates});
       logq = Value{ir::sub(logq.node, lj.node), plates};

@@ -183,7 +183,7 @@ const ir::Node* total(Lowerer& l, const Value& v) {
 bool Lowerer::has_closed_form_kl(const std::string& latent) const {
   const Draw& q = draws.at(latent);
   const Draw& p = priors.at(latent);
-  return q.family && p.family && q.family->has_closed_form_kl_with(p.family->name);
+  return q.family && p.family && q.family->kl_with(p.family->name);
 }
 
 const ir::Node* Lowerer::objective() {
@@ -200,7 +200,7 @@ const ir::Node* Lowerer::objective() {
     const Draw& q = draws.at(v.name);
     const Draw& p = priors.at(v.name);
     const ir::Node* kl = has_closed_form_kl(v.name)
-                             ? kl_divergence(*q.family, q.args, *p.family, p.args)
+                             ? dist::kl_divergence(*q.family, q.args, *p.family, p.args)
                              : nullptr;
     if (!kl) {
       if (sample == 0) out.sampled_kl.push_back(v.name);

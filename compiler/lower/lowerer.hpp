@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "ir/builder.hpp"
-#include "lower/densities.hpp"
+#include "dist/distribution.hpp"
 #include "lower/lower.hpp"
 
 namespace vmc::lower {
+
+using dist::Args;
 
 // A value of the model's language as IR: a tensor whose leading axes are batch axes, one per
 // plate the value varies over (outermost first), followed by the per-copy shape the language
@@ -37,7 +39,7 @@ struct Term {
 // What the guide drew for a latent in one sample, and from what.
 struct Draw {
   Value value;
-  const sema::Distribution* family = nullptr;  // null when no closed-form KL can apply
+  const dist::Distribution* family = nullptr;  // null when no closed-form KL can apply
   Args args;  // at the draw's full shape
 };
 

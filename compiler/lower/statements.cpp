@@ -41,23 +41,23 @@ class SampleLowering {
   }
 
   void run() {
-    const sema::Distribution& dist = *site_->dist;
+    const dist::Distribution& family = *site_->dist;
     std::vector<Value> args;
     for (const ast::ExprPtr& a : s_.dist.args) args.push_back(l_.expr(*a));
     const std::string& name = lhs_name(*s_.lhs);
-    if (block_ == ast::BlockKind::Guide) return draw(dist, name, args);
-    if (l_.generative) return generate(dist, name, args);
+    if (block_ == ast::BlockKind::Guide) return draw(family, name, args);
+    if (l_.generative) return generate(family, name, args);
 
     Value x = site_->role == sema::Role::Latent ? latent(name) : l_.expr(*s_.lhs);
     std::vector<const ast::Plate*> plates = x.plates;
     for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
     x = l_.align(x, plates, x.copy_shape());
-    Args aligned = align_args(dist, args, plates, x.copy_shape());
+    Args aligned = align_args(family, args, plates, x.copy_shape());
     if (l_.failed) return;  // an argument it cannot lower: no density to build
-    Value logp = l_.reduce_copy(Op::Sum, Value{log_density(dist, x.node, aligned), plates});
+    Value logp = l_.reduce_copy(Op::Sum, Value{dist::log_density(family, x.node, aligned), plates});
     std::string latent_name = site_->role == sema::Role::Latent ? name : "";
     l_.terms.push_back({logp, latent_name, false});
-    if (!latent_name.empty()) l_.priors[latent_name] = Draw{x, &dist, aligned};
+    if (!latent_name.empty()) l_.priors[latent_name] = Draw{x, &family, aligned};
   }
 
  private:
@@ -68,15 +68,15 @@ class SampleLowering {
   }
 
   // Arguments at the shapes densities.hpp asks for.
-  Args align_args(const sema::Distribution& dist, const std::vector<Value>& args,
+  Args align_args(const dist::Distribution& family, const std::vector<Value>& args,
                   const std::vector<const ast::Plate*>& plates, const ir::Shape& copy) {
     Args out;
     for (std::size_t k = 0; k < args.size(); ++k) {
       const Value& a = args[k];
-      if (dist.shape == sema::ShapeRule::MvNormal && k == 1) {
+      if (family.shape == dist::ShapeRule::MvNormal && k == 1) {
         if (!a.plates.empty()) l_.fail(s_.dist_span, "a per-datapoint Cholesky factor is not supported yet");
         out.push_back(a.node);
-      } else if (dist.shape == sema::ShapeRule::Categorical) {
+      } else if (family.shape == dist::ShapeRule::Categorical) {
         out.push_back(l_.align(a, plates, a.copy_shape()).node);
       } else {
         out.push_back(l_.align(a, plates, copy).node);
@@ -91,7 +91,7 @@ class SampleLowering {
     ir::Shape copy, shape;
     Args args;
   };
-  Site site(const sema::Distribution& dist, const std::string& name, const std::vector<Value>& args) {
+  Site site(const dist::Distribution& family, const std::string& name, const std::vector<Value>& args) {
     const sema::Variable* v = l_.model.find_variable(name);
     VMC_ASSERT(v, "unknown variable after sema");
     Site out;
@@ -101,7 +101,7 @@ class SampleLowering {
     for (std::size_t k = skip; k < v->type.shape.size(); ++k) {
       out.copy.push_back(l_.extent(v->type.shape[k], s_.lhs->span));
     }
-    out.args = align_args(dist, args, out.plates, out.copy);
+    out.args = align_args(family, args, out.plates, out.copy);
     for (const ast::Plate* p : out.plates) out.shape.push_back(l_.plate_extent(*p));
     out.shape.insert(out.shape.end(), out.copy.begin(), out.copy.end());
     return out;
@@ -109,32 +109,23 @@ class SampleLowering {
 
   // The generative pass (sample_model): latents from their priors, data from the likelihood,
   // with each data array's mean beside its draw (what pictures of a decoder show).
-  void generate(const sema::Distribution& dist, const std::string& name, const std::vector<Value>& args) {
+  void generate(const dist::Distribution& family, const std::string& name, const std::vector<Value>& args) {
     if (site_->role == sema::Role::Param) return;  // params are given
     if (site_->role == sema::Role::Latent && l_.reconstructing) {
       // Reconstruction: the latent is what the guide drew for the data (its first sample).
       l_.draws[name] = l_.guide_draws.at(name);
       return;
     }
-    Site at = site(dist, name, args);
+    Site at = site(family, name, args);
     if (l_.failed) return;
-    Value z{nullptr, at.plates};
-    const ir::Node* mean_node = nullptr;
-    if (dist.name == "bernoulli" || dist.name == "bernoulli_logit") {
-      // 1 where u < p: a draw of {0, 1} from uniform noise.
-      const ir::Node* p = dist.name == "bernoulli" ? at.args[0] : ir::unary(Op::Sigmoid, at.args[0]);
-      const ir::Node* u = noise_input(l_, name, ir::InputKind::Uniform, at.shape);
-      z.node = ir::binary(Op::Greater, p, u);
-      mean_node = p;
-    } else if (dist.reparam == sema::Reparam::Yes) {
-      z.node = sample(dist, at.args, noise_input(l_, name, noise_kind(dist), at.shape));
-      mean_node = mean(dist, at.args);
-    } else {
-      l_.fail(s_.dist_span, "sample_model cannot draw from '" + std::string(dist.name) + "' yet");
+    if (!family.sampler.fn) {
+      l_.fail(s_.dist_span, "sample_model cannot draw from '" + std::string(family.name) + "' yet");
       return;
     }
+    Value z{dist::sample(family, at.args, noise_input(l_, name, family.sampler.noise, at.shape)), at.plates};
+    const ir::Node* mean_node = dist::mean(family, at.args);
     if (site_->role == sema::Role::Latent) {
-      l_.draws[name] = Draw{z, &dist, at.args};
+      l_.draws[name] = Draw{z, &family, at.args};
       return;
     }
     l_.generated[name] = z;
@@ -143,21 +134,21 @@ class SampleLowering {
     if (mean_node) outputs.push_back({"mean." + name, mean_node});
   }
 
-  void draw(const sema::Distribution& dist, const std::string& latent, const std::vector<Value>& args) {
-    Site at = site(dist, latent, args);
+  void draw(const dist::Distribution& family, const std::string& latent, const std::vector<Value>& args) {
+    Site at = site(family, latent, args);
     if (l_.failed) return;
     std::vector<const ast::Plate*>& plates = at.plates;
     Args& aligned = at.args;
-    const ir::Node* eps = noise_input(l_, latent, noise_kind(dist), at.shape);
-    Value z{sample(dist, aligned, eps), plates};
+    const ir::Node* eps = noise_input(l_, latent, family.sampler.noise, at.shape);
+    Value z{dist::sample(family, aligned, eps), plates};
     // stl: the score term goes, so log q sees the guide's parameters as constants.
     Args q_args = aligned;
     if (l_.options.estimator == Estimator::Stl) {
       for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
     }
-    Value logq = l_.reduce_copy(Op::Sum, Value{log_density(dist, z.node, q_args), plates});
+    Value logq = l_.reduce_copy(Op::Sum, Value{dist::log_density(family, z.node, q_args), plates});
     l_.terms.push_back({logq, latent, true});
-    l_.draws[latent] = Draw{z, &dist, aligned};
+    l_.draws[latent] = Draw{z, &family, aligned};
   }
 
   Lowerer& l_;

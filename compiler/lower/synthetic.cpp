@@ -40,28 +40,10 @@ double declared_init(const ParamInput& p, std::mt19937_64& rng) {
       default: return v;
     }
   }
-  if (init.kind == sema::ParamInit::Kind::Default || !init.dist) return small(rng);
-  const std::vector<double>& a = init.args;
-  std::string_view name = init.dist->name;
-  auto arg = [&](std::size_t k, double fallback) { return k < a.size() ? a[k] : fallback; };
-  if (name == "normal") return std::normal_distribution<double>(arg(0, 0), arg(1, 1))(rng);
-  if (name == "lognormal") return std::lognormal_distribution<double>(arg(0, 0), arg(1, 1))(rng);
-  if (name == "uniform") return std::uniform_real_distribution<double>(arg(0, 0), arg(1, 1))(rng);
-  if (name == "exponential") return std::exponential_distribution<double>(arg(0, 1))(rng);
-  if (name == "gamma") return std::gamma_distribution<double>(arg(0, 1), 1 / arg(1, 1))(rng);
-  if (name == "cauchy") return std::cauchy_distribution<double>(arg(0, 0), arg(1, 1))(rng);
-  if (name == "student_t") return arg(1, 0) + arg(2, 1) * std::student_t_distribution<double>(arg(0, 3))(rng);
-  if (name == "half_normal") return std::abs(std::normal_distribution<double>(0, arg(0, 1))(rng));
-  std::uniform_real_distribution<double> u(0, 1);
-  double x = u(rng);
-  if (name == "laplace") return arg(0, 0) - arg(1, 1) * (x < 0.5 ? -1 : 1) * std::log(1 - 2 * std::abs(x - 0.5));
-  if (name == "logistic") return arg(0, 0) + arg(1, 1) * std::log(x / (1 - x));
-  if (name == "beta") {
-    double g1 = std::gamma_distribution<double>(arg(0, 1), 1)(rng);
-    double g2 = std::gamma_distribution<double>(arg(1, 1), 1)(rng);
-    return g1 / (g1 + g2);
-  }
-  return small(rng);
+  if (init.kind == sema::ParamInit::Kind::Default) return small(rng);
+  // Sema accepts an init distribution only when its registry entry can draw one.
+  VMC_ASSERT(init.dist && init.dist->init.fn, "an init distribution that cannot draw after sema");
+  return init.dist->init.fn(init.args, rng);
 }
 
 }  // namespace
@@ -132,7 +114,15 @@ ir::Bindings synthetic_bindings(const Lowered& l, const sema::Model& model, cons
     }
     const sema::Variable* v = model.find_variable(d.name);
     VMC_ASSERT(v, "data input '" + d.name + "' without a declaration");
-    const sema::Constraint& c = v->type.constraint;
+    // On the declared bounds, narrowed to the support of every likelihood the data has, so
+    // that a beta's data lies in (0, 1) even when it is declared plain `real`.
+    sema::Constraint c = v->type.constraint;
+    for (const sema::SampleSite& site : model.samples) {
+      if (site.role != sema::Role::Data || site.variable != d.name || !site.dist) continue;
+      dist::Bounds s = dist::bounds(site.dist->support);
+      if (s.lower) c.lower = std::max(c.lower.value_or(*s.lower), *s.lower);
+      if (s.upper) c.upper = std::min(c.upper.value_or(*s.upper), *s.upper);
+    }
     bool is_int = v->type.is_int();
     double lo = c.lower.value_or(is_int ? 0 : -2), hi = c.upper.value_or(is_int ? 3 : 2);
     for (const DataInput& other : l.data) {

@@ -71,4 +71,36 @@ std::vector<std::string> builtin_names() {
   return names;
 }
 
+std::string builtins_reference() {
+  std::string out =
+      "Builtin functions (LANGUAGE.md \"Expressions\"), each an op of the IR (compiler/ir/ops.def).\n"
+      "Elementwise functions keep their argument's shape; two arguments must have equal shapes or\n"
+      "one be a scalar. Reductions of a value give a scalar. int arguments give an int result where\n"
+      "the table says so.\n\n"
+      "| function | arguments | what it computes | int in, int out |\n"
+      "|---|---|---|---|\n";
+  for (const Builtin& b : builtins()) {
+    std::string what, ints;
+    for (ir::Op op : b.ops) {
+      const ir::OpInfo& i = ir::info(op);
+      std::string one;
+      switch (i.category) {
+        case ir::Category::Unary: one = "elementwise"; break;
+        case ir::Category::Binary: one = "elementwise, of two values"; break;
+        case ir::Category::Reduce: one = "the " + std::string(b.name) + " of every element"; break;
+        case ir::Category::Linalg: one = "u' v of two vectors of equal extent"; break;
+        case ir::Category::Leaf:
+        case ir::Category::Select:
+        case ir::Category::Structure: break;
+      }
+      std::string args = i.arity == 1 ? "(x)" : "(a, b)";
+      what += (what.empty() ? "" : "; ") + std::string(b.name) + args + ": " + one;
+      if (i.keeps_int) ints = "yes";
+    }
+    out += "| " + std::string(b.name) + " | " + b.arity_text() + " | " + what + " | " +
+           (ints.empty() ? "no" : ints) + " |\n";
+  }
+  return out;
+}
+
 }  // namespace vmc::sema

@@ -30,5 +30,7 @@ const std::vector<Builtin>& builtins();
 // The entry named `name`, or nullptr.
 const Builtin* find_builtin(std::string_view name);
 std::vector<std::string> builtin_names();
+// The table `vmc help functions` prints (and docs/functions.md holds), one row per builtin.
+std::string builtins_reference();
 
 }  // namespace vmc::sema

@@ -145,15 +145,15 @@ class DeclChecker {
 
   ParamInit check_init(const Constraint& c) {
     ParamInit init;
-    init.dist = find_distribution("normal");
+    init.dist = dist::find("normal");
     init.args = {0, 0.01};
     if (!d_.init) return init;
     const ast::Expr& e = *d_.init;
     const std::string what = "the init of '" + name() + "'";
     if (const auto* call = e.as<ast::Call>()) {
       const std::string& callee = call->callee.name;
-      if (const Distribution* dist = find_distribution(callee)) {
-        return init_distribution(e, *call, *dist);
+      if (const Distribution* d = dist::find(callee)) {
+        return init_distribution(e, *call, *d);
       }
       if (!find_builtin(callee)) {
         const Symbol* fn = a_.global(callee);
@@ -162,7 +162,7 @@ class DeclChecker {
                                                  callee + "' is a fn");
         } else {
           a_.report.error(call->callee.span, "unknown distribution '" + callee + "' in " + what +
-                                                 did_you_mean(callee, distribution_names()));
+                                                 did_you_mean(callee, dist::names()));
         }
         return init;
       }
@@ -189,7 +189,7 @@ class DeclChecker {
 
   ParamInit init_distribution(const ast::Expr& e, const ast::Call& call, const Distribution& dist) {
     ParamInit init{ParamInit::Kind::Distribution, 0, &dist, {}};
-    if (dist.discrete() || dist.shape != ShapeRule::Broadcast) {
+    if (!dist.init.fn) {
       a_.report.error(call.callee.span, quote(dist.name) +
                                             " cannot draw an init; use a scalar continuous "
                                             "distribution such as normal");

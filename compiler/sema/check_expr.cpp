@@ -1,6 +1,6 @@
 #include "sema/check_expr.hpp"
 
-#include "sema/distributions.hpp"
+#include "dist/distribution.hpp"
 #include "support/check.hpp"
 #include "support/suggest.hpp"
 
@@ -181,7 +181,7 @@ Type ExprChecker::call(const ast::Expr& e, const ast::Call& c) {
   if (const Builtin* b = find_builtin(callee)) return builtin_call(e, *b, args);
   const Symbol* sym = lookup(a_, &scope_, callee);
   if (sym && sym->kind == SymbolKind::Fn) return fn_call(e, *sym->fn, args);
-  if (find_distribution(callee)) {
+  if (dist::find(callee)) {
     a_.report.error(c.callee.span, "'" + callee + "' is a distribution, not a function");
   } else if (sym) {
     a_.report.error(c.callee.span, "'" + callee + "' is " + with_article(sym->kind) +

@@ -111,14 +111,14 @@ class SampleChecker {
 
   const Distribution* resolve_distribution() {
     const std::string name = dist_name();
-    if (const Distribution* d = find_distribution(name)) return d;
+    if (const Distribution* d = dist::find(name)) return d;
     Span at = s_.dist.callee.span;
     const Symbol* sym = a_.global(name);
     if (find_builtin(name) || (sym && sym->kind == SymbolKind::Fn)) {
       a_.report.error(at, "'" + name + "' is a function, not a distribution");
     } else {
       a_.report.error(at, "unknown distribution '" + name + "'" +
-                              did_you_mean(name, distribution_names()));
+                              did_you_mean(name, dist::names()));
     }
     return nullptr;
   }

@@ -58,7 +58,7 @@ class FnChecker {
     const std::string& name = fn.name.name;
     if (find_builtin(name)) {
       a_.report.error(fn.name.span, "fn '" + name + "' has the name of a builtin function");
-    } else if (find_distribution(name)) {
+    } else if (dist::find(name)) {
       a_.report.error(fn.name.span, "fn '" + name + "' has the name of a distribution");
     }
     std::map<std::string, Span> seen;

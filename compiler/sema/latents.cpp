@@ -27,14 +27,12 @@ Interval latent_interval(const Constraint& c) {
 // bounds are not known.
 std::optional<Interval> dist_interval(const Distribution& d,
                                       std::optional<std::pair<double, double>> bounds) {
-  switch (d.support) {
-    case Support::Positive: return Interval{0, kInf};
-    case Support::UnitInterval: return Interval{0, 1};
-    case Support::Interval:
-      if (!bounds) return std::nullopt;
-      return Interval{bounds->first, bounds->second};
-    default: return Interval{};
+  if (d.support == Support::Interval) {
+    if (!bounds) return std::nullopt;
+    return Interval{bounds->first, bounds->second};
   }
+  dist::Bounds b = dist::bounds(d.support);
+  return Interval{b.lower.value_or(-kInf), b.upper.value_or(kInf)};
 }
 
 std::string interval_text(const Interval& i) {
@@ -53,9 +51,9 @@ std::string families_for(const Interval& want, bool cholesky) {
   if (std::isfinite(want.lo) && std::isfinite(want.hi))
     return "; use uniform(" + format_number(want.lo) + ", " + format_number(want.hi) + ")";
   std::vector<std::string> names;
-  for (const Distribution& d : distributions()) {
+  for (const Distribution& d : dist::distributions()) {
     std::optional<Interval> i = dist_interval(d, std::nullopt);
-    if (d.reparam == Reparam::Yes && !d.discrete() && i && *i == want) names.emplace_back(d.name);
+    if (d.reparam() == Reparam::Yes && !d.discrete() && i && *i == want) names.emplace_back(d.name);
   }
   if (names.empty()) return "; no guide family has that support";
   return "; use " + join(names, " or ");
@@ -110,12 +108,12 @@ void check_guide_family(Analyzer& a, const ast::Sample& s, const Distribution& f
                         const std::string& latent, std::optional<std::pair<double, double>> bounds) {
   Span at = s.dist.callee.span;
   const std::string name(family.name);
-  if (family.reparam == Reparam::Later) {
+  if (family.reparam() == Reparam::Later) {
     a.report.error(at, "'" + name + "' cannot be a guide family yet: it needs implicit "
                                     "reparameterization, which is not supported");
     return;
   }
-  if (family.reparam == Reparam::No) {
+  if (family.reparam() == Reparam::No) {
     a.report.error(at, "'" + name + "' cannot be a guide family: it is not reparameterizable");
     return;
   }
@@ -158,9 +156,9 @@ void check_latents(Analyzer& a) {
     } else if (m.auto_guide == "meanfield" && v.type.constraint.empty()) {
       // A mean-field guide on an unconstrained latent is a normal; on a constrained one it is a
       // transformed normal, which has no closed-form KL in the table.
-      v.guide_family = find_distribution("normal");
+      v.guide_family = dist::find("normal");
     }
-    v.closed_form_kl = v.prior && v.guide_family && v.guide_family->has_closed_form_kl_with(v.prior->name);
+    v.closed_form_kl = v.prior && v.guide_family && v.guide_family->kl_with(v.prior->name);
   }
   check_local_reads(a);
 }

@@ -10,10 +10,17 @@
 #include <vector>
 
 #include "parse/ast.hpp"
-#include "sema/distributions.hpp"
+#include "dist/distribution.hpp"
 #include "sema/types.hpp"
 
 namespace vmc::sema {
+
+// The registry's entries, as sema records them (dist/distribution.hpp).
+using dist::ArgKind;
+using dist::Distribution;
+using dist::Reparam;
+using dist::ShapeRule;
+using dist::Support;
 
 // Where a dim's value came from.
 enum class DimSource {

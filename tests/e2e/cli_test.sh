@@ -72,6 +72,11 @@ run 0 -h && has stdout check
 run 0 help && { has stdout check; has stdout emit; }
 run 0 help check && { has stdout --set; has stdout MODEL; }
 run 1 help bogus && has stderr bogus
+# The language's tables, from the compiler's own (docs/ holds the same text: golden/docs).
+run 0 help distributions && { has stdout "| normal | mu real, sigma (0, inf) |"; has stdout mvnormal_cholesky; }
+run 0 help functions && { has stdout "| cosh |"; has stdout "| log_sum_exp | 1 or 2 arguments"; }
+run 0 help gamma && { has stdout "gamma(shape, rate)"; has stdout "implicit reparameterization"; }
+run 1 help distribution && has stderr "did you mean 'distributions'?"
 run 0 --version && { has_line stdout "vmc 0.1.0"; [ "$(cat "$out")" = "vmc 0.1.0" ] || fail "$last: stdout is not exactly 'vmc 0.1.0'"; }
 
 run 1 check && { has stderr error; empty stdout; }

@@ -113,42 +113,45 @@ const std::vector<double> kL3 = {1.2, 0, 0, -0.4, 0.7, 0, 0.3, 0.5, 0.9};
 
 }  // namespace
 
-TEST_CASE("densities: the table covers every distribution of sema's table") {
-  for (const sema::Distribution& d : sema::distributions()) {
+TEST_CASE("densities: every registry entry's IR parts build") {
+  for (const dist::Distribution& d : dist::distributions()) {
     INFO(d.name);
     Env env;
     const Node* x = env.vec("x", {0.5, 0.5});
     Args args;
-    if (d.shape == sema::ShapeRule::MvNormal) {
+    if (d.shape == dist::ShapeRule::MvNormal) {
       args = {env.vec("mu", {0, 0}), env.tensor("L", {1, 0, 0, 1}, {2, 2})};
-    } else if (d.shape == sema::ShapeRule::Categorical) {
+    } else if (d.shape == dist::ShapeRule::Categorical) {
       x = env.vec("x", {1, 0});
       args = {env.tensor("logits", {0, 0, 0, 0, 0, 0}, {2, 3})};
     } else {
       for (std::size_t i = 0; i < d.arity(); ++i) args.push_back(env.vec("a" + std::to_string(i), {1, 1}));
     }
-    CHECK_NOTHROW(lower::log_density(d, x, args));
-    if (d.reparam == sema::Reparam::Yes) {
+    CHECK_NOTHROW(dist::log_density(d, x, args));
+    if (d.reparam() == dist::Reparam::Yes) {
       const Node* noise = env.vec("e", {0.5, 0.5});
-      CHECK_NOTHROW(lower::sample(d, args, noise));
+      CHECK_NOTHROW(dist::sample(d, args, noise));
       bool has_moments = d.name != "cauchy";  // no mean, no variance
-      CHECK((lower::mean(d, args) != nullptr) == has_moments);
-      CHECK((lower::stddev(d, args) != nullptr) == has_moments);
+      CHECK((dist::mean(d, args) != nullptr) == has_moments);
+      CHECK((dist::stddev(d, args) != nullptr) == has_moments);
     }
   }
-  // Guides whose KL pairs are listed all have a closed form.
-  for (const sema::Distribution& q : sema::distributions()) {
-    for (std::string_view p : q.kl_with) CHECK(q.has_closed_form_kl_with(p));
+  // Every KL partner names a distribution of the registry, once.
+  for (const dist::Distribution& q : dist::distributions()) {
+    for (const dist::KlPartner& p : q.kl) {
+      CHECK(dist::find(p.prior) != nullptr);
+      CHECK(q.kl_with(p.prior) == &p);
+    }
   }
 }
 
 TEST_CASE("densities: elementwise log densities match the textbook formulas") {
   for (const auto& [name, rows] : points()) {
-    const sema::Distribution& d = dist(name);
+    const dist::Distribution& d = entry(name);
     Env env;
     const Node* x = columns(env, rows, 0, 1, "x")[0];
     Args args = columns(env, rows, 1, d.arity());
-    std::vector<double> got = env.eval(lower::log_density(d, x, args));
+    std::vector<double> got = env.eval(dist::log_density(d, x, args));
     REQUIRE(got.size() == rows.size());
     for (std::size_t i = 0; i < rows.size(); ++i) {
       std::vector<double> a(rows[i].begin() + 1, rows[i].end());
@@ -164,7 +167,7 @@ TEST_CASE("densities: bernoulli_logit is finite and exact at logits of +-50") {
   Env env;
   const Node* x = env.vec("x", {1, 0, 1, 0});
   const Node* l = env.vec("l", {50, 50, -50, -50});
-  std::vector<double> got = env.eval(lower::log_density(dist("bernoulli_logit"), x, {l}));
+  std::vector<double> got = env.eval(dist::log_density(entry("bernoulli_logit"), x, {l}));
   CHECK(near(got[0], -std::exp(-50.0), 1e-12));
   CHECK(near(got[1], -50.0, 1e-15));
   CHECK(near(got[2], -50.0, 1e-15));
@@ -174,10 +177,10 @@ TEST_CASE("densities: bernoulli_logit is finite and exact at logits of +-50") {
 TEST_CASE("densities: scalar arguments broadcast to the value's shape") {
   Env env;
   const Node* x = env.vec("x", {0.2, 0.4, 0.6});
-  const Node* lp = lower::log_density(dist("uniform"), x, {env.scalar("lo", 0), env.scalar("hi", 2)});
+  const Node* lp = dist::log_density(entry("uniform"), x, {env.scalar("lo", 0), env.scalar("hi", 2)});
   CHECK(lp->shape() == x->shape());
   for (double v : env.eval(lp)) CHECK(v == doctest::Approx(-std::log(2.0)));
-  const Node* ln = lower::log_density(dist("normal"), x, {env.scalar("mu", 0), env.scalar("s", 1)});
+  const Node* ln = dist::log_density(entry("normal"), x, {env.scalar("mu", 0), env.scalar("s", 1)});
   CHECK(ln->shape() == x->shape());
   CHECK(env.eval(ln)[1] == doctest::Approx(reference("normal", 0.4, {0, 1})));
 }
@@ -187,7 +190,7 @@ TEST_CASE("densities: categorical_logit is log_softmax at the label") {
   std::vector<double> logits = {0.5, -1, 2, 0, 30, -30, 1, 2, -700, 0, 700, 1};
   const Node* x = env.vec("x", {2, 0, 1});
   const Node* lg = env.tensor("logits", logits, {3, 4});
-  const Node* lp = lower::log_density(dist("categorical_logit"), x, {lg});
+  const Node* lp = dist::log_density(entry("categorical_logit"), x, {lg});
   REQUIRE(lp->shape() == x->shape());
   std::vector<double> got = env.eval(lp);
   int labels[] = {2, 0, 1};
@@ -201,7 +204,7 @@ TEST_CASE("densities: categorical_logit is log_softmax at the label") {
   }
   // Unbatched: a scalar label and logits [K].
   Env one;
-  const Node* lp1 = lower::log_density(dist("categorical_logit"), one.scalar("x", 3),
+  const Node* lp1 = dist::log_density(entry("categorical_logit"), one.scalar("x", 3),
                                        {one.vec("logits", {0.5, -1, 2, 0})});
   CHECK(lp1->is_scalar());
   CHECK(one.eval1(lp1) == doctest::Approx(got[0] - 2));  // logit 0 instead of 2, same row
@@ -214,7 +217,7 @@ TEST_CASE("densities: mvnormal_cholesky matches the covariance form, batched and
   const Node* x = env.tensor("x", xs, {2, 3});
   const Node* mu = env.tensor("mu", mus, {2, 3});
   const Node* l = env.tensor("L", kL3, {3, 3});
-  const Node* lp = lower::log_density(dist("mvnormal_cholesky"), x, {mu, l});
+  const Node* lp = dist::log_density(entry("mvnormal_cholesky"), x, {mu, l});
   REQUIRE(lp->shape() == shape_of({2}));
   std::vector<double> got = env.eval(lp);
   for (std::size_t r = 0; r < 2; ++r) {
@@ -224,14 +227,14 @@ TEST_CASE("densities: mvnormal_cholesky matches the covariance form, batched and
   }
   // No batch axis, and mu given as a scalar.
   Env one;
-  const Node* lp1 = lower::log_density(dist("mvnormal_cholesky"), one.vec("x", {0.3, -1.0, 2.0}),
+  const Node* lp1 = dist::log_density(entry("mvnormal_cholesky"), one.vec("x", {0.3, -1.0, 2.0}),
                                        {one.scalar("mu", 0.5), one.tensor("L", kL3, {3, 3})});
   CHECK(lp1->is_scalar());
   CHECK(one.eval1(lp1) ==
         doctest::Approx(mvnormal_reference({0.3, -1.0, 2.0}, {0.5, 0.5, 0.5}, kL3, 3)).epsilon(1e-12));
   // Two batch axes.
   Env two;
-  const Node* lp2 = lower::log_density(dist("mvnormal_cholesky"), two.tensor("x", xs, {2, 1, 3}),
+  const Node* lp2 = dist::log_density(entry("mvnormal_cholesky"), two.tensor("x", xs, {2, 1, 3}),
                                        {two.tensor("mu", mus, {2, 1, 3}), two.tensor("L", kL3, {3, 3})});
   REQUIRE(lp2->shape() == shape_of({2, 1}));
   std::vector<double> got2 = two.eval(lp2);
@@ -280,7 +283,7 @@ TEST_CASE("densities: continuous densities integrate to one") {
     Env env;
     Args args;
     for (std::size_t j = 0; j < c.args.size(); ++j) args.push_back(env.scalar("a" + std::to_string(j), c.args[j]));
-    std::vector<double> lp = env.eval(lower::log_density(dist(c.name), env.vec("x", xs), args));
+    std::vector<double> lp = env.eval(dist::log_density(entry(c.name), env.vec("x", xs), args));
     double total = 0;
     for (std::size_t i = 0; i < n; ++i) total += std::exp(lp[i]) * jac[i];
     total /= static_cast<double>(n);
@@ -305,7 +308,7 @@ TEST_CASE("densities: mvnormal_cholesky integrates to one in two dimensions") {
   }
   Env env;
   const Node* x = env.tensor("x", xs, {g * g, 2});
-  const Node* lp = lower::log_density(dist("mvnormal_cholesky"), x,
+  const Node* lp = dist::log_density(entry("mvnormal_cholesky"), x,
                                       {env.vec("mu", {0.3, -0.2}), env.tensor("L", {1.1, 0, -0.6, 0.8}, {2, 2})});
   std::vector<double> v = env.eval(lp);
   double total = 0;
@@ -319,7 +322,7 @@ TEST_CASE("densities: discrete densities sum to one over the support") {
     Args a;
     for (std::size_t j = 0; j < args.size(); ++j) a.push_back(env.scalar("a" + std::to_string(j), args[j]));
     double s = 0;
-    for (double v : env.eval(lower::log_density(dist(name), env.vec("x", support), a))) s += std::exp(v);
+    for (double v : env.eval(dist::log_density(entry(name), env.vec("x", support), a))) s += std::exp(v);
     return s;
   };
   auto range = [](int n) {
@@ -333,14 +336,14 @@ TEST_CASE("densities: discrete densities sum to one over the support") {
   CHECK(total("poisson_log", range(300), {std::log(40.0)}) == doctest::Approx(1.0).epsilon(1e-12));
   CHECK(total("binomial_logit", range(12), {12, 0.7}) == doctest::Approx(1.0).epsilon(1e-12));
   Env env;
-  const Node* lp = lower::log_density(dist("categorical_logit"), env.vec("x", {0, 1, 2, 3, 4}),
+  const Node* lp = dist::log_density(entry("categorical_logit"), env.vec("x", {0, 1, 2, 3, 4}),
                                       {env.tensor("logits", std::vector<double>(5, 0.0), {5, 5})});
   double s = 0;
   // Row r's label is r: with every row's logits equal, each is log(1/5).
   for (double v : env.eval(lp)) s += std::exp(v);
   CHECK(s == doctest::Approx(1.0).epsilon(1e-14));
   Env env2;
-  const Node* lp2 = lower::log_density(dist("categorical_logit"), env2.vec("x", {0, 1, 2, 3}),
+  const Node* lp2 = dist::log_density(entry("categorical_logit"), env2.vec("x", {0, 1, 2, 3}),
                                        {env2.vec("logits", {0.3, -2, 1.7, 0.1})});
   double s2 = 0;
   for (double v : env2.eval(lp2)) s2 += std::exp(v);
@@ -350,7 +353,7 @@ TEST_CASE("densities: discrete densities sum to one over the support") {
 TEST_CASE("densities: log density gradients match finite differences") {
   // Away from kinks: laplace's points keep x off mu.
   for (const auto& [name, all_rows] : points()) {
-    const sema::Distribution& d = dist(name);
+    const dist::Distribution& d = entry(name);
     std::vector<std::vector<double>> rows;
     for (const auto& r : all_rows) {
       bool extreme = false;
@@ -366,25 +369,25 @@ TEST_CASE("densities: log density gradients match finite differences") {
     std::vector<const Node*> wrt = args;
     // x too: every formula here is smooth in x, the discrete ones included (lgamma(x + 1)).
     wrt.push_back(x);
-    check_gradient(env, lower::log_density(d, x, args), wrt);
+    check_gradient(env, dist::log_density(d, x, args), wrt);
   }
   SUBCASE("mvnormal_cholesky") {
     Env env;
     const Node* x = env.tensor("x", {0.3, -1.0, 2.0, 1.5, 0.2, -0.7}, {2, 3});
     const Node* mu = env.tensor("mu", {0.1, 0.2, 0.3, -0.5, 0.0, 0.4}, {2, 3});
     const Node* l = env.tensor("L", kL3, {3, 3});
-    check_gradient(env, lower::log_density(dist("mvnormal_cholesky"), x, {mu, l}), {x, mu, l});
+    check_gradient(env, dist::log_density(entry("mvnormal_cholesky"), x, {mu, l}), {x, mu, l});
     Env one;
     const Node* x1 = one.vec("x", {0.3, -1.0, 2.0});
     const Node* mu1 = one.vec("mu", {0.1, 0.2, 0.3});
     const Node* l1 = one.tensor("L", kL3, {3, 3});
-    check_gradient(one, lower::log_density(dist("mvnormal_cholesky"), x1, {mu1, l1}), {x1, mu1, l1});
+    check_gradient(one, dist::log_density(entry("mvnormal_cholesky"), x1, {mu1, l1}), {x1, mu1, l1});
   }
   SUBCASE("categorical_logit") {
     Env env;
     const Node* logits = env.tensor("logits", {0.5, -1, 2, 0, 3, -3, 1, 2}, {2, 4});
     const Node* x = env.vec("x", {2, 1});
-    check_gradient(env, lower::log_density(dist("categorical_logit"), x, {logits}), {logits});
+    check_gradient(env, dist::log_density(entry("categorical_logit"), x, {logits}), {logits});
   }
 }
 
@@ -401,19 +404,19 @@ TEST_CASE("densities: batch axes known only at run time") {
   std::vector<double> xs = {0.3, -1.0, 2.0, 1.5, 0.2, -0.7};
   const Node* x = bind("x", xs, {m, k}, {2, 3});
   const Node* l = env.tensor("L", kL3, {3, 3});
-  const sema::Distribution& mv = dist("mvnormal_cholesky");
-  const Node* lp = lower::log_density(mv, x, {env.vec("mu", {0.1, 0.2, 0.3}), l});
+  const dist::Distribution& mv = entry("mvnormal_cholesky");
+  const Node* lp = dist::log_density(mv, x, {env.vec("mu", {0.1, 0.2, 0.3}), l});
   REQUIRE(lp->shape() == ir::Shape{m});
   std::vector<double> got = env.eval(lp);
   CHECK(got[1] == doctest::Approx(mvnormal_reference({1.5, 0.2, -0.7}, {0.1, 0.2, 0.3}, kL3, 3)).epsilon(1e-12));
-  const Node* z = lower::sample(mv, {env.scalar("zero", 0), l}, x);
+  const Node* z = dist::sample(mv, {env.scalar("zero", 0), l}, x);
   REQUIRE(z->shape() == x->shape());
   CHECK(env.eval(z)[4] == doctest::Approx(-0.4 * 1.5 + 0.7 * 0.2).epsilon(1e-14));
-  const Node* kl = lower::kl_divergence(mv, {x, l}, dist("normal"), {env.scalar("m0", 0), env.scalar("s1", 1)});
+  const Node* kl = dist::kl_divergence(mv, {x, l}, entry("normal"), {env.scalar("m0", 0), env.scalar("s1", 1)});
   REQUIRE(kl->shape() == ir::Shape{m});
   CHECK(env.eval(kl).size() == 2);
   const Node* labels = bind("y", {2, 0}, {m}, {2});
-  const Node* cat = lower::log_density(dist("categorical_logit"), labels, {x});
+  const Node* cat = dist::log_density(entry("categorical_logit"), labels, {x});
   REQUIRE(cat->shape() == ir::Shape{m});
   std::vector<double> c = env.eval(cat);
   CHECK(c[0] == doctest::Approx(2.0 - std::log(std::exp(0.3) + std::exp(-1.0) + std::exp(2.0))).epsilon(1e-13));
@@ -428,18 +431,18 @@ TEST_CASE("densities: extreme values and arguments give finite or -inf log densi
   const std::vector<double> positive = {1e-300, 1e-8, 1, 1e8, 1e300};
   const std::vector<double> unit = {1e-300, 1e-8, 0.5, 1 - 1e-16};
   const std::vector<double> probability = {0, 1e-300, 0.5, 1 - 1e-16, 1};
-  auto values_of = [&](sema::Support s) -> std::vector<double> {
+  auto values_of = [&](dist::Support s) -> std::vector<double> {
     switch (s) {
-      case sema::Support::Positive: return positive;
-      case sema::Support::UnitInterval: return unit;
-      case sema::Support::Binary: return {0, 1};
-      case sema::Support::Count: return {0, 1, 7, 1e6};
-      case sema::Support::BoundedCount: return {0, 1, 5};
-      case sema::Support::Interval: return {0, 0.25, 1};
+      case dist::Support::Positive: return positive;
+      case dist::Support::UnitInterval: return unit;
+      case dist::Support::Binary: return {0, 1};
+      case dist::Support::Count: return {0, 1, 7, 1e6};
+      case dist::Support::BoundedCount: return {0, 1, 5};
+      case dist::Support::Interval: return {0, 0.25, 1};
       default: return real;
     }
   };
-  auto args_of = [&](const sema::Distribution& d, std::size_t i) -> std::vector<double> {
+  auto args_of = [&](const dist::Distribution& d, std::size_t i) -> std::vector<double> {
     std::string_view p = d.params[i].name;
     if (d.name == "uniform") return i == 0 ? std::vector<double>{0} : std::vector<double>{1};
     if (d.name == "binomial_logit" && i == 0) return {5, 1e6};
@@ -448,8 +451,8 @@ TEST_CASE("densities: extreme values and arguments give finite or -inf log densi
     return real;  // mu, logit, log_rate, ...
   };
   int checked = 0;
-  for (const sema::Distribution& d : sema::distributions()) {
-    if (d.shape != sema::ShapeRule::Broadcast) continue;
+  for (const dist::Distribution& d : dist::distributions()) {
+    if (d.shape != dist::ShapeRule::Broadcast) continue;
     // Every combination of x and the arguments, one row each.
     std::vector<std::vector<double>> rows = {{}};
     auto extend = [&](const std::vector<double>& options) {
@@ -466,7 +469,7 @@ TEST_CASE("densities: extreme values and arguments give finite or -inf log densi
     for (std::size_t i = 0; i < d.arity(); ++i) extend(args_of(d, i));
     Env env;
     const Node* x = columns(env, rows, 0, 1, "x")[0];
-    std::vector<double> got = env.eval(lower::log_density(d, x, columns(env, rows, 1, d.arity())));
+    std::vector<double> got = env.eval(dist::log_density(d, x, columns(env, rows, 1, d.arity())));
     REQUIRE(got.size() == rows.size());
     for (std::size_t r = 0; r < rows.size(); ++r) {
       std::ostringstream where;
@@ -484,7 +487,7 @@ TEST_CASE("densities: extreme values and arguments give finite or -inf log densi
   // is certain (log 1 = 0), at the other impossible.
   Env env;
   const Node* x = env.vec("x", {0, 1, 1, 0});
-  std::vector<double> got = env.eval(lower::log_density(dist("bernoulli"), x, {env.vec("p", {0, 0, 1, 1})}));
+  std::vector<double> got = env.eval(dist::log_density(entry("bernoulli"), x, {env.vec("p", {0, 0, 1, 1})}));
   CHECK(got[0] == 0);
   CHECK(got[1] == -std::numeric_limits<double>::infinity());
   CHECK(got[2] == 0);
@@ -499,7 +502,7 @@ TEST_CASE("densities: categorical_logit and mvnormal_cholesky at extreme argumen
     std::vector<double> logits = {1e300, -1e300, 0, -1e300, -1e300, -1e300, 1e300, 1e300, 1e300};
     const Node* x = env.vec("x", {0, 1, 2});
     std::vector<double> got =
-        env.eval(lower::log_density(dist("categorical_logit"), x, {env.tensor("logits", logits, {3, 3})}));
+        env.eval(dist::log_density(entry("categorical_logit"), x, {env.tensor("logits", logits, {3, 3})}));
     CHECK(got[0] == 0);                 // the label holds all the mass
     CHECK(got[1] == doctest::Approx(-std::log(3.0)));  // three equal logits, however large
     CHECK(got[2] == doctest::Approx(-std::log(3.0)));
@@ -510,7 +513,7 @@ TEST_CASE("densities: categorical_logit and mvnormal_cholesky at extreme argumen
       const Node* x = env.vec("x", {v, -v});
       const Node* mu = env.vec("mu", {0, 0});
       const Node* l = env.tensor("L", {d, 0, 0.5 * d, d}, {2, 2});
-      double got = env.eval1(lower::log_density(dist("mvnormal_cholesky"), x, {mu, l}));
+      double got = env.eval1(dist::log_density(entry("mvnormal_cholesky"), x, {mu, l}));
       INFO("mvnormal_cholesky(x = ±" << v << ", L diagonal " << d << ") = " << got);
       CHECK(!std::isnan(got));
       CHECK(got != std::numeric_limits<double>::infinity());

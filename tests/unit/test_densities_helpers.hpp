@@ -18,19 +18,18 @@
 #include "diff/simplify.hpp"
 #include "ir/builder.hpp"
 #include "ir/interpreter.hpp"
-#include "lower/densities.hpp"
-#include "sema/distributions.hpp"
+#include "dist/distribution.hpp"
 
 namespace densities_test {
 
 using namespace vmc;
 using ir::Node;
-using lower::Args;
+using dist::Args;
 using Dims = std::vector<std::int64_t>;
 constexpr double kPi = std::numbers::pi;
 
-inline const sema::Distribution& dist(std::string_view name) {
-  const sema::Distribution* d = sema::find_distribution(name);
+inline const dist::Distribution& entry(std::string_view name) {
+  const dist::Distribution* d = dist::find(name);
   REQUIRE_MESSAGE(d != nullptr, name);
   return *d;
 }

@@ -1,4 +1,4 @@
-// The closed-form KL registry (lower::kl_divergence): every (guide, prior) pair sema lists has a
+// The closed-form KL registry (dist::kl_divergence): every (guide, prior) pair sema lists has a
 // closed form, which matches a Monte-Carlo estimate E_q[log q − log p] (draws from our own
 // samplers, or from std:: for gamma and beta, scored by our own log densities), is 0 at q = p
 // and has gradients that match finite differences.
@@ -54,10 +54,10 @@ std::vector<double> draws(const KlCase& c, std::size_t n, std::uint64_t seed) {
     }
     return out;
   }
-  const sema::Distribution& d = dist(c.q);
+  const dist::Distribution& d = entry(c.q);
   Env env;
-  const Node* noise = env.vec("eps", noise_for(lower::noise_kind(d), n, seed), lower::noise_kind(d));
-  return env.eval(lower::sample(d, scalars(env, c.q_args, "q"), noise));
+  const Node* noise = env.vec("eps", noise_for(d.sampler.noise, n, seed), d.sampler.noise);
+  return env.eval(dist::sample(d, scalars(env, c.q_args, "q"), noise));
 }
 
 // Monte-Carlo E_q[log q − log p]: mean and standard error.
@@ -68,21 +68,21 @@ std::pair<double, double> monte_carlo(Env& env, const Node* log_q, const Node* l
 
 }  // namespace
 
-TEST_CASE("densities/kl: the registry covers exactly sema's kl_with pairs") {
+TEST_CASE("densities/kl: the tests cover exactly the registry's KL partners") {
   std::set<std::pair<std::string, std::string>> tested;
   for (const KlCase& c : elementwise_cases()) tested.insert({c.q, c.p});
   tested.insert({"mvnormal_cholesky", "normal"});
   tested.insert({"mvnormal_cholesky", "mvnormal_cholesky"});
   std::set<std::pair<std::string, std::string>> listed;
-  for (const sema::Distribution& d : sema::distributions()) {
-    for (std::string_view p : d.kl_with) listed.insert({std::string(d.name), std::string(p)});
+  for (const dist::Distribution& d : dist::distributions()) {
+    for (const dist::KlPartner& p : d.kl) listed.insert({std::string(d.name), std::string(p.prior)});
   }
   CHECK(tested == listed);
   // Pairs without a closed form give nullptr.
   Env env;
-  CHECK(lower::kl_divergence(dist("normal"), scalars(env, {0, 1}, "q"), dist("laplace"),
+  CHECK(dist::kl_divergence(entry("normal"), scalars(env, {0, 1}, "q"), entry("laplace"),
                              scalars(env, {0, 1}, "p")) == nullptr);
-  CHECK(lower::kl_divergence(dist("cauchy"), scalars(env, {0, 1}, "q"), dist("cauchy"),
+  CHECK(dist::kl_divergence(entry("cauchy"), scalars(env, {0, 1}, "q"), entry("cauchy"),
                              scalars(env, {0, 1}, "p")) == nullptr);
 }
 
@@ -93,11 +93,11 @@ TEST_CASE("densities/kl: elementwise closed forms match Monte Carlo") {
     INFO(c.q << " || " << c.p << " " << c.q_args[0]);
     Env env;
     Args qa = scalars(env, c.q_args, "q"), pa = scalars(env, c.p_args, "p");
-    double kl = env.eval1(lower::kl_divergence(dist(c.q), qa, dist(c.p), pa));
+    double kl = env.eval1(dist::kl_divergence(entry(c.q), qa, entry(c.p), pa));
     const Node* z = env.vec("z", draws(c, n, seed++));
     double mc = 0, se = 0;  // not a structured binding: INFO captures them (Clang < 16)
-    std::tie(mc, se) = monte_carlo(env, lower::log_density(dist(c.q), z, qa),
-                                lower::log_density(dist(c.p), z, pa));
+    std::tie(mc, se) = monte_carlo(env, dist::log_density(entry(c.q), z, qa),
+                                dist::log_density(entry(c.p), z, pa));
     INFO("closed form " << kl << ", Monte Carlo " << mc << " +- " << se);
     CHECK(kl >= 0);
     CHECK(std::abs(kl - mc) <= 4 * se + 1e-9);
@@ -109,7 +109,7 @@ TEST_CASE("densities/kl: the corrected Gaussian KL of the seed note's step 4") {
   Env env;
   const Node* mu = env.vec("mu", {0.0, 1.2, -0.7, 3.0});
   const Node* sigma = env.vec("sigma", {1.0, 0.4, 2.5, 1e-3});
-  const Node* kl = lower::kl_divergence(dist("normal"), {mu, sigma}, dist("normal"),
+  const Node* kl = dist::kl_divergence(entry("normal"), {mu, sigma}, entry("normal"),
                                         {env.scalar("zero", 0), env.scalar("one", 1)});
   REQUIRE(kl->shape() == mu->shape());
   std::vector<double> got = env.eval(kl);
@@ -127,17 +127,17 @@ TEST_CASE("densities/kl: mvnormal_cholesky closed forms match Monte Carlo") {
   Env env;
   const Node* mu_q = env.vec("mu_q", kMuQ);
   const Node* lq = env.tensor("Lq", kLq, {3, 3});
-  const Node* z = lower::sample(dist("mvnormal_cholesky"), {mu_q, lq},
+  const Node* z = dist::sample(entry("mvnormal_cholesky"), {mu_q, lq},
                                 env.tensor("eps", normals(3 * n, 77), {rows, 3}, ir::InputKind::Noise));
-  const Node* log_q = lower::log_density(dist("mvnormal_cholesky"), z, {mu_q, lq});
+  const Node* log_q = dist::log_density(entry("mvnormal_cholesky"), z, {mu_q, lq});
   SUBCASE("against independent normals") {
     const Node* mu_p = env.vec("mu_p", kMuP);
     const Node* sigma_p = env.vec("sigma_p", kSigmaP);
-    double kl = env.eval1(lower::kl_divergence(dist("mvnormal_cholesky"), {mu_q, lq}, dist("normal"),
+    double kl = env.eval1(dist::kl_divergence(entry("mvnormal_cholesky"), {mu_q, lq}, entry("normal"),
                                                {mu_p, sigma_p}));
     ir::Shape full = z->shape();
     const Node* log_p = ir::sum(
-        lower::log_density(dist("normal"), z, {ir::broadcast(mu_p, full), ir::broadcast(sigma_p, full)}), 1);
+        dist::log_density(entry("normal"), z, {ir::broadcast(mu_p, full), ir::broadcast(sigma_p, full)}), 1);
     double mc = 0, se = 0;  // not a structured binding: INFO captures them (Clang < 16)
     std::tie(mc, se) = monte_carlo(env, log_q, log_p);
     INFO("closed form " << kl << ", Monte Carlo " << mc << " +- " << se);
@@ -146,10 +146,10 @@ TEST_CASE("densities/kl: mvnormal_cholesky closed forms match Monte Carlo") {
   SUBCASE("against another mvnormal_cholesky") {
     const Node* mu_p = env.vec("mu_p", kMuP);
     const Node* lp = env.tensor("Lp", kLp, {3, 3});
-    double kl = env.eval1(lower::kl_divergence(dist("mvnormal_cholesky"), {mu_q, lq},
-                                               dist("mvnormal_cholesky"), {mu_p, lp}));
+    double kl = env.eval1(dist::kl_divergence(entry("mvnormal_cholesky"), {mu_q, lq},
+                                               entry("mvnormal_cholesky"), {mu_p, lp}));
     double mc = 0, se = 0;  // not a structured binding: INFO captures them (Clang < 16)
-    std::tie(mc, se) = monte_carlo(env, log_q, lower::log_density(dist("mvnormal_cholesky"), z, {mu_p, lp}));
+    std::tie(mc, se) = monte_carlo(env, log_q, dist::log_density(entry("mvnormal_cholesky"), z, {mu_p, lp}));
     INFO("closed form " << kl << ", Monte Carlo " << mc << " +- " << se);
     CHECK(std::abs(kl - mc) <= 4 * se);
   }
@@ -161,18 +161,18 @@ TEST_CASE("densities/kl: every closed form is 0 when q = p") {
     INFO(c.q);
     Env env;
     Args qa = scalars(env, c.q_args, "q");
-    CHECK(std::abs(env.eval1(lower::kl_divergence(dist(c.q), qa, dist(c.p), qa))) <= 1e-14);
+    CHECK(std::abs(env.eval1(dist::kl_divergence(entry(c.q), qa, entry(c.p), qa))) <= 1e-14);
   }
   Env env;
   Args q = {env.scalar("rate", 1.7)};
-  CHECK(std::abs(env.eval1(lower::kl_divergence(dist("exponential"), q, dist("gamma"),
+  CHECK(std::abs(env.eval1(dist::kl_divergence(entry("exponential"), q, entry("gamma"),
                                                 {env.scalar("one", 1), q[0]}))) <= 1e-14);
   Args mv = {env.vec("mu", kMuQ), env.tensor("L", kLq, {3, 3})};
-  CHECK(std::abs(env.eval1(lower::kl_divergence(dist("mvnormal_cholesky"), mv,
-                                                dist("mvnormal_cholesky"), mv))) <= 1e-14);
+  CHECK(std::abs(env.eval1(dist::kl_divergence(entry("mvnormal_cholesky"), mv,
+                                                entry("mvnormal_cholesky"), mv))) <= 1e-14);
   // A diagonal L against the normals with those sds.
   Args diag = {env.vec("mu2", kMuP), env.tensor("D", {1.5, 0, 0, 0, 0.7, 0, 0, 0, 2.0}, {3, 3})};
-  CHECK(std::abs(env.eval1(lower::kl_divergence(dist("mvnormal_cholesky"), diag, dist("normal"),
+  CHECK(std::abs(env.eval1(dist::kl_divergence(entry("mvnormal_cholesky"), diag, entry("normal"),
                                                 {diag[0], env.vec("sd", kSigmaP)}))) <= 1e-14);
 }
 
@@ -185,7 +185,7 @@ TEST_CASE("densities/kl: mvnormal_cholesky KLs are per vector over batch axes") 
     Args p = prior == "normal"
                  ? Args{env.tensor("mp", {0.1, 0.2, -0.3, 0, 0, 0}, {2, 3}), env.tensor("sp", {1.5, 0.7, 2, 1, 1, 1}, {2, 3})}
                  : Args{env.tensor("mp", {0.1, 0.2, -0.3, 0, 0, 0}, {2, 3}), env.tensor("Lp", kLp, {3, 3})};
-    const Node* kl = lower::kl_divergence(dist("mvnormal_cholesky"), q, dist(prior), p);
+    const Node* kl = dist::kl_divergence(entry("mvnormal_cholesky"), q, entry(prior), p);
     REQUIRE(kl->shape() == shape_of({2}));
     std::vector<double> got = env.eval(kl);
     for (std::size_t r = 0; r < 2; ++r) {
@@ -197,7 +197,7 @@ TEST_CASE("densities/kl: mvnormal_cholesky KLs are per vector over batch axes") 
       Args p1 = prior == "normal"
                     ? Args{row("mp", {0.1, 0.2, -0.3, 0, 0, 0}), row("sp", {1.5, 0.7, 2, 1, 1, 1})}
                     : Args{row("mp", {0.1, 0.2, -0.3, 0, 0, 0}), one.tensor("Lp", kLp, {3, 3})};
-      CHECK(near(got[r], one.eval1(lower::kl_divergence(dist("mvnormal_cholesky"), q1, dist(prior), p1)), 1e-13));
+      CHECK(near(got[r], one.eval1(dist::kl_divergence(entry("mvnormal_cholesky"), q1, entry(prior), p1)), 1e-13));
     }
   }
 }
@@ -209,14 +209,14 @@ TEST_CASE("densities/kl: closed-form gradients match finite differences") {
     Args qa = scalars(env, c.q_args, "q"), pa = scalars(env, c.p_args, "p");
     std::vector<const Node*> wrt = qa;
     wrt.insert(wrt.end(), pa.begin(), pa.end());
-    check_gradient(env, lower::kl_divergence(dist(c.q), qa, dist(c.p), pa), wrt);
+    check_gradient(env, dist::kl_divergence(entry(c.q), qa, entry(c.p), pa), wrt);
   }
   Env env;
   Args q = {env.vec("mu_q", kMuQ), env.tensor("Lq", kLq, {3, 3})};
   Args pn = {env.vec("mu_p", kMuP), env.vec("sigma_p", kSigmaP)};
   Args pm = {pn[0], env.tensor("Lp", kLp, {3, 3})};
-  check_gradient(env, lower::kl_divergence(dist("mvnormal_cholesky"), q, dist("normal"), pn),
+  check_gradient(env, dist::kl_divergence(entry("mvnormal_cholesky"), q, entry("normal"), pn),
                  {q[0], q[1], pn[0], pn[1]});
-  check_gradient(env, lower::kl_divergence(dist("mvnormal_cholesky"), q, dist("mvnormal_cholesky"), pm),
+  check_gradient(env, dist::kl_divergence(entry("mvnormal_cholesky"), q, entry("mvnormal_cholesky"), pm),
                  {q[0], q[1], pm[0], pm[1]});
 }

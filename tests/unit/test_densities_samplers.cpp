@@ -68,10 +68,10 @@ const std::vector<double> kL3 = {1.2, 0, 0, -0.4, 0.7, 0, 0.3, 0.5, 0.9};
 TEST_CASE("densities/samplers: noise kinds") {
   using K = ir::InputKind;
   for (std::string_view n : {"normal", "lognormal", "half_normal", "mvnormal_cholesky"}) {
-    CHECK(lower::noise_kind(dist(n)) == K::Noise);
+    CHECK(entry(n).sampler.noise == K::Noise);
   }
   for (std::string_view n : {"laplace", "logistic", "cauchy", "exponential", "uniform"}) {
-    CHECK(lower::noise_kind(dist(n)) == K::Uniform);
+    CHECK(entry(n).sampler.noise == K::Uniform);
   }
 }
 
@@ -80,10 +80,10 @@ TEST_CASE("densities/samplers: draws have the distribution's mean and variance")
   std::uint64_t seed = 11;
   for (const SamplerCase& c : sampler_cases()) {
     INFO(c.name);
-    const sema::Distribution& d = dist(c.name);
+    const dist::Distribution& d = entry(c.name);
     Env env;
-    const Node* noise = env.vec("eps", noise_for(lower::noise_kind(d), n, seed++), lower::noise_kind(d));
-    const Node* z = lower::sample(d, scalar_args(env, c.args), noise);
+    const Node* noise = env.vec("eps", noise_for(d.sampler.noise, n, seed++), d.sampler.noise);
+    const Node* z = dist::sample(d, scalar_args(env, c.args), noise);
     REQUIRE(z->shape() == noise->shape());
     std::vector<double> draws = env.eval(z);
     if (c.name == "cauchy") {  // no moments: its quartiles are mu - sigma, mu, mu + sigma
@@ -107,12 +107,12 @@ TEST_CASE("densities/samplers: each sampler is the inverse CDF or affine map it 
   const std::vector<double> es = {-3.5, -0.2, 0.0, 0.9, 4.0};
   for (const SamplerCase& c : sampler_cases()) {
     INFO(c.name);
-    const sema::Distribution& d = dist(c.name);
-    bool uniform = lower::noise_kind(d) == ir::InputKind::Uniform;
+    const dist::Distribution& d = entry(c.name);
+    bool uniform = d.sampler.noise == ir::InputKind::Uniform;
     const std::vector<double>& noise = uniform ? us : es;
     Env env;
     std::vector<double> draws =
-        env.eval(lower::sample(d, scalar_args(env, c.args), env.vec("eps", noise, lower::noise_kind(d))));
+        env.eval(dist::sample(d, scalar_args(env, c.args), env.vec("eps", noise, d.sampler.noise)));
     for (std::size_t i = 0; i < noise.size(); ++i) {
       INFO("noise " << noise[i] << " -> " << draws[i]);
       if (uniform) {
@@ -127,18 +127,18 @@ TEST_CASE("densities/samplers: each sampler is the inverse CDF or affine map it 
 TEST_CASE("densities/samplers: sampler gradients at fixed noise match finite differences") {
   for (const SamplerCase& c : sampler_cases()) {
     INFO(c.name);
-    const sema::Distribution& d = dist(c.name);
+    const dist::Distribution& d = entry(c.name);
     Env env;
-    bool uniform = lower::noise_kind(d) == ir::InputKind::Uniform;
+    bool uniform = d.sampler.noise == ir::InputKind::Uniform;
     std::vector<double> noise = uniform ? std::vector<double>{0.1, 0.45, 0.8} : std::vector<double>{-1.3, 0.4, 2.2};
-    const Node* eps = env.vec("eps", noise, lower::noise_kind(d));
+    const Node* eps = env.vec("eps", noise, d.sampler.noise);
     // Elementwise arguments, varied per element.
     Args args;
     for (std::size_t j = 0; j < c.args.size(); ++j) {
       double v = c.args[j];
       args.push_back(env.vec("a" + std::to_string(j), {v, v * 1.1 + 0.05, v * 0.9 + 0.1}));
     }
-    check_gradient(env, lower::sample(d, args, eps), args);
+    check_gradient(env, dist::sample(d, args, eps), args);
   }
 }
 
@@ -147,7 +147,7 @@ TEST_CASE("densities/samplers: mvnormal_cholesky draws mu + L eps per row") {
   std::vector<double> mu = {0.5, -1.0, 2.0};
   Env env;
   const Node* eps = env.tensor("eps", normals(3 * n, 5), {static_cast<std::int64_t>(n), 3}, ir::InputKind::Noise);
-  const Node* z = lower::sample(dist("mvnormal_cholesky"), {env.vec("mu", mu), env.tensor("L", kL3, {3, 3})}, eps);
+  const Node* z = dist::sample(entry("mvnormal_cholesky"), {env.vec("mu", mu), env.tensor("L", kL3, {3, 3})}, eps);
   REQUIRE(z->shape() == eps->shape());
   std::vector<double> draws = env.eval(z);
   const std::vector<double>& e = env.b.inputs.at("eps").values;
@@ -182,7 +182,7 @@ TEST_CASE("densities/samplers: mvnormal_cholesky draws mu + L eps per row") {
   Env one;
   std::vector<double> full = kL3;
   full[1] = 9, full[2] = -9, full[5] = 4;
-  const Node* z1 = lower::sample(dist("mvnormal_cholesky"), {one.vec("mu", mu), one.tensor("L", full, {3, 3})},
+  const Node* z1 = dist::sample(entry("mvnormal_cholesky"), {one.vec("mu", mu), one.tensor("L", full, {3, 3})},
                                  one.vec("eps", {0.3, -1.1, 0.6}, ir::InputKind::Noise));
   std::vector<double> got = one.eval(z1);
   for (std::size_t i = 0; i < 3; ++i) {
@@ -198,7 +198,7 @@ TEST_CASE("densities/samplers: mvnormal_cholesky sampler gradients") {
   const Node* l = env.tensor("L", kL3, {3, 3});
   const Node* eps = env.tensor("eps", {0.3, -1.1, 0.6, 1.4, 0.2, -0.5}, {2, 3}, ir::InputKind::Noise);
   // A weighted sum so every entry's gradient differs.
-  const Node* w = ir::mul(lower::sample(dist("mvnormal_cholesky"), {mu, l}, eps),
+  const Node* w = ir::mul(dist::sample(entry("mvnormal_cholesky"), {mu, l}, eps),
                           env.tensor("w", {1, -2, 3, 0.5, 1.5, -1}, {2, 3}));
   check_gradient(env, w, {mu, l});
 }
@@ -225,20 +225,20 @@ TEST_CASE("densities/samplers: means and standard deviations of the guide famili
     INFO(c.name);
     Env env;
     Args args = scalar_args(env, c.args);
-    const Node* m = lower::mean(dist(c.name), args);
-    const Node* s = lower::stddev(dist(c.name), args);
+    const Node* m = dist::mean(entry(c.name), args);
+    const Node* s = dist::stddev(entry(c.name), args);
     REQUIRE((m && s));
     CHECK(env.eval1(m) == doctest::Approx(c.mean).epsilon(1e-14));
     CHECK(env.eval1(s) == doctest::Approx(c.sd).epsilon(1e-14));
   }
   Env env;
-  CHECK(lower::mean(dist("cauchy"), scalar_args(env, {0, 1})) == nullptr);
-  CHECK(lower::stddev(dist("cauchy"), scalar_args(env, {0, 1})) == nullptr);
+  CHECK(dist::mean(entry("cauchy"), scalar_args(env, {0, 1})) == nullptr);
+  CHECK(dist::stddev(entry("cauchy"), scalar_args(env, {0, 1})) == nullptr);
   // mvnormal_cholesky: mu, and the marginal sds sqrt(diag(L Lᵀ)), per row.
   const Node* mu = env.tensor("mu", {0.5, -1.0, 2.0, 0.1, 0.2, 0.3}, {2, 3});
   Args mv = {mu, env.tensor("L", kL3, {3, 3})};
-  const Node* m = lower::mean(dist("mvnormal_cholesky"), mv);
-  const Node* s = lower::stddev(dist("mvnormal_cholesky"), mv);
+  const Node* m = dist::mean(entry("mvnormal_cholesky"), mv);
+  const Node* s = dist::stddev(entry("mvnormal_cholesky"), mv);
   REQUIRE(s->shape() == mu->shape());
   CHECK(env.eval(m) == env.b.inputs.at("mu").values);
   std::vector<double> sd = env.eval(s);

@@ -1,12 +1,12 @@
-// Internal to lower/densities.cpp and lower/kl.cpp: a thin value wrapper so density formulas
-// read like formulas (x - mu, 0.5 * square(z), log(sigma)), and the few shape helpers that the
+// Internal to the registry (registry.cpp, kl.cpp): a thin value wrapper so density formulas read
+// like formulas (x - mu, 0.5 * square(z), log(sigma)), and the few shape helpers that the
 // multivariate normal's density, sampler and KLs share.
 #pragma once
 
 #include "ir/builder.hpp"
 #include "ir/node.hpp"
 
-namespace vmc::lower::detail {
+namespace vmc::dist::detail {
 
 // A node, with arithmetic. Scalars broadcast as in ir::binary; doubles become scalar constants.
 struct V {
@@ -75,4 +75,4 @@ const ir::Node* log_abs_det(const ir::Node* lower);
 // The marginal variances diag(L Lᵀ) = the row sums of tril(L)²: [K].
 const ir::Node* marginal_variance(const ir::Node* lower);
 
-}  // namespace vmc::lower::detail
+}  // namespace vmc::dist::detail

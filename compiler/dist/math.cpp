@@ -1,8 +1,8 @@
-#include "lower/density_math.hpp"
+#include "dist/math.hpp"
 
 #include "support/check.hpp"
 
-namespace vmc::lower::detail {
+namespace vmc::dist::detail {
 namespace {
 
 // `rows` [B..., K] as a matrix [rows, K] (B... = one axis or none need no reshape), and back.
@@ -57,4 +57,4 @@ const ir::Node* marginal_variance(const ir::Node* lower) {
   return ir::sum(ir::square(ir::tril(lower)), 1);
 }
 
-}  // namespace vmc::lower::detail
+}  // namespace vmc::dist::detail

@@ -1,16 +1,12 @@
-// The closed-form KL(q ‖ p) registry: one row per (guide family, prior) pair of sema's
-// `kl_with` lists, checked against them at first use. Elementwise, except for mvnormal_cholesky
-// guides (one KL per vector, [B...]).
-#include <string>
+// The closed-form KL(q ‖ p) formulas the registry's entries list as their KL partners
+// (registry.cpp). Elementwise, except for mvnormal_cholesky guides (one KL per vector, [B...]).
+#include "dist/kl.hpp"
 
-#include "lower/densities.hpp"
-#include "lower/density_math.hpp"
-#include "support/check.hpp"
+#include "dist/math.hpp"
 
-namespace vmc::lower {
+namespace vmc::dist::detail {
 namespace {
 
-using namespace detail;
 using ir::Node;
 
 V normal_kl(V mu_q, V sigma_q, V mu_p, V sigma_p) {
@@ -22,6 +18,8 @@ V gamma_kl(V shape_q, V rate_q, V shape_p, V rate_p) {
   return (shape_q - shape_p) * digamma(shape_q) - lgamma(shape_q) + lgamma(shape_p) +
          shape_p * (log(rate_q) - log(rate_p)) + shape_q * (rate_p - rate_q) / rate_q;
 }
+
+}  // namespace
 
 const Node* kl_normal_normal(const Args& q, const Args& p) {
   return normal_kl(q[0], q[1], p[0], p[1]);
@@ -93,57 +91,4 @@ const Node* kl_mvnormal_mvnormal(const Args& q, const Args& p) {
                 2.0 * V(log_abs_det(lq)));
 }
 
-using KlFn = const Node* (*)(const Args& q, const Args& p);
-
-struct KlEntry {
-  std::string_view q, p;
-  KlFn kl;
-};
-
-const KlEntry kRegistry[] = {
-    {"normal", "normal", kl_normal_normal},
-    {"lognormal", "lognormal", kl_lognormal_lognormal},
-    {"laplace", "laplace", kl_laplace_laplace},
-    {"exponential", "exponential", kl_exponential_exponential},
-    {"exponential", "gamma", kl_exponential_gamma},
-    {"gamma", "gamma", kl_gamma_gamma},
-    {"beta", "beta", kl_beta_beta},
-    {"uniform", "uniform", kl_uniform_uniform},
-    {"mvnormal_cholesky", "normal", kl_mvnormal_normal},
-    {"mvnormal_cholesky", "mvnormal_cholesky", kl_mvnormal_mvnormal},
-};
-
-const KlEntry* find(std::string_view q, std::string_view p) {
-  for (const KlEntry& e : kRegistry) {
-    if (e.q == q && e.p == p) return &e;
-  }
-  return nullptr;
-}
-
-// Every pair sema lists has a row here, and every row is a pair sema lists.
-void check_registry() {
-  std::size_t listed = 0;
-  for (const sema::Distribution& d : sema::distributions()) {
-    for (std::string_view prior : d.kl_with) {
-      VMC_ASSERT(find(d.name, prior), "no closed-form KL for " + std::string(d.name) + " || " +
-                                          std::string(prior));
-      ++listed;
-    }
-  }
-  VMC_ASSERT(listed == std::size(kRegistry), "the KL registry has pairs sema does not list");
-}
-
-}  // namespace
-
-const Node* kl_divergence(const sema::Distribution& q, const Args& q_args,
-                          const sema::Distribution& p, const Args& p_args) {
-  static const bool checked = (check_registry(), true);
-  (void)checked;
-  const KlEntry* e = find(q.name, p.name);
-  if (!e) return nullptr;
-  VMC_ASSERT(q_args.size() == q.arity() && p_args.size() == p.arity(),
-             "wrong number of KL arguments");
-  return e->kl(q_args, p_args);
-}
-
-}  // namespace vmc::lower
+}  // namespace vmc::dist::detail

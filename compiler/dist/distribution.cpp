@@ -1,0 +1,181 @@
+// The registry's queries and the IR parts with their shapes checked; the entries are in
+// registry.cpp.
+#include "dist/distribution.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ir/builder.hpp"
+#include "support/check.hpp"
+
+namespace vmc::dist {
+
+std::string to_string(Support s) {
+  switch (s) {
+    case Support::Real: return "real";
+    case Support::Positive: return "(0, inf)";
+    case Support::UnitInterval: return "(0, 1)";
+    case Support::Interval: return "(lo, hi)";
+    case Support::RealVector: return "real vectors";
+    case Support::Binary: return "{0, 1}";
+    case Support::Count: return "{0, 1, ...}";
+    case Support::BoundedCount: return "{0, ..., n}";
+    case Support::Categorical: return "{0, ..., K-1}";
+    case Support::Cholesky: return "cholesky factors";
+  }
+  return "?";
+}
+
+bool discrete(Support s) {
+  return s == Support::Binary || s == Support::Count || s == Support::BoundedCount || s == Support::Categorical;
+}
+
+Bounds bounds(Support s) {
+  switch (s) {
+    case Support::Positive:
+    case Support::Count:
+    case Support::BoundedCount:
+    case Support::Categorical:
+      return {0.0, std::nullopt};
+    case Support::UnitInterval:
+    case Support::Binary:
+      return {0.0, 1.0};
+    case Support::Real:
+    case Support::Interval:
+    case Support::RealVector:
+    case Support::Cholesky:
+      return {};
+  }
+  return {};
+}
+
+std::optional<std::string> outside(Support s, double v, bool is_int) {
+  switch (s) {
+    case Support::Binary:
+      if (is_int ? (v != 0 && v != 1) : (v < 0 || v > 1)) return is_int ? "{0, 1}" : "[0, 1]";
+      return std::nullopt;
+    case Support::Positive:
+      if (!(v > 0)) return "(0, inf)";
+      return std::nullopt;
+    case Support::UnitInterval:
+      if (!(v > 0 && v < 1)) return "(0, 1)";
+      return std::nullopt;
+    case Support::Count:
+    case Support::BoundedCount:
+    case Support::Categorical:
+      if (v < 0 || v != std::trunc(v)) return "integers >= 0";
+      return std::nullopt;
+    case Support::Real:
+    case Support::Interval:  // its bounds are arguments: checked where they are known
+    case Support::RealVector:
+    case Support::Cholesky:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+const KlPartner* Distribution::kl_with(std::string_view prior) const {
+  for (const KlPartner& k : kl) {
+    if (k.prior == prior) return &k;
+  }
+  return nullptr;
+}
+
+std::string Distribution::param_list() const {
+  std::string out;
+  for (const Param& p : params) {
+    if (!out.empty()) out += ", ";
+    out += p.name;
+  }
+  return out;
+}
+
+const Distribution* find(std::string_view name) {
+  for (const Distribution& d : distributions()) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (const Distribution& d : distributions()) out.emplace_back(d.name);
+  return out;
+}
+
+namespace {
+
+void expect_args(const Distribution& d, const Args& args) {
+  VMC_ASSERT(args.size() == d.arity(), std::string(d.name) + " takes " + std::to_string(d.arity()) + " arguments");
+  for (const ir::Node* a : args) VMC_ASSERT(a != nullptr, "missing argument");
+}
+
+// Elementwise results at x's shape even when every argument is a scalar (uniform ignores x).
+const ir::Node* at_shape_of(const ir::Node* value, const ir::Node* x) {
+  if (value->shape() == x->shape() || !value->is_scalar()) return value;
+  return ir::broadcast(value, x->shape());
+}
+
+}  // namespace
+
+const ir::Node* log_density(const Distribution& d, const ir::Node* x, const Args& args) {
+  expect_args(d, args);
+  const ir::Node* lp = d.log_density.fn(x, args);
+  return d.shape == ShapeRule::Broadcast ? at_shape_of(lp, x) : lp;
+}
+
+const ir::Node* sample(const Distribution& d, const Args& args, const ir::Node* noise) {
+  expect_args(d, args);
+  VMC_ASSERT(d.sampler.fn, std::string(d.name) + " has no sampler");
+  const ir::Node* z = d.sampler.fn(args, noise);
+  return d.shape == ShapeRule::Broadcast ? at_shape_of(z, noise) : z;
+}
+
+const ir::Node* kl_divergence(const Distribution& q, const Args& q_args, const Distribution& p, const Args& p_args) {
+  const KlPartner* k = q.kl_with(p.name);
+  if (!k) return nullptr;
+  expect_args(q, q_args);
+  expect_args(p, p_args);
+  return k->fn(q_args, p_args);
+}
+
+const ir::Node* mean(const Distribution& d, const Args& args) {
+  expect_args(d, args);
+  return d.moments.mean ? d.moments.mean(args) : nullptr;
+}
+
+const ir::Node* stddev(const Distribution& d, const Args& args) {
+  expect_args(d, args);
+  return d.moments.sd ? d.moments.sd(args) : nullptr;
+}
+
+std::string reference_table() {
+  std::string out =
+      "Distributions (LANGUAGE.md \"Distributions\"). Every density is fully normalised and vectorised:\n"
+      "a scalar argument broadcasts to the left side's shape, the others must have its shape.\n\n"
+      "| name | parameters | support | as a guide family | closed-form KL with |\n"
+      "|---|---|---|---|---|\n";
+  for (const Distribution& d : distributions()) {
+    std::string params;
+    for (const Param& p : d.params) {
+      if (!params.empty()) params += ", ";
+      params += std::string(p.name) + " " + (p.kind == ArgKind::Int ? "int " : "") + to_string(p.support);
+      if (p.kind == ArgKind::Constant) params += " (constant)";
+    }
+    std::string guide;
+    switch (d.sampler.reparam) {
+      case Reparam::Yes: guide = "yes: " + std::string(d.sampler.how); break;
+      case Reparam::Later: guide = "later (implicit reparameterization)"; break;
+      case Reparam::No: guide = "no"; break;
+    }
+    std::string kl;
+    for (const KlPartner& k : d.kl) kl += (kl.empty() ? "" : ", ") + std::string(k.prior);
+    std::string support = to_string(d.support);
+    if (d.accepts_real_data) support += " (or real data in [0, 1]: the cross-entropy)";
+    out += "| " + std::string(d.name) + " | " + params + " | " + support + " | " + guide + " | " +
+           (kl.empty() ? "-" : kl) + " |\n";
+  }
+  return out;
+}
+
+}  // namespace vmc::dist

@@ -1,0 +1,17 @@
+// `vmc help TOPIC` for what is not a command: the reference tables, printed from the compiler's
+// own tables (the distribution registry, the ops with a builtin name), so they cannot drift from
+// what the compiler accepts. docs/ holds the same text (tests/docs_check.sh compares them).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vmc::driver {
+
+// The topics besides the commands: "distributions", "functions", ...
+std::vector<std::string> help_topics();
+// The text of `topic` (one of help_topics(), or a distribution's name), or nullopt.
+std::optional<std::string> help_text(const std::string& topic);
+
+}  // namespace vmc::driver
