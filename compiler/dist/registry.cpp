@@ -325,6 +325,41 @@ Distribution half_normal() {
   });
 }
 
+// Stan's weibull(alpha, sigma): shape alpha, scale sigma. With t = log(x / sigma) and s = alpha t,
+// log p = log(alpha / sigma) − t + s − e^s; s is capped where e^s is infinite anyway, so a huge
+// s gives −∞, not ∞ − ∞.
+Distribution weibull() {
+  return entry({
+      .name = "weibull",
+      .params = Params{{"alpha", Positive}, {"sigma", Positive}},
+      .support = Positive,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V alpha = a[0], sigma = a[1];
+        V t = log(V(x)) - log(sigma);
+        V s = ir::binary(ir::Op::Min, alpha * t, scalar(t, 1e300));
+        return log(alpha) - log(sigma) - t + (s - exp(s));
+      }},
+      // The inverse CDF: sigma (−log(1 − u))^(1/alpha).
+      .sampler = Sampler::reparameterized(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* {
+            return V(a[1]) * V(ir::binary(ir::Op::Pow, -log1p(-V(u)), 1.0 / V(a[0])));
+          },
+          "sigma (-log(1 - u))^(1/alpha)"),
+      .moments = Moments{[](const Args& a) -> const Node* { return V(a[1]) * exp(lgamma(1.0 + 1.0 / V(a[0]))); },
+                         [](const Args& a) -> const Node* {
+                           V g1 = lgamma(1.0 + 1.0 / V(a[0])), g2 = lgamma(1.0 + 2.0 / V(a[0]));
+                           return V(a[1]) * sqrt(exp(g2) - exp(2.0 * g1));
+                         }},
+      .init = InitDraw{[](const std::vector<double>& a, Rng& rng) {
+        return std::weibull_distribution<double>(a[0], a[1])(rng);
+      }},
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+  });
+}
+
 // --- multivariate ------------------------------------------------------------------------------
 
 // mu may be given as a scalar; the moments are per component, [B..., K].
@@ -520,7 +555,7 @@ const std::vector<Distribution>& distributions() {
   static const std::vector<Distribution> table = {
       normal(),      lognormal(),   laplace(),     logistic(),          cauchy(),
       student_t(),   exponential(), gamma(),       beta(),              uniform(),
-      half_normal(), mvnormal_cholesky(),          bernoulli(),         bernoulli_logit(),
+      half_normal(), weibull(),     mvnormal_cholesky(), bernoulli(),       bernoulli_logit(),
       poisson(),     poisson_log(), binomial_logit(), categorical_logit(),
   };
   return table;

@@ -43,6 +43,10 @@ double reference(std::string_view name, double x, const std::vector<double>& a) 
   }
   if (name == "uniform") return -std::log(a[1] - a[0]);
   if (name == "half_normal") return std::log(2.0) + reference("normal", x, {0.0, a[0]});
+  if (name == "weibull") {  // Stan's: alpha / sigma (x / sigma)^(alpha − 1) exp(−(x / sigma)^alpha)
+    double k = a[0], s = a[1];
+    return std::log(k / s) + (k - 1) * std::log(x / s) - std::pow(x / s, k);
+  }
   if (name == "bernoulli") return x * std::log(a[0]) + (1 - x) * std::log1p(-a[0]);
   if (name == "bernoulli_logit") return -x * log1pexp(-a[0]) - (1 - x) * log1pexp(a[0]);
   if (name == "poisson") return x * std::log(a[0]) - a[0] - std::lgamma(x + 1);
@@ -70,6 +74,7 @@ const std::map<std::string, std::vector<std::vector<double>>>& points() {
       {"beta", {{0.3, 2, 5}, {1e-6, 0.5, 0.5}, {0.999999, 3, 0.8}}},
       {"uniform", {{0.3, 0, 1}, {5, -10, 20}}},
       {"half_normal", {{0.3, 1}, {1e-8, 1e-6}, {1e3, 1e4}}},
+      {"weibull", {{0.5, 1.5, 2}, {3, 0.7, 1}, {1e-6, 2, 0.5}, {40, 5, 30}, {2e4, 1, 1e4}}},
       {"bernoulli", {{1, 0.3}, {0, 0.3}, {0.25, 0.6}, {1, 1e-12}}},
       {"bernoulli_logit", {{1, 50}, {0, 50}, {1, -50}, {0, -50}, {0.3, 2}, {1, 0}}},
       {"poisson", {{3, 2.5}, {0, 1e-3}, {100, 90}}},
@@ -258,7 +263,8 @@ TEST_CASE("densities: continuous densities integrate to one") {
       {"exponential", {2.5}, Positive, 0, 0.4},     {"gamma", {2.5, 1.5}, Positive, 0, 1.7},
       {"gamma", {1, 0.3}, Positive, 0, 3},          {"beta", {2, 5}, Unit, 0, 1},
       {"beta", {1.5, 1.2}, Unit, 0, 1},             {"uniform", {-1, 3}, Interval, 0, 1},
-      {"half_normal", {0.8}, Positive, 0, 0.8},
+      {"half_normal", {0.8}, Positive, 0, 0.8},      {"weibull", {1.5, 2}, Positive, 0, 2},
+      {"weibull", {0.8, 0.5}, Positive, 0, 0.5},
   };
   const std::size_t n = 400000;
   for (const Case& c : cases) {
@@ -447,7 +453,7 @@ TEST_CASE("densities: extreme values and arguments give finite or -inf log densi
     if (d.name == "uniform") return i == 0 ? std::vector<double>{0} : std::vector<double>{1};
     if (d.name == "binomial_logit" && i == 0) return {5, 1e6};
     if (p == "p") return probability;
-    if (p == "sigma" || p == "s" || p == "rate" || p == "shape" || p == "a" || p == "b" || p == "nu") return positive;
+    if (d.params[i].support == dist::Support::Positive) return positive;
     return real;  // mu, logit, log_rate, ...
   };
   int checked = 0;

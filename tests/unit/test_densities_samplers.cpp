@@ -1,4 +1,4 @@
-// The reparameterized samplers and the guide families' moments (lower/densities.hpp): each
+// The reparameterized samplers and the guide families' moments (dist/distribution.hpp): each
 // sampler is the map it claims (inverse CDF or affine, spot-checked), its draws have the
 // distribution's mean and variance, and its gradient wrt its arguments at fixed noise matches
 // finite differences.
@@ -29,6 +29,9 @@ std::vector<SamplerCase> sampler_cases() {
       {"exponential", {2.5}, 0.4, 0.16},
       {"uniform", {-1, 3}, 1, 16.0 / 12},
       {"half_normal", {0.8}, 0.8 * std::sqrt(2 / kPi), 0.64 * (1 - 2 / kPi)},
+      // shape 1.7, scale 2: mean sigma Γ(1 + 1/k), variance sigma² (Γ(1 + 2/k) − Γ(1 + 1/k)²)
+      {"weibull", {1.7, 2}, 2 * std::tgamma(1 + 1 / 1.7),
+       4 * (std::tgamma(1 + 2 / 1.7) - std::pow(std::tgamma(1 + 1 / 1.7), 2))},
   };
 }
 
@@ -43,6 +46,7 @@ double claimed_cdf(std::string_view name, double z, const std::vector<double>& a
   if (name == "cauchy") return 0.5 + std::atan((z - a[0]) / a[1]) / kPi;
   if (name == "exponential") return -std::expm1(-a[0] * z);
   if (name == "uniform") return (z - a[0]) / (a[1] - a[0]);
+  if (name == "weibull") return -std::expm1(-std::pow(z / a[1], a[0]));
   FAIL("no CDF for " << name);
   return 0;
 }
@@ -220,6 +224,8 @@ TEST_CASE("densities/samplers: means and standard deviations of the guide famili
       {"beta", {2, 3}, 0.4, std::sqrt(6.0 / (25 * 6))},
       {"uniform", {-1, 3}, 1, 4 / std::sqrt(12.0)},
       {"half_normal", {0.8}, 0.8 * std::sqrt(2 / kPi), 0.8 * std::sqrt(1 - 2 / kPi)},
+      {"weibull", {1.7, 2}, 2 * std::tgamma(1 + 1 / 1.7),
+       2 * std::sqrt(std::tgamma(1 + 2 / 1.7) - std::pow(std::tgamma(1 + 1 / 1.7), 2))},
   };
   for (const M& c : cases) {
     INFO(c.name);

@@ -428,7 +428,7 @@ void report(const std::string& what, const Tally& t) {
 // categorical int data, a nested plain plate over D, `target +=` terms; global latents (real
 // and positive, scalars and vectors) and a local latent per datapoint (a real vector or a
 // positive scalar) with guides of the latent's support (normal, laplace, logistic, cauchy,
-// mvnormal_cholesky; lognormal, exponential, half_normal) and priors with and without a
+// mvnormal_cholesky; lognormal, exponential, half_normal, weibull) and priors with and without a
 // closed-form KL (some with param-dependent arguments, e.g. gamma(softplus(p) + 0.5, ...)).
 // Params are made on demand by the expressions that need them. Expressions are random trees
 // over what is in scope: W * v and W' * v with shared matrices, outer products u * v' times a
@@ -679,12 +679,13 @@ class ModelGen {
   }
 
   std::string positive_prior() {
-    switch (pick(6)) {
+    switch (pick(7)) {
       case 0: return "lognormal(0, 1)";
       case 1: return "exponential(1)";
       case 2: return "gamma(2, 2)";
       case 3: return "half_normal(1)";
       case 4: return "exponential(0.5)";
+      case 5: return "weibull(1.5, 2)";
       default: return "gamma(softplus(" + fresh("") + ") + 0.5, softplus(" + fresh("") + ") + 0.5)";
     }
   }
@@ -702,9 +703,10 @@ class ModelGen {
   }
 
   std::string positive_family(const std::string& d, int depth) {
-    switch (pick(3)) {
+    switch (pick(4)) {
       case 0: return "lognormal(tanh(" + maybe_mean(d) + "), exp(" + fresh(d) + "))";
       case 1: return "exponential(" + positive(d, depth) + ")";
+      case 2: return "weibull(" + positive(d, depth) + " + 0.5, " + positive(d, depth) + ")";
       default: return "half_normal(" + positive(d, depth) + ")";
     }
   }

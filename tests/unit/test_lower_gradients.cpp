@@ -353,3 +353,24 @@ model {
 )";
   check_all(text, "builtins", sema_options({{"N", 4}}), false, 0.5);
 }
+
+TEST_CASE("lower gradients: weibull as a likelihood, a prior and a guide family") {
+  // A registry entry and nothing else: sema, lowering, KL-free estimator B and sample_model all
+  // read it.
+  const char* text = R"(model weibull_model;
+dims { N; }
+data { y : real<lower=0>[N]; }
+param { a_loc : real; a_ls : real init -1; k_q : real init 0.5; s_q : real init 0.3; }
+latent { alpha : real<lower=0>; s : real<lower=0>; }
+model {
+  alpha ~ weibull(2, 1.5);
+  s ~ lognormal(0, 1);
+  y ~ weibull(alpha, s);
+}
+guide {
+  alpha ~ lognormal(a_loc, exp(a_ls));
+  s ~ weibull(exp(k_q) + 1, exp(s_q));
+}
+)";
+  check_all(text, "weibull", sema_options({{"N", 5}}), true, 0.5);
+}
