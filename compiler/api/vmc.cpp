@@ -17,13 +17,16 @@
 namespace vmc {
 namespace {
 
-lower::Estimator lowered(Estimator e) {
-  switch (e) {
-    case Estimator::B: return lower::Estimator::B;
-    case Estimator::Iwae: return lower::Estimator::Iwae;
-    case Estimator::Stl: return lower::Estimator::Stl;
-    default: return lower::Estimator::A;
+// vmc::Estimator's values are the registry's entries in order (lower/estimator.hpp); any other
+// value is an error, never a silent default.
+const lower::Estimator& lowered(Estimator e) {
+  const std::vector<lower::Estimator>& all = lower::estimators();
+  auto i = static_cast<std::size_t>(e);
+  if (i >= all.size()) {
+    throw Error("unknown estimator (vmc::Estimator value " + std::to_string(i) + "); the estimators are " +
+                lower::estimator_list());
   }
+  return all[i];
 }
 
 [[noreturn]] void fail(const Diagnostics& diags) {
@@ -79,7 +82,7 @@ struct Model::Impl {
     c->model = sema::analyze(*program, so, diags);
     if (!c->model || diags.has_errors()) fail(diags);
     lower::Options lo;
-    lo.estimator = lowered(estimator);
+    lo.estimator = &lowered(estimator);
     lo.samples = samples;
     c->lowered = lower::lower_model(*c->model, lo, diags);
     if (!c->lowered || diags.has_errors()) fail(diags);

@@ -11,6 +11,7 @@
 #include "driver/frontend.hpp"
 #include "ir/printer.hpp"
 #include "parse/ast_printer.hpp"
+#include "support/check.hpp"
 
 namespace vmc::driver {
 namespace {
@@ -39,14 +40,6 @@ bool parse_set(const std::vector<std::string>& items, std::map<std::string, std:
   return ok;
 }
 
-std::optional<lower::Estimator> estimator(const std::string& name) {
-  if (name == "A") return lower::Estimator::A;
-  if (name == "B") return lower::Estimator::B;
-  if (name == "iwae") return lower::Estimator::Iwae;
-  if (name == "stl") return lower::Estimator::Stl;
-  return std::nullopt;
-}
-
 // L^B says once which latents keep their sampled log-ratio, and why.
 void note_sampled_kl(FrontEnd& fe) {
   for (const std::string& name : fe.lowered->sampled_kl) {
@@ -72,7 +65,8 @@ bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
   if (parse_set(args.set, options.set_dims, fe.diags)) check_file(fe, args.model_path, options);
   if (fe.model && stage != Stage::Check) {
     lower::Options lo;
-    lo.estimator = *estimator(args.estimator);
+    lo.estimator = lower::find_estimator(args.estimator);
+    VMC_ASSERT(lo.estimator, "--estimator " + args.estimator + " passed the command line's check");
     lo.samples = args.samples;
     {
       StageTimer timer(&fe.times, "lower");

@@ -157,7 +157,7 @@ std::vector<GradPoint> group_noise(const std::vector<runtime::GradientNoise>& no
 // "A", or "A, samples 5, batch 20" for a config's run without a label.
 std::string default_label(const RunSpec& r) {
   std::string l = r.estimator;
-  if (r.samples != 1) l += (r.estimator == "iwae" ? " K=" : " L=") + std::to_string(r.samples);
+  if (r.samples != 1) l += std::string(" ") + lower::find_estimator(r.estimator)->samples + "=" + std::to_string(r.samples);
   for (const std::string& b : r.batch) l += " M=" + b;
   if (r.optimizer) l += " " + *r.optimizer;
   if (r.lr) l += " lr=" + csv_number(*r.lr);
@@ -180,7 +180,8 @@ int run_compare(const CompareArgs& args) {
     specs.push_back(r);
   }
   if (specs.empty()) {
-    error("vmc compare", "no runs: give --estimators A,B (or A,B,iwae,stl), or [[run]] tables in --config");
+    error("vmc compare", "no runs: give --estimators (any of " + lower::estimator_list() +
+                             ", comma-separated), or [[run]] tables in --config");
     return 1;
   }
   {
@@ -245,9 +246,12 @@ int run_compare(const CompareArgs& args) {
   }
   const bool closed_form = std::all_of(model.latents.begin(), model.latents.end(),
                                        [](const sema::Variable& v) { return v.closed_form_kl; });
-  std::string eval_estimator = args.eval_estimator.value_or(closed_form ? "B" : "A");
-  if (eval_estimator == "B" && !closed_form) {
-    error("--eval-estimator", "B needs a closed-form KL for every latent, and this model has none for some; use A");
+  const std::string closed_form_name(lower::closed_form_estimator().name);
+  const std::string plain_name(lower::default_estimator().name);
+  std::string eval_estimator = args.eval_estimator.value_or(closed_form ? closed_form_name : plain_name);
+  if (lower::find_estimator(eval_estimator)->closed_form_kl && !closed_form) {
+    error("--eval-estimator", eval_estimator + " needs a closed-form KL for every latent, and this model has none for "
+                              "some; use " + plain_name);
     return 1;
   }
   FrontEnd evaluator_fe;

@@ -1,4 +1,4 @@
-// `vmc compare`: one model trained several ways (estimators A, B, iwae, stl, or any runs a
+// `vmc compare`: one model trained several ways (one run per estimator, or any runs a
 // config lists) from the same seed, data order and initialisation, on the same budget of
 // datapoints; the bound of each measured the same way at log-spaced points, the gradient's
 // noise at a few of them, and the AEVB paper's Figure 2 drawn from it.

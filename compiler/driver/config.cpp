@@ -1,6 +1,7 @@
 #include "driver/config.hpp"
 
 #include "driver/compare.hpp"
+#include "lower/estimator.hpp"
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
@@ -54,7 +55,7 @@ bool read_run(const std::string& path, const toml::table& t, RunSpec& run) {
       if (!value.as_string() || text.empty()) bad(value, "'label' is a non-empty string");
       run.label = text;
     } else if (name == "estimator") {
-      if (text != "A" && text != "B" && text != "iwae" && text != "stl") bad(value, "'estimator' is one of A, B, iwae, stl");
+      if (!lower::find_estimator(text)) bad(value, "'estimator' is one of " + lower::estimator_list(", "));
       run.estimator = text;
     } else if (name == "samples") {
       auto i = value.as_integer();

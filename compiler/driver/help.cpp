@@ -1,6 +1,7 @@
 #include "driver/help.hpp"
 
 #include "dist/distribution.hpp"
+#include "lower/estimator.hpp"
 #include "sema/builtins.hpp"
 
 namespace vmc::driver {
@@ -31,11 +32,12 @@ std::string one_distribution(const dist::Distribution& d) {
 
 }  // namespace
 
-std::vector<std::string> help_topics() { return {"distributions", "functions"}; }
+std::vector<std::string> help_topics() { return {"distributions", "functions", "estimators"}; }
 
 std::optional<std::string> help_text(const std::string& topic) {
   if (topic == "distributions") return dist::reference_table();
   if (topic == "functions") return sema::builtins_reference();
+  if (topic == "estimators") return lower::estimators_reference();
   if (const dist::Distribution* d = dist::find(topic)) return one_distribution(*d);
   return std::nullopt;
 }

@@ -14,6 +14,7 @@
 #include "driver/help.hpp"
 #include "driver/ranks.hpp"
 #include "driver/run.hpp"
+#include "lower/estimator.hpp"
 #include "support/check.hpp"
 #include "support/stack.hpp"
 #include "support/suggest.hpp"
@@ -45,11 +46,11 @@ int run(int argc, char** argv) {
         ->check(CLI::IsMember({"meanfield", "fullrank"}));
     if (!lowering) return;
     cmd->add_option("--estimator", model.estimator,
-                    "the ELBO estimator: A (sampled log p - log q), B (closed-form KL where the "
-                    "table has one), iwae (importance weighted), stl (sticking the landing)")
-        ->check(CLI::IsMember({"A", "B", "iwae", "stl"}))
-        ->default_val("A");
-    cmd->add_option("--samples", model.samples, "samples L per step (K for iwae)")
+                    "the ELBO estimator: " + vmc::lower::estimator_list() + " (vmc help estimators)")
+        ->check(CLI::IsMember(vmc::lower::estimator_names()))
+        ->default_val(std::string(vmc::lower::default_estimator().name));
+    cmd->add_option("--samples", model.samples,
+                    "samples per step: L averaged, or K importance samples (vmc help estimators)")
         ->check(CLI::Range(1, 100000))
         ->default_val(1);
     cmd->add_option("--precision", model.precision, "f32 or f64 for generated code")
@@ -166,8 +167,8 @@ int run(int argc, char** argv) {
 
   vmc::driver::EvalArgs eval;
   CLI::App* eval_cmd = app.add_subcommand(
-      "eval", "The bound per datapoint on data with a fit's params (--estimator iwae --samples K "
-              "estimates the log-likelihood)");
+      "eval", "The bound per datapoint on data with a fit's params (an importance-weighted "
+              "--estimator with a large --samples K estimates the log-likelihood)");
   from_fit(eval_cmd, true, eval.params, eval.seed);
   eval_cmd->add_option("--batch", eval.batch, "rows per kernel call");
   eval_cmd->add_option("--threads", eval.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
@@ -190,9 +191,11 @@ int run(int argc, char** argv) {
                  "compare.json, compare.svg in --out DIR");
   model_options(compare_cmd, true, false);
   data_options(compare_cmd, true);
-  compare_cmd->add_option("--estimators", compare.estimators, "the runs: A,B[,iwae,stl]")
+  compare_cmd->add_option("--estimators", compare.estimators,
+                          "the runs, one per estimator: any of " + vmc::lower::estimator_list() +
+                              ", comma-separated")
       ->delimiter(',')
-      ->check(CLI::IsMember({"A", "B", "iwae", "stl"}));
+      ->check(CLI::IsMember(vmc::lower::estimator_names()));
   compare_cmd->add_option("--config", compare_config,
                           "a TOML file with these options as keys and [[run]] tables (label, estimator, samples, "
                           "batch, optimizer, lr), one per run; flags win");
@@ -216,10 +219,12 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(2, 1000000))
       ->default_val(100);
   compare_cmd->add_option("--eval-estimator", compare.eval_estimator,
-                          "the estimator every run's bound is measured with (default B when every latent has a "
-                          "closed-form KL, else A)")
-      ->check(CLI::IsMember({"A", "B", "iwae", "stl"}));
-  compare_cmd->add_option("--eval-samples", compare.eval_samples, "its samples L (K for iwae)")
+                          "the estimator every run's bound is measured with (default " +
+                              std::string(vmc::lower::closed_form_estimator().name) +
+                              " when every latent has a closed-form KL, else " +
+                              std::string(vmc::lower::default_estimator().name) + ")")
+      ->check(CLI::IsMember(vmc::lower::estimator_names()));
+  compare_cmd->add_option("--eval-samples", compare.eval_samples, "its samples (L, or K)")
       ->check(CLI::Range(1, 100000))
       ->default_val(10);
   compare_cmd->add_option("--eval-rows", compare.eval_rows, "rows of the training and test data it is measured on")

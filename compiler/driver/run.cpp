@@ -376,13 +376,15 @@ std::unique_ptr<runtime::Trainer> from_checkpoint(const Bound& b, const Arrays& 
 }  // namespace
 
 int run_eval(const EvalArgs& args) {
-  // iwae over local latents: per-datapoint log-weights (estimator A, one sample) averaged K
-  // times in the runtime, so K = 5000 costs time, not a graph of 5000 copies of the model.
-  bool iwae = args.model.estimator == "iwae";
+  // An importance-weighted bound over local latents: per-datapoint log-weights (the default
+  // estimator, one sample) averaged K times in the runtime, so K = 5000 costs time, not a graph
+  // of 5000 copies of the model.
+  const lower::Estimator& estimator = *lower::find_estimator(args.model.estimator);
+  bool iwae = estimator.importance_weighted;
   auto b = std::make_unique<Bound>();
   ModelArgs margs = args.model;
   if (iwae) {
-    margs.estimator = "A";
+    margs.estimator = lower::default_estimator().name;
     margs.samples = 1;
     margs.kernels = {"log_weights"};
   } else {
@@ -394,7 +396,8 @@ int run_eval(const EvalArgs& args) {
     // Global latents: the bound's log-mean-exp is over the whole data; lowered K times.
     constexpr int kMaxCopies = 200;
     if (args.model.samples > kMaxCopies) {
-      error(args.model.model_path, "iwae with global latents unrolls the model once per sample; --samples " +
+      error(args.model.model_path, "estimator " + args.model.estimator +
+                                       " with global latents unrolls the model once per sample; --samples " +
                                        std::to_string(args.model.samples) + " is more than " +
                                        std::to_string(kMaxCopies));
       return 1;
@@ -407,7 +410,7 @@ int run_eval(const EvalArgs& args) {
   runtime::TrainerOptions o;
   o.seed = args.seed;
   o.threads = args.threads;
-  // The graph's copies of the model per row (iwae unrolled) need a smaller batch.
+  // The graph's copies of the model per row (the importance samples unrolled) need a smaller batch.
   int copies = iwae && !per_row ? args.model.samples : args.model.samples;
   o.default_batch = args.batch > 0 ? args.batch : std::max<std::int64_t>(1, 100 / std::max(1, copies / 10));
   if (per_row && args.batch <= 0) o.default_batch = 100;
@@ -417,7 +420,7 @@ int run_eval(const EvalArgs& args) {
     double v = per_row ? t->importance_weighted(data, "log_weights", args.model.samples, kStreamEval, o.default_batch)
                        : t->evaluate(data, "elbo", kStreamEval, o.default_batch);
     std::printf("%s estimator %s (%s %d): %.9g per datapoint over %lld datapoints\n", b->fe.model->name.c_str(),
-                args.model.estimator.c_str(), iwae ? "K =" : "L =", args.model.samples, v,
+                args.model.estimator.c_str(), (std::string(1, estimator.samples) + " =").c_str(), args.model.samples, v,
                 static_cast<long long>(t->datapoints()));
   } catch (const RuntimeError& e) {
     error(args.model.model_path, e.what());

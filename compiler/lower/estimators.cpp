@@ -97,9 +97,11 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Te
   bool subsampled = any_subsampled(l.model.model_block->statements);
   Span at = l.model.model_block->keyword_span;
   if (!(all_local && local) && !(all_global && !subsampled)) {
-    l.fail(at, "the iwae estimator needs every latent local to one subsampled plate, or every "
-               "latent global with no subsampled plate (its log-mean-exp is per datapoint, or over "
-               "the whole data); use --estimator A or B for this model");
+    l.fail(at, "the " + std::string(l.options.estimator->name) +
+                   " estimator needs every latent local to one subsampled plate, or every latent "
+                   "global with no subsampled plate (its log-mean-exp is per datapoint, or over the "
+                   "whole data); use --estimator " + std::string(default_estimator().name) + " or " +
+                   std::string(closed_form_estimator().name) + " for this model");
     return nullptr;
   }
   auto k = static_cast<double>(samples.size());
@@ -204,7 +206,7 @@ void Lowerer::auto_guide() {
       log_jacobian = u;
     }
     Args q_args = args;
-    if (options.estimator == Estimator::Stl) {
+    if (options.estimator->path_derivative) {
       for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
     }
     Value logq = reduce_copy(Op::Sum, Value{dist::log_density(*family, u, q_args), plates});

@@ -14,18 +14,16 @@
 #include <vector>
 
 #include "ir/function.hpp"
+#include "lower/estimator.hpp"
 #include "sema/model.hpp"
 #include "support/diagnostics.hpp"
 #include "support/timing.hpp"
 
 namespace vmc::lower {
 
-enum class Estimator { A, B, Iwae, Stl };
-const char* to_string(Estimator e);
-
 struct Options {
-  Estimator estimator = Estimator::A;
-  int samples = 1;  // L for A, B and stl; K for iwae
+  const Estimator* estimator = &default_estimator();
+  int samples = 1;  // L, or K for an importance-weighted estimator (Estimator::samples)
 };
 
 // How a param's unconstrained run-time value u maps onto its support.

@@ -26,16 +26,6 @@ void add_dims(const sema::Extent& e, std::set<std::string>& out) {
 
 }  // namespace
 
-const char* to_string(Estimator e) {
-  switch (e) {
-    case Estimator::A: return "A";
-    case Estimator::B: return "B";
-    case Estimator::Iwae: return "iwae";
-    case Estimator::Stl: return "stl";
-  }
-  return "?";
-}
-
 Lowerer::Lowerer(const sema::Model& m, const Options& o, Diagnostics& d)
     : model(m), options(o), diags(d), g(*out.function.graph) {
   // A dim is a run-time size unless a shape needs it at compile time: every extent of a param,
@@ -187,7 +177,7 @@ bool Lowerer::has_closed_form_kl(const std::string& latent) const {
 }
 
 const ir::Node* Lowerer::objective() {
-  bool closed_form = options.estimator == Estimator::B;
+  bool closed_form = options.estimator->closed_form_kl;
   const ir::Node* sum = ir::constant(g, 0);
   for (const Term& t : terms) {
     bool replaced = closed_form && !t.latent.empty() && has_closed_form_kl(t.latent);
@@ -233,10 +223,10 @@ std::optional<Lowered> Lowerer::run() {
     per_sample.push_back(objective());
     sample_terms.push_back(terms);
   }
-  const ir::Node* elbo = options.estimator == Estimator::Iwae
+  const ir::Node* elbo = options.estimator->importance_weighted
                              ? importance_weighted(*this, sample_terms)
                              : per_sample[0];
-  if (options.estimator != Estimator::Iwae) {
+  if (!options.estimator->importance_weighted) {
     for (std::size_t l = 1; l < per_sample.size(); ++l) elbo = ir::add(elbo, per_sample[l]);
     if (per_sample.size() > 1) elbo = ir::div(elbo, ir::constant(g, static_cast<double>(per_sample.size())));
   }
@@ -244,7 +234,7 @@ std::optional<Lowered> Lowerer::run() {
   out.function.outputs.push_back({"elbo", elbo});
   out.objective = elbo;
   if (const ir::Node* w = row_log_weight(sample_terms.front())) out.row_log_weights.push_back({"log_weight", w});
-  if (options.estimator == Estimator::Iwae) {
+  if (options.estimator->importance_weighted) {
     for (const sema::Variable& v : model.latents) out.rows_additive &= v.local;
   }
   out.row_free_part = subsampled_dims.size() != 1 ||

@@ -141,9 +141,10 @@ class SampleLowering {
     Args& aligned = at.args;
     const ir::Node* eps = noise_input(l_, latent, family.sampler.noise, at.shape);
     Value z{dist::sample(family, aligned, eps), plates};
-    // stl: the score term goes, so log q sees the guide's parameters as constants.
+    // The path-derivative estimator: the score term goes, so log q sees the guide's parameters as
+    // constants.
     Args q_args = aligned;
-    if (l_.options.estimator == Estimator::Stl) {
+    if (l_.options.estimator->path_derivative) {
       for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
     }
     Value logq = l_.reduce_copy(Op::Sum, Value{dist::log_density(family, z.node, q_args), plates});

@@ -74,3 +74,15 @@ TEST_CASE("api: fit reaches the conjugate posterior") {
   CHECK(std::exp(r.params.at("mu_ls")[0]) == doctest::Approx(sd).epsilon(0.05));
   CHECK(r.final_elbo_per_datapoint > r.trace.front());
 }
+
+TEST_CASE("api: an estimator or optimizer the registries do not have is an error, never a default") {
+  vmc::Model model = vmc::compile_string(kNormalMean, "normal_mean.vmodel");
+  vmc::FitOptions bad_estimator{.estimator = static_cast<vmc::Estimator>(7), .steps = 5};
+  CHECK_THROWS_WITH_AS(vmc::fit(model, ys(20), bad_estimator), doctest::Contains("unknown estimator"), vmc::Error);
+  vmc::FitOptions bad_optimizer{.steps = 5, .optimizer = "adamw"};
+  CHECK_THROWS_WITH_AS(vmc::fit(model, ys(20), bad_optimizer), doctest::Contains("unknown optimizer 'adamw'"),
+                       vmc::Error);
+  // Each value of the enum is the registry's entry of that position: B is the closed-form one.
+  vmc::FitResult b = vmc::fit(model, ys(20), {.estimator = vmc::Estimator::B, .steps = 5});
+  CHECK(b.steps == 5);
+}

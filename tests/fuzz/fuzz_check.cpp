@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options.set_dims["D"] = 5;
     std::unique_ptr<vmc::sema::Model> model = vmc::sema::analyze(*program, options, diags);
     if (model && !diags.has_errors()) {
-      for (vmc::lower::Estimator e : {vmc::lower::Estimator::A, vmc::lower::Estimator::B}) {
+      for (const vmc::lower::Estimator* e : {vmc::lower::find_estimator("A"), vmc::lower::find_estimator("B")}) {
         vmc::lower::Options lo;
         lo.estimator = e;
         vmc::Diagnostics lower_diags;

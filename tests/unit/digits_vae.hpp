@@ -35,7 +35,7 @@ struct DigitsVae {
     vmc::sema::Options so;
     so.data_shapes["x"] = x.shape;
     m.emplace(read(std::string(VMC_SOURCE_DIR) + "/stdlib/" + model + ".vmodel"), so,
-              lower_options(lower::Estimator::A));
+              lower_options(Estimator::A));
     REQUIRE_MESSAGE(m->ok(), m->messages());
     Diagnostics d;
     compiled = jit::CompiledModel::build(m->l(), codegen::Precision::F32, d, model);

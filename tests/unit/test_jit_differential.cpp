@@ -357,10 +357,10 @@ Built build(const Compiled& m, codegen::Precision p, const std::string& where) {
 
 // Compiles `text` once per precision, then checks it on bindings of several sizes: the
 // synthetic (rows N, batch M) pairs below, the later ones a partial batch and other data.
-void check_model(const std::string& text, const sema::Options& so, Estimator e, int samples,
+void check_model(const std::string& text, const sema::Options& so, Estimator::Ref e, int samples,
                  const std::string& label, std::uint64_t seed, Tally& t) {
   std::string full =
-      label + " (" + lower::to_string(e) + ", samples " + std::to_string(samples) + ")";
+      label + " (" + std::string(e->name) + ", samples " + std::to_string(samples) + ")";
   Compiled m(text, so, lower_options(e, samples));
   REQUIRE_MESSAGE(m.ok(), full, " does not compile:\n", m.messages(), "\n", text);
   std::vector<const Node*> roots;
@@ -842,7 +842,7 @@ TEST_CASE("jit differential: every stdlib model, estimator and sample count, f64
   Tally t;
   std::uint64_t seed = 1;
   for (const Case& c : cases) {
-    for (Estimator e : {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae}) {
+    for (Estimator::Ref e : {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae}) {
       for (int samples : {1, 2}) {
         check_model(stdlib_text(c.model), sema_options(c.dims), e, samples, c.model, seed++, t);
       }
@@ -858,16 +858,16 @@ TEST_CASE("jit differential: random generated models, f64 and f32") {
   Tally t;
   ModelGen gen(kGeneratorSeed);
   std::map<std::string, int> coverage;
-  const Estimator cycle[] = {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae};
+  const Estimator::Ref cycle[] = {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae};
   const int count = generated_count();
   int gradients_checked = 0, gradients_bad = 0;
   for (int k = 0; k < count; ++k) {
-    Estimator e = cycle[k % 4];
+    Estimator::Ref e = cycle[k % 4];
     ModelGen::Model g = gen.make(k, e == Estimator::Iwae);
     if (e == Estimator::Iwae) REQUIRE(g.iwae_ok);
     int samples = (k / 4) % 3 == 0 ? 2 : 1;  // 2 samples in 16 of the 40, under each estimator
     for (const std::string& f : g.features) ++coverage[f];
-    ++coverage[std::string("estimator ") + lower::to_string(e)];
+    ++coverage[std::string("estimator ") + std::string(e->name)];
     const std::string label = "generated#" + std::to_string(k);
     check_model(g.text, {}, e, samples, label, 7000 + static_cast<std::uint64_t>(k), t);
     // And the symbolic gradient against central finite differences of the interpreter.
@@ -909,10 +909,10 @@ TEST_CASE("jit differential: the model generator is deterministic, and its model
         std::ofstream(std::string(dir) + "/gen" + std::to_string(k) + ".vmodel")
             << a.make(k, k % 4 == 3).text;
       }
-      for (Estimator e : {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae}) {
+      for (Estimator::Ref e : {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae}) {
         if (e == Estimator::Iwae && !g.iwae_ok) continue;
         Compiled m(g.text, {}, lower_options(e, 2));
-        CHECK_MESSAGE(m.ok(), lower::to_string(e), ":\n", m.messages());
+        CHECK_MESSAGE(m.ok(), std::string(e->name), ":\n", m.messages());
         ++lowered;
       }
     }

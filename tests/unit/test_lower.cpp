@@ -117,7 +117,7 @@ double vae_iwae_reference(const ir::Bindings& b, int k) {
   return total;
 }
 
-Compiled compile_vae(Estimator e, int samples = 1) {
+Compiled compile_vae(Estimator::Ref e, int samples = 1) {
   return Compiled(stdlib_text("gaussian_vae"), sema_options(vae_dims()), lower_options(e, samples));
 }
 

@@ -12,7 +12,7 @@ namespace {
 // `needles`, at a valid place in the source, and no internal error. Unless `in_sema`, the model
 // passes sema and the error is the lowering's.
 void expect_error(const std::string& text, const std::vector<std::string>& needles,
-                  const sema::Options& so = {}, Estimator e = Estimator::A, int samples = 1,
+                  const sema::Options& so = {}, Estimator::Ref e = Estimator::A, int samples = 1,
                   bool in_sema = false) {
   std::unique_ptr<Compiled> c;
   try {
@@ -68,7 +68,7 @@ guide {
 )";
   for (int k : {1, 4}) expect_error(text, {"iwae", "local", "global"}, {}, Estimator::Iwae, k);
   // The same model compiles under the other estimators.
-  for (Estimator e : {Estimator::A, Estimator::B, Estimator::Stl}) {
+  for (Estimator::Ref e : {Estimator::A, Estimator::B, Estimator::Stl}) {
     Compiled c(text, {}, lower_options(e, 2));
     CHECK_MESSAGE(c.ok(), c.messages());
   }

@@ -10,14 +10,14 @@ using namespace lower_test;
 
 namespace {
 
-const Estimator kEstimators[] = {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae};
+const Estimator::Ref kEstimators[] = {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae};
 
 // Every estimator (iwae only when the model allows it) × samples {1, 3}, at two random points.
 void check_all(const std::string& text, const std::string& label, const sema::Options& so,
                bool iwae = true, double radius = 1) {
   int checked = 0;
   double worst = 0;
-  for (Estimator e : kEstimators) {
+  for (Estimator::Ref e : kEstimators) {
     if (e == Estimator::Iwae && !iwae) continue;
     for (int samples : {1, 3}) {
       for (std::uint64_t seed : {1u, 2u}) {

@@ -30,7 +30,15 @@
 namespace lower_test {
 
 using namespace vmc;
-using lower::Estimator;
+// An estimator of the registry (lower/estimator.hpp), as the tests name them: Estimator::A, ...
+// (the compiler itself reads their properties, never their names).
+struct Estimator {
+  static inline const lower::Estimator* const A = lower::find_estimator("A");
+  static inline const lower::Estimator* const B = lower::find_estimator("B");
+  static inline const lower::Estimator* const Iwae = lower::find_estimator("iwae");
+  static inline const lower::Estimator* const Stl = lower::find_estimator("stl");
+  using Ref = const lower::Estimator*;
+};
 using Dims = std::map<std::string, std::int64_t>;
 
 inline std::string read_text(const std::string& path) {
@@ -52,7 +60,7 @@ inline sema::Options sema_options(Dims dims = {}, std::optional<std::string> aut
   return o;
 }
 
-inline lower::Options lower_options(Estimator e, int samples = 1) {
+inline lower::Options lower_options(Estimator::Ref e, int samples = 1) {
   lower::Options o;
   o.estimator = e;
   o.samples = samples;
@@ -168,10 +176,10 @@ inline GradCheckSummary check_gradients(const Compiled& c, ir::Bindings b, const
 
 // Compiles `text` and checks its gradients at the synthetic point of `seed`.
 inline GradCheckSummary compile_and_check(const std::string& text, const std::string& label,
-                                          const sema::Options& so, Estimator est, int samples,
+                                          const sema::Options& so, Estimator::Ref est, int samples,
                                           std::uint64_t seed = 1, double radius = 1,
                                           const GradCheckOptions& o = {}) {
-  std::string full = label + " (estimator " + lower::to_string(est) + ", samples " +
+  std::string full = label + " (estimator " + std::string(est->name) + ", samples " +
                      std::to_string(samples) + ")";
   Compiled c(text, so, lower_options(est, samples));
   REQUIRE_MESSAGE(c.ok(), full, " does not compile:\n", c.messages());

@@ -249,9 +249,9 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
   constexpr int K = 2;
   for (const char* guide : {"meanfield", "fullrank"}) {
     bool fullrank = std::string(guide) == "fullrank";
-    for (Estimator est : {Estimator::A, Estimator::B}) {
+    for (Estimator::Ref est : {Estimator::A, Estimator::B}) {
       CAPTURE(guide);
-      CAPTURE(lower::to_string(est));
+      CAPTURE(std::string(est->name));
       Compiled c(text, sema_options({}, guide), lower_options(est));
       REQUIRE_MESSAGE(c.ok(), c.messages());
       const std::vector<std::string>& sampled = c.l().sampled_kl;
@@ -339,7 +339,7 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
         const std::vector<double>& y = in(b, "y");
         double mean = mu + p + dth.u[0] + dth.u[1] + 0.1 * q;
         for (double yi : y) ref += normal_lpdf(yi, mean, tau + 0.5);
-        check_value(c, b, ref, std::string(guide) + " " + lower::to_string(est));
+        check_value(c, b, ref, std::string(guide) + " " + std::string(est->name));
       }
     }
   }

@@ -119,7 +119,7 @@ TEST_CASE("ranks: R ranks as threads follow one process with the same global min
   for (auto precision : {codegen::Precision::F64, codegen::Precision::F32}) {
     const bool f64 = precision == codegen::Precision::F64;
     CAPTURE(f64);
-    for (auto est : {lower::Estimator::A, lower::Estimator::B}) {
+    for (auto est : {Estimator::A, Estimator::B}) {
       Compiled m(kModel, so, lower_options(est));
       REQUIRE_MESSAGE(m.ok(), m.messages());
       Diagnostics d;
@@ -165,7 +165,7 @@ TEST_CASE("ranks: each rank keeps only its shard and refuses whole-data work") {
   sema::Options so;
   so.data_shapes["x"] = {103, 3};
   so.data_shapes["y"] = {103};
-  Compiled m(kModel, so, lower_options(lower::Estimator::A));
+  Compiled m(kModel, so, lower_options(Estimator::A));
   REQUIRE(m.ok());
   Diagnostics d;
   auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "ranks", {"elbo_grad", "sample_guide"});

@@ -24,7 +24,7 @@ TEST_CASE("schedule: a VAE's weight gradients are deferred products whose operan
   for (const Case& c : {Case{"bernoulli_vae", {"dec_W", "mu_W", "enc_W", "zm_W", "zv_W"}},
                         Case{"gaussian_vae", {"dec_W", "mu_W", "lv_W", "enc_W", "zm_W", "zv_W"}}}) {
     CAPTURE(c.model);
-    for (Estimator e : {Estimator::A, Estimator::B}) {
+    for (Estimator::Ref e : {Estimator::A, Estimator::B}) {
       Compiled m(stdlib_text(c.model), sema_options({{"D", 784}}), lower_options(e));
       REQUIRE_MESSAGE(m.ok(), m.messages());
       std::vector<codegen::KernelSpec> specs = jit::kernel_specs(m.l(), {"elbo_grad", "elbo"});

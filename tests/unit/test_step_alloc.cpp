@@ -205,7 +205,7 @@ TEST_CASE("trainer: a compiled VAE takes the same steps on 1, 2 and 3 threads (i
   for (int i = 0; i < 60 * 784; ++i) x.values.push_back((i * 7919 % 13) < 5 ? 1.0 : 0.0);
   vmc::sema::Options so;
   so.data_shapes["x"] = x.shape;
-  Compiled m(read(std::string(VMC_SOURCE_DIR) + "/stdlib/bernoulli_vae.vmodel"), so, lower_options(lower::Estimator::A));
+  Compiled m(read(std::string(VMC_SOURCE_DIR) + "/stdlib/bernoulli_vae.vmodel"), so, lower_options(Estimator::A));
   REQUIRE_MESSAGE(m.ok(), m.messages());
   Diagnostics d;
   auto compiled = jit::CompiledModel::build(m.l(), codegen::Precision::F32, d, "bernoulli_vae");

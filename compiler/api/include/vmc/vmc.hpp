@@ -28,6 +28,8 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The ELBO estimators, in the order of `vmc help estimators` (L^A, L^B, importance weighted,
+// sticking the landing); another value is an error.
 enum class Estimator { A, B, Iwae, Stl };
 
 struct CompileOptions {
