@@ -245,7 +245,7 @@ FitResult fit(Model& model, const Data& data, const FitOptions& o) {
   t.lr = o.lr;
   t.clip_grad = o.clip_grad;
   try {
-    t.optimizer = runtime::parse_optimizer(o.optimizer);
+    t.optimizer = o.optimizer.empty() ? &runtime::default_optimizer() : &runtime::optimizer_named(o.optimizer);
     runtime::Trainer trainer(c.native->info(), arrays, lower::initial_params(*c.lowered, o.seed), t);
     runtime::FitHistory history;
     runtime::LoopOptions lo;

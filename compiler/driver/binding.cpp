@@ -286,10 +286,10 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
   return true;
 }
 
-double learning_rate(const Bound& b, runtime::OptimizerKind optimizer, std::optional<double> given) {
+double learning_rate(const Bound& b, const runtime::Optimizer& optimizer, std::optional<double> given) {
   const auto& sizes = b.fe.lowered->sizes;
   bool subsampled = std::any_of(sizes.begin(), sizes.end(), [](const auto& kv) { return kv.first != kv.second; });
-  return given.value_or(runtime::default_learning_rate(optimizer) * (subsampled ? 1 : 10));
+  return given.value_or(optimizer.default_lr * (subsampled ? 1 : 10));
 }
 
 bool prepare_output_dir(const std::string& dir) {

@@ -53,11 +53,11 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
 // training); reports the problem and returns false.
 bool prepare_output_dir(const std::string& dir);
 
-// The step size: `given`, else the optimizer's own for minibatch fits (Adam's 1e-3, as the
+// The step size: `given`, else the optimizer's own for minibatch fits (the default's 1e-3, as the
 // AEVB peer), ten times that when the model has no subsampled plate, so every step sees the
 // whole data set and its gradient is exact up to the guide's noise (a global-latent model such
 // as a regression, Stan ADVI's territory).
-double learning_rate(const Bound& b, runtime::OptimizerKind optimizer, std::optional<double> given);
+double learning_rate(const Bound& b, const runtime::Optimizer& optimizer, std::optional<double> given);
 
 // `--batch M` or `--batch DIM=M` into the trainer's options; false after reporting a bad one.
 bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o);

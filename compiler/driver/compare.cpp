@@ -203,9 +203,9 @@ int run_compare(const CompareArgs& args) {
   runtime::TrainerOptions common;
   if (!parse_batch(args.batch, common)) return 1;
   try {
-    common.optimizer = runtime::parse_optimizer(args.optimizer);
+    common.optimizer = &runtime::optimizer_named(args.optimizer);
     for (const RunSpec& r : specs) {
-      if (r.optimizer) runtime::parse_optimizer(*r.optimizer);
+      if (r.optimizer) runtime::optimizer_named(*r.optimizer);
     }
   } catch (const std::invalid_argument& e) {
     error("--optimizer", e.what());
@@ -284,8 +284,8 @@ int run_compare(const CompareArgs& args) {
         runtime::TrainerOptions o = common;
         o.seed = args.seed + static_cast<std::uint64_t>(rep);
         if (!spec.batch.empty()) parse_batch(spec.batch, o);
-        if (spec.optimizer) o.optimizer = runtime::parse_optimizer(*spec.optimizer);
-        o.lr = learning_rate(b, o.optimizer, spec.lr ? spec.lr : args.lr);
+        if (spec.optimizer) o.optimizer = &runtime::optimizer_named(*spec.optimizer);
+        o.lr = learning_rate(b, *o.optimizer, spec.lr ? spec.lr : args.lr);
         // The same initial values for every run of a seed: they come from the model's params,
         // which the estimator does not change.
         runtime::Trainer trainer(fe.compiled->info(), b.train, lower::initial_params(*fe.lowered, o.seed), o);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "driver/run.hpp"
+#include "vmc/optimizers.hpp"
 
 namespace vmc::driver {
 
@@ -32,7 +33,7 @@ struct CompareArgs {
   std::vector<std::string> batch;
   std::int64_t steps = 0;  // the budget in steps of the common batch, or
   double epochs = 0;       // in passes over the data; default 10,000 datapoints' worth of steps
-  std::string optimizer = "adam";
+  std::string optimizer{runtime::default_optimizer().name};
   std::optional<double> lr;
   std::uint64_t seed = 1;
   int repeats = 1;  // seeds seed, seed + 1, ...

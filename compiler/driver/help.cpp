@@ -3,6 +3,7 @@
 #include "dist/distribution.hpp"
 #include "lower/estimator.hpp"
 #include "sema/builtins.hpp"
+#include "vmc/optimizers.hpp"
 
 namespace vmc::driver {
 namespace {
@@ -32,12 +33,13 @@ std::string one_distribution(const dist::Distribution& d) {
 
 }  // namespace
 
-std::vector<std::string> help_topics() { return {"distributions", "functions", "estimators"}; }
+std::vector<std::string> help_topics() { return {"distributions", "functions", "estimators", "optimizers"}; }
 
 std::optional<std::string> help_text(const std::string& topic) {
   if (topic == "distributions") return dist::reference_table();
   if (topic == "functions") return sema::builtins_reference();
   if (topic == "estimators") return lower::estimators_reference();
+  if (topic == "optimizers") return runtime::optimizers_reference();
   if (const dist::Distribution* d = dist::find(topic)) return one_distribution(*d);
   return std::nullopt;
 }

@@ -119,9 +119,9 @@ int run(int argc, char** argv) {
     cmd->add_option("--batch", batch, "minibatch size M of the subsampled plate, or DIM=M (default 100)");
     cmd->add_option("--steps", steps, steps_help)->check(CLI::NonNegativeNumber);
     cmd->add_option("--epochs", epochs, epochs_help)->check(CLI::NonNegativeNumber);
-    cmd->add_option("--optimizer", optimizer, "adam, adagrad, sgd, momentum or rmsprop")
-        ->check(CLI::IsMember({"adam", "adagrad", "sgd", "momentum", "rmsprop"}))
-        ->default_val("adam");
+    cmd->add_option("--optimizer", optimizer, vmc::runtime::optimizer_list() + " (vmc help optimizers)")
+        ->check(CLI::IsMember(vmc::runtime::optimizer_names()))
+        ->default_val(std::string(vmc::runtime::default_optimizer().name));
     cmd->add_option("--lr", lr, lr_help);
   };
 
@@ -135,8 +135,8 @@ int run(int argc, char** argv) {
   fit_cmd->add_option("--config", config, "a TOML file with the same keys as these options; flags win");
   training_options(fit_cmd, fit.batch, fit.steps, fit.epochs, fit.optimizer, fit.lr,
                    "total optimisation steps (default 2000 unless --epochs)", "passes over the data instead of --steps",
-                   "learning rate (default: adam 1e-3, adagrad 1e-2, others 1e-3; ten times that for a model with no "
-                   "subsampled plate, whose every step sees all the data)");
+                   "learning rate (default: the optimizer's own, vmc help optimizers; ten times that for a model "
+                   "with no subsampled plate, whose every step sees all the data)");
   fit_cmd->add_option("--seed", fit.seed, "seed of the initial values, minibatches and noise")->default_val(1);
   fit_cmd->add_option("--threads", fit.threads, "threads; each runs part of every minibatch")
       ->check(CLI::Range(1, 256))

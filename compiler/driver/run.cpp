@@ -92,7 +92,7 @@ int run_fit(const FitArgs& args) {
   auto set_up = [&]() -> bool {
     if (!parse_batch(args.batch, topt)) return false;
     try {
-      topt.optimizer = runtime::parse_optimizer(args.optimizer);
+      topt.optimizer = &runtime::optimizer_named(args.optimizer);
     } catch (const std::invalid_argument& e) {
       error("--optimizer", e.what());
       return false;
@@ -115,7 +115,7 @@ int run_fit(const FitArgs& args) {
     if (!leader) data.test_data.clear();  // rank 0 alone evaluates held-out data
     if (!bind_model(b, margs, data, true)) return false;
     compile_ms = b.fe.times.total();
-    topt.lr = learning_rate(b, topt.optimizer, args.lr);
+    topt.lr = learning_rate(b, *topt.optimizer, args.lr);
 
     // What the pictures need of the training data, taken now: the trainer then holds the only
     // copy of it (in the model's precision), unless PSIS needs the arrays again (global latents).
@@ -210,7 +210,7 @@ int run_fit(const FitArgs& args) {
   if (!quiet) {
     std::printf("fit %s: %s, estimator %s (L = %d), %s, lr %g, seed %llu, %d thread%s\n",
                 model.name.c_str(), b.embedded ? "embedded digits (1797 x 64)" : "data bound",
-                args.model.estimator.c_str(), args.model.samples, runtime::to_string(topt.optimizer), topt.lr,
+                args.model.estimator.c_str(), args.model.samples, std::string(topt.optimizer->name).c_str(), topt.lr,
                 static_cast<unsigned long long>(args.seed), args.threads, args.threads == 1 ? "" : "s");
     if (ranks) std::printf("  %d MPI ranks, each with its shard of the data and its slice of every minibatch\n", n_ranks);
     std::string batching = trainer->primary_dim().empty()
@@ -281,7 +281,7 @@ int run_fit(const FitArgs& args) {
     summary["threads"] = args.threads;
     summary["ranks"] = n_ranks;
     summary["precision"] = args.model.precision;
-    summary["optimizer"] = runtime::to_string(topt.optimizer);
+    summary["optimizer"] = topt.optimizer->name;
     summary["lr"] = topt.lr;
     summary["compile_ms"] = compile_ms;
     summary["fit_s"] = history.wall_s;

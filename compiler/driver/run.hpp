@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "driver/commands.hpp"
+#include "vmc/optimizers.hpp"
 
 namespace vmc::driver {
 
@@ -24,7 +25,7 @@ struct FitArgs {
   std::vector<std::string> batch;  // "M" (the subsampled plate) or "DIM=M"
   std::int64_t steps = 0;          // total steps; 0: from --epochs, else 2000
   double epochs = 0;
-  std::string optimizer = "adam";
+  std::string optimizer{runtime::default_optimizer().name};
   std::optional<double> lr;        // default: the optimizer's own
   std::uint64_t seed = 1;
   int threads = 1;

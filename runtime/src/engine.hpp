@@ -284,9 +284,9 @@ class Engine final : public Trainer::Impl {
   // with `u`, then moved up its gradient (already summed into slot 0). With `owned`, a param
   // whose gradient a deferred product made is updated where th computed it (step_blocks_[th]).
   void update_slice(const vmc_kernel_info& k, int th, const Update* u, bool keep, bool owned);
-  // Elements [b, e) of the param whose gradient is output o moved up it.
+  // Elements [b, e) of the param whose gradient is output o moved up it, by the optimizer's
+  // update (optimizers.hpp).
   void update_range(int o, std::size_t b, std::size_t e, const Update& u);
-  AdamConstants adam_constants(const Update& u) const;
   // ParamStores::Auto: kStoreTrial steps from `next` cached, as many streamed, each arm's time
   // summed; the faster is kept until the next trial, kStoreRetune steps on.
   static constexpr std::int64_t kStoreTrial = 16, kStoreRetune = 2048;

@@ -87,8 +87,7 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
     }
     params_[i].resize(count);
     for (std::size_t k = 0; k < count; ++k) params_[i].data[k] = static_cast<T>(it->second[k]);
-    int slots = options.optimizer == OptimizerKind::Adam ? 2 : options.optimizer == OptimizerKind::Sgd ? 0 : 1;
-    moments_[i].resize(slots);
+    moments_[i].resize(static_cast<std::size_t>(options.optimizer->slots));
     for (Aligned<T>& mom : moments_[i]) {
       mom.resize(count);
       mom.zero();

@@ -2,6 +2,7 @@
 // the threads' kernels left, each computed once over every thread's rows, a block per thread,
 // and the step's check of a summed gradient's elements.
 #include "engine.hpp"
+#include "optimizers.hpp"
 
 namespace vmc::runtime::detail {
 
@@ -87,7 +88,7 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
         const int i = grad_of_[outs[d] - 1];
         const std::size_t at = blocks.back().first;
         const AdamTarget adam{params_[i].data + at, moments_[i][0].data + at, moments_[i][1].data + at,
-                              adam_constants(*fused), fused->stream};
+                              Adam::constants(fused->scale, options.lr, fused->number), fused->stream};
         if (gemm_sum_adam(g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts,
                           static_cast<float>(g0.alpha), c, g0.ldc, adam)) {
           blocks.back().updated = true;

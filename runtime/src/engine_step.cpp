@@ -121,12 +121,12 @@ StepResult Engine<T>::step() {
   const int copies = info->row_free_part && primary_index_ >= 0
                          ? parts - (!distributed_ || rank_ == 0 ? 1 : 0)
                          : 0;
-  // Adam in the weight gradients' epilogue (bound_part): not on a step that keeps the last good
+  // The update in the weight gradients' epilogue (bound_part): not on a step that keeps the last good
   // state (copied before the update), with clipping (which needs the whole gradient's norm
   // first), with ranks (summed after the products) or a row-free part (taken out after).
   const bool keep_step = steps % kGoodEvery == 0;
   const bool fusable = std::is_same_v<T, float> && options.fused_update && gemm_fuses_adam() && !distributed_ &&
-                       options.optimizer == OptimizerKind::Adam && options.clip_grad <= 0 && copies == 0 && !keep_step;
+                       options.optimizer->fuses_into_products && options.clip_grad <= 0 && copies == 0 && !keep_step;
   // The gradient's factor per datapoint, before any clipping (a fused step has none).
   const double per_datapoint = 1.0 / static_cast<double>(datapoints);
   // A split batch's weight gradients are not summed from per-thread copies: the kernels leave

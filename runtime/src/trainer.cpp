@@ -4,28 +4,6 @@
 
 namespace vmc::runtime {
 
-const char* to_string(OptimizerKind k) {
-  switch (k) {
-    case OptimizerKind::Sgd: return "sgd";
-    case OptimizerKind::Momentum: return "momentum";
-    case OptimizerKind::Adagrad: return "adagrad";
-    case OptimizerKind::RmsProp: return "rmsprop";
-    case OptimizerKind::Adam: return "adam";
-  }
-  return "?";
-}
-
-OptimizerKind parse_optimizer(const std::string& name) {
-  for (OptimizerKind k : {OptimizerKind::Sgd, OptimizerKind::Momentum, OptimizerKind::Adagrad,
-                          OptimizerKind::RmsProp, OptimizerKind::Adam}) {
-    if (name == to_string(k)) return k;
-  }
-  throw std::invalid_argument("unknown optimizer '" + name +
-                              "' (expected adam, adagrad, sgd, momentum or rmsprop)");
-}
-
-double default_learning_rate(OptimizerKind k) { return k == OptimizerKind::Adagrad ? 1e-2 : 1e-3; }
-
 namespace detail {
 
 // Little-endian byte writer/reader for the engine's state.
@@ -75,7 +53,8 @@ std::string Engine<T>::save_state() const {
   w.out = "vmc-engine";
   w.pod<std::uint32_t>(1);
   w.pod<std::uint64_t>(fingerprint());
-  w.pod<std::uint32_t>(static_cast<std::uint32_t>(options.optimizer));
+  // The optimizer by its position in optimizers() (a fixed order).
+  w.pod<std::uint32_t>(static_cast<std::uint32_t>(options.optimizer - optimizers().data()));
   w.pod<std::uint64_t>(options.seed);
   w.pod<std::int64_t>(primary_batch);
   w.pod<std::int64_t>(steps);
@@ -98,7 +77,7 @@ void Engine<T>::restore_state(const std::string& bytes, bool params_only) {
   r.at = 10;
   if (r.pod<std::uint32_t>() != 1) throw RuntimeError("checkpoint: written by another version of vmc");
   std::uint64_t print = r.pod<std::uint64_t>();
-  auto opt = static_cast<OptimizerKind>(r.pod<std::uint32_t>());
+  const std::uint32_t opt = r.pod<std::uint32_t>();
   if (params_only) {
     // By name: a model compiled with fewer kernels reads fewer params.
     r.pod<std::uint64_t>();
@@ -135,8 +114,9 @@ void Engine<T>::restore_state(const std::string& bytes, bool params_only) {
   if (print != fingerprint()) {
     throw RuntimeError("checkpoint: it belongs to another model (its params or precision differ)");
   }
-  if (opt != options.optimizer) {
-    throw RuntimeError(std::string("checkpoint: written with --optimizer ") + to_string(opt) +
+  if (opt >= optimizers().size()) throw RuntimeError("checkpoint: written with an optimizer this vmc does not have");
+  if (&optimizers()[opt] != options.optimizer) {
+    throw RuntimeError("checkpoint: written with --optimizer " + std::string(optimizers()[opt].name) +
                        "; resume with the same optimizer");
   }
   std::uint64_t seed = r.pod<std::uint64_t>();

@@ -69,7 +69,7 @@ vmc::runtime::TrainerOptions options(int threads, int64_t batch) {
   vmc::runtime::TrainerOptions o;
   o.threads = threads;
   o.default_batch = batch;
-  o.optimizer = vmc::runtime::OptimizerKind::Sgd;
+  o.optimizer = &vmc::runtime::optimizer_named("sgd");
   o.lr = 0.01;
   return o;
 }
@@ -168,7 +168,7 @@ TEST_CASE("trainer: the last good state (every 50th step's, each thread copying 
   for (int threads : {1, 2, 3}) {
     CAPTURE(threads);
     vmc::runtime::TrainerOptions o = options(threads, 10);
-    o.optimizer = vmc::runtime::OptimizerKind::Adam;
+    o.optimizer = &vmc::runtime::optimizer_named("adam");
     vmc::runtime::Trainer t(model.info, data(x), init, o);
     CHECK(t.restore_last_good_state() == -1);  // nothing kept before the first step
     for (int s = 0; s < 50; ++s) REQUIRE(t.step().finite);

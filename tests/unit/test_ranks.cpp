@@ -129,7 +129,7 @@ TEST_CASE("ranks: R ranks as threads follow one process with the same global min
       runtime::TrainerOptions o;
       o.seed = 11;
       o.default_batch = 10;  // 11 steps per epoch, the last of 3 rows: fewer rows than 4 ranks
-      o.optimizer = runtime::OptimizerKind::Adam;
+      o.optimizer = &vmc::runtime::optimizer_named("adam");
       o.lr = 0.01;
       const int steps = 50;
       Run one = train(compiled->info(), m.l(), o, steps);

@@ -19,18 +19,12 @@
 #include "vmc/abi.h"
 #include "vmc/collective.hpp"
 #include "vmc/data.hpp"
+#include "vmc/optimizers.hpp"
 
 namespace vmc::runtime {
 
 // The data a model runs on, by the data block's names (the minibatch views are cut from it).
 using Arrays = std::map<std::string, data::Array>;
-
-enum class OptimizerKind { Sgd, Momentum, Adagrad, RmsProp, Adam };
-const char* to_string(OptimizerKind k);
-// "sgd", "momentum", "adagrad", "rmsprop", "adam"; throws std::invalid_argument otherwise.
-OptimizerKind parse_optimizer(const std::string& name);
-// The default learning rate of each (Adam's 1e-3 as in the AEVB peer; Adagrad 0.01).
-double default_learning_rate(OptimizerKind k);
 
 struct TrainerOptions {
   std::uint64_t seed = 1;
@@ -38,7 +32,7 @@ struct TrainerOptions {
   // Minibatch size per subsampled dim; a dim not named gets `default_batch` (capped at its N).
   std::map<std::string, std::int64_t> batch;
   std::int64_t default_batch = 100;
-  OptimizerKind optimizer = OptimizerKind::Adam;
+  const Optimizer* optimizer = &default_optimizer();  // an entry of optimizers()
   double lr = 1e-3;
   double clip_grad = 0;  // > 0: the gradient's global L2 norm (per datapoint) is clipped to it
   // Data-parallel ranks (not owned; must outlive the trainer), or nullptr for one process. With
@@ -57,8 +51,8 @@ struct TrainerOptions {
   // both for a few steps every 2,048 and keeps the faster.
   enum class ParamStores { Auto, Cached, Streamed };
   ParamStores param_stores = ParamStores::Auto;
-  // A multi-threaded float32 Adam step moves each weight's params in its gradient product's
-  // epilogue, from registers (the gradient never stored), when its operands bound every
+  // A float32 step of an optimizer that fuses into products (Optimizer::fuses_into_products) moves
+  // each weight's params in its gradient product's epilogue, from registers (the gradient never stored), when its operands bound every
   // gradient well inside float range, so that the step cannot be refused once params have
   // moved; otherwise, and with clip_grad, the gradient is stored, checked and then applied.
   // The params are bit for bit the same either way; false always takes the second path.

@@ -96,7 +96,7 @@ struct FitOptions {
   int samples = 1;
   std::int64_t batch = 100;
   std::int64_t steps = 1000;
-  std::string optimizer = "adam";
+  std::string optimizer{};  // a name of `vmc help optimizers`; empty: the default (as the CLI's)
   double lr = 1e-3;
   std::uint64_t seed = 1;
   int threads = 1;
