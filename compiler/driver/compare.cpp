@@ -383,7 +383,7 @@ int run_compare(const CompareArgs& args) {
           run.step_s += std::chrono::duration<double>(Clock::now() - start).count();
           measure();
         }
-        // The run's final params, for `vmc eval` (e.g. the marginal likelihood by iwae).
+        // The run's final params, for `vmc eval` (e.g. the marginal likelihood by an importance-weighted bound).
         run.checkpoint = "checkpoints/" + file_name(spec.label) + ".seed" + std::to_string(o.seed) + ".bin";
         fs::create_directories(args.out + "/checkpoints");
         runtime::write_checkpoint(args.out + "/" + run.checkpoint, trainer, runtime::FitHistory{});

@@ -40,7 +40,7 @@ int run_diagnose(const ModelArgs& args, const DiagnoseArgs& diag) {
   so.init_radius = diag.init_radius;
   ir::Bindings at = lower::synthetic_bindings(l, *fe.model, so);
   const ir::Node* elbo = l.objective;
-  // stl's gradient is by design not the derivative of its value: it holds the guide's params
+  // A path-derivative estimator's gradient is by design not the derivative of its value: it holds the guide's params
   // constant inside log q. Finite differences do the same with those values pinned.
   ir::visit({elbo}, [&](const ir::Node& n) {
     if (n.op() == ir::Op::StopGradient) at.pinned[&n] = ir::evaluate(&n, at);

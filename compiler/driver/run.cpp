@@ -380,10 +380,10 @@ int run_eval(const EvalArgs& args) {
   // estimator, one sample) averaged K times in the runtime, so K = 5000 costs time, not a graph
   // of 5000 copies of the model.
   const lower::Estimator& estimator = *lower::find_estimator(args.model.estimator);
-  bool iwae = estimator.importance_weighted;
+  bool importance = estimator.importance_weighted;
   auto b = std::make_unique<Bound>();
   ModelArgs margs = args.model;
-  if (iwae) {
+  if (importance) {
     margs.estimator = lower::default_estimator().name;
     margs.samples = 1;
     margs.kernels = {"log_weights"};
@@ -391,8 +391,8 @@ int run_eval(const EvalArgs& args) {
     margs.kernels = {"elbo"};
   }
   if (!bind_model(*b, margs, args.data, true)) return 1;
-  bool per_row = iwae && b->fe.compiled->kernel("log_weights");
-  if (iwae && !per_row) {
+  bool per_row = importance && b->fe.compiled->kernel("log_weights");
+  if (importance && !per_row) {
     // Global latents: the bound's log-mean-exp is over the whole data; lowered K times.
     constexpr int kMaxCopies = 200;
     if (args.model.samples > kMaxCopies) {
@@ -411,7 +411,7 @@ int run_eval(const EvalArgs& args) {
   o.seed = args.seed;
   o.threads = args.threads;
   // The graph's copies of the model per row (the importance samples unrolled) need a smaller batch.
-  int copies = iwae && !per_row ? args.model.samples : args.model.samples;
+  int copies = args.model.samples;
   o.default_batch = args.batch > 0 ? args.batch : std::max<std::int64_t>(1, 100 / std::max(1, copies / 10));
   if (per_row && args.batch <= 0) o.default_batch = 100;
   try {

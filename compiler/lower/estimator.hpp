@@ -32,7 +32,7 @@ const Estimator* find_estimator(std::string_view name);
 const Estimator& default_estimator();  // L^A: the sampled log p − log q
 const Estimator& closed_form_estimator();  // L^B
 std::vector<std::string> estimator_names();
-// "A, B, iwae or stl" (with `last` between the last two)
+// The names, "A, B, ... or ..." (with `last` between the last two).
 std::string estimator_list(const std::string& last = " or ");
 // The table `vmc help estimators` prints.
 std::string estimators_reference();

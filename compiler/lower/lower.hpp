@@ -68,12 +68,12 @@ struct Lowered {
   // auto-encoder's reconstructions show). Empty when the model cannot be sampled.
   std::vector<ir::Output> reconstructions;
   // The first sample's importance log-weight per datapoint, log p(x_i, z_i) − log q(z_i | x_i)
-  // ([M]), when every latent is local to one subsampled plate: `vmc eval --estimator iwae`
+  // ([M]), when every latent is local to one subsampled plate: `vmc eval` with an importance-weighted estimator
   // averages K of them per datapoint in the runtime, so K is not limited by graph size.
   std::vector<ir::Output> row_log_weights;
   std::string sample_model_problem;
   // The objective is a row-independent part plus a sum over the minibatch's rows (false only
-  // for iwae with global latents): a batch may then be split across threads.
+  // for an importance-weighted bound with global latents): a batch may then be split across threads.
   bool rows_additive = true;
   // Whether the objective has a part outside the subsampled plate's rows (a global latent's
   // terms, a plate over another dim): a split batch must then count it once. False only when

@@ -105,7 +105,7 @@ class Lowerer {
 
 // Σ of a term over all its axes, each subsampled plate's axis scaled by N/M.
 const ir::Node* total(Lowerer& l, const Value& v);
-// estimators.cpp: the iwae bound from each sample's terms, or nullptr after reporting why the
+// estimators.cpp: the importance-weighted bound from each sample's terms, or nullptr after reporting why the
 // model does not allow it.
 const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Term>>& samples);
 // log p(x_i, z_i) − log q(z_i | x_i) per datapoint of the subsampled plate ([M]) from one

@@ -54,7 +54,7 @@ double Engine<T>::importance_weighted(const Arrays& arrays, const std::string& n
   if (primary_index_ < 0 || subs_.size() != 1) {
     throw RuntimeError("per-datapoint importance weights need one subsampled plate");
   }
-  if (K < 1) throw RuntimeError("iwae needs at least one sample");
+  if (K < 1) throw RuntimeError("importance weighting needs at least one sample");
   Dataset<T> ds = bind(arrays, "test ");
   const int threads = options.threads;
   std::int64_t n = dim_value(ds, subs_[0].dim);

@@ -17,7 +17,7 @@ void Engine<T>::setup_ranks() {
   if (primary_index_ < 0) return;
   if (!info->rows_additive) {
     throw RuntimeError("this objective is not a sum over the datapoints of '" + primary +
-                       "' (iwae with global latents), so its minibatch cannot be split across " +
+                       "' (an importance-weighted bound with global latents), so its minibatch cannot be split across " +
                        std::to_string(ranks_) + " ranks; run it as one process");
   }
   distributed_ = true;

@@ -82,7 +82,7 @@ typedef struct vmc_model_info {
   const vmc_buffer_info* inputs; /* in the `inputs` array's order */
   /* 1 when the objective is a part that does not depend on the minibatch's rows plus a sum over
    * them, so a batch may be split across threads (each thread's rows scaled by the whole
-   * batch's N/M, the row-independent part counted once); 0 for iwae with global latents, whose
+   * batch's N/M, the row-independent part counted once); 0 for an importance-weighted bound with global latents, whose
    * log-sum-exp couples all rows. */
   int32_t rows_additive;
   /* 1 when the objective has a part that does not depend on the minibatch's rows (global
