@@ -3,13 +3,8 @@
 
 #include <sstream>
 
-#include "jit/compiled_model.hpp"
-#include "lower/lower.hpp"
 #include "lower/synthetic.hpp"
-#include "parse/parser.hpp"
-#include "sema/sema.hpp"
-#include "support/diagnostics.hpp"
-#include "support/source.hpp"
+#include "pipeline/pipeline.hpp"
 #include "vmc/fit.hpp"
 #include "vmc/philox.hpp"
 #include "vmc/trainer.hpp"
@@ -50,48 +45,40 @@ std::map<std::string, data::Array> shaped(const Data& d, const sema::Model& m) {
 }  // namespace
 
 struct Model::Impl {
-  SourceManager sources;
-  const SourceFile* file = nullptr;
-  std::optional<ast::Program> program;
-  std::unique_ptr<sema::Model> checked;  // without data: names, roles
+  pipeline::Compilation checked;  // without data: names, roles
   CompileOptions options;
+  // One compilation of the parsed program (shared) per estimator, samples, kernels and data shapes.
+  std::map<std::string, std::unique_ptr<pipeline::Compilation>> cache;
 
-  struct Compiled {
-    std::unique_ptr<sema::Model> model;
-    std::optional<lower::Lowered> lowered;
-    std::unique_ptr<jit::CompiledModel> native;
-  };
-  std::map<std::string, std::unique_ptr<Compiled>> cache;
-
-  Compiled& compile(const std::map<std::string, data::Array>& arrays, Estimator estimator, int samples,
-                    const std::vector<std::string>& kernels) {
+  pipeline::Compilation& compile(const std::map<std::string, data::Array>& arrays, Estimator estimator, int samples,
+                                 const std::vector<std::string>& kernels) {
     std::string key = std::to_string(static_cast<int>(estimator)) + "/" + std::to_string(samples);
     for (const std::string& k : kernels) key += "/" + k;
-    sema::Options so;
-    so.set_dims = options.dims;
-    so.auto_guide = options.guide;
+    pipeline::Request r = request(options);
+    r.estimator = &lowered(estimator);
+    r.samples = samples;
+    r.kernels = kernels;
     for (const auto& [name, a] : arrays) {
-      so.data_shapes[name] = a.shape;
+      r.data_shapes[name] = a.shape;
       for (std::int64_t e : a.shape) key += "," + std::to_string(e);
       key += ";" + name;
     }
     auto& slot = cache[key];
     if (slot) return *slot;
-    auto c = std::make_unique<Compiled>();
-    Diagnostics diags;
-    c->model = sema::analyze(*program, so, diags);
-    if (!c->model || diags.has_errors()) fail(diags);
-    lower::Options lo;
-    lo.estimator = &lowered(estimator);
-    lo.samples = samples;
-    c->lowered = lower::lower_model(*c->model, lo, diags);
-    if (!c->lowered || diags.has_errors()) fail(diags);
-    lower::add_gradients(*c->lowered);
-    c->native = jit::CompiledModel::build(*c->lowered, options.f64 ? codegen::Precision::F64 : codegen::Precision::F32,
-                                          diags, file->path(), kernels, jit::default_cache_dir());
-    if (!c->native) fail(diags);
+    auto c = std::make_unique<pipeline::Compilation>();
+    c->source = checked.source;
+    if (!pipeline::compile(*c, r, pipeline::Stage::Native)) fail(c->diags);
     slot = std::move(c);
     return *slot;
+  }
+
+  // The compile options as the pipeline's request (estimator and kernels aside).
+  static pipeline::Request request(const CompileOptions& o) {
+    pipeline::Request r;
+    r.dims = o.dims;
+    r.auto_guide = o.guide;
+    r.precision = o.f64 ? codegen::Precision::F64 : codegen::Precision::F32;
+    return r;
   }
 };
 
@@ -100,37 +87,24 @@ Model::~Model() = default;
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 
-const std::string& Model::name() const { return impl_->checked->name; }
+const std::string& Model::name() const { return impl_->checked.model->name; }
 
-static Model make(std::unique_ptr<Model::Impl> impl, const SourceFile* file, const CompileOptions& options,
-                  Diagnostics& diags) {
-  if (!file) fail(diags);
-  impl->file = file;
+static Model make(std::unique_ptr<Model::Impl> impl, const CompileOptions& options) {
   impl->options = options;
-  impl->program = parse::parse_program(*file, diags);
-  if (!impl->program || diags.has_errors()) fail(diags);
-  sema::Options so;
-  so.set_dims = options.dims;
-  so.auto_guide = options.guide;
-  impl->checked = sema::analyze(*impl->program, so, diags);
-  if (!impl->checked || diags.has_errors()) fail(diags);
+  if (!pipeline::compile(impl->checked, Model::Impl::request(options), pipeline::Stage::Check)) fail(impl->checked.diags);
   return Model(std::move(impl));
 }
 
 Model compile_file(const std::string& path, const CompileOptions& options) {
   auto impl = std::make_unique<Model::Impl>();
-  Diagnostics diags;
-  std::string error;
-  const SourceFile* file = impl->sources.load(path, error);
-  if (!file) diags.error(path, error);
-  return make(std::move(impl), file, options, diags);
+  if (!pipeline::load_file(impl->checked, path)) fail(impl->checked.diags);
+  return make(std::move(impl), options);
 }
 
 Model compile_string(const std::string& source, const std::string& name, const CompileOptions& options) {
   auto impl = std::make_unique<Model::Impl>();
-  Diagnostics diags;
-  const SourceFile* file = impl->sources.add(name, source);
-  return make(std::move(impl), file, options, diags);
+  pipeline::load_text(impl->checked, name, source);
+  return make(std::move(impl), options);
 }
 
 Data load_idx(const std::string& path, const std::string& name, bool raw) { return data::load_idx(path, name, raw); }
@@ -144,15 +118,15 @@ Data load_json(const std::string& path) {
 }
 
 Values Model::initial_params(const Data& data, std::uint64_t seed) {
-  auto arrays = shaped(data, *impl_->checked);
+  auto arrays = shaped(data, *impl_->checked.model);
   auto& c = impl_->compile(arrays, impl_->options.estimator, impl_->options.samples, {"elbo_grad"});
   return lower::initial_params(*c.lowered, seed);
 }
 
-static ir::Bindings bindings(const Model::Impl::Compiled& c, const std::map<std::string, data::Array>& arrays,
+static ir::Bindings bindings(const pipeline::Compilation& c, const std::map<std::string, data::Array>& arrays,
                              const Values& params, const Values* noise, std::uint64_t seed, std::uint64_t step) {
   ir::Bindings b;
-  const vmc_model_info& info = c.native->info();
+  const vmc_model_info& info = c.compiled->info();
   // Sizes from the data: every run-time dim; each minibatch is the whole batch given.
   for (int i = 0; i < info.n_inputs; ++i) {
     const vmc_buffer_info& in = info.inputs[i];
@@ -213,7 +187,7 @@ static ir::Bindings bindings(const Model::Impl::Compiled& c, const std::map<std:
 }
 
 Values Model::draw_noise(const Data& batch, std::uint64_t seed, std::uint64_t step) {
-  auto arrays = shaped(batch, *impl_->checked);
+  auto arrays = shaped(batch, *impl_->checked.model);
   auto& c = impl_->compile(arrays, impl_->options.estimator, impl_->options.samples, {"elbo_grad"});
   Values out;
   ir::Bindings b = bindings(c, arrays, lower::initial_params(*c.lowered, 1), nullptr, seed, step);
@@ -222,9 +196,9 @@ Values Model::draw_noise(const Data& batch, std::uint64_t seed, std::uint64_t st
 }
 
 double Model::elbo_and_grad(const Values& params, const Data& batch, const Values& noise, Values& grad) {
-  auto arrays = shaped(batch, *impl_->checked);
+  auto arrays = shaped(batch, *impl_->checked.model);
   auto& c = impl_->compile(arrays, impl_->options.estimator, impl_->options.samples, {"elbo_grad"});
-  std::vector<ir::Tensor> out = c.native->run("elbo_grad", bindings(c, arrays, params, &noise, 0, 0));
+  std::vector<ir::Tensor> out = c.compiled->run("elbo_grad", bindings(c, arrays, params, &noise, 0, 0));
   grad.clear();
   for (std::size_t k = 0; k < c.lowered->params.size(); ++k) grad[c.lowered->params[k].name] = out[k + 1].values;
   return out[0].item();
@@ -236,7 +210,7 @@ struct FitAccess {
 
 FitResult fit(Model& model, const Data& data, const FitOptions& o) {
   Model::Impl& impl = FitAccess::impl(model);
-  auto arrays = shaped(data, *impl.checked);
+  auto arrays = shaped(data, *impl.checked.model);
   auto& c = impl.compile(arrays, o.estimator, o.samples, {"elbo_grad"});
   runtime::TrainerOptions t;
   t.seed = o.seed;
@@ -246,7 +220,7 @@ FitResult fit(Model& model, const Data& data, const FitOptions& o) {
   t.clip_grad = o.clip_grad;
   try {
     t.optimizer = o.optimizer.empty() ? &runtime::default_optimizer() : &runtime::optimizer_named(o.optimizer);
-    runtime::Trainer trainer(c.native->info(), arrays, lower::initial_params(*c.lowered, o.seed), t);
+    runtime::Trainer trainer(c.compiled->info(), arrays, lower::initial_params(*c.lowered, o.seed), t);
     runtime::FitHistory history;
     runtime::LoopOptions lo;
     lo.steps = o.steps;
