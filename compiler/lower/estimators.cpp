@@ -95,15 +95,8 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Te
   // Every latent local to one subsampled plate, or every latent global with no subsampling.
   auto [local, all_local, all_global] = locality(first);
   bool subsampled = any_subsampled(l.model.model_block->statements);
-  Span at = l.model.model_block->keyword_span;
-  if (!(all_local && local) && !(all_global && !subsampled)) {
-    l.fail(at, "the " + std::string(l.options.estimator->name) +
-                   " estimator needs every latent local to one subsampled plate, or every latent "
-                   "global with no subsampled plate (its log-mean-exp is per datapoint, or over the "
-                   "whole data); use --estimator " + std::string(default_estimator().name) + " or " +
-                   std::string(closed_form_estimator().name) + " for this model");
-    return nullptr;
-  }
+  VMC_ASSERT((all_local && local) || (all_global && !subsampled),
+             "an importance-weighted bound over mixed latents after sema");
   auto k = static_cast<double>(samples.size());
   if (all_local && local) {
     const ir::Node* stacked = nullptr;
@@ -146,14 +139,9 @@ void Lowerer::auto_guide() {
   for (const sema::Variable& v : model.latents) {
     Span at = v.decl->span;
     const ast::Plate* plate = v.local ? find_plate(model.model_block->statements, v.plate_dim) : nullptr;
-    if (fullrank && v.local) {
-      fail(at, "a fullrank automatic guide needs global latents; '" + v.name +
-                   "' is local: use --guide meanfield");
-      return;
-    }
+    VMC_ASSERT(!(fullrank && v.local), "a fullrank automatic guide on a local latent after sema");
     ir::Shape full;
     for (const sema::Extent& e : v.type.shape) full.push_back(extent(e, at));
-    if (failed) return;
     ir::Shape flat{ir::Extent::constant(ir::constant_elements(full))};
     ir::Shape param_shape = fullrank ? flat : full;
     auto declare = [&](const std::string& name, const ir::Shape& shape, Transform tr) {

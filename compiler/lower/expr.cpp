@@ -17,10 +17,9 @@ std::optional<std::int64_t> constant_int(const Lowerer& l, const ast::Expr& e) {
     if (n->is_integer) return static_cast<std::int64_t>(n->value);
     return std::nullopt;
   }
-  if (const auto* name = e.as<ast::Name>()) {
-    if (!l.fn_args.empty() && l.fn_args.back().count(name->name)) return std::nullopt;
-    const sema::Dim* d = l.model.find_dim(name->name);
-    if (d && d->value) return *d->value;
+  if (e.as<ast::Name>()) {
+    const sema::NameRef& ref = l.model.name_of(e);
+    if (ref.kind == sema::NameKind::Dim && ref.dim->value) return *ref.dim->value;
     return std::nullopt;
   }
   if (const auto* u = e.as<ast::Unary>()) {
@@ -51,38 +50,34 @@ class ExprLowering {
  private:
   Value lower(const ast::Expr&, const ast::Number& n) { return {ir::constant(g_, n.value)}; }
 
-  Value lower(const ast::Expr& e, const ast::Name& n) {
-    if (!l_.fn_args.empty()) {
-      auto it = l_.fn_args.back().find(n.name);
-      if (it != l_.fn_args.back().end()) return it->second;
-    } else {
-      for (auto scope = l_.lets.rbegin(); scope != l_.lets.rend(); ++scope) {
-        auto it = scope->find(n.name);
-        if (it != scope->end()) return it->second;
+  // What sema resolved the name to (sema::NameRef).
+  Value lower(const ast::Expr& e, const ast::Name&) {
+    const sema::NameRef& ref = l_.model.name_of(e);
+    switch (ref.kind) {
+      case sema::NameKind::Pi: return {ir::constant(g_, M_PI)};
+      case sema::NameKind::FnParam: return l_.fn_args.back().at(ref.fn_param);
+      case sema::NameKind::Let: return l_.lets.at(ref.let);
+      case sema::NameKind::Dim:
+        if (ref.dim->value && !l_.runtime_dims.count(ref.dim->name))
+          return {ir::constant(g_, static_cast<double>(*ref.dim->value))};
+        return {size_input(l_, ref.dim->name)};
+      case sema::NameKind::Param: return l_.params.at(ref.variable->name);
+      case sema::NameKind::Latent: {
+        auto it = l_.draws.find(ref.variable->name);
+        VMC_ASSERT(it != l_.draws.end(), "latent '" + ref.variable->name + "' read before the guide draws it after sema");
+        const Value& v = it->second.value;
+        // Drawn per copy of plain plates: their batch axes are its whole leading extents.
+        bool whole = std::none_of(v.plates.begin(), v.plates.end(), [](auto* p) { return p->subsample; });
+        VMC_ASSERT(whole, "a local latent read without its plate index after sema");
+        return Value{v.node};
       }
+      case sema::NameKind::Data:
+        // The generative pass reads the data it drew earlier in the model.
+        if (auto it = l_.generated.find(ref.variable->name); it != l_.generated.end()) return it->second;
+        return {data_input(l_, *ref.variable, false, nullptr, e.span)};
+      case sema::NameKind::PlateIndex: break;
     }
-    if (n.name == "pi") return {ir::constant(g_, M_PI)};
-    if (const sema::Dim* d = l_.model.find_dim(n.name)) {
-      if (d->value && !l_.runtime_dims.count(d->name)) return {ir::constant(g_, static_cast<double>(*d->value))};
-      return {size_input(l_, d->name)};
-    }
-    if (auto it = l_.params.find(n.name); it != l_.params.end()) return it->second;
-    if (auto it = l_.draws.find(n.name); it != l_.draws.end()) {
-      const Value& v = it->second.value;
-      // Drawn per copy of plain plates: their batch axes are its whole leading extents.
-      bool whole = std::none_of(v.plates.begin(), v.plates.end(), [](auto* p) { return p->subsample; });
-      if (whole) return Value{v.node};
-      l_.fail(e.span, "a local latent is used here without its plate index");
-      return v;
-    }
-    if (auto it = l_.generated.find(n.name); it != l_.generated.end()) return it->second;
-    const sema::Variable* v = l_.model.find_variable(n.name);
-    if (v && v->role == sema::Role::Data) return {data_input(l_, *v, false, nullptr, e.span)};
-    if (v && v->role == sema::Role::Latent) {
-      l_.fail(e.span, "latent '" + n.name + "' is used before the guide draws it");
-      return {ir::constant(g_, 0)};
-    }
-    VMC_ASSERT(false, "unresolved name '" + n.name + "' after sema");
+    VMC_ASSERT(false, "a plate index outside a subscript after sema");
   }
 
   Value lower(const ast::Expr&, const ast::Unary& u) {
@@ -137,9 +132,7 @@ class ExprLowering {
     if (plates.size() == 1 && rb == 2 && b.plates.empty() && ra == 1 && a_row) {
       return {ir::matmul(a.node, b.node), a.plates, true};  // (u_i' B)_i = U B
     }
-    l_.fail(e.span, "this product needs a different matrix per datapoint, which vmc cannot lower "
-                    "yet; products of a shared matrix with per-datapoint vectors are supported");
-    return {ir::constant(g_, 0)};
+    VMC_ASSERT(false, "a product needing a matrix per datapoint after sema");
   }
 
   Value lower(const ast::Expr&, const ast::Call& c) {
@@ -149,9 +142,7 @@ class ExprLowering {
     if (const sema::Builtin* b = sema::find_builtin(name)) return builtin(*b->op(int(args.size())), args);
     auto fn = l_.model.functions.find(name);
     VMC_ASSERT(fn != l_.model.functions.end(), "unknown function '" + name + "' after sema");
-    std::map<std::string, Value> bound;
-    for (std::size_t i = 0; i < args.size(); ++i) bound[fn->second->params[i].name] = args[i];
-    l_.fn_args.push_back(std::move(bound));
+    l_.fn_args.push_back(std::move(args));  // the fn's parameters, by position
     Value result = lower(*fn->second->body);
     l_.fn_args.pop_back();
     return result;
@@ -177,39 +168,29 @@ class ExprLowering {
     Value v = lower(*t.operand);
     if (v.copy_rank() == 1) return {v.node, v.plates, !v.row};
     if (v.copy_rank() == 0) return v;
-    if (!v.plates.empty()) {
-      l_.fail(e.span, "transposing a per-datapoint matrix is not supported yet");
-      return v;
-    }
+    VMC_ASSERT(v.plates.empty(), "a per-datapoint matrix transposed after sema");
     return {ir::transpose(v.node)};
   }
 
   const ast::Plate* plate_index(const ast::Expr& e) const {
-    const auto* n = e.as<ast::Name>();
-    if (!n || !l_.fn_args.empty()) return nullptr;
-    for (auto it = l_.plates.rbegin(); it != l_.plates.rend(); ++it) {
-      if ((*it)->index.name == n->name) return *it;
-    }
-    return nullptr;
+    if (!e.as<ast::Name>()) return nullptr;
+    const sema::NameRef& ref = l_.model.name_of(e);
+    return ref.kind == sema::NameKind::PlateIndex ? ref.plate : nullptr;
   }
 
   // The first subscript of a data, param or latent name by a plate index gets the batch
   // directly: the minibatch's rows of data, the guide's per-datapoint draws of a latent.
   std::optional<Value> batched_variable(const ast::Expr& base, const ast::Plate& plate, Span at) {
-    const auto* n = base.as<ast::Name>();
-    if (!n || !l_.fn_args.empty()) return std::nullopt;
-    for (const auto& scope : l_.lets) {
-      if (scope.count(n->name)) return std::nullopt;
-    }
-    if (auto it = l_.draws.find(n->name); it != l_.draws.end()) {
-      if (!it->second.value.plates.empty()) return l_.rebind(it->second.value);
+    if (!base.as<ast::Name>()) return std::nullopt;
+    const sema::NameRef& ref = l_.model.name_of(base);
+    if (ref.kind == sema::NameKind::Latent) {
+      const Value& drawn = l_.draws.at(ref.variable->name).value;
+      if (!drawn.plates.empty()) return l_.rebind(drawn);
       return std::nullopt;
     }
-    if (auto it = l_.generated.find(n->name); it != l_.generated.end()) return l_.rebind(it->second);
-    const sema::Variable* v = l_.model.find_variable(n->name);
-    if (v && v->role == sema::Role::Data && plate.subsample) {
-      return Value{data_input(l_, *v, false, &plate, at), {&plate}};
-    }
+    if (ref.kind != sema::NameKind::Data) return std::nullopt;
+    if (auto it = l_.generated.find(ref.variable->name); it != l_.generated.end()) return l_.rebind(it->second);
+    if (plate.subsample) return Value{data_input(l_, *ref.variable, false, &plate, at), {&plate}};
     return std::nullopt;
   }
 
@@ -224,11 +205,8 @@ class ExprLowering {
       // subscripts are those plates' indices, in order, and they select the copy.
       for (first = 0; first < v.plates.size(); ++first) {
         const ast::Subscript* s = first < ix.subscripts.size() ? &ix.subscripts[first] : nullptr;
-        if (!s || s->is_slice || plate_index(*s->lo) != v.plates[first]) {
-          l_.fail(e.span, "a latent drawn inside nested plates is read one copy at a time: index "
-                          "it by the index of each of those plates, in order");
-          return v;
-        }
+        VMC_ASSERT(s && !s->is_slice && plate_index(*s->lo) == v.plates[first],
+                   "a latent drawn inside nested plates read other than one copy at a time after sema");
       }
     } else {
       v = lower(*ix.base);
@@ -240,24 +218,16 @@ class ExprLowering {
       if (s.is_slice) {
         std::int64_t lo = s.lo ? constant_int(l_, *s.lo).value_or(-1) : 0;
         std::int64_t hi = s.hi ? constant_int(l_, *s.hi).value_or(-1) : shape[axis].size;
-        if (!shape[axis].is_constant() || lo < 0 || hi < 0) {
-          l_.fail(s.span, "slice bounds must be constants on an extent known at compile time");
-          return v;
-        }
+        VMC_ASSERT(shape[axis].is_constant() && lo >= 0 && hi >= 0,
+                   "a slice with bounds or an extent unknown at compile time after sema");
         v.node = ir::slice(v.node, static_cast<int>(axis), lo, hi);
         ++axis;
         continue;
       }
       if (const ast::Plate* p = plate_index(*s.lo)) {
-        if (axis != v.plates.size()) {
-          l_.fail(s.span, "a plate index must come before other subscripts");
-          return v;
-        }
+        VMC_ASSERT(axis == v.plates.size(), "a plate index after other subscripts after sema");
         if (p->subsample) {
-          if (axis != 0) {
-            l_.fail(s.span, "a subsampled plate's index must be the first subscript here");
-            return v;
-          }
+          VMC_ASSERT(axis == 0, "a subsampled plate's index not the first subscript after sema");
           v.node = ir::gather(v.node, minibatch_index(l_, *p));
         }
         v.plates.push_back(p);
@@ -273,10 +243,7 @@ class ExprLowering {
       }
       // A gather by int data.
       Value idx = int_index(*s.lo);
-      if (axis != 0 || v.node->rank() == 0) {
-        l_.fail(s.span, "gathers by int data are supported on the first subscript of a value shared by all datapoints");
-        return v;
-      }
+      VMC_ASSERT(axis == 0 && v.node->rank() > 0, "a gather off a shared value's first subscript after sema");
       v = Value{ir::gather(v.node, idx.node), idx.plates, v.row};
       axis = v.plates.size() + idx.copy_rank();
     }
@@ -292,12 +259,9 @@ class ExprLowering {
       if (!plate) base = nullptr;
       else base = ix->base.get();
     }
-    const auto* n = base ? base->as<ast::Name>() : nullptr;
-    const sema::Variable* v = n ? l_.model.find_variable(n->name) : nullptr;
-    if (!v || v->role != sema::Role::Data) {
-      l_.fail(e.span, "an index must be an int constant, a plate index or int data (optionally indexed by a plate)");
-      return {ir::input(g_, "?", ir::InputKind::Data, {}, ir::DType::Int)};
-    }
+    const sema::NameRef* ref = base && base->as<ast::Name>() ? &l_.model.name_of(*base) : nullptr;
+    VMC_ASSERT(ref && ref->kind == sema::NameKind::Data, "an index other than int data after sema");
+    const sema::Variable* v = ref->variable;
     if (!plate) return {data_input(l_, *v, true, nullptr, e.span)};
     if (plate->subsample) return {data_input(l_, *v, true, plate, e.span), {plate}};
     return {data_input(l_, *v, true, nullptr, e.span), {plate}};

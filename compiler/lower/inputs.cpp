@@ -11,10 +11,8 @@ const ir::Node* data_input(Lowerer& l, const sema::Variable& v, bool as_int, con
   if (auto it = l.data_nodes.find(key); it != l.data_nodes.end()) return it->second;
   // One data array is either the minibatch's rows or the whole array, never both.
   const std::string suffix = batch ? "" : "#batch";
-  if (l.data_nodes.count(v.name + suffix) || l.data_nodes.count(v.name + "#int" + suffix)) {
-    l.fail(at, "data '" + v.name + "' is used both per datapoint of a subsampled plate and as a "
-               "whole; subsampling needs every use to go through the plate's index");
-  }
+  VMC_ASSERT(!l.data_nodes.count(v.name + suffix) && !l.data_nodes.count(v.name + "#int" + suffix),
+             "data '" + v.name + "' used both per datapoint and whole after sema");
   ir::Shape shape;
   for (std::size_t k = 0; k < v.type.shape.size(); ++k) {
     if (k == 0 && batch) shape.push_back(l.plate_extent(*batch));
@@ -60,11 +58,7 @@ void Lowerer::declare_params() {
     p.variable = &v;
     for (const sema::Extent& e : v.type.shape) {
       ir::Extent x = extent(e, v.decl->span);
-      if (!x.is_constant()) {
-        fail(v.decl->span, "param '" + v.name + "' needs every extent known at compile time; give "
-                           "the data (or --set) for its dims");
-        x = ir::Extent::constant(1);
-      }
+      VMC_ASSERT(x.is_constant(), "param '" + v.name + "' with a run-time extent after sema");
       p.shape.push_back(x);
     }
     const sema::Constraint& c = v.type.constraint;

@@ -91,10 +91,10 @@ struct Lowered {
   std::size_t nodes_after_simplify = 0;
 };
 
-// Lowers the objective (output "elbo"). Reports constructs it cannot lower (with their spans)
-// and returns nullopt after any error.
-std::optional<Lowered> lower_model(const sema::Model& model, const Options& options,
-                                   Diagnostics& diags);
+// Lowers the objective (output "elbo") of a model sema checked for lowering
+// (sema::Options::lowering, and importance_weighted for such an estimator): every user error is
+// sema's, so lowering reports none, and a construct it cannot lower is an internal error.
+Lowered lower_model(const sema::Model& model, const Options& options);
 
 // Differentiates the objective with respect to every param (outputs "grad.NAME"), then
 // simplifies the joint value + gradient DAG, recording its size before and after (and, with

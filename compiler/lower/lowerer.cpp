@@ -26,8 +26,7 @@ void add_dims(const sema::Extent& e, std::set<std::string>& out) {
 
 }  // namespace
 
-Lowerer::Lowerer(const sema::Model& m, const Options& o, Diagnostics& d)
-    : model(m), options(o), diags(d), g(*out.function.graph) {
+Lowerer::Lowerer(const sema::Model& m, const Options& o) : model(m), options(o), g(*out.function.graph) {
   // A dim is a run-time size unless a shape needs it at compile time: every extent of a param,
   // of a global latent, and every extent but the leading one of data and local latents.
   std::set<std::string> compile_time;
@@ -63,26 +62,16 @@ Lowerer::Lowerer(const sema::Model& m, const Options& o, Diagnostics& d)
   }
 }
 
-bool Lowerer::fail(Span at, const std::string& message) {
-  if (generative) {  // sample_model is optional: its problems do not stop the fit
-    if (out.sample_model_problem.empty()) out.sample_model_problem = message;
-    failed = true;
-    return false;
-  }
-  if (!failed || diags.all().empty() || diags.all().back().message != message) {
-    diags.error(at, message);
-  }
+void Lowerer::unavailable(const std::string& reason) {
+  VMC_ASSERT(generative, "lowering reports no user error (sema checks what it needs): " + reason);
+  if (out.sample_model_problem.empty()) out.sample_model_problem = reason;
   failed = true;
-  return false;
 }
 
 ir::Extent Lowerer::dim_extent(const std::string& dim, Span at) {
   if (runtime_dims.count(dim)) return ir::Extent::runtime(g.symbol(dim));
   const sema::Dim* d = model.find_dim(dim);
-  if (!d || !d->value) {
-    fail(at, "dim '" + dim + "' has no value: give the data that has it, or --set " + dim + "=...");
-    return ir::Extent::constant(1);
-  }
+  VMC_ASSERT(d && d->value, "dim '" + dim + "' needed at compile time without a value after sema");
   return ir::Extent::constant(*d->value);
 }
 
@@ -93,9 +82,7 @@ ir::Extent Lowerer::extent(const sema::Extent& e, Span at) {
     const auto& [monomial, coefficient] = *e.terms().begin();
     if (coefficient == 1 && monomial.size() == 1) return dim_extent(monomial[0], at);
   }
-  fail(at, "the extent " + e.to_string() + " needs values for its dims: give the data that has "
-               "them, or --set them");
-  return ir::Extent::constant(1);
+  VMC_ASSERT(false, "the extent " + e.to_string() + " without values for its dims after sema");
 }
 
 ir::Extent Lowerer::plate_extent(const ast::Plate& p) {
@@ -202,9 +189,8 @@ const ir::Node* Lowerer::objective() {
   return sum;
 }
 
-std::optional<Lowered> Lowerer::run() {
+Lowered Lowerer::run() {
   declare_params();
-  if (failed) return std::nullopt;
   std::vector<const ir::Node*> per_sample;
   std::vector<std::vector<Term>> sample_terms;
   for (sample = 0; sample < std::max(1, options.samples); ++sample) {
@@ -213,13 +199,11 @@ std::optional<Lowered> Lowerer::run() {
     terms.clear();
     if (model.guide_block) statements(model.guide_block->statements, ast::BlockKind::Guide);
     else auto_guide();
-    if (failed) return std::nullopt;
     if (sample == 0) {
       for (const sema::Variable& v : model.latents) out.guide_draws.push_back({v.name, draws.at(v.name).value.node});
       guide_draws = draws;
     }
     statements(model.model_block->statements, ast::BlockKind::Model);
-    if (failed) return std::nullopt;
     per_sample.push_back(objective());
     sample_terms.push_back(terms);
   }
@@ -230,7 +214,6 @@ std::optional<Lowered> Lowerer::run() {
     for (std::size_t l = 1; l < per_sample.size(); ++l) elbo = ir::add(elbo, per_sample[l]);
     if (per_sample.size() > 1) elbo = ir::div(elbo, ir::constant(g, static_cast<double>(per_sample.size())));
   }
-  if (failed || !elbo) return std::nullopt;
   out.function.outputs.push_back({"elbo", elbo});
   out.objective = elbo;
   if (const ir::Node* w = row_log_weight(sample_terms.front())) out.row_log_weights.push_back({"log_weight", w});
@@ -255,12 +238,7 @@ void Lowerer::generate_model(bool reconstruct) {
   draws.clear();
   priors.clear();
   terms.clear();
-  try {
-    statements(model.model_block->statements, ast::BlockKind::Model);
-  } catch (const InternalError& e) {
-    // A construct the generative pass does not cover; it must not cost the user the fit.
-    if (!failed) throw;
-  }
+  statements(model.model_block->statements, ast::BlockKind::Model);
   if (failed) {
     if (reconstruct) {
       out.reconstructions.clear();
@@ -274,9 +252,6 @@ void Lowerer::generate_model(bool reconstruct) {
   reconstructing = false;
 }
 
-std::optional<Lowered> lower_model(const sema::Model& model, const Options& options,
-                                   Diagnostics& diags) {
-  return Lowerer(model, options, diags).run();
-}
+Lowered lower_model(const sema::Model& model, const Options& options) { return Lowerer(model, options).run(); }
 
 }  // namespace vmc::lower

@@ -45,8 +45,8 @@ struct Draw {
 
 class Lowerer {
  public:
-  Lowerer(const sema::Model& model, const Options& options, Diagnostics& diags);
-  std::optional<Lowered> run();
+  Lowerer(const sema::Model& model, const Options& options);
+  Lowered run();
 
   // --- used by the passes (expr.cpp, statements.cpp, inputs.cpp) ---
   Value expr(const ast::Expr& e);
@@ -67,20 +67,22 @@ class Lowerer {
   // model's plate over it are one index set (one minibatch), so each of the draw's plates that
   // does not enclose this point stands for the enclosing plate over the same dim.
   Value rebind(const Value& v) const;
-  bool fail(Span at, const std::string& message);
+  // The generative pass (sample_model, reconstruct) cannot draw the model: those kernels are then
+  // not offered, and `reason` says why. Lowering reports no user error: sema checks what it
+  // needs (sema/lowering.cpp), and a gap here is an internal error.
+  void unavailable(const std::string& reason);
 
   const sema::Model& model;
   const Options& options;
-  Diagnostics& diags;
   Lowered out;
   ir::Graph& g;
-  bool failed = false;
+  bool failed = false;  // the generative pass cannot draw the model (unavailable)
 
   std::set<std::string> runtime_dims;
   std::set<std::string> subsampled_dims;  // dims of the subsampled plates, model and guide
   std::vector<const ast::Plate*> plates;               // enclosing plates, outermost first
-  std::vector<std::map<std::string, Value>> lets;      // let scopes, innermost last
-  std::vector<std::map<std::string, Value>> fn_args;   // user fn parameters, innermost last
+  std::map<const ast::Let*, Value> lets;               // each let's value (sema resolves names)
+  std::vector<std::vector<Value>> fn_args;             // user fn arguments by position, innermost last
   std::map<std::string, Value> params;                 // constrained param values
   std::map<std::string, Value> data_whole;             // data used whole
   std::map<std::string, const ir::Node*> data_nodes;   // by "name" / "name#int" / "name#batch"

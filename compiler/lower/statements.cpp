@@ -7,30 +7,19 @@ namespace {
 
 using ir::Op;
 
-// The plates a `~`'s left side is indexed by (its leading plate-index subscripts).
+// The plates a `~`'s left side is indexed by (its leading plate-index subscripts, as sema
+// resolved them).
 std::vector<const ast::Plate*> lhs_plates(const Lowerer& l, const ast::Expr& lhs) {
   std::vector<const ast::Plate*> out;
   const auto* ix = lhs.as<ast::Index>();
   if (!ix) return out;
   for (const ast::Subscript& s : ix->subscripts) {
-    const auto* n = s.is_slice ? nullptr : s.lo->as<ast::Name>();
-    if (!n) break;
-    const ast::Plate* found = nullptr;
-    for (const ast::Plate* p : l.plates) {
-      if (p->index.name == n->name) found = p;
-    }
-    if (!found) break;
-    out.push_back(found);
+    if (s.is_slice || !s.lo->as<ast::Name>()) break;
+    const sema::NameRef& ref = l.model.name_of(*s.lo);
+    if (ref.kind != sema::NameKind::PlateIndex) break;
+    out.push_back(ref.plate);
   }
   return out;
-}
-
-const std::string& lhs_name(const ast::Expr& lhs) {
-  const ast::Expr* base = &lhs;
-  if (const auto* ix = lhs.as<ast::Index>()) base = ix->base.get();
-  const auto* n = base->as<ast::Name>();
-  VMC_ASSERT(n, "the left side of '~' is not a name after sema");
-  return n->name;
 }
 
 class SampleLowering {
@@ -44,7 +33,7 @@ class SampleLowering {
     const dist::Distribution& family = *site_->dist;
     std::vector<Value> args;
     for (const ast::ExprPtr& a : s_.dist.args) args.push_back(l_.expr(*a));
-    const std::string& name = lhs_name(*s_.lhs);
+    const std::string& name = site_->variable;
     if (block_ == ast::BlockKind::Guide) return draw(family, name, args);
     if (l_.generative) return generate(family, name, args);
 
@@ -53,7 +42,6 @@ class SampleLowering {
     for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
     x = l_.align(x, plates, x.copy_shape());
     Args aligned = align_args(family, args, plates, x.copy_shape());
-    if (l_.failed) return;  // an argument it cannot lower: no density to build
     Value logp = l_.reduce_copy(Op::Sum, Value{dist::log_density(family, x.node, aligned), plates});
     std::string latent_name = site_->role == sema::Role::Latent ? name : "";
     l_.terms.push_back({logp, latent_name, false});
@@ -74,7 +62,7 @@ class SampleLowering {
     for (std::size_t k = 0; k < args.size(); ++k) {
       const Value& a = args[k];
       if (family.shape == dist::ShapeRule::MvNormal && k == 1) {
-        if (!a.plates.empty()) l_.fail(s_.dist_span, "a per-datapoint Cholesky factor is not supported yet");
+        VMC_ASSERT(a.plates.empty(), "a per-datapoint Cholesky factor after sema");
         out.push_back(a.node);
       } else if (family.shape == dist::ShapeRule::Categorical) {
         out.push_back(l_.align(a, plates, a.copy_shape()).node);
@@ -117,9 +105,8 @@ class SampleLowering {
       return;
     }
     Site at = site(family, name, args);
-    if (l_.failed) return;
     if (!family.sampler.fn) {
-      l_.fail(s_.dist_span, "sample_model cannot draw from '" + std::string(family.name) + "' yet");
+      l_.unavailable("sample_model cannot draw from '" + std::string(family.name) + "' yet");
       return;
     }
     Value z{dist::sample(family, at.args, noise_input(l_, name, family.sampler.noise, at.shape)), at.plates};
@@ -136,7 +123,6 @@ class SampleLowering {
 
   void draw(const dist::Distribution& family, const std::string& latent, const std::vector<Value>& args) {
     Site at = site(family, latent, args);
-    if (l_.failed) return;
     std::vector<const ast::Plate*>& plates = at.plates;
     Args& aligned = at.args;
     const ir::Node* eps = noise_input(l_, latent, family.sampler.noise, at.shape);
@@ -161,9 +147,8 @@ class SampleLowering {
 }  // namespace
 
 void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind block) {
-  lets.emplace_back();
   for (const ast::StmtPtr& s : body) {
-    // After an error the rest of the block is not lowered: its values may depend on what failed.
+    // The generative pass stops where it cannot draw: what follows may read what it did not draw.
     if (failed) break;
     if (const auto* plate = s->as<ast::Plate>()) {
       plates.push_back(plate);
@@ -171,22 +156,14 @@ void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind b
       plates.pop_back();
       continue;
     }
-    std::size_t reported = diags.error_count();
-    try {
-      if (const auto* let = s->as<ast::Let>()) {
-        lets.back()[let->name.name] = expr(*let->value);
-      } else if (const auto* t = s->as<ast::TargetIncrement>()) {
-        terms.push_back({reduce_copy(Op::Sum, expr(*t->value)), "", false});
-      } else if (const auto* smp = s->as<ast::Sample>()) {
-        SampleLowering(*this, *smp, block).run();
-      }
-    } catch (const InternalError&) {
-      // A broken invariant past an error this statement has reported is that error's
-      // consequence (the value it stands for is a placeholder): the diagnostic stands.
-      if (diags.error_count() == reported) throw;
+    if (const auto* let = s->as<ast::Let>()) {
+      lets[let] = expr(*let->value);
+    } else if (const auto* t = s->as<ast::TargetIncrement>()) {
+      terms.push_back({reduce_copy(Op::Sum, expr(*t->value)), "", false});
+    } else if (const auto* smp = s->as<ast::Sample>()) {
+      SampleLowering(*this, *smp, block).run();
     }
   }
-  lets.pop_back();
 }
 
 }  // namespace vmc::lower

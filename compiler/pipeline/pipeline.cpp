@@ -17,11 +17,14 @@ bool parse(Compilation& c) {
   return s.program.has_value();
 }
 
-void check(Compilation& c, const Request& r) {
+void check(Compilation& c, const Request& r, Stage stage) {
   sema::Options options;
   options.set_dims = r.dims;
   options.data_shapes = r.data_shapes;
   options.auto_guide = r.auto_guide;
+  // Lowering reports no user error: sema checks what it needs when it is asked for.
+  options.lowering = stage >= Stage::Objective;
+  if (options.lowering && r.estimator->importance_weighted) options.importance_weighted = std::string(r.estimator->name);
   StageTimer timer(&c.times, "sema");
   c.model = sema::analyze(*c.source->program, options, c.diags);
 }
@@ -45,9 +48,8 @@ void lower_objective(Compilation& c, const Request& r, bool gradients) {
   options.samples = r.samples;
   {
     StageTimer timer(&c.times, "lower");
-    c.lowered = lower::lower_model(*c.model, options, c.diags);
+    c.lowered = lower::lower_model(*c.model, options);
   }
-  if (!c.lowered) return;
   note_sampled_kl(c, *r.estimator);
   if (gradients) lower::add_gradients(*c.lowered, &c.times);
 }
@@ -81,7 +83,7 @@ void load_text(Compilation& c, const std::string& name, const std::string& text)
 bool compile(Compilation& c, const Request& r, Stage stage) {
   if (!parse(c) || c.diags.has_errors()) return false;
   if (stage == Stage::Parse) return true;
-  if (!c.model) check(c, r);
+  if (!c.model) check(c, r, stage);
   if (!c.model || c.diags.has_errors() || stage == Stage::Check) return c.model && !c.diags.has_errors();
   if (!c.lowered) lower_objective(c, r, stage >= Stage::Gradient);
   if (!c.lowered || c.diags.has_errors() || stage < Stage::Native) return c.lowered && !c.diags.has_errors();

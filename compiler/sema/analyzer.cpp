@@ -40,6 +40,17 @@ Extent Analyzer::dim_extent(const std::string& dim) const {
   return it == dim_values.end() ? Extent::symbol(dim) : Extent::constant(it->second);
 }
 
+void Analyzer::use_data(const std::string& name, Span at, bool batched) {
+  DataUses& u = data_uses[name];
+  (batched ? u.batched : u.whole) = true;
+  // Only for a model to be lowered: `vmc check` reports what is wrong in any use of the model.
+  if (u.batched && u.whole && !u.reported && options.lowering) {
+    u.reported = true;
+    report.error(at, "data '" + name + "' is used both per datapoint of a subsampled plate and as a "
+                     "whole; subsampling needs every use to go through the plate's index");
+  }
+}
+
 const Symbol* Analyzer::global(const std::string& name) const {
   auto it = globals.find(name);
   return it == globals.end() ? nullptr : &it->second;

@@ -61,6 +61,7 @@ struct Symbol {
   std::size_t depth = 0;              // PlateIndex: its plate's nesting depth, outermost 0
   const ast::FnDef* fn = nullptr;     // Fn
   const ast::DimDecl* dim = nullptr;  // Dim
+  std::size_t fn_param = 0;           // FnParam: its position in the fn's parameters
 };
 
 // One statement list (a block or a plate body), or a fn's parameters.
@@ -84,6 +85,7 @@ struct LatentSite {
   const Distribution* dist = nullptr;
   std::string plate_dim;  // the subsampled plate indexing it, or "" when global
   bool classified = true;  // false when a plate around it has no valid dim
+  std::vector<const ast::Plate*> plates;  // the plates around its '~', outermost first
 };
 
 // A read of a latent in an expression; a local latent may be read only inside its plate.
@@ -91,6 +93,7 @@ struct LatentRead {
   std::string latent;
   Span span;
   const ast::Plate* leading_plate = nullptr;  // the plate whose index is the first subscript
+  std::vector<const ast::Plate*> leading;     // the plates of its leading plate-index subscripts
 };
 
 struct Analyzer {
@@ -111,6 +114,15 @@ struct Analyzer {
   std::set<std::string> untyped_fns;
   std::set<std::string> fns_in_progress;
   std::map<std::string, std::vector<std::pair<std::vector<Type>, Type>>> fn_results;
+
+  // Data read through a subsampled plate's index (the minibatch's rows) and whole: lowering binds
+  // an array one way or the other, so a use of the other way is an error when the model is to be
+  // lowered (use_data).
+  struct DataUses {
+    bool batched = false, whole = false, reported = false;
+  };
+  std::map<std::string, DataUses> data_uses;
+  void use_data(const std::string& name, Span at, bool batched);
 
   std::map<std::string, LatentSite> model_sites;
   std::map<std::string, LatentSite> guide_sites;
@@ -143,6 +155,7 @@ void check_declarations(Analyzer& a);   // check_decls.cpp
 void check_functions(Analyzer& a);      // functions.cpp
 void check_block(Analyzer& a, const ast::Block& block);  // check_stmt.cpp
 void check_latents(Analyzer& a);        // latents.cpp
+void check_lowering(Analyzer& a);       // lowering.cpp
 
 // --- used by the passes ---
 void check_sample(Analyzer& a, Scope& scope, const ast::Sample& s);  // check_sample.cpp

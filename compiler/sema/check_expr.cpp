@@ -19,10 +19,10 @@ NameKind name_kind(SymbolKind kind) {
     case SymbolKind::Latent: return NameKind::Latent;
     case SymbolKind::Let: return NameKind::Let;
     case SymbolKind::PlateIndex: return NameKind::PlateIndex;
-    case SymbolKind::Fn:
-    case SymbolKind::FnParam: break;
+    case SymbolKind::FnParam: return NameKind::FnParam;
+    case SymbolKind::Fn: break;
   }
-  internal_error("fns and their parameters are not recorded as names", __FILE__, __LINE__);
+  internal_error("fns are not recorded as names", __FILE__, __LINE__);
 }
 
 // A let named `name` in `stmts` or the plates among them.
@@ -34,6 +34,19 @@ const ast::Let* find_let(const std::vector<ast::StmtPtr>& stmts, const std::stri
     }
   }
   return nullptr;
+}
+
+// Lowering computes a product of values that vary over plates (Type::plates) as one product over
+// the batch only when a shared matrix multiplies per-copy vectors (lower/expr.cpp).
+bool lowerable_product(const Type& a, const Type& b) {
+  if (a.is_scalar() || b.is_scalar()) return true;
+  std::size_t ra = a.rank(), rb = b.rank();
+  if (ra == 1 && rb == 1) return true;  // u' v and u v', per copy
+  std::vector<const ast::Plate*> plates = union_plates(a.plates, b.plates);
+  if (plates.empty()) return true;
+  if (plates.size() == 1 && ra == 2 && a.plates.empty() && rb == 1 && !b.row) return true;
+  if (plates.size() == 1 && rb == 2 && b.plates.empty() && ra == 1 && a.row) return true;
+  return false;
 }
 
 std::vector<std::string> function_names(const Analyzer& a) {
@@ -58,13 +71,11 @@ Type ExprChecker::record(const ast::Expr& e, Type t) {
   return t;
 }
 
-void ExprChecker::record_name(const ast::Expr& e, NameRef ref) {
-  if (record_) a_.model->names[&e] = ref;
-}
+void ExprChecker::record_name(const ast::Expr& e, NameRef ref) { a_.model->names[&e] = ref; }
 
 Type ExprChecker::dispatch(const ast::Expr& e) {
   if (const auto* n = e.as<ast::Number>()) return n->is_integer ? Type::integer() : Type::real();
-  if (const auto* n = e.as<ast::Name>()) return name(e, *n, nullptr);
+  if (const auto* n = e.as<ast::Name>()) return name(e, *n, {});
   if (const auto* u = e.as<ast::Unary>()) return check(*u->operand).value();
   if (const auto* b = e.as<ast::Binary>()) return binary(e, *b);
   if (const auto* c = e.as<ast::Call>()) return call(e, *c);
@@ -72,7 +83,9 @@ Type ExprChecker::dispatch(const ast::Expr& e) {
   return transpose(e, *e.as<ast::Transpose>());
 }
 
-Type ExprChecker::name(const ast::Expr& e, const ast::Name& n, const ast::Plate* leading_plate) {
+Type ExprChecker::name(const ast::Expr& e, const ast::Name& n,
+                       const std::vector<const ast::Plate*>& leading) {
+  const ast::Plate* leading_plate = leading.empty() ? nullptr : leading.front();
   if (n.name == "pi") {
     record_name(e, NameRef{NameKind::Pi});
     return Type::real();
@@ -97,12 +110,21 @@ Type ExprChecker::name(const ast::Expr& e, const ast::Name& n, const ast::Plate*
       if (scope_.block == ast::BlockKind::Guide && !scope_.sampled.count(n.name)) {
         a_.report.error(e.span, "latent '" + n.name + "' is read in the guide before its '~'");
       }
-      a_.latent_reads.push_back({n.name, e.span, leading_plate});
+      a_.latent_reads.push_back({n.name, e.span, leading_plate, leading});
+      break;
+    case SymbolKind::Data:
+      a_.use_data(n.name, e.span, leading_plate && leading_plate->subsample);
       break;
     default:
       break;
   }
-  if (sym->kind != SymbolKind::FnParam) record_name(e, NameRef{name_kind(sym->kind), sym->let, sym->plate});
+  NameRef ref{name_kind(sym->kind), sym->let, sym->plate};
+  if (ref.kind == NameKind::Dim) ref.dim = a_.model->find_dim(n.name);
+  if (ref.kind == NameKind::Data || ref.kind == NameKind::Param || ref.kind == NameKind::Latent) {
+    ref.variable = a_.model->find_variable(n.name);
+  }
+  ref.fn_param = sym->fn_param;
+  record_name(e, ref);
   return sym->type;
 }
 
@@ -147,7 +169,14 @@ std::pair<const ast::Block*, const ast::Let*> ExprChecker::let_elsewhere(const s
 Type ExprChecker::binary(const ast::Expr& e, const ast::Binary& b) {
   Type lhs = check(*b.lhs);
   Type rhs = check(*b.rhs);
-  if (std::optional<Type> t = binary_type(b.op, lhs, rhs)) return *t;
+  if (std::optional<Type> t = binary_type(b.op, lhs, rhs)) {
+    if (b.op == ast::BinaryOp::Mul && !t->is_error() && !lowerable_product(lhs, rhs)) {
+      a_.report.error(e.span, "this product needs a different matrix per datapoint, which vmc cannot lower "
+                              "yet; products of a shared matrix with per-datapoint vectors are supported");
+      return Type::error();
+    }
+    return *t;
+  }
   std::string op = ast::spelling(b.op);
   // '/' and '^' fail only on a non-scalar right operand: say that, not "shapes do not agree".
   if ((b.op == ast::BinaryOp::Div || b.op == ast::BinaryOp::Pow) && !rhs.is_scalar() &&
@@ -168,6 +197,10 @@ Type ExprChecker::binary(const ast::Expr& e, const ast::Binary& b) {
 
 Type ExprChecker::transpose(const ast::Expr& e, const ast::Transpose& t) {
   Type operand = check(*t.operand);
+  if (operand.rank() == 2 && !operand.plates.empty()) {
+    a_.report.error(e.span, "transposing a per-datapoint matrix is not supported yet");
+    return Type::error();
+  }
   if (std::optional<Type> r = transpose_type(operand)) return *r;
   a_.report.error(e.span, "cannot transpose " + to_string(operand.value()) +
                               ": only vectors and matrices have a transpose");
@@ -209,9 +242,9 @@ Type ExprChecker::builtin_call(const ast::Expr& e, const Builtin& b, const std::
   Kind kind = info.keeps_int && all_int ? Kind::Int : Kind::Real;
   switch (info.category) {
     case ir::Category::Unary:
-      return Type{Kind::Real, {}, args[0].shape, args[0].row};
-    case ir::Category::Reduce:
-      return Type{kind, {}, {}, false};
+      return Type{Kind::Real, {}, args[0].shape, args[0].row, args[0].plates};
+    case ir::Category::Reduce:  // per copy: over the copy's own axes
+      return Type{kind, {}, {}, false, args[0].plates};
     case ir::Category::Binary:
       if (std::optional<Type> t = broadcast_type(args[0], args[1], kind)) return *t;
       a_.report.error(e.span, "shapes do not agree for '" + name + "': " +
@@ -219,7 +252,7 @@ Type ExprChecker::builtin_call(const ast::Expr& e, const Builtin& b, const std::
       return Type::error();
     case ir::Category::Linalg:  // dot(u, v): u' v
       if (args[0].rank() == 1 && args[1].rank() == 1 && args[0].shape == args[1].shape)
-        return Type::real();
+        return Type{Kind::Real, {}, {}, false, union_plates(args[0].plates, args[1].plates)};
       a_.report.error(e.span, "'" + name + "' needs two vectors of equal extent, but got " +
                                   to_string(args[0].value()) + " and " + to_string(args[1].value()));
       return Type::error();
@@ -253,6 +286,7 @@ Type ExprChecker::fn_call(const ast::Expr& e, const ast::FnDef& fn, const std::v
   Frame& params = body.frames.emplace_back();
   for (std::size_t i = 0; i < args.size(); ++i) {
     Symbol s{SymbolKind::FnParam, fn.params[i].span, args[i]};
+    s.fn_param = i;
     params.names.emplace(fn.params[i].name, s);
   }
   a_.fns_in_progress.insert(name);

@@ -8,8 +8,8 @@ namespace vmc::sema {
 
 class ExprChecker {
  public:
-  // `record`: store types and name resolutions in the Model; false inside fn bodies, whose
-  // types depend on the call.
+  // `record`: store types in the Model; false inside fn bodies, whose types depend on the call.
+  // Names are recorded everywhere: a name in a fn body refers to the same thing at every call.
   ExprChecker(Analyzer& a, Scope& scope, bool record) : a_(a), scope_(scope), record_(record) {}
 
   Type check(const ast::Expr& e);
@@ -18,7 +18,8 @@ class ExprChecker {
 
  private:
   Type dispatch(const ast::Expr& e);
-  Type name(const ast::Expr& e, const ast::Name& n, const ast::Plate* leading_plate);
+  // `leading`: the plates whose indices are n's first subscripts, in order (none for a bare name).
+  Type name(const ast::Expr& e, const ast::Name& n, const std::vector<const ast::Plate*>& leading);
   Type unknown_name(const ast::Expr& e, const std::string& name);
   // A let of that name out of scope here: in a plate body, the other block, or (from a fn) any.
   std::pair<const ast::Block*, const ast::Let*> let_elsewhere(const std::string& name) const;
@@ -41,6 +42,13 @@ class ExprChecker {
   std::optional<Extent> slice_bound(const ast::Expr& bound);
   bool constant_index(const ast::Subscript& s, const Extent& value, const Extent& extent,
                       std::size_t k, const std::string& what);
+  // A gather by the k-th subscript: by int data (or int data indexed by a plate), of the first
+  // subscript of a value that does not vary over plates (what lowering can gather).
+  bool gather(const ast::Subscript& s, std::size_t k, const Type& base, const std::string& what);
+  // A constant index or a slice, when the model is checked for lowering: the extent it cuts
+  // must be known (lowering slices constant extents only).
+  bool known_when_lowered(const ast::Subscript& s, const Extent& extent, std::size_t k,
+                          const std::string& what);
 
   Type record(const ast::Expr& e, Type t);
   void record_name(const ast::Expr& e, NameRef ref);

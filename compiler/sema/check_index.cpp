@@ -18,10 +18,14 @@ const Symbol* ExprChecker::plate_index(const ast::Expr& e) const {
 
 Type ExprChecker::index(const ast::Expr& e, const ast::Index& ix) {
   const std::vector<ast::Subscript>& subs = ix.subscripts;
-  const Symbol* leading = !subs.empty() && !subs[0].is_slice ? plate_index(*subs[0].lo) : nullptr;
+  std::vector<const ast::Plate*> leading;  // the plates of the leading plate-index subscripts
+  for (const ast::Subscript& s : subs) {
+    const Symbol* p = s.is_slice ? nullptr : plate_index(*s.lo);
+    if (!p) break;
+    leading.push_back(p->plate);
+  }
   const auto* base_name = ix.base->as<ast::Name>();
-  Type base = base_name ? record(*ix.base, name(*ix.base, *base_name, leading ? leading->plate : nullptr))
-                        : check(*ix.base);
+  Type base = base_name ? record(*ix.base, name(*ix.base, *base_name, leading)) : check(*ix.base);
   std::string what = quote(base_name ? base_name->name : source_text(ix.base->span));
 
   bool ok = !base.is_error();
@@ -44,6 +48,7 @@ Type ExprChecker::index(const ast::Expr& e, const ast::Index& ix) {
   }
 
   std::vector<Extent> shape;
+  std::vector<const ast::Plate*> plates = base.plates;
   bool in_order = plates_in_order(subs, what);
   ok &= in_order;
   for (std::size_t k = 0; k < subs.size(); ++k) {
@@ -54,12 +59,18 @@ Type ExprChecker::index(const ast::Expr& e, const ast::Index& ix) {
       record_name(*s.lo, NameRef{NameKind::PlateIndex, nullptr, plate->plate});
       // Extents are compared only when the plates are where they belong.
       if (in_order) ok &= plate_extent(s, *plate, extent, k, what);
+      // A subsampled plate's index picks the minibatch's rows: of the leading axis only.
+      if (plate->plate->subsample && (k > 0 || !base.plates.empty())) {
+        a_.report.error(s.span, "a subsampled plate's index must be the first subscript here");
+        ok = false;
+      }
+      plates.push_back(plate->plate);
       continue;
     }
     if (s.is_slice) {
       std::optional<Extent> kept = slice(s, extent, k, what);
       if (kept) shape.push_back(*kept);
-      ok &= kept.has_value();
+      ok &= kept.has_value() && known_when_lowered(s, extent, k, what);
       continue;
     }
     Type t = check(*s.lo);
@@ -70,19 +81,53 @@ Type ExprChecker::index(const ast::Expr& e, const ast::Index& ix) {
                                   to_string(t));
       ok = false;
     } else if (std::optional<Extent> v = eval_extent(a_, &scope_, *s.lo, nullptr, "")) {
-      ok &= constant_index(s, *v, extent, k, what);
-    } else if (t.rank() == 1 && !t.row) {
-      shape.push_back(t.shape[0]);
-    } else if (!t.is_scalar()) {
+      ok &= constant_index(s, *v, extent, k, what) && known_when_lowered(s, extent, k, what);
+    } else if (!t.is_scalar() && !(t.rank() == 1 && !t.row)) {
       a_.report.error(s.span, "a gather index must be an int scalar or vector, but '" +
                                   source_text(s.span) + "' is " + to_string(t));
+      ok = false;
+    } else if (gather(s, k, base, what)) {
+      if (t.rank() == 1) shape.push_back(t.shape[0]);
+      plates = union_plates(plates, t.plates);
+    } else {
       ok = false;
     }
   }
   if (!ok) return Type::error();
   for (std::size_t k = subs.size(); k < base.rank(); ++k) shape.push_back(base.shape[k]);
   bool row = base.row && shape.size() == 1;
-  return Type{base.kind, base.constraint, std::move(shape), row};
+  return Type{base.kind, base.constraint, std::move(shape), row, std::move(plates)};
+}
+
+bool ExprChecker::gather(const ast::Subscript& s, std::size_t k, const Type& base, const std::string& what) {
+  // Int data, or int data indexed by a plate: the forms lowering gathers by (lower/expr.cpp).
+  const ast::Expr* index = s.lo.get();
+  if (const auto* ix = index->as<ast::Index>();
+      ix && ix->subscripts.size() == 1 && !ix->subscripts[0].is_slice && plate_index(*ix->subscripts[0].lo)) {
+    index = ix->base.get();
+  }
+  const auto* n = index->as<ast::Name>();
+  const Symbol* sym = n ? lookup(a_, &scope_, n->name) : nullptr;
+  if (!sym || sym->kind != SymbolKind::Data) {
+    a_.report.error(s.span, "an index must be an int constant, a plate index or int data (optionally indexed by a plate)");
+    return false;
+  }
+  if (k != 0 || !base.plates.empty()) {
+    a_.report.error(s.span, "gathers by int data are supported on the first subscript of a value shared by "
+                            "all datapoints, but this is the " + ordinal(k) + " subscript of " + what);
+    return false;
+  }
+  return true;
+}
+
+bool ExprChecker::known_when_lowered(const ast::Subscript& s, const Extent& extent, std::size_t k,
+                                     const std::string& what) {
+  if (!a_.options.lowering || extent.constant_value()) return true;
+  a_.report.error(s.span, (s.is_slice ? "slice bounds must be constants on an extent known at compile time: the "
+                                      : "a constant index needs an extent known at compile time: the ") +
+                              ordinal(k) + " extent of " + what + " is " + extent.to_string() +
+                              "; give the data that has its dims, or --set them");
+  return false;
 }
 
 bool ExprChecker::plates_in_order(const std::vector<ast::Subscript>& subs, const std::string& what) {

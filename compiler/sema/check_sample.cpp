@@ -126,7 +126,7 @@ class SampleChecker {
   void register_site(const Target& t, const Distribution* dist) {
     if (t.role == Role::Latent) {
       // A malformed '~' still counts as the latent's, but says nothing of local or global.
-      LatentSite site{&s_, dist, "", t.valid};
+      LatentSite site{&s_, dist, "", t.valid, scope_.plates};
       for (const ast::Plate* p : scope_.plates) {
         const Symbol* dim = a_.global(p->dim.name);
         site.classified &= dim && dim->kind == SymbolKind::Dim;
@@ -204,6 +204,8 @@ class SampleChecker {
         Type square = Type::real({lhs.shape[0], lhs.shape[0]});
         if (!t.same_shape(square))
           argument_error(i, d, is + ", but " + side + ", so it must be " + to_string(square));
+        else if (!t.plates.empty())
+          a_.report.error(s_.dist_span, "a per-datapoint Cholesky factor is not supported yet");
       } else if (!t.is_scalar() && !t.same_shape(lhs)) {
         argument_error(i, d, is + ", but " + side + "; it must be a scalar or have the same shape");
       }

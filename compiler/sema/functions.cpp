@@ -119,7 +119,11 @@ class FnChecker {
     Scope scope;
     scope.fn = &fn;
     Frame& params = scope.frames.emplace_back();
-    for (const ast::Ident& p : fn.params) params.names.emplace(p.name, Symbol{SymbolKind::FnParam, p.span});
+    for (std::size_t i = 0; i < fn.params.size(); ++i) {
+      Symbol s{SymbolKind::FnParam, fn.params[i].span};
+      s.fn_param = i;
+      params.names.emplace(fn.params[i].name, s);
+    }
     ExprChecker(a_, scope, false).check(*fn.body);
   }
 

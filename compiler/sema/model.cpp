@@ -1,5 +1,7 @@
 #include "sema/model.hpp"
 
+#include "support/check.hpp"
+
 namespace vmc::sema {
 
 const char* to_string(Role role) {
@@ -30,6 +32,12 @@ const Variable* Model::find_variable(const std::string& name) const {
 const Type* Model::type_of(const ast::Expr& e) const {
   auto it = expr_types.find(&e);
   return it == expr_types.end() ? nullptr : &it->second;
+}
+
+const NameRef& Model::name_of(const ast::Expr& e) const {
+  auto it = names.find(&e);
+  VMC_ASSERT(it != names.end(), "a name sema did not resolve");
+  return it->second;
 }
 
 const SampleSite* Model::site_of(const ast::Sample& s) const {

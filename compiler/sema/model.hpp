@@ -77,12 +77,15 @@ struct SampleSite {
   std::string variable;
 };
 
-// What a name used in an expression outside fn bodies refers to.
-enum class NameKind { Pi, Dim, Data, Param, Latent, Let, PlateIndex };
+// What a name used in an expression refers to (sema's resolution, which lowering reads).
+enum class NameKind { Pi, Dim, Data, Param, Latent, Let, PlateIndex, FnParam };
 struct NameRef {
   NameKind kind = NameKind::Pi;
-  const ast::Let* let = nullptr;      // Let
-  const ast::Plate* plate = nullptr;  // PlateIndex
+  const ast::Let* let = nullptr;         // Let
+  const ast::Plate* plate = nullptr;     // PlateIndex
+  const Variable* variable = nullptr;    // Data, Param, Latent
+  const Dim* dim = nullptr;              // Dim
+  std::size_t fn_param = 0;              // FnParam: its position in the fn's parameters
 };
 
 struct Model {
@@ -97,6 +100,8 @@ struct Model {
   std::map<std::string, const ast::FnDef*> functions;
   // The type of every checked expression outside fn bodies; a call to a fn has its result type.
   std::unordered_map<const ast::Expr*, Type> expr_types;
+  // What every name in an expression refers to, fn bodies included (a name in a fn body refers to
+  // the same thing at every call: a parameter of the fn, or a global).
   std::unordered_map<const ast::Expr*, NameRef> names;
   std::vector<SampleSite> samples;  // the model block's in source order, then the guide's
 
@@ -105,6 +110,8 @@ struct Model {
   // The type of a checked expression, or nullptr (inside fn bodies, or not checked).
   const Type* type_of(const ast::Expr& e) const;
   const SampleSite* site_of(const ast::Sample& s) const;
+  // What the name expression `e` refers to; every name of a checked model has its entry.
+  const NameRef& name_of(const ast::Expr& e) const;
   // Values of the dims that have one.
   std::map<std::string, std::int64_t> dim_values() const;
   std::size_t local_latent_count() const;

@@ -119,6 +119,7 @@ std::unique_ptr<Model> analyze(const ast::Program& program, const Options& optio
   if (a.model->model_block) check_block(a, *a.model->model_block);
   if (a.model->guide_block) check_block(a, *a.model->guide_block);
   check_latents(a);
+  if (a.report.errors() == 0) check_lowering(a);
   if (a.report.errors() > 0) return nullptr;
   return std::move(a.model);
 }

@@ -1,5 +1,6 @@
 #include "sema/types.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace vmc::sema {
@@ -12,7 +13,13 @@ Kind arithmetic_kind(ast::BinaryOp op, const Type& a, const Type& b) {
 }
 
 Type with_shape(Kind kind, std::vector<Extent> shape, bool row = false) {
-  return Type{kind, {}, std::move(shape), row};
+  return Type{kind, {}, std::move(shape), row, {}};
+}
+
+// The result's plates: both operands'.
+std::optional<Type> over(std::optional<Type> t, const Type& a, const Type& b) {
+  if (t && !t->is_error()) t->plates = union_plates(a.plates, b.plates);
+  return t;
 }
 
 bool is_column(const Type& t) { return t.rank() == 1 && !t.row; }
@@ -70,10 +77,22 @@ std::string to_string(const Type& t) {
   return out;
 }
 
+std::vector<const ast::Plate*> union_plates(const std::vector<const ast::Plate*>& a,
+                                            const std::vector<const ast::Plate*>& b) {
+  std::vector<const ast::Plate*> out = a;
+  for (const ast::Plate* p : b) {
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const ast::Plate* x, const ast::Plate* y) {
+    return x->index.span.begin < y->index.span.begin;
+  });
+  return out;
+}
+
 std::optional<Type> broadcast_type(const Type& a, const Type& b, Kind kind) {
   if (a.is_error() || b.is_error()) return Type::error();
-  if (a.is_scalar()) return with_shape(kind, b.shape, b.row);
-  if (b.is_scalar() || a.same_shape(b)) return with_shape(kind, a.shape, a.row);
+  if (a.is_scalar()) return over(with_shape(kind, b.shape, b.row), a, b);
+  if (b.is_scalar() || a.same_shape(b)) return over(with_shape(kind, a.shape, a.row), a, b);
   return std::nullopt;
 }
 
@@ -82,11 +101,11 @@ std::optional<Type> binary_type(ast::BinaryOp op, const Type& lhs, const Type& r
   Kind kind = arithmetic_kind(op, lhs, rhs);
   switch (op) {
     case ast::BinaryOp::Mul:
-      return product(lhs, rhs, kind);
+      return over(product(lhs, rhs, kind), lhs, rhs);
     case ast::BinaryOp::Div:
     case ast::BinaryOp::Pow:
       if (!rhs.is_scalar()) return std::nullopt;
-      return with_shape(kind, lhs.shape, lhs.row);
+      return over(with_shape(kind, lhs.shape, lhs.row), lhs, rhs);
     case ast::BinaryOp::Add:
     case ast::BinaryOp::Sub:
     case ast::BinaryOp::ElemMul:
@@ -98,12 +117,15 @@ std::optional<Type> binary_type(ast::BinaryOp op, const Type& lhs, const Type& r
 
 std::optional<Type> transpose_type(const Type& t) {
   if (t.is_error()) return Type::error();
+  std::optional<Type> out;
   switch (t.rank()) {
-    case 0: return t.value();
-    case 1: return with_shape(t.kind, t.shape, !t.row);
-    case 2: return with_shape(t.kind, {t.shape[1], t.shape[0]});
+    case 0: out = t.value(); break;
+    case 1: out = with_shape(t.kind, t.shape, !t.row); break;
+    case 2: out = with_shape(t.kind, {t.shape[1], t.shape[0]}); break;
     default: return std::nullopt;
   }
+  out->plates = t.plates;
+  return out;
 }
 
 }  // namespace vmc::sema

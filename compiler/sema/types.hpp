@@ -32,10 +32,15 @@ struct Type {
   Constraint constraint;
   std::vector<Extent> shape;  // empty for a scalar
   bool row = false;           // a transposed vector (rank 1 only)
+  // The plates the value varies over (one copy per index), outermost first: `x[i]` in a plate
+  // over i, and what is computed from it. Lowering makes each such plate a batch axis, which
+  // decides what it can compute (a shared matrix times per-copy vectors is one product; a
+  // matrix per copy is not), so sema checks those rules with this. Not part of the printed type.
+  std::vector<const ast::Plate*> plates;
 
-  static Type error() { return Type{Kind::Error, {}, {}, false}; }
-  static Type real(std::vector<Extent> shape = {}) { return Type{Kind::Real, {}, std::move(shape), false}; }
-  static Type integer(std::vector<Extent> shape = {}) { return Type{Kind::Int, {}, std::move(shape), false}; }
+  static Type error() { return Type{Kind::Error, {}, {}, false, {}}; }
+  static Type real(std::vector<Extent> shape = {}) { return Type{Kind::Real, {}, std::move(shape), false, {}}; }
+  static Type integer(std::vector<Extent> shape = {}) { return Type{Kind::Int, {}, std::move(shape), false, {}}; }
 
   bool is_error() const { return kind == Kind::Error; }
   bool is_int() const { return kind == Kind::Int; }
@@ -43,8 +48,8 @@ struct Type {
   std::size_t rank() const { return shape.size(); }
   // Same extents and orientation; kinds and constraints may differ.
   bool same_shape(const Type& other) const { return shape == other.shape && row == other.row; }
-  // The type of a value computed from this one: same kind and shape, no constraint.
-  Type value() const { return Type{kind, {}, shape, row}; }
+  // The type of a value computed from this one: same kind, shape and plates, no constraint.
+  Type value() const { return Type{kind, {}, shape, row, plates}; }
   bool operator==(const Type&) const = default;
 };
 
@@ -68,5 +73,9 @@ std::optional<Type> transpose_type(const Type& t);
 // Elementwise operations of two operands (builtin min/max/log_sum_exp, the binary operators):
 // equal shapes or one scalar; the result kind is `kind`.
 std::optional<Type> broadcast_type(const Type& a, const Type& b, Kind kind);
+// The plates of a value computed from values varying over `a` and `b`: both, outermost first
+// (nested plates begin in the source in nesting order).
+std::vector<const ast::Plate*> union_plates(const std::vector<const ast::Plate*>& a,
+                                            const std::vector<const ast::Plate*>& b);
 
 }  // namespace vmc::sema

@@ -1,19 +1,19 @@
-// Models the lowering cannot (or must not) compile get diagnostics with a place in the source,
-// never an internal error: iwae on a model mixing local and global latents, a fullrank automatic
-// guide on a local latent, products and transposes needing a matrix per datapoint, a dim with no
-// value where a param's shape needs it, and the other restrictions lowering reports.
+// Models the lowering cannot (or must not) compile get diagnostics with a place in the source
+// from sema (sema/lowering.cpp, check_expr.cpp, check_index.cpp, check_sample.cpp), never an
+// internal error, and lowering itself reports nothing: an importance-weighted estimator on a
+// model mixing local and global latents, a fullrank automatic guide on a local latent, products
+// and transposes needing a matrix per datapoint, a dim with no value where a param's shape needs
+// it, and the other restrictions of what lowering computes.
 #include "test_lower_helpers.hpp"
 
 using namespace lower_test;
 
 namespace {
 
-// Compiles `text` (through lowering and gradients) and expects an error mentioning each of
-// `needles`, at a valid place in the source, and no internal error. Unless `in_sema`, the model
-// passes sema and the error is the lowering's.
+// Compiles `text` as the pipeline does for lowering and expects sema to report an error
+// mentioning each of `needles`, at a valid place in the source, and no internal error.
 void expect_error(const std::string& text, const std::vector<std::string>& needles,
-                  const sema::Options& so = {}, Estimator::Ref e = Estimator::A, int samples = 1,
-                  bool in_sema = false) {
+                  const sema::Options& so = {}, Estimator::Ref e = Estimator::A, int samples = 1) {
   std::unique_ptr<Compiled> c;
   try {
     c = std::make_unique<Compiled>(text, so, lower_options(e, samples));
@@ -21,7 +21,7 @@ void expect_error(const std::string& text, const std::vector<std::string>& needl
     FAIL("internal error instead of a diagnostic: ", std::string(err.what()));
     return;
   }
-  if (!in_sema) REQUIRE_MESSAGE(c->sema_ok(), "the model should pass sema; it reports:\n", c->messages());
+  CHECK_FALSE(c->sema_ok());
   CHECK_FALSE(c->lowered.has_value());
   REQUIRE(c->diags.has_errors());
   std::string all = c->messages();
@@ -46,7 +46,7 @@ model {
 }
 )";
 
-TEST_CASE("lower errors: iwae on a model mixing local and global latents") {
+TEST_CASE("lowering's needs, checked in sema: iwae on a model mixing local and global latents") {
   const char* text = R"(model mixed;
 dims { N; }
 data { y : real[N]; }
@@ -88,7 +88,7 @@ guide { mu ~ normal(m_loc, exp(m_ls)); }
   expect_error(global_subsampled, {"iwae"}, {}, Estimator::Iwae, 3);
 }
 
-TEST_CASE("lower errors: a fullrank automatic guide on a local latent") {
+TEST_CASE("lowering's needs, checked in sema: a fullrank automatic guide on a local latent") {
   const char* text = kLocalLatentWithoutGuide;
   expect_error(text, {"fullrank", "'z'", "meanfield"}, sema_options({{"N", 6}}, "fullrank"));
   // meanfield is fine.
@@ -96,7 +96,7 @@ TEST_CASE("lower errors: a fullrank automatic guide on a local latent") {
   CHECK_MESSAGE(c.ok(), c.messages());
 }
 
-TEST_CASE("lower errors: a product or transpose needing a matrix per datapoint") {
+TEST_CASE("lowering's needs, checked in sema: a product or transpose needing a matrix per datapoint") {
   const char* product = R"(model per_point_matrix;
 dims { N; K = 2; }
 data { A : real[N, K, K]; y : real[N, K]; }
@@ -130,7 +130,7 @@ model {
   expect_error(transpose, {"transposing a per-datapoint matrix"});
 }
 
-TEST_CASE("lower errors: a dim with no value where a param's shape needs it") {
+TEST_CASE("lowering's needs, checked in sema: a dim with no value where a param's shape needs it") {
   const char* text = R"(model no_dim;
 dims { N; D; }
 data { x : real[N, D]; }
@@ -152,7 +152,7 @@ model {
   expect_error(auto_local, {"'N'"}, sema_options({}, "meanfield"));
 }
 
-TEST_CASE("lower errors: other restrictions are diagnostics") {
+TEST_CASE("lowering's needs, checked in sema: other restrictions are diagnostics") {
   // Data read per datapoint of a subsampled plate and as a whole.
   expect_error(R"(model both;
 dims { N; }
@@ -211,7 +211,7 @@ model {
 guide {
   plate i in N subsample { z[i] ~ normal(b, 1); }
 }
-)", {"index"}, {}, Estimator::A, 1, true);
+)", {"index"});
   // A per-datapoint Cholesky factor in the guide.
   expect_error(R"(model chol_guide;
 dims { N; K = 2; }
@@ -227,4 +227,40 @@ guide {
   plate i in N subsample { z[i] ~ mvnormal_cholesky(y[i], L[i]); }
 }
 )", {"Cholesky"});
+}
+
+TEST_CASE("lowering's needs, checked in sema: constant indices, slices and gathers lowering cannot make") {
+  // A constant index or a slice of an extent no data or --set gives (`vmc emit ir` without
+  // --set): lowering slices constant extents only. This was an internal error (exit 70).
+  const char* unknown_n = R"(model index_unknown;
+dims { N; }
+data { y : real[N]; }
+param { m : real; }
+model {
+  y ~ normal(m, 1);
+  target += -square(y[0] - m);
+}
+)";
+  expect_error(unknown_n, {"a constant index needs an extent known at compile time", "--set"});
+  expect_error(R"(model slice_unknown;
+dims { N; }
+data { y : real[N]; }
+param { m : real; }
+model {
+  y ~ normal(m, 1);
+  target += -sum(square(y[1:]));
+}
+)", {"slice bounds must be constants on an extent known at compile time"});
+  // Given N it compiles.
+  Compiled c(unknown_n, sema_options({{"N", 3}}), lower_options(Estimator::A));
+  CHECK_MESSAGE(c.ok(), c.messages());
+  // A gather by an int expression that is not int data: lowering gathers by data only.
+  expect_error(R"(model gather_expr;
+dims { N; G = 3; }
+data { y : real[N]; g : int<lower=0, upper=1>[N]; }
+param { a : real[G]; }
+model {
+  plate i in N subsample { y[i] ~ normal(a[g[i] + 1], 1); }
+}
+)", {"an index must be an int constant, a plate index or int data"}, sema_options({{"N", 4}}));
 }

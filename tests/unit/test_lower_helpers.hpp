@@ -78,10 +78,15 @@ struct Compiled : test_support::Parsed {
            bool gradients = true)
       : Parsed(std::move(text)) {
     if (!program) return;
-    model = sema::analyze(*program, so, diags);
+    // Checked for lowering, as the pipeline does (pipeline/pipeline.cpp): lowering reports no
+    // user error of its own.
+    sema::Options checked = so;
+    checked.lowering = true;
+    if (lo.estimator->importance_weighted) checked.importance_weighted = std::string(lo.estimator->name);
+    model = sema::analyze(*program, checked, diags);
     if (!model) return;
-    lowered = lower::lower_model(*model, lo, diags);
-    if (lowered && gradients) lower::add_gradients(*lowered);
+    lowered = lower::lower_model(*model, lo);
+    if (gradients) lower::add_gradients(*lowered);
   }
 
   bool ok() const { return lowered.has_value() && !diags.has_errors(); }

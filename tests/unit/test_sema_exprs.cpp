@@ -76,7 +76,6 @@ TEST_CASE("types of well-formed expressions") {
       {"v[g]", "real[N]"},
       {"v[g[i]]", "real"},
       {"M[G[i]]", "real[3, 3]"},
-      {"M[g[i] + 1]", "real[3]"},
       // builtins
       {"exp(x[i])", "real[D]"},
       {"sigmoid(w')", "real[3]'"},
