@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   std::vector<float> A(1 << 22, 0.01f), B(1 << 22, 0.02f), C(1 << 22);
   auto products = [&] {
     for (const Gemm& g : gemms) {
-      vmc_gemm_f32(g.ta, g.tb, g.m, g.n, g.k, 1, A.data(), g.lda, B.data(), g.ldb, 0, C.data(), g.n);
+      vmc_gemm_f32(nullptr, g.ta, g.tb, g.m, g.n, g.k, 1, A.data(), g.lda, B.data(), g.ldb, 0, C.data(), g.n);
     }
   };
   for (int w = 0; w < 20; ++w) {

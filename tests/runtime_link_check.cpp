@@ -22,12 +22,12 @@ int main() {
   // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
   const float af[] = {1, 2, 3, 4}, bf[] = {5, 6, 7, 8};
   float cf[4];
-  vmc_gemm_f32(0, 0, 2, 2, 2, 1.0f, af, 2, bf, 2, 0.0f, cf, 2);
+  vmc_gemm_f32(nullptr, 0, 0, 2, 2, 2, 1.0f, af, 2, bf, 2, 0.0f, cf, 2);
   expect(cf[0] == 19 && cf[1] == 22 && cf[2] == 43 && cf[3] == 50, "vmc_gemm_f32");
 
   const double ad[] = {1, 2, 3, 4}, bd[] = {5, 6, 7, 8};
   double cd[4];
-  vmc_gemm_f64(0, 0, 2, 2, 2, 1.0, ad, 2, bd, 2, 0.0, cd, 2);
+  vmc_gemm_f64(nullptr, 0, 0, 2, 2, 2, 1.0, ad, 2, bd, 2, 0.0, cd, 2);
   expect(cd[0] == 19 && cd[1] == 22 && cd[2] == 43 && cd[3] == 50, "vmc_gemm_f64");
 
   // L = [2 0; 1 4] (99 above the diagonal is ignored); L x = [2, 9] at x = [1, 2].

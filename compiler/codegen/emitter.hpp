@@ -103,6 +103,7 @@ class Emitter {
   const Schedule* s_ = nullptr;
   llvm::Function* fn_ = nullptr;
   std::vector<llvm::Value*> inputs_, outputs_, slots_, sizes_;
+  llvm::Value* context_ = nullptr;  // the kernel's vmc_context*, for the runtime's products
 };
 
 // The instructions Elementwise<op>::code is written with.

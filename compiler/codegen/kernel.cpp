@@ -139,15 +139,16 @@ void Emitter::kernel(const std::string& name, const Schedule& schedule) {
   b_.CreateRet(workspace_bytes(fn_->getArg(0), nullptr));
 
   // vmc_kernel
-  auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_}, false);
+  auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, ptr_}, false);
   fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
   set_attributes(fn_);
-  for (unsigned k = 0; k < 4; ++k) fn_->addParamAttr(k, llvm::Attribute::NoCapture);
+  for (unsigned k = 0; k < 5; ++k) fn_->addParamAttr(k, llvm::Attribute::NoCapture);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
   llvm::Value* in = fn_->getArg(0);
   llvm::Value* sizes = fn_->getArg(1);
   llvm::Value* out = fn_->getArg(2);
   llvm::Value* ws = fn_->getArg(3);
+  context_ = fn_->getArg(4);  // passed through, unread, to the runtime's products
   auto load_ptr = [&](llvm::Value* array, std::size_t k) {
     return b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, array, b_.getInt64(static_cast<std::int64_t>(k))));
   };

@@ -161,8 +161,8 @@ void Emitter::matmul(const ir::Node* n) {
                                            : (f32 ? "vmc_gemm_f32" : "vmc_gemm_f64");
   llvm::Type* i32 = b_.getInt32Ty();
   auto* type = llvm::FunctionType::get(
-      b_.getVoidTy(), {i32, i32, i64_, i64_, i64_, t_, ptr_, i64_, ptr_, i64_, t_, ptr_, i64_}, false);
-  b_.CreateCall(declare(name, type), {b_.getInt32(ta), b_.getInt32(tb), m, cols, k, real(1),
+      b_.getVoidTy(), {ptr_, i32, i32, i64_, i64_, i64_, t_, ptr_, i64_, ptr_, i64_, t_, ptr_, i64_}, false);
+  b_.CreateCall(declare(name, type), {context_, b_.getInt32(ta), b_.getInt32(tb), m, cols, k, real(1),
                                       buffer(a), lda, buffer(c), ldb, real(0), buffer(n), cols});
 }
 

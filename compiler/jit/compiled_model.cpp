@@ -271,7 +271,7 @@ CompiledModel::Call CompiledModel::prepare(const std::string& name, const ir::Bi
 }
 
 void CompiledModel::Call::operator()() const {
-  kernel_->entry(inputs_.data(), sizes_.data(), outputs_.data(), workspace_);
+  kernel_->entry(inputs_.data(), sizes_.data(), outputs_.data(), workspace_, nullptr);
 }
 
 std::vector<ir::Tensor> CompiledModel::Call::results() const {

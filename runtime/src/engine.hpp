@@ -1,9 +1,13 @@
 // The engine behind vmc::runtime::Trainer (runtime/include/vmc/trainer.hpp): Engine<T> for the
 // model's precision, and what it is built from (the state's byte format; aligned buffers are
-// aligned.hpp, the thread pool pool.hpp, the division of work between threads partition.hpp).
-// Internal to the runtime. Its members are defined by concern:
+// aligned.hpp, the thread pool pool.hpp, the division of work between threads partition.hpp, a
+// kernel call's context and the step's observer context.hpp, the minibatches minibatch.hpp, the
+// bound data and the ranks' shards shards.hpp, a step's store and last-good-state policies
+// step_policies.hpp, the optimizers optimizers.hpp). Internal to the runtime. Its members are
+// defined by concern:
 //   engine_data.cpp   construction, binding data to the model's inputs, one kernel call
-//   engine_step.cpp   a training step: minibatch, split across threads, check, optimizer update
+//   engine_step.cpp   a training step: plan, run the kernels, sum the bound, check, update
+//   engine_update.cpp the optimizer's update and the last good state
 //   engine_ranks.cpp  data-parallel ranks: shards, each rank's slice of the minibatch
 //   engine_products.cpp  a split step's deferred weight gradients, and the gradient check
 //   engine_eval.cpp   evaluation, importance weighting, gradient noise, sampling
@@ -29,10 +33,12 @@
 
 #include "aligned.hpp"
 #include "fnv.hpp"
-#include "gemm_log.hpp"
+#include "context.hpp"
 #include "gemm_sum.hpp"
+#include "minibatch.hpp"
+#include "shards.hpp"
+#include "step_policies.hpp"
 #include "partition.hpp"
-#include "phase_timer.hpp"
 #include "pool.hpp"
 #include "vmc/philox.hpp"
 #include "vmc/trainer.hpp"
@@ -84,12 +90,6 @@ inline std::uint64_t eval_step(std::uint64_t stream, std::uint64_t k) {
   return kEvalStepBase + (stream % (std::uint64_t{1} << 12)) * kEvalStreamStride + k;
 }
 
-inline std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 
 inline std::string shape_text(const std::vector<std::int64_t>& s) {
@@ -108,15 +108,6 @@ inline std::vector<std::int64_t> first_rows(std::int64_t n) {
 inline bool is_batch_symbol(const vmc_model_info& info, int s) {
   return std::strcmp(info.sizes[s], info.size_dims[s]) != 0;
 }
-
-// The data bound for one run: every array converted once, the run-time sizes it implies.
-template <typename T>
-struct Dataset {
-  std::map<std::string, std::vector<T>> reals;
-  std::map<std::string, std::vector<std::int64_t>> ints;
-  std::map<std::string, std::vector<std::int64_t>> shapes;
-  std::map<std::string, std::int64_t> dims;  // every run-time dim's full extent
-};
 
 // Whether the runtime can store the updated params past the cache (TrainerOptions::param_stores).
 #if defined(__AVX512F__)
@@ -184,49 +175,29 @@ class Engine final : public Trainer::Impl {
     return e >= 0 ? e : sizes[-e - 1];
   }
 
-  void call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, const CallSpec& spec) const;
+  // One kernel call on `slot`'s buffers; `context` (may be null) goes to the kernel and the
+  // routines it calls back into: its thread, where its deferred products go, the observer.
+  void call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, const CallSpec& spec,
+            vmc_context* context) const;
+  // The context of thread t's kernel calls: the step's observer (vmc bench), and where the
+  // products the kernel may defer go (none: it computes them).
+  vmc_context context(int t, std::vector<DeferredGemm>* defer = nullptr) const { return {defer, observer_, t, true}; }
+  // The context of the products thread t computes for the kernels.
+  vmc_context products_context(int t) const { return {nullptr, observer_, t, false}; }
 
   void fill_noise(const vmc_buffer_info& b, std::uint32_t site, const CallSpec& spec,
                   const std::vector<std::int64_t>& sizes, T* out, std::size_t count) const;
 
-  int sub_of_symbol(int s) const {
-    for (std::size_t j = 0; j < subs_.size(); ++j) {
-      if (subs_[j].symbol == s) return static_cast<int>(j);
-    }
-    return -1;
-  }
   int sub_of_dim(const std::string& dim) const {
-    for (std::size_t j = 0; j < subs_.size(); ++j) {
-      if (subs_[j].dim == dim) return static_cast<int>(j);
-    }
-    throw RuntimeError("input batched over dim '" + dim + "', which is not subsampled");
+    int j = batches_.of_dim(dim);
+    if (j < 0) throw RuntimeError("input batched over dim '" + dim + "', which is not subsampled");
+    return j;
   }
   int symbol_named(const std::string& name) const {
     for (int s = 0; s < info->n_sizes; ++s) {
       if (name == info->sizes[s]) return s;
     }
     return -1;
-  }
-
-  // ---- minibatches ----
-
-  // Rows of batch `b` of epoch `epoch` of sub j: a seeded Fisher–Yates shuffle per epoch.
-  std::span<const std::int64_t> batch_rows(std::size_t j, std::int64_t step) {
-    Sub& s = subs_[j];
-    std::int64_t epoch = step / s.batches, b = step % s.batches;
-    if (s.perm_epoch != epoch || s.perm.empty()) {
-      s.perm.resize(static_cast<std::size_t>(s.n));
-      std::iota(s.perm.begin(), s.perm.end(), std::int64_t{0});
-      std::uint64_t state = options.seed ^ (s.site * 0x9E3779B97F4A7C15ull) ^ (static_cast<std::uint64_t>(epoch) << 1);
-      splitmix64(state);
-      for (std::int64_t i = s.n - 1; i > 0; --i) {
-        auto k = static_cast<std::int64_t>(splitmix64(state) % static_cast<std::uint64_t>(i + 1));
-        std::swap(s.perm[i], s.perm[k]);
-      }
-      s.perm_epoch = epoch;
-    }
-    std::int64_t begin = b * s.m, end = std::min(s.n, begin + s.m);
-    return {s.perm.data() + begin, static_cast<std::size_t>(end - begin)};
   }
 
   // ---- ranks (TrainerOptions::collective) ----
@@ -236,19 +207,19 @@ class Engine final : public Trainer::Impl {
   void setup_ranks();
   // The rank whose shard holds global row g.
   int owner(std::int64_t g) const;
-  // This rank's slice `mine` of the step's minibatch `batch` into fetched_: every rank sends
+  // This rank's slice `mine` of the step's minibatch `batch` into shards_.fetched: every rank sends
   // the rows it holds of every other rank's slice, in one exchange.
   void fetch_slice(std::span<const std::int64_t> batch, std::span<const std::int64_t> mine);
   // Throws when the training data is split across ranks: `what` needs every row of it. With
   // `rows` > 0, only the first rows: rank 0's shard may hold them.
   void require_whole_data(const char* what, std::int64_t rows = -1) const {
-    if (!distributed_) return;
-    if (rows >= 0 && rank_ == 0 && rows <= shard_rows_) return;
+    if (!shards_.distributed) return;
+    if (rows >= 0 && shards_.rank == 0 && rows <= shards_.rows) return;
     throw RuntimeError(std::string(what) + " needs " +
                        (rows >= 0 ? "the first " + std::to_string(rows) + " rows" : std::string("every row")) +
-                       " of the training data, but with " + std::to_string(ranks_) +
-                       " ranks each holds a shard (rank " + std::to_string(rank_) + ": " +
-                       std::to_string(shard_rows_) + " rows)");
+                       " of the training data, but with " + std::to_string(shards_.ranks) +
+                       " ranks each holds a shard (rank " + std::to_string(shards_.rank) + ": " +
+                       std::to_string(shards_.rows) + " rows)");
   }
   bool any_rank(bool flag) override {
     if (!options.collective || options.collective->size() <= 1) return flag;
@@ -259,13 +230,38 @@ class Engine final : public Trainer::Impl {
 
   StepResult step() override;
 
+  // What one step does, decided before it runs (plan_step) and read by each of its phases.
+  struct StepPlan {
+    StorePolicy::Choice stores;                       // params stored past the cache or not
+    std::chrono::steady_clock::time_point start;      // for the store policy's trial
+    std::span<const std::int64_t> mine;                // this process's rows of the primary plate
+    std::int64_t rows = 0;                             // datapoints in the minibatch
+    bool split = false;  // the rows split across threads (each a part)
+    int parts = 1;
+    int copies = 0;      // the row-free part's extra copies in the parts' sum, taken out again
+    bool keep_step = false;      // a step that keeps the last good state (when its bound is finite)
+    bool fusable = false;        // its update may run in the products' epilogue (if the guard agrees)
+    bool defer = false;          // the kernels leave their weight gradients to the runtime
+    bool checked_early = false;  // those are checked as they are made
+    double per_datapoint = 1;    // the gradient's factor before clipping
+  };
+  // The phases of a step, in order (engine_step.cpp).
+  StepPlan plan_step();                 // the minibatch and its split; what the step may do
+  void run_kernels(const StepPlan& p);  // each part's kernel, then the deferred products
+  double sum_bound(const StepPlan& p);  // the parts' bounds (with ranks, bounds and gradients summed)
+  void check_and_update(const StepPlan& p, double elbo, bool keep);  // gradients checked, then updated
+  StepResult conclude(const StepPlan& p, double elbo, bool keep);    // the result, counters, policy
+  // Thread t's slice of gradient output o summed over the parts, into slot 0.
+  void sum_parts(const StepPlan& p, int o, int t);
+  std::string largest_param() const;  // for a step whose bound is not finite
+  StorePolicy stores_;
+
   // The params and optimizer state of every kGoodEvery-th step whose bound was finite, copied
   // before its update, and put back when a fit gives up on non-finite steps: the finite values
   // the params keep after a bad step can themselves give a NaN bound. Each thread copies the
   // slices it updates, a piece at a time just before updating it (the copy's reads bring the
   // piece into cache for the update); one thread copying all of it, while the others waited,
   // cost 6 us a step on average (300 us every 50th step; Bernoulli VAE, 2 threads).
-  static constexpr std::int64_t kGoodEvery = 50;
   struct Good {
     Aligned<T> param;
     std::vector<Aligned<T>> moments;
@@ -287,14 +283,6 @@ class Engine final : public Trainer::Impl {
   // Elements [b, e) of the param whose gradient is output o moved up it, by the optimizer's
   // update (optimizers.hpp).
   void update_range(int o, std::size_t b, std::size_t e, const Update& u);
-  // ParamStores::Auto: kStoreTrial steps from `next` cached, as many streamed, each arm's time
-  // summed; the faster is kept until the next trial, kStoreRetune steps on.
-  static constexpr std::int64_t kStoreTrial = 16, kStoreRetune = 2048;
-  struct StoreTrial {
-    std::int64_t next = 64;  // past the warm-up
-    double seconds[2] = {0, 0};
-    bool streamed = false;   // the choice between trials
-  } store_trial_;
   // A split step's deferred products (abi.h, vmc_gemm_rows_*): `outs` gets the gradient output
   // each one writes, when every part left the same products into its own outputs; false when
   // they do not line up (then each part computes its own, as if nothing had been deferred).
@@ -320,7 +308,7 @@ class Engine final : public Trainer::Impl {
   // Thread t asks for its part of the next step's data rows (a software prefetch).
   void prefetch_next_rows(int t, int parts);
   // Thread t computes the products part p left, as the kernel would have.
-  void run_own_products(int p);
+  void run_own_products(int p, int t);
 
   // ---- evaluation and sampling ----
 
@@ -376,18 +364,8 @@ class Engine final : public Trainer::Impl {
 
   void restore_state(const std::string& bytes, bool params_only) override;
 
-  struct Sub {
-    std::string dim;
-    int symbol = -1;
-    std::int64_t n = 0, m = 0, batches = 1;
-    std::uint64_t site = 0;
-    std::vector<std::int64_t> perm;
-    std::int64_t perm_epoch = -1;
-  };
-
   Pool pool_;
-  std::vector<Sub> subs_;
-  int primary_index_ = -1;
+  Minibatches batches_;
   Dataset<T> train_;
   std::vector<Aligned<T>> params_;                // by input index (empty for non-params)
   std::vector<std::vector<Aligned<T>>> moments_;  // optimizer state, by input index
@@ -412,13 +390,8 @@ class Engine final : public Trainer::Impl {
   };
   std::vector<PartBound> part_bounds_;  // per thread: bound_part's
   bool step_fused_ = false;             // this step's products moved their params
-  // time_step_phases: each thread's microseconds per phase (a cache line each), while timing.
-  struct alignas(64) PhaseRow {
-    double us[StepPhases::Count] = {};
-  };
-  std::vector<PhaseRow> phase_rows_;
-  bool timing_phases_ = false;
-  double* phase_row(int t) { return timing_phases_ ? phase_rows_[static_cast<std::size_t>(t)].us : nullptr; }
+  // Who watches the steps (vmc bench's record_step and time_step_phases), or nullptr.
+  StepObserver* observer_ = nullptr;
   std::vector<std::vector<GemmTerm<T>>> step_terms_;  // per thread: run_products' pieces
   // A thread's block of a deferred product's output o: elements first + r·ld + [0, cols) for
   // r < rows. The thread that computed a block updates its params (update_slice).
@@ -433,30 +406,7 @@ class Engine final : public Trainer::Impl {
     std::size_t row;  // elements per datapoint
   };
   std::vector<Prefetch> prefetch_;  // the real data batched over the primary plate
-  // Ranks: R > 1 with a primary plate to split (otherwise every rank computes the same bound).
-  bool distributed_ = false;
-  int rank_ = 0, ranks_ = 1;
-  struct ShardInput {
-    int input = -1;
-    std::size_t row = 0;  // elements per datapoint
-    bool is_int = false;
-    // Its arrays in train_ (this rank's shard) and in fetched_ (map nodes do not move).
-    std::vector<T>* kept_reals = nullptr;
-    std::vector<T>* fetched_reals = nullptr;
-    std::vector<std::int64_t>* kept_ints = nullptr;
-    std::vector<std::int64_t>* fetched_ints = nullptr;
-    std::size_t bytes() const { return row * (is_int ? sizeof(std::int64_t) : sizeof(T)); }
-  };
-  std::vector<ShardInput> shard_inputs_;  // the data inputs batched over the primary plate
-  std::size_t row_bytes_ = 0;             // one datapoint of all of them
-  std::int64_t shard_lo_ = 0;             // global index of this rank's first row
-  std::int64_t shard_rows_ = 0;           // rows in this rank's shard
-  Dataset<T> fetched_;                    // this rank's slice of the minibatch, in order
-  std::vector<std::int64_t> positions_;   // 0, 1, 2, ...: the rows of fetched_
-  std::vector<unsigned char> send_buf_, recv_buf_;
-  std::vector<std::int64_t> send_bytes_, recv_bytes_;
-  std::vector<std::size_t> cursor_;
-  std::vector<double> rank_sums_;         // the bound and the problems, summed over ranks
+  Shards<T> shards_;  // data-parallel ranks (engine_ranks.cpp)
 };
 
 }  // namespace detail

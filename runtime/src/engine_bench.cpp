@@ -10,19 +10,58 @@
 
 namespace vmc::runtime::detail {
 
+namespace {
+
+// record_step's observer: every product of the step, per thread, with its time.
+class ProductRecorder final : public StepObserver {
+ public:
+  explicit ProductRecorder(GemmProfile& profile) : profile_(profile) {}
+  void product(int thread, const GemmCall& call, double seconds, bool) override {
+    GemmCall& c = profile_.per_thread[static_cast<std::size_t>(thread)].emplace_back(call);
+    c.seconds = seconds;
+  }
+  void phase(int, StepPhases::Phase, double) override {}
+
+ private:
+  GemmProfile& profile_;
+};
+
+// time_step_phases' observer: microseconds per phase per thread (a cache line each); Products
+// holds the kernels' products (the ones the runtime computes for them are Gradients).
+class PhaseClock final : public StepObserver {
+ public:
+  explicit PhaseClock(int threads) : rows_(static_cast<std::size_t>(threads)) {}
+  void product(int thread, const GemmCall&, double seconds, bool in_kernel) override {
+    if (in_kernel) rows_[static_cast<std::size_t>(thread)].us[StepPhases::Products] += 1e6 * seconds;
+  }
+  void phase(int thread, StepPhases::Phase phase, double us) override {
+    rows_[static_cast<std::size_t>(thread)].us[phase] += us;
+  }
+  struct alignas(64) Row {
+    double us[StepPhases::Count] = {};
+  };
+  const std::vector<Row>& rows() const { return rows_; }
+
+ private:
+  std::vector<Row> rows_;
+};
+
+}  // namespace
+
 template <typename T>
 GemmProfile Engine<T>::record_step() {
   require_whole_data("recording a step");
   GemmProfile profile;
   profile.per_thread.resize(static_cast<std::size_t>(options.threads));
-  pool_.run([&](int t) { detail::t_gemm_log = &profile.per_thread[t]; });
+  ProductRecorder recorder(profile);
+  observer_ = &recorder;
   try {
     step();
   } catch (...) {
-    pool_.run([&](int) { detail::t_gemm_log = nullptr; });
+    observer_ = nullptr;
     throw;
   }
-  pool_.run([&](int) { detail::t_gemm_log = nullptr; });
+  observer_ = nullptr;
   return profile;
 }
 
@@ -57,26 +96,21 @@ double Engine<T>::thread_round_trip_ns() {
 template <typename T>
 StepPhases Engine<T>::time_step_phases(int count) {
   require_whole_data("timing a step");
-  const int threads = options.threads;
-  phase_rows_.assign(static_cast<std::size_t>(threads), PhaseRow{});
-  timing_phases_ = true;
-  auto stop = [&] {
-    timing_phases_ = false;
-    pool_.run([](int) { t_phase_row = nullptr; });
-  };
+  PhaseClock clock(options.threads);
+  observer_ = &clock;
   const auto start = std::chrono::steady_clock::now();
   try {
     for (int s = 0; s < count; ++s) step();
   } catch (...) {
-    stop();
+    observer_ = nullptr;
     throw;
   }
   const double wall = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-  stop();
+  observer_ = nullptr;
   StepPhases r;
   r.steps = count;
   r.step_us = count > 0 ? wall / count : 0;
-  for (const PhaseRow& row : phase_rows_) {
+  for (const PhaseClock::Row& row : clock.rows()) {
     std::vector<double>& mine = r.per_thread.emplace_back(StepPhases::Count, 0.0);
     for (int p = 0; p < StepPhases::Count; ++p) mine[p] = count > 0 ? row.us[p] / count : 0;
     mine[StepPhases::Elementwise] -= mine[StepPhases::Products];  // it held the whole kernel
@@ -228,7 +262,8 @@ double Engine<T>::replay_gemms(const GemmProfile& profile, int repeats, bool as_
           const Call& c = calls[t][i];
           const GemmCall& g = c.g;
           auto call_start = timing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-          gemm_as<T>(g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, c.a, g.lda, c.b, g.ldb, g.beta, c.c, g.ldc);
+          gemm_as<T>(nullptr, g.transpose_a, g.transpose_b, g.m, g.n, g.k, 1.0, c.a, g.lda, c.b, g.ldb, g.beta, c.c,
+                     g.ldc);
           if (timing) {
             (*per_call)[t][i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - call_start).count();
           }

@@ -16,13 +16,13 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
   // Subsampled dims: the dims some size symbol is the minibatch of.
   for (int s = 0; s < m.n_sizes; ++s) {
     if (!is_batch_symbol(m, s)) continue;
-    Sub sub;
+    Minibatches::Plate sub;
     sub.dim = m.size_dims[s];
     sub.symbol = s;
-    subs_.push_back(sub);
+    batches_.plates.push_back(sub);
   }
   train_ = bind(data, "");
-  for (Sub& sub : subs_) {
+  for (Minibatches::Plate& sub : batches_.plates) {
     // A dim no data input gives (a kernel set that reads no data, such as sample_model's)
     // has no rows to train on; sampling gives it its own rows.
     sub.n = train_.dims.count(sub.dim) ? train_.dims.at(sub.dim) : 0;
@@ -36,22 +36,22 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
   for (const auto& entry : options.batch) {
     const std::string& dim = entry.first;  // a named variable, not a binding: lambdas capture it (Clang < 16)
     const std::int64_t m = entry.second;
-    bool known = std::any_of(subs_.begin(), subs_.end(), [&](const Sub& sub) { return sub.dim == dim; });
+    bool known = std::any_of(batches_.plates.begin(), batches_.plates.end(), [&](const Minibatches::Plate& sub) { return sub.dim == dim; });
     if (!known) {
       std::string dims;
-      for (const Sub& sub : subs_) dims += (dims.empty() ? "" : ", ") + sub.dim;
+      for (const Minibatches::Plate& sub : batches_.plates) dims += (dims.empty() ? "" : ", ") + sub.dim;
       throw RuntimeError("--batch " + dim + "=" + std::to_string(m) + ": the model has no subsampled plate over '" +
                          dim + "' (" + (dims.empty() ? std::string("it has none") : "its subsampled dims: " + dims) + ")");
     }
   }
   // The primary plate: the largest (its rows are split across threads; the bound is per its
   // datapoints).
-  primary_index_ = -1;
-  for (std::size_t j = 0; j < subs_.size(); ++j) {
-    if (primary_index_ < 0 || subs_[j].n > subs_[primary_index_].n) primary_index_ = static_cast<int>(j);
+  batches_.primary = -1;
+  for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
+    if (batches_.primary < 0 || batches_.plates[j].n > batches_.plates[batches_.primary].n) batches_.primary = static_cast<int>(j);
   }
-  if (primary_index_ >= 0) {
-    const Sub& p = subs_[primary_index_];
+  if (batches_.primary >= 0) {
+    const Minibatches::Plate& p = batches_.plates[batches_.primary];
     primary = p.dim;
     primary_batch = p.m;
     steps_per_epoch = p.batches;
@@ -119,8 +119,8 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
   step_blocks_.resize(options.threads);
   for (auto& terms : step_terms_) terms.reserve(static_cast<std::size_t>(options.threads));
   if (options.collective && options.collective->size() > 1) setup_ranks();
-  if (primary_index_ >= 0 && !distributed_) {
-    const std::string& dim = subs_[static_cast<std::size_t>(primary_index_)].dim;
+  if (batches_.primary >= 0 && !shards_.distributed) {
+    const std::string& dim = batches_.plates[static_cast<std::size_t>(batches_.primary)].dim;
     for (int i = 0; i < m.n_inputs; ++i) {
       const vmc_buffer_info& b = m.inputs[i];
       auto it = train_.reals.find(b.name);
@@ -198,14 +198,16 @@ Dataset<T> Engine<T>::bind(const Arrays& arrays, const std::string& what) const 
 }
 
 template <typename T>
-void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, const CallSpec& spec) const {
+void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, const CallSpec& spec,
+                     vmc_context* context) const {
   const vmc_model_info& m = *info;
-  double* const timing = t_phase_row;
+  StepObserver* const observer = context ? context->observer : nullptr;
+  const int thread = context ? context->thread : 0;
   std::optional<PhaseTimer> gathering;
-  gathering.emplace(timing ? timing + StepPhases::Gather : nullptr);
+  gathering.emplace(observer, thread, StepPhases::Gather);
   slot.sizes.resize(m.n_sizes);
   for (int s = 0; s < m.n_sizes; ++s) {
-    int j = sub_of_symbol(s);
+    int j = batches_.of_symbol(s);
     slot.sizes[s] = j >= 0 ? static_cast<std::int64_t>(spec.rows[j].size()) : dim_value(ds, m.size_dims[s]);
   }
   slot.inputs.resize(m.n_inputs);
@@ -234,7 +236,7 @@ void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds,
         std::size_t row = 1;
         for (std::size_t d = 1; d < shape.size(); ++d) row *= static_cast<std::size_t>(shape[d]);
         // A rank's slice of the minibatch was fetched into spec.local: gather from there.
-        const bool fetched = spec.local && j == primary_index_;
+        const bool fetched = spec.local && j == batches_.primary;
         const Dataset<T>& from = fetched ? *spec.local : ds;
         std::span<const std::int64_t> rows = fetched ? spec.local_rows : spec.rows[j];
         if (b.is_int) {
@@ -268,7 +270,7 @@ void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds,
         Aligned<T>& dst = slot.reals[i];
         dst.resize(1);
         int s = symbol_named(b.name);
-        int j = s >= 0 ? sub_of_symbol(s) : -1;
+        int j = s >= 0 ? batches_.of_symbol(s) : -1;
         std::int64_t v = j >= 0 ? spec.batch[j] : dim_value(ds, s >= 0 ? m.size_dims[s] : b.name);
         dst.data[0] = static_cast<T>(v);
         slot.inputs[i] = dst.data;
@@ -316,11 +318,9 @@ void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds,
   }
   slot.workspace.resize(static_cast<std::size_t>(k.workspace_bytes(slot.sizes.data())));
   gathering.reset();
-  // The kernel's time, its products' apart (time_step_phases takes them out of it).
-  PhaseTimer kernel(timing ? timing + StepPhases::Elementwise : nullptr);
-  t_gemm_us = timing ? timing + StepPhases::Products : nullptr;
-  k.entry(slot.inputs.data(), slot.sizes.data(), slot.outputs.data(), slot.workspace.data);
-  t_gemm_us = nullptr;
+  // The kernel's time, its products' included (time_step_phases takes them out of it).
+  PhaseTimer kernel(observer, thread, StepPhases::Elementwise);
+  k.entry(slot.inputs.data(), slot.sizes.data(), slot.outputs.data(), slot.workspace.data, context);
 }
 
 template <typename T>
@@ -329,7 +329,7 @@ void Engine<T>::fill_noise(const vmc_buffer_info& b, std::uint32_t site, const C
   const std::uint64_t seed = options.seed;
   bool uniform = b.kind == VMC_UNIFORM;
   int j = -1;
-  if (b.rank > 0 && b.extents[0] < 0) j = sub_of_symbol(static_cast<int>(-b.extents[0] - 1));
+  if (b.rank > 0 && b.extents[0] < 0) j = batches_.of_symbol(static_cast<int>(-b.extents[0] - 1));
   if (j >= 0) {
     // One row per datapoint, keyed by its index in the data: the same noise whichever
     // thread or batch position draws it.
@@ -356,8 +356,8 @@ void Engine<T>::prefetch_next_rows(int t, int parts) {
   // before the next step's gather reads them (it took 75 us a step without, ~65 with, at 1
   // thread: vmc bench -v). Only within the epoch (the next one's shuffle
   // is drawn when it starts) and in one process (ranks fetch theirs from other ranks).
-  if (primary_index_ < 0 || distributed_ || prefetch_.empty()) return;
-  const Sub& s = subs_[static_cast<std::size_t>(primary_index_)];
+  if (batches_.primary < 0 || shards_.distributed || prefetch_.empty()) return;
+  const Minibatches::Plate& s = batches_.plates[static_cast<std::size_t>(batches_.primary)];
   const std::int64_t next = steps + 1;
   if (s.batches <= 0 || next / s.batches != s.perm_epoch || s.perm.empty()) return;
   const std::int64_t begin = next % s.batches * s.m, end = std::min(s.n, begin + s.m);
@@ -384,8 +384,10 @@ template Engine<double>::Engine(const vmc_model_info& model, Arrays data, const 
                                 const TrainerOptions& o);
 template Dataset<float> Engine<float>::bind(const Arrays& arrays, const std::string& what) const;
 template Dataset<double> Engine<double>::bind(const Arrays& arrays, const std::string& what) const;
-template void Engine<float>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<float>& ds, const CallSpec& spec) const;
-template void Engine<double>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<double>& ds, const CallSpec& spec) const;
+template void Engine<float>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<float>& ds,
+                                    const CallSpec& spec, vmc_context* context) const;
+template void Engine<double>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<double>& ds,
+                                    const CallSpec& spec, vmc_context* context) const;
 template void Engine<float>::fill_noise(const vmc_buffer_info& b, std::uint32_t site, const CallSpec& spec,
                                         const std::vector<std::int64_t>& sizes, float* out, std::size_t count) const;
 template void Engine<double>::fill_noise(const vmc_buffer_info& b, std::uint32_t site, const CallSpec& spec,

@@ -12,13 +12,13 @@ double Engine<T>::evaluate(const Arrays& arrays, const std::string& name, std::u
   const vmc_kernel_info& k = kernel(name);
   Dataset<T> ds = bind(arrays, "test ");
   const int threads = options.threads;
-  std::vector<std::vector<std::int64_t>> all(subs_.size());
-  for (std::size_t j = 0; j < subs_.size(); ++j) {
-    all[j] = first_rows(dim_value(ds, subs_[j].dim));
+  std::vector<std::vector<std::int64_t>> all(batches_.plates.size());
+  for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
+    all[j] = first_rows(dim_value(ds, batches_.plates[j].dim));
   }
-  std::int64_t n = primary_index_ >= 0 ? static_cast<std::int64_t>(all[primary_index_].size()) : 1;
-  std::int64_t per = primary_index_ >= 0 ? (batch > 0 ? batch : primary_batch) : 1;
-  std::int64_t batches = primary_index_ >= 0 ? (n + per - 1) / per : 1;
+  std::int64_t n = batches_.primary >= 0 ? static_cast<std::int64_t>(all[batches_.primary].size()) : 1;
+  std::int64_t per = batches_.primary >= 0 ? (batch > 0 ? batch : primary_batch) : 1;
+  std::int64_t batches = batches_.primary >= 0 ? (n + per - 1) / per : 1;
   if (n == 0) throw RuntimeError("test data has no rows");
   std::vector<double> values(static_cast<std::size_t>(batches), 0.0);
   std::vector<Slot> slots(threads);
@@ -26,24 +26,25 @@ double Engine<T>::evaluate(const Arrays& arrays, const std::string& name, std::u
     for (std::int64_t b = t; b < batches; b += threads) {
       CallSpec spec;
       spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(b));
-      for (std::size_t j = 0; j < subs_.size(); ++j) {
+      for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
         std::span<const std::int64_t> rows(all[j]);
-        if (static_cast<int>(j) == primary_index_) {
+        if (static_cast<int>(j) == batches_.primary) {
           std::int64_t begin = b * per, end = std::min(n, begin + per);
           rows = rows.subspan(begin, end - begin);
         }
         spec.rows.push_back(rows);
         spec.batch.push_back(static_cast<std::int64_t>(rows.size()));
       }
-      call(k, slots[t], ds, spec);
+      vmc_context context_t = context(t);
+      call(k, slots[t], ds, spec, &context_t);
       // Each batch estimates the whole bound (scaled N/M_b): weight by its share of rows.
-      double share = primary_index_ >= 0 ? static_cast<double>(spec.batch[primary_index_]) / n : 1.0;
+      double share = batches_.primary >= 0 ? static_cast<double>(spec.batch[batches_.primary]) / n : 1.0;
       values[b] = share * static_cast<double>(slots[t].outs[0].data[0]);
     }
   });
   double total = 0;
   for (double v : values) total += v;
-  std::int64_t per_datapoint = primary_index_ >= 0 ? n : test_datapoints(ds);
+  std::int64_t per_datapoint = batches_.primary >= 0 ? n : test_datapoints(ds);
   return total / static_cast<double>(per_datapoint);
 }
 
@@ -51,13 +52,13 @@ template <typename T>
 double Engine<T>::importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
                                       std::uint64_t stream, std::int64_t batch) {
   const vmc_kernel_info& k = kernel(name);
-  if (primary_index_ < 0 || subs_.size() != 1) {
+  if (batches_.primary < 0 || batches_.plates.size() != 1) {
     throw RuntimeError("per-datapoint importance weights need one subsampled plate");
   }
   if (K < 1) throw RuntimeError("importance weighting needs at least one sample");
   Dataset<T> ds = bind(arrays, "test ");
   const int threads = options.threads;
-  std::int64_t n = dim_value(ds, subs_[0].dim);
+  std::int64_t n = dim_value(ds, batches_.plates[0].dim);
   if (n == 0) throw RuntimeError("test data has no rows");
   const std::vector<std::int64_t> all = first_rows(n);
   std::int64_t per = batch > 0 ? batch : primary_batch;
@@ -78,7 +79,8 @@ double Engine<T>::importance_weighted(const Arrays& arrays, const std::string& n
       for (std::int64_t c = t; c < K; c += threads) {
         // Draw c of every datapoint: its noise depends on (c, datapoint), not on the batching.
         spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
-        call(k, slots[t], ds, spec);
+        vmc_context context_t = context(t);
+        call(k, slots[t], ds, spec, &context_t);
         const T* w = slots[t].outs[0].data;
         for (std::int64_t r = 0; r < m; ++r) {
           double x = static_cast<double>(w[r]);
@@ -121,12 +123,12 @@ std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::in
   require_whole_data("drawing the bound on all of the data");
   const vmc_kernel_info& k = kernel(name);
   const int threads = options.threads;
-  std::vector<std::vector<std::int64_t>> all(subs_.size());
+  std::vector<std::vector<std::int64_t>> all(batches_.plates.size());
   CallSpec base;
-  for (std::size_t j = 0; j < subs_.size(); ++j) {
-    all[j] = first_rows(subs_[j].n);
+  for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
+    all[j] = first_rows(batches_.plates[j].n);
     base.rows.push_back(all[j]);
-    base.batch.push_back(subs_[j].n);
+    base.batch.push_back(batches_.plates[j].n);
   }
   std::vector<double> out(static_cast<std::size_t>(count));
   std::vector<Slot> slots(threads);
@@ -134,7 +136,8 @@ std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::in
     for (std::int64_t c = t; c < count; c += threads) {
       CallSpec spec = base;
       spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
-      call(k, slots[t], train_, spec);
+      vmc_context context_t = context(t);
+      call(k, slots[t], train_, spec, &context_t);
       out[c] = static_cast<double>(slots[t].outs[0].data[0]);
     }
   });
@@ -148,9 +151,9 @@ std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::ui
   const vmc_kernel_info& k = kernel("elbo_grad");
   const int threads = options.threads;
   CallSpec base;
-  std::vector<std::vector<std::int64_t>> first(subs_.size());
-  for (std::size_t j = 0; j < subs_.size(); ++j) {
-    first[j] = first_rows(std::min(subs_[j].m, subs_[j].n));
+  std::vector<std::vector<std::int64_t>> first(batches_.plates.size());
+  for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
+    first[j] = first_rows(std::min(batches_.plates[j].m, batches_.plates[j].n));
     base.rows.push_back(first[j]);
     base.batch.push_back(static_cast<std::int64_t>(first[j].size()));
   }
@@ -165,7 +168,8 @@ std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::ui
     for (std::int64_t d = t; d < draws; d += threads) {
       CallSpec spec = base;
       spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(d));
-      call(k, slots[t], train_, spec);
+      vmc_context context_t = context(t);
+      call(k, slots[t], train_, spec, &context_t);
       for (int o = 1; o < n_out; ++o) {
         const Aligned<T>& g = slots[t].outs[o];
         sum[t][o].resize(g.size, 0.0);
@@ -215,24 +219,24 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
   if (!arrays) {
     // Only a kernel that reads the plate's data needs its rows (sample_model draws them).
     bool reads = false;
-    for (const ShardInput& s : shard_inputs_) reads |= !k.reads || k.reads[s.input];
+    for (const typename Shards<T>::Input& s : shards_.inputs) reads |= !k.reads || k.reads[s.input];
     if (reads) require_whole_data("sampling on the training data", rows);
   }
   // The training data as it is when it gives every dim (no copy); otherwise a dataset whose
   // subsampled dims have just the rows drawn.
   bool own = arrays != nullptr;
-  for (const Sub& sub : subs_) own |= !train_.dims.count(sub.dim);
+  for (const Minibatches::Plate& sub : batches_.plates) own |= !train_.dims.count(sub.dim);
   Dataset<T> copy;
   if (own) {
     copy = arrays ? bind(*arrays, "") : train_;
-    for (const Sub& sub : subs_) copy.dims.emplace(sub.dim, rows);
+    for (const Minibatches::Plate& sub : batches_.plates) copy.dims.emplace(sub.dim, rows);
   }
   const Dataset<T>& ds = own ? copy : train_;
-  std::vector<std::vector<std::int64_t>> all(subs_.size());
+  std::vector<std::vector<std::int64_t>> all(batches_.plates.size());
   CallSpec spec;
   spec.fixed = &noise;
-  for (std::size_t j = 0; j < subs_.size(); ++j) {
-    std::int64_t n = std::min(rows, ds.dims.at(subs_[j].dim));
+  for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
+    std::int64_t n = std::min(rows, ds.dims.at(batches_.plates[j].dim));
     all[j] = first_rows(n);
     spec.rows.push_back(all[j]);
     spec.batch.push_back(n);
@@ -242,7 +246,8 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
   Slot slot;
   for (std::int64_t c = 0; c < count; ++c) {
     spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
-    call(k, slot, ds, spec);
+    vmc_context context_0 = context(0);
+    call(k, slot, ds, spec, &context_0);
     if (c == 0) {
       for (int o = 0; o < k.n_outputs; ++o) {
         d.names.push_back(k.outputs[o].name);

@@ -55,6 +55,7 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
   // thread's block took ~3 % longer a row), the cuts balanced over the products (BalancedCuts:
   // 784 = 384 + 400 both times left one thread ~6 % more work).
   BalancedCuts cuts(threads, 64 / sizeof(T), t);
+  vmc_context products = products_context(t);
   std::vector<Block>& blocks = step_blocks_[t];
   blocks.clear();
   for (std::size_t d = 0; d < outs.size(); ++d) {
@@ -89,22 +90,22 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
         const std::size_t at = blocks.back().first;
         const AdamTarget adam{params_[i].data + at, moments_[i][0].data + at, moments_[i][1].data + at,
                               Adam::constants(fused->scale, options.lr, fused->number), fused->stream};
-        if (gemm_sum_adam(g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts,
+        if (gemm_sum_adam(&products, g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts,
                           static_cast<float>(g0.alpha), c, g0.ldc, adam)) {
           blocks.back().updated = true;
           continue;
         }
       }
     }
-    gemm_sum(g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts, static_cast<T>(g0.alpha), T(0), c,
-             g0.ldc);
+    gemm_sum(&products, g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts, static_cast<T>(g0.alpha),
+             T(0), c, g0.ldc);
     // The row-free call's product (made only when there is a row-free part; with no rows its
     // k is usually 0), taken out `copies` times.
     if (copies > 0 && deferred_[threads][d].k > 0) {
       const DeferredGemm& none = deferred_[threads][d];
       GemmTerm<T> x = block(none);
-      gemm_as<T>(none.transpose_a, none.transpose_b, m, n, x.k, -static_cast<double>(copies) * none.alpha, x.a, x.lda,
-                 x.b, x.ldb, 1.0, c, g0.ldc);
+      gemm_as<T>(&products, none.transpose_a, none.transpose_b, m, n, x.k, -static_cast<double>(copies) * none.alpha,
+                 x.a, x.lda, x.b, x.ldb, 1.0, c, g0.ldc);
     }
     if (check) {
       const auto first = static_cast<std::size_t>(c - slots_[0].outs[outs[d]].data);
@@ -215,9 +216,10 @@ bool Engine<T>::fusable_step(int parts, const std::vector<int>& outs) const {
 }
 
 template <typename T>
-void Engine<T>::run_own_products(int p) {
+void Engine<T>::run_own_products(int p, int t) {
+  vmc_context products = products_context(t);
   for (const DeferredGemm& g : deferred_[p]) {
-    gemm_as<T>(g.transpose_a, g.transpose_b, g.m, g.n, g.k, g.alpha, static_cast<const T*>(g.a), g.lda,
+    gemm_as<T>(&products, g.transpose_a, g.transpose_b, g.m, g.n, g.k, g.alpha, static_cast<const T*>(g.a), g.lda,
                static_cast<const T*>(g.b), g.ldb, g.beta, static_cast<T*>(g.c), g.ldc);
   }
 }
@@ -235,7 +237,7 @@ template void Engine<float>::bound_part(int t);
 template void Engine<double>::bound_part(int t);
 template bool Engine<float>::fusable_step(int parts, const std::vector<int>& outs) const;
 template bool Engine<double>::fusable_step(int parts, const std::vector<int>& outs) const;
-template void Engine<float>::run_own_products(int p);
-template void Engine<double>::run_own_products(int p);
+template void Engine<float>::run_own_products(int p, int t);
+template void Engine<double>::run_own_products(int p, int t);
 
 }  // namespace vmc::runtime::detail

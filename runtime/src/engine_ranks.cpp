@@ -10,64 +10,64 @@ namespace vmc::runtime::detail {
 template <typename T>
 void Engine<T>::setup_ranks() {
   Collective& c = *options.collective;
-  rank_ = c.rank();
-  ranks_ = c.size();
+  shards_.rank = c.rank();
+  shards_.ranks = c.size();
   // Without a subsampled plate every step is the whole data set: each rank computes the same
   // bound, and nothing is split or summed.
-  if (primary_index_ < 0) return;
+  if (batches_.primary < 0) return;
   if (!info->rows_additive) {
     throw RuntimeError("this objective is not a sum over the datapoints of '" + primary +
                        "' (an importance-weighted bound with global latents), so its minibatch cannot be split across " +
-                       std::to_string(ranks_) + " ranks; run it as one process");
+                       std::to_string(shards_.ranks) + " ranks; run it as one process");
   }
-  distributed_ = true;
-  const Sub& p = subs_[primary_index_];
+  shards_.distributed = true;
+  const Minibatches::Plate& p = batches_.plates[batches_.primary];
   for (int i = 0; i < info->n_inputs; ++i) {
     const vmc_buffer_info& b = info->inputs[i];
     if (b.kind != VMC_DATA || p.dim != b.role) continue;
     const std::vector<std::int64_t>& shape = train_.shapes.at(b.name);
     std::size_t row = 1;
     for (std::size_t d = 1; d < shape.size(); ++d) row *= static_cast<std::size_t>(shape[d]);
-    ShardInput s;
+    typename Shards<T>::Input s;
     s.input = i;
     s.row = row;
     s.is_int = b.is_int != 0;
     if (s.is_int) {
       s.kept_ints = &train_.ints.at(b.name);
-      s.fetched_ints = &fetched_.ints[b.name];
+      s.fetched_ints = &shards_.fetched.ints[b.name];
     } else {
       s.kept_reals = &train_.reals.at(b.name);
-      s.fetched_reals = &fetched_.reals[b.name];
+      s.fetched_reals = &shards_.fetched.reals[b.name];
     }
-    shard_inputs_.push_back(s);
-    row_bytes_ += s.bytes();
+    shards_.inputs.push_back(s);
+    shards_.row_bytes += s.bytes();
   }
   {
     // Plain names, not a structured binding: Clang before 16 cannot capture those in a lambda.
-    const std::pair<std::size_t, std::size_t> range = part(static_cast<std::size_t>(p.n), ranks_, rank_);
+    const std::pair<std::size_t, std::size_t> range = part(static_cast<std::size_t>(p.n), shards_.ranks, shards_.rank);
     const std::size_t lo = range.first, hi = range.second;
-    shard_lo_ = static_cast<std::int64_t>(lo);
-    shard_rows_ = static_cast<std::int64_t>(hi - lo);
+    shards_.lo = static_cast<std::int64_t>(lo);
+    shards_.rows = static_cast<std::int64_t>(hi - lo);
     auto keep = [&](auto& v, std::size_t row) {
       std::decay_t<decltype(v)> kept(v.begin() + static_cast<std::ptrdiff_t>(lo * row),
                                      v.begin() + static_cast<std::ptrdiff_t>(hi * row));
       v.swap(kept);
     };
-    for (const ShardInput& s : shard_inputs_) {
+    for (const typename Shards<T>::Input& s : shards_.inputs) {
       if (s.is_int) keep(*s.kept_ints, s.row);
       else keep(*s.kept_reals, s.row);
     }
   }
-  send_bytes_.assign(ranks_, 0);
-  recv_bytes_.assign(ranks_, 0);
-  cursor_.assign(ranks_, 0);
+  shards_.send_bytes.assign(shards_.ranks, 0);
+  shards_.recv_bytes.assign(shards_.ranks, 0);
+  shards_.cursor.assign(shards_.ranks, 0);
 }
 
 template <typename T>
 int Engine<T>::owner(std::int64_t g) const {
   // The inverse of part(n, ranks, q): the first n % ranks shards have one row more.
-  const std::int64_t n = subs_[primary_index_].n;
-  const std::int64_t base = n / ranks_, extra = n % ranks_, big = extra * (base + 1);
+  const std::int64_t n = batches_.plates[batches_.primary].n;
+  const std::int64_t base = n / shards_.ranks, extra = n % shards_.ranks, big = extra * (base + 1);
   if (g < big) return static_cast<int>(g / (base + 1));
   return static_cast<int>(extra + (g - big) / base);
 }
@@ -77,24 +77,24 @@ void Engine<T>::fetch_slice(std::span<const std::int64_t> batch, std::span<const
   // What this rank sends: the rows its shard holds of every rank's slice, rank by rank, each
   // slice in its order; what it receives from rank o: the rows of its own slice o holds, in
   // the same order. Both sides work this out from the same global minibatch.
-  std::fill(send_bytes_.begin(), send_bytes_.end(), 0);
-  std::fill(recv_bytes_.begin(), recv_bytes_.end(), 0);
+  std::fill(shards_.send_bytes.begin(), shards_.send_bytes.end(), 0);
+  std::fill(shards_.recv_bytes.begin(), shards_.recv_bytes.end(), 0);
   std::size_t total_send = 0;
-  for (int q = 0; q < ranks_; ++q) {
-    auto [b, e] = part(batch.size(), ranks_, q);
+  for (int q = 0; q < shards_.ranks; ++q) {
+    auto [b, e] = part(batch.size(), shards_.ranks, q);
     for (std::size_t i = b; i < e; ++i) {
-      if (owner(batch[i]) == rank_) send_bytes_[q] += static_cast<std::int64_t>(row_bytes_);
+      if (owner(batch[i]) == shards_.rank) shards_.send_bytes[q] += static_cast<std::int64_t>(shards_.row_bytes);
     }
-    total_send += static_cast<std::size_t>(send_bytes_[q]);
+    total_send += static_cast<std::size_t>(shards_.send_bytes[q]);
   }
-  send_buf_.resize(std::max<std::size_t>(total_send, 1));
-  unsigned char* out = send_buf_.data();
-  for (int q = 0; q < ranks_; ++q) {
-    auto [b, e] = part(batch.size(), ranks_, q);
+  shards_.send_buf.resize(std::max<std::size_t>(total_send, 1));
+  unsigned char* out = shards_.send_buf.data();
+  for (int q = 0; q < shards_.ranks; ++q) {
+    auto [b, e] = part(batch.size(), shards_.ranks, q);
     for (std::size_t i = b; i < e; ++i) {
-      if (owner(batch[i]) != rank_) continue;
-      auto local = static_cast<std::size_t>(batch[i] - shard_lo_);
-      for (const ShardInput& s : shard_inputs_) {
+      if (owner(batch[i]) != shards_.rank) continue;
+      auto local = static_cast<std::size_t>(batch[i] - shards_.lo);
+      for (const typename Shards<T>::Input& s : shards_.inputs) {
         const void* from = s.is_int ? static_cast<const void*>(s.kept_ints->data() + local * s.row)
                                     : static_cast<const void*>(s.kept_reals->data() + local * s.row);
         std::memcpy(out, from, s.bytes());
@@ -103,29 +103,29 @@ void Engine<T>::fetch_slice(std::span<const std::int64_t> batch, std::span<const
     }
   }
   std::size_t total_recv = 0;
-  for (std::int64_t g : mine) recv_bytes_[owner(g)] += static_cast<std::int64_t>(row_bytes_);
-  for (int o = 0; o < ranks_; ++o) {
-    cursor_[o] = total_recv;
-    total_recv += static_cast<std::size_t>(recv_bytes_[o]);
+  for (std::int64_t g : mine) shards_.recv_bytes[owner(g)] += static_cast<std::int64_t>(shards_.row_bytes);
+  for (int o = 0; o < shards_.ranks; ++o) {
+    shards_.cursor[o] = total_recv;
+    total_recv += static_cast<std::size_t>(shards_.recv_bytes[o]);
   }
-  recv_buf_.resize(std::max<std::size_t>(total_recv, 1));
-  options.collective->exchange(send_buf_.data(), send_bytes_.data(), recv_buf_.data(), recv_bytes_.data());
-  for (const ShardInput& s : shard_inputs_) {
+  shards_.recv_buf.resize(std::max<std::size_t>(total_recv, 1));
+  options.collective->exchange(shards_.send_buf.data(), shards_.send_bytes.data(), shards_.recv_buf.data(), shards_.recv_bytes.data());
+  for (const typename Shards<T>::Input& s : shards_.inputs) {
     if (s.is_int) s.fetched_ints->resize(std::max<std::size_t>(1, mine.size() * s.row));
     else s.fetched_reals->resize(mine.size() * s.row);
   }
   for (std::size_t r = 0; r < mine.size(); ++r) {
-    std::size_t& at = cursor_[owner(mine[r])];
-    for (const ShardInput& s : shard_inputs_) {
+    std::size_t& at = shards_.cursor[owner(mine[r])];
+    for (const typename Shards<T>::Input& s : shards_.inputs) {
       void* to = s.is_int ? static_cast<void*>(s.fetched_ints->data() + r * s.row)
                           : static_cast<void*>(s.fetched_reals->data() + r * s.row);
-      std::memcpy(to, recv_buf_.data() + at, s.bytes());
+      std::memcpy(to, shards_.recv_buf.data() + at, s.bytes());
       at += s.bytes();
     }
   }
-  if (positions_.size() < mine.size()) {
-    positions_.resize(mine.size());
-    std::iota(positions_.begin(), positions_.end(), std::int64_t{0});
+  if (shards_.positions.size() < mine.size()) {
+    shards_.positions.resize(mine.size());
+    std::iota(shards_.positions.begin(), shards_.positions.end(), std::int64_t{0});
   }
 }
 

@@ -1,5 +1,6 @@
-// Engine<T>: a training step (the minibatch, split across threads, checked, then the update of
-// engine_update.cpp).
+// Engine<T>: a training step, phase by phase: its plan (the minibatch, its split, what it may do),
+// the kernels and the deferred products, the bound summed, the gradients checked and the update
+// of engine_update.cpp, the result.
 #include "engine.hpp"
 
 #include <limits>
@@ -69,26 +70,28 @@ float largest_magnitude(const float* x, std::size_t n) {
   return largest;
 }
 
+// A step, phase by phase.
 template <typename T>
 StepResult Engine<T>::step() {
-  // How this step stores the updated params (TrainerOptions::param_stores): in a trial of
-  // Auto, by the trial's arm; otherwise by the last trial's choice, or as the options say.
-  using Stores = TrainerOptions::ParamStores;
-  const bool can_stream = kStreamedStores && std::is_same_v<T, float> && options.threads > 1;
-  int arm = -1;
-  if (can_stream && options.param_stores == Stores::Auto && steps >= store_trial_.next &&
-      steps < store_trial_.next + 2 * kStoreTrial) {
-    arm = steps - store_trial_.next < kStoreTrial ? 0 : 1;
-  }
-  const bool stream = can_stream && (arm >= 0 ? arm == 1
-                                              : options.param_stores == Stores::Streamed ||
-                                                    (options.param_stores == Stores::Auto && store_trial_.streamed));
-  const auto step_start = std::chrono::steady_clock::now();
-  std::optional<PhaseTimer> caller;  // the calling thread outside the pool's runs
-  caller.emplace(phase_row(0) ? phase_row(0) + StepPhases::Main : nullptr);
-  const vmc_kernel_info& k = kernel("elbo_grad");
-  for (const Sub& sub : subs_) {
-    if (sub.n == 0) throw RuntimeError("no data rows for the plate over " + sub.dim);
+  const StepPlan plan = plan_step();
+  run_kernels(plan);
+  const double elbo = sum_bound(plan);
+  const bool keep = std::isfinite(elbo) && plan.keep_step;
+  check_and_update(plan, elbo, keep);
+  return conclude(plan, elbo, keep);
+}
+
+// The minibatch of every subsampled plate (with ranks, this rank's slice of it fetched), how its
+// rows are split across threads, and what the step may do.
+template <typename T>
+typename Engine<T>::StepPlan Engine<T>::plan_step() {
+  PhaseTimer main(observer_, 0, StepPhases::Main);
+  StepPlan p;
+  p.start = std::chrono::steady_clock::now();
+  p.stores = stores_.choose(steps, options.param_stores,
+                            kStreamedStores && std::is_same_v<T, float> && options.threads > 1);
+  for (const Minibatches::Plate& plate : batches_.plates) {
+    if (plate.n == 0) throw RuntimeError("no data rows for the plate over " + plate.dim);
   }
   const int threads = options.threads;
   // Every buffer below is a member reused from step to step: a step allocates nothing.
@@ -96,221 +99,219 @@ StepResult Engine<T>::step() {
   base.rows.clear();
   base.batch.clear();
   base.noise_step = static_cast<std::uint64_t>(steps);
-  for (std::size_t j = 0; j < subs_.size(); ++j) {
-    base.rows.push_back(batch_rows(j, steps));
+  for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
+    base.rows.push_back(batches_.rows(j, steps, options.seed));
     base.batch.push_back(static_cast<std::int64_t>(base.rows.back().size()));
   }
-  StepResult result;
-  result.rows = primary_index_ >= 0 ? base.batch[primary_index_] : datapoints;
+  const int primary = batches_.primary;
+  p.rows = primary >= 0 ? base.batch[primary] : datapoints;
   // This process's rows of the primary plate: the whole minibatch, or with ranks its slice,
   // whose data it fetches from the ranks holding them.
-  std::span<const std::int64_t> mine;
-  if (primary_index_ >= 0) {
-    mine = base.rows[primary_index_];
-    if (distributed_) {
-      auto [b, e] = part(mine.size(), ranks_, rank_);
-      std::span<const std::int64_t> batch = mine;
-      mine = batch.subspan(b, e - b);
-      fetch_slice(batch, mine);
+  if (primary >= 0) {
+    p.mine = base.rows[primary];
+    if (shards_.distributed) {
+      auto [b, e] = part(p.mine.size(), shards_.ranks, shards_.rank);
+      std::span<const std::int64_t> batch = p.mine;
+      p.mine = batch.subspan(b, e - b);
+      fetch_slice(batch, p.mine);
     }
   }
-  bool split = threads > 1 && info->rows_additive && primary_index_ >= 0 && mine.size() >= static_cast<std::size_t>(threads);
-  int parts = split ? threads : 1;
+  p.split = threads > 1 && info->rows_additive && primary >= 0 && p.mine.size() >= static_cast<std::size_t>(threads);
+  p.parts = p.split ? threads : 1;
   // The part of the bound that does not depend on the rows is in every part's output: it is
   // taken out again so that the sum over threads and ranks counts it once (on rank 0).
-  const int copies = info->row_free_part && primary_index_ >= 0
-                         ? parts - (!distributed_ || rank_ == 0 ? 1 : 0)
-                         : 0;
-  // The update in the weight gradients' epilogue (bound_part): not on a step that keeps the last good
-  // state (copied before the update), with clipping (which needs the whole gradient's norm
+  p.copies = info->row_free_part && primary >= 0 ? p.parts - (!shards_.distributed || shards_.rank == 0 ? 1 : 0) : 0;
+  p.keep_step = keeps_good_state(steps);
+  // The update in the weight gradients' epilogue (bound_part): not on a step that keeps the last
+  // good state (copied before the update), with clipping (which needs the whole gradient's norm
   // first), with ranks (summed after the products) or a row-free part (taken out after).
-  const bool keep_step = steps % kGoodEvery == 0;
-  const bool fusable = std::is_same_v<T, float> && options.fused_update && gemm_fuses_adam() && !distributed_ &&
-                       options.optimizer->fuses_into_products && options.clip_grad <= 0 && copies == 0 && !keep_step;
-  // The gradient's factor per datapoint, before any clipping (a fused step has none).
-  const double per_datapoint = 1.0 / static_cast<double>(datapoints);
+  p.fusable = std::is_same_v<T, float> && options.fused_update && gemm_fuses_adam() && !shards_.distributed &&
+              options.optimizer->fuses_into_products && options.clip_grad <= 0 && p.copies == 0 && !p.keep_step;
+  p.per_datapoint = 1.0 / static_cast<double>(datapoints);
   // A split batch's weight gradients are not summed from per-thread copies: the kernels leave
   // those products (vmc_gemm_rows_*) and each thread then computes a block of every one over
   // all the parts' rows, once all kernels are done. So does a step that may fuse the update.
-  const bool defer = parts > 1 || fusable;
+  p.defer = p.parts > 1 || p.fusable;
   // One process: the deferred products' blocks are the final gradient, checked (finite, sum of
   // squares) right after each is computed, while in cache. With ranks, after the sum over ranks.
-  const bool checked_early = defer && !distributed_;
-  const int n_out = k.n_outputs;
-  gathered_.assign(static_cast<std::size_t>(n_out), 0);
+  p.checked_early = p.defer && !shards_.distributed;
+  gathered_.assign(static_cast<std::size_t>(grad_kernel_->n_outputs), 0);
   step_fused_ = false;
   std::fill(step_sumsq_.begin(), step_sumsq_.end(), 0.0);
   for (std::string& b : step_bad_) b.clear();
-  caller.reset();
+  return p;
+}
+
+// Each thread runs the kernel on its part of the rows (and the last the row-free call); then,
+// when they were deferred, every thread computes its blocks of the weight gradients over all the
+// parts' rows, moving their params in the products' epilogue when the guard lets the step fuse.
+template <typename T>
+void Engine<T>::run_kernels(const StepPlan& p) {
+  const vmc_kernel_info& k = *grad_kernel_;
+  const int threads = options.threads;
   pool_.run([&](int t) {
-    double* const timing = t_phase_row = phase_row(t);
     step_errors_[t] = nullptr;
     step_blocks_[t].clear();  // run_products' (none when the products do not line up)
     try {
-      struct Deferring {  // set for this thread's kernel calls only, even when one throws
-        explicit Deferring(std::vector<DeferredGemm>* to) {
-          to->clear();
-          t_gemm_defer = to;
-        }
-        ~Deferring() { t_gemm_defer = nullptr; }
-      };
-      if (t < parts) {
+      if (t < p.parts) {
         CallSpec& spec = step_specs_[t];
-        spec = base;
-        if (primary_index_ >= 0) {
-          auto [b, e] = split ? part(mine.size(), parts, t) : std::pair<std::size_t, std::size_t>{0, mine.size()};
-          spec.rows[primary_index_] = mine.subspan(b, e - b);
-          if (distributed_) {
-            spec.local = &fetched_;
-            spec.local_rows = {positions_.data() + b, e - b};
+        spec = step_base_;
+        if (batches_.primary >= 0) {
+          auto [b, e] = p.split ? part(p.mine.size(), p.parts, t) : std::pair<std::size_t, std::size_t>{0, p.mine.size()};
+          spec.rows[batches_.primary] = p.mine.subspan(b, e - b);
+          if (shards_.distributed) {
+            spec.local = &shards_.fetched;
+            spec.local_rows = {shards_.positions.data() + b, e - b};
           }
         }
-        std::optional<Deferring> deferring;
-        if (defer) deferring.emplace(&deferred_[t]);
-        call(k, slots_[t], train_, spec);
-        if (fusable) {
-          PhaseTimer checking(timing ? timing + StepPhases::Check : nullptr);
+        deferred_[t].clear();
+        vmc_context ctx = context(t, p.defer ? &deferred_[t] : nullptr);
+        call(k, slots_[t], train_, spec, &ctx);
+        if (p.fusable) {
+          PhaseTimer checking(observer_, t, StepPhases::Check);
           bound_part(t);
         }
       }
-      if (copies > 0 && t == parts - 1) {
+      if (p.copies > 0 && t == p.parts - 1) {
         CallSpec& none = step_specs_[threads];
-        none = base;
-        none.rows[primary_index_] = {};
-        std::optional<Deferring> deferring;
-        if (defer) deferring.emplace(&deferred_[threads]);
-        call(k, slots_[threads], train_, none);
+        none = step_base_;
+        none.rows[batches_.primary] = {};
+        deferred_[threads].clear();
+        vmc_context ctx = context(t, p.defer ? &deferred_[threads] : nullptr);
+        call(k, slots_[threads], train_, none, &ctx);
       }
     } catch (...) {
       step_errors_[t] = std::current_exception();
     }
-    if (!defer) {
+    if (!p.defer) {
       if (step_errors_[t]) std::rethrow_exception(step_errors_[t]);
       return;
     }
     // Every thread waits for every kernel (even one that failed), then all decide the same.
     {
-      PhaseTimer waiting(timing ? timing + StepPhases::Waiting : nullptr);
+      PhaseTimer waiting(observer_, t, StepPhases::Waiting);
       barrier_.wait();
     }
-    PhaseTimer gradients(timing ? timing + StepPhases::Gradients : nullptr);
+    PhaseTimer gradients(observer_, t, StepPhases::Gradients);
     for (const std::exception_ptr& e : step_errors_) {
       if (e) {
         if (step_errors_[t]) std::rethrow_exception(step_errors_[t]);
         return;
       }
     }
-    if (plan_products(parts, copies, plans_[t])) {
-      const bool fuse = fusable && fusable_step(parts, plans_[t]);
+    if (plan_products(p.parts, p.copies, plans_[t])) {
+      const bool fuse = p.fusable && fusable_step(p.parts, plans_[t]);
       if (t == 0) step_fused_ = fuse;
-      const Update u{per_datapoint, updates + 1, stream};
-      run_products(t, parts, copies, plans_[t], checked_early && !fuse, fuse ? &u : nullptr);
+      const Update u{p.per_datapoint, updates + 1, p.stores.stream};
+      run_products(t, p.parts, p.copies, plans_[t], p.checked_early && !fuse, fuse ? &u : nullptr);
     } else {
-      if (t < parts) run_own_products(t);
-      if (copies > 0 && t == parts - 1) run_own_products(threads);
+      if (t < p.parts) run_own_products(t, t);
+      if (p.copies > 0 && t == p.parts - 1) run_own_products(threads, t);
     }
   });
-  caller.emplace(phase_row(0) ? phase_row(0) + StepPhases::Main : nullptr);
-  if (defer) {
+}
+
+template <typename T>
+void Engine<T>::sum_parts(const StepPlan& p, int o, int t) {
+  if ((p.parts == 1 && p.copies == 0) || gathered_[o]) return;
+  T* g0 = slots_[0].outs[o].data;
+  auto [b, e] = part(slots_[0].outs[o].size, options.threads, t);
+  for (int q = 1; q < p.parts; ++q) {
+    const T* gq = slots_[q].outs[o].data;
+    for (std::size_t i = b; i < e; ++i) g0[i] += gq[i];
+  }
+  if (p.copies > 0) {
+    const T* ge = slots_[options.threads].outs[o].data;
+    const T c = static_cast<T>(p.copies);
+    for (std::size_t i = b; i < e; ++i) g0[i] -= c * ge[i];
+  }
+}
+
+// The parts' bounds summed (the row-free part counted once); with ranks, every rank's bound and
+// gradients summed, so that every rank has the same numbers from here on.
+template <typename T>
+double Engine<T>::sum_bound(const StepPlan& p) {
+  PhaseTimer main(observer_, 0, StepPhases::Main);
+  if (p.defer) {
     for (int o : plans_[0]) gathered_[o] = 1;
   }
   if (step_fused_) ++fused_updates;
-  // Sum the parts (slices of every gradient across threads), check them, take the step.
+  const int n_out = grad_kernel_->n_outputs;
   double elbo = 0;
-  for (int t = 0; t < parts; ++t) elbo += static_cast<double>(slots_[t].outs[0].data[0]);
-  if (copies > 0) elbo -= copies * static_cast<double>(slots_[threads].outs[0].data[0]);
-  // Thread t's slice of gradient output o summed over the parts, into slot 0.
-  auto sum_parts = [&](int o, int t) {
-    if ((parts == 1 && copies == 0) || gathered_[o]) return;
-    T* g0 = slots_[0].outs[o].data;
-    auto [b, e] = part(slots_[0].outs[o].size, threads, t);
-    for (int p = 1; p < parts; ++p) {
-      const T* gp = slots_[p].outs[o].data;
-      for (std::size_t i = b; i < e; ++i) g0[i] += gp[i];
-    }
-    if (copies > 0) {
-      const T* ge = slots_[threads].outs[o].data;
-      const T c = static_cast<T>(copies);
-      for (std::size_t i = b; i < e; ++i) g0[i] -= c * ge[i];
-    }
-  };
-  if (distributed_) {
-    // Every rank's bound and gradient summed: the same numbers on every rank from here on.
+  for (int t = 0; t < p.parts; ++t) elbo += static_cast<double>(slots_[t].outs[0].data[0]);
+  if (p.copies > 0) elbo -= p.copies * static_cast<double>(slots_[options.threads].outs[0].data[0]);
+  if (shards_.distributed) {
     pool_.run([&](int t) {
-      for (int o = 1; o < n_out; ++o) sum_parts(o, t);
+      for (int o = 1; o < n_out; ++o) sum_parts(p, o, t);
     });
     for (int o = 1; o < n_out; ++o) options.collective->sum(slots_[0].outs[o].data, slots_[0].outs[o].size);
     options.collective->sum(&elbo, 1);
   }
-  result.elbo = elbo;
-  result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
-  const bool keep = std::isfinite(elbo) && keep_step;
-  if (keep) prepare_good();
-  std::vector<double>& sumsq = step_sumsq_;
-  std::vector<std::string>& bad = step_bad_;
-  caller.reset();
+  return elbo;
+}
+
+// Each thread sums its slices of the parts' gradients and checks them; then, after a barrier,
+// every thread decides the same (all update, or none) and moves its slices and blocks of the
+// params, copying them first on a step that keeps the last good state.
+template <typename T>
+void Engine<T>::check_and_update(const StepPlan& p, double elbo, bool keep) {
+  if (keep) {
+    PhaseTimer main(observer_, 0, StepPhases::Main);
+    prepare_good();
+  }
+  const vmc_kernel_info& k = *grad_kernel_;
+  const int n_out = k.n_outputs;
   pool_.run([&](int t) {
-    double* const timing = phase_row(t);
     {
-      PhaseTimer checking(timing ? timing + StepPhases::Check : nullptr);
-      for (int o = 1; o < n_out && bad[t].empty(); ++o) {
-        if (!distributed_) sum_parts(o, t);
-        if (checked_early && gathered_[o]) continue;  // checked as its blocks were computed
-        auto [b, e] = part(slots_[0].outs[o].size, threads, t);
+      PhaseTimer checking(observer_, t, StepPhases::Check);
+      for (int o = 1; o < n_out && step_bad_[t].empty(); ++o) {
+        if (!shards_.distributed) sum_parts(p, o, t);
+        if (p.checked_early && gathered_[o]) continue;  // checked as its blocks were computed
+        auto [b, e] = part(slots_[0].outs[o].size, options.threads, t);
         check_range(o, b, e, t);
       }
     }
     {
-      PhaseTimer waiting(timing ? timing + StepPhases::Waiting : nullptr);
+      PhaseTimer waiting(observer_, t, StepPhases::Waiting);
       barrier_.wait();
     }
-    // Every thread decides the same from the same numbers: all update their slices, or none.
     bool ok = std::isfinite(elbo);
-    for (const std::string& problem : bad) ok &= problem.empty();
-    double scale = per_datapoint;
+    for (const std::string& problem : step_bad_) ok &= problem.empty();
+    double scale = p.per_datapoint;
     if (ok && options.clip_grad > 0) {
-      double norm = std::sqrt(std::accumulate(sumsq.begin(), sumsq.end(), 0.0)) * scale;
+      double norm = std::sqrt(std::accumulate(step_sumsq_.begin(), step_sumsq_.end(), 0.0)) * scale;
       if (norm > options.clip_grad) scale *= options.clip_grad / norm;
     }
     {
-      PhaseTimer updating(timing ? timing + StepPhases::Update : nullptr);
-      const Update u{scale, updates + 1, stream};
-      update_slice(k, t, ok ? &u : nullptr, keep, checked_early);
+      PhaseTimer updating(observer_, t, StepPhases::Update);
+      const Update u{scale, updates + 1, p.stores.stream};
+      update_slice(k, t, ok ? &u : nullptr, keep, p.checked_early);
     }
     if (!ok) return;
     // The next step's rows asked for last, so that the update's streams do not evict them.
-    PhaseTimer gathering(timing ? timing + StepPhases::Gather : nullptr);
-    prefetch_next_rows(t, parts);
+    PhaseTimer gathering(observer_, t, StepPhases::Gather);
+    prefetch_next_rows(t, p.parts);
   });
-  caller.emplace(phase_row(0) ? phase_row(0) + StepPhases::Main : nullptr);
+}
+
+// The step's result (a bound that is not finite, or a gradient that is not, named with the
+// param it concerns), and the counters and the store policy's bookkeeping.
+template <typename T>
+StepResult Engine<T>::conclude(const StepPlan& p, double elbo, bool keep) {
+  PhaseTimer main(observer_, 0, StepPhases::Main);
+  StepResult result;
+  result.rows = p.rows;
+  result.elbo = elbo;
+  result.elbo_per_datapoint = elbo / static_cast<double>(datapoints);
   std::string gradient_problem;
-  for (int t = 0; t < threads && gradient_problem.empty(); ++t) gradient_problem = bad[t];
+  for (int t = 0; t < options.threads && gradient_problem.empty(); ++t) gradient_problem = step_bad_[t];
   if (!std::isfinite(elbo)) {
     // Name a param either way: the one whose gradient is not finite, else the largest in
     // magnitude (where a divergent fit has run off to).
     result.finite = false;
     result.problem = std::string("the bound is ") + (std::isnan(elbo) ? "NaN" : "infinite");
-    if (!gradient_problem.empty()) {
-      result.problem += " and " + gradient_problem;
-    } else if (!param_inputs_.empty()) {
-      int worst = param_inputs_[0];
-      double largest = -1;
-      std::size_t at = 0;
-      for (int i : param_inputs_) {
-        for (std::size_t x = 0; x < params_[i].size; ++x) {
-          double v = std::abs(static_cast<double>(params_[i].data[x]));
-          if (v > largest) {
-            largest = v;
-            worst = i;
-            at = x;
-          }
-        }
-      }
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.3g", static_cast<double>(params_[worst].data[at]));
-      result.problem += std::string(" (the largest param value is '") + info->inputs[worst].name + "' = " + buf +
-                        " at element " + std::to_string(at) + ")";
-    }
+    if (!gradient_problem.empty()) result.problem += " and " + gradient_problem;
+    else if (!param_inputs_.empty()) result.problem += " (the largest param value is " + largest_param() + ")";
   } else if (!gradient_problem.empty()) {
     result.finite = false;
     result.problem = gradient_problem;
@@ -319,19 +320,33 @@ StepResult Engine<T>::step() {
     good_step_ = steps;
     good_updates_ = updates;
   }
-  params_streamed = stream;
-  if (arm >= 0) {
-    store_trial_.seconds[arm] += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
-    if (steps + 1 == store_trial_.next + 2 * kStoreTrial) {
-      store_trial_.streamed = store_trial_.seconds[1] < store_trial_.seconds[0];
-      store_trial_.seconds[0] = store_trial_.seconds[1] = 0;
-      store_trial_.next += kStoreRetune;
-    }
-  }
+  params_streamed = p.stores.stream;
+  stores_.record(steps, p.stores, std::chrono::duration<double>(std::chrono::steady_clock::now() - p.start).count());
   ++steps;
   seen += result.rows;
   if (result.finite) ++updates;  // the threads have taken the step
   return result;
+}
+
+// "'W' = 3.1e+08 at element 12": the param value largest in magnitude.
+template <typename T>
+std::string Engine<T>::largest_param() const {
+  int worst = param_inputs_[0];
+  double largest = -1;
+  std::size_t at = 0;
+  for (int i : param_inputs_) {
+    for (std::size_t x = 0; x < params_[i].size; ++x) {
+      double v = std::abs(static_cast<double>(params_[i].data[x]));
+      if (v > largest) {
+        largest = v;
+        worst = i;
+        at = x;
+      }
+    }
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3g", static_cast<double>(params_[worst].data[at]));
+  return std::string("'") + info->inputs[worst].name + "' = " + buf + " at element " + std::to_string(at);
 }
 
 // The members defined here, for both precisions.

@@ -17,16 +17,11 @@
 
 #include <chrono>
 
-#include "gemm_log.hpp"
+#include "context.hpp"
 #include "gemm_sum.hpp"
 #include "sgemm_avx512.hpp"
 
 namespace vmc::runtime {
-namespace detail {
-thread_local std::vector<GemmCall>* t_gemm_log = nullptr;
-thread_local std::vector<DeferredGemm>* t_gemm_defer = nullptr;
-thread_local double* t_gemm_us = nullptr;
-}
 
 const char* gemm_backend() {
 #if defined(VMC_GEMM_OPENBLAS)
@@ -111,39 +106,39 @@ void multiply(const A& a, const B& b, T alpha, T beta, View<T>& c) {
   }
 }
 
-// A product recorded (vmc bench: its shape and operands, and how long it took) and timed
-// (vmc bench -v: the step's phases) while the calling thread asks for it, from construction to
-// destruction. The products made inside it are part of it: neither recorded nor timed again.
+// A product reported to the context's observer (vmc bench: its shape and operands, and how long
+// it took), from construction to destruction. The products made inside it are part of it: they
+// are given no context.
 class Recorded {
  public:
-  explicit Recorded(const vmc::runtime::GemmCall& call)
-      : log_(vmc::runtime::detail::t_gemm_log), us_(vmc::runtime::detail::t_gemm_us) {
-    if (log_) log_->push_back(call);
-    if (log_ || us_) start_ = std::chrono::steady_clock::now();
-    vmc::runtime::detail::t_gemm_log = nullptr;
-    vmc::runtime::detail::t_gemm_us = nullptr;
+  Recorded(const vmc_context* context, const vmc::runtime::GemmCall& call)
+      : observer_(context ? context->observer : nullptr),
+        thread_(context ? context->thread : 0),
+        in_kernel_(context && context->in_kernel),
+        call_(call) {
+    if (observer_) start_ = std::chrono::steady_clock::now();
   }
   ~Recorded() {
-    vmc::runtime::detail::t_gemm_log = log_;
-    vmc::runtime::detail::t_gemm_us = us_;
-    if (!log_ && !us_) return;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    if (log_) log_->back().seconds = seconds;
-    if (us_) *us_ += 1e6 * seconds;
+    if (observer_) {
+      observer_->product(thread_, call_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+                         in_kernel_);
+    }
   }
   Recorded(const Recorded&) = delete;
   Recorded& operator=(const Recorded&) = delete;
 
  private:
-  std::vector<vmc::runtime::GemmCall>* log_;
-  double* us_;
+  vmc::runtime::detail::StepObserver* observer_;
+  int thread_;
+  bool in_kernel_;
+  vmc::runtime::GemmCall call_;
   std::chrono::steady_clock::time_point start_;
 };
 
 template <typename T>
-void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k, T alpha,
-          const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  Recorded recorded({transpose_a, transpose_b, m, n, k, lda, ldb, ldc, static_cast<double>(beta), a, b, c});
+void gemm(const vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+          T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  Recorded recorded(context, {transpose_a, transpose_b, m, n, k, lda, ldb, ldc, static_cast<double>(beta), a, b, c});
   if (m <= 0 || n <= 0) return;
 #ifdef VMC_GEMM_OPENBLAS
   if (k > 0 && alpha != T(0)) {
@@ -221,15 +216,15 @@ void gemm(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_
   }
 }
 
-// vmc_gemm_rows_*: left to the runtime when the calling thread collects such products.
+// vmc_gemm_rows_*: left to the runtime when the call's context collects such products.
 template <typename T>
-void gemm_rows(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  if (auto* later = vmc::runtime::detail::t_gemm_defer) {
-    later->push_back({transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
+void gemm_rows(const vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+               T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (context && context->defer) {
+    context->defer->push_back({transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
     return;
   }
-  gemm<T>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm<T>(context, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace
@@ -237,12 +232,12 @@ void gemm_rows(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, i
 namespace vmc::runtime::detail {
 
 template <typename T>
-void gemm_sum_as(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<T>* terms, int n_terms, T alpha,
-                 T beta, T* c, std::int64_t ldc) {
+void gemm_sum_as(const vmc_context* context, bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<T>* terms,
+                 int n_terms, T alpha, T beta, T* c, std::int64_t ldc) {
   std::int64_t k = 0;
   for (int s = 0; s < n_terms; ++s) k += terms[s].k;
   const GemmTerm<T>* f = n_terms > 0 ? &terms[0] : nullptr;
-  Recorded recorded({ta, tb, m, n, k, f ? f->lda : 0, f ? f->ldb : 0, ldc, static_cast<double>(beta),
+  Recorded recorded(context, {ta, tb, m, n, k, f ? f->lda : 0, f ? f->ldb : 0, ldc, static_cast<double>(beta),
                      f ? f->a : nullptr, f ? f->b : nullptr, c});
 #if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
   if constexpr (sizeof(T) == 4) {
@@ -256,9 +251,9 @@ void gemm_sum_as(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTer
   for (int s = 0; s < n_terms; ++s) {
     const GemmTerm<T>& g = terms[s];
     if (g.k == 0 && s > 0) continue;
-    gemm<T>(ta, tb, m, n, g.k, alpha, g.a, g.lda, g.b, g.ldb, s == 0 ? beta : T(1), c, ldc);
+    gemm<T>(nullptr, ta, tb, m, n, g.k, alpha, g.a, g.lda, g.b, g.ldb, s == 0 ? beta : T(1), c, ldc);
   }
-  if (n_terms == 0) gemm<T>(ta, tb, m, n, 0, alpha, nullptr, 1, nullptr, 1, beta, c, ldc);
+  if (n_terms == 0) gemm<T>(nullptr, ta, tb, m, n, 0, alpha, nullptr, 1, nullptr, 1, beta, c, ldc);
 }
 
 bool gemm_fuses_adam() {
@@ -269,60 +264,61 @@ bool gemm_fuses_adam() {
 #endif
 }
 
-bool gemm_sum_adam(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms,
-                   float alpha, float* c, std::int64_t ldc, const AdamTarget& adam) {
+bool gemm_sum_adam(const vmc_context* context, bool ta, bool tb, std::int64_t m, std::int64_t n,
+                   const GemmTerm<float>* terms, int n_terms, float alpha, float* c, std::int64_t ldc,
+                   const AdamTarget& adam) {
   std::int64_t k = 0;
   for (int s = 0; s < n_terms; ++s) k += terms[s].k;
 #if defined(VMC_HAVE_SGEMM_AVX512) && !defined(VMC_GEMM_OPENBLAS) && !defined(VMC_GEMM_DNNL)
   if (sgemm_avx512_takes(m, n, k)) {
     const GemmTerm<float>* f = &terms[0];
-    Recorded recorded({ta, tb, m, n, k, f->lda, f->ldb, ldc, 0.0, f->a, f->b, c});
+    Recorded recorded(context, {ta, tb, m, n, k, f->lda, f->ldb, ldc, 0.0, f->a, f->b, c});
     sgemm_avx512_sum(ta, tb, m, n, terms, n_terms, alpha, 0.0f, c, ldc, &adam);
     return true;
   }
 #else
-  (void)ta, (void)tb, (void)m, (void)n, (void)alpha, (void)c, (void)ldc, (void)adam;
+  (void)context, (void)ta, (void)tb, (void)m, (void)n, (void)alpha, (void)c, (void)ldc, (void)adam;
 #endif
   return false;
 }
 
-void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
-              float beta, float* c, std::int64_t ldc) {
-  gemm_sum_as<float>(ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
+void gemm_sum(const vmc_context* context, bool ta, bool tb, std::int64_t m, std::int64_t n,
+              const GemmTerm<float>* terms, int n_terms, float alpha, float beta, float* c, std::int64_t ldc) {
+  gemm_sum_as<float>(context, ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
 }
 
-void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<double>* terms, int n_terms,
-              double alpha, double beta, double* c, std::int64_t ldc) {
-  gemm_sum_as<double>(ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
+void gemm_sum(const vmc_context* context, bool ta, bool tb, std::int64_t m, std::int64_t n,
+              const GemmTerm<double>* terms, int n_terms, double alpha, double beta, double* c, std::int64_t ldc) {
+  gemm_sum_as<double>(context, ta, tb, m, n, terms, n_terms, alpha, beta, c, ldc);
 }
 
 }  // namespace vmc::runtime::detail
 
 extern "C" {
 
-void vmc_gemm_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
-                  float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-                  float beta, float* c, int64_t ldc) {
-  gemm<float>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+void vmc_gemm_f32(vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                  int64_t ldc) {
+  gemm<float>(context, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void vmc_gemm_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
-                  double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
-                  double beta, double* c, int64_t ldc) {
-  gemm<double>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+void vmc_gemm_f64(vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
+                  double alpha, const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+                  int64_t ldc) {
+  gemm<double>(context, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// Computed now, unless the calling thread's runtime collects them (t_gemm_defer).
-void vmc_gemm_rows_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
-                       float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
-                       float beta, float* c, int64_t ldc) {
-  gemm_rows<float>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+// Computed now, unless the call's context collects them (vmc_context::defer).
+void vmc_gemm_rows_f32(vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n,
+                       int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                       float* c, int64_t ldc) {
+  gemm_rows<float>(context, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void vmc_gemm_rows_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
-                       double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
+void vmc_gemm_rows_f64(vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n,
+                       int64_t k, double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
                        double beta, double* c, int64_t ldc) {
-  gemm_rows<double>(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm_rows<double>(context, transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // extern "C"

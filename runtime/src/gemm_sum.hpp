@@ -22,12 +22,12 @@ struct GemmTerm {
   std::int64_t k;
 };
 
-// Row-major, as vmc_gemm_*; beta = 0 never reads C. Recorded for `vmc bench` as one product of
-// k = Σ k_s at the first term's operands.
-void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha,
-              float beta, float* c, std::int64_t ldc);
-void gemm_sum(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<double>* terms, int n_terms,
-              double alpha, double beta, double* c, std::int64_t ldc);
+// Row-major, as vmc_gemm_*; beta = 0 never reads C. Reported to the context's observer (vmc
+// bench) as one product of k = Σ k_s at the first term's operands.
+void gemm_sum(const vmc_context* context, bool ta, bool tb, std::int64_t m, std::int64_t n,
+              const GemmTerm<float>* terms, int n_terms, float alpha, float beta, float* c, std::int64_t ldc);
+void gemm_sum(const vmc_context* context, bool ta, bool tb, std::int64_t m, std::int64_t n,
+              const GemmTerm<double>* terms, int n_terms, double alpha, double beta, double* c, std::int64_t ldc);
 
 // A float32 product's Adam epilogue: C is not written; each micro-tile of it, once complete, is
 // the gradient of the params at the same positions (p, m1 and m2 laid out as C, at C's (0, 0))
@@ -42,20 +42,22 @@ struct AdamTarget {
 };
 // gemm_sum with beta = 0 and that epilogue, when this build's float32 products can do it (vmc's
 // own AVX-512 GEMM, and a product it takes: k > 0); otherwise false, with nothing computed.
-bool gemm_sum_adam(bool ta, bool tb, std::int64_t m, std::int64_t n, const GemmTerm<float>* terms, int n_terms,
-                   float alpha, float* c, std::int64_t ldc, const AdamTarget& adam);
+bool gemm_sum_adam(const vmc_context* context, bool ta, bool tb, std::int64_t m, std::int64_t n,
+                   const GemmTerm<float>* terms, int n_terms, float alpha, float* c, std::int64_t ldc,
+                   const AdamTarget& adam);
 // Whether this build's float32 products can take that epilogue at all.
 bool gemm_fuses_adam();
 
 // vmc_gemm_f32 or vmc_gemm_f64 by the element type, for the runtime's own products (the
 // deferred ones, the GEMM bound's replay); alpha and beta as doubles.
 template <typename T>
-void gemm_as(std::int32_t ta, std::int32_t tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
-             const T* a, std::int64_t lda, const T* b, std::int64_t ldb, double beta, T* c, std::int64_t ldc) {
+void gemm_as(vmc_context* context, std::int32_t ta, std::int32_t tb, std::int64_t m, std::int64_t n, std::int64_t k,
+             double alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, double beta, T* c,
+             std::int64_t ldc) {
   if constexpr (std::is_same_v<T, float>) {
-    vmc_gemm_f32(ta, tb, m, n, k, static_cast<float>(alpha), a, lda, b, ldb, static_cast<float>(beta), c, ldc);
+    vmc_gemm_f32(context, ta, tb, m, n, k, static_cast<float>(alpha), a, lda, b, ldb, static_cast<float>(beta), c, ldc);
   } else {
-    vmc_gemm_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    vmc_gemm_f64(context, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 }
 

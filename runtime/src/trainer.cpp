@@ -127,7 +127,7 @@ void Engine<T>::restore_state(const std::string& bytes, bool params_only) {
   }
   // The noise and the shuffles continue from the checkpoint's seed.
   options.seed = seed;
-  for (Sub& s : subs_) s.perm.clear();
+  for (Minibatches::Plate& s : batches_.plates) s.perm.clear();
   std::int64_t st = r.pod<std::int64_t>(), sn = r.pod<std::int64_t>(), up = r.pod<std::int64_t>();
   for (int i : param_inputs_) {
     if (r.str() != info->inputs[i].name) throw RuntimeError("checkpoint: params in another order");

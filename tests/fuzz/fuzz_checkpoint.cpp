@@ -18,7 +18,7 @@ namespace {
 
 // The bound Σ_i −(x_i − mu)²/2 over a minibatch of x[N], scaled by N/M, and its gradient (the
 // model of tests/unit/test_trainer.cpp, without its row-free part).
-void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, void*) {
+void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, void*, vmc_context*) {
   const double mu = *static_cast<const double*>(in[0]);
   const auto* x = static_cast<const double*>(in[1]);
   const double n = *static_cast<const double*>(in[2]), m = *static_cast<const double*>(in[3]);

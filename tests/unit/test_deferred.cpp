@@ -21,7 +21,8 @@ namespace {
 bool g_zero_bound = false;  // the bound 0 (finite) whatever the data
 int64_t g_columns = 3;      // W's and x's columns (RowsModel's)
 
-void rows_kernel(const void* const* in, const int64_t* sizes, void* const* out, void* workspace) {
+void rows_kernel(const void* const* in, const int64_t* sizes, void* const* out, void* workspace,
+                 vmc_context* context) {
   const auto* w = static_cast<const double*>(in[0]);
   const auto* x = static_cast<const double*>(in[1]);
   const double n = *static_cast<const double*>(in[2]);
@@ -36,7 +37,7 @@ void rows_kernel(const void* const* in, const int64_t* sizes, void* const* out, 
   }
   *static_cast<double*>(out[0]) = g_zero_bound ? 0.0 : f;
   // grad W (2 × cols) = Cᵀ (2 × rows) · X (rows × cols), k over the rows: deferrable.
-  vmc_gemm_rows_f64(1, 0, 2, cols, rows, 1.0, c, 2, x, cols, 0.0, static_cast<double*>(out[1]), cols);
+  vmc_gemm_rows_f64(context, 1, 0, 2, cols, rows, 1.0, c, 2, x, cols, 0.0, static_cast<double*>(out[1]), cols);
 }
 int64_t rows_workspace(const int64_t* sizes) { return sizes[1] * 2 * 8 + 64; }
 

@@ -41,12 +41,13 @@ float adam_reference(float g, float& m1, float& m2, float p, const AdamConstants
 // the weight itself: grad W (24 × 64) = M · W, M a fixed 24 × 24 matrix. Fused, the tile of rows
 // 0–11 would move W's rows 0–11 before the tile of rows 12–23 reads them: the guard must see the
 // operand inside W and take the stored gradient.
-void self_reading_kernel(const void* const* in, const int64_t*, void* const* out, void* workspace) {
+void self_reading_kernel(const void* const* in, const int64_t*, void* const* out, void* workspace,
+                         vmc_context* context) {
   const auto* w = static_cast<const float*>(in[0]);
   auto* m = static_cast<float*>(workspace);
   for (int i = 0; i < 24 * 24; ++i) m[i] = 0.01f * static_cast<float>(i % 7 - 3);
   *static_cast<float*>(out[0]) = 0.5f;  // a finite bound
-  vmc_gemm_rows_f32(0, 0, 24, 64, 24, 1.0f, m, 24, w, 64, 0.0f, static_cast<float*>(out[1]), 64);
+  vmc_gemm_rows_f32(context, 0, 0, 24, 64, 24, 1.0f, m, 24, w, 64, 0.0f, static_cast<float*>(out[1]), 64);
 }
 int64_t self_reading_workspace(const int64_t*) { return 24 * 24 * 4 + 64; }
 
@@ -112,7 +113,7 @@ TEST_CASE("runtime: a product's Adam epilogue moves each param as the stored gra
               m2[x] = 0.01f * std::abs(u(rng));
             }
             std::vector<float> want_p = p, want_m1 = m1, want_m2 = m2, grad(size, 0.0f);
-            vmc::runtime::detail::gemm_sum(ta != 0, tb != 0, sp.m, sp.n, terms.data(), static_cast<int>(terms.size()),
+            vmc::runtime::detail::gemm_sum(nullptr, ta != 0, tb != 0, sp.m, sp.n, terms.data(), static_cast<int>(terms.size()),
                                            0.5f, 0.0f, grad.data(), ldc);
             for (std::int64_t i = 0; i < sp.m; ++i) {
               for (std::int64_t j = 0; j < sp.n; ++j) {
@@ -122,7 +123,7 @@ TEST_CASE("runtime: a product's Adam epilogue moves each param as the stored gra
             }
             std::vector<float> c(size, std::numeric_limits<float>::quiet_NaN());
             const AdamTarget adam{p.data(), m1.data(), m2.data(), constants, stream};
-            if (!vmc::runtime::detail::gemm_sum_adam(ta != 0, tb != 0, sp.m, sp.n, terms.data(),
+            if (!vmc::runtime::detail::gemm_sum_adam(nullptr, ta != 0, tb != 0, sp.m, sp.n, terms.data(),
                                                      static_cast<int>(terms.size()), 0.5f, c.data(), ldc, adam)) {
               CHECK_FALSE(avx512_products());  // only a build without vmc's AVX-512 GEMM declines
               continue;

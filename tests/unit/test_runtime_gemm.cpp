@@ -20,9 +20,9 @@ template <typename T>
 void gemm(int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   if constexpr (std::is_same_v<T, float>) {
-    vmc_gemm_f32(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    vmc_gemm_f32(nullptr, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   } else {
-    vmc_gemm_f64(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    vmc_gemm_f64(nullptr, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 }
 
@@ -326,7 +326,7 @@ TEST_CASE_TEMPLATE("runtime: gemm_sum of k pieces against a triple loop", T, flo
             }
             const Strided<T> c0 = c;
             const T alpha = T(0.75);
-            vmc::runtime::detail::gemm_sum(ta != 0, tb != 0, sp.m, sp.n, terms.data(), static_cast<int>(terms.size()),
+            vmc::runtime::detail::gemm_sum(nullptr, ta != 0, tb != 0, sp.m, sp.n, terms.data(), static_cast<int>(terms.size()),
                                            alpha, T(beta), c.data.data(), c.stride);
             for (int64_t i = 0; i < sp.m; ++i) {
               for (int64_t j = 0; j < sp.n; ++j) {

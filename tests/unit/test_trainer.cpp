@@ -102,7 +102,7 @@ std::vector<double> g_seen;  // the x values (= row indices) each call was given
 bool g_nan = false;          // make the next gradients NaN
 bool g_nan_bound = false;    // make the next bounds NaN (the gradients stay finite)
 
-void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, void*) {
+void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, void*, vmc_context*) {
   const double mu = *static_cast<const double*>(in[0]);
   const auto* x = static_cast<const double*>(in[1]);
   const double n = *static_cast<const double*>(in[2]);

@@ -13,15 +13,21 @@
 extern "C" {
 #endif
 
-#define VMC_ABI_VERSION 1
+/* 2: kernels and the dense-algebra routines take the caller's context (vmc_context). */
+#define VMC_ABI_VERSION 2
+
+/* The runtime's state for one kernel call, opaque to the kernel: where the products it may defer
+ * go, who times them (vmc bench). A kernel passes the pointer it was given to every routine below
+ * that takes one, unchanged; a null context is fine (the routines then just compute). */
+typedef struct vmc_context vmc_context;
 
 /* A kernel: reads `inputs` (one pointer per input, in the model's input order), the run-time
  * sizes `sizes` (one per size symbol, in the model's symbol order), writes `outputs` (one
  * pointer per output), and uses `workspace` (at least workspace_bytes(sizes) bytes, 64-byte
- * aligned) for its intermediates. No allocation, no global state: kernels are reentrant, so
- * threads may run them at once on separate workspaces. */
+ * aligned) for its intermediates; `context` goes to the routines it calls. No allocation, no
+ * global state: kernels are reentrant, so threads may run them at once on separate workspaces. */
 typedef void (*vmc_kernel)(const void* const* inputs, const int64_t* sizes, void* const* outputs,
-                           void* workspace);
+                           void* workspace, vmc_context* context);
 
 /* The workspace a kernel needs for the given run-time sizes. */
 typedef int64_t (*vmc_workspace_bytes)(const int64_t* sizes);
@@ -102,25 +108,26 @@ typedef struct vmc_model_info {
  * sub-matrix is passed by its first element and its parent's stride). As in BLAS, beta = 0 never
  * reads C (it may hold garbage or NaN), and when k = 0 or alpha = 0 neither A nor B is read.
  * Single-threaded: the runtime threads by splitting the minibatch (ARCHITECTURE.md, "Threads"). */
-void vmc_gemm_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
-                  float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+void vmc_gemm_f32(vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n,
+                  int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                   float beta, float* c, int64_t ldc);
-void vmc_gemm_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
-                  double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
+void vmc_gemm_f64(vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n,
+                  int64_t k, double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
                   double beta, double* c, int64_t ldc);
 
 /* The same product, emitted for C = op(A)·op(B) (alpha 1, beta 0) when k runs over a subsampled
  * plate's minibatch rows and C is a whole output of the kernel that the kernel neither reads nor
  * writes again, and whose operands it leaves untouched until it returns: typically the gradient
  * of a weight matrix, Xᵀ·δ. The runtime may compute it at any time before the kernel's caller
- * reads C. Alone it is vmc_gemm_*; a runtime that splits a minibatch across threads defers it,
+ * reads C. Alone (a null context, or one that collects none) it is vmc_gemm_*; a runtime that
+ * splits a minibatch across threads defers it (into its context),
  * then computes the one product over all threads' rows, each thread a block of C's rows, instead
  * of every thread a whole C of its own rows and a sum of those C's afterwards. */
-void vmc_gemm_rows_f32(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
-                       float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+void vmc_gemm_rows_f32(vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n,
+                       int64_t k, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
                        float beta, float* c, int64_t ldc);
-void vmc_gemm_rows_f64(int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n, int64_t k,
-                       double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
+void vmc_gemm_rows_f64(vmc_context* context, int32_t transpose_a, int32_t transpose_b, int64_t m, int64_t n,
+                       int64_t k, double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
                        double beta, double* c, int64_t ldc);
 
 /* B := L⁻¹ B (or L⁻ᵀ B when transpose != 0) in place, L lower-triangular k×k (its upper triangle
