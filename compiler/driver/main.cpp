@@ -29,48 +29,124 @@ const char* kDescription =
     "Write a model and its guide in a .vmodel file; vmc checks it, derives the ELBO and its\n"
     "gradient symbolically, and optimises it.";
 
-int run(int argc, char** argv) {
+// The command line: every sub-command's options, bound to the arguments its command reads.
+struct Cli {
   CLI::App app{kDescription, "vmc"};
+  vmc::driver::ModelArgs model;  // every command's MODEL and compile options
+  vmc::driver::DataArgs data;    // the commands that run a model on data
+  bool timing = false;
+  std::string emit_stage;
+  bool optimized = false;
+  vmc::driver::DiagnoseArgs diag;
+  vmc::driver::FitArgs fit;
+  std::string fit_config;
+  vmc::driver::EvalArgs eval;
+  vmc::driver::SampleArgs sample;
+  vmc::driver::CompareArgs compare;
+  std::string compare_config, replot;
+  vmc::driver::BenchArgs bench;
+  std::string help_topic;
+  CLI::App *check_cmd = nullptr, *emit_cmd = nullptr, *diagnose_cmd = nullptr, *fit_cmd = nullptr,
+           *eval_cmd = nullptr, *sample_cmd = nullptr, *compare_cmd = nullptr, *bench_cmd = nullptr,
+           *help_cmd = nullptr;
+
+  Cli();
+  void model_options(CLI::App* cmd, bool lowering, bool required = true);
+  void data_options(CLI::App* cmd, bool test);
+  void from_fit(CLI::App* cmd, bool test, std::string& params, std::uint64_t& seed);
+  void add_check();
+  void add_emit();
+  void add_diagnose();
+  void add_fit();
+  void add_eval_and_sample();
+  void add_compare();
+  void add_bench();
+  void add_help();
+  bool apply_configs();
+  int run_help();
+  int run(int argc, char** argv);
+};
+
+Cli::Cli() {
   app.set_version_flag("--version", std::string("vmc ") + kVersion);
   app.require_subcommand(0, 1);
   app.fallthrough(false);
+  add_check();
+  add_emit();
+  add_diagnose();
+  add_fit();
+  add_eval_and_sample();
+  add_compare();
+  add_bench();
+  add_help();
+}
 
-  vmc::driver::ModelArgs model;
-  auto model_options = [&](CLI::App* cmd, bool lowering, bool required = true) {
-    CLI::Option* path = cmd->add_option("MODEL", model.model_path, "the .vmodel file");
-    if (required) path->required();
-    cmd->add_option("--set", model.set,
-                    "give a dim a value: --set J=2 (repeatable; overrides a default, or gives a "
-                    "dim the data would otherwise give)");
-    cmd->add_option("--guide", model.guide, "an automatic guide for a model without a guide block")
-        ->check(CLI::IsMember({"meanfield", "fullrank"}));
-    if (!lowering) return;
-    cmd->add_option("--estimator", model.estimator,
-                    "the ELBO estimator: " + vmc::lower::estimator_list() + " (vmc help estimators)")
-        ->check(CLI::IsMember(vmc::lower::estimator_names()))
-        ->default_val(std::string(vmc::lower::default_estimator().name));
-    cmd->add_option("--samples", model.samples,
-                    "samples per step: L averaged, or K importance samples (vmc help estimators)")
-        ->check(CLI::Range(1, 100000))
-        ->default_val(1);
-    cmd->add_option("--precision", model.precision, "f32 or f64 for generated code")
-        ->check(CLI::IsMember({"f32", "f64"}))
-        ->default_val("f32");
-    cmd->add_flag("--no-cache", model.no_cache,
-                  "compile from scratch instead of loading an unchanged model's object from the "
-                  "cache ($VMC_CACHE_DIR, else ~/.cache/vmc)");
-  };
+void Cli::model_options(CLI::App* cmd, bool lowering, bool required) {
+  CLI::Option* path = cmd->add_option("MODEL", model.model_path, "the .vmodel file");
+  if (required) path->required();
+  cmd->add_option("--set", model.set,
+                  "give a dim a value: --set J=2 (repeatable; overrides a default, or gives a "
+                  "dim the data would otherwise give)");
+  cmd->add_option("--guide", model.guide, "an automatic guide for a model without a guide block")
+      ->check(CLI::IsMember({"meanfield", "fullrank"}));
+  if (!lowering) return;
+  cmd->add_option("--estimator", model.estimator,
+                  "the ELBO estimator: " + vmc::lower::estimator_list() + " (vmc help estimators)")
+      ->check(CLI::IsMember(vmc::lower::estimator_names()))
+      ->default_val(std::string(vmc::lower::default_estimator().name));
+  cmd->add_option("--samples", model.samples,
+                  "samples per step: L averaged, or K importance samples (vmc help estimators)")
+      ->check(CLI::Range(1, 100000))
+      ->default_val(1);
+  cmd->add_option("--precision", model.precision, "f32 or f64 for generated code")
+      ->check(CLI::IsMember({"f32", "f64"}))
+      ->default_val("f32");
+  cmd->add_flag("--no-cache", model.no_cache,
+                "compile from scratch instead of loading an unchanged model's object from the "
+                "cache ($VMC_CACHE_DIR, else ~/.cache/vmc)");
+}
 
-  CLI::App* check_cmd = app.add_subcommand(
+void Cli::data_options(CLI::App* cmd, bool test) {
+  cmd->add_option("--data", data.data,
+                  "bind data: NAME=PATH (IDX .gz or raw, .csv, .npy, .json) or FILE.json (every "
+                  "array named in the data block); repeatable. Without it, a model whose data "
+                  "block is just x : real[N, D] runs on the embedded digits");
+  if (test) cmd->add_option("--test-data", data.test_data, "held-out data, bound as --data");
+  cmd->add_flag("--raw-pixels", data.raw_pixels, "keep unsigned-byte images as 0-255 instead of [0, 1]");
+}
+
+// eval and sample: a model, its data, and a fit's params.
+void Cli::from_fit(CLI::App* cmd, bool test, std::string& params, std::uint64_t& seed) {
+  model_options(cmd, true);
+  data_options(cmd, test);
+  cmd->add_option("--params", params, "a checkpoint.bin written by vmc fit")->required();
+  cmd->add_option("--seed", seed, "seed of the noise")->default_val(1);
+}
+
+// The minibatch, the budget and the optimizer: fit's and compare's.
+void training_options(CLI::App* cmd, std::vector<std::string>& batch, std::int64_t& steps, double& epochs,
+                      std::string& optimizer, std::optional<double>& lr, const char* steps_help,
+                      const char* epochs_help, const char* lr_help) {
+  cmd->add_option("--batch", batch, "minibatch size M of the subsampled plate, or DIM=M (default 100)");
+  cmd->add_option("--steps", steps, steps_help)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--epochs", epochs, epochs_help)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--optimizer", optimizer, vmc::runtime::optimizer_list() + " (vmc help optimizers)")
+      ->check(CLI::IsMember(vmc::runtime::optimizer_names()))
+      ->default_val(std::string(vmc::runtime::default_optimizer().name));
+  cmd->add_option("--lr", lr, lr_help);
+}
+
+void Cli::add_check() {
+  check_cmd = app.add_subcommand(
       "check", "Parse and check a model: prints a one-line summary, or the errors (exit 1)");
   model_options(check_cmd, true);
-  bool timing = false;
   check_cmd->add_flag("--timing,-v", timing,
                       "also compile to native code and print the time of each stage: parse, "
                       "sema, lower, diff, simplify, codegen, LLVM optimise, JIT link");
+}
 
-  std::string emit_stage;
-  CLI::App* emit_cmd = app.add_subcommand(
+void Cli::add_emit() {
+  emit_cmd = app.add_subcommand(
       "emit", "Print a compiler stage's output for a model (deterministic, for golden tests): "
               "ast (the parsed program), ir (the objective's tensor IR), grad (the simplified "
               "value + gradient DAG), llvm (the generated LLVM module)");
@@ -78,12 +154,12 @@ int run(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"ast", "ir", "grad", "llvm"}));
   model_options(emit_cmd, true);
-  bool optimized = false;
   emit_cmd->add_flag("--optimized", optimized,
                      "llvm: print the module after LLVM's O3 pipeline for this machine");
+}
 
-  vmc::driver::DiagnoseArgs diag;
-  CLI::App* diagnose_cmd = app.add_subcommand(
+void Cli::add_diagnose() {
+  diagnose_cmd = app.add_subcommand(
       "diagnose", "Compare the symbolic gradient with finite differences of the reference "
                   "interpreter at a random point (fixed noise, synthetic data); exit 1 past the "
                   "tolerance");
@@ -100,39 +176,15 @@ int run(int argc, char** argv) {
   diagnose_cmd->add_option("--elements", diag.elements, "elements checked per param")
       ->check(CLI::Range(1, 1000000))
       ->default_val(10);
+}
 
-  // ---- commands that run a model on data ----
-  vmc::driver::DataArgs data;
-  auto data_options = [&](CLI::App* cmd, bool test) {
-    cmd->add_option("--data", data.data,
-                    "bind data: NAME=PATH (IDX .gz or raw, .csv, .npy, .json) or FILE.json (every "
-                    "array named in the data block); repeatable. Without it, a model whose data "
-                    "block is just x : real[N, D] runs on the embedded digits");
-    if (test) cmd->add_option("--test-data", data.test_data, "held-out data, bound as --data");
-    cmd->add_flag("--raw-pixels", data.raw_pixels, "keep unsigned-byte images as 0-255 instead of [0, 1]");
-  };
-
-  // The minibatch, the budget and the optimizer: fit's and compare's.
-  auto training_options = [](CLI::App* cmd, std::vector<std::string>& batch, std::int64_t& steps, double& epochs,
-                             std::string& optimizer, std::optional<double>& lr, const char* steps_help,
-                             const char* epochs_help, const char* lr_help) {
-    cmd->add_option("--batch", batch, "minibatch size M of the subsampled plate, or DIM=M (default 100)");
-    cmd->add_option("--steps", steps, steps_help)->check(CLI::NonNegativeNumber);
-    cmd->add_option("--epochs", epochs, epochs_help)->check(CLI::NonNegativeNumber);
-    cmd->add_option("--optimizer", optimizer, vmc::runtime::optimizer_list() + " (vmc help optimizers)")
-        ->check(CLI::IsMember(vmc::runtime::optimizer_names()))
-        ->default_val(std::string(vmc::runtime::default_optimizer().name));
-    cmd->add_option("--lr", lr, lr_help);
-  };
-
-  vmc::driver::FitArgs fit;
-  std::string config;
-  CLI::App* fit_cmd = app.add_subcommand(
+void Cli::add_fit() {
+  fit_cmd = app.add_subcommand(
       "fit", "Compile a model and optimise its ELBO on data; results (summary.json, trace.csv, "
              "checkpoint.bin, draws.csv, pictures) go to --out DIR");
   model_options(fit_cmd, true, false);
   data_options(fit_cmd, true);
-  fit_cmd->add_option("--config", config, "a TOML file with the same keys as these options; flags win");
+  fit_cmd->add_option("--config", fit_config, "a TOML file with the same keys as these options; flags win");
   training_options(fit_cmd, fit.batch, fit.steps, fit.epochs, fit.optimizer, fit.lr,
                    "total optimisation steps (default 2000 unless --epochs)", "passes over the data instead of --steps",
                    "learning rate (default: the optimizer's own, vmc help optimizers; ten times that for a model "
@@ -156,35 +208,27 @@ int run(int argc, char** argv) {
                       "and every 5 minutes)")
       ->check(CLI::NonNegativeNumber);
   fit_cmd->add_flag("--quiet,-q", fit.quiet, "no progress output");
+}
 
-  // eval and sample: a model, its data, and a fit's params.
-  auto from_fit = [&](CLI::App* cmd, bool test, std::string& params, std::uint64_t& seed) {
-    model_options(cmd, true);
-    data_options(cmd, test);
-    cmd->add_option("--params", params, "a checkpoint.bin written by vmc fit")->required();
-    cmd->add_option("--seed", seed, "seed of the noise")->default_val(1);
-  };
-
-  vmc::driver::EvalArgs eval;
-  CLI::App* eval_cmd = app.add_subcommand(
+void Cli::add_eval_and_sample() {
+  eval_cmd = app.add_subcommand(
       "eval", "The bound per datapoint on data with a fit's params (an importance-weighted "
               "--estimator with a large --samples K estimates the log-likelihood)");
   from_fit(eval_cmd, true, eval.params, eval.seed);
   eval_cmd->add_option("--batch", eval.batch, "rows per kernel call");
   eval_cmd->add_option("--threads", eval.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
 
-  vmc::driver::SampleArgs sample;
-  CLI::App* sample_cmd = app.add_subcommand(
+  sample_cmd = app.add_subcommand(
       "sample", "Draws from the fitted guide (the posterior) or the model (--from model) to CSV; "
                 "image data also to a PNG grid");
   from_fit(sample_cmd, false, sample.params, sample.seed);
   sample_cmd->add_option("--draws", sample.draws, "number of draws")->check(CLI::Range(1, 10000000))->default_val(100);
   sample_cmd->add_option("--from", sample.from, "guide or model")->check(CLI::IsMember({"guide", "model"}))->default_val("guide");
   sample_cmd->add_option("--out", sample.out, "the CSV file (default draws.csv, or model_draws.csv)");
+}
 
-  vmc::driver::CompareArgs compare;
-  std::string compare_config;
-  CLI::App* compare_cmd = app.add_subcommand(
+void Cli::add_compare() {
+  compare_cmd = app.add_subcommand(
       "compare", "Train a model once per estimator (or per [[run]] of --config) from the same seed, data order "
                  "and initial values on the same budget; bound per datapoint against datapoints (one common "
                  "estimator), gradient variance and SNR, time per step: compare.csv, gradients.csv, "
@@ -231,12 +275,12 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->default_val(1000);
   compare_cmd->add_flag("--quiet,-q", compare.quiet, "only the table");
-  std::string replot;
   compare_cmd->add_option("--replot", replot,
                           "draw DIR/compare.svg again from a comparison's files in DIR (no MODEL, no training)");
+}
 
-  vmc::driver::BenchArgs bench;
-  CLI::App* bench_cmd = app.add_subcommand(
+void Cli::add_bench() {
+  bench_cmd = app.add_subcommand(
       "bench", "Steps/s, datapoints/s, compile ms, GFLOP/s and the in-run GEMM bound (the step's "
                "products alone) of a model's training step");
   model_options(bench_cmd, true);
@@ -248,14 +292,64 @@ int run(int argc, char** argv) {
   bench_cmd->add_option("--seed", bench.seed, "seed")->default_val(1);
   bench_cmd->add_flag("--json", bench.json, "one JSON object instead of the table");
   bench_cmd->add_flag("-v", bench.stages, "compile time per stage");
+}
 
-  std::string help_topic;
-  CLI::App* help_cmd = app.add_subcommand(
+void Cli::add_help() {
+  help_cmd = app.add_subcommand(
       "help", "Explain a command (vmc help fit), or list the language's distributions or functions "
               "(vmc help distributions, vmc help normal, vmc help functions)");
   help_cmd->add_option("TOPIC", help_topic,
                        "a command, 'distributions', 'functions', or a distribution's name");
+}
 
+// The TOML config of fit or compare, read once the command line is parsed (its flags win); both
+// then need a MODEL from one or the other. False when that failed (reported).
+bool Cli::apply_configs() {
+  if (*fit_cmd) {
+    if (!fit_config.empty() && !vmc::driver::apply_config(*fit_cmd, fit_config)) return false;
+    if (model.model_path.empty()) {
+      std::cerr << "vmc: error: fit needs a MODEL (a .vmodel file), on the command line or as "
+                   "`model = \"...\"` in --config\n";
+      return false;
+    }
+  }
+  if (*compare_cmd) {
+    if (!compare_config.empty() && !vmc::driver::apply_config(*compare_cmd, compare_config, &compare.runs)) return false;
+    if (model.model_path.empty()) {
+      std::cerr << "vmc: error: compare needs a MODEL (a .vmodel file), on the command line or as "
+                   "`model = \"...\"` in --config\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+// `vmc help [TOPIC]`: the commands, one command's options, or a table of the language's.
+int Cli::run_help() {
+  if (help_topic.empty()) {
+    // app.help() would describe the selected sub-command (`help` itself): ask the formatter.
+    std::cout << app.get_formatter()->make_help(&app, "vmc", CLI::AppFormatMode::Normal);
+    return 0;
+  }
+  for (CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == help_topic) {
+      std::cout << sub->help();
+      return 0;
+    }
+  }
+  if (std::optional<std::string> text = vmc::driver::help_text(help_topic)) {
+    std::cout << *text;
+    return 0;
+  }
+  std::vector<std::string> known = vmc::driver::help_topics();
+  for (CLI::App* sub : app.get_subcommands({})) known.push_back(sub->get_name());
+  std::cerr << "vmc: error: no command or help topic named '" << help_topic << "'"
+            << vmc::did_you_mean(help_topic, known) << "; run 'vmc help' for the commands, "
+            << "'vmc help distributions' or 'vmc help functions' for the language's tables\n";
+  return 1;
+}
+
+int Cli::run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -269,23 +363,8 @@ int run(int argc, char** argv) {
     return 1;
   }
 
-  if (*fit_cmd) {
-    if (!config.empty() && !vmc::driver::apply_config(*fit_cmd, config)) return 1;
-    if (model.model_path.empty()) {
-      std::cerr << "vmc: error: fit needs a MODEL (a .vmodel file), on the command line or as "
-                   "`model = \"...\"` in --config\n";
-      return 1;
-    }
-  }
   if (*compare_cmd && !replot.empty()) return vmc::driver::draw_compare(replot) ? 0 : 1;
-  if (*compare_cmd) {
-    if (!compare_config.empty() && !vmc::driver::apply_config(*compare_cmd, compare_config, &compare.runs)) return 1;
-    if (model.model_path.empty()) {
-      std::cerr << "vmc: error: compare needs a MODEL (a .vmodel file), on the command line or as "
-                   "`model = \"...\"` in --config\n";
-      return 1;
-    }
-  }
+  if (!apply_configs()) return 1;
   // Under mpirun with R > 1 ranks only fit runs: each rank trains on its shard. Any other
   // command would run R times over and write the same files.
   if (vmc::runtime::Collective* ranks = vmc::driver::world(); ranks && !*fit_cmd) {
@@ -309,29 +388,7 @@ int run(int argc, char** argv) {
   if (*check_cmd) return vmc::driver::run_check(model, timing);
   if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model, optimized);
   if (*diagnose_cmd) return vmc::driver::run_diagnose(model, diag);
-  if (*help_cmd) {
-    if (help_topic.empty()) {
-      // app.help() would describe the selected sub-command (`help` itself): ask the formatter.
-      std::cout << app.get_formatter()->make_help(&app, "vmc", CLI::AppFormatMode::Normal);
-      return 0;
-    }
-    for (CLI::App* sub : app.get_subcommands({})) {
-      if (sub->get_name() == help_topic) {
-        std::cout << sub->help();
-        return 0;
-      }
-    }
-    if (std::optional<std::string> text = vmc::driver::help_text(help_topic)) {
-      std::cout << *text;
-      return 0;
-    }
-    std::vector<std::string> known = vmc::driver::help_topics();
-    for (CLI::App* sub : app.get_subcommands({})) known.push_back(sub->get_name());
-    std::cerr << "vmc: error: no command or help topic named '" << help_topic << "'"
-              << vmc::did_you_mean(help_topic, known) << "; run 'vmc help' for the commands, "
-              << "'vmc help distributions' or 'vmc help functions' for the language's tables\n";
-    return 1;
-  }
+  if (*help_cmd) return run_help();
   std::cout << app.help();
   return 0;
 }
@@ -364,7 +421,7 @@ int main(int argc, char** argv) {
   }
   return vmc::run_with_stack([&] {
     try {
-      return run(argc, argv);
+      return Cli().run(argc, argv);
     } catch (const vmc::InternalError& e) {
       std::cerr << "vmc: " << e.what() << "\nThis is a bug in vmc; please report it with the input.\n";
       return 70;
