@@ -2,6 +2,7 @@
 
 #include "dist/distribution.hpp"
 #include "lower/estimator.hpp"
+#include "sema/auto_guide.hpp"
 #include "sema/builtins.hpp"
 #include "vmc/optimizers.hpp"
 
@@ -33,12 +34,15 @@ std::string one_distribution(const dist::Distribution& d) {
 
 }  // namespace
 
-std::vector<std::string> help_topics() { return {"distributions", "functions", "estimators", "optimizers"}; }
+std::vector<std::string> help_topics() {
+  return {"distributions", "functions", "estimators", "optimizers", "guides"};
+}
 
 std::optional<std::string> help_text(const std::string& topic) {
   if (topic == "distributions") return dist::reference_table();
   if (topic == "functions") return sema::builtins_reference();
   if (topic == "estimators") return lower::estimators_reference();
+  if (topic == "guides") return sema::auto_guides_reference();
   if (topic == "optimizers") return runtime::optimizers_reference();
   if (const dist::Distribution* d = dist::find(topic)) return one_distribution(*d);
   return std::nullopt;

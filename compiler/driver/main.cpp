@@ -15,6 +15,7 @@
 #include "driver/ranks.hpp"
 #include "driver/run.hpp"
 #include "lower/estimator.hpp"
+#include "sema/auto_guide.hpp"
 #include "support/check.hpp"
 #include "support/stack.hpp"
 #include "support/suggest.hpp"
@@ -87,8 +88,10 @@ void Cli::model_options(CLI::App* cmd, bool lowering, bool required) {
   cmd->add_option("--set", model.set,
                   "give a dim a value: --set J=2 (repeatable; overrides a default, or gives a "
                   "dim the data would otherwise give)");
-  cmd->add_option("--guide", model.guide, "an automatic guide for a model without a guide block")
-      ->check(CLI::IsMember({"meanfield", "fullrank"}));
+  cmd->add_option("--guide", model.guide,
+                  "an automatic guide for a model without a guide block: " + vmc::sema::auto_guide_list() +
+                      " (vmc help guides)")
+      ->check(CLI::IsMember(vmc::sema::auto_guide_names()));
   if (!lowering) return;
   cmd->add_option("--estimator", model.estimator,
                   "the ELBO estimator: " + vmc::lower::estimator_list() + " (vmc help estimators)")
@@ -294,12 +297,19 @@ void Cli::add_bench() {
   bench_cmd->add_flag("-v", bench.stages, "compile time per stage");
 }
 
+// The tables `vmc help TOPIC` prints, "a, b, ... or z".
+std::string help_tables() {
+  std::vector<std::string> topics = vmc::driver::help_topics();
+  std::string out;
+  for (std::size_t i = 0; i < topics.size(); ++i) out += (i == 0 ? "" : i + 1 == topics.size() ? " or " : ", ") + topics[i];
+  return out;
+}
+
 void Cli::add_help() {
   help_cmd = app.add_subcommand(
-      "help", "Explain a command (vmc help fit), or list the language's distributions or functions "
-              "(vmc help distributions, vmc help normal, vmc help functions)");
-  help_cmd->add_option("TOPIC", help_topic,
-                       "a command, 'distributions', 'functions', or a distribution's name");
+      "help", "Explain a command (vmc help fit), print a table (vmc help " + help_tables() +
+                  ") or one distribution (vmc help normal)");
+  help_cmd->add_option("TOPIC", help_topic, "a command, a table's name, or a distribution's name");
 }
 
 // The TOML config of fit or compare, read once the command line is parsed (its flags win); both
@@ -344,8 +354,8 @@ int Cli::run_help() {
   std::vector<std::string> known = vmc::driver::help_topics();
   for (CLI::App* sub : app.get_subcommands({})) known.push_back(sub->get_name());
   std::cerr << "vmc: error: no command or help topic named '" << help_topic << "'"
-            << vmc::did_you_mean(help_topic, known) << "; run 'vmc help' for the commands, "
-            << "'vmc help distributions' or 'vmc help functions' for the language's tables\n";
+            << vmc::did_you_mean(help_topic, known) << "; run 'vmc help' for the commands, or 'vmc help "
+            << "TABLE' for one of the tables: " << help_tables() << "\n";
   return 1;
 }
 

@@ -133,17 +133,17 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Te
 }
 
 void Lowerer::auto_guide() {
-  bool fullrank = model.auto_guide && *model.auto_guide == "fullrank";
+  bool joint = model.auto_guide && model.auto_guide->joint;  // one normal over all elements
   const dist::Distribution* normal = dist::find("normal");
   const dist::Distribution* mvnormal = dist::find("mvnormal_cholesky");
   for (const sema::Variable& v : model.latents) {
     Span at = v.decl->span;
     const ast::Plate* plate = v.local ? find_plate(model.model_block->statements, v.plate_dim) : nullptr;
-    VMC_ASSERT(!(fullrank && v.local), "a fullrank automatic guide on a local latent after sema");
+    VMC_ASSERT(!(joint && v.local), "a joint automatic guide on a local latent after sema");
     ir::Shape full;
     for (const sema::Extent& e : v.type.shape) full.push_back(extent(e, at));
     ir::Shape flat{ir::Extent::constant(ir::constant_elements(full))};
-    ir::Shape param_shape = fullrank ? flat : full;
+    ir::Shape param_shape = joint ? flat : full;
     auto declare = [&](const std::string& name, const ir::Shape& shape, Transform tr) {
       const ir::Node* u = ir::input(g, name, ir::InputKind::Param, shape);
       if (sample == 0) {
@@ -160,7 +160,7 @@ void Lowerer::auto_guide() {
     Args args;
     const dist::Distribution* family = normal;
     std::vector<const ast::Plate*> plates;
-    if (fullrank) {
+    if (joint) {
       ir::Shape square{flat[0], flat[0]};
       const ir::Node* raw = declare(v.name + ".chol", square, Transform::Cholesky);
       const ir::Node* d = ir::diag(raw);
@@ -202,9 +202,9 @@ void Lowerer::auto_guide() {
       Value lj = reduce_copy(Op::Sum, Value{log_jacobian, plates});
       logq = Value{ir::sub(logq.node, lj.node), plates};
     }
-    if (fullrank) z = ir::reshape(z, full);
+    if (joint) z = ir::reshape(z, full);
     terms.push_back({logq, v.name, true});
-    bool closed_form_possible = !log_jacobian && (!fullrank || full.size() == 1);
+    bool closed_form_possible = !log_jacobian && (!joint || full.size() == 1);
     draws[v.name] = Draw{Value{z, plates}, closed_form_possible ? family : nullptr, args};
   }
 }

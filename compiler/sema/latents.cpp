@@ -67,8 +67,8 @@ void check_required_guide(Analyzer& a) {
   if (a.model->latents.empty() || a.model->guide_block || a.model->auto_guide) return;
   const ast::Block* latents = a.blocks.at(ast::BlockKind::Latent);
   a.report.error(latents->keyword_span, "model '" + a.model->name + "' has latents but no guide "
-                                        "block; add a guide block, or fit with --guide "
-                                        "meanfield|fullrank");
+                                        "block; add a guide block, or fit with --guide " +
+                                        auto_guide_list("|"));
 }
 
 std::string locality(const std::string& plate_dim) {
@@ -153,7 +153,7 @@ void check_latents(Analyzer& a) {
                            locality(guide->second.plate_dim) + " in the guide",
                        {{prior->second.stmt->lhs->span, "the model samples '" + v.name + "' here"}});
       }
-    } else if (m.auto_guide == "meanfield" && v.type.constraint.empty()) {
+    } else if (m.auto_guide && !m.auto_guide->joint && v.type.constraint.empty()) {
       // A mean-field guide on an unconstrained latent is a normal; on a constrained one it is a
       // transformed normal, which has no closed-form KL in the table.
       v.guide_family = dist::find("normal");

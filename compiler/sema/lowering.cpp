@@ -1,6 +1,6 @@
 // What lowering needs of a checked model, so that every user error is sema's and lowering
 // reports none (lower/ asserts these): a latent drawn inside nested plates read one copy at a
-// time; a fullrank automatic guide only on global latents; an importance-weighted estimator only
+// time; a joint automatic guide (fullrank) only on global latents; an importance-weighted estimator only
 // on latents all local to one subsampled plate, or all global without subsampling; and, when the
 // model is checked to be lowered (Options::lowering), a value for every dim a shape needs at
 // compile time. (Products, transposes, Cholesky factors, gathers and the data's two kinds of use
@@ -44,12 +44,14 @@ void check_nested_reads(Analyzer& a) {
   }
 }
 
-void check_fullrank(Analyzer& a) {
-  if (a.model->auto_guide != "fullrank") return;
+void check_joint_guide(Analyzer& a) {
+  const AutoGuide* guide = a.model->auto_guide;
+  if (!guide || !guide->joint) return;
   for (const Variable& v : a.model->latents) {
     if (v.local) {
-      a.report.error(v.decl->span, "a fullrank automatic guide needs global latents; '" + v.name +
-                                       "' is local: use --guide meanfield");
+      a.report.error(v.decl->span, "a " + std::string(guide->name) + " automatic guide needs global latents; '" +
+                                       v.name + "' is local: use --guide " +
+                                       std::string(factorized_auto_guide().name));
     }
   }
 }
@@ -121,7 +123,7 @@ void check_compile_time_dims(Analyzer& a) {
 
 void check_lowering(Analyzer& a) {
   check_nested_reads(a);
-  check_fullrank(a);
+  check_joint_guide(a);
   check_importance_weighted(a);
   check_compile_time_dims(a);
 }

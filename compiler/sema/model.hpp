@@ -11,6 +11,7 @@
 
 #include "parse/ast.hpp"
 #include "dist/distribution.hpp"
+#include "sema/auto_guide.hpp"
 #include "sema/types.hpp"
 
 namespace vmc::sema {
@@ -96,7 +97,7 @@ struct Model {
   std::vector<Variable> latents;
   const ast::Block* model_block = nullptr;
   const ast::Block* guide_block = nullptr;  // null when the guide is automatic
-  std::optional<std::string> auto_guide;    // "meanfield" or "fullrank"
+  const AutoGuide* auto_guide = nullptr;    // the --guide entry (auto_guide.hpp), if any
   std::map<std::string, const ast::FnDef*> functions;
   // The type of every checked expression outside fn bodies; a call to a fn has its result type.
   std::unordered_map<const ast::Expr*, Type> expr_types;

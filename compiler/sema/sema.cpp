@@ -3,12 +3,11 @@
 #include <algorithm>
 
 #include "sema/analyzer.hpp"
+#include "sema/auto_guide.hpp"
 #include "support/suggest.hpp"
 
 namespace vmc::sema {
 namespace {
-
-const std::vector<std::string> kAutoGuides = {"meanfield", "fullrank"};
 
 // Somewhere to point at when the whole file is at fault: its first block, or its first fn.
 Span file_start(const ast::Program& p) {
@@ -47,20 +46,21 @@ void check_structure(Analyzer& a) {
   a.model->guide_block = a.blocks.count(ast::BlockKind::Guide) ? a.blocks[ast::BlockKind::Guide] : nullptr;
 }
 
-// --guide meanfield|fullrank: only for a model without a guide block.
+// --guide NAME (auto_guide.hpp): only for a model without a guide block.
 void check_auto_guide(Analyzer& a) {
   const std::optional<std::string>& g = a.options.auto_guide;
   if (!g) return;
-  if (std::find(kAutoGuides.begin(), kAutoGuides.end(), *g) == kAutoGuides.end()) {
-    std::string hint = did_you_mean(*g, kAutoGuides);
+  const AutoGuide* guide = find_auto_guide(*g);
+  if (!guide) {
+    std::string hint = did_you_mean(*g, auto_guide_names());
     a.report.error(std::string("--guide"), "unknown automatic guide '" + *g + "'" +
-                                               (hint.empty() ? "; use meanfield or fullrank" : hint));
+                                               (hint.empty() ? "; use " + auto_guide_list() : hint));
   } else if (a.model->guide_block) {
     a.report.error(std::string("--guide"), "model '" + a.model->name +
                                                "' has a guide block; --guide " + *g +
                                                " applies only to models without one");
   } else {
-    a.model->auto_guide = *g;
+    a.model->auto_guide = guide;
   }
 }
 

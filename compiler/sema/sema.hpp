@@ -18,7 +18,7 @@ namespace vmc::sema {
 struct Options {
   std::map<std::string, std::int64_t> set_dims;                  // --set NAME=V
   std::map<std::string, std::vector<std::int64_t>> data_shapes;  // shapes of the data given, by name
-  std::optional<std::string> auto_guide;  // --guide meanfield|fullrank, for models without a guide
+  std::optional<std::string> auto_guide;  // --guide NAME (auto_guide.hpp), for models without a guide
   // The model is checked to be lowered: what lowering needs then is a user error here (every
   // extent it must know at compile time known, constant indices and slices on known extents).
   // `vmc check` leaves it off, so a model checks without data.

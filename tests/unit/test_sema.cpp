@@ -2,6 +2,7 @@
 // and their inference from data, declarations and their types, params' inits, and fns.
 // Expressions are in test_sema_exprs.cpp, statements and latents in test_sema_stmts.cpp.
 #include <cmath>
+#include <set>
 
 #include "ir/scalar.hpp"
 #include "sema/builtins.hpp"
@@ -161,7 +162,7 @@ TEST_CASE("a model with latents needs a guide block or an automatic guide") {
     o.auto_guide = "meanfield";
     Checked c(text, o);
     REQUIRE(c.model);
-    CHECK(c.model->auto_guide == "meanfield");
+    CHECK(c.model->auto_guide == sema::find_auto_guide("meanfield"));
     CHECK(c.model->latents[0].guide_family->name == "normal");
     CHECK(c.model->latents[0].closed_form_kl);
   }
@@ -174,12 +175,48 @@ TEST_CASE("a model with latents needs a guide block or an automatic guide") {
                               "2:1: model 'm' has latents but no guide block; add a guide block, "
                               "or fit with --guide meanfield|fullrank"});
   }
+  SUBCASE("an unknown automatic guide, nothing like one") {
+    sema::Options o;
+    o.auto_guide = "laplace";
+    Checked c(text, o);
+    CHECK(c.errors().at(0) == "--guide: unknown automatic guide 'laplace'; use meanfield or fullrank");
+  }
   SUBCASE("an automatic guide for a model that has one") {
     sema::Options o;
     o.auto_guide = "fullrank";
     Checked c(text + "guide { z ~ normal(0, 1); }\n", o);
     CHECK(c.errors() == Lines{"--guide: model 'm' has a guide block; --guide fullrank applies "
                               "only to models without one"});
+  }
+}
+
+TEST_CASE("the automatic guides: one registry, properties not names") {
+  std::set<std::string> names;
+  for (const sema::AutoGuide& g : sema::auto_guides()) {
+    CHECK(names.insert(std::string(g.name)).second);
+    CHECK(sema::find_auto_guide(g.name) == &g);
+    CHECK(sema::auto_guides_reference().find("| " + std::string(g.name) + " | " + std::string(g.summary)) !=
+          std::string::npos);
+  }
+  CHECK(sema::find_auto_guide("nosuch") == nullptr);
+  CHECK_FALSE(sema::factorized_auto_guide().joint);
+  CHECK(sema::auto_guide_list("|") == "meanfield|fullrank");
+  // A joint guide is refused on a local latent, naming the factorized one.
+  const std::string local = "model m;\ndims { N = 10; }\ndata { x : real[N]; }\nlatent { z : real[N]; }\n"
+                            "model { plate i in N subsample { z[i] ~ normal(0, 1); x[i] ~ normal(z[i], 1); } }\n";
+  for (const sema::AutoGuide& g : sema::auto_guides()) {
+    sema::Options o;
+    o.auto_guide = std::string(g.name);
+    o.lowering = true;
+    Checked c(local, o);
+    if (g.joint) {
+      REQUIRE(c.errors().size() == 1);
+      CHECK(c.errors()[0].find("a " + std::string(g.name) + " automatic guide needs global latents") !=
+            std::string::npos);
+      CHECK(c.errors()[0].find("use --guide " + std::string(sema::factorized_auto_guide().name)) != std::string::npos);
+    } else {
+      CHECK(c.errors().empty());
+    }
   }
 }
 

@@ -37,7 +37,7 @@ struct CompileOptions {
   Estimator estimator = Estimator::A;
   int samples = 1;
   bool f64 = false;                          // generated code in double instead of float
-  std::optional<std::string> guide{};        // "meanfield" or "fullrank" for a model without a guide
+  std::optional<std::string> guide{};        // an automatic guide (vmc help guides) for a model without one
 };
 
 // Named arrays, as the model's data block names them.

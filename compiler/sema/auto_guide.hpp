@@ -1,0 +1,31 @@
+// The automatic guides (--guide NAME, LANGUAGE.md "Automatic guides"), one entry each in
+// auto_guide.cpp: the guide vmc builds for a model without a guide block. Sema checks the name and
+// where a guide applies, lowering builds it from the entry's properties (never by name), and the
+// CLI's --guide, the TOML config, the host API and `vmc help guides` read the same table.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vmc::sema {
+
+struct AutoGuide {
+  std::string_view name;     // --guide NAME
+  std::string_view summary;  // one line: `vmc help guides`
+  // One multivariate normal over all of a latent's elements, its covariance a Cholesky factor
+  // (a dense matrix of params), instead of an independent normal per element. Only for global
+  // latents: a local latent would need a factor per datapoint.
+  bool joint;
+};
+
+const std::vector<AutoGuide>& auto_guides();
+const AutoGuide* find_auto_guide(std::string_view name);
+const AutoGuide& factorized_auto_guide();  // the first that is not joint: for local latents
+std::vector<std::string> auto_guide_names();
+// The names, "meanfield or fullrank" (with `last` between the last two).
+std::string auto_guide_list(const std::string& last = " or ");
+// The table `vmc help guides` prints.
+std::string auto_guides_reference();
+
+}  // namespace vmc::sema
