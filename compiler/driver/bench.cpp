@@ -283,7 +283,7 @@ int run_bench(const BenchArgs& args) {
       if (args.threads > 1) {
         std::printf("  params stored   %s (of the two, the faster in the last timed trial)\n",
                     trainer.params_streamed() ? "streamed past the cache" : "through the cache");
-        std::printf("  fused updates  %9lld of %lld steps   (the weights moved by Adam in their gradient products' "
+        std::printf("  fused updates  %9lld of %lld steps   (the weights moved by the optimizer in their gradient products' "
                     "epilogue; not on the steps that keep the last good state, nor with --clip-grad)\n",
                     static_cast<long long>(trainer.fused_updates()), static_cast<long long>(trainer.steps_done()));
         std::printf("  round trip     %9.0f ns   (a cache line from thread 0 to thread 1 and back, after the timed "

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "lower/estimator.hpp"
+
 namespace vmc::driver {
 
 // What every command that compiles a model takes.
@@ -14,7 +16,7 @@ struct ModelArgs {
   std::string model_path;
   std::vector<std::string> set;  // NAME=VALUE dim overrides
   std::optional<std::string> guide;
-  std::string estimator = "A";
+  std::string estimator{lower::default_estimator().name};
   int samples = 1;
   std::string precision = "f32";
   bool no_cache = false;  // compile from scratch, bypassing the object cache

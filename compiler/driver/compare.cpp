@@ -154,7 +154,7 @@ std::vector<GradPoint> group_noise(const std::vector<runtime::GradientNoise>& no
   return out;
 }
 
-// "A", or "A, samples 5, batch 20" for a config's run without a label.
+// The estimator's name, or "NAME, samples 5, batch 20", for a config's run without a label.
 std::string default_label(const RunSpec& r) {
   std::string l = r.estimator;
   if (r.samples != 1) l += std::string(" ") + lower::find_estimator(r.estimator)->samples + "=" + std::to_string(r.samples);

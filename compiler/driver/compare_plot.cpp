@@ -122,7 +122,7 @@ bool draw_compare(const std::string& dir) {
       if (!guide.x.empty()) variances.push_back(guide);
       if (!gen.x.empty()) variances.push_back(gen);
     }
-    // A first steps' plunge (Adagrad's first steps are large) would flatten every curve that
+    // A first steps' plunge (an optimizer's first steps may be large) would flatten every curve that
     // matters: when the whole range is over three times that of the last two decades of
     // datapoints, the axis shows the latter (and half as much again below) and clips the rest.
     double lo_all = INFINITY, hi_all = -INFINITY, lo_late = INFINITY, x_max = 0;

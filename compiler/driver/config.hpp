@@ -1,4 +1,4 @@
-// `--config FILE.toml`: a file of the same keys as a command's options (`estimator = "B"`,
+// `--config FILE.toml`: a file of the same keys as a command's options (`estimator = "NAME"`,
 // `batch = 100`, `data = ["x=train.gz"]`, `tol_rel_obj = 0.01` or "tol-rel-obj"), read with
 // toml++. A key the command line also gives keeps the command line's value.
 #pragma once

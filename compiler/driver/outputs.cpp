@@ -90,11 +90,11 @@ Posterior posterior(runtime::Trainer& trainer, const sema::Model& m, std::int64_
 }
 
 // PSIS k̂ of the fitted guide: importance log-weights log p(x, z) − log q(z) at guide draws,
-// from the same model lowered with estimator A and one sample over the whole data.
+// from the same model lowered with the plain sampled estimator and one sample over the whole data.
 std::optional<double> psis(const FitArgs& args, const Bound& b, const runtime::Trainer& trainer,
                            std::int64_t draws) {
   ModelArgs a = args.model;
-  a.estimator = "A";
+  a.estimator = lower::default_estimator().name;
   a.samples = 1;
   a.kernels = {"elbo"};
   for (const auto& [name, arr] : b.train) a.data_shapes[name] = arr.shape;

@@ -270,7 +270,7 @@ class Engine final : public Trainer::Impl {
   std::int64_t restore_last_good() override;
 
   // A step's update: the gradient's factor (1 / datapoints, clipped), the update's number
-  // (Adam's bias correction), the params stored past the cache or not.
+  // (1 for the first: a bias correction's), the params stored past the cache or not.
   struct Update {
     double scale;
     std::int64_t number;
@@ -289,10 +289,11 @@ class Engine final : public Trainer::Impl {
   bool plan_products(int parts, int copies, std::vector<int>& outs) const;
   // Thread t's block of every planned product, summed over the parts' rows into slot 0 (the
   // row-free call's part taken out `copies` times); with `check`, each block checked at once.
-  // With `fused` (float32, Adam, a step the guard lets through), a block's params are moved in
-  // the product's epilogue instead (gemm_sum_adam) and the block marked `updated`.
+  // With `fused` (float32, an optimizer with an epilogue, a step the guard lets through), a
+  // block's params are moved in the product's epilogue instead (fused_products, optimizers.hpp)
+  // and the block marked `updated`.
   void run_products(int t, int parts, int copies, const std::vector<int>& outs, bool check, const Update* fused);
-  // Adam in the products' epilogue (TrainerOptions::fused_update) moves params before the step
+  // An update in the products' epilogue (TrainerOptions::fused_update) moves params before the step
   // has been checked, so it is taken only when nothing can refuse the step: the bound finite,
   // every gradient provably well inside float range. Thread t bounds what its kernel made
   // (before the kernels' barrier): for each product it left, k·max|op(A)|·max|op(B)| over its

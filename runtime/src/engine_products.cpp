@@ -88,10 +88,11 @@ void Engine<T>::run_products(int t, int parts, int copies, const std::vector<int
       if (fused) {
         const int i = grad_of_[outs[d] - 1];
         const std::size_t at = blocks.back().first;
-        const AdamTarget adam{params_[i].data + at, moments_[i][0].data + at, moments_[i][1].data + at,
-                              Adam::constants(fused->scale, options.lr, fused->number), fused->stream};
-        if (gemm_sum_adam(&products, g0.transpose_a != 0, g0.transpose_b != 0, m, n, terms.data(), parts,
-                          static_cast<float>(g0.alpha), c, g0.ldc, adam)) {
+        float* state[kMaxSlots] = {};
+        for (std::size_t k = 0; k < moments_[i].size(); ++k) state[k] = moments_[i][k].data + at;
+        const FusedBlock target{params_[i].data + at, state, fused->scale, options.lr, fused->number, fused->stream};
+        if (fused_products(*options.optimizer, &products, g0.transpose_a != 0, g0.transpose_b != 0, m, n,
+                           terms.data(), parts, static_cast<float>(g0.alpha), c, g0.ldc, target)) {
           blocks.back().updated = true;
           continue;
         }

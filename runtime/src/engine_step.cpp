@@ -2,6 +2,7 @@
 // the kernels and the deferred products, the bound summed, the gradients checked and the update
 // of engine_update.cpp, the result.
 #include "engine.hpp"
+#include "optimizers.hpp"
 
 #include <limits>
 #include <optional>
@@ -125,8 +126,8 @@ typename Engine<T>::StepPlan Engine<T>::plan_step() {
   // The update in the weight gradients' epilogue (bound_part): not on a step that keeps the last
   // good state (copied before the update), with clipping (which needs the whole gradient's norm
   // first), with ranks (summed after the products) or a row-free part (taken out after).
-  p.fusable = std::is_same_v<T, float> && options.fused_update && gemm_fuses_adam() && !shards_.distributed &&
-              options.optimizer->fuses_into_products && options.clip_grad <= 0 && p.copies == 0 && !p.keep_step;
+  p.fusable = std::is_same_v<T, float> && options.fused_update && fuses_into_products(*options.optimizer) &&
+              !shards_.distributed && options.clip_grad <= 0 && p.copies == 0 && !p.keep_step;
   p.per_datapoint = 1.0 / static_cast<double>(datapoints);
   // A split batch's weight gradients are not summed from per-thread copies: the kernels leave
   // those products (vmc_gemm_rows_*) and each thread then computes a block of every one over

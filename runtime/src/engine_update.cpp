@@ -73,12 +73,12 @@ void Engine<T>::update_slice(const vmc_kernel_info& k, int th, const Update* u, 
 }
 
 // Elements [b, e) of the param whose gradient (summed into slot 0) is output o moved up it,
-// times u.scale; u.number is the update's (Adam's bias correction). Elementwise: a param
+// times u.scale; u.number is the update's (1 for the first). Elementwise: a param
 // updated in any pieces ends up the same.
 template <typename T>
 void Engine<T>::update_range(int o, std::size_t b, std::size_t e, const Update& u) {
   const int i = grad_of_[o - 1];
-  T* state[2] = {nullptr, nullptr};
+  T* state[kMaxSlots] = {};
   for (std::size_t k = 0; k < moments_[i].size(); ++k) state[k] = moments_[i][k].data;
   const Slice<T> slice{params_[i].data, slots_[0].outs[o].data, state, b, e, u.scale, options.lr, u.number, u.stream};
   visit_optimizer(*options.optimizer, [&](auto optimizer) { optimizer.update(slice); });

@@ -65,6 +65,15 @@ std::string optimizers_reference() {
 
 namespace detail {
 
+// Each class's entry says what the class is.
+template <class... X>
+constexpr bool entries_match(std::tuple<X...>*) {
+  return ((X::kEntry.slots <= kMaxSlots && X::kEntry.fuses_into_products == has_epilogue<X>) && ...);
+}
+static_assert(entries_match(static_cast<AllOptimizers*>(nullptr)),
+              "an optimizer's entry has more state slots than kMaxSlots, or its fuses_into_products does not "
+              "say whether its class has fused_products");
+
 AdamConstants Adam::constants(double scale, double lr, std::int64_t number) {
   const double t = static_cast<double>(number);
   const float bc1 = static_cast<float>(1 - std::pow(kBeta1, t)), bc2 = static_cast<float>(1 - std::pow(kBeta2, t));

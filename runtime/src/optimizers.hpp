@@ -1,7 +1,8 @@
-// The optimizers, one class each: its registry entry (include/vmc/optimizers.hpp) and its update
-// of a param's elements [b, e) by the gradient of the bound (ascent: the bound is maximised).
-// Internal to the runtime; the engine calls update_range (engine_update.cpp), which dispatches on
-// the trainer's optimizer with visit_optimizer.
+// The optimizers, one class each: its registry entry (include/vmc/optimizers.hpp), its update of
+// a param's elements [b, e) by the gradient of the bound (ascent: the bound is maximised), and
+// optionally its float32 update as the epilogue of the weight gradients' products
+// (fused_products). Internal to the runtime; the engine reaches them only through this file's
+// dispatch (visit_optimizer, update in engine_update.cpp, fuses_into_products and fused_products).
 #pragma once
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <type_traits>
 
 #include "adam_avx512.hpp"
+#include "gemm_sum.hpp"
 #include "vmc/optimizers.hpp"
 
 namespace vmc::runtime::detail {
@@ -19,12 +21,24 @@ namespace vmc::runtime::detail {
 // minibatch), its state arrays, the factor on the gradient (1 / datapoints, maybe clipped), the
 // step size, the update's number (1 for the first: Adam's bias correction), and whether the
 // params may be stored past the cache (float32 with AVX-512).
+inline constexpr int kMaxSlots = 2;  // state arrays per param, at most
+
 template <typename T>
 struct Slice {
   T* p;
   const T* g;
   T* const* state;  // Optimizer::slots arrays
   std::size_t b, e;
+  double scale, lr;
+  std::int64_t number;
+  bool stream;
+};
+
+// The params a fused update moves, laid out as a product's C and at its (0, 0), with their state
+// arrays; and Slice's factors (the gradient is C itself, never written).
+struct FusedBlock {
+  float* p;
+  float* const* state;
   double scale, lr;
   std::int64_t number;
   bool stream;
@@ -96,6 +110,16 @@ struct Adam {
   static AdamConstants constants(double scale, double lr, std::int64_t number);
   template <typename T>
   static void update(const Slice<T>& s);
+  // The epilogue: gemm_sum with beta = 0 whose every finished tile of C moves the params and
+  // moments at its positions from registers (gemm_sum_adam); false, with nothing computed, when
+  // this build's products cannot take it.
+  static bool fuses() { return gemm_fuses_adam(); }
+  static bool fused_products(const vmc_context* context, bool ta, bool tb, std::int64_t m, std::int64_t n,
+                             const GemmTerm<float>* terms, int n_terms, float alpha, float* c, std::int64_t ldc,
+                             const FusedBlock& at) {
+    const AdamTarget target{at.p, at.state[0], at.state[1], constants(at.scale, at.lr, at.number), at.stream};
+    return gemm_sum_adam(context, ta, tb, m, n, terms, n_terms, alpha, c, ldc, target);
+  }
 };
 
 // In the order of optimizers() (a checkpoint records the position).
@@ -109,6 +133,30 @@ void visit_optimizer(const Optimizer& o, F&& f) {
     if (&o == &optimizers()[I]) return f(X{});
     return visit_optimizer<F, I + 1>(o, std::forward<F>(f));
   }
+}
+
+template <class X>
+constexpr bool has_epilogue = requires { &X::fused_products; };
+
+// Whether o's float32 update can run in the weight gradients' products in this build.
+inline bool fuses_into_products(const Optimizer& o) {
+  bool yes = false;
+  visit_optimizer(o, [&](auto x) {
+    if constexpr (has_epilogue<decltype(x)>) yes = decltype(x)::fuses();
+  });
+  return yes;
+}
+
+// The product C = alpha·Σ op(A_s)·op(B_s) with o's update of `at` as its epilogue (C not
+// written); false, with nothing computed, when o has none or the products cannot take it.
+inline bool fused_products(const Optimizer& o, const vmc_context* context, bool ta, bool tb, std::int64_t m,
+                           std::int64_t n, const GemmTerm<float>* terms, int n_terms, float alpha, float* c,
+                           std::int64_t ldc, const FusedBlock& at) {
+  bool done = false;
+  visit_optimizer(o, [&](auto x) {
+    if constexpr (has_epilogue<decltype(x)>) done = decltype(x)::fused_products(context, ta, tb, m, n, terms, n_terms, alpha, c, ldc, at);
+  });
+  return done;
 }
 
 }  // namespace vmc::runtime::detail

@@ -10,15 +10,14 @@ using namespace lower_test;
 
 namespace {
 
-const Estimator::Ref kEstimators[] = {Estimator::A, Estimator::B, Estimator::Stl, Estimator::Iwae};
-
-// Every estimator (iwae only when the model allows it) × samples {1, 3}, at two random points.
+// Every registered estimator (importance-weighted ones only when the model allows them) × samples {1, 3}, at two random points.
 void check_all(const std::string& text, const std::string& label, const sema::Options& so,
                bool iwae = true, double radius = 1) {
   int checked = 0;
   double worst = 0;
-  for (Estimator::Ref e : kEstimators) {
-    if (e == Estimator::Iwae && !iwae) continue;
+  for (const lower::Estimator& registered : lower::estimators()) {  // every one, as it is added
+    Estimator::Ref e = &registered;
+    if (e->importance_weighted && !iwae) continue;
     for (int samples : {1, 3}) {
       for (std::uint64_t seed : {1u, 2u}) {
         GradCheckSummary s = compile_and_check(text, label, so, e, samples, seed, radius);

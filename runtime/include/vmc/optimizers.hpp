@@ -13,7 +13,7 @@ struct Optimizer {
   std::string_view name;     // --optimizer NAME
   std::string_view summary;  // its update, for `vmc help optimizers`
   double default_lr;         // its step size when --lr is not given (minibatch fits)
-  int slots;                 // state arrays per param (Adam's two moments)
+  int slots;                 // state arrays per param (moments, accumulated squares)
   // Its float32 update can run in the epilogue of the weight gradients' products (the gradient
   // never stored): TrainerOptions::fused_update.
   bool fuses_into_products;
@@ -26,7 +26,7 @@ const Optimizer* find_optimizer(std::string_view name);
 const Optimizer& optimizer_named(std::string_view name);
 const Optimizer& default_optimizer();
 std::vector<std::string> optimizer_names();
-// "sgd, momentum, ..." with `last` between the last two.
+// The names, "a, b, ... or z" with `last` between the last two.
 std::string optimizer_list(const std::string& last = " or ");
 // The table `vmc help optimizers` prints.
 std::string optimizers_reference();
