@@ -298,12 +298,7 @@ void Cli::add_bench() {
 }
 
 // The tables `vmc help TOPIC` prints, "a, b, ... or z".
-std::string help_tables() {
-  std::vector<std::string> topics = vmc::driver::help_topics();
-  std::string out;
-  for (std::size_t i = 0; i < topics.size(); ++i) out += (i == 0 ? "" : i + 1 == topics.size() ? " or " : ", ") + topics[i];
-  return out;
-}
+std::string help_tables() { return vmc::join(vmc::driver::help_topics(), " or "); }
 
 void Cli::add_help() {
   help_cmd = app.add_subcommand(

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "support/suggest.hpp"
+
 namespace vmc::lower {
 
 const std::vector<Estimator>& estimators() {
@@ -39,15 +41,7 @@ std::vector<std::string> estimator_names() {
   return out;
 }
 
-std::string estimator_list(const std::string& last) {
-  std::vector<std::string> names = estimator_names();
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i) out += i + 1 == names.size() ? last : ", ";
-    out += names[i];
-  }
-  return out;
-}
+std::string estimator_list(const std::string& last) { return join(estimator_names(), last); }
 
 std::string estimators_reference() {
   std::string out =

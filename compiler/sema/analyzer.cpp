@@ -74,13 +74,6 @@ std::string ordinal(std::size_t k) {
   return std::to_string(k + 1) + "th";
 }
 
-std::string join(const std::vector<std::string>& items, const std::string& last) {
-  std::string out;
-  for (std::size_t k = 0; k < items.size(); ++k)
-    out += (k == 0 ? "" : k + 1 == items.size() ? last : ", ") + items[k];
-  return out;
-}
-
 std::string count(std::size_t n, const std::string& singular, const std::string& plural) {
   return std::to_string(n) + " " + (n == 1 ? singular : plural);
 }

@@ -17,6 +17,7 @@
 #include "sema/model.hpp"
 #include "sema/sema.hpp"
 #include "support/diagnostics.hpp"
+#include "support/suggest.hpp"  // join, did_you_mean
 
 namespace vmc::sema {
 
@@ -139,8 +140,6 @@ std::string quote(std::string_view text);
 std::string source_text(Span span);
 // "first", "second", ... for messages about the k-th (0-based) extent or argument.
 std::string ordinal(std::size_t k);
-// "a", "a and b", "a, b and c" (or with another last separator: "a, b or c")
-std::string join(const std::vector<std::string>& items, const std::string& last = " and ");
 // "1 argument", "3 arguments"
 std::string count(std::size_t n, const std::string& singular, const std::string& plural);
 

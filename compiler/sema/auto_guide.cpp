@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "support/suggest.hpp"
+
 namespace vmc::sema {
 
 const std::vector<AutoGuide>& auto_guides() {
@@ -33,15 +35,7 @@ std::vector<std::string> auto_guide_names() {
   return out;
 }
 
-std::string auto_guide_list(const std::string& last) {
-  std::vector<std::string> names = auto_guide_names();
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i) out += i + 1 == names.size() ? last : ", ";
-    out += names[i];
-  }
-  return out;
-}
+std::string auto_guide_list(const std::string& last) { return join(auto_guide_names(), last); }
 
 std::string auto_guides_reference() {
   std::string out =

@@ -52,4 +52,10 @@ std::string did_you_mean(std::string_view name, const std::vector<std::string>& 
   return m.empty() ? std::string() : "; did you mean '" + m + "'?";
 }
 
+std::string join(const std::vector<std::string>& items, const std::string& last) {
+  std::string out;
+  for (std::size_t k = 0; k < items.size(); ++k) out += (k == 0 ? "" : k + 1 == items.size() ? last : ", ") + items[k];
+  return out;
+}
+
 }  // namespace vmc
