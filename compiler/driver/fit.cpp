@@ -1,0 +1,423 @@
+// `vmc fit`: a compiled model bound to data (binding.hpp) trained by the runtime
+// (runtime/include/vmc/trainer.hpp, fit.hpp), phase by phase, on one process or on every MPI rank.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <unistd.h>
+
+#include "driver/binding.hpp"
+#include "driver/outputs.hpp"
+#include "driver/ranks.hpp"
+#include "driver/run.hpp"
+#include "lower/synthetic.hpp"
+#include "vmc/fit.hpp"
+#include "vmc/trainer.hpp"
+
+namespace vmc::driver {
+namespace {
+
+namespace fs = std::filesystem;
+using runtime::RuntimeError;
+
+std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{SIGINT};  // which one: the exit status is 128 + it, as a shell's
+extern "C" void on_interrupt(int sig) {
+  // The first asks for a clean stop; a second (Ctrl-C again while setting up or writing) ends
+  // the process as the signal would have.
+  if (g_interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_signal.store(sig);
+}
+
+// SIGINT and SIGTERM (a scheduler's stop) ask for a clean stop from the moment a fit starts:
+// one that arrives while the data load or the model compiles stops the fit before its first
+// step, with the results so far written (with ranks, every rank stops at the same step, even
+// when the signal reached one that was still setting up). The previous handlers are back
+// when the fit returns.
+struct InterruptHandlers {
+  InterruptHandlers() {
+    g_interrupted.store(false);
+    int_ = std::signal(SIGINT, on_interrupt);
+    term_ = std::signal(SIGTERM, on_interrupt);
+  }
+  ~InterruptHandlers() {
+    std::signal(SIGINT, int_);
+    std::signal(SIGTERM, term_);
+  }
+  InterruptHandlers(const InterruptHandlers&) = delete;
+  InterruptHandlers& operator=(const InterruptHandlers&) = delete;
+
+ private:
+  void (*int_)(int) = SIG_DFL;
+  void (*term_)(int) = SIG_DFL;
+};
+
+// One `vmc fit`, phase by phase. With mpirun -np R (ranks > 1) every rank loads, compiles and
+// steps; rank 0 alone prints and writes (ARCHITECTURE.md's "Ranks"). A phase that fails reports
+// why and returns false; until training starts, the ranks agree on each phase's outcome (a
+// failure on one stops them all, its message printed once).
+class Fit {
+ public:
+  explicit Fit(const FitArgs& args)
+      : args_(args),
+        ranks_(world()),
+        rank_(ranks_ ? ranks_->rank() : 0),
+        n_ranks_(ranks_ ? ranks_->size() : 1),
+        leader_(rank_ == 0),
+        quiet_(args.quiet || !leader_),
+        dir_(args.out),
+        checkpoint_(dir_ + "/checkpoint.bin"),
+        agreement_(ranks_) {}
+
+  int run() {
+    if (!agree(set_up()) || !same_data_on_every_rank() || !agree(prepare_dir())) return 1;
+    if (args_.resume && !resume()) return 1;
+    agreement_.release();
+    announce();
+    if (!train()) return 1;
+    if (!leader_) return r_.stop_reason == "nonfinite" ? 1 : stop_status();  // rank 0 writes
+    if (!write_results()) return 1;
+    if (r_.stop_reason == "nonfinite") {
+      report_nonfinite();
+      return 1;
+    }
+    return stop_status();
+  }
+
+ private:
+  bool agree(bool ok) { return agreement_.agree(ok); }
+  int stop_status() const { return r_.stop_reason == "interrupted" ? 128 + g_signal.load() : 0; }
+
+  bool set_up();
+  bool make_trainer();
+  bool same_data_on_every_rank();
+  bool prepare_dir();
+  bool resume();
+  void announce();
+  bool train();
+  bool write_results();
+  Json summary(const std::optional<double>& test_elbo) const;
+  std::vector<std::string> write_outputs(Json& summary, std::vector<std::string>& warnings);
+  void report_nonfinite() const;
+
+  const FitArgs& args_;
+  runtime::Collective* const ranks_;
+  const int rank_, n_ranks_;
+  const bool leader_, quiet_;
+  const std::string dir_, checkpoint_;
+  InterruptHandlers interrupts_;  // from the start: a signal while setting up stops the fit
+  RankAgreement agreement_;
+
+  runtime::TrainerOptions topt_;
+  Bound b_;
+  std::optional<std::string> image_;  // the image data the pictures show, if any
+  Preview image_rows_;
+  bool globals_ = false;  // any global latent: draws.csv, the posterior's moments, PSIS
+  std::unique_ptr<runtime::Trainer> trainer_;
+  runtime::FitHistory history_;
+  double compile_ms_ = 0;
+  std::uint64_t data_hash_ = 0;
+  runtime::LoopOptions lo_;
+  runtime::LoopResult r_;
+};
+
+// The options, the model compiled and bound to its data, and the trainer.
+bool Fit::set_up() {
+  if (!parse_batch(args_.batch, topt_)) return false;
+  try {
+    topt_.optimizer = &runtime::optimizer_named(args_.optimizer);
+  } catch (const std::invalid_argument& e) {
+    error("--optimizer", e.what());
+    return false;
+  }
+  if (args_.lr && !(*args_.lr > 0 && std::isfinite(*args_.lr))) {
+    error("--lr", "the learning rate must be a positive number");
+    return false;
+  }
+  topt_.seed = args_.seed;
+  topt_.threads = args_.threads;
+  topt_.clip_grad = args_.clip_grad;
+  topt_.collective = ranks_;
+
+  ModelArgs margs = args_.model;
+  margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct"};
+  if (!args_.data.test_data.empty()) margs.kernels.push_back("elbo");
+  // Each rank reads its copy of the data ({rank} paths) and keeps only its shard of the rows.
+  DataArgs data = args_.data;
+  name_rank_copies(data, rank_);
+  if (!leader_) data.test_data.clear();  // rank 0 alone evaluates held-out data
+  if (!bind_model(b_, margs, data, true)) return false;
+  compile_ms_ = b_.fe.times.total();
+  topt_.lr = learning_rate(b_, *topt_.optimizer, args_.lr);
+  return make_trainer();
+}
+
+bool Fit::make_trainer() {
+  // What the pictures need of the training data, taken now: the trainer then holds the only
+  // copy of it (in the model's precision), unless PSIS needs the arrays again (global latents).
+  const sema::Model& model = *b_.fe.model;
+  image_ = image_data(b_);
+  if (image_ && leader_) image_rows_ = preview(b_.train.at(*image_), 64);
+  globals_ = std::any_of(model.latents.begin(), model.latents.end(), [](const sema::Variable& v) { return !v.local; });
+  if (ranks_) data_hash_ = hash_data(b_.train);
+  try {
+    auto init = lower::initial_params(*b_.fe.lowered, args_.seed);
+    if (globals_ && leader_) trainer_ = std::make_unique<runtime::Trainer>(b_.fe.compiled->info(), b_.train, init, topt_);
+    else trainer_ = std::make_unique<runtime::Trainer>(b_.fe.compiled->info(), std::move(b_.train), init, topt_);
+  } catch (const RuntimeError& e) {
+    error(args_.model.model_path, e.what());
+    return false;
+  }
+  if (b_.have_test && leader_) {
+    try {
+      trainer_->check_data(b_.test);
+    } catch (const RuntimeError& e) {
+      std::string files;
+      for (const auto& [name, path] : b_.test_files) files += (files.empty() ? "" : ", ") + path;
+      error(files, e.what());
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Fit::same_data_on_every_rank() {
+  if (!ranks_ || same_on_every_rank(*ranks_, data_hash_)) return true;
+  if (leader_) {
+    error(args_.model.model_path, "the ranks read different training data: with {rank} in a --data path, "
+                                  "every rank's file must be a copy of the same data (each rank keeps its "
+                                  "own shard of the rows)");
+  }
+  return false;
+}
+
+// The output directory must take files before any time is spent training (and is made only
+// once the model and data are known to be good).
+bool Fit::prepare_dir() {
+  if (!leader_) return true;
+  if (!prepare_output_dir(dir_)) return false;
+  // A process killed while writing leaves its temporary file (CHECKPOINT.tmp.PID) beside
+  // the intact previous checkpoint: clear those of earlier runs.
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(dir_, ignored)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("checkpoint.bin.tmp.", 0) == 0) fs::remove(entry.path(), ignored);
+  }
+  return true;
+}
+
+// --resume: rank 0 reads the checkpoint and every rank restores the same bytes (the ranks
+// need not share a file system).
+bool Fit::resume() {
+  bool ok = true;
+  std::string bytes;
+  if (leader_) {
+    if (!fs::exists(checkpoint_)) {
+      error(checkpoint_, "no checkpoint to resume from (run without --resume first)");
+      ok = false;
+    } else {
+      try {
+        bytes = runtime::read_checkpoint_bytes(checkpoint_);
+      } catch (const RuntimeError& e) {
+        error(args_.model.model_path, e.what());
+        ok = false;
+      }
+    }
+  }
+  if (!agree(ok)) return false;
+  if (ranks_) ranks_->broadcast(bytes, 0);
+  try {
+    runtime::restore_checkpoint(bytes, checkpoint_, *trainer_, history_);
+  } catch (const RuntimeError& e) {
+    error(args_.model.model_path, e.what());
+    ok = false;
+  }
+  return agree(ok);
+}
+
+// The budget, and what the fit is about to do.
+void Fit::announce() {
+  std::int64_t steps = args_.steps;
+  if (steps <= 0) {
+    steps = args_.epochs > 0
+                ? static_cast<std::int64_t>(std::ceil(args_.epochs * static_cast<double>(trainer_->steps_per_epoch())))
+                : 2000;
+  }
+  lo_.steps = steps;
+  if (quiet_) return;
+  std::printf("fit %s: %s, estimator %s (L = %d), %s, lr %g, seed %llu, %d thread%s\n",
+              b_.fe.model->name.c_str(), b_.embedded ? "embedded digits (1797 x 64)" : "data bound",
+              args_.model.estimator.c_str(), args_.model.samples, std::string(topt_.optimizer->name).c_str(),
+              topt_.lr, static_cast<unsigned long long>(args_.seed), args_.threads, args_.threads == 1 ? "" : "s");
+  if (ranks_) std::printf("  %d MPI ranks, each with its shard of the data and its slice of every minibatch\n", n_ranks_);
+  std::string batching = trainer_->primary_dim().empty()
+                             ? std::string("every step sees all the data")
+                             : "minibatch " + std::to_string(trainer_->batch_size()) + " (" +
+                                   std::to_string(trainer_->steps_per_epoch()) + " steps per epoch)";
+  std::printf("  %lld datapoints, %s, %lld steps; compiled in %.0f ms%s\n",
+              static_cast<long long>(trainer_->datapoints()), batching.c_str(), static_cast<long long>(steps),
+              compile_ms_, b_.fe.compiled->timing().from_cache ? " (object cache)" : "");
+  if (args_.resume) std::printf("  resuming at step %lld\n", static_cast<long long>(trainer_->steps_done()));
+  std::fflush(stdout);
+}
+
+// The optimisation loop (runtime/include/vmc/fit.hpp).
+bool Fit::train() {
+  lo_.tol_rel_obj = args_.tol_rel_obj;
+  lo_.eval_every = args_.eval_every;
+  lo_.test = b_.have_test && leader_ ? &b_.test : nullptr;
+  lo_.quiet = quiet_;
+  lo_.terminal = ::isatty(STDOUT_FILENO) && !quiet_;
+  if (leader_) lo_.checkpoint_path = checkpoint_;
+  lo_.checkpoint_every = args_.checkpoint_every;
+  lo_.interrupt = &g_interrupted;
+  try {
+    // The other ranks' loops say nothing (rank 0 prints every warning once).
+    std::ostream silent(nullptr);
+    r_ = runtime::run_fit(*trainer_, history_, lo_, leader_ ? std::cout : silent);
+  } catch (const std::exception& e) {
+    // "OUT/checkpoint.bin: cannot write: No space left on device" names its file; anything else
+    // is about the model's run.
+    std::string what = e.what();
+    auto colon = what.find(": ");
+    if (what.rfind(dir_ + "/", 0) == 0 && colon != std::string::npos) error(what.substr(0, colon), what.substr(colon + 2));
+    else error(args_.model.model_path, what);
+    // A rank that cannot go on while the others wait in the step's sums stops them all.
+    if (ranks_) ranks_->abort(1);
+    return false;
+  }
+  if (r_.stop_reason == "steps" && args_.steps <= 0 && args_.epochs > 0) r_.stop_reason = "epochs";
+  return true;
+}
+
+// Rank 0: the held-out bound, trace.csv, draws and pictures, summary.json (written last), and
+// the closing line.
+bool Fit::write_results() {
+  try {
+    if (r_.stop_reason == "interrupted") std::cout << "interrupted: writing the results so far\n";
+    std::optional<double> test_elbo;
+    if (b_.have_test) test_elbo = trainer_->evaluate(b_.test, "elbo", kStreamTest);
+    runtime::write_trace_csv(dir_ + "/trace.csv", history_);
+    Json s = summary(test_elbo);
+    std::vector<std::string> warnings;
+    std::vector<std::string> files = write_outputs(s, warnings);
+    if (r_.stop_reason == "nonfinite") warnings.push_back("stopped after repeated non-finite steps: " + r_.problem);
+    s["warnings"] = warnings;
+    s["files"] = files;
+    runtime::write_file_atomic(dir_ + "/summary.json", s.dump(2) + "\n");
+
+    for (const std::string& w : warnings) std::cerr << "warning: " << w << '\n';
+    if (!args_.quiet) {
+      std::printf("done: %lld steps (%s), smoothed elbo per datapoint %.6g",
+                  static_cast<long long>(trainer_->steps_done()), r_.stop_reason.c_str(), r_.final_smoothed);
+      if (test_elbo) std::printf(", test %.6g", *test_elbo);
+      std::printf(", %.2f s, %.0f datapoints/s\n  results in %s/:", r_.fit_s, s["datapoints_per_s"].get<double>(),
+                  dir_.c_str());
+      for (const std::string& f : files) std::printf(" %s", f.c_str());
+      std::printf("\n");
+    }
+  } catch (const RuntimeError& e) {
+    error(args_.model.model_path, e.what());
+    return false;
+  } catch (const std::exception& e) {
+    error(dir_, e.what());
+    return false;
+  }
+  return true;
+}
+
+// summary.json's keys (INTERFACE.md), but for the warnings and files.
+Json Fit::summary(const std::optional<double>& test_elbo) const {
+  const runtime::Trainer& t = *trainer_;
+  Json s;
+  s["model"] = b_.fe.model->name;
+  s["model_file"] = args_.model.model_path;
+  s["estimator"] = args_.model.estimator;
+  s["samples"] = args_.model.samples;
+  // Without a subsampled plate every step is one pass over all the data.
+  s["batch"] = t.primary_dim().empty() ? t.datapoints() : t.batch_size();
+  s["steps"] = t.steps_done();
+  s["epochs"] = static_cast<double>(t.steps_done()) / static_cast<double>(t.steps_per_epoch());
+  s["datapoints"] = t.datapoints();
+  s["datapoints_seen"] = t.datapoints_seen();
+  s["seed"] = t.options().seed;
+  s["threads"] = args_.threads;
+  s["ranks"] = n_ranks_;
+  s["precision"] = args_.model.precision;
+  s["optimizer"] = topt_.optimizer->name;
+  s["lr"] = topt_.lr;
+  s["compile_ms"] = compile_ms_;
+  s["fit_s"] = history_.wall_s;
+  s["steps_per_s"] = r_.fit_s > 0 ? static_cast<double>(r_.steps_this_session) / r_.fit_s : 0.0;
+  s["datapoints_per_s"] = r_.fit_s > 0 ? static_cast<double>(r_.datapoints_this_session) / r_.fit_s : 0.0;
+  s["final_elbo_per_datapoint"] = number(r_.final_smoothed);
+  if (test_elbo) s["test_elbo_per_datapoint"] = number(*test_elbo);
+  s["stop_reason"] = r_.stop_reason;
+  s["nonfinite_steps"] = r_.nonfinite_steps;
+  if (!r_.problem.empty()) s["last_nonfinite_problem"] = r_.problem;
+  if (r_.restored_step >= 0) s["restored_step"] = r_.restored_step;
+  if (!history_.tests.empty()) {
+    Json tests = Json::array();
+    for (const runtime::TestPoint& p : history_.tests) {
+      tests.push_back({{"step", p.step}, {"elbo_per_datapoint", number(p.elbo)}});
+    }
+    s["test_trace"] = tests;
+  }
+  Json params = Json::object();
+  for (const std::string& n : t.param_names()) params[n] = shape_json(t.param_shape(n));
+  s["params"] = params;
+  return s;
+}
+
+// The files beside trace.csv: draws.csv and the posterior's moments (global latents), the
+// pictures of image data, elbo.svg. Returns every file the fit writes, summary.json first.
+std::vector<std::string> Fit::write_outputs(Json& summary, std::vector<std::string>& warnings) {
+  std::vector<std::string> files = {"summary.json", "trace.csv", "checkpoint.bin"};
+  const sema::Model& model = *b_.fe.model;
+  if (globals_) {
+    Posterior p = posterior(*trainer_, model, 1000);
+    summary["posterior"] = p.moments;
+    runtime::write_file_atomic(dir_ + "/draws.csv", p.csv);
+    files.push_back("draws.csv");
+    std::optional<double> k = psis(args_, b_, *trainer_, 1000);
+    if (k) {
+      summary["psis_khat"] = number(*k);
+      if (!(*k <= 0.7)) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "PSIS k-hat of the guide is %.2f (> 0.7): the guide is a poor fit to the "
+                      "posterior, so its moments may be unreliable", *k);
+        warnings.emplace_back(buf);
+      }
+    }
+  }
+  if (image_) {
+    for (const std::string& f : pictures(*trainer_, b_, dir_, *image_, image_rows_)) files.push_back(f);
+  }
+  elbo_svg(dir_ + "/elbo.svg", model.name, history_);
+  files.push_back("elbo.svg");
+  return files;
+}
+
+void Fit::report_nonfinite() const {
+  std::string restored = r_.restored_step >= 0
+                             ? "; the params written are those of step " + std::to_string(r_.restored_step) +
+                                   ", the last kept with a finite bound"
+                             : "";
+  error(args_.model.model_path, "the fit stopped: " + r_.problem + " on " + std::to_string(lo_.max_nonfinite) +
+                                    " steps in a row from step " + std::to_string(r_.first_nonfinite_step) +
+                                    restored + " (try a smaller --lr or --clip-grad)");
+}
+
+}  // namespace
+
+int run_fit(const FitArgs& args) { return Fit(args).run(); }
+
+}  // namespace vmc::driver
