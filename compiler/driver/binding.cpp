@@ -292,22 +292,29 @@ double learning_rate(const Bound& b, const runtime::Optimizer& optimizer, std::o
   return given.value_or(optimizer.default_lr * (subsampled ? 1 : 10));
 }
 
-bool prepare_output_dir(const std::string& dir) {
+std::unique_ptr<files::OutputLock> prepare_output_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec || !std::filesystem::is_directory(dir)) {
     error(dir, "cannot create the output directory: " + (ec ? ec.message() : "not a directory"));
-    return false;
+    return nullptr;
   }
-  std::string probe = dir + "/.vmc-write-test." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (!f) {
-    error(dir, std::string("cannot write in the output directory: ") + std::strerror(errno));
-    return false;
+  {
+    // A probe through the same path the results take (a private temporary, never committed).
+    files::AtomicFile probe(dir + "/write-test");
+    if (!probe.file()) {
+      error(dir, "cannot write in the output directory: " + probe.problem());
+      return nullptr;
+    }
   }
-  std::fclose(f);
-  std::remove(probe.c_str());
-  return true;
+  auto lock = std::make_unique<files::OutputLock>(dir);
+  if (!lock->held()) {
+    error(dir, lock->problem());
+    return nullptr;
+  }
+  // Ours alone now: what a killed run left half-written goes (the files it replaced are whole).
+  files::remove_stale_temporaries(dir);
+  return lock;
 }
 
 bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "driver/run.hpp"
 #include "sema/types.hpp"
 #include "dist/distribution.hpp"
+#include "vmc/files.hpp"
 #include "vmc/trainer.hpp"
 
 namespace vmc::driver {
@@ -49,9 +51,10 @@ struct Bound {
 // Reports every problem and returns false.
 bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train);
 
-// Creates `dir` if needed and checks that files can be written in it (before any time is spent
-// training); reports the problem and returns false.
-bool prepare_output_dir(const std::string& dir);
+// Creates `dir` if needed, locks it for this run (a second run writing into it is refused, named
+// by its pid), checks that files can be written in it (before any time is spent training) and
+// removes the temporary files killed runs left there. Reports the problem and returns null.
+std::unique_ptr<files::OutputLock> prepare_output_dir(const std::string& dir);
 
 // The step size: `given`, else the optimizer's own for minibatch fits (the default's 1e-3, as the
 // AEVB peer), ten times that when the model has no subsampled plate, so every step sees the

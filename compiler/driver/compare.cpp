@@ -265,7 +265,8 @@ int run_compare(const CompareArgs& args) {
 
   // The output directory must take files before any time is spent training (and is not made
   // for a model or data that does not load).
-  if (!prepare_output_dir(args.out)) return 1;
+  std::unique_ptr<files::OutputLock> lock = prepare_output_dir(args.out);
+  if (!lock) return 1;
 
   std::vector<RunResult> results;
   std::int64_t budget = 0, common_batch = 0, datapoints = 0;

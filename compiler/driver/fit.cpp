@@ -121,6 +121,7 @@ class Fit {
   std::optional<std::string> image_;  // the image data the pictures show, if any
   Preview image_rows_;
   bool globals_ = false;  // any global latent: draws.csv, the posterior's moments, PSIS
+  std::unique_ptr<files::OutputLock> lock_;  // rank 0's hold on dir_ while it writes there
   std::unique_ptr<runtime::Trainer> trainer_;
   runtime::FitHistory history_;
   double compile_ms_ = 0;
@@ -203,15 +204,8 @@ bool Fit::same_data_on_every_rank() {
 // once the model and data are known to be good).
 bool Fit::prepare_dir() {
   if (!leader_) return true;
-  if (!prepare_output_dir(dir_)) return false;
-  // A process killed while writing leaves its temporary file (CHECKPOINT.tmp.PID) beside
-  // the intact previous checkpoint: clear those of earlier runs.
-  std::error_code ignored;
-  for (const auto& entry : fs::directory_iterator(dir_, ignored)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind("checkpoint.bin.tmp.", 0) == 0) fs::remove(entry.path(), ignored);
-  }
-  return true;
+  lock_ = prepare_output_dir(dir_);
+  return lock_ != nullptr;
 }
 
 // --resume: rank 0 reads the checkpoint and every rank restores the same bytes (the ranks

@@ -1,5 +1,7 @@
 #include "jit/object_cache.hpp"
 
+#include "vmc/files.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -14,8 +16,11 @@
 namespace vmc::jit {
 namespace {
 
-constexpr char kMagic[8] = {'V', 'M', 'C', 'O', 'B', 'J', '0', '1'};
-constexpr std::size_t kHeader = sizeof kMagic + 2 * sizeof(std::uint64_t);
+// An entry: the magic, its own key (64 hex digits: an entry copied or renamed onto another
+// model's name is refused, not run), the object's size and xxh3 checksum, then the object.
+constexpr char kMagic[8] = {'V', 'M', 'C', 'O', 'B', 'J', '0', '2'};
+constexpr std::size_t kKey = 64;
+constexpr std::size_t kHeader = sizeof kMagic + kKey + 2 * sizeof(std::uint64_t);
 
 std::string hex(llvm::ArrayRef<std::uint8_t> bytes) {
   static const char* digits = "0123456789abcdef";
@@ -54,9 +59,10 @@ std::unique_ptr<llvm::MemoryBuffer> DiskObjectCache::load() const {
   if (!buffer) return nullptr;
   llvm::StringRef data = (*buffer)->getBuffer();
   if (data.size() < kHeader || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) return nullptr;
+  if (data.substr(sizeof kMagic, kKey) != key_) return nullptr;
   std::uint64_t size = 0, checksum = 0;
-  std::memcpy(&size, data.data() + sizeof kMagic, sizeof size);
-  std::memcpy(&checksum, data.data() + sizeof kMagic + sizeof size, sizeof checksum);
+  std::memcpy(&size, data.data() + sizeof kMagic + kKey, sizeof size);
+  std::memcpy(&checksum, data.data() + sizeof kMagic + kKey + sizeof size, sizeof checksum);
   llvm::StringRef payload = data.drop_front(kHeader);
   if (payload.size() != size || llvm::xxh3_64bits(payload) != checksum) return nullptr;
   return llvm::MemoryBuffer::getMemBufferCopy(payload, path.string());
@@ -66,26 +72,19 @@ void DiskObjectCache::notifyObjectCompiled(const llvm::Module*, llvm::MemoryBuff
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return;
-  // A private temporary name, then an atomic rename: readers see a whole entry or none.
-  std::random_device random;
-  std::filesystem::path temp = dir_ / (key_ + ".tmp." + std::to_string(random()));
-  {
-    std::ofstream out(temp, std::ios::binary);
-    llvm::StringRef payload = object.getBuffer();
-    std::uint64_t size = payload.size();
-    std::uint64_t checksum = llvm::xxh3_64bits(payload);
-    out.write(kMagic, sizeof kMagic);
-    out.write(reinterpret_cast<const char*>(&size), sizeof size);
-    out.write(reinterpret_cast<const char*>(&checksum), sizeof checksum);
-    out.write(payload.data(), static_cast<std::streamsize>(payload.size()));
-    if (!out) {
-      out.close();
-      std::filesystem::remove(temp, ec);
-      return;
-    }
-  }
-  std::filesystem::rename(temp, dir_ / (key_ + ".o"), ec);
-  if (ec) std::filesystem::remove(temp, ec);
+  // Temporaries that killed compiles left (an hour old: others may be writing theirs now).
+  files::remove_stale_temporaries(dir_.string(), 3600);
+  // A private temporary (O_EXCL), then an atomic rename: readers see a whole entry or none, and
+  // a failure leaves nothing.
+  llvm::StringRef payload = object.getBuffer();
+  std::uint64_t size = payload.size();
+  std::uint64_t checksum = llvm::xxh3_64bits(payload);
+  std::string entry(kMagic, sizeof kMagic);
+  entry += key_;
+  entry.append(reinterpret_cast<const char*>(&size), sizeof size);
+  entry.append(reinterpret_cast<const char*>(&checksum), sizeof checksum);
+  entry.append(payload.data(), payload.size());
+  (void)files::write_atomic((dir_ / (key_ + ".o")).string(), entry);
 }
 
 }  // namespace vmc::jit

@@ -1,5 +1,7 @@
 #include "support/source.hpp"
 
+#include "vmc/files.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -46,23 +48,9 @@ std::string_view SourceFile::line_text(std::uint32_t line) const {
 }
 
 const SourceFile* SourceManager::load(const std::string& path, std::string& error) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    error = "cannot read file: it is a directory";
-    return nullptr;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = std::string("cannot open file: ") + std::strerror(errno);
-    return nullptr;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    error = "cannot read file";
-    return nullptr;
-  }
-  std::string text = ss.str();
+  std::optional<std::string> bytes = files::read_file(path, error);
+  if (!bytes) return nullptr;
+  std::string text = std::move(*bytes);
   if (text.size() >= std::numeric_limits<std::uint32_t>::max()) {
     error = "file is too large (" + std::to_string(text.size()) + " bytes)";
     return nullptr;

@@ -1,6 +1,8 @@
 // Shared loader helpers, dispatch by extension, and flatten_rows (runtime/include/vmc/data.hpp).
 #include "data_detail.hpp"
 
+#include "vmc/files.hpp"
+
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -10,11 +12,10 @@ namespace vmc::data {
 namespace detail {
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path, "cannot open file");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw DataError(path, "read error");
-  return bytes;
+  std::string problem;
+  std::optional<std::string> bytes = files::read_file(path, problem);
+  if (!bytes) throw DataError(path, problem);
+  return std::move(*bytes);
 }
 
 void check_finite(const std::string& path, const std::string& where, size_t index, double v) {

@@ -13,9 +13,8 @@
 
 #include <unistd.h>
 
-#include <unistd.h>
-
 #include "fnv.hpp"
+#include "vmc/files.hpp"
 
 namespace vmc::runtime {
 namespace {
@@ -55,26 +54,8 @@ double median(std::vector<double> v) {
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw RuntimeError(path + ": cannot write: " + std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  int err = errno;
-  ok = (std::fflush(f) == 0) && ok;
-  // On disk before the rename makes it the file: a crash of the machine, not only of the
-  // process, then leaves the old file or the whole new one.
-  ok = (::fsync(::fileno(f)) == 0) && ok;
-  if (!ok && !err) err = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw RuntimeError(path + ": cannot write: " + std::strerror(err ? err : EIO));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    std::remove(tmp.c_str());
-    throw RuntimeError(path + ": cannot write: " + std::strerror(err));
-  }
+  std::string problem = files::write_atomic(path, bytes);
+  if (!problem.empty()) throw RuntimeError(path + ": cannot write: " + problem);
 }
 
 void write_checkpoint(const std::string& path, const Trainer& trainer, const FitHistory& h) {
@@ -101,9 +82,10 @@ void write_checkpoint(const std::string& path, const Trainer& trainer, const Fit
 }
 
 std::string read_checkpoint_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw RuntimeError(path + ": cannot open checkpoint: " + std::strerror(errno));
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string problem;
+  std::optional<std::string> bytes = files::read_file(path, problem);
+  if (!bytes) throw RuntimeError(path + ": " + problem);
+  return std::move(*bytes);
 }
 
 void read_checkpoint(const std::string& path, Trainer& trainer, FitHistory& h, bool params_only) {

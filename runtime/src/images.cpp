@@ -1,5 +1,6 @@
 // Picture writers (include/vmc/images.hpp): image grids as PNG via libpng, line plots as SVG.
 #include "vmc/images.hpp"
+#include "vmc/files.hpp"
 
 #include <png.h>
 #include <unistd.h>
@@ -25,28 +26,16 @@ constexpr int64_t kMinTile = 28;
   throw std::runtime_error(path + ": cannot write: " + reason);
 }
 
-// Writes PATH.tmp.<pid> with emit(FILE*) (which returns "" or what went wrong) and renames it onto
-// PATH; on any failure the temporary file is removed, so a failed write leaves nothing behind.
+// Writes a private temporary beside PATH with emit(FILE*) (which returns "" or what went wrong)
+// and renames it onto PATH (files::AtomicFile); on any failure, or an exception from emit, the
+// temporary is removed, so a failed write leaves nothing behind.
 template <typename Emit>
 void write_atomically(const std::string& path, Emit&& emit) {
-  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(getpid()));
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) cannot_write(path, std::strerror(errno));
-  std::string problem;
-  try {
-    problem = emit(f);
-  } catch (...) {
-    std::fclose(f);
-    std::remove(tmp.c_str());
-    throw;
-  }
-  // fclose flushes: a full disk often shows only here.
-  if (std::fclose(f) != 0 && problem.empty()) problem = std::strerror(errno);
-  if (problem.empty() && std::rename(tmp.c_str(), path.c_str()) != 0) problem = std::strerror(errno);
-  if (!problem.empty()) {
-    std::remove(tmp.c_str());
-    cannot_write(path, problem);
-  }
+  files::AtomicFile f(path);
+  if (!f.file()) cannot_write(path, f.problem());
+  std::string problem = emit(f.file());
+  problem = f.commit(problem);
+  if (!problem.empty()) cannot_write(path, problem);
 }
 
 // ---- PNG ----------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def case_outputs(work):
     check(svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "<polyline" in svg, "elbo.svg")
     with open(os.path.join(out, "checkpoint.bin"), "rb") as f:
         check(f.read(8) == b"VMCCKPT1", "checkpoint.bin magic")
-    check(not [f for f in os.listdir(out) if ".tmp." in f], "no temp files left behind")
+    check(not [f for f in os.listdir(out) if ".vmc-tmp-" in f], "no temp files left behind")
     # J = 2: the manifold picture.
     out2 = os.path.join(work, "j2")
     run("fit", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--set", "J=2", "--steps", "20", "--out", out2, "-q")
@@ -596,7 +596,7 @@ def case_faults(work):
         time.sleep(0.5 + rng.random())
         p.kill()
         p.wait()
-        mid_write += any(".tmp." in f for f in os.listdir(out))
+        mid_write += any(".vmc-tmp-" in f for f in os.listdir(out))
         e = run("eval", model, "--params", ckpt)
         check("per datapoint" in e.stdout, f"kill {i}: the checkpoint does not load: {e.stderr!r}")
     print(f"{mid_write} of 6 kills left a temporary file (killed mid-write)")
@@ -607,7 +607,7 @@ def case_faults(work):
     _, err = p.communicate(timeout=120)
     check(p.returncode == 128 + signal.SIGTERM, f"exit {p.returncode} after SIGTERM: {err}")
     check(summary(out)["stop_reason"] == "interrupted", "summary.json after SIGTERM")
-    check(not any(".tmp." in f for f in os.listdir(out)), f"temporary files left: {os.listdir(out)}")
+    check(not any(".vmc-tmp-" in f for f in os.listdir(out)), f"temporary files left: {os.listdir(out)}")
 
     # A full disk: past a 200 kB file-size limit the checkpoint (about 1.3 MB) cannot be written.
     good = open(ckpt, "rb").read()
@@ -655,6 +655,64 @@ def case_faults(work):
     p = run("fit", model, "--resume", "--steps", "100000000", "--out", out, "-q", expect=1)
     check("checkpoint.bin" in p.stderr and "checksum" in p.stderr, f"--resume from a damaged checkpoint: {p.stderr!r}")
 
+def case_files(work):
+    """Issue 21: what is not a regular file, planted symlinks, two runs on one --out."""
+    model = os.path.join(STDLIB, "bernoulli_vae.vmodel")
+    es = os.path.join(STDLIB, "eight_schools.vmodel")
+    # A directory as data or as params: one message naming it, exit 1 (was an abort, exit 134).
+    d = os.path.join(work, "somedir.npy")
+    os.mkdir(d)
+    p = run("fit", model, "--data", f"x={d}", "--steps", "5", "--out", os.path.join(work, "o1"), "-q", expect=1)
+    check("somedir.npy" in p.stderr and "a directory" in p.stderr, f"directory as data: {p.stderr!r}")
+    p = run("eval", model, "--params", d, expect=1)
+    check("somedir.npy" in p.stderr and "a directory" in p.stderr, f"directory as params: {p.stderr!r}")
+    # A named pipe as data: refused at once instead of waiting for a writer.
+    fifo = os.path.join(work, "y.csv")
+    os.mkfifo(fifo)
+    p = run("fit", es, "--data", f"y={fifo}", "--out", os.path.join(work, "o2"), "-q", expect=1, timeout=60)
+    check("named pipe" in p.stderr, f"named pipe as data: {p.stderr!r}")
+    # Symlinks planted at the temporaries' old predictable names never redirect a write.
+    out = os.path.join(work, "planted")
+    os.mkdir(out)
+    victim = os.path.join(work, "victim.txt")
+    with open(victim, "w") as f:
+        f.write("keep me")
+    for name in ("summary.json", "trace.csv", "checkpoint.bin", "samples.png"):
+        for pid in range(os.getpid(), os.getpid() + 400):
+            try:
+                os.symlink(victim, os.path.join(out, f"{name}.tmp.{pid}"))
+            except FileExistsError:
+                pass
+    os.symlink(victim, os.path.join(out, ".vmc-write-test." + str(os.getpid() + 1)))
+    run("fit", model, "--steps", "3", "--out", out, "-q")
+    check(open(victim).read() == "keep me", "a planted symlink redirected a write")
+    check(os.path.exists(os.path.join(out, "summary.json")), "the fit's results written")
+    draws = os.path.join(work, "draws.csv")
+    for pid in range(os.getpid(), os.getpid() + 400):
+        os.symlink(victim, f"{draws}.tmp.{pid}")
+    run("sample", model, "--params", os.path.join(out, "checkpoint.bin"), "--draws", "3", "--out", draws)
+    check(open(victim).read() == "keep me", "vmc sample: a planted symlink redirected a write")
+    # Two fits on one --out: the second is refused naming the first's pid; the first finishes.
+    shared = os.path.join(work, "shared")
+    first = subprocess.Popen([VMC, "fit", model, "--steps", "100000000", "--checkpoint-every", "1", "--out", shared, "-q"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if os.path.exists(os.path.join(shared, "checkpoint.bin")) or first.poll() is not None:
+            break
+        time.sleep(0.1)
+    second = run("fit", model, "--steps", "5", "--out", shared, "-q", expect=1)
+    check(f"pid {first.pid}" in second.stderr and "another vmc run" in second.stderr,
+          f"second fit on one --out: {second.stderr!r}")
+    c = run("compare", model, "--estimators", "A,B", "--steps", "5", "--out", shared, expect=1)
+    check(f"pid {first.pid}" in c.stderr, f"compare into a fit's --out: {c.stderr!r}")
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    check(first.returncode == 130, f"the first fit: exit {first.returncode}: {err!r}")
+    check(summary(shared)["stop_reason"] == "interrupted", "the first fit wrote its summary")
+    check(not [f for f in os.listdir(shared) if "tmp" in f], f"temporaries left: {os.listdir(shared)}")
+    run("fit", model, "--steps", "3", "--out", shared, "-q")  # free again
+
+
 def case_disk_full(work):
     """A real full disk (issue 9): the output directory on a 2 MB tmpfs. The first checkpoint
     (1.3 MB) fits, the next cannot be written beside it: the fit stops with the device's own
@@ -674,7 +732,7 @@ def case_disk_full(work):
         p = run("fit", model, "--steps", "100000000", "--checkpoint-every", "5", "--out", out, "-q", expect=1)
         check("checkpoint.bin" in p.stderr and "No space left on device" in p.stderr, f"full disk message: {p.stderr!r}")
         check(os.path.exists(ckpt), "the first checkpoint was written")
-        check(not any(".tmp." in f for f in os.listdir(out)), f"temporary files left: {os.listdir(out)}")
+        check(not any(".vmc-tmp-" in f for f in os.listdir(out)), f"temporary files left: {os.listdir(out)}")
         e = run("eval", model, "--params", ckpt)
         check("per datapoint" in e.stdout, f"the last good checkpoint loads: {e.stderr!r}")
         # --resume on the full disk: it loads and fails again at its next write, the checkpoint

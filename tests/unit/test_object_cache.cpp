@@ -125,3 +125,28 @@ TEST_CASE("object cache: a model's kernels in two modules, compiled at once, cac
   CHECK(alone->timing().from_cache);
   CHECK(entries(dir.path).size() == 2);
 }
+
+TEST_CASE("object cache: an entry swapped in from another model is refused, not run") {
+  // Issue 21: a whole, checksummed entry of model A copied onto model B's name was trusted and
+  // the fit gave NaN. Each entry records its key; a mismatch is a miss and the entry is rebuilt.
+  TempDir dir;
+  Compiled a(stdlib_text("logistic_regression"), sema_options({{"D", 3}}), lower_options(Estimator::A));
+  Compiled b(stdlib_text("logistic_regression"), sema_options({{"D", 4}}), lower_options(Estimator::A));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  Diagnostics d;
+  REQUIRE(jit::CompiledModel::build(a.l(), codegen::Precision::F64, d, "t", {"elbo_grad"}, dir.path.string()));
+  fs::path a_entry = entries(dir.path).at(0);
+  REQUIRE(jit::CompiledModel::build(b.l(), codegen::Precision::F64, d, "t", {"elbo_grad"}, dir.path.string()));
+  fs::path b_entry;
+  for (const fs::path& e : entries(dir.path))
+    if (e != a_entry) b_entry = e;
+  REQUIRE_FALSE(b_entry.empty());
+  fs::copy_file(a_entry, b_entry, fs::copy_options::overwrite_existing);
+  auto rebuilt = jit::CompiledModel::build(b.l(), codegen::Precision::F64, d, "t", {"elbo_grad"}, dir.path.string());
+  REQUIRE(rebuilt);
+  CHECK_FALSE(rebuilt->timing().from_cache);
+  ir::Bindings bind = b.synthetic(5);
+  std::vector<ir::Tensor> want = ir::evaluate(std::vector<const ir::Node*>{b.output("elbo")}, bind);
+  CHECK(std::abs(rebuilt->run("elbo_grad", bind)[0].item() - want[0].item()) <= 1e-9 * std::abs(want[0].item()));
+}
