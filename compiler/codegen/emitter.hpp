@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <tuple>
 #include <vector>
 
 #include <llvm/IR/IRBuilder.h>
@@ -101,6 +102,17 @@ class Emitter {
 
   // Per kernel.
   const Schedule* s_ = nullptr;
+  // Values computed in place, by node, block and index (values.cpp): each emitted once per block.
+  struct Memo {
+    const ir::Node* node;
+    llvm::BasicBlock* block;
+    Index index;
+    bool flat;
+    bool operator<(const Memo& o) const {
+      return std::tie(node, block, index, flat) < std::tie(o.node, o.block, o.index, o.flat);
+    }
+  };
+  std::map<Memo, llvm::Value*> memo_;
   llvm::Function* fn_ = nullptr;
   std::vector<llvm::Value*> inputs_, outputs_, slots_, sizes_;
   llvm::Value* context_ = nullptr;  // the kernel's vmc_context*, for the runtime's products

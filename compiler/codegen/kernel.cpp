@@ -131,6 +131,7 @@ llvm::Value* Emitter::workspace_bytes(llvm::Value* sizes, std::vector<llvm::Valu
 
 void Emitter::kernel(const std::string& name, const Schedule& schedule) {
   s_ = &schedule;
+  memo_.clear();
   // vmc_workspace_bytes
   auto* ws_type = llvm::FunctionType::get(i64_, {ptr_}, false);
   fn_ = llvm::Function::Create(ws_type, llvm::Function::ExternalLinkage, name + "_workspace_bytes", module_);

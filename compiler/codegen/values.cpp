@@ -7,8 +7,19 @@ namespace vmc::codegen {
 
 llvm::Value* Emitter::real(double v) { return llvm::ConstantFP::get(t_, v); }
 
+// A value computed in place is emitted once per block and index: a DAG whose nodes have several
+// users (a let used three times, a recursion's shared terms) would otherwise be written out once
+// per path through it, which grows exponentially with its depth (issue 21: 15 chained lets, an
+// 8 GB module). The copy is reused only in the block that defines it, so it dominates every use.
 llvm::Value* Emitter::value(const ir::Node* n, const Index& idx) {
-  if (!s_->stored(n)) return compute(n, idx);
+  if (!s_->stored(n)) {
+    Memo key{n, b_.GetInsertBlock(), idx, false};
+    auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+    llvm::Value* v = compute(n, idx);
+    memo_.emplace(std::move(key), v);
+    return v;
+  }
   llvm::Type* type = n->dtype() == ir::DType::Int ? i64_ : t_;
   return b_.CreateLoad(type, element(n, idx));
 }
@@ -24,7 +35,14 @@ bool Emitter::flat(const ir::Node* n, const ir::Shape& shape) const {
 }
 
 llvm::Value* Emitter::value_flat(const ir::Node* n, llvm::Value* i) {
-  if (!s_->stored(n)) return compute_flat(n, i);
+  if (!s_->stored(n)) {
+    Memo key{n, b_.GetInsertBlock(), Index{i}, true};
+    auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+    llvm::Value* v = compute_flat(n, i);
+    memo_.emplace(std::move(key), v);
+    return v;
+  }
   return b_.CreateLoad(t_, b_.CreateGEP(t_, buffer(n), i));
 }
 

@@ -21,6 +21,7 @@
 #include "jit/host.hpp"
 #include "jit/object_cache.hpp"
 #include "support/check.hpp"
+#include "support/stack.hpp"
 
 namespace vmc::jit {
 namespace {
@@ -138,7 +139,7 @@ std::unique_ptr<Jit> Jit::compile(std::vector<Unit> units, const std::map<std::s
   jit->timing_.from_cache = std::all_of(parts.begin(), parts.end(), [](const Part& p) { return p.object != nullptr; });
 
   // The modules not in the cache: optimised and compiled to objects, each on a thread of its
-  // own (the last on this one). Each has its own context and target machine; no C++ exception
+  // own. Each has its own context and target machine; no C++ exception
   // may unwind through LLVM's frames, so ours become the part's error.
   auto build = [](Part& part) {
     part.module.withModuleDo([&part](llvm::Module& m) {
@@ -163,10 +164,11 @@ std::unique_ptr<Jit> Jit::compile(std::vector<Unit> units, const std::map<std::s
   for (Part& part : parts) {
     if (!part.object) todo.push_back(&part);
   }
-  std::vector<std::thread> helpers;
-  for (std::size_t t = 0; t + 1 < todo.size(); ++t) helpers.emplace_back(build, std::ref(*todo[t]));
-  if (!todo.empty()) build(*todo.back());
-  for (std::thread& helper : helpers) helper.join();
+  // Every part on a thread with a big stack (also the last: the host API's caller may have a
+  // small one), since LLVM's passes recurse along chains of instructions.
+  std::vector<std::unique_ptr<StackThread>> helpers;
+  for (Part* part : todo) helpers.push_back(std::make_unique<StackThread>([&build, part] { build(*part); }));
+  for (auto& helper : helpers) helper->join();
   for (const Part& part : parts) {
     jit->timing_.optimize_ms = std::max(jit->timing_.optimize_ms, part.optimize_ms);
     if (!part.error.empty()) {

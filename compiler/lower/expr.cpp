@@ -142,9 +142,16 @@ class ExprLowering {
     if (const sema::Builtin* b = sema::find_builtin(name)) return builtin(*b->op(int(args.size())), args);
     auto fn = l_.model.functions.find(name);
     VMC_ASSERT(fn != l_.model.functions.end(), "unknown function '" + name + "' after sema");
+    // The memo lives for one outermost call: the context a body's other names lower in (the
+    // block, the sample, the enclosing plates) is the same throughout it.
+    if (l_.fn_args.empty()) l_.fn_calls.clear();
+    decltype(l_.fn_calls)::key_type key{fn->second, {}};
+    for (const Value& a : args) key.second.emplace_back(a.node, a.plates, a.row);
+    if (auto hit = l_.fn_calls.find(key); hit != l_.fn_calls.end()) return hit->second;
     l_.fn_args.push_back(std::move(args));  // the fn's parameters, by position
     Value result = lower(*fn->second->body);
     l_.fn_args.pop_back();
+    l_.fn_calls.emplace(std::move(key), result);
     return result;
   }
 

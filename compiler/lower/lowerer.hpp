@@ -83,6 +83,12 @@ class Lowerer {
   std::vector<const ast::Plate*> plates;               // enclosing plates, outermost first
   std::map<const ast::Let*, Value> lets;               // each let's value (sema resolves names)
   std::vector<std::vector<Value>> fn_args;             // user fn arguments by position, innermost last
+  // The calls of user fns inlined so far within the outermost call being lowered, by fn and
+  // arguments: a fn that calls another twice with the same arguments (or a chain of such) is
+  // lowered once per distinct call, not once per path (exponential in the nesting depth).
+  std::map<std::pair<const ast::FnDef*, std::vector<std::tuple<const ir::Node*, std::vector<const ast::Plate*>, bool>>>,
+           Value>
+      fn_calls;
   std::map<std::string, Value> params;                 // constrained param values
   std::map<std::string, Value> data_whole;             // data used whole
   std::map<std::string, const ir::Node*> data_nodes;   // by "name" / "name#int" / "name#batch"

@@ -2,6 +2,7 @@
 #include "parse/parser.hpp"
 
 #include <cstdlib>
+#include <functional>
 
 #include "parse/x3/ast_adapted.hpp"
 #include "parse/x3/grammar.hpp"
@@ -17,6 +18,9 @@ namespace x3 = boost::spirit::x3;
 // Deeper bracket nesting than this is refused before parsing: the grammar and every later
 // pass recurse once per level, and no real model comes close.
 constexpr int kMaxNesting = 256;
+
+// A sum of at least this many terms is parsed as a balanced tree (Converter::balanced_sum).
+constexpr std::size_t kBalancedSumTerms = 64;
 
 // Checks what the grammar cannot report well: a `/*` that is never closed (the skipper would
 // silently eat the rest of the file) and absurdly deep nesting (it would exhaust the stack).
@@ -97,6 +101,7 @@ class Converter {
   }
 
   ast::ExprPtr convert(x3ast::chain& c) {
+    if (c.rest.size() >= kBalancedSumTerms && is_sum(c)) return balanced_sum(c);
     ast::ExprPtr lhs = expr(c.first);
     for (x3ast::link& l : c.rest) {
       ast::ExprPtr rhs = expr(l.rhs);
@@ -105,6 +110,40 @@ class Converter {
       lhs = make(whole, ast::Binary{binary_op(l.op), op_span, std::move(lhs), std::move(rhs)});
     }
     return lhs;
+  }
+
+  static bool is_sum(const x3ast::chain& c) {
+    for (const x3ast::link& l : c.rest)
+      if (l.op != "+" && l.op != "-") return false;
+    return true;
+  }
+
+  // A long sum `t0 ± t1 ± ... ± tn` as a balanced tree of additions (a subtracted term negated):
+  // its depth is log2(n), not n, so a sum of a million terms passes every pass that recurses
+  // (the checker, the lowering, LLVM's reassociation) in little stack, and is summed pairwise,
+  // which rounds less than left to right.
+  ast::ExprPtr balanced_sum(x3ast::chain& c) {
+    std::vector<ast::ExprPtr> terms;
+    std::vector<Span> ops{Span{}};
+    terms.push_back(expr(c.first));
+    for (x3ast::link& l : c.rest) {
+      ast::ExprPtr t = expr(l.rhs);
+      Span op_span = file_.span(l.begin, l.begin + static_cast<std::uint32_t>(l.op.size()));
+      if (l.op == "-") {
+        Span whole = Span::cover(op_span, t->span);
+        t = make(whole, ast::Unary{ast::UnaryOp::Neg, std::move(t)});
+      }
+      terms.push_back(std::move(t));
+      ops.push_back(op_span);
+    }
+    std::function<ast::ExprPtr(std::size_t, std::size_t)> tree = [&](std::size_t lo, std::size_t hi) {
+      if (hi - lo == 1) return std::move(terms[lo]);
+      std::size_t mid = lo + (hi - lo) / 2;
+      ast::ExprPtr left = tree(lo, mid), right = tree(mid, hi);
+      Span whole = Span::cover(left->span, right->span);
+      return make(whole, ast::Binary{ast::BinaryOp::Add, ops[mid], std::move(left), std::move(right)});
+    };
+    return tree(0, terms.size());
   }
 
   static ast::BinaryOp binary_op(const std::string& op) {

@@ -147,7 +147,7 @@ TEST_CASE("data: IDX of int32 and float64") {
 TEST_CASE("data: IDX errors") {
   TempDir t;
   std::string missing = t.path("nope-idx3-ubyte");
-  CHECK(error_of([&] { vmc::data::load_idx(missing, "x"); }) == missing + ": cannot open file");
+  CHECK(error_of([&] { vmc::data::load_idx(missing, "x"); }) == missing + ": cannot open file: No such file or directory");
 
   std::string bad = t.write("bad.idx", std::string("\x00\x00\x07\x01\x00\x00\x00\x01\x05", 9));
   CHECK(error_of([&] { vmc::data::load_idx(bad, "x"); }) == bad + ": not an IDX file (bad magic 0x00000701)");
