@@ -16,6 +16,23 @@ case $name in
   fuzz_check)
     find "$src/stdlib" "$src/tests/golden" "$src/tests/e2e/models" "$src/examples" -name '*.vmodel' \
       -exec cp -t "$seeds" {} + 2>/dev/null || true
+    # Issue 21's compile blow-ups, within max_len: a long sum (a stack overflow once), 15 chained
+    # lets (an exponential module once) and nested fns each calling the previous twice.
+    /usr/bin/python3 - "$seeds" <<'PY'
+import sys
+head = "model s;\ndims { N; }\ndata { y : real[N]; }\nlatent { mu : real; }\nparam { m : real; }\n"
+guide = "guide { mu ~ normal(m, 1); }\n"
+seeds = {
+    "long_sum": "model {\n  mu ~ normal(0, 1);\n  y ~ normal(" + " + ".join(["mu"] * 700) + ", 1);\n}\n",
+    "chained_lets": "model {\n  mu ~ normal(0, 1);\n  let a1 = tanh(mu);\n" +
+        "".join(f"  let a{i + 1} = tanh(a{i} * a{i} + a{i});\n" for i in range(1, 15)) + "  y ~ normal(a15, 1);\n}\n",
+    "nested_fns": "".join(f"fn f{i + 1}(x) = f{i}(x) * f{i}(x);\n" for i in range(1, 20)) +
+        "fn f1(x) = tanh(x);\nmodel {\n  mu ~ normal(0, 1);\n  y ~ normal(f20(mu), 1);\n}\n",
+}
+for name, body in seeds.items():
+    with open(f"{sys.argv[1]}/issue21_{name}.vmodel", "w") as f:
+        f.write(head + body + guide)
+PY
     extra=(-dict="$src/tests/fuzz/vmodel.dict" -max_len=4096) ;;
   fuzz_data)
     # The first byte picks the format: 0 IDX raw, 1 IDX gzip'd, 2 CSV, 3 NPY, 4 JSON.
