@@ -267,6 +267,8 @@ class Engine final : public Trainer::Impl {
     std::vector<Aligned<T>> moments;
   };
   void prepare_good();  // sizes good_ (allocating the first time only)
+  void keep_current_as_good();  // the params and optimizer state as they are now (a resume's)
+  void check_finite_param(int i) const;  // a restored param: RuntimeError naming a non-finite element
   std::int64_t restore_last_good() override;
 
   // A step's update: the gradient's factor (1 / datapoints, clipped), the update's number

@@ -22,6 +22,19 @@ void Engine<T>::prepare_good() {
 }
 
 template <typename T>
+void Engine<T>::keep_current_as_good() {
+  prepare_good();
+  auto copy = [](Aligned<T>& to, const Aligned<T>& from) { std::memcpy(to.data, from.data, to.size * sizeof(T)); };
+  for (int i : param_inputs_) {
+    Good& g = good_[static_cast<std::size_t>(i)];
+    copy(g.param, params_[i]);
+    for (std::size_t j = 0; j < moments_[i].size(); ++j) copy(g.moments[j], moments_[i][j]);
+  }
+  good_step_ = steps;
+  good_updates_ = updates;
+}
+
+template <typename T>
 std::int64_t Engine<T>::restore_last_good() {
   if (good_step_ < 0) return -1;
   auto put_back = [](Aligned<T>& to, const Aligned<T>& from) { std::memcpy(to.data, from.data, to.size * sizeof(T)); };
@@ -85,6 +98,8 @@ void Engine<T>::update_range(int o, std::size_t b, std::size_t e, const Update& 
 }
 
 // The members defined here, for both precisions.
+template void Engine<float>::keep_current_as_good();
+template void Engine<double>::keep_current_as_good();
 template void Engine<float>::prepare_good();
 template void Engine<double>::prepare_good();
 template std::int64_t Engine<float>::restore_last_good();

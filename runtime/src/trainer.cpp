@@ -108,6 +108,7 @@ void Engine<T>::restore_state(const std::string& bytes, bool params_only) {
                            "' has another size or precision than this model's (check --precision and --set)");
       }
       std::memcpy(params_[i].data, it->second.data(), it->second.size());
+      check_finite_param(i);
     }
     return;
   }
@@ -129,15 +130,38 @@ void Engine<T>::restore_state(const std::string& bytes, bool params_only) {
   options.seed = seed;
   for (Minibatches::Plate& s : batches_.plates) s.perm.clear();
   std::int64_t st = r.pod<std::int64_t>(), sn = r.pod<std::int64_t>(), up = r.pod<std::int64_t>();
+  // Counts a fit could have reached (the noise's counter allows 2^38 steps); a checksum only
+  // shows the bytes are as written, not that they were written by vmc.
+  if (st < 0 || st >= (std::int64_t{1} << 38) || up < 0 || up > st || sn < 0) {
+    throw RuntimeError("checkpoint: its step counts are impossible (steps " + std::to_string(st) + ", updates " +
+                       std::to_string(up) + ", datapoints seen " + std::to_string(sn) + "): it is damaged");
+  }
   for (int i : param_inputs_) {
     if (r.str() != info->inputs[i].name) throw RuntimeError("checkpoint: params in another order");
     r.bytes(params_[i].data, params_[i].size * sizeof(T));
     if (r.pod<std::uint32_t>() != moments_[i].size()) throw RuntimeError("checkpoint: optimizer state differs");
     for (Aligned<T>& m : moments_[i]) r.bytes(m.data, m.size * sizeof(T));
+    check_finite_param(i);
   }
   steps = st;
   seen = sn;
   updates = up;
+  // The state a fit resumes from is a good state: if the resumed fit diverges before it keeps
+  // one of its own, this is what it puts back and writes (issue 21: a resumed fit with a huge
+  // --lr overwrote the good checkpoint with NaN params).
+  keep_current_as_good();
+}
+
+template <typename T>
+void Engine<T>::check_finite_param(int i) const {
+  const Aligned<T>& p = params_[i];
+  for (std::size_t k = 0; k < p.size; ++k) {
+    if (!std::isfinite(p.data[k])) {
+      throw RuntimeError(std::string("checkpoint: param '") + info->inputs[i].name + "' element " +
+                         std::to_string(k) + " is " + (std::isnan(p.data[k]) ? "NaN" : "infinite") +
+                         ": the checkpoint holds no usable state (refit without --resume)");
+    }
+  }
 }
 
 template std::string Engine<float>::save_state() const;

@@ -713,6 +713,24 @@ def case_files(work):
     run("fit", model, "--steps", "3", "--out", shared, "-q")  # free again
 
 
+def case_resume_diverge(work):
+    """Issue 21: a resumed fit that diverges before keeping a good state of its own puts back and
+    writes the state it resumed from, never NaN params over the good checkpoint."""
+    model = os.path.join(STDLIB, "gaussian_vae.vmodel")
+    out = os.path.join(work, "rd")
+    ckpt = os.path.join(out, "checkpoint.bin")
+    run("fit", model, "--steps", "221", "--out", out, "-q")
+    before = run("eval", model, "--params", ckpt).stdout
+    p = run("fit", model, "--lr", "1e3", "--resume", "--steps", "400", "--out", out, "-q", expect=1)
+    check("params written are those of step 221" in p.stderr, f"the resumed state put back: {p.stderr!r}")
+    after = run("eval", model, "--params", ckpt).stdout
+    check(after == before and "nan" not in after.lower(), f"eval after a diverged resume: {before!r} -> {after!r}")
+    draws = os.path.join(work, "rd.csv")
+    run("sample", model, "--params", ckpt, "--draws", "5", "--out", draws)
+    text = open(draws).read().lower()
+    check("nan" not in text and "inf" not in text, "vmc sample after a diverged resume writes non-finite values")
+
+
 def case_disk_full(work):
     """A real full disk (issue 9): the output directory on a 2 MB tmpfs. The first checkpoint
     (1.3 MB) fits, the next cannot be written beside it: the fit stops with the device's own

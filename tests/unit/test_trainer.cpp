@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <new>
 #include <mutex>
 #include <numeric>
@@ -217,6 +219,43 @@ TEST_CASE("trainer: a saved state continues bit for bit") {
   c.restore_state(state, /*params_only=*/true);
   CHECK(c.param("mu") != std::vector<double>{0.0});
   CHECK_THROWS_AS(c.restore_state("garbage"), vmc::runtime::RuntimeError);
+}
+
+TEST_CASE("trainer: a restored state is a good state; impossible counts and NaN params are refused") {
+  Model m;
+  auto o = options(1, "adam", 0.01);
+  vmc::runtime::Trainer a(m.info, rows(10), {{"mu", {0.0}}}, o);
+  for (int s = 0; s < 7; ++s) a.step();
+  const std::string state = a.save_state();
+  // A resumed fit that diverges at once puts back the state it resumed from (issue 21).
+  vmc::runtime::Trainer b(m.info, rows(10), {{"mu", {0.0}}}, o);
+  b.restore_state(state);
+  const std::vector<double> resumed = b.param("mu");
+  g_nan = true;
+  CHECK_FALSE(b.step().finite);
+  g_nan = false;
+  CHECK(b.restore_last_good_state() == 7);
+  CHECK(b.param("mu") == resumed);
+  // The step counter sits after "vmc-engine", the version, fingerprint, optimizer, seed, batch.
+  const std::size_t steps_at = 10 + 4 + 8 + 4 + 8 + 8;
+  for (std::int64_t bad : {std::int64_t{-5}, std::numeric_limits<std::int64_t>::max()}) {
+    std::string crafted = state;
+    std::memcpy(crafted.data() + steps_at, &bad, sizeof bad);
+    vmc::runtime::Trainer c(m.info, rows(10), {{"mu", {0.0}}}, o);
+    CHECK_THROWS_WITH_AS(c.restore_state(crafted), doctest::Contains("step counts are impossible"),
+                         vmc::runtime::RuntimeError);
+  }
+  // NaN params (a checkpoint an older vmc wrote after diverging) are named, for eval too.
+  std::string nan_state = state;
+  const double nan = std::nan("");
+  std::size_t mu_at = nan_state.find("mu", steps_at + 24);  // after the three counts
+  REQUIRE(mu_at != std::string::npos);
+  std::memcpy(nan_state.data() + mu_at + 2 + 8, &nan, sizeof nan);  // the name, the byte count, the value
+  vmc::runtime::Trainer d(m.info, rows(10), {{"mu", {0.0}}}, o);
+  CHECK_THROWS_WITH_AS(d.restore_state(nan_state), doctest::Contains("param 'mu' element 0 is NaN"),
+                       vmc::runtime::RuntimeError);
+  CHECK_THROWS_WITH_AS(d.restore_state(nan_state, true), doctest::Contains("param 'mu' element 0 is NaN"),
+                       vmc::runtime::RuntimeError);
 }
 
 TEST_CASE("trainer: a non-finite gradient skips the step and names the param") {
