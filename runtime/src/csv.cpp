@@ -32,28 +32,48 @@ bool parse_number(std::string_view s, double& v) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
+// The next non-blank line of `rest` (trimmed), advancing it and the line number; false at the end.
+bool next_line(std::string_view& rest, int64_t& line_no, std::string_view& line) {
+  while (!rest.empty()) {
+    ++line_no;
+    size_t nl = rest.find('\n');
+    line = trim(rest.substr(0, nl));
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (!line.empty()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Array load_csv(const std::string& path, const std::string& name) {
   const std::string text = detail::read_file(path);
   Array a;
   a.name = name;
-  int64_t rows = 0, cols = -1, first_line = 0;
   std::string_view rest(text);
-  for (int64_t line_no = 1; !rest.empty(); ++line_no) {
-    size_t nl = rest.find('\n');
-    std::string_view line = trim(rest.substr(0, nl));
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    if (line.empty()) continue;
+  // A UTF-8 byte-order mark (as spreadsheets write) is not part of the first field.
+  if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);
+  int64_t rows = 0, cols = -1, line_no = 0;
+  std::string_view line;
+  bool lone_header = false;  // the only line, with no numeric field: data, as said if it fails
+  if (next_line(rest, line_no, line)) {
+    // A header: a first line with no numeric field (a line with some, say "1,,3", is data, and
+    // is checked), followed by data. The file's only line is data, never a header by accident.
     std::vector<std::string_view> fields = split(line);
-    if (rows == 0 && cols < 0 && first_line == 0) {
-      first_line = line_no;
-      // A header has no numeric field; a line with some (say "1,,3") is data, and is checked.
+    bool any_number = false;
+    for (std::string_view f : fields) {
       double v;
-      bool any_number = false;
-      for (std::string_view f : fields) any_number = any_number || parse_number(f, v);
-      if (!any_number) continue;
+      any_number = any_number || parse_number(f, v);
     }
+    std::string_view after = rest;
+    int64_t after_no = line_no;
+    std::string_view next;
+    const bool only_line = !next_line(after, after_no, next);
+    lone_header = only_line && !any_number;
+    if (!any_number && !only_line && !next_line(rest, line_no, line)) line = {};
+  }
+  for (bool have = !line.empty(); have; have = next_line(rest, line_no, line)) {
+    std::vector<std::string_view> fields = split(line);
     if (cols < 0) cols = static_cast<int64_t>(fields.size());
     if (static_cast<int64_t>(fields.size()) != cols)
       throw DataError(path, "line " + std::to_string(line_no) + " has " +
@@ -63,7 +83,8 @@ Array load_csv(const std::string& path, const std::string& name) {
       std::string where = "line " + std::to_string(line_no) + ", column " + std::to_string(c + 1);
       double v;
       if (!parse_number(fields[c], v))
-        throw DataError(path, where + ": not a number: '" + std::string(fields[c]) + "'");
+        throw DataError(path, where + ": not a number: '" + std::string(fields[c]) + "'" +
+                                  (lone_header ? " (the file's only line is read as data, not as a header)" : ""));
       if (!std::isfinite(v))
         detail::check_finite(path, where + ": ", a.values.size(), v);
       a.values.push_back(v);

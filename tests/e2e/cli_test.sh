@@ -99,5 +99,12 @@ run 0 check "$src/stdlib/gaussian_vae.vmodel" && { has stdout "ok: 12 params"; e
 printf 'model m;\nmodel { x ~ normal(0, 1) }\n' > broken.vmodel
 run 1 check broken.vmodel && { has_line stderr "broken.vmodel:2:25: error: expected ';'"; empty stdout; }
 
+# Issue 21 (1): a CSV's UTF-8 byte-order mark is not a header (eight schools ran with J = 7).
+es=$src/stdlib/eight_schools.vmodel
+esdata=$src/stdlib/eight_schools.data.json
+printf '\xef\xbb\xbf28\n8\n-3\n7\n-1\n1\n18\n12\n' > y_bom.csv
+printf '15\n10\n16\n11\n9\n11\n10\n18\n' > sigma.csv
+run 0 fit "$es" --data y=y_bom.csv --data sigma=sigma.csv --steps 3 --out o_bom && has stdout "  8 datapoints"
+
 echo "cli: $((checks - failures)) of $checks commands as expected"
 [ "$failures" = 0 ]

@@ -221,7 +221,28 @@ TEST_CASE("data: CSV errors") {
   std::string mixed = t.write("mixed.csv", "1,abc\n2,3\n");
   CHECK(error_of([&] { vmc::data::load_csv(mixed, "x"); }) == mixed + ": line 1, column 2: not a number: 'abc'");
   std::string none = t.write("none.csv", "a,b\n");
-  CHECK(error_of([&] { vmc::data::load_csv(none, "x"); }) == none + ": no data rows");
+  CHECK(error_of([&] { vmc::data::load_csv(none, "x"); }) ==
+        none + ": line 1, column 1: not a number: 'a' (the file's only line is read as data, not as a header)");
+  std::string blank = t.write("blank.csv", "\n\r\n");
+  CHECK(error_of([&] { vmc::data::load_csv(blank, "x"); }) == blank + ": no data rows");
+}
+
+TEST_CASE("data: CSV with a byte-order mark, and the header rule (issue 21)") {
+  // A spreadsheet's UTF-8 BOM made the first value of a one-column file look like a header:
+  // eight schools ran with J = 7.
+  TempDir t;
+  std::string bom = t.write("bom.csv", "\xEF\xBB\xBF" "28\n8\n-3\n");
+  Array a = vmc::data::load_csv(bom, "y");
+  CHECK(a.shape == std::vector<int64_t>{3});
+  CHECK(a.values == std::vector<double>{28, 8, -3});
+  std::string bom_header = t.write("bomh.csv", "\xEF\xBB\xBF" "y\r\n1\r\n2\r\n");
+  CHECK(vmc::data::load_csv(bom_header, "y").values == std::vector<double>{1, 2});
+  // The file's only line is data, never a header by accident.
+  std::string one = t.write("one.csv", "1.5,2.5\n");
+  CHECK(vmc::data::load_csv(one, "x").shape == std::vector<int64_t>{1, 2});
+  std::string odd = t.write("odd.csv", "\xC2\xA0" "7\n");
+  CHECK(error_of([&] { vmc::data::load_csv(odd, "x"); }) ==
+        odd + ": line 1, column 1: not a number: '\xC2\xA0" "7' (the file's only line is read as data, not as a header)");
 }
 
 TEST_CASE("data: NPY dtypes") {
