@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 #include <unistd.h>
 
@@ -122,9 +123,11 @@ std::string value_text(double v) {
 }
 
 // The values of each array must lie where the model says they can: its declared bounds, the
-// integers for int data, and the support of the distributions it is drawn from.
+// integers for int data, the support of the distributions it is drawn from, and the range of
+// the precision the model runs in (f32 stops at 3.4e38: beyond, the value is infinite and the
+// fit fails at run time).
 bool check_supports(const Arrays& arrays, const std::vector<DataDecl>& decls,
-                    const std::map<std::string, std::string>& files) {
+                    const std::map<std::string, std::string>& files, bool f32) {
   for (const auto& entry : arrays) {
     // Named, not a structured binding: Clang 14 (the fuzz build) cannot capture those.
     const std::string& name = entry.first;
@@ -139,6 +142,10 @@ bool check_supports(const Arrays& arrays, const std::vector<DataDecl>& decls,
     for (std::size_t k = 0; k < a.values.size(); ++k) {
       double v = a.values[k];
       if (!std::isfinite(v)) return fail(k, "data must be finite");
+      if (f32 && std::abs(v) > std::numeric_limits<float>::max()) {
+        return fail(k, "beyond the range of f32 (magnitude at most 3.4e38), the model's precision; "
+                       "rescale the data or use --precision f64");
+      }
       if (d->is_int && v != std::trunc(v)) return fail(k, "'" + name + "' is declared int");
       if (d->constraint.lower && v < *d->constraint.lower) {
         return fail(k, "below the declared lower bound " + value_text(*d->constraint.lower));
@@ -274,7 +281,10 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
       return false;
     }
   }
-  if (!check_supports(b.train, b.decls, b.files) || !check_supports(b.test, b.decls, test_files)) return false;
+  const bool f32 = args.precision == "f32";
+  if (!check_supports(b.train, b.decls, b.files, f32) || !check_supports(b.test, b.decls, test_files, f32)) {
+    return false;
+  }
   for (const auto& [name, a] : b.train) args.data_shapes[name] = a.shape;
   if (!need_train && b.train.empty()) {
     for (const auto& [name, a] : b.test) args.data_shapes[name] = a.shape;

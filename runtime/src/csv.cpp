@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 namespace vmc::data {
 namespace {
@@ -24,12 +25,20 @@ std::vector<std::string_view> split(std::string_view line) {
   return fields;
 }
 
-// A whole field as a number (from_chars: also "nan", "inf"); false when it is not one.
-bool parse_number(std::string_view s, double& v) {
+enum class Parsed { Number, NotANumber, TooLarge };
+
+// A whole field as a number (from_chars: also "nan", "inf"). TooLarge for a number past the
+// largest double (1e400); one too small for a double (1e-400) reads as the nearest, 0.
+Parsed parse_number(std::string_view s, double& v) {
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return false;
+  if (s.empty()) return Parsed::NotANumber;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && end == s.data() + s.size();
+  if (end != s.data() + s.size()) return Parsed::NotANumber;
+  if (ec == std::errc::result_out_of_range) {
+    v = std::strtod(std::string(s).c_str(), nullptr);
+    return std::isinf(v) ? Parsed::TooLarge : Parsed::Number;
+  }
+  return ec == std::errc() ? Parsed::Number : Parsed::NotANumber;
 }
 
 // The next non-blank line of `rest` (trimmed), advancing it and the line number; false at the end.
@@ -63,7 +72,7 @@ Array load_csv(const std::string& path, const std::string& name) {
     bool any_number = false;
     for (std::string_view f : fields) {
       double v;
-      any_number = any_number || parse_number(f, v);
+      any_number = any_number || parse_number(f, v) != Parsed::NotANumber;
     }
     std::string_view after = rest;
     int64_t after_no = line_no;
@@ -82,9 +91,15 @@ Array load_csv(const std::string& path, const std::string& name) {
     for (size_t c = 0; c < fields.size(); ++c) {
       std::string where = "line " + std::to_string(line_no) + ", column " + std::to_string(c + 1);
       double v;
-      if (!parse_number(fields[c], v))
-        throw DataError(path, where + ": not a number: '" + std::string(fields[c]) + "'" +
-                                  (lone_header ? " (the file's only line is read as data, not as a header)" : ""));
+      switch (parse_number(fields[c], v)) {
+        case Parsed::Number: break;
+        case Parsed::TooLarge:
+          throw DataError(path, where + ": " + detail::excerpt(fields[c]) +
+                                    " is out of the range of a double (magnitude at most 1.8e308)");
+        case Parsed::NotANumber:
+          throw DataError(path, where + ": not a number: '" + detail::excerpt(fields[c]) + "'" +
+                                    (lone_header ? " (the file's only line is read as data, not as a header)" : ""));
+      }
       if (!std::isfinite(v))
         detail::check_finite(path, where + ": ", a.values.size(), v);
       a.values.push_back(v);

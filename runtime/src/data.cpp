@@ -30,6 +30,11 @@ bool all_integral(const std::vector<double>& values) {
   return true;
 }
 
+std::string excerpt(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  return std::string(s.substr(0, max)) + "... (" + std::to_string(s.size()) + " bytes)";
+}
+
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::ostringstream s;
   s << '[';

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vmc::data::detail {
@@ -17,6 +18,10 @@ void check_finite(const std::string& path, const std::string& where, size_t inde
 
 // True when every value is an integer.
 bool all_integral(const std::vector<double>& values);
+
+// At most `max` bytes of `s` for a message: longer text is cut, with "..." and its full length
+// (a field or JSON value may be megabytes long).
+std::string excerpt(std::string_view s, size_t max = 80);
 
 // "[2, 3]"
 std::string shape_string(const std::vector<int64_t>& shape);

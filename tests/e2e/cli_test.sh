@@ -106,5 +106,15 @@ printf '\xef\xbb\xbf28\n8\n-3\n7\n-1\n1\n18\n12\n' > y_bom.csv
 printf '15\n10\n16\n11\n9\n11\n10\n18\n' > sigma.csv
 run 0 fit "$es" --data y=y_bom.csv --data sigma=sigma.csv --steps 3 --out o_bom && has stdout "  8 datapoints"
 
+# Issue 21 (2): numbers past a double (1e400) are named so; data past f32 (1e39) is refused
+# before training at --precision f32, not found diverging at run time.
+printf '1e39\n8\n-3\n7\n-1\n1\n18\n12\n' > y_big.csv
+run 1 fit "$es" --data y=y_big.csv --data sigma=sigma.csv --steps 3 --out o_big &&
+  has_line stderr "y_big.csv: error: data 'y' element 0 is 1e+39: beyond the range of f32 (magnitude at most 3.4e38), the model's precision; rescale the data or use --precision f64"
+run 0 fit "$es" --data y=y_big.csv --data sigma=sigma.csv --steps 3 --out o_big64 -q --precision f64
+printf '1e400\n8\n-3\n7\n-1\n1\n18\n12\n' > y_huge.csv
+run 1 fit "$es" --data y=y_huge.csv --data sigma=sigma.csv --steps 3 --out o_huge &&
+  has_line stderr "y_huge.csv: error: line 1, column 1: 1e400 is out of the range of a double (magnitude at most 1.8e308)"
+
 echo "cli: $((checks - failures)) of $checks commands as expected"
 [ "$failures" = 0 ]

@@ -245,6 +245,24 @@ TEST_CASE("data: CSV with a byte-order mark, and the header rule (issue 21)") {
         odd + ": line 1, column 1: not a number: '\xC2\xA0" "7' (the file's only line is read as data, not as a header)");
 }
 
+TEST_CASE("data: numbers past the double range are named so in CSV (issue 21)") {
+  TempDir t;
+  std::string big = t.write("big.csv", "1,2\n3,1e400\n");
+  CHECK(error_of([&] { vmc::data::load_csv(big, "x"); }) ==
+        big + ": line 2, column 2: 1e400 is out of the range of a double (magnitude at most 1.8e308)");
+  std::string neg = t.write("neg.csv", "-1e999\n");
+  CHECK(error_of([&] { vmc::data::load_csv(neg, "x"); }) ==
+        neg + ": line 1, column 1: -1e999 is out of the range of a double (magnitude at most 1.8e308)");
+  std::string tiny = t.write("tiny.csv", "1e-400\n2\n");  // underflows to 0, as numpy reads it
+  CHECK(vmc::data::load_csv(tiny, "x").values == std::vector<double>{0, 2});
+  std::string field(100000, '7');
+  field += "x";
+  std::string longf = t.write("long.csv", "1\n" + field + "\n");
+  std::string msg = error_of([&] { vmc::data::load_csv(longf, "x"); });
+  CHECK(msg.size() < longf.size() + 150);
+  CHECK(msg.find("(100001 bytes)") != std::string::npos);
+}
+
 TEST_CASE("data: NPY dtypes") {
   TempDir t;
   Array f4 = vmc::data::load(t.write("f4.npy", npy<float>("<f4", "(2, 2)", {1.5f, 2, 3, 4})), "x");

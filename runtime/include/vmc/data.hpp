@@ -48,9 +48,9 @@ Array embedded_digits(const std::string& name, bool raw_pixels = false);
 // CSV: one row per leading index, comma-separated numbers; a UTF-8 byte-order mark is skipped.
 // A first line with no numeric field, followed by data rows, is a header and is skipped (a first
 // line with some, like "1,abc", is data and fails; so does the file's only line: it is never
-// taken for a header); blank lines are ignored. NaN/Inf and unparsable fields fail naming the
-// line and column. One column gives a vector [N], otherwise a matrix [N, D]; every row must have
-// D values.
+// taken for a header); blank lines are ignored. NaN/Inf, numbers past the double range and
+// unparsable fields fail naming the line and column. One column gives a vector [N], otherwise a
+// matrix [N, D]; every row must have D values.
 Array load_csv(const std::string& path, const std::string& name);
 
 // NPY v1.0/2.0/3.0, dtypes <f4 <f8 <i4 <i8 |u1 in C order. u1 is scaled to [0, 1] unless
