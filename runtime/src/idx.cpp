@@ -87,6 +87,11 @@ Array parse_idx(const std::string& path, std::string bytes, const std::string& n
     throw DataError(path, "truncated data: shape " + detail::shape_string(a.shape) + " needs " +
                               std::to_string(need) + " bytes, file has " +
                               std::to_string(bytes.size() - header));
+  if (bytes.size() - header > need)
+    throw DataError(path, "trailing bytes: shape " + detail::shape_string(a.shape) + " needs " +
+                              std::to_string(need) + " bytes of data, file has " +
+                              std::to_string(bytes.size() - header) +
+                              " (a wrong header, or two files joined?)");
   a.values.resize(count);
   const unsigned char* d = p + header;
   const bool scale = type == 0x08 && rank >= 2 && !raw_pixels;

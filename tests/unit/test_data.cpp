@@ -263,6 +263,18 @@ TEST_CASE("data: numbers past the double range are named so in CSV (issue 21)") 
   CHECK(msg.find("(100001 bytes)") != std::string::npos);
 }
 
+TEST_CASE("data: IDX with bytes past its data is refused (issue 21)") {
+  TempDir t;
+  std::string full = idx_u8({2, 3}, std::vector<uint8_t>(6, 1));
+  std::string extra = t.write("extra-idx2-ubyte", full + "\x01\x02");
+  CHECK(error_of([&] { vmc::data::load_idx(extra, "x"); }) ==
+        extra + ": trailing bytes: shape [2, 3] needs 6 bytes of data, file has 8 (a wrong header, or two files joined?)");
+  std::string gz = t.write_gz("extra-idx2-ubyte.gz", full + "\x01");
+  CHECK(error_of([&] { vmc::data::load_idx(gz, "x"); }) ==
+        gz + ": trailing bytes: shape [2, 3] needs 6 bytes of data, file has 7 (a wrong header, or two files joined?)");
+  CHECK(vmc::data::load_idx(t.write("ok-idx2-ubyte", full), "x").shape == std::vector<int64_t>{2, 3});
+}
+
 TEST_CASE("data: NPY dtypes") {
   TempDir t;
   Array f4 = vmc::data::load(t.write("f4.npy", npy<float>("<f4", "(2, 2)", {1.5f, 2, 3, 4})), "x");

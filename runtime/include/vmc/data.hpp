@@ -34,7 +34,8 @@ class DataError : public std::runtime_error {
 
 // IDX (MNIST / Fashion-MNIST), plain or gzip-compressed (detected by its magic 1f 8b). Shape as
 // stored. Unsigned-byte data of rank >= 2 (images) is scaled to [0, 1] unless raw_pixels;
-// rank-1 unsigned bytes (labels) and all integer types load unscaled with `integer` set.
+// rank-1 unsigned bytes (labels) and all integer types load unscaled with `integer` set. Bytes
+// past the data the header describes are refused, as are too few.
 Array load_idx(const std::string& path, const std::string& name, bool raw_pixels = false);
 
 // The same from bytes already in memory; `path` only names them in messages.
