@@ -78,7 +78,7 @@ Array load(const std::string& path, const std::string& name, bool raw_pixels) {
       names += (names.empty() ? "" : ", ") + a.name;
     }
     throw DataError(path, "no array named '" + name + "' (found: " +
-                              (names.empty() ? "none" : names) + ")");
+                              (names.empty() ? "none" : detail::excerpt(names, 400)) + ")");
   }
   throw DataError(path, "unknown data format (expected .gz, .idx*, -ubyte, .csv, .npy or .json)");
 }

@@ -46,6 +46,13 @@ PY
     for f in "$src"/stdlib/*.json "$src"/tests/e2e/*.json; do [ -f "$f" ] && add 4 "$f"; done
     printf '\x93NUMPY\x01\x00v\x00{"descr": "<f8", "fortran_order": False, "shape": (2, 3), }                                           \n' > "$work/x.npy"
     head -c 48 /dev/zero >> "$work/x.npy"; add 3 "$work/x.npy"
+    # Issue 21's crash class: JSON nested ~32,000 levels (within max_len; 4,000,000 overflowed
+    # the stack before the depth limit), a nested object where a number belongs, and a CSV
+    # with a byte-order mark.
+    { printf '{"x": '; head -c 32000 /dev/zero | tr '\0' '['; printf 1; head -c 32000 /dev/zero | tr '\0' ']'; printf '}'; } > "$work/deep.json"
+    add 4 "$work/deep.json"
+    printf '{"x": [1, {"a": [1, 2, 3]}]}' > "$work/object.json"; add 4 "$work/object.json"
+    printf '\xef\xbb\xbf28\n8\n-3\n1e400\n' > "$work/bom.csv"; add 2 "$work/bom.csv"
     extra=(-max_len=65536) ;;
   fuzz_toml)
     find "$src/examples" -name '*.toml' -exec cp -t "$seeds" {} + ;;

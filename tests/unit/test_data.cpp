@@ -275,6 +275,31 @@ TEST_CASE("data: IDX with bytes past its data is refused (issue 21)") {
   CHECK(vmc::data::load_idx(t.write("ok-idx2-ubyte", full), "x").shape == std::vector<int64_t>{2, 3});
 }
 
+TEST_CASE("data: JSON nested past 512 levels is refused before it is walked; messages stay short (issue 21)") {
+  TempDir t;
+  // 4,000,000 levels overflowed the stack (exit 139).
+  const size_t levels = 4000000;
+  std::string deep = "{\"x\": " + std::string(levels, '[') + "1" + std::string(levels, ']') + "}";
+  std::string d = t.write("deep.json", deep);
+  CHECK(error_of([&] { vmc::data::load_json(d); }) ==
+        d + ": nested more than 512 levels deep (at byte 517); data arrays have a few dimensions");
+  // 512 levels load (a 511-dimensional array of one element).
+  std::string ok = t.write("ok.json", "{\"x\": " + std::string(511, '[') + "2" + std::string(511, ']') + "}");
+  CHECK(vmc::data::load(ok, "x").shape.size() == 511);
+  // Brackets in strings are not nesting.
+  std::string str = t.write("str.json", "{\"x\": [1], \"s\": \"" + std::string(1000, '[') + "\"}");
+  CHECK(error_of([&] { vmc::data::load_json(str); }) == str + ": array 's': element 0 is not a number: \"" +
+                                                            std::string(79, '[') + "... (1002 bytes)");
+  // A nested object where a number belongs: an excerpt, not the whole object (6 MB before).
+  std::string ones;
+  for (int k = 0; k < 100000; ++k) ones += "1,";
+  std::string big = "{\"x\": [1, {\"a\": [" + ones + "1]}]}";
+  std::string b = t.write("obj.json", big);
+  std::string msg = error_of([&] { vmc::data::load_json(b); });
+  CHECK(msg.starts_with(b + ": array 'x': element 1 is not a number: {\"a\":[1,1,1"));
+  CHECK(msg.size() < b.size() + 150);
+}
+
 TEST_CASE("data: NPY dtypes") {
   TempDir t;
   Array f4 = vmc::data::load(t.write("f4.npy", npy<float>("<f4", "(2, 2)", {1.5f, 2, 3, 4})), "x");
