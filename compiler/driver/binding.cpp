@@ -30,6 +30,7 @@ std::vector<DataDecl> data_decls(const sema::Model& m) {
   for (const sema::Variable& v : m.data) {
     DataDecl d;
     d.name = v.name;
+    d.type = sema::to_string(v.type);
     d.rank = v.type.shape.size();
     d.is_int = v.type.is_int();
     d.constraint = v.type.constraint;
@@ -99,8 +100,21 @@ bool load_arrays(const std::vector<std::string>& specs, const std::vector<DataDe
         ok = false;
         continue;
       }
-      out[name] = data::load(path, name, raw);
-      files[name] = path;
+      // NAME=FILE.csv:COLUMN binds the column the header names COLUMN (a file of that very
+      // name, colon included, is read whole).
+      std::string column;
+      if (auto colon = path.rfind(':');
+          colon != std::string::npos && ends_with(path.substr(0, colon), ".csv") && !std::filesystem::exists(path)) {
+        column = path.substr(colon + 1);
+        path.resize(colon);
+        if (column.empty()) {
+          error(flag, "no column named after the ':' in '" + spec + "' (NAME=FILE.csv:COLUMN)");
+          ok = false;
+          continue;
+        }
+      }
+      out[name] = column.empty() ? data::load(path, name, raw) : data::load_csv(path, name, column);
+      files[name] = column.empty() ? path : path + ":" + column;
     } catch (const data::DataError& e) {
       std::string what = e.what();
       std::string problem = what.substr(std::min(what.size(), e.path().size() + 2));
@@ -116,10 +130,38 @@ bool load_arrays(const std::vector<std::string>& specs, const std::vector<DataDe
   return ok;
 }
 
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
+  return s + "]";
+}
+
 std::string value_text(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
+}
+
+// Each array must have as many dimensions as its declaration (sema compares the extents later):
+// checked before its values, so a matrix bound to a vector is named a shape problem.
+bool check_ranks(const Arrays& arrays, const std::vector<DataDecl>& decls,
+                 const std::map<std::string, std::string>& files) {
+  bool ok = true;
+  for (const auto& [name, a] : arrays) {
+    const DataDecl* d = find_decl(decls, name);
+    if (!d || d->rank == a.shape.size()) continue;
+    const std::string& file = files.count(name) ? files.at(name) : name;
+    std::string hint;
+    if (d->rank == 1 && a.shape.size() == 2 && ends_with(file, ".csv")) {
+      hint = "; bind one of its " + std::to_string(a.shape[1]) +
+             " columns by its header's name: --data " + name + "=" + file + ":COLUMN";
+    }
+    error(file, "data '" + name + "' has shape " + shape_text(a.shape) + ", but '" + name +
+                    "' is declared " + d->type + " (" + std::to_string(d->rank) + " dimension" +
+                    (d->rank == 1 ? "" : "s") + ")" + hint);
+    ok = false;
+  }
+  return ok;
 }
 
 // The values of each array must lie where the model says they can: its declared bounds, the
@@ -281,6 +323,7 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
       return false;
     }
   }
+  if (!check_ranks(b.train, b.decls, b.files) || !check_ranks(b.test, b.decls, test_files)) return false;
   const bool f32 = args.precision == "f32";
   if (!check_supports(b.train, b.decls, b.files, f32) || !check_supports(b.test, b.decls, test_files, f32)) {
     return false;

@@ -30,6 +30,7 @@ void error(const std::string& where, const std::string& message);
 // A data block's declaration, known before any data is loaded.
 struct DataDecl {
   std::string name;
+  std::string type;  // as declared: "int[N]"
   std::size_t rank = 0;
   bool is_int = false;
   sema::Constraint constraint;

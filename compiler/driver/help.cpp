@@ -32,10 +32,45 @@ std::string one_distribution(const dist::Distribution& d) {
   return out;
 }
 
+// Binding data: the formats and their rules (runtime/include/vmc/data.hpp), --data's forms
+// (driver/binding.cpp) and the checks made before any training.
+const char* kDataReference = R"(# Data
+
+`--data` binds the arrays of a model's `data` block; fit, eval, sample, bench and compare take
+it.
+
+| form | binds |
+|---|---|
+| `--data NAME=PATH` | the array NAME to the file PATH (by its extension: below) |
+| `--data NAME=FILE.csv:COLUMN` | NAME to the column of FILE.csv whose header is COLUMN, as a vector; several names may bind columns of one file: `--data y=hier.csv:score --data g=hier.csv:group` |
+| `--data FILE.json` | every array of the data block found in the file by its name |
+| none | a model whose data block is just `x : real[N, D]` runs on the embedded 8x8 digits |
+
+| format | extension | holds |
+|---|---|---|
+| IDX | `.gz` (gzip), `.idx*`, `*-ubyte` | MNIST's format: a typed array with its shape; unsigned bytes of rank >= 2 (images) are scaled to [0, 1] unless `--raw-pixels`; the file must hold exactly the bytes its header describes |
+| CSV | `.csv` | one row per leading index, comma-separated numbers: one column is a vector [N], more a matrix [N, D] |
+| NPY | `.npy` | NumPy arrays of dtype <f4, <f8, <i4, <i8 or u1 in C order (u1 scaled as IDX) |
+| JSON | `.json` | an object of named arrays, each a number or rectangular nested lists of numbers, nested at most 512 levels |
+
+CSV: a UTF-8 byte-order mark is skipped; a first line with no numeric field, followed by data
+rows, is a header (a first line with some numeric fields is data, and a non-numeric field in it
+an error; the file's only line is always data); blank lines are ignored; every row has as many
+fields as the first data row.
+
+Before any training, every value is checked: finite (numbers past the range of a double, such
+as 1e400, are named so), within the f32 range (3.4e38) when the model runs at
+`--precision f32`, an integer where the data is declared `int`, inside the declared bounds and
+the support of the distributions it is drawn from, and inside the array it indexes. An array
+must have as many dimensions as its declaration (images stored [N, rows, cols] are read as
+[N, rows * cols] for a matrix). Each problem is one message naming the file and the element,
+line or column, and exit status 1.
+)";
+
 }  // namespace
 
 std::vector<std::string> help_topics() {
-  return {"distributions", "functions", "estimators", "optimizers", "guides"};
+  return {"distributions", "functions", "estimators", "optimizers", "guides", "data"};
 }
 
 std::optional<std::string> help_text(const std::string& topic) {
@@ -44,6 +79,7 @@ std::optional<std::string> help_text(const std::string& topic) {
   if (topic == "estimators") return lower::estimators_reference();
   if (topic == "guides") return sema::auto_guides_reference();
   if (topic == "optimizers") return runtime::optimizers_reference();
+  if (topic == "data") return std::string(kDataReference);
   if (const dist::Distribution* d = dist::find(topic)) return one_distribution(*d);
   return std::nullopt;
 }

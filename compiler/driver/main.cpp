@@ -111,9 +111,10 @@ void Cli::model_options(CLI::App* cmd, bool lowering, bool required) {
 
 void Cli::data_options(CLI::App* cmd, bool test) {
   cmd->add_option("--data", data.data,
-                  "bind data: NAME=PATH (IDX .gz or raw, .csv, .npy, .json) or FILE.json (every "
-                  "array named in the data block); repeatable. Without it, a model whose data "
-                  "block is just x : real[N, D] runs on the embedded digits");
+                  "bind data: NAME=PATH (IDX .gz or raw, .csv, .npy, .json), NAME=FILE.csv:COLUMN (the "
+                  "column its header names COLUMN; several names may bind columns of one file) or "
+                  "FILE.json (every array named in the data block); repeatable. Without it, a model "
+                  "whose data block is just x : real[N, D] runs on the embedded digits (vmc help data)");
   if (test) cmd->add_option("--test-data", data.test_data, "held-out data, bound as --data");
   cmd->add_flag("--raw-pixels", data.raw_pixels, "keep unsigned-byte images as 0-255 instead of [0, 1]");
 }

@@ -55,7 +55,7 @@ bool next_line(std::string_view& rest, int64_t& line_no, std::string_view& line)
 
 }  // namespace
 
-Array load_csv(const std::string& path, const std::string& name) {
+Array load_csv(const std::string& path, const std::string& name, const std::string& column) {
   const std::string text = detail::read_file(path);
   Array a;
   a.name = name;
@@ -64,6 +64,7 @@ Array load_csv(const std::string& path, const std::string& name) {
   if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);
   int64_t rows = 0, cols = -1, line_no = 0;
   std::string_view line;
+  std::vector<std::string> header;
   bool lone_header = false;  // the only line, with no numeric field: data, as said if it fails
   if (next_line(rest, line_no, line)) {
     // A header: a first line with no numeric field (a line with some, say "1,,3", is data, and
@@ -79,7 +80,25 @@ Array load_csv(const std::string& path, const std::string& name) {
     std::string_view next;
     const bool only_line = !next_line(after, after_no, next);
     lone_header = only_line && !any_number;
-    if (!any_number && !only_line && !next_line(rest, line_no, line)) line = {};
+    if (!any_number && !only_line) {
+      for (std::string_view f : fields) header.emplace_back(f);
+      if (!next_line(rest, line_no, line)) line = {};
+    }
+  }
+  // The column bound by name: its position in the header.
+  size_t pick = 0;
+  if (!column.empty()) {
+    if (header.empty())
+      throw DataError(path, "has no header line, so no column named '" + column +
+                                "' (a header is a first line of names, followed by data rows)");
+    std::string names;
+    for (size_t c = 0; c < header.size(); ++c) {
+      if (header[c] == column && pick == 0) pick = c + 1;
+      names += (c ? ", " : "") + detail::excerpt(header[c]);
+    }
+    if (pick == 0)
+      throw DataError(path, "no column named '" + detail::excerpt(column) + "' (its columns: " +
+                                detail::excerpt(names, 400) + ")");
   }
   for (bool have = !line.empty(); have; have = next_line(rest, line_no, line)) {
     std::vector<std::string_view> fields = split(line);
@@ -88,7 +107,12 @@ Array load_csv(const std::string& path, const std::string& name) {
       throw DataError(path, "line " + std::to_string(line_no) + " has " +
                                 std::to_string(fields.size()) + " values, expected " +
                                 std::to_string(cols) + " (as on the first data row)");
+    if (pick && static_cast<int64_t>(header.size()) != cols)
+      throw DataError(path, "line " + std::to_string(line_no) + " has " + std::to_string(cols) +
+                                " values, but the header names " + std::to_string(header.size()) +
+                                " columns");
     for (size_t c = 0; c < fields.size(); ++c) {
+      if (pick && c + 1 != pick) continue;
       std::string where = "line " + std::to_string(line_no) + ", column " + std::to_string(c + 1);
       double v;
       switch (parse_number(fields[c], v)) {
@@ -107,7 +131,7 @@ Array load_csv(const std::string& path, const std::string& name) {
     ++rows;
   }
   if (rows == 0) throw DataError(path, "no data rows");
-  a.shape = cols == 1 ? std::vector<int64_t>{rows} : std::vector<int64_t>{rows, cols};
+  a.shape = cols == 1 || pick ? std::vector<int64_t>{rows} : std::vector<int64_t>{rows, cols};
   a.integer = detail::all_integral(a.values);
   return a;
 }

@@ -116,5 +116,18 @@ printf '1e400\n8\n-3\n7\n-1\n1\n18\n12\n' > y_huge.csv
 run 1 fit "$es" --data y=y_huge.csv --data sigma=sigma.csv --steps 3 --out o_huge &&
   has_line stderr "y_huge.csv: error: line 1, column 1: 1e400 is out of the range of a double (magnitude at most 1.8e308)"
 
+# Issue 21 (5): CSV columns by their header's name; a table bound to a vector is a shape problem.
+printf 'school,y,sigma\n1,28,15\n2,8,10\n3,-3,16\n4,7,11\n5,-1,9\n6,1,11\n7,18,10\n8,12,18\n' > schools.csv
+run 0 fit "$es" --data y=schools.csv:y --data sigma=schools.csv:sigma --steps 3 --out o_cols && has stdout "  8 datapoints"
+run 1 fit "$es" --data y=schools.csv:why --data sigma=schools.csv:sigma --steps 3 --out o_cols2 &&
+  has_line stderr "schools.csv: error: no column named 'why' (its columns: school, y, sigma)"
+run 1 fit "$es" --data y=schools.csv --data sigma=schools.csv:sigma --steps 3 --out o_cols3 &&
+  has_line stderr "schools.csv: error: data 'y' has shape [8, 3], but 'y' is declared real[J] (1 dimension); bind one of its 3 columns by its header's name: --data y=schools.csv:COLUMN"
+lr=$src/stdlib/logistic_regression.vmodel
+printf '0.5,-1.60824,2\n1,0.25,-3\n' > X.csv
+run 1 fit "$lr" --data X=X.csv --data y=X.csv --steps 3 --out o_shape &&
+  { has stderr "X.csv: error: data 'y' has shape [2, 3], but 'y' is declared int<lower=0, upper=1>[N]"; has stderr "--data y=X.csv:COLUMN"; }
+run 0 help data && has stdout "--data NAME=FILE.csv:COLUMN"
+
 echo "cli: $((checks - failures)) of $checks commands as expected"
 [ "$failures" = 0 ]

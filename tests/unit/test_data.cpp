@@ -263,6 +263,31 @@ TEST_CASE("data: numbers past the double range are named so in CSV (issue 21)") 
   CHECK(msg.find("(100001 bytes)") != std::string::npos);
 }
 
+TEST_CASE("data: CSV columns by header name (issue 21)") {
+  TempDir t;
+  std::string h = t.write("hier.csv", "y, group,w\n1.5,0,2\n-2,1,3\n0.25,1,4\n");
+  Array g = vmc::data::load_csv(h, "g", "group");
+  CHECK(g.name == "g");
+  CHECK(g.shape == std::vector<int64_t>{3});
+  CHECK(g.values == std::vector<double>{0, 1, 1});
+  CHECK(g.integer);
+  Array y = vmc::data::load_csv(h, "y", "y");
+  CHECK(y.values == std::vector<double>{1.5, -2, 0.25});
+  CHECK_FALSE(y.integer);
+  CHECK(error_of([&] { vmc::data::load_csv(h, "g", "grp"); }) ==
+        h + ": no column named 'grp' (its columns: y, group, w)");
+  std::string bare = t.write("bare.csv", "1,2\n3,4\n");
+  CHECK(error_of([&] { vmc::data::load_csv(bare, "g", "group"); }) ==
+        bare + ": has no header line, so no column named 'group' (a header is a first line of names, followed by data rows)");
+  std::string short_header = t.write("sh.csv", "a,b\n1,2,3\n");
+  CHECK(error_of([&] { vmc::data::load_csv(short_header, "g", "a"); }) ==
+        short_header + ": line 2 has 3 values, but the header names 2 columns");
+  // A bad value elsewhere in the row is not the column's business; in the column it is.
+  std::string other = t.write("other.csv", "a,b\n1,zz\n2,3\n");
+  CHECK(vmc::data::load_csv(other, "g", "a").values == std::vector<double>{1, 2});
+  CHECK(error_of([&] { vmc::data::load_csv(other, "g", "b"); }) == other + ": line 2, column 2: not a number: 'zz'");
+}
+
 TEST_CASE("data: IDX with bytes past its data is refused (issue 21)") {
   TempDir t;
   std::string full = idx_u8({2, 3}, std::vector<uint8_t>(6, 1));

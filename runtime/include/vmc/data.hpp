@@ -51,8 +51,9 @@ Array embedded_digits(const std::string& name, bool raw_pixels = false);
 // line with some, like "1,abc", is data and fails; so does the file's only line: it is never
 // taken for a header); blank lines are ignored. NaN/Inf, numbers past the double range and
 // unparsable fields fail naming the line and column. One column gives a vector [N], otherwise a
-// matrix [N, D]; every row must have D values.
-Array load_csv(const std::string& path, const std::string& name);
+// matrix [N, D]; every row must have D values. With `column`, the vector [N] of the column the
+// header names so (the file must have a header).
+Array load_csv(const std::string& path, const std::string& name, const std::string& column = "");
 
 // NPY v1.0/2.0/3.0, dtypes <f4 <f8 <i4 <i8 |u1 in C order. u1 is scaled to [0, 1] unless
 // raw_pixels.
