@@ -14,6 +14,7 @@
 
 #include "ir/rewriter.hpp"
 #include "vmc/data.hpp"
+#include "vmc/philox.hpp"
 
 namespace vmc::driver {
 
@@ -368,6 +369,30 @@ std::unique_ptr<files::OutputLock> prepare_output_dir(const std::string& dir) {
   // Ours alone now: what a killed run left half-written goes (the files it replaced are whole).
   files::remove_stale_temporaries(dir);
   return lock;
+}
+
+bool budget_steps(std::int64_t steps, double epochs, double steps_per_epoch, std::int64_t& out, bool report) {
+  if (steps > 0) {
+    out = steps;
+    return true;
+  }
+  if (!(epochs > 0)) {
+    out = 2000;
+    return true;
+  }
+  const double total = std::ceil(epochs * steps_per_epoch);
+  if (!(total <= static_cast<double>(vmc::kNoiseMaxStep))) {
+    if (report) {
+      char text[200];
+      std::snprintf(text, sizeof text, "%g epochs of %g step%s are %.3g steps, more than the 2^38 = %llu a fit can take",
+                    epochs, steps_per_epoch, steps_per_epoch == 1 ? "" : "s", total,
+                    static_cast<unsigned long long>(vmc::kNoiseMaxStep));
+      error("--epochs", text);
+    }
+    return false;
+  }
+  out = std::max<std::int64_t>(1, static_cast<std::int64_t>(total));
+  return true;
 }
 
 bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o) {

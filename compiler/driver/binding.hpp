@@ -63,6 +63,11 @@ std::unique_ptr<files::OutputLock> prepare_output_dir(const std::string& dir);
 // as a regression, Stan ADVI's territory).
 double learning_rate(const Bound& b, const runtime::Optimizer& optimizer, std::optional<double> given);
 
+// The steps of a budget: `steps` when given (> 0), else `epochs` passes of `steps_per_epoch`
+// when given, else 2000. False after reporting (when `report`) a count past the 2^38 steps the
+// noise can number, rather than letting a double past int64 become garbage.
+bool budget_steps(std::int64_t steps, double epochs, double steps_per_epoch, std::int64_t& out, bool report = true);
+
 // `--batch M` or `--batch DIM=M` into the trainer's options; false after reporting a bad one.
 bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o);
 

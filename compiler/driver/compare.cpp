@@ -6,6 +6,7 @@
 // params and minibatch) at a few of them. Writes compare.csv, gradients.csv, compare.json and
 // compare.svg (the AEVB paper's Figure 2 layout and a gradient-variance panel).
 #include "driver/compare.hpp"
+#include "vmc/philox.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -298,13 +299,19 @@ int run_compare(const CompareArgs& args) {
                              ? datapoints
                              : std::min(datapoints, common.batch.count(primary) ? common.batch.at(primary)
                                                                                  : common.default_batch);
-          std::int64_t steps = args.steps;
-          if (steps <= 0) {
-            steps = args.epochs > 0 ? static_cast<std::int64_t>(std::ceil(args.epochs * static_cast<double>(datapoints) /
-                                                                         static_cast<double>(common_batch)))
-                                    : 2000;
+          std::int64_t steps = 0;
+          bool counted = budget_steps(args.steps, args.epochs,
+                                      static_cast<double>(datapoints) / static_cast<double>(common_batch), steps);
+          if (counted && __builtin_mul_overflow(steps, common_batch, &budget)) {
+            error("--steps", "the budget of " + std::to_string(steps) + " steps of " + std::to_string(common_batch) +
+                                 " datapoints is too large to count");
+            counted = false;
           }
-          budget = steps * common_batch;
+          if (!counted) {
+            std::signal(SIGINT, previous);
+            std::signal(SIGTERM, previous_term);
+            return 1;
+          }
           const vmc_model_info& info = evaluator_fe.compiled->info();
           train_rows = first_rows_of(b.train, info, primary, args.eval_rows);
           if (b.have_test) test_rows = first_rows_of(b.test, info, primary, args.eval_rows);
@@ -339,6 +346,14 @@ int run_compare(const CompareArgs& args) {
         run.seed = o.seed;
         run.batch = primary.empty() ? datapoints : trainer.batch_size();
         run.steps = (budget + run.batch - 1) / run.batch;
+        if (run.steps > static_cast<std::int64_t>(vmc::kNoiseMaxStep)) {
+          error(spec.label, "the budget of " + std::to_string(budget) + " datapoints is " + std::to_string(run.steps) +
+                                " steps of its batch " + std::to_string(run.batch) +
+                                ", more than the 2^38 a fit can take");
+          std::signal(SIGINT, previous);
+          std::signal(SIGTERM, previous_term);
+          return 1;
+        }
         std::vector<std::int64_t> points = schedule(run.steps, args.points);
         std::set<std::int64_t> grad_at = pick(points, args.grad_points);
         grad_at.insert(0);

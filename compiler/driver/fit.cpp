@@ -158,7 +158,8 @@ bool Fit::set_up() {
   if (!bind_model(b_, margs, data, true)) return false;
   compile_ms_ = b_.fe.times.total();
   topt_.lr = learning_rate(b_, *topt_.optimizer, args_.lr);
-  return make_trainer();
+  return make_trainer() &&
+         budget_steps(args_.steps, args_.epochs, static_cast<double>(trainer_->steps_per_epoch()), lo_.steps, leader_);
 }
 
 bool Fit::make_trainer() {
@@ -239,13 +240,7 @@ bool Fit::resume() {
 
 // The budget, and what the fit is about to do.
 void Fit::announce() {
-  std::int64_t steps = args_.steps;
-  if (steps <= 0) {
-    steps = args_.epochs > 0
-                ? static_cast<std::int64_t>(std::ceil(args_.epochs * static_cast<double>(trainer_->steps_per_epoch())))
-                : 2000;
-  }
-  lo_.steps = steps;
+  const std::int64_t steps = lo_.steps;
   if (quiet_) return;
   std::printf("fit %s: %s, estimator %s (L = %d), %s, lr %g, seed %llu, %d thread%s\n",
               b_.fe.model->name.c_str(), b_.embedded ? "embedded digits (1797 x 64)" : "data bound",

@@ -3,11 +3,13 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <iostream>
 #include <new>
 #include <type_traits>
 
+#include "driver/checks.hpp"
 #include "driver/commands.hpp"
 #include "driver/compare.hpp"
 #include "driver/config.hpp"
@@ -20,6 +22,7 @@
 #include "support/stack.hpp"
 #include "support/suggest.hpp"
 #include "vmc/collective.hpp"
+#include "vmc/philox.hpp"
 
 namespace {
 
@@ -99,7 +102,7 @@ void Cli::model_options(CLI::App* cmd, bool lowering, bool required) {
       ->default_val(std::string(vmc::lower::default_estimator().name));
   cmd->add_option("--samples", model.samples,
                   "samples per step: L averaged, or K importance samples (vmc help estimators)")
-      ->check(CLI::Range(1, 100000))
+      ->check(vmc::driver::integer_number(1, 100000))
       ->default_val(1);
   cmd->add_option("--precision", model.precision, "f32 or f64 for generated code")
       ->check(CLI::IsMember({"f32", "f64"}))
@@ -124,7 +127,7 @@ void Cli::from_fit(CLI::App* cmd, bool test, std::string& params, std::uint64_t&
   model_options(cmd, true);
   data_options(cmd, test);
   cmd->add_option("--params", params, "a checkpoint.bin written by vmc fit")->required();
-  cmd->add_option("--seed", seed, "seed of the noise")->default_val(1);
+  cmd->add_option("--seed", seed, "seed of the noise")->check(vmc::driver::seed_number())->default_val(1);
 }
 
 // The minibatch, the budget and the optimizer: fit's and compare's.
@@ -132,12 +135,14 @@ void training_options(CLI::App* cmd, std::vector<std::string>& batch, std::int64
                       std::string& optimizer, std::optional<double>& lr, const char* steps_help,
                       const char* epochs_help, const char* lr_help) {
   cmd->add_option("--batch", batch, "minibatch size M of the subsampled plate, or DIM=M (default 100)");
-  cmd->add_option("--steps", steps, steps_help)->check(CLI::NonNegativeNumber);
-  cmd->add_option("--epochs", epochs, epochs_help)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--steps", steps, steps_help)
+      ->check(vmc::driver::integer_number(1, static_cast<std::int64_t>(vmc::kNoiseMaxStep),
+                                          " (2^38, the noise's step counter)"));
+  cmd->add_option("--epochs", epochs, epochs_help)->check(vmc::driver::real_number(0, true));
   cmd->add_option("--optimizer", optimizer, vmc::runtime::optimizer_list() + " (vmc help optimizers)")
       ->check(CLI::IsMember(vmc::runtime::optimizer_names()))
       ->default_val(std::string(vmc::runtime::default_optimizer().name));
-  cmd->add_option("--lr", lr, lr_help);
+  cmd->add_option("--lr", lr, lr_help)->check(vmc::driver::real_number(0, true));
 }
 
 void Cli::add_check() {
@@ -168,17 +173,22 @@ void Cli::add_diagnose() {
                   "interpreter at a random point (fixed noise, synthetic data); exit 1 past the "
                   "tolerance");
   model_options(diagnose_cmd, true);
-  diagnose_cmd->add_option("--epsilon", diag.epsilon, "finite-difference step")->default_val(1e-6);
+  diagnose_cmd->add_option("--epsilon", diag.epsilon, "finite-difference step")
+      ->check(vmc::driver::real_number(0, true))
+      ->default_val(1e-6);
   diagnose_cmd->add_option("--error", diag.error,
                            "tolerance on |symbolic - finite difference|, relative past 1")
+      ->check(vmc::driver::real_number(0, false))
       ->default_val(1e-6);
-  diagnose_cmd->add_option("--seed", diag.seed, "seed of the point, noise and data")->default_val(1);
+  diagnose_cmd->add_option("--seed", diag.seed, "seed of the point, noise and data")
+      ->check(vmc::driver::seed_number())
+      ->default_val(1);
   diagnose_cmd->add_option("--init", diag.init_radius,
                            "draw params uniformly in (-R, R), unconstrained, instead of from "
                            "their declared inits")
-      ->check(CLI::PositiveNumber);
+      ->check(vmc::driver::real_number(0, true));
   diagnose_cmd->add_option("--elements", diag.elements, "elements checked per param")
-      ->check(CLI::Range(1, 1000000))
+      ->check(vmc::driver::integer_number(1, 1000000))
       ->default_val(10);
 }
 
@@ -193,24 +203,26 @@ void Cli::add_fit() {
                    "total optimisation steps (default 2000 unless --epochs)", "passes over the data instead of --steps",
                    "learning rate (default: the optimizer's own, vmc help optimizers; ten times that for a model "
                    "with no subsampled plate, whose every step sees all the data)");
-  fit_cmd->add_option("--seed", fit.seed, "seed of the initial values, minibatches and noise")->default_val(1);
+  fit_cmd->add_option("--seed", fit.seed, "seed of the initial values, minibatches and noise")
+      ->check(vmc::driver::seed_number())
+      ->default_val(1);
   fit_cmd->add_option("--threads", fit.threads, "threads; each runs part of every minibatch")
-      ->check(CLI::Range(1, 256))
+      ->check(vmc::driver::integer_number(1, 256))
       ->default_val(1);
   fit_cmd->add_option("--out", fit.out, "output directory")->default_val("vmc-out");
   fit_cmd->add_flag("--resume", fit.resume, "continue from OUT/checkpoint.bin (bit-for-bit)");
   fit_cmd->add_option("--tol-rel-obj", fit.tol_rel_obj,
                       "stop when the smoothed ELBO's relative change over 100 steps is below this "
                       "(median of the last 5 checks), as Stan's ADVI")
-      ->check(CLI::NonNegativeNumber);
+      ->check(vmc::driver::real_number(0, false));
   fit_cmd->add_option("--clip-grad", fit.clip_grad, "clip the gradient's L2 norm (per datapoint) to this")
-      ->check(CLI::NonNegativeNumber);
+      ->check(vmc::driver::real_number(0, false));
   fit_cmd->add_option("--eval-every", fit.eval_every, "evaluate the bound on --test-data every K steps")
-      ->check(CLI::NonNegativeNumber);
+      ->check(vmc::driver::integer_number(0, std::numeric_limits<std::int64_t>::max()));
   fit_cmd->add_option("--checkpoint-every", fit.checkpoint_every,
                       "also write OUT/checkpoint.bin every K steps (always: at the end, on Ctrl-C or SIGTERM, "
                       "and every 5 minutes)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(vmc::driver::integer_number(0, std::numeric_limits<std::int64_t>::max()));
   fit_cmd->add_flag("--quiet,-q", fit.quiet, "no progress output");
 }
 
@@ -219,14 +231,17 @@ void Cli::add_eval_and_sample() {
       "eval", "The bound per datapoint on data with a fit's params (an importance-weighted "
               "--estimator with a large --samples K estimates the log-likelihood)");
   from_fit(eval_cmd, true, eval.params, eval.seed);
-  eval_cmd->add_option("--batch", eval.batch, "rows per kernel call");
-  eval_cmd->add_option("--threads", eval.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
+  eval_cmd->add_option("--batch", eval.batch, "rows per kernel call")
+      ->check(vmc::driver::integer_number(1, std::numeric_limits<std::int64_t>::max()));
+  eval_cmd->add_option("--threads", eval.threads, "threads")->check(vmc::driver::integer_number(1, 256))->default_val(1);
 
   sample_cmd = app.add_subcommand(
       "sample", "Draws from the fitted guide (the posterior) or the model (--from model) to CSV; "
                 "image data also to a PNG grid");
   from_fit(sample_cmd, false, sample.params, sample.seed);
-  sample_cmd->add_option("--draws", sample.draws, "number of draws")->check(CLI::Range(1, 10000000))->default_val(100);
+  sample_cmd->add_option("--draws", sample.draws, "number of draws")
+      ->check(vmc::driver::integer_number(1, 10000000))
+      ->default_val(100);
   sample_cmd->add_option("--from", sample.from, "guide or model")->check(CLI::IsMember({"guide", "model"}))->default_val("guide");
   sample_cmd->add_option("--out", sample.out, "the CSV file (default draws.csv, or model_draws.csv)");
 }
@@ -250,21 +265,23 @@ void Cli::add_compare() {
   training_options(compare_cmd, compare.batch, compare.steps, compare.epochs, compare.optimizer, compare.lr,
                    "the budget, in steps of the common batch (default 2000 unless --epochs)",
                    "the budget in passes over the data", "learning rate (default: the optimizer's, as for fit)");
-  compare_cmd->add_option("--seed", compare.seed, "seed of every run (repeat r uses seed + r)")->default_val(1);
-  compare_cmd->add_option("--repeats", compare.repeats, "runs per estimator, seeds seed, seed + 1, ...")
-      ->check(CLI::Range(1, 1000))
+  compare_cmd->add_option("--seed", compare.seed, "seed of every run (repeat r uses seed + r)")
+      ->check(vmc::driver::seed_number())
       ->default_val(1);
-  compare_cmd->add_option("--threads", compare.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
+  compare_cmd->add_option("--repeats", compare.repeats, "runs per estimator, seeds seed, seed + 1, ...")
+      ->check(vmc::driver::integer_number(1, 1000))
+      ->default_val(1);
+  compare_cmd->add_option("--threads", compare.threads, "threads")->check(vmc::driver::integer_number(1, 256))->default_val(1);
   compare_cmd->add_option("--out", compare.out, "output directory")->default_val("vmc-compare");
   compare_cmd->add_option("--points", compare.points, "log-spaced points where the bounds are measured")
-      ->check(CLI::Range(1, 1000))
+      ->check(vmc::driver::integer_number(1, 1000))
       ->default_val(12);
   compare_cmd->add_option("--grad-points", compare.grad_points,
                           "of those, where the gradient's noise is measured (besides the start; 0: nowhere)")
-      ->check(CLI::Range(0, 1000))
+      ->check(vmc::driver::integer_number(0, 1000))
       ->default_val(4);
   compare_cmd->add_option("--grad-draws", compare.grad_draws, "gradient draws (ε) per measurement")
-      ->check(CLI::Range(2, 1000000))
+      ->check(vmc::driver::integer_number(2, 1000000))
       ->default_val(100);
   compare_cmd->add_option("--eval-estimator", compare.eval_estimator,
                           "the estimator every run's bound is measured with (default " +
@@ -273,10 +290,10 @@ void Cli::add_compare() {
                               std::string(vmc::lower::default_estimator().name) + ")")
       ->check(CLI::IsMember(vmc::lower::estimator_names()));
   compare_cmd->add_option("--eval-samples", compare.eval_samples, "its samples (L, or K)")
-      ->check(CLI::Range(1, 100000))
+      ->check(vmc::driver::integer_number(1, 100000))
       ->default_val(10);
   compare_cmd->add_option("--eval-rows", compare.eval_rows, "rows of the training and test data it is measured on")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->check(vmc::driver::integer_number(1, std::int64_t{1} << 40))
       ->default_val(1000);
   compare_cmd->add_flag("--quiet,-q", compare.quiet, "only the table");
   compare_cmd->add_option("--replot", replot,
@@ -290,10 +307,14 @@ void Cli::add_bench() {
   model_options(bench_cmd, true);
   data_options(bench_cmd, false);
   bench_cmd->add_option("--batch", bench.batch, "minibatch size M, or DIM=M (default 100)");
-  bench_cmd->add_option("--threads", bench.threads, "threads")->check(CLI::Range(1, 256))->default_val(1);
-  bench_cmd->add_option("--steps", bench.steps, "timed steps")->check(CLI::Range(1, 100000000))->default_val(200);
-  bench_cmd->add_option("--warmup", bench.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->default_val(20);
-  bench_cmd->add_option("--seed", bench.seed, "seed")->default_val(1);
+  bench_cmd->add_option("--threads", bench.threads, "threads")->check(vmc::driver::integer_number(1, 256))->default_val(1);
+  bench_cmd->add_option("--steps", bench.steps, "timed steps")
+      ->check(vmc::driver::integer_number(1, 100000000))
+      ->default_val(200);
+  bench_cmd->add_option("--warmup", bench.warmup, "untimed steps first")
+      ->check(vmc::driver::integer_number(0, 100000000))
+      ->default_val(20);
+  bench_cmd->add_option("--seed", bench.seed, "seed")->check(vmc::driver::seed_number())->default_val(1);
   bench_cmd->add_flag("--json", bench.json, "one JSON object instead of the table");
   bench_cmd->add_flag("-v", bench.stages, "compile time per stage");
 }

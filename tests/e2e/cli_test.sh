@@ -129,5 +129,32 @@ run 1 fit "$lr" --data X=X.csv --data y=X.csv --steps 3 --out o_shape &&
   { has stderr "X.csv: error: data 'y' has shape [2, 3], but 'y' is declared int<lower=0, upper=1>[N]"; has stderr "--data y=X.csv:COLUMN"; }
 run 0 help data && has stdout "--data NAME=FILE.csv:COLUMN"
 
+# Issue 21 (6): numbers on the command line. NaN, inf, negative seeds, 0 steps and step counts past
+# what can be counted are refused with the flag's name; ranges read as numbers, not DBL_MAX.
+run 1 fit "$es" --epochs 1e300 --data "$esdata" -q --out o_epochs &&
+  { has stderr "--epochs: error: 1e+300 epochs of 1 step are 1e+300 steps, more than the 2^38"; [ ! -e o_epochs/summary.json ] || fail "$last: results written"; }
+run 1 fit "$es" --epochs nan && has_line stderr "vmc: error: --epochs: 'nan' is not a finite number (it must be > 0)"
+run 1 fit "$es" --tol-rel-obj nan && has stderr "--tol-rel-obj: 'nan' is not a finite number"
+run 1 fit "$es" --clip-grad inf && has stderr "--clip-grad: 'inf' is not a finite number"
+run 1 fit "$es" --lr nan && has stderr "--lr: 'nan' is not a finite number"
+run 1 fit "$es" --seed -1 && has_line stderr "vmc: error: --seed: '-1': it must be at least 0"
+run 1 fit "$es" --steps 0 && has_line stderr "vmc: error: --steps: '0': it must be at least 1"
+run 1 fit "$es" --steps 99999999999999999999 && has stderr "--steps: '99999999999999999999': it must be at most 274877906944"
+run 1 fit "$es" --eval-every -1 && has_line stderr "vmc: error: --eval-every: '-1': it must be at least 0"
+run 1 compare "$es" --epochs nan && has stderr "--epochs: 'nan' is not a finite number"
+run 1 compare "$es" --seed -2 && has stderr "--seed: '-2': it must be at least 0"
+run 1 diagnose "$es" --epsilon nan && has stderr "--epsilon: 'nan' is not a finite number"
+run 1 diagnose "$es" --error inf && has stderr "--error: 'inf' is not a finite number"
+run 1 diagnose "$es" --seed -1 && has stderr "--seed: '-1': it must be at least 0"
+run 1 bench "$es" --seed -1 && has stderr "--seed: '-1': it must be at least 0"
+run 1 eval "$es" --params x --seed -1 && has stderr "--seed: '-1': it must be at least 0"
+run 1 sample "$es" --params x --seed -1 && has stderr "--seed: '-1': it must be at least 0"
+run 1 sample "$es" --params x --draws 0 && has stderr "--draws: '0': it must be at least 1"
+# Ranges as numbers ("must be >= 0"), not "not in range 0.000000 to 179769313486231570...".
+run 1 fit "$es" --epochs -1 && has_line stderr "vmc: error: --epochs: '-1': it must be > 0"
+run 1 fit "$es" --tol-rel-obj -1 && has_line stderr "vmc: error: --tol-rel-obj: '-1': it must be >= 0"
+run 1 diagnose "$es" --init -1 && has_line stderr "vmc: error: --init: '-1': it must be > 0"
+run 1 bench "$es" --warmup -1 && has_line stderr "vmc: error: --warmup: '-1': it must be at least 0"
+
 echo "cli: $((checks - failures)) of $checks commands as expected"
 [ "$failures" = 0 ]
