@@ -6,8 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include <filesystem>
 #include <iostream>
 #include <sstream>
+
+#include "support/suggest.hpp"
 
 namespace vmc::driver {
 namespace {
@@ -78,6 +81,42 @@ bool read_run(const std::string& path, const toml::table& t, RunSpec& run) {
   return ok;
 }
 
+// The keys whose values are paths: a relative one is relative to the config file's directory
+// (as a file's own references are), not to wherever vmc is run from.
+bool is_path_key(const std::string& flag) {
+  return flag == "model" || flag == "data" || flag == "test-data" || flag == "out" || flag == "replot";
+}
+
+// `value` (PATH, or NAME=PATH for data) with a relative PATH put under `dir`.
+std::string resolve(const std::filesystem::path& dir, const std::string& flag, const std::string& value) {
+  if (dir.empty()) return value;
+  std::string prefix, path = value;
+  if (flag == "data" || flag == "test-data") {
+    if (auto eq = value.find('='); eq != std::string::npos) {
+      prefix = value.substr(0, eq + 1);
+      path = value.substr(eq + 1);
+    }
+  }
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return value;
+  return prefix + (dir / path).lexically_normal().string();
+}
+
+// The keys `cmd` takes, as a config spells them (tol_rel_obj), for a "did you mean".
+std::vector<std::string> config_keys(const CLI::App& cmd, bool runs) {
+  std::vector<std::string> keys = {"model"};
+  if (runs) keys.push_back("run");
+  for (const CLI::Option* o : cmd.get_options()) {
+    for (std::string name : o->get_lnames()) {
+      if (name == "help" || name == "config") continue;
+      for (char& c : name) {
+        if (c == '-') c = '_';
+      }
+      keys.push_back(name);
+    }
+  }
+  return keys;
+}
+
 }  // namespace
 
 bool apply_config(CLI::App& cmd, const std::string& path, std::vector<RunSpec>* runs) {
@@ -116,8 +155,10 @@ bool apply_config(CLI::App& cmd, const std::string& path, std::vector<RunSpec>* 
     }
     CLI::Option* opt = name == "model" ? cmd.get_option_no_throw("MODEL") : cmd.get_option_no_throw("--" + flag);
     if (!opt || flag == "config") {
+      std::string hint = did_you_mean(name, config_keys(cmd, runs != nullptr));
       std::cerr << where(path, value.source()) << ": error: unknown key '" << name << "' for vmc "
-                << cmd.get_name() << " (the keys are its options, e.g. estimator, batch, steps, lr)\n";
+                << cmd.get_name()
+                << (hint.empty() ? " (the keys are its options, e.g. estimator, batch, steps, lr)" : hint) << '\n';
       ok = false;
       continue;
     }
@@ -153,6 +194,10 @@ bool apply_config(CLI::App& cmd, const std::string& path, std::vector<RunSpec>* 
       continue;
     }
     if (is_flag && items[0] == "false") continue;
+    if (is_path_key(flag)) {
+      const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+      for (std::string& s : items) s = resolve(dir, flag, s);
+    }
     try {
       for (const std::string& s : items) opt->add_result(s);
       opt->run_callback();

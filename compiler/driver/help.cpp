@@ -65,6 +65,9 @@ the support of the distributions it is drawn from, and inside the array it index
 must have as many dimensions as its declaration (images stored [N, rows, cols] are read as
 [N, rows * cols] for a matrix). Each problem is one message naming the file and the element,
 line or column, and exit status 1.
+
+In a `--config` TOML file, relative paths (`model`, `data`, `test_data`, `out`) are relative to
+the config file's own directory; absolute paths are kept.
 )";
 
 }  // namespace

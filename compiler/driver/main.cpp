@@ -1,6 +1,7 @@
 // vmc: the command line. Sub-commands are defined here; their work lives in commands.cpp.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <limits>
@@ -198,7 +199,9 @@ void Cli::add_fit() {
              "checkpoint.bin, draws.csv, pictures) go to --out DIR");
   model_options(fit_cmd, true, false);
   data_options(fit_cmd, true);
-  fit_cmd->add_option("--config", fit_config, "a TOML file with the same keys as these options; flags win");
+  fit_cmd->add_option("--config", fit_config,
+                      "a TOML file with the same keys as these options; flags win; its relative paths "
+                      "(model, data, test_data, out) are relative to its own directory");
   training_options(fit_cmd, fit.batch, fit.steps, fit.epochs, fit.optimizer, fit.lr,
                    "total optimisation steps (default 2000 unless --epochs)", "passes over the data instead of --steps",
                    "learning rate (default: the optimizer's own, vmc help optimizers; ten times that for a model "
@@ -261,7 +264,8 @@ void Cli::add_compare() {
       ->check(CLI::IsMember(vmc::lower::estimator_names()));
   compare_cmd->add_option("--config", compare_config,
                           "a TOML file with these options as keys and [[run]] tables (label, estimator, samples, "
-                          "batch, optimizer, lr), one per run; flags win");
+                          "batch, optimizer, lr), one per run; flags win; its relative paths are relative to "
+                          "its own directory");
   training_options(compare_cmd, compare.batch, compare.steps, compare.epochs, compare.optimizer, compare.lr,
                    "the budget, in steps of the common batch (default 2000 unless --epochs)",
                    "the budget in passes over the data", "learning rate (default: the optimizer's, as for fit)");
@@ -377,6 +381,19 @@ int Cli::run_help() {
 }
 
 int Cli::run(int argc, char** argv) {
+  // A first word that is no command: CLI11 would call it an unexpected argument.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> commands;
+    for (CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());
+    const std::string word = argv[1];
+    if (std::find(commands.begin(), commands.end(), word) == commands.end()) {
+      std::string hint = vmc::did_you_mean(word, commands);
+      std::cerr << "vmc: error: unknown command '" << word << "'"
+                << (hint.empty() ? "; the commands are " + vmc::join(commands) : hint)
+                << "\nRun 'vmc --help' for the commands and options.\n";
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

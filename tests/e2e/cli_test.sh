@@ -156,5 +156,23 @@ run 1 fit "$es" --tol-rel-obj -1 && has_line stderr "vmc: error: --tol-rel-obj: 
 run 1 diagnose "$es" --init -1 && has_line stderr "vmc: error: --init: '-1': it must be > 0"
 run 1 bench "$es" --warmup -1 && has_line stderr "vmc: error: --warmup: '-1': it must be at least 0"
 
+# Issue 21 (7): an unknown command is named, with the closest one.
+run 1 fti "$es" && has_line stderr "vmc: error: unknown command 'fti'; did you mean 'fit'?"
+run 1 frobnicate && has stderr "unknown command 'frobnicate'; the commands are check, emit, diagnose"
+
+# Issue 21 (7): a config's relative paths are relative to its own file; an unknown key gets a
+# "did you mean".
+mkdir -p cfgdir/sub
+cp y_bom.csv cfgdir/sub/y.csv
+cp sigma.csv cfgdir/sub/sigma.csv
+cp "$es" cfgdir/es.vmodel
+printf 'model = "es.vmodel"\ndata = ["y=sub/y.csv", "sigma=sub/sigma.csv"]\nsteps = 3\nquiet = true\nout = "cfg_out"\n' > cfgdir/fit.toml
+run 0 fit --config cfgdir/fit.toml &&
+  { [ -f cfgdir/cfg_out/summary.json ] || fail "$last: no cfgdir/cfg_out/summary.json: out is not relative to the config"; }
+printf 'model = "%s"\ndata = ["%s"]\nsteps = 3\nquiet = true\nout = "%s/abs_out"\n' "$es" "$esdata" "$work" > cfgdir/abs.toml
+run 0 fit --config cfgdir/abs.toml && { [ -f "$work/abs_out/summary.json" ] || fail "$last: absolute out not kept"; }
+printf 'stpes = 3\n' > cfgdir/typo.toml
+run 1 fit "$es" --config cfgdir/typo.toml && has_line stderr "cfgdir/typo.toml:1:9: error: unknown key 'stpes' for vmc fit; did you mean 'steps'?"
+
 echo "cli: $((checks - failures)) of $checks commands as expected"
 [ "$failures" = 0 ]
