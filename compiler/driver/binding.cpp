@@ -340,6 +340,20 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
   return true;
 }
 
+bool load_data(ModelArgs& args, const DataArgs& data, runtime::Arrays& out) {
+  std::vector<DataDecl> decls;
+  {
+    FrontEnd first;
+    if (!compile_model(first, args, Stage::Check)) return false;
+    decls = data_decls(*first.model);
+  }
+  std::map<std::string, std::string> files;
+  if (!load_arrays(data.data, decls, data.raw_pixels, "--data", out, files)) return false;
+  if (!check_ranks(out, decls, files) || !check_supports(out, decls, files, false)) return false;
+  for (const auto& [name, a] : out) args.data_shapes[name] = a.shape;
+  return true;
+}
+
 double learning_rate(const Bound& b, const runtime::Optimizer& optimizer, std::optional<double> given) {
   const auto& sizes = b.fe.lowered->sizes;
   bool subsampled = std::any_of(sizes.begin(), sizes.end(), [](const auto& kv) { return kv.first != kv.second; });
@@ -393,6 +407,15 @@ bool budget_steps(std::int64_t steps, double epochs, double steps_per_epoch, std
   }
   out = std::max<std::int64_t>(1, static_cast<std::int64_t>(total));
   return true;
+}
+
+void note_batch_ignored(const std::vector<std::string>& batch, const std::string& primary_dim,
+                        std::int64_t datapoints) {
+  if (batch.empty() || !primary_dim.empty()) return;
+  std::string given;
+  for (const std::string& b : batch) given += (given.empty() ? "" : " ") + b;
+  std::cerr << "note: --batch " << given << " is ignored: the model has no subsampled plate, so every step takes all "
+            << datapoints << " datapoints\n";
 }
 
 bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o) {

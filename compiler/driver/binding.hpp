@@ -52,6 +52,11 @@ struct Bound {
 // Reports every problem and returns false.
 bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train);
 
+// `--data` for a command that evaluates the model's IR instead of running its kernels (vmc
+// diagnose): the arrays loaded and checked as bind_model checks them, their shapes put in
+// `args.data_shapes` (so they give the dims). Reports every problem and returns false.
+bool load_data(ModelArgs& args, const DataArgs& data, runtime::Arrays& out);
+
 // Creates `dir` if needed, locks it for this run (a second run writing into it is refused, named
 // by its pid), checks that files can be written in it (before any time is spent training) and
 // removes the temporary files killed runs left there. Reports the problem and returns null.
@@ -67,6 +72,11 @@ double learning_rate(const Bound& b, const runtime::Optimizer& optimizer, std::o
 // when given, else 2000. False after reporting (when `report`) a count past the 2^38 steps the
 // noise can number, rather than letting a double past int64 become garbage.
 bool budget_steps(std::int64_t steps, double epochs, double steps_per_epoch, std::int64_t& out, bool report = true);
+
+// A one-line note on stderr that --batch was given to a model with no subsampled plate, whose
+// every step takes all the data (when `batch` is not empty and `primary_dim` is).
+void note_batch_ignored(const std::vector<std::string>& batch, const std::string& primary_dim,
+                        std::int64_t datapoints);
 
 // `--batch M` or `--batch DIM=M` into the trainer's options; false after reporting a bad one.
 bool parse_batch(const std::vector<std::string>& items, runtime::TrainerOptions& o);

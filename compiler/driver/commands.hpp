@@ -39,6 +39,8 @@ struct DiagnoseArgs {
   int elements = 10;      // elements checked per param (all when the param is smaller)
   double init_radius = 0; // params uniform in (−r, r), unconstrained; 0: the declared inits
 };
-int run_diagnose(const ModelArgs& args, const DiagnoseArgs& diag);
+struct DataArgs;
+// With `data` (--data), the data it binds gives the dims and replaces the synthetic data.
+int run_diagnose(const ModelArgs& args, const DataArgs& data, const DiagnoseArgs& diag);
 
 }  // namespace vmc::driver

@@ -312,6 +312,7 @@ int run_compare(const CompareArgs& args) {
             std::signal(SIGTERM, previous_term);
             return 1;
           }
+          note_batch_ignored(args.batch, primary, datapoints);
           const vmc_model_info& info = evaluator_fe.compiled->info();
           train_rows = first_rows_of(b.train, info, primary, args.eval_rows);
           if (b.have_test) test_rows = first_rows_of(b.test, info, primary, args.eval_rows);

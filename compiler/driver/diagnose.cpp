@@ -7,6 +7,7 @@
 #include <iostream>
 #include <random>
 
+#include "driver/binding.hpp"
 #include "driver/commands.hpp"
 #include "driver/frontend.hpp"
 #include "ir/rewriter.hpp"
@@ -30,7 +31,10 @@ std::string index_text(std::int64_t flat, const std::vector<std::int64_t>& shape
 
 }  // namespace
 
-int run_diagnose(const ModelArgs& args, const DiagnoseArgs& diag) {
+int run_diagnose(const ModelArgs& given, const DataArgs& data, const DiagnoseArgs& diag) {
+  ModelArgs args = given;
+  runtime::Arrays arrays;
+  if (!data.data.empty() && !load_data(args, data, arrays)) return 1;
   FrontEnd fe;
   if (!compile_model(fe, args, Stage::Gradient)) return 1;
   const lower::Lowered& l = *fe.lowered;
@@ -39,6 +43,11 @@ int run_diagnose(const ModelArgs& args, const DiagnoseArgs& diag) {
   so.seed = diag.seed;
   so.init_radius = diag.init_radius;
   ir::Bindings at = lower::synthetic_bindings(l, *fe.model, so);
+  // The data given replaces the synthetic data of the same name (its shape gave the dims).
+  for (const auto& [name, a] : arrays) {
+    auto in = at.inputs.find(name);
+    if (in != at.inputs.end() && in->second.values.size() == a.values.size()) in->second.values = a.values;
+  }
   const ir::Node* elbo = l.objective;
   // A path-derivative estimator's gradient is by design not the derivative of its value: it holds the guide's params
   // constant inside log q. Finite differences do the same with those values pinned.
@@ -46,8 +55,8 @@ int run_diagnose(const ModelArgs& args, const DiagnoseArgs& diag) {
     if (n.op() == ir::Op::StopGradient) at.pinned[&n] = ir::evaluate(&n, at);
   });
 
-  std::printf("Gradient check of %s (estimator %s) at a random point with fixed noise\n",
-              args.model_path.c_str(), args.estimator.c_str());
+  std::printf("Gradient check of %s (estimator %s) at a random point with fixed noise%s\n",
+              args.model_path.c_str(), args.estimator.c_str(), arrays.empty() ? "" : ", on the data given");
   std::printf("  run-time sizes:");
   for (const auto& [name, value] : at.sizes) std::printf(" %s=%lld", name.c_str(), static_cast<long long>(value));
   std::printf("\n  elbo = %.10g; epsilon = %g, error = %g (relative past 1, plus the finite "

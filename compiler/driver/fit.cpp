@@ -241,6 +241,7 @@ bool Fit::resume() {
 // The budget, and what the fit is about to do.
 void Fit::announce() {
   const std::int64_t steps = lo_.steps;
+  if (leader_) note_batch_ignored(args_.batch, trainer_->primary_dim(), trainer_->datapoints());
   if (quiet_) return;
   std::printf("fit %s: %s, estimator %s (L = %d), %s, lr %g, seed %llu, %d thread%s\n",
               b_.fe.model->name.c_str(), b_.embedded ? "embedded digits (1797 x 64)" : "data bound",

@@ -36,8 +36,9 @@ std::string one_distribution(const dist::Distribution& d) {
 // (driver/binding.cpp) and the checks made before any training.
 const char* kDataReference = R"(# Data
 
-`--data` binds the arrays of a model's `data` block; fit, eval, sample, bench and compare take
-it.
+`--data` binds the arrays of a model's `data` block; fit, eval, sample, bench, compare and
+diagnose take it (diagnose: the data's shapes give the dims and its values replace the synthetic
+data).
 
 | form | binds |
 |---|---|

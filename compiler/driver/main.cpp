@@ -171,9 +171,10 @@ void Cli::add_emit() {
 void Cli::add_diagnose() {
   diagnose_cmd = app.add_subcommand(
       "diagnose", "Compare the symbolic gradient with finite differences of the reference "
-                  "interpreter at a random point (fixed noise, synthetic data); exit 1 past the "
-                  "tolerance");
+                  "interpreter at a random point (fixed noise; synthetic data, or the --data given, "
+                  "whose shapes give the dims); exit 1 past the tolerance");
   model_options(diagnose_cmd, true);
+  data_options(diagnose_cmd, false);
   diagnose_cmd->add_option("--epsilon", diag.epsilon, "finite-difference step")
       ->check(vmc::driver::real_number(0, true))
       ->default_val(1e-6);
@@ -431,7 +432,7 @@ int Cli::run(int argc, char** argv) {
   if (*compare_cmd) return on_data(compare, vmc::driver::run_compare);
   if (*check_cmd) return vmc::driver::run_check(model, timing);
   if (*emit_cmd) return vmc::driver::run_emit(emit_stage, model, optimized);
-  if (*diagnose_cmd) return vmc::driver::run_diagnose(model, diag);
+  if (*diagnose_cmd) return vmc::driver::run_diagnose(model, data, diag);
   if (*help_cmd) return run_help();
   std::cout << app.help();
   return 0;

@@ -174,5 +174,12 @@ run 0 fit --config cfgdir/abs.toml && { [ -f "$work/abs_out/summary.json" ] || f
 printf 'stpes = 3\n' > cfgdir/typo.toml
 run 1 fit "$es" --config cfgdir/typo.toml && has_line stderr "cfgdir/typo.toml:1:9: error: unknown key 'stpes' for vmc fit; did you mean 'steps'?"
 
+# Issue 21 (8): diagnose takes --data (its own message asks for it); --batch on a model with no
+# subsampled plate is ignored, and says so.
+run 0 diagnose "$es" --data "$esdata" && has stdout "on the data given"
+run 1 diagnose "$es" && has stderr "give the data that has it"
+run 0 fit "$es" --data "$esdata" --batch 50 --steps 3 --out o_batch -q &&
+  has_line stderr "note: --batch 50 is ignored: the model has no subsampled plate, so every step takes all 8 datapoints"
+
 echo "cli: $((checks - failures)) of $checks commands as expected"
 [ "$failures" = 0 ]
