@@ -25,8 +25,18 @@ namespace fs = std::filesystem;
 using runtime::RuntimeError;
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<bool> g_setting_up{false};
 std::atomic<int> g_signal{SIGINT};  // which one: the exit status is 128 + it, as a shell's
 extern "C" void on_interrupt(int sig) {
+  // While the data loads and the model compiles nothing has been written and nothing would be
+  // lost: end at once, as the signal would, rather than when LLVM returns (minutes for a large
+  // model) or a named pipe's writer turns up.
+  if (g_setting_up.load()) {
+    static const char message[] = "vmc fit: interrupted while setting up: nothing written\n";
+    ssize_t ignored = ::write(2, message, sizeof message - 1);
+    (void)ignored;
+    ::_exit(128 + sig);
+  }
   // The first asks for a clean stop; a second (Ctrl-C again while setting up or writing) ends
   // the process as the signal would have.
   if (g_interrupted.exchange(true)) {
@@ -37,11 +47,11 @@ extern "C" void on_interrupt(int sig) {
   g_signal.store(sig);
 }
 
-// SIGINT and SIGTERM (a scheduler's stop) ask for a clean stop from the moment a fit starts:
-// one that arrives while the data load or the model compiles stops the fit before its first
-// step, with the results so far written (with ranks, every rank stops at the same step, even
-// when the signal reached one that was still setting up). The previous handlers are back
-// when the fit returns.
+// SIGINT and SIGTERM (a scheduler's stop): while the data loads and the model compiles, the fit
+// ends at once with nothing written; from the output directory on, they ask for a clean stop,
+// with the results so far written (with ranks, every rank stops at the same step, even when
+// the signal reached one that was still resuming). The previous handlers are back when the fit
+// returns.
 struct InterruptHandlers {
   InterruptHandlers() {
     g_interrupted.store(false);
@@ -78,7 +88,10 @@ class Fit {
         agreement_(ranks_) {}
 
   int run() {
-    if (!agree(set_up()) || !same_data_on_every_rank() || !agree(prepare_dir())) return 1;
+    g_setting_up.store(true);
+    bool ready = agree(set_up()) && same_data_on_every_rank();
+    g_setting_up.store(false);
+    if (!ready || !agree(prepare_dir())) return 1;
     if (args_.resume && !resume()) return 1;
     agreement_.release();
     announce();

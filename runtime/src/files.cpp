@@ -26,7 +26,7 @@ std::string kind_of(mode_t mode) {
 }
 
 std::string not_regular_sentence(const std::string& kind) {
-  return "cannot read " + kind + ": vmc reads data, models and checkpoints from regular files";
+  return "cannot read " + kind + ": vmc reads data, models and checkpoints from files (or named pipes)";
 }
 
 }  // namespace
@@ -38,8 +38,16 @@ std::string not_regular_file(const std::string& path) {
 }
 
 std::optional<std::string> read_file(const std::string& path, std::string& problem) {
-  // O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused just below.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  // A named pipe (`--data x=<(zcat x.csv.gz)`) is read to its end: opening it waits for its
+  // writer (the caller decides what a signal then does: vmc fit exits at once while it sets up).
+  // Anything else that is not a regular file is refused before it is opened: a device may never
+  // end (/dev/zero) and opening one can have effects.
+  struct stat before;
+  if (::stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode) && !S_ISFIFO(before.st_mode)) {
+    problem = not_regular_sentence(kind_of(before.st_mode));
+    return std::nullopt;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     problem = std::string("cannot open file: ") + std::strerror(errno);
     return std::nullopt;
@@ -50,14 +58,14 @@ std::optional<std::string> read_file(const std::string& path, std::string& probl
     ::close(fd);
     return std::nullopt;
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
     problem = not_regular_sentence(kind_of(st.st_mode));
     ::close(fd);
     return std::nullopt;
   }
   std::string bytes;
   try {
-    bytes.reserve(static_cast<std::size_t>(st.st_size));
+    if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
   } catch (const std::bad_alloc&) {
     ::close(fd);
     problem = "not enough memory to read it (" + std::to_string(st.st_size) + " bytes)";

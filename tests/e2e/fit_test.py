@@ -430,24 +430,48 @@ def case_interrupt(work):
     check(s["stop_reason"] == "interrupted" and s["steps"] > 0, f"summary after SIGINT: {s.get('stop_reason')}")
     check(os.path.exists(os.path.join(out, "checkpoint.bin")), "checkpoint after SIGINT")
     # SIGTERM while the data is still loading (read from a pipe, so the fit is held there until
-    # the signal has arrived): the fit stops before its first step, writes what it has, exits 143.
+    # the signal has arrived) ends the fit at once (issue 21: a signal during a long compile was
+    # acted on only when LLVM returned), exit 143, nothing written: a resumed fit's checkpoint
+    # is untouched.
     pipe = os.path.join(work, "rows.csv")
     os.mkfifo(pipe)
-    early = os.path.join(work, "int_early")
+    ckpt = os.path.join(out, "checkpoint.bin")
+    good = open(ckpt, "rb").read()
     p = subprocess.Popen([VMC, "fit", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--data", f"x={pipe}",
-                          "--steps", "50", "--out", early, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                          "--resume", "--steps", "100000000", "--out", out, "-q"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with open(pipe, "w") as f:  # opens once the fit opens the pipe to read its data
         p.send_signal(signal.SIGTERM)
-        time.sleep(0.2)
+        _, err = p.communicate(timeout=20)
+    check(p.returncode == 143 and "interrupted while setting up" in err,
+          f"exit {p.returncode} after SIGTERM while loading: {err}")
+    check(open(ckpt, "rb").read() == good, "the checkpoint changed after a SIGTERM while setting up")
+    # Data from a pipe is read to its end.
+    piped = os.path.join(work, "int_piped")
+    p = subprocess.Popen([VMC, "fit", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--data", f"x={pipe}",
+                          "--steps", "5", "--out", piped, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    with open(pipe, "w") as f:
         random.seed(5)
         for _ in range(60):
             f.write(",".join(f"{random.random():.3f}" for _ in range(8)) + "\n")
     _, err = p.communicate(timeout=120)
-    check(p.returncode == 143, f"exit {p.returncode} after SIGTERM while loading: {err}")
-    s = summary(early)
-    check(s["stop_reason"] == "interrupted" and s["steps"] == 0, f"summary after an early SIGTERM: {s}")
-    check(os.path.exists(os.path.join(early, "checkpoint.bin")), "checkpoint after an early SIGTERM")
+    check(p.returncode == 0 and summary(piped)["steps"] == 5, f"a fit on piped data: exit {p.returncode}: {err}")
+    # Ctrl-C during a long compile (a 10^6-term sum: ~40 s) ends the fit within moments.
+    big = os.path.join(work, "big.vmodel")
+    with open(big, "w") as f:
+        f.write("model big;\nlatent { mu : real; }\nparam { m : real; }\nmodel {\n  mu ~ normal(0, 1);\n"
+                "  target += (" + " + ".join(["mu"] * 1000000) + ") / 1000000;\n}\n"
+                "guide { mu ~ normal(m, 1); }\n")
+    p = subprocess.Popen([VMC, "fit", big, "--steps", "5", "--out", os.path.join(work, "big_out"), "-q", "--no-cache"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    sent = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    waited = time.monotonic() - sent
+    check(p.returncode == 130, f"Ctrl-C during a long compile: exit {p.returncode}: {err!r}")
+    check(waited < 10, f"Ctrl-C during a long compile took {waited:.1f} s to act (a hang guard, not a timing target)")
 
 
 def read_csv(path):
@@ -666,11 +690,23 @@ def case_files(work):
     check("somedir.npy" in p.stderr and "a directory" in p.stderr, f"directory as data: {p.stderr!r}")
     p = run("eval", model, "--params", d, expect=1)
     check("somedir.npy" in p.stderr and "a directory" in p.stderr, f"directory as params: {p.stderr!r}")
-    # A named pipe as data: refused at once instead of waiting for a writer.
+    # A device as data: refused before it is read (/dev/zero never ends).
+    zero = os.path.join(work, "zero.csv")
+    os.symlink("/dev/zero", zero)
+    p = run("fit", es, "--data", f"y={zero}", "--out", os.path.join(work, "o2"), "-q", expect=1, timeout=60)
+    check("zero.csv" in p.stderr and "character device" in p.stderr, f"/dev/zero as data: {p.stderr!r}")
+    # A named pipe with no writer: the first Ctrl-C ends the fit at once (it is still setting up),
+    # nothing written.
     fifo = os.path.join(work, "y.csv")
     os.mkfifo(fifo)
-    p = run("fit", es, "--data", f"y={fifo}", "--out", os.path.join(work, "o2"), "-q", expect=1, timeout=60)
-    check("named pipe" in p.stderr, f"named pipe as data: {p.stderr!r}")
+    o3 = os.path.join(work, "o3")
+    p = subprocess.Popen([VMC, "fit", es, "--data", f"y={fifo}", "--out", o3, "-q"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=10)
+    check(p.returncode == 130 and "interrupted" in err, f"Ctrl-C on a fit waiting for a pipe: {p.returncode} {err!r}")
+    check(not os.path.exists(os.path.join(o3, "summary.json")), "a fit interrupted while setting up wrote results")
     # Symlinks planted at the temporaries' old predictable names never redirect a write.
     out = os.path.join(work, "planted")
     os.mkdir(out)

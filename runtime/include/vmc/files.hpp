@@ -1,7 +1,7 @@
 // Reading and writing the user's files safely: one place for what every loader and writer needs.
 //
-// - read_file: only regular files. A directory, a named pipe (which would block, deaf to Ctrl-C)
-//   or a device such as /dev/zero (endless) is refused with a sentence saying what it is.
+// - read_file: regular files and named pipes. A directory, a device such as /dev/zero (endless)
+//   or a socket is refused with a sentence saying what it is.
 // - AtomicFile: a private temporary beside the target (mkstemp: O_EXCL, so a symlink or file
 //   planted at a guessable name is never followed or truncated), written, fsync'd, then renamed
 //   over the target; any failure removes the temporary. Temporaries are named `.NAME.vmc-tmp-XXXXXX`
