@@ -318,6 +318,9 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
       b.train["x"] = data::embedded_digits("x", data.raw_pixels);
       b.files["x"] = "<embedded digits>";
       b.embedded = true;
+      // Said every time: a model silently trained on the digits then puzzles sample, eval and
+      // --resume with other data (issue 21).
+      std::cerr << "note: no --data: using the embedded 8x8 digits (1797 x 64) for 'x'\n";
     } else if (!b.decls.empty()) {
       error(args.model_path, "no data given: bind the model's data (" + names_of(b.decls) +
                                  ") with --data NAME=PATH or --data FILE.json");

@@ -13,6 +13,7 @@
 #include "driver/binding.hpp"
 #include "driver/outputs.hpp"
 #include "driver/ranks.hpp"
+#include "driver/record.hpp"
 #include "driver/run.hpp"
 #include "lower/synthetic.hpp"
 #include "vmc/fit.hpp"
@@ -182,7 +183,7 @@ bool Fit::make_trainer() {
   image_ = image_data(b_);
   if (image_ && leader_) image_rows_ = preview(b_.train.at(*image_), 64);
   globals_ = std::any_of(model.latents.begin(), model.latents.end(), [](const sema::Variable& v) { return !v.local; });
-  if (ranks_) data_hash_ = hash_data(b_.train);
+  data_hash_ = hash_data(b_.train);  // the ranks compare it; the checkpoint records it
   try {
     auto init = lower::initial_params(*b_.fe.lowered, args_.seed);
     if (globals_ && leader_) trainer_ = std::make_unique<runtime::Trainer>(b_.fe.compiled->info(), b_.train, init, topt_);
@@ -245,8 +246,14 @@ bool Fit::resume() {
   try {
     runtime::restore_checkpoint(bytes, checkpoint_, *trainer_, history_);
   } catch (const RuntimeError& e) {
-    error(args_.model.model_path, e.what());
+    error(args_.model.model_path, std::string(e.what()) + fitted_on(runtime::checkpoint_meta(bytes), b_));
     ok = false;
+  }
+  // The same shapes but other values (another file, or the embedded digits instead of the
+  // data the fit began with): allowed, since a fit may go on with more data, but said.
+  if (ok && leader_) {
+    std::string before = data_difference(history_.meta, b_, data_hash_);
+    if (!before.empty()) std::cerr << "warning: " << before << '\n';
   }
   return agree(ok);
 }
@@ -282,7 +289,14 @@ bool Fit::train() {
   if (leader_) lo_.checkpoint_path = checkpoint_;
   lo_.checkpoint_every = args_.checkpoint_every;
   lo_.interrupt = &g_interrupted;
+  history_.meta = checkpoint_record(b_, data_hash_).dump();
+  // trace.csv is appended to as the fit goes (a resumed fit's cut back to its checkpoint).
+  if (leader_) lo_.trace_path = dir_ + "/trace.csv";
   try {
+    if (leader_) {
+      std::string warning = runtime::begin_trace(lo_.trace_path, history_);
+      if (!warning.empty()) std::cerr << "warning: " << warning << '\n';
+    }
     // The other ranks' loops say nothing (rank 0 prints every warning once).
     std::ostream silent(nullptr);
     r_ = runtime::run_fit(*trainer_, history_, lo_, leader_ ? std::cout : silent);
@@ -308,7 +322,6 @@ bool Fit::write_results() {
     if (r_.stop_reason == "interrupted") std::cout << "interrupted: writing the results so far\n";
     std::optional<double> test_elbo;
     if (b_.have_test) test_elbo = trainer_->evaluate(b_.test, "elbo", kStreamTest);
-    runtime::write_trace_csv(dir_ + "/trace.csv", history_);
     Json s = summary(test_elbo);
     std::vector<std::string> warnings;
     std::vector<std::string> files = write_outputs(s, warnings);

@@ -219,12 +219,14 @@ std::vector<std::string> pictures(runtime::Trainer& trainer, const Bound& b, con
 
 void elbo_svg(const std::string& path, const std::string& model, const runtime::FitHistory& h) {
   images::Series raw{"estimate", {}, {}}, smooth{"smoothed", {}, {}}, test{"test", {}, {}};
-  std::size_t stride = std::max<std::size_t>(1, h.trace.size() / 2000);
-  for (std::size_t i = 0; i < h.trace.size(); i += stride) {
-    raw.x.push_back(static_cast<double>(h.trace[i].step));
-    raw.y.push_back(h.trace[i].elbo);
-    smooth.x.push_back(static_cast<double>(h.trace[i].step));
-    smooth.y.push_back(h.trace[i].smoothed);
+  // The thinned curve of the whole fit (FitHistory::curve), and its last step.
+  std::vector<runtime::TraceRow> rows = h.curve;
+  if (!h.trace.empty() && (rows.empty() || rows.back().step != h.trace.back().step)) rows.push_back(h.trace.back());
+  for (const runtime::TraceRow& r : rows) {
+    raw.x.push_back(static_cast<double>(r.step));
+    raw.y.push_back(r.elbo);
+    smooth.x.push_back(static_cast<double>(r.step));
+    smooth.y.push_back(r.smoothed);
   }
   for (const runtime::TestPoint& t : h.tests) {
     test.x.push_back(static_cast<double>(t.step));

@@ -1,6 +1,7 @@
 // `vmc eval` and `vmc sample`: a fit's params on a compiled model bound to data (binding.hpp),
 // run by the runtime (runtime/include/vmc/trainer.hpp); `vmc fit` is fit.cpp.
 #include "driver/run.hpp"
+#include "driver/record.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -27,7 +28,13 @@ std::unique_ptr<runtime::Trainer> from_checkpoint(const Bound& b, const Arrays& 
   auto t = std::make_unique<runtime::Trainer>(b.fe.compiled->info(), arrays,
                                               lower::initial_params(*b.fe.lowered, 1), o);
   runtime::FitHistory ignored;
-  runtime::read_checkpoint(path, *t, ignored, /*params_only=*/true);
+  std::string bytes = runtime::read_checkpoint_bytes(path);
+  try {
+    runtime::restore_checkpoint(bytes, path, *t, ignored, /*params_only=*/true);
+  } catch (const RuntimeError& e) {
+    // Say what the checkpoint was fitted with when it does not fit (other dims, other data).
+    throw RuntimeError(std::string(e.what()) + fitted_on(runtime::checkpoint_meta(bytes), b));
+  }
   return t;
 }
 

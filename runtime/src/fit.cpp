@@ -34,7 +34,8 @@ template <typename V> V get(const std::string& in, std::size_t& at, const std::s
   return v;
 }
 
-constexpr char kMagic[8] = {'V', 'M', 'C', 'C', 'K', 'P', 'T', '1'};
+constexpr char kMagicV1[8] = {'V', 'M', 'C', 'C', 'K', 'P', 'T', '1'};
+constexpr char kMagic[8] = {'V', 'M', 'C', 'C', 'K', 'P', 'T', '2'};
 
 std::string clock_text(double s) {
   if (!std::isfinite(s) || s < 0) return "--:--";
@@ -58,25 +59,80 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   if (!problem.empty()) throw RuntimeError(path + ": cannot write: " + problem);
 }
 
-void write_checkpoint(const std::string& path, const Trainer& trainer, const FitHistory& h) {
-  std::string out(kMagic, sizeof kMagic);
-  std::string state = trainer.save_state();
-  put<std::uint64_t>(out, state.size());
-  out += state;
-  put<std::uint64_t>(out, h.trace.size());
-  for (const TraceRow& r : h.trace) {
+void FitHistory::add(const TraceRow& row) {
+  trace.push_back(row);
+  ++unwritten;
+  if (row.step % curve_stride == 0) {
+    curve.push_back(row);
+    if (curve.size() > kCurveRows) {  // every other row, at twice the stride
+      std::size_t kept = 0;
+      curve_stride *= 2;
+      for (const TraceRow& r : curve)
+        if (r.step % curve_stride == 0) curve[kept++] = r;
+      curve.resize(kept);
+    }
+  }
+}
+
+namespace {
+
+void put_rows(std::string& out, const std::vector<TraceRow>& rows) {
+  put<std::uint64_t>(out, rows.size());
+  for (const TraceRow& r : rows) {
     put(out, r.step);
     put(out, r.datapoints_seen);
     put(out, r.elbo);
     put(out, r.smoothed);
     put(out, r.wall_s);
   }
+}
+
+std::vector<TraceRow> get_rows(const std::string& bytes, std::size_t& at, const std::string& path) {
+  auto rows = get<std::uint64_t>(bytes, at, path);
+  if (rows > (bytes.size() - at) / 40) throw RuntimeError(path + ": checkpoint is damaged");
+  std::vector<TraceRow> out(rows);
+  for (TraceRow& r : out) {
+    r.step = get<std::int64_t>(bytes, at, path);
+    r.datapoints_seen = get<std::int64_t>(bytes, at, path);
+    r.elbo = get<double>(bytes, at, path);
+    r.smoothed = get<double>(bytes, at, path);
+    r.wall_s = get<double>(bytes, at, path);
+  }
+  return out;
+}
+
+std::string csv_row(const TraceRow& r) {
+  char line[160];
+  std::snprintf(line, sizeof line, "%lld,%lld,%.9g,%.9g,%.6f\n", static_cast<long long>(r.step),
+                static_cast<long long>(r.datapoints_seen), r.elbo, r.smoothed, r.wall_s);
+  return line;
+}
+
+constexpr const char* kTraceHeader = "step,datapoints_seen,elbo,smoothed_elbo,wall_s\n";
+
+}  // namespace
+
+// Version 2: the engine's state, then the history (rows_in_file, the trace's last rows, the
+// curve, the tests, the time, the caller's record), then a checksum of all of it. The trace's
+// rows in a checkpoint are at most kTraceTail + the curve's, whatever the number of steps.
+void write_checkpoint(const std::string& path, const Trainer& trainer, const FitHistory& h) {
+  std::string out(kMagic, sizeof kMagic);
+  std::string state = trainer.save_state();
+  put<std::uint64_t>(out, state.size());
+  out += state;
+  put<std::int64_t>(out, h.rows_in_file + static_cast<std::int64_t>(h.unwritten));
+  std::vector<TraceRow> tail(h.trace.end() - static_cast<long>(std::min(h.trace.size(), kTraceTail)), h.trace.end());
+  put_rows(out, tail);
+  put<std::int64_t>(out, h.curve_stride);
+  put_rows(out, h.curve);
   put<std::uint64_t>(out, h.tests.size());
   for (const TestPoint& t : h.tests) {
     put(out, t.step);
     put(out, t.elbo);
   }
   put(out, h.wall_s);
+  put<std::uint64_t>(out, h.meta.size());
+  out += h.meta;
   put(out, fnv1a(out));
   write_file_atomic(path, out);
 }
@@ -94,6 +150,10 @@ void read_checkpoint(const std::string& path, Trainer& trainer, FitHistory& h, b
 
 void restore_checkpoint(const std::string& bytes, const std::string& path, Trainer& trainer, FitHistory& h,
                         bool params_only) {
+  if (bytes.size() >= sizeof kMagic && std::memcmp(bytes.data(), kMagicV1, sizeof kMagicV1) == 0) {
+    throw RuntimeError(path + ": a checkpoint of an older vmc (format 1, which held the whole trace): "
+                              "refit, or use the vmc that wrote it");
+  }
   if (bytes.size() < sizeof kMagic + 8 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     throw RuntimeError(path + ": not a vmc checkpoint");
   }
@@ -108,19 +168,16 @@ void restore_checkpoint(const std::string& bytes, const std::string& path, Train
   std::string state = bytes.substr(at, n);
   at += n;
   FitHistory loaded;
-  auto rows = get<std::uint64_t>(bytes, at, path);
-  if (rows > bytes.size()) throw RuntimeError(path + ": checkpoint is damaged");
-  for (std::uint64_t i = 0; i < rows; ++i) {
-    TraceRow r;
-    r.step = get<std::int64_t>(bytes, at, path);
-    r.datapoints_seen = get<std::int64_t>(bytes, at, path);
-    r.elbo = get<double>(bytes, at, path);
-    r.smoothed = get<double>(bytes, at, path);
-    r.wall_s = get<double>(bytes, at, path);
-    loaded.trace.push_back(r);
+  loaded.rows_in_file = get<std::int64_t>(bytes, at, path);
+  loaded.trace = get_rows(bytes, at, path);
+  loaded.curve_stride = get<std::int64_t>(bytes, at, path);
+  loaded.curve = get_rows(bytes, at, path);
+  if (loaded.rows_in_file < static_cast<std::int64_t>(loaded.trace.size()) || loaded.curve_stride < 1 ||
+      loaded.trace.size() > kTraceTail || loaded.curve.size() > kCurveRows + 1) {
+    throw RuntimeError(path + ": checkpoint is damaged (its trace does not add up)");
   }
   auto tests = get<std::uint64_t>(bytes, at, path);
-  if (tests > bytes.size()) throw RuntimeError(path + ": checkpoint is damaged");
+  if (tests > (bytes.size() - at) / 16) throw RuntimeError(path + ": checkpoint is damaged");
   for (std::uint64_t i = 0; i < tests; ++i) {
     TestPoint t;
     t.step = get<std::int64_t>(bytes, at, path);
@@ -128,6 +185,9 @@ void restore_checkpoint(const std::string& bytes, const std::string& path, Train
     loaded.tests.push_back(t);
   }
   loaded.wall_s = get<double>(bytes, at, path);
+  auto meta = get<std::uint64_t>(bytes, at, path);
+  if (meta > bytes.size() - at - 8) throw RuntimeError(path + ": checkpoint is truncated");
+  loaded.meta = bytes.substr(at, meta);
   try {
     trainer.restore_state(state, params_only);
   } catch (const RuntimeError& e) {
@@ -138,14 +198,82 @@ void restore_checkpoint(const std::string& bytes, const std::string& path, Train
   h = std::move(loaded);
 }
 
-void write_trace_csv(const std::string& path, const FitHistory& h) {
-  std::string out = "step,datapoints_seen,elbo,smoothed_elbo,wall_s\n";
-  char line[160];
-  for (const TraceRow& r : h.trace) {
-    std::snprintf(line, sizeof line, "%lld,%lld,%.9g,%.9g,%.6f\n", static_cast<long long>(r.step),
-                  static_cast<long long>(r.datapoints_seen), r.elbo, r.smoothed, r.wall_s);
-    out += line;
+std::string checkpoint_meta(const std::string& bytes) {
+  try {
+    if (bytes.size() < sizeof kMagic + 16 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) return "";
+    const std::string path;
+    std::size_t at = sizeof kMagic;
+    auto n = get<std::uint64_t>(bytes, at, path);
+    if (bytes.size() - at < n) return "";
+    at += n;
+    get<std::int64_t>(bytes, at, path);
+    get_rows(bytes, at, path);
+    get<std::int64_t>(bytes, at, path);
+    get_rows(bytes, at, path);
+    auto tests = get<std::uint64_t>(bytes, at, path);
+    if (tests > (bytes.size() - at) / 16) return "";
+    at += tests * 16;
+    get<double>(bytes, at, path);
+    auto meta = get<std::uint64_t>(bytes, at, path);
+    if (meta > bytes.size() - at) return "";
+    return bytes.substr(at, meta);
+  } catch (const RuntimeError&) {
+    return "";
   }
+}
+
+std::string begin_trace(const std::string& path, FitHistory& h) {
+  std::string warning;
+  std::string keep = kTraceHeader;
+  if (h.rows_in_file > 0) {
+    // The file's first rows_in_file rows after its header; a partial last line (a kill while
+    // appending) or rows past the checkpoint (a kill before the next one) are cut.
+    std::string problem;
+    std::optional<std::string> text = files::read_file(path, problem);
+    std::int64_t rows = 0;
+    std::size_t end = 0;
+    if (text && text->rfind(kTraceHeader, 0) == 0) {
+      end = std::strlen(kTraceHeader);
+      while (rows < h.rows_in_file) {
+        std::size_t nl = text->find('\n', end);
+        if (nl == std::string::npos) break;
+        end = nl + 1;
+        ++rows;
+      }
+      keep = text->substr(0, end);
+    }
+    if (rows < h.rows_in_file) {
+      warning = path + " has " + std::to_string(rows) + " of the " + std::to_string(h.rows_in_file) +
+                " trace rows the checkpoint counts" + (text ? std::string() : " (" + problem + ")") +
+                ": the trace goes on from the checkpoint's step without the missing rows";
+      h.rows_in_file = rows;
+    }
+  }
+  write_file_atomic(path, keep);
+  return warning;
+}
+
+void append_trace(const std::string& path, FitHistory& h, bool durable) {
+  if (h.unwritten > 0) {
+    std::string out;
+    for (std::size_t i = h.trace.size() - h.unwritten; i < h.trace.size(); ++i) out += csv_row(h.trace[i]);
+    std::FILE* f = std::fopen(path.c_str(), "ab");
+    if (!f) throw RuntimeError(path + ": cannot write: " + std::strerror(errno));
+    bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+    int err = ok ? 0 : errno;
+    if (std::fflush(f) != 0 && ok) err = errno, ok = false;
+    if (durable && ::fsync(::fileno(f)) != 0 && ok) err = errno, ok = false;
+    if (std::fclose(f) != 0 && ok) err = errno, ok = false;
+    if (!ok) throw RuntimeError(path + ": cannot write: " + std::strerror(err ? err : EIO));
+    h.rows_in_file += static_cast<std::int64_t>(h.unwritten);
+    h.unwritten = 0;
+  }
+  if (h.trace.size() > 2 * kTraceTail) h.trace.erase(h.trace.begin(), h.trace.end() - kTraceTail);
+}
+
+void write_trace_csv(const std::string& path, const FitHistory& h) {
+  std::string out = kTraceHeader;
+  for (const TraceRow& r : h.trace) out += csv_row(r);
   write_file_atomic(path, out);
 }
 
@@ -232,7 +360,10 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
     row.smoothed = window_sum / static_cast<double>(n);
     double t = elapsed();
     row.wall_s = wall0 + t;
-    h.trace.push_back(row);
+    h.add(row);
+    // Rows go to the file in blocks between checkpoints too, so memory stays bounded; only the
+    // append before a checkpoint waits for the disk.
+    if (!o.trace_path.empty() && h.unwritten >= kTraceBlock) append_trace(o.trace_path, h, /*durable=*/false);
     ++result.steps_this_session;
     result.datapoints_this_session += s.rows;
 
@@ -247,6 +378,7 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
       }
     }
     if (o.tol_rel_obj > 0 && row.step % check_every == 0 && h.trace.size() > static_cast<std::size_t>(check_every)) {
+      static_assert(kTraceTail > 100, "the check looks check_every rows back");
       double before = h.trace[h.trace.size() - 1 - check_every].smoothed;
       rel_changes.push_back(std::abs(row.smoothed - before) / std::max(std::abs(row.smoothed), 1e-12));
       std::vector<double> recent(rel_changes.end() - std::min<std::size_t>(rel_changes.size(), 5), rel_changes.end());
@@ -262,6 +394,7 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
     if (!o.checkpoint_path.empty() &&
         (t - last_checkpoint >= 300 || (o.checkpoint_every > 0 && (row.step - start_step) % o.checkpoint_every == 0))) {
       h.wall_s = wall0 + t;
+      if (!o.trace_path.empty()) append_trace(o.trace_path, h);
       write_checkpoint(o.checkpoint_path, trainer, h);
       last_checkpoint = t;
     }
@@ -270,6 +403,7 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
   h.wall_s = wall0 + result.fit_s;
   if (o.terminal) progress(true);
   result.final_smoothed = h.trace.empty() ? NAN : h.trace.back().smoothed;
+  if (!o.trace_path.empty()) append_trace(o.trace_path, h);
   if (!o.checkpoint_path.empty()) write_checkpoint(o.checkpoint_path, trainer, h);
   return result;
 }

@@ -91,7 +91,7 @@ def case_outputs(work):
         svg = f.read()
     check(svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "<polyline" in svg, "elbo.svg")
     with open(os.path.join(out, "checkpoint.bin"), "rb") as f:
-        check(f.read(8) == b"VMCCKPT1", "checkpoint.bin magic")
+        check(f.read(8) == b"VMCCKPT2", "checkpoint.bin magic")
     check(not [f for f in os.listdir(out) if ".vmc-tmp-" in f], "no temp files left behind")
     # J = 2: the manifold picture.
     out2 = os.path.join(work, "j2")
@@ -765,6 +765,54 @@ def case_resume_diverge(work):
     run("sample", model, "--params", ckpt, "--draws", "5", "--out", draws)
     text = open(draws).read().lower()
     check("nan" not in text and "inf" not in text, "vmc sample after a diverged resume writes non-finite values")
+
+
+def case_history(work):
+    """Issue 21: the trace is appended to trace.csv as the fit goes and the checkpoint stays the
+    same size however many steps were taken; a resume cuts back rows a killed run appended after
+    its checkpoint; the checkpoint records the data and dims, so a resume on other data warns and
+    a checkpoint that does not fit says what it was fitted with; the embedded digits are named."""
+    model = os.path.join(MODELS, "normal_mean.vmodel")
+    y = os.path.join(work, "y.csv")
+    with open(y, "w") as f:
+        f.write("\n".join(str(0.1 * k) for k in range(20)) + "\n")
+    sizes = {}
+    for steps in (3000, 30000):
+        out = os.path.join(work, f"h{steps}")
+        run("fit", model, "--data", f"y={y}", "--steps", str(steps), "--out", out, "-q")
+        sizes[steps] = os.path.getsize(os.path.join(out, "checkpoint.bin"))
+        rows = trace(out)
+        check(len(rows) == steps and int(rows[-1]["step"]) == steps, f"trace.csv of {steps} steps: {len(rows)} rows")
+    # Bounded: at most the last 128 rows and a curve of about 2000 (40 bytes each) whatever the
+    # steps; the whole trace was 27,000 rows (1.1 MB) more.
+    check(sizes[30000] - sizes[3000] < 40 * 2200, f"checkpoint size grows with the steps: {sizes}")
+    # Rows appended after the last checkpoint (a run killed between the two) are cut on resume.
+    out = os.path.join(work, "h3000")
+    with open(os.path.join(out, "trace.csv"), "a") as f:
+        f.write("3001,60020,1,1,1\n3002,60040,1,1,1\n3003,600")
+    p = run("fit", model, "--data", f"y={y}", "--steps", "3100", "--resume", "--out", out, "-q")
+    rows = trace(out)
+    check([int(r["step"]) for r in rows] == list(range(1, 3101)), "the resumed trace is not steps 1..3100 once each")
+    check("data differ" not in p.stderr, f"same data, a warning: {p.stderr!r}")
+    # Other data of the same shape: allowed, said.
+    y2 = os.path.join(work, "y2.csv")
+    with open(y2, "w") as f:
+        f.write("\n".join(str(0.2 * k) for k in range(20)) + "\n")
+    p = run("fit", model, "--data", f"y={y2}", "--steps", "3200", "--resume", "--out", out, "-q")
+    check("the data differ from those the checkpoint was fitted on" in p.stderr and "y2.csv" in p.stderr,
+          f"resume on other data: {p.stderr!r}")
+    # Without --data: the embedded digits are named; a checkpoint fitted on them, evaluated with
+    # other dims, says what it was fitted with.
+    vae = os.path.join(STDLIB, "gaussian_vae.vmodel")
+    digits = os.path.join(work, "digits")
+    p = run("fit", vae, "--steps", "5", "--out", digits, "-q")
+    check("no --data: using the embedded 8x8 digits (1797 x 64)" in p.stderr, f"embedded digits not named: {p.stderr!r}")
+    wide = os.path.join(work, "wide.csv")
+    with open(wide, "w") as f:
+        f.write("\n".join(",".join("0.5" for _ in range(16)) for _ in range(10)) + "\n")
+    p = run("eval", vae, "--params", os.path.join(digits, "checkpoint.bin"), "--data", f"x={wide}", expect=1)
+    check("fitted with D = 64" in p.stderr and "<embedded digits>" in p.stderr and "D = 16" in p.stderr,
+          f"eval of a checkpoint with other dims: {p.stderr!r}")
 
 
 def case_disk_full(work):
