@@ -25,6 +25,10 @@ struct ModelArgs {
   // sample_model for a model with no forward sampler, are skipped).
   std::map<std::string, std::vector<std::int64_t>> data_shapes;
   std::vector<std::string> kernels = {"elbo_grad"};
+  // For the memory check before training (binding.cpp's memory_to_come): the threads that will
+  // run the kernels and the optimizer's state arrays per param.
+  int threads = 1;
+  int optimizer_slots = 2;
 };
 
 // With `timing`, compiles all the way to native code and prints the time of each stage.

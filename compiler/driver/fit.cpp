@@ -164,6 +164,8 @@ bool Fit::set_up() {
 
   ModelArgs margs = args_.model;
   margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct"};
+  margs.threads = args_.threads;
+  margs.optimizer_slots = topt_.optimizer->slots;
   if (!args_.data.test_data.empty()) margs.kernels.push_back("elbo");
   // Each rank reads its copy of the data ({rank} paths) and keeps only its shard of the rows.
   DataArgs data = args_.data;

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import re
 import time
 
 VMC, SRC, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -633,9 +634,10 @@ def case_faults(work):
     check(summary(out)["stop_reason"] == "interrupted", "summary.json after SIGTERM")
     check(not any(".vmc-tmp-" in f for f in os.listdir(out)), f"temporary files left: {os.listdir(out)}")
 
-    # A full disk: past a 200 kB file-size limit the checkpoint (about 1.3 MB) cannot be written.
+    # A full disk: past a 1 MB file-size limit the checkpoint (about 1.3 MB) cannot be written
+    # (trace.csv, appended to, stays under it).
     good = open(ckpt, "rb").read()
-    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
     p = subprocess.run([VMC, "fit", model, "--resume", "--steps", "100000000", "--checkpoint-every", "5",
                         "--out", out, "-q"], preexec_fn=limit, capture_output=True, text=True, timeout=300)
     check(p.returncode == 1, f"exit {p.returncode} on a full disk: {p.stderr!r}")
@@ -813,6 +815,28 @@ def case_history(work):
     p = run("eval", vae, "--params", os.path.join(digits, "checkpoint.bin"), "--data", f"x={wide}", expect=1)
     check("fitted with D = 64" in p.stderr and "<embedded digits>" in p.stderr and "D = 16" in p.stderr,
           f"eval of a checkpoint with other dims: {p.stderr!r}")
+
+
+def case_memory(work):
+    """Issue 21: the memory check counts gradients, optimizer state, the last good state and the
+    threads' workspaces (it was ~2.8x low), and reads ulimit -v and the cgroup's limit."""
+    import resource
+    vae = os.path.join(STDLIB, "gaussian_vae.vmodel")
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+    p = subprocess.run([VMC, "fit", vae, "--set", "H=2000000", "--steps", "5", "--out", os.path.join(work, "m"), "-q"],
+                       preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 1 and "left under ulimit -v" in p.stderr and "GB of memory" in p.stderr,
+          f"a model too large for ulimit -v: exit {p.returncode}: {p.stderr!r}")
+    check("bad_alloc" not in p.stderr and "terminate" not in p.stderr, "a crash instead of the memory check")
+    # Two threads need more than one (a gradient and a workspace each): the figure says so.
+    def need(threads):
+        q = subprocess.run([VMC, "fit", vae, "--set", "H=2000000", "--threads", str(threads), "--steps", "5",
+                            "--out", os.path.join(work, "m"), "-q"], preexec_fn=limit, capture_output=True, text=True,
+                           timeout=300)
+        m = re.search(r"needs about ([0-9.]+) GB", q.stderr)
+        return float(m.group(1)) if m else None
+    one, two = need(1), need(2)
+    check(one is not None and two is not None and two > one, f"the estimate for 1 and 2 threads: {one} {two}")
 
 
 def case_disk_full(work):
