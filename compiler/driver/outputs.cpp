@@ -157,12 +157,16 @@ std::vector<std::string> pictures(runtime::Trainer& trainer, const Bound& b, con
     return false;
   };
   std::string mean = "mean." + x;
+  // Each picture's title: what it shows, of which model, after how many steps.
+  const std::string model = b.fe.model->name;
+  const std::string after = ", step " + std::to_string(trainer.steps_done());
   if (has("sample_model")) {
     std::int64_t rows = std::min<std::int64_t>(64, n);
     runtime::Draws d = trainer.sample("sample_model", 1, rows, kStreamPictures);
     const std::vector<double>* v = output(d, mean) ? output(d, mean) : output(d, x);
     if (v) {
-      images::write_png_grid(dir + "/samples.png", *v, rows, shape, 8);
+      images::write_png_grid(dir + "/samples.png", *v, rows, shape, 8, 0, 1,
+                             model + ": " + std::to_string(rows) + " samples from the model" + after);
       written.push_back("samples.png");
     }
     // The AEVB paper's Figure 4: decoder means over a grid of a 2-D latent, through the
@@ -187,7 +191,9 @@ std::vector<std::string> pictures(runtime::Trainer& trainer, const Bound& b, con
       runtime::Draws m = trainer.sample("sample_model", 1, side * side, kStreamPictures, nullptr,
                                         {{"gen." + v.name, grid}});
       if (const std::vector<double>* mv = output(m, mean)) {
-        images::write_png_grid(dir + "/manifold.png", *mv, side * side, shape, side);
+        const std::string grid = std::to_string(side) + "x" + std::to_string(side);
+        images::write_png_grid(dir + "/manifold.png", *mv, side * side, shape, side, 0, 1,
+                               model + ": decoder means over a " + grid + " grid of " + v.name + after);
         written.push_back("manifold.png");
       }
       break;
@@ -210,7 +216,9 @@ std::vector<std::string> pictures(runtime::Trainer& trainer, const Bound& b, con
         tiles.resize(static_cast<std::size_t>((count + 16) * D), 1.0);
         count += 16;
       }
-      images::write_png_grid(dir + "/reconstructions.png", tiles, count, shape, 8);
+      images::write_png_grid(dir + "/reconstructions.png", tiles, count, shape, 8, 0, 1,
+                             model + ": " + (source ? "test" : "training") +
+                                 " data (odd rows), reconstructions (even rows)" + after);
       written.push_back("reconstructions.png");
     }
   }

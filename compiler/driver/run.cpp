@@ -122,10 +122,16 @@ int run_sample(const SampleArgs& args) {
     if (std::optional<std::string> x = image_data(b); x && kernel == "sample_model") {
       std::string mean = "mean." + *x;
       if (const std::vector<double>* v = output(d, mean)) {
-        std::int64_t rows = static_cast<std::int64_t>(v->size()) / b.train.at(*x).shape[1];
+        // At most 100 pictures (the first draws' rows): a grid of thousands is no picture.
+        constexpr std::int64_t kMaxPictures = 100;
+        const std::int64_t all = static_cast<std::int64_t>(v->size()) / b.train.at(*x).shape[1];
+        const std::int64_t rows = std::min(all, kMaxPictures);
         std::string png = out.substr(0, out.rfind('.')) + ".png";
-        images::write_png_grid(png, *v, rows, *images::image_shape(b.train.at(*x).shape[1]), 10);
-        std::printf("decoder means as images to %s\n", png.c_str());
+        const std::string shown = rows < all ? "the first " + std::to_string(rows) + " of " + std::to_string(all)
+                                             : std::to_string(rows);
+        images::write_png_grid(png, *v, rows, *images::image_shape(b.train.at(*x).shape[1]), 10, 0, 1,
+                               b.fe.model->name + ": decoder means, " + shown + " samples from the model");
+        std::printf("decoder means of %s samples as images to %s\n", shown.c_str(), png.c_str());
       }
     }
   } catch (const RuntimeError& e) {

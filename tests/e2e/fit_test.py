@@ -14,6 +14,7 @@ import math
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -87,7 +88,12 @@ def case_outputs(work):
     check(int(rows[-1]["datapoints_seen"]) == 300 * 100 - 16 * 3, "datapoints seen counts the partial batches")
     for name in ["samples.png", "reconstructions.png"]:
         with open(os.path.join(out, name), "rb") as f:
-            check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{name} is a PNG")
+            head = f.read(26)
+        check(head[:8] == b"\x89PNG\r\n\x1a\n", f"{name} is a PNG")
+        # Big enough to look at (issue 21: they were 231 pixels), grayscale (colour type 0), and
+        # taller than its grid by the title line.
+        width, height = struct.unpack(">II", head[16:24])
+        check(width >= 600 and head[25] == 0, f"{name}: {width} x {height}, colour type {head[25]}")
     with open(os.path.join(out, "elbo.svg")) as f:
         svg = f.read()
     check(svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "<polyline" in svg, "elbo.svg")
@@ -98,6 +104,12 @@ def case_outputs(work):
     out2 = os.path.join(work, "j2")
     run("fit", os.path.join(STDLIB, "gaussian_vae.vmodel"), "--set", "J=2", "--steps", "20", "--out", out2, "-q")
     check(os.path.exists(os.path.join(out2, "manifold.png")), "manifold.png for J = 2")
+    with open(os.path.join(out2, "manifold.png"), "rb") as f:
+        width, height = struct.unpack(">II", f.read(24)[16:24])
+    # 20 x 20 tiles of 8x8 digits at x4 with 2-pixel gaps, 10-pixel margins and a 16-pixel title
+    # (whose 59 letters make it wider than the grid).
+    check(width >= 20 * 32 + 19 * 2 + 20 and height == 10 + 16 + 10 + 20 * 32 + 19 * 2 + 10,
+          f"manifold.png is {width} x {height}")
     check("manifold.png" in summary(out2)["files"], "summary lists manifold.png")
 
 

@@ -13,6 +13,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "temp_dir.hpp"
@@ -89,6 +90,23 @@ TEST_CASE("images: image_shape recognises square rows of at least 16 values") {
   CHECK(vmc::images::image_shape(int64_t{3037000499} * 3037000499)->height == 3037000499);
 }
 
+// The pixel at (x, y) of image `image` (in the image's own pixels) as laid out by `at`.
+int tile_pixel(const Gray& g, const vmc::images::GridLayout& at, int64_t image, int64_t x,
+               int64_t y) {
+  const int64_t r = image / at.columns, c = image % at.columns;
+  const int64_t px = at.left + c * (at.tile_width + at.gap) + x * at.scale;
+  const int64_t py = at.top + r * (at.tile_height + at.gap) + y * at.scale;
+  return g.at(static_cast<uint32_t>(px), static_cast<uint32_t>(py));
+}
+
+// Whether every pixel of the rectangle [x0, x1) x [y0, y1) is `value`.
+bool all_are(const Gray& g, int64_t x0, int64_t y0, int64_t x1, int64_t y1, int value) {
+  for (int64_t y = y0; y < y1; ++y)
+    for (int64_t x = x0; x < x1; ++x)
+      if (g.at(static_cast<uint32_t>(x), static_cast<uint32_t>(y)) != value) return false;
+  return true;
+}
+
 TEST_CASE("images: a PNG grid reads back with the right size and pixels") {
   TempDir t;
   const std::string path = t.path("grid.png");
@@ -104,61 +122,131 @@ TEST_CASE("images: a PNG grid reads back with the right size and pixels") {
   v[2 * h * w + 2] = 7.0;
   vmc::images::write_png_grid(path, v, 3, ImageShape{h, w}, 2);
 
+  const vmc::images::GridLayout at = vmc::images::grid_layout(3, ImageShape{h, w}, 2);
+  // Two 28-pixel columns fill 600 pixels at x11: 2 * 308 + a gap of 2 and margins of 10.
+  CHECK(at.scale == 11);
+  CHECK(at.columns == 2);
+  CHECK(at.rows == 2);
+  CHECK(at.width == 2 * 308 + 2 + 2 * 10);
+  CHECK(at.height == 10 + 2 * 308 + 2 + 10);
+  CHECK(at.left == 10);
+  CHECK(at.top == 10);
   Gray g = read_png(path);
-  CHECK(g.width == 2 * 28 + 1);  // two tiles and one separator
-  CHECK(g.height == 2 * 28 + 1);
-  CHECK(g.at(0, 0) == 0);        // first tile black
-  CHECK(g.at(27, 27) == 0);
-  CHECK(g.at(28, 5) == 255);     // separator
-  CHECK(g.at(29, 0) == 255);     // second tile white
-  CHECK(g.at(56, 27) == 255);
-  CHECK(g.at(10, 28) == 255);    // separator row
-  // Third tile (second row, first column): the ramp.
-  CHECK(g.at(0, 29) == 128);     // NaN is mid-grey
-  CHECK(g.at(1, 29) == 0);       // clamped below
-  CHECK(g.at(2, 29) == 255);     // clamped above
-  CHECK(g.at(0, 30) == 0);
-  CHECK(g.at(27, 30) == 255);
-  CHECK(g.at(9, 40) == static_cast<int>(std::lround(9.0 / 27 * 255)));
-  CHECK(g.at(40, 40) == 255);    // the empty cell after the last image
-  CHECK(t.entries() == 1);       // no temporary file left
+  CHECK(g.width == at.width);
+  CHECK(g.height == at.height);
+  CHECK(all_are(g, 0, 0, at.width, at.top, 255));  // the top margin
+  CHECK(all_are(g, at.left, at.top, at.left + 308, at.top + 308, 0));  // first tile black
+  CHECK(all_are(g, at.left + 308, at.top, at.left + 310, at.top + 308, 255));  // the gap
+  CHECK(all_are(g, at.left + 310, at.top, at.left + 618, at.top + 308, 255));  // second white
+  // Third tile (second row, first column): the ramp, each pixel an 11x11 block.
+  CHECK(tile_pixel(g, at, 2, 0, 0) == 128);  // NaN is mid-grey
+  CHECK(tile_pixel(g, at, 2, 1, 0) == 0);    // clamped below
+  CHECK(tile_pixel(g, at, 2, 2, 0) == 255);  // clamped above
+  CHECK(tile_pixel(g, at, 2, 0, 1) == 0);
+  CHECK(tile_pixel(g, at, 2, 27, 1) == 255);
+  CHECK(tile_pixel(g, at, 2, 9, 12) == static_cast<int>(std::lround(9.0 / 27 * 255)));
+  const int64_t ramp_x = at.left + 9 * 11, ramp_y = at.top + 310 + 12 * 11;
+  CHECK(all_are(g, ramp_x, ramp_y, ramp_x + 11, ramp_y + 11, tile_pixel(g, at, 2, 9, 12)));
+  CHECK(all_are(g, at.left + 310, at.top + 310, at.width, at.height, 255));  // the empty cell
+  CHECK(t.entries() == 1);  // no temporary file left
 
-  SUBCASE("a value range other than [0, 1]") {
+  SUBCASE("a value range other than [0, 1]; one image") {
     std::vector<double> u(h * w, 5.0);
     u[1] = -5.0;
     vmc::images::write_png_grid(path, u, 1, ImageShape{h, w}, 8, -5.0, 15.0);
     Gray one = read_png(path);
-    CHECK(one.width == 28);      // one image: one column, however many were asked for
-    CHECK(one.height == 28);
-    CHECK(one.at(0, 0) == 128);  // 5 is midway in [-5, 15]: 127.5 rounds up
-    CHECK(one.at(1, 0) == 0);
+    // One image: one column, however many were asked for, enlarged to fill the width.
+    const vmc::images::GridLayout at1 = vmc::images::grid_layout(1, ImageShape{h, w}, 8);
+    CHECK(at1.columns == 1);
+    CHECK(at1.scale == 21);  // 28 * 21 = 588 >= 600 - 2 * 10
+    CHECK(one.width == 588 + 20);
+    CHECK(tile_pixel(one, at1, 0, 0, 0) == 128);  // 5 is midway in [-5, 15]: 127.5 rounds up
+    CHECK(tile_pixel(one, at1, 0, 1, 0) == 0);
   }
 }
 
-TEST_CASE("images: small PNG tiles are enlarged to at least 28 pixels") {
+TEST_CASE("images: PNG grids are at least 600 pixels wide, small images enlarged crisply") {
   TempDir t;
   const std::string path = t.path("digits.png");
-  // Five 8x8 digits, three columns: each is x4 (32 pixels), each value a 4x4 block.
+  // Five 8x8 digits, three columns: each pixel a uniform block (nearest neighbour).
   std::vector<double> v(5 * 64, 0.0);
   v[0 * 64 + 0] = 1.0;        // image 0, pixel (0, 0)
   v[4 * 64 + 7 * 8 + 7] = 1;  // image 4, pixel (7, 7)
-  vmc::images::write_png_grid(t.path("digits.png"), v, 5, ImageShape{8, 8}, 3);
+  vmc::images::write_png_grid(path, v, 5, ImageShape{8, 8}, 3);
+  const vmc::images::GridLayout at = vmc::images::grid_layout(5, ImageShape{8, 8}, 3);
+  CHECK(at.scale == 24);  // 3 * 8 * 24 = 576 >= 600 - 20 - 2 * 2
   Gray g = read_png(path);
-  CHECK(g.width == 3 * 32 + 2);
-  CHECK(g.height == 2 * 32 + 1);
-  for (uint32_t y = 0; y < 4; ++y)
-    for (uint32_t x = 0; x < 4; ++x) CHECK(g.at(x, y) == 255);
-  CHECK(g.at(4, 0) == 0);
-  CHECK(g.at(0, 4) == 0);
-  // Image 4 is row 1, column 1: its tile starts at (33, 33); pixel (7, 7) covers 28..31.
-  CHECK(g.at(33 + 28, 33 + 28) == 255);
-  CHECK(g.at(33 + 31, 33 + 31) == 255);
-  CHECK(g.at(33 + 27, 33 + 31) == 0);
-  // A 4x4 image is x7.
-  vmc::images::write_png_grid(path, std::vector<double>(16, 0.5), 1, ImageShape{4, 4}, 1);
-  Gray small = read_png(path);
-  CHECK(small.width == 28);
-  CHECK(small.height == 28);
+  CHECK(g.width == 3 * 192 + 2 * 2 + 20);
+  CHECK(g.height == 10 + 2 * 192 + 2 + 10);
+  CHECK(all_are(g, at.left, at.top, at.left + 24, at.top + 24, 255));
+  CHECK(all_are(g, at.left + 24, at.top, at.left + 192, at.top + 24, 0));
+  CHECK(all_are(g, at.left, at.top + 24, at.left + 24, at.top + 192, 0));
+  // Image 4 is row 1, column 1: pixel (7, 7) is the last 24x24 block of its tile.
+  const int64_t x4 = at.left + 194 + 7 * 24, y4 = at.top + 194 + 7 * 24;
+  CHECK(all_are(g, x4, y4, x4 + 24, y4 + 24, 255));
+  CHECK(g.at(static_cast<uint32_t>(x4 - 1), static_cast<uint32_t>(y4)) == 0);
+
+  // What vmc fit draws: 64 digits 8 to a row, a 20 x 20 manifold of 28x28 images, 32 MNIST
+  // reconstructions: none under 600 pixels, each tile at least 28.
+  for (auto [count, side, columns] : {std::tuple<int64_t, int64_t, int64_t>{64, 8, 8}, {400, 28, 20},
+                                      {32, 28, 8}, {1, 4, 1}, {100, 8, 10}}) {
+    const vmc::images::GridLayout l = vmc::images::grid_layout(count, ImageShape{side, side}, columns, "a title");
+    CHECK_MESSAGE(l.width >= 600, count, " x ", side);
+    CHECK(l.tile_height >= 28);
+    CHECK(l.width == std::max<int64_t>(600, l.columns * l.tile_width + (l.columns - 1) * 2 + 20));
+    CHECK(2 * l.left + l.columns * l.tile_width + (l.columns - 1) * 2 == l.width);
+  }
+  // A wide grid is not shrunk: 40 columns of 28 pixels, at 1x.
+  CHECK(vmc::images::grid_layout(40, ImageShape{28, 28}, 40).width == 40 * 28 + 39 * 2 + 20);
+}
+
+TEST_CASE("images: a PNG grid's title is drawn above it in a 5x7 font at 2x") {
+  TempDir t;
+  const std::string plain = t.path("plain.png"), titled = t.path("titled.png");
+  std::vector<double> v(4 * 64, 1.0);
+  vmc::images::write_png_grid(plain, v, 4, ImageShape{8, 8}, 4);
+  vmc::images::write_png_grid(titled, v, 4, ImageShape{8, 8}, 4, 0, 1, "-");
+  const vmc::images::GridLayout at = vmc::images::grid_layout(4, ImageShape{8, 8}, 4, "-");
+  CHECK(at.top == 10 + 16 + 10);  // a margin, the title's 16 rows (with descenders), a margin
+  CHECK(at.title_top == 10);
+  Gray p = read_png(plain), g = read_png(titled);
+  CHECK(g.width == p.width);
+  CHECK(g.height == p.height + 26);
+  CHECK(all_are(p, 0, 0, p.width, p.height, 255));  // white images on white, no title
+  // '-' is row 3 of its glyph, 5 pixels: at 2x a 10x2 bar, centred.
+  const int64_t x0 = (at.width - 10) / 2, y0 = at.title_top + 3 * 2;
+  CHECK(all_are(g, x0, y0, x0 + 10, y0 + 2, 0));
+  CHECK(all_are(g, 0, 0, g.width, y0, 255));
+  CHECK(all_are(g, 0, y0 + 2, g.width, g.height, 255));
+  CHECK(all_are(g, 0, y0, x0, y0 + 2, 255));
+  CHECK(all_are(g, x0 + 10, y0, g.width, y0 + 2, 255));
+
+  // A letter the font lacks (here a two-byte UTF-8 one) is one '?', drawn as '?' is.
+  const std::string accent = t.path("accent.png"), question = t.path("question.png");
+  vmc::images::write_png_grid(accent, v, 4, ImageShape{8, 8}, 4, 0, 1, "\xc3\xa9");
+  vmc::images::write_png_grid(question, v, 4, ImageShape{8, 8}, 4, 0, 1, "?");
+  CHECK(read_png(accent).pixels == read_png(question).pixels);
+  CHECK(read_png(question).pixels != g.pixels);
+
+  // Every printable letter has ink, except the space.
+  for (char c = '!'; c <= '~'; ++c) {
+    vmc::images::write_png_grid(question, v, 1, ImageShape{8, 8}, 1, 0, 1, std::string(1, c));
+    Gray one = read_png(question);
+    CHECK_MESSAGE(!all_are(one, 0, 10, one.width, 26, 255), c);
+  }
+
+  // A title wider than the grid widens the picture; past 1000 pixels it is cut short with
+  // "...", within the margins.
+  const std::string wide(60, 'W');
+  vmc::images::write_png_grid(titled, v, 4, ImageShape{8, 8}, 4, 0, 1, wide);
+  CHECK(read_png(titled).width == 60 * 12 - 2 + 20);
+  const std::string longer(200, 'W');
+  vmc::images::write_png_grid(titled, v, 4, ImageShape{8, 8}, 4, 0, 1, longer);
+  Gray cut = read_png(titled);
+  CHECK(cut.width == 1000 + 20);
+  CHECK(all_are(cut, 0, 10, 10, 26, 255));
+  CHECK(all_are(cut, cut.width - 10, 10, cut.width, 26, 255));
+  CHECK(!all_are(cut, 10, 10, 30, 26, 255));
 }
 
 TEST_CASE("images: PNG argument errors and unwritable paths") {

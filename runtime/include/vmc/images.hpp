@@ -1,6 +1,7 @@
-// Picture writers: a grid of images as a PNG (samples, reconstructions, learned filters) and a
-// line plot as an SVG (the bound against datapoints seen, as in the AEVB paper's Figure 2). No
-// LLVM, no compiler: plain C++ over libpng (linked privately).
+// Picture writers: a titled grid of images as a PNG (samples, reconstructions, learned filters)
+// and a line plot as an SVG (the bound against datapoints seen, as in the AEVB paper's Figure 2).
+// No LLVM, no compiler, no font library: plain C++ over libpng (linked privately) and a 5x7
+// bitmap font of our own.
 //
 // Every writer is atomic: it writes PATH.tmp.<pid> and renames it onto PATH, so a reader never
 // sees half a file and a failed write leaves the old PATH (if any) untouched. A failure to write
@@ -25,16 +26,46 @@ struct ImageShape {
 // not an image: nullopt.
 std::optional<ImageShape> image_shape(int64_t values_per_row);
 
+// Where write_png_grid puts things, in pixels (x to the right, y down from the top left).
+struct GridLayout {
+  int64_t width, height;      // the picture
+  int64_t scale;              // each image pixel is a scale x scale block (nearest neighbour)
+  int64_t columns, rows;      // of tiles
+  int64_t tile_width, tile_height, gap;  // a tile (the image times scale), white between tiles
+  int64_t left, top;          // the first tile's top-left corner
+  int64_t title_top;          // the title's first row of pixels (when there is a title)
+};
+
+// The picture is at least kMinPictureWidth pixels wide: people look at these (and paste them
+// into papers), and a 231-pixel grid of 8x8 digits is a smudge.
+inline constexpr int64_t kMinPictureWidth = 600;
+// The white border around the grid and the title, and between tiles.
+inline constexpr int64_t kMargin = 10, kGap = 2;
+// The title's 5x7 font is drawn at this scale: each letter is 10x14 pixels
+// (16 with descenders), 12 apart. A title
+// wider than the grid widens the picture, up to kMaxTitleWidth pixels of title (83 letters).
+inline constexpr int64_t kTitleScale = 2, kMaxTitleWidth = 1000;
+
+// The layout of `count` images of `shape`, `columns` to a row (fewer when count < columns),
+// with `title` (when not empty) on a line above the grid. Each image is enlarged by a whole factor
+// (nearest neighbour, so pixels stay crisp) until a tile is at least 28 pixels tall and the
+// grid fills kMinPictureWidth (less the margins); a wide grid is never shrunk. The grid is
+// centred. Throws std::invalid_argument for count <= 0, columns <= 0, a non-positive shape, or a
+// picture over libpng's 1,000,000-pixel side limit.
+GridLayout grid_layout(int64_t count, ImageShape shape, int64_t columns,
+                       const std::string& title = {});
+
 // `count` images, each shape.height * shape.width values in row-major order, back to back in
-// `values` (extra values are ignored), tiled left to right, top to bottom, `columns` to a row
-// (fewer when count < columns) with a 1-pixel white line between tiles, as an 8-bit grayscale
-// PNG. A value maps linearly from [lo, hi] to black..white and is clamped; NaN is mid-grey.
-// Images under 28 pixels tall are enlarged by a whole factor (nearest neighbour) to at least 28,
-// so 8x8 digits become 32x32 tiles. Cells past the last image are white.
+// `values` (extra values are ignored), tiled left to right, top to bottom as grid_layout says,
+// as an 8-bit grayscale PNG on white. A value maps linearly from [lo, hi] to black..white and is
+// clamped; NaN is mid-grey. Cells past the last image are white. A non-empty `title` is drawn in
+// black above the grid, centred, in a 5x7 bitmap font (with descenders) at 2x (printable ASCII; any other byte is
+// drawn as '?'; a title wider than kMaxTitleWidth is cut short with "...").
 // Throws std::invalid_argument for count <= 0, columns <= 0, a non-positive shape, too few
 // values, !(lo < hi), or a picture over libpng's 1,000,000-pixel side limit.
 void write_png_grid(const std::string& path, const std::vector<double>& values, int64_t count,
-                    ImageShape shape, int64_t columns, double lo = 0, double hi = 1);
+                    ImageShape shape, int64_t columns, double lo = 0, double hi = 1,
+                    const std::string& title = {});
 
 // One line of a plot: points (x[i], y[i]) in order; x and y must be the same length.
 struct Series {
