@@ -109,10 +109,14 @@ int run_sample(const SampleArgs& args) {
     runtime::TrainerOptions o;
     o.seed = args.seed;
     auto t = from_checkpoint(b, b.train, args.params, o);
-    // Guide draws: the global latents per draw (a local latent's draws are per datapoint of the
-    // first rows); model draws: the first data array's rows.
-    runtime::Draws d = t->sample(kernel, args.draws, std::max<std::int64_t>(1, std::min<std::int64_t>(t->batch_size(), 100)),
-                                 kStreamSample);
+    // Guide draws: the global latents per draw, and a local latent's codes for every datapoint
+    // (the kernel run on a minibatch's worth of rows at a time); model draws: the first data
+    // array's rows, up to 100.
+    const std::int64_t batch = std::max<std::int64_t>(1, std::min<std::int64_t>(t->batch_size(), 100));
+    runtime::Draws d = kernel == "sample_guide"
+                           ? t->sample(kernel, args.draws, std::max<std::int64_t>(1, t->datapoints()), kStreamSample,
+                                       nullptr, {}, std::max<std::int64_t>(t->batch_size(), 100))
+                           : t->sample(kernel, args.draws, batch, kStreamSample);
     std::vector<std::size_t> keep;
     for (std::size_t k = 0; k < d.names.size(); ++k) {
       if (kernel != "sample_model" || d.names[k].rfind("mean.", 0) != 0) keep.push_back(k);

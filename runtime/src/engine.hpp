@@ -54,7 +54,7 @@ struct Trainer::Impl {
                           std::int64_t batch) = 0;
   virtual Draws sample(const std::string& kernel, std::int64_t count, std::int64_t rows,
                        std::uint64_t stream, const Arrays* data,
-                       const std::map<std::string, std::vector<double>>& noise) = 0;
+                       const std::map<std::string, std::vector<double>>& noise, std::int64_t chunk) = 0;
   virtual std::vector<double> param(const std::string& name) const = 0;
   virtual std::string save_state() const = 0;
   virtual void restore_state(const std::string& bytes, bool params_only) = 0;
@@ -335,7 +335,8 @@ class Engine final : public Trainer::Impl {
   std::int64_t test_datapoints(const Dataset<T>& ds) const;
 
   Draws sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
-               const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) override;
+               const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise,
+               std::int64_t chunk) override;
 
   std::vector<double> whole_data_draws(const std::string& name, std::int64_t count,
                                        std::uint64_t stream) override;

@@ -214,7 +214,8 @@ std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::ui
 
 template <typename T>
 Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
-                        const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise) {
+                        const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise,
+                        std::int64_t chunk) {
   const vmc_kernel_info& k = kernel(name);
   if (!arrays) {
     // Only a kernel that reads the plate's data needs its rows (sample_model draws them).
@@ -233,30 +234,58 @@ Draws Engine<T>::sample(const std::string& name, std::int64_t count, std::int64_
   }
   const Dataset<T>& ds = own ? copy : train_;
   std::vector<std::vector<std::int64_t>> all(batches_.plates.size());
+  for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
+    all[j] = first_rows(std::min(rows, ds.dims.at(batches_.plates[j].dim)));
+  }
+  // One subsampled plate: its rows `chunk` at a time, each output batched over it (a local
+  // latent's codes) put back together; the rest (global latents) is the same in every chunk,
+  // as the noise is keyed by draw and datapoint, not by the call. The kernel's workspace is then
+  // that of `chunk` rows, not of the whole data.
+  const bool chunked = chunk > 0 && all.size() == 1 && static_cast<std::int64_t>(all[0].size()) > chunk;
+  const std::int64_t total = chunked ? static_cast<std::int64_t>(all[0].size()) : 0;
+  std::vector<bool> per_row(static_cast<std::size_t>(k.n_outputs), false);
+  for (int o = 0; o < k.n_outputs; ++o) {
+    const vmc_buffer_info& b = k.outputs[o];
+    per_row[static_cast<std::size_t>(o)] =
+        chunked && b.rank > 0 && b.extents[0] < 0 && batches_.of_symbol(static_cast<int>(-b.extents[0] - 1)) == 0;
+  }
   CallSpec spec;
   spec.fixed = &noise;
   for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
-    std::int64_t n = std::min(rows, ds.dims.at(batches_.plates[j].dim));
-    all[j] = first_rows(n);
     spec.rows.push_back(all[j]);
-    spec.batch.push_back(n);
+    spec.batch.push_back(static_cast<std::int64_t>(all[j].size()));
   }
   Draws d;
   d.count = count;
   Slot slot;
   for (std::int64_t c = 0; c < count; ++c) {
     spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
-    vmc_context context_0 = context(0);
-    call(k, slot, ds, spec, &context_0);
-    if (c == 0) {
-      for (int o = 0; o < k.n_outputs; ++o) {
-        d.names.push_back(k.outputs[o].name);
-        d.shapes.push_back(slot.out_shapes[o]);
-        d.values.emplace_back().reserve(slot.outs[o].size * static_cast<std::size_t>(count));
+    for (std::int64_t begin = 0; begin == 0 || begin < total; begin += chunk) {
+      if (chunked) {
+        const std::int64_t n = std::min(chunk, total - begin);
+        spec.rows[0] = std::span<const std::int64_t>(all[0]).subspan(static_cast<std::size_t>(begin),
+                                                                     static_cast<std::size_t>(n));
+        spec.batch[0] = n;
       }
-    }
-    for (int o = 0; o < k.n_outputs; ++o) {
-      for (std::size_t e = 0; e < slot.outs[o].size; ++e) d.values[o].push_back(static_cast<double>(slot.outs[o].data[e]));
+      vmc_context context_0 = context(0);
+      call(k, slot, ds, spec, &context_0);
+      if (c == 0 && begin == 0) {
+        for (int o = 0; o < k.n_outputs; ++o) {
+          d.names.push_back(k.outputs[o].name);
+          d.shapes.push_back(slot.out_shapes[o]);
+          std::size_t per_draw = slot.outs[o].size;
+          if (per_row[o]) {
+            d.shapes.back()[0] = total;
+            per_draw = per_draw / static_cast<std::size_t>(slot.out_shapes[o][0]) * static_cast<std::size_t>(total);
+          }
+          d.values.emplace_back().reserve(per_draw * static_cast<std::size_t>(count));
+        }
+      }
+      for (int o = 0; o < k.n_outputs; ++o) {
+        if (begin > 0 && !per_row[o]) continue;  // the same in every chunk
+        for (std::size_t e = 0; e < slot.outs[o].size; ++e) d.values[o].push_back(static_cast<double>(slot.outs[o].data[e]));
+      }
+      if (!chunked) break;
     }
   }
   return d;
@@ -280,8 +309,10 @@ template std::vector<double> Engine<double>::whole_data_draws(const std::string&
 template std::vector<GradientNoise> Engine<float>::gradient_noise(std::int64_t, std::uint64_t);
 template std::vector<GradientNoise> Engine<double>::gradient_noise(std::int64_t, std::uint64_t);
 template Draws Engine<float>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
-                                     const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise);
+                                     const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise,
+                                     std::int64_t chunk);
 template Draws Engine<double>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,
-                                      const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise);
+                                      const Arrays* arrays, const std::map<std::string, std::vector<double>>& noise,
+                                      std::int64_t chunk);
 
 }  // namespace vmc::runtime::detail

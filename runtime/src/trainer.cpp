@@ -220,8 +220,8 @@ double Trainer::evaluate(const Arrays& data, const std::string& kernel, std::uin
 
 Draws Trainer::sample(const std::string& kernel, std::int64_t count, std::int64_t rows,
                       std::uint64_t stream, const Arrays* data,
-                      const std::map<std::string, std::vector<double>>& noise) {
-  return impl_->sample(kernel, count, rows, stream, data, noise);
+                      const std::map<std::string, std::vector<double>>& noise, std::int64_t chunk) {
+  return impl_->sample(kernel, count, rows, stream, data, noise, chunk);
 }
 
 std::string Trainer::save_state() const { return impl_->save_state(); }

@@ -428,6 +428,16 @@ def case_eval_sample(work):
     run("sample", model, "--params", ckpt, "--from", "model", "--draws", "2", "--out", draws)
     check(os.path.exists(os.path.join(work, "m.png")), "sample --from model writes a PNG grid for images")
     run("eval", model, "--params", os.path.join(work, "nope.bin"), expect=1)
+    # The guide's codes for every datapoint (issue 21: silently the first 100 rows only): one
+    # line per draw, J = 20 columns per row of the 1797 embedded digits, z.ROW.K.
+    codes = os.path.join(work, "z.csv")
+    p = run("sample", model, "--params", ckpt, "--draws", "3", "--out", codes)
+    with open(codes) as f:
+        rows = list(csv.reader(f))
+    check(len(rows) == 4 and len(rows[0]) == 1797 * 20, f"z.csv: {len(rows)} lines of {len(rows[0])} columns")
+    check(rows[0][:2] == ["z.0.0", "z.0.1"] and rows[0][-1] == "z.1796.19", f"z.csv header {rows[0][:2]} ... {rows[0][-1]}")
+    check(all(len(r) == 1797 * 20 for r in rows[1:]) and rows[1] != rows[2], "a line of codes per draw")
+    check("3 draws from the guide" in p.stdout, p.stdout)
 
 
 def case_interrupt(work):

@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "jit/compiled_model.hpp"
 #include "test_lower_helpers.hpp"
@@ -31,14 +32,14 @@ struct DigitsVae {
   std::optional<Compiled> m;
   std::unique_ptr<jit::CompiledModel> compiled;
 
-  explicit DigitsVae(const std::string& model) {
+  explicit DigitsVae(const std::string& model, const std::vector<std::string>& kernels = {"elbo_grad"}) {
     vmc::sema::Options so;
     so.data_shapes["x"] = x.shape;
     m.emplace(read(std::string(VMC_SOURCE_DIR) + "/stdlib/" + model + ".vmodel"), so,
               lower_options(Estimator::A));
     REQUIRE_MESSAGE(m->ok(), m->messages());
     Diagnostics d;
-    compiled = jit::CompiledModel::build(m->l(), codegen::Precision::F32, d, model);
+    compiled = jit::CompiledModel::build(m->l(), codegen::Precision::F32, d, model, kernels);
     REQUIRE(compiled);
   }
   vmc::runtime::Trainer trainer(const vmc::runtime::TrainerOptions& o) const {

@@ -232,9 +232,11 @@ class Trainer {
   // first `rows` rows of each subsampled plate of `data` (or of the training data when empty),
   // with noise from evaluation stream `stream`. `noise` overrides named noise inputs with fixed
   // values (the same for every draw), e.g. a grid of latents for a decoder's manifold picture.
+  // With `chunk` > 0 and one subsampled plate, its rows are run `chunk` at a time (the kernel's
+  // memory is that of `chunk` rows) and put back together: the same draws as in one call.
   Draws sample(const std::string& kernel, std::int64_t count, std::int64_t rows,
                std::uint64_t stream, const Arrays* data = nullptr,
-               const std::map<std::string, std::vector<double>>& noise = {});
+               const std::map<std::string, std::vector<double>>& noise = {}, std::int64_t chunk = 0);
 
   // The engine's state (params, optimizer moments, counters) as bytes, and back. restore()
   // throws RuntimeError when the state belongs to another model or optimizer.
