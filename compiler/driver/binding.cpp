@@ -1,4 +1,5 @@
 #include "driver/binding.hpp"
+#include "driver/out_of_memory.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -388,9 +389,11 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
     if (!compile_model(first, args, Stage::Check)) return false;
     b.decls = data_decls(*first.model);
   }
-  bool ok = load_arrays(data.data, b.decls, data.raw_pixels, "--data", b.train, b.files);
   std::map<std::string, std::string>& test_files = b.test_files;
-  ok = load_arrays(data.test_data, b.decls, data.raw_pixels, "--test-data", b.test, test_files) && ok;
+  bool ok = while_doing("loading the data", [&] {
+    bool loaded = load_arrays(data.data, b.decls, data.raw_pixels, "--data", b.train, b.files);
+    return load_arrays(data.test_data, b.decls, data.raw_pixels, "--test-data", b.test, test_files) && loaded;
+  });
   if (!ok) return false;
   b.have_test = !data.test_data.empty();
   // The embedded default: a model whose data block is just x : real[N, D].
@@ -417,7 +420,8 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
   if (!need_train && b.train.empty()) {
     for (const auto& [name, a] : b.test) args.data_shapes[name] = a.shape;
   }
-  if (!compile_model(b.fe, args, Stage::Native)) return false;
+  if (!while_doing("compiling " + args.model_path, [&] { return compile_model(b.fe, args, Stage::Native); }))
+    return false;
   if (!fits_in_memory(b, args.model_path, args.threads, args.optimizer_slots)) return false;
   if (!check_indices(*b.fe.lowered, *b.fe.model, b.train, b.files)) return false;
   if (!check_indices(*b.fe.lowered, *b.fe.model, b.test, test_files)) return false;

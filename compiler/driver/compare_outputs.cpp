@@ -168,6 +168,8 @@ int write_compare(const CompareOutcome& o) {
     runtime::write_file_atomic(dir + "/compare.csv", curve_csv.str());
     runtime::write_file_atomic(dir + "/gradients.csv", grad_csv.str());
     runtime::write_file_atomic(dir + "/compare.json", summary.dump(2) + "\n");
+  } catch (const std::bad_alloc&) {
+    throw;  // main says it ran out of memory, not that the directory is at fault
   } catch (const std::exception& e) {
     error(dir, e.what());
     return 1;

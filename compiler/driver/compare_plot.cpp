@@ -155,6 +155,8 @@ bool draw_compare(const std::string& dir) {
                         "variance (guide solid, model dashed)", variances, true, true, NAN, NAN});
     }
     images::write_svg_figure(dir + "/compare.svg", panels);
+  } catch (const std::bad_alloc&) {
+    throw;  // main says it ran out of memory, not that the directory is at fault
   } catch (const std::exception& e) {
     error(dir, e.what());
     return false;

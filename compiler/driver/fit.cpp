@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "driver/binding.hpp"
+#include "driver/out_of_memory.hpp"
 #include "driver/outputs.hpp"
 #include "driver/ranks.hpp"
 #include "driver/record.hpp"
@@ -301,7 +302,9 @@ bool Fit::train() {
     }
     // The other ranks' loops say nothing (rank 0 prints every warning once).
     std::ostream silent(nullptr);
-    r_ = runtime::run_fit(*trainer_, history_, lo_, leader_ ? std::cout : silent);
+    r_ = while_doing("training", [&] { return runtime::run_fit(*trainer_, history_, lo_, leader_ ? std::cout : silent); });
+  } catch (const std::bad_alloc&) {
+    throw;  // main says what ran out of memory
   } catch (const std::exception& e) {
     // "OUT/checkpoint.bin: cannot write: No space left on device" names its file; anything else
     // is about the model's run.
@@ -345,6 +348,10 @@ bool Fit::write_results() {
   } catch (const RuntimeError& e) {
     error(args_.model.model_path, e.what());
     return false;
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory("writing the results to " + dir_);
   } catch (const std::exception& e) {
     error(dir_, e.what());
     return false;

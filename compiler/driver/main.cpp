@@ -15,6 +15,7 @@
 #include "driver/compare.hpp"
 #include "driver/config.hpp"
 #include "driver/help.hpp"
+#include "driver/out_of_memory.hpp"
 #include "driver/ranks.hpp"
 #include "driver/run.hpp"
 #include "lower/estimator.hpp"
@@ -470,8 +471,14 @@ int main(int argc, char** argv) {
     } catch (const vmc::InternalError& e) {
       std::cerr << "vmc: " << e.what() << "\nThis is a bug in vmc; please report it with the input.\n";
       return 70;
+    } catch (const vmc::driver::OutOfMemory& e) {
+      std::cerr << "vmc: error: out of memory while " << e.doing << "\n";
+      return 1;
     } catch (const std::bad_alloc&) {
-      std::cerr << "vmc: error: out of memory\n";
+      // Nothing said more precisely what it was doing: at least the command.
+      const bool command = argc > 1 && argv[1][0] != '-';
+      std::cerr << "vmc: error: out of memory while running "
+                << (command ? "'vmc " + std::string(argv[1]) + "'" : std::string("vmc")) << "\n";
       return 1;
     }
   });

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "driver/binding.hpp"
+#include "driver/out_of_memory.hpp"
 #include "driver/outputs.hpp"
 #include "lower/synthetic.hpp"
 #include "vmc/fit.hpp"
@@ -82,8 +83,10 @@ int run_eval(const EvalArgs& args) {
   try {
     const Arrays& data = b->have_test ? b->test : b->train;
     auto t = from_checkpoint(*b, data, args.params, o);
-    double v = per_row ? t->importance_weighted(data, "log_weights", args.model.samples, kStreamEval, o.default_batch)
-                       : t->evaluate(data, "elbo", kStreamEval, o.default_batch);
+    double v = while_doing("evaluating the bound", [&] {
+      return per_row ? t->importance_weighted(data, "log_weights", args.model.samples, kStreamEval, o.default_batch)
+                     : t->evaluate(data, "elbo", kStreamEval, o.default_batch);
+    });
     std::printf("%s estimator %s (%s %d): %.9g per datapoint over %lld datapoints\n", b->fe.model->name.c_str(),
                 args.model.estimator.c_str(), (std::string(1, estimator.samples) + " =").c_str(), args.model.samples, v,
                 static_cast<long long>(t->datapoints()));
@@ -113,15 +116,45 @@ int run_sample(const SampleArgs& args) {
     // (the kernel run on a minibatch's worth of rows at a time); model draws: the first data
     // array's rows, up to 100.
     const std::int64_t batch = std::max<std::int64_t>(1, std::min<std::int64_t>(t->batch_size(), 100));
-    runtime::Draws d = kernel == "sample_guide"
-                           ? t->sample(kernel, args.draws, std::max<std::int64_t>(1, t->datapoints()), kStreamSample,
-                                       nullptr, {}, std::max<std::int64_t>(t->batch_size(), 100))
-                           : t->sample(kernel, args.draws, batch, kStreamSample);
+    auto sample = [&](std::int64_t count) {
+      return kernel == "sample_guide"
+                 ? t->sample(kernel, count, std::max<std::int64_t>(1, t->datapoints()), kStreamSample, nullptr, {},
+                             std::max<std::int64_t>(t->batch_size(), 100))
+                 : t->sample(kernel, count, batch, kStreamSample);
+    };
+    auto is_kept = [&](const std::string& name) { return kernel != "sample_model" || name.rfind("mean.", 0) != 0; };
+    // What the draws need, from one draw's values (the first draw, as the run's): 8 bytes each,
+    // and up to 16 characters each in the CSV text for those written. Refused past what the
+    // machine has, before it is allocated, instead of a std::bad_alloc or swapping.
+    {
+      const std::string what = "sampling one draw from the " + args.from;
+      runtime::Draws one = while_doing(what, [&] { return sample(1); });
+      double values = 0, written = 0;
+      for (std::size_t k = 0; k < one.names.size(); ++k) {
+        values += static_cast<double>(one.values[k].size());
+        if (is_kept(one.names[k])) written += static_cast<double>(one.values[k].size());
+      }
+      const double draws = static_cast<double>(args.draws);
+      const double need = draws * (values * 8 + written * 16 + 1);
+      const MemoryLimit left = memory_left();
+      const double have = left.bytes;
+      if (have >= 0 && need > have) {
+        char per[32];
+        std::snprintf(per, sizeof per, "%.0f", values);
+        error("vmc", "--draws " + std::to_string(args.draws) + " needs about " + gigabytes(need) +
+                         " of memory (" + per + " values a draw, as numbers and as CSV text), more than the " +
+                         gigabytes(have) + " " + left.what + "; ask for fewer draws");
+        return 1;
+      }
+    }
+    const std::string doing = "sampling " + std::to_string(args.draws) + " draws from the " + args.from;
+    runtime::Draws d = while_doing(doing, [&] { return sample(args.draws); });
     std::vector<std::size_t> keep;
     for (std::size_t k = 0; k < d.names.size(); ++k) {
-      if (kernel != "sample_model" || d.names[k].rfind("mean.", 0) != 0) keep.push_back(k);
+      if (is_kept(d.names[k])) keep.push_back(k);
     }
-    runtime::write_file_atomic(out, draws_csv(d, keep));
+    while_doing("writing " + std::to_string(args.draws) + " draws to " + out,
+                [&] { runtime::write_file_atomic(out, draws_csv(d, keep)); });
     std::printf("%lld draws from the %s to %s\n", static_cast<long long>(d.count), args.from.c_str(), out.c_str());
     if (std::optional<std::string> x = image_data(b); x && kernel == "sample_model") {
       std::string mean = "mean." + *x;
@@ -133,14 +166,18 @@ int run_sample(const SampleArgs& args) {
         std::string png = out.substr(0, out.rfind('.')) + ".png";
         const std::string shown = rows < all ? "the first " + std::to_string(rows) + " of " + std::to_string(all)
                                              : std::to_string(rows);
-        images::write_png_grid(png, *v, rows, *images::image_shape(b.train.at(*x).shape[1]), 10, 0, 1,
-                               b.fe.model->name + ": decoder means, " + shown + " samples from the model");
+        while_doing("drawing " + png, [&] {
+          images::write_png_grid(png, *v, rows, *images::image_shape(b.train.at(*x).shape[1]), 10, 0, 1,
+                                 b.fe.model->name + ": decoder means, " + shown + " samples from the model");
+        });
         std::printf("decoder means of %s samples as images to %s\n", shown.c_str(), png.c_str());
       }
     }
   } catch (const RuntimeError& e) {
     error(args.model.model_path, e.what());
     return 1;
+  } catch (const std::bad_alloc&) {
+    throw;  // not the file's fault: main says what ran out of memory
   } catch (const std::exception& e) {
     error(out, e.what());
     return 1;

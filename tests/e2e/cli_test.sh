@@ -181,5 +181,28 @@ run 1 diagnose "$es" && has stderr "give the data that has it"
 run 0 fit "$es" --data "$esdata" --batch 50 --steps 3 --out o_batch -q &&
   has_line stderr "note: --batch 50 is ignored: the model has no subsampled plate, so every step takes all 8 datapoints"
 
+# Issue 21: `sample --draws 10000000` ended in "d.csv: error: std::bad_alloc". A sample too big
+# for the memory there is refused before anything is allocated, naming --draws and the figure
+# (the VAE's guide: 1797 x 20 codes a draw, terabytes); a std::bad_alloc anywhere says what ran
+# out of memory (here under a 1 GB address-space limit, which the estimate does not see: the
+# eight schools' 10^7 draws need ~4 GB), not that the output file is at fault.
+vae=$src/stdlib/gaussian_vae.vmodel
+run 0 fit "$vae" --steps 3 --out vae_fit -q
+run 1 sample "$vae" --params vae_fit/checkpoint.bin --draws 10000000 --out big.csv &&
+  { has stderr "vmc: error: --draws 10000000 needs about "; has stderr "GB of memory (35940 values a draw";
+    has stderr "ask for fewer draws"; [ ! -e big.csv ] || fail "$last: big.csv written"; }
+run 0 fit "$es" --data "$esdata" --steps 3 --out es_fit -q
+if ldd "$vmc" 2>/dev/null | grep -q libasan; then
+  echo "cli: skipped the out-of-memory case (AddressSanitizer needs more address space than 1 GB)"
+else
+  real_vmc=$vmc
+  vmc=prlimit
+  run 1 --as=1000000000 -- "$real_vmc" sample "$es" --data "$esdata" --params es_fit/checkpoint.bin \
+      --draws 10000000 --out oom.csv &&
+    { has_line stderr "vmc: error: out of memory while sampling 10000000 draws from the guide";
+      [ ! -e oom.csv ] || fail "$last: oom.csv written"; }
+  vmc=$real_vmc
+fi
+
 echo "cli: $((checks - failures)) of $checks commands as expected"
 [ "$failures" = 0 ]
