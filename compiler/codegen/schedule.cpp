@@ -232,8 +232,16 @@ Schedule schedule(const std::vector<const ir::Node*>& outputs,
       VMC_ASSERT(s.placement.count(n), "input '" + n->attrs().name + "' is not among the kernel's inputs");
       continue;
     }
-    if (s.placement.count(n) || n->op() == Op::Const) continue;
+    if (s.placement.count(n)) continue;
     const auto& us = users[n];
+    if (n->op() == Op::Const) {
+      // A constant is written where it is used, unless a product or solve reads it from memory
+      // (X' * (0 * y + 1): the vector folds to a constant of y's shape).
+      bool read_from_memory = false;
+      for (const auto& [user, operand] : us) read_from_memory |= needs_buffer(*user, operand);
+      if (read_from_memory) s.placement[n] = {Home::Workspace, -1};
+      continue;
+    }
     bool store = !inlinable(n->op());
     for (const auto& [user, operand] : us) store |= needs_buffer(*user, operand);
     bool view = is_view(n->op());

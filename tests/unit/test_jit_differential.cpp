@@ -1069,6 +1069,39 @@ TEST_CASE("jit differential: every elementwise op and reduction at special point
 // slices; and outputs that are an input, a constant, or the same node twice. Checked against
 // the interpreter with the error bound, at M = 5, 1, 0 (an empty minibatch: sums are 0, maxima
 // −∞, products over it 0) and 37 (long enough for vectorised loop bodies).
+TEST_CASE("jit differential: shapes that broke or blew up the code generator (issues 21, 22)") {
+  // A product whose vector folds to a constant (exit 70: "no buffer for const"); lets that each
+  // use the previous three times, and fns that call the previous twice (the module tripled per
+  // let, 2^n inlinings): 12 of each compile in well under a second now.
+  std::string chained = "  let a1 = tanh(mu);\n";
+  std::string fns = "fn f1(x) = tanh(x);\n";
+  for (int i = 1; i < 12; ++i) {
+    chained += "  let a" + std::to_string(i + 1) + " = tanh(a" + std::to_string(i) + " * a" + std::to_string(i) +
+               " + a" + std::to_string(i) + ");\n";
+    fns += "fn f" + std::to_string(i + 1) + "(x) = tanh(f" + std::to_string(i) + "(x) * f" + std::to_string(i) +
+           "(x) + x);\n";
+  }
+  const std::string head = "dims { N; K; }\ndata { X : real[N, K]; y : real[N]; }\nlatent { mu : real; b : real[K]; }\n"
+                           "param { m : real; s : real init -1; bm : real[K]; }\n";
+  const std::string guide = "guide {\n  mu ~ normal(m, exp(s));\n  b ~ normal(bm, 1);\n}\n";
+  const std::pair<const char*, std::string> models[] = {
+      {"constant vector in a product",
+       "model p;\n" + head + "model {\n  mu ~ normal(0, 1);\n  b ~ normal(0, 1);\n  let v = X' * (0 * y + 1);\n"
+       "  target += sum(v .* b) * mu;\n}\n" + guide},
+      {"chained lets", "model c;\n" + head + "model {\n  mu ~ normal(0, 1);\n  b ~ normal(0, 1);\n" + chained +
+                           "  y ~ normal(a12 + X * b, 1);\n}\n" + guide},
+      {"nested fns", "model f;\n" + head + fns + "model {\n  mu ~ normal(0, 1);\n  b ~ normal(0, 1);\n"
+                     "  y ~ normal(f12(mu) + X * b, 1);\n}\n" + guide},
+  };
+  Tally t;
+  std::uint64_t seed = 7;
+  for (const auto& [label, text] : models) {
+    for (const lower::Estimator& e : lower::estimators()) check_model(text, sema_options({{"K", 3}}), &e, 1, label, seed++, t);
+  }
+  report("codegen regressions", t);
+  CHECK(t.bad == 0);
+}
+
 TEST_CASE(
     "jit differential: structural ops on every axis, with run-time extents (M = 5, 1, 0, 37)") {
   lower::Lowered l;
