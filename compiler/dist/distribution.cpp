@@ -124,6 +124,14 @@ const ir::Node* log_density(const Distribution& d, const ir::Node* x, const Args
   return d.shape == ShapeRule::Broadcast ? at_shape_of(lp, x) : lp;
 }
 
+const ir::Node* log_density_of_draw(const Distribution& d, const Args& args, const ir::Node* noise,
+                                    const ir::Node* draw) {
+  expect_args(d, args);
+  if (!d.sampler.log_density_at_draw) return log_density(d, draw, args);
+  const ir::Node* lp = d.sampler.log_density_at_draw(args, noise);
+  return d.shape == ShapeRule::Broadcast ? at_shape_of(lp, draw) : lp;
+}
+
 const ir::Node* sample(const Distribution& d, const Args& args, const ir::Node* noise) {
   expect_args(d, args);
   VMC_ASSERT(d.sampler.fn, std::string(d.name) + " has no sampler");

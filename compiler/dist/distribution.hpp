@@ -98,16 +98,22 @@ struct Sampler {
   ir::InputKind noise = ir::InputKind::Noise;
   Fn fn = nullptr;
   std::string_view how;  // for the docs: "mu + sigma * eps", "inverse CDF of u", ...
+  // The log density of the draw g(ε, args) computed from ε itself, where solving back from the
+  // draw would lose it to rounding (mvnormal_cholesky: Σ log N(ε) − log|det L|, not a triangular
+  // solve of L ε, whose rounding error an optimiser climbs without bound). nullptr: the log
+  // density at the draw is as good.
+  using AtDraw = const ir::Node* (*)(const Args& args, const ir::Node* noise);
+  AtDraw log_density_at_draw = nullptr;
 
-  static Sampler reparameterized(ir::InputKind noise, Fn fn, std::string_view how) {
-    return {Reparam::Yes, noise, fn, how};
+  static Sampler reparameterized(ir::InputKind noise, Fn fn, std::string_view how, AtDraw at_draw = nullptr) {
+    return {Reparam::Yes, noise, fn, how, at_draw};
   }
   static Sampler forward_only(ir::InputKind noise, Fn fn, std::string_view how) {
-    return {Reparam::No, noise, fn, how};
+    return {Reparam::No, noise, fn, how, nullptr};
   }
   // No sampler yet: as a guide it needs implicit reparameterization gradients.
-  static Sampler later() { return {Reparam::Later, ir::InputKind::Noise, nullptr, ""}; }
-  static Sampler none() { return {Reparam::No, ir::InputKind::Noise, nullptr, ""}; }
+  static Sampler later() { return {Reparam::Later, ir::InputKind::Noise, nullptr, "", nullptr}; }
+  static Sampler none() { return {Reparam::No, ir::InputKind::Noise, nullptr, "", nullptr}; }
 };
 
 // The mean and standard deviation elementwise (mvnormal_cholesky: per component), for the
@@ -165,6 +171,10 @@ std::vector<std::string> names();
 const ir::Node* log_density(const Distribution& d, const ir::Node* x, const Args& args);
 // z = g(ε, args); only for a distribution with a sampler.
 const ir::Node* sample(const Distribution& d, const Args& args, const ir::Node* noise);
+// The log density of sample(d, args, noise) at that draw: from the noise where the sampler says
+// how (Sampler::log_density_at_draw), else log_density at the draw.
+const ir::Node* log_density_of_draw(const Distribution& d, const Args& args, const ir::Node* noise,
+                                    const ir::Node* draw);
 // KL(q(q_args) ‖ p(p_args)) in closed form; nullptr when the pair has none.
 const ir::Node* kl_divergence(const Distribution& q, const Args& q_args, const Distribution& p,
                               const Args& p_args);

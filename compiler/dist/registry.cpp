@@ -386,7 +386,13 @@ Distribution mvnormal_cholesky() {
           [](const Args& a, const Node* e) -> const Node* {
             return ir::add(fit(a[0], e->shape()), times_lower_t(e, a[1]));
           },
-          "mu + L eps"),
+          "mu + L eps",
+          // log q(mu + L eps) = Σ log N(eps) − log|det L|, per vector: exact, with no solve.
+          [](const Args& a, const Node* e) -> const Node* {
+            double k = order_of(a[1]);
+            V sq = ir::sum(ir::square(e), static_cast<int>(e->rank()) - 1);
+            return -0.5 * k * kLog2Pi - V(log_abs_det(a[1])) - 0.5 * sq;
+          }),
       .moments = Moments{[](const Args& a) -> const Node* { return fit(a[0], mv_shape(a)); },
                   [](const Args& a) -> const Node* {
                     return fit(ir::unary(ir::Op::Sqrt, marginal_variance(a[1])), mv_shape(a));

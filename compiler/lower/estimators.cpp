@@ -197,7 +197,9 @@ void Lowerer::auto_guide() {
     if (options.estimator->path_derivative) {
       for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
     }
-    Value logq = reduce_copy(Op::Sum, Value{dist::log_density(*family, u, q_args), plates});
+    const ir::Node* lq = options.estimator->path_derivative ? dist::log_density(*family, u, q_args)
+                                                            : dist::log_density_of_draw(*family, q_args, eps, u);
+    Value logq = reduce_copy(Op::Sum, Value{lq, plates});
     if (log_jacobian) {
       Value lj = reduce_copy(Op::Sum, Value{log_jacobian, plates});
       logq = Value{ir::sub(logq.node, lj.node), plates};

@@ -133,7 +133,12 @@ class SampleLowering {
     if (l_.options.estimator->path_derivative) {
       for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
     }
-    Value logq = l_.reduce_copy(Op::Sum, Value{dist::log_density(family, z.node, q_args), plates});
+    // From the noise where the family says how (a full-rank normal: no solve back from z); the
+    // path-derivative estimator needs log q as a function of z, so it keeps the density at z.
+    const ir::Node* lq = l_.options.estimator->path_derivative
+                             ? dist::log_density(family, z.node, q_args)
+                             : dist::log_density_of_draw(family, q_args, eps, z.node);
+    Value logq = l_.reduce_copy(Op::Sum, Value{lq, plates});
     l_.terms.push_back({logq, latent, true});
     l_.draws[latent] = Draw{z, &family, aligned};
   }
