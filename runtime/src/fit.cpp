@@ -284,10 +284,18 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
   const double wall0 = h.wall_s;
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   // The smoothed bound: the mean of the last kSmoothingWindow estimates (from the history, so a
-  // resumed fit smooths exactly as an uninterrupted one).
-  double window_sum = 0;
-  std::size_t first = h.trace.size() > static_cast<std::size_t>(kSmoothingWindow) ? h.trace.size() - kSmoothingWindow : 0;
-  for (std::size_t i = first; i < h.trace.size(); ++i) window_sum += h.trace[i].elbo;
+  // resumed fit smooths exactly as an uninterrupted one), summed afresh at every step: a running
+  // add-and-subtract sum never recovers from one huge estimate (issue 22: +4e20 per datapoint
+  // stayed after it had left the window, and --tol-rel-obj read it).
+  auto smoothed = [&h](double latest) {
+    double sum = latest;
+    std::size_t n = 1;
+    for (std::size_t i = h.trace.size(); i-- > 0 && n < static_cast<std::size_t>(kSmoothingWindow); ++n) {
+      sum += h.trace[i].elbo;
+    }
+    return sum / static_cast<double>(n);
+  };
+  bool outlier_said = false;
   std::vector<double> rel_changes;
   const std::int64_t check_every = 100;
   int nonfinite_run = 0;
@@ -352,12 +360,22 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
     row.step = trainer.steps_done();
     row.datapoints_seen = trainer.datapoints_seen();
     row.elbo = s.elbo_per_datapoint;
-    window_sum += row.elbo;
-    if (h.trace.size() >= static_cast<std::size_t>(kSmoothingWindow)) {
-      window_sum -= h.trace[h.trace.size() - kSmoothingWindow].elbo;
+    row.smoothed = smoothed(row.elbo);
+    // An estimate a thousand times further from the smoothed bound than the bound's own size is
+    // an outlier (a rare draw far in a tail): said once, since it moves the smoothed bound for
+    // the next kSmoothingWindow steps.
+    if (!outlier_said && h.trace.size() >= 10) {
+      double before = h.trace.back().smoothed;
+      if (std::abs(row.elbo - before) > 1e3 * (1 + std::abs(before))) {
+        outlier_said = true;
+        char buf[256];
+        std::snprintf(buf, sizeof buf,
+                      "%swarning: step %lld: the bound's estimate %.4g per datapoint is an outlier (the smoothed "
+                      "bound was %.6g); it weighs on the smoothed bound for the next %d steps\n",
+                      o.terminal ? "\n" : "", static_cast<long long>(row.step), row.elbo, before, kSmoothingWindow);
+        log << buf;
+      }
     }
-    std::size_t n = std::min<std::size_t>(h.trace.size() + 1, kSmoothingWindow);
-    row.smoothed = window_sum / static_cast<double>(n);
     double t = elapsed();
     row.wall_s = wall0 + t;
     h.add(row);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <numeric>
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "vmc/abi.h"
@@ -103,6 +104,8 @@ std::mutex g_seen_mutex;
 std::vector<double> g_seen;  // the x values (= row indices) each call was given
 bool g_nan = false;          // make the next gradients NaN
 bool g_nan_bound = false;    // make the next bounds NaN (the gradients stay finite)
+int g_calls = 0;             // kernel calls so far
+int g_huge_at = -1;          // the call whose bound is 4e20 too large (an outlier estimate)
 
 void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, void*, vmc_context*) {
   const double mu = *static_cast<const double*>(in[0]);
@@ -120,7 +123,7 @@ void elbo_grad(const void* const* in, const int64_t* sizes, void* const* out, vo
     std::lock_guard<std::mutex> lock(g_seen_mutex);
     g_seen.insert(g_seen.end(), x, x + rows);
   }
-  *static_cast<double*>(out[0]) = g_nan_bound ? NAN : n / m * f - kRowFree * mu * mu / 2;
+  *static_cast<double*>(out[0]) = g_nan_bound ? NAN : n / m * f - kRowFree * mu * mu / 2 + (g_calls++ == g_huge_at ? 4e20 : 0);
   *static_cast<double*>(out[1]) = g_nan ? NAN : n / m * g - kRowFree * mu;
 }
 int64_t workspace(const int64_t*) { return 0; }
@@ -219,6 +222,28 @@ TEST_CASE("trainer: a saved state continues bit for bit") {
   c.restore_state(state, /*params_only=*/true);
   CHECK(c.param("mu") != std::vector<double>{0.0});
   CHECK_THROWS_AS(c.restore_state("garbage"), vmc::runtime::RuntimeError);
+}
+
+TEST_CASE("fit loop: the smoothed bound recovers from one huge estimate, which is said to be an outlier") {
+  // Issue 22: the window was a running add-and-subtract sum, so after a +4e20 estimate had left
+  // it the smoothed bound kept the rounding error (+4e20 read as ~0 or +65536s), for good.
+  Model m;
+  vmc::runtime::Trainer t(m.info, rows(10), {{"mu", {3.0}}}, options(1, "sgd", 0.0));
+  vmc::runtime::FitHistory h;
+  vmc::runtime::LoopOptions o;
+  o.steps = 300;
+  g_calls = 0;
+  g_huge_at = 50;
+  std::ostringstream log;
+  vmc::runtime::run_fit(t, h, o, log);
+  g_huge_at = -1;
+  REQUIRE(h.trace.size() >= 100);
+  double mean = 0;
+  for (std::size_t i = h.trace.size() - 100; i < h.trace.size(); ++i) mean += h.trace[i].elbo / 100;
+  CHECK(h.trace.back().smoothed == doctest::Approx(mean).epsilon(1e-12));
+  CHECK(std::abs(h.trace.back().smoothed) < 1e3);
+  CAPTURE(log.str());
+  CHECK(log.str().find("step 51: the bound's estimate 4e+19 per datapoint is an outlier") != std::string::npos);
 }
 
 TEST_CASE("trainer: a restored state is a good state; impossible counts and NaN params are refused") {
