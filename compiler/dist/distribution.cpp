@@ -7,6 +7,7 @@
 
 #include "ir/builder.hpp"
 #include "support/check.hpp"
+#include "support/suggest.hpp"
 
 namespace vmc::dist {
 
@@ -101,6 +102,20 @@ std::vector<std::string> names() {
   std::vector<std::string> out;
   for (const Distribution& d : distributions()) out.emplace_back(d.name);
   return out;
+}
+
+std::string unknown_name_hint(std::string_view name) {
+  // Names users bring from Stan whose vmc entry is spelt otherwise (spelling distance would
+  // point multi_normal at half_normal).
+  static const std::pair<std::string_view, std::string_view> known[] = {
+      {"multi_normal", "mvnormal_cholesky(mu, L), with L the Cholesky factor of the covariance"},
+      {"multi_normal_cholesky", "mvnormal_cholesky(mu, L)"},
+      {"mvnormal", "mvnormal_cholesky(mu, L)"},
+  };
+  for (const auto& [other, ours] : known) {
+    if (name == other) return "; vmc's is " + std::string(ours) + " (vmc help distributions lists them all)";
+  }
+  return did_you_mean(name, names()) + " (vmc help distributions lists them all)";
 }
 
 namespace {

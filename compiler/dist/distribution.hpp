@@ -166,6 +166,9 @@ const std::vector<Distribution>& distributions();
 // The entry named `name`, or nullptr.
 const Distribution* find(std::string_view name);
 std::vector<std::string> names();
+// What follows "unknown distribution 'NAME'": vmc's spelling of a name from Stan, else the
+// nearest names, and where the whole list is.
+std::string unknown_name_hint(std::string_view name);
 
 // --- the IR parts, with their shapes checked (distribution.cpp) ---
 const ir::Node* log_density(const Distribution& d, const ir::Node* x, const Args& args);

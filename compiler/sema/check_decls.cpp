@@ -162,7 +162,7 @@ class DeclChecker {
                                                  callee + "' is a fn");
         } else {
           a_.report.error(call->callee.span, "unknown distribution '" + callee + "' in " + what +
-                                                 did_you_mean(callee, dist::names()));
+                                                 dist::unknown_name_hint(callee));
         }
         return init;
       }

@@ -117,8 +117,7 @@ class SampleChecker {
     if (find_builtin(name) || (sym && sym->kind == SymbolKind::Fn)) {
       a_.report.error(at, "'" + name + "' is a function, not a distribution");
     } else {
-      a_.report.error(at, "unknown distribution '" + name + "'" +
-                              did_you_mean(name, dist::names()));
+      a_.report.error(at, "unknown distribution '" + name + "'" + dist::unknown_name_hint(name));
     }
     return nullptr;
   }

@@ -461,7 +461,7 @@ TEST_CASE("more init errors") {
   CHECK(c.errors() ==
         Lines{"2:23: the init of 'a' is not finite: 'log(0)' is -inf",
               "2:45: the init of 'b' must be a constant or a distribution, but 'f' is a fn",
-              "2:65: unknown distribution 'normall' in the init of 'c'; did you mean 'normal'?"});
+              "2:65: unknown distribution 'normall' in the init of 'c'; did you mean 'normal'? (vmc help distributions lists them all)"});
 }
 
 TEST_CASE("an extent past int64 is too large") {

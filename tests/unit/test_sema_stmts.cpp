@@ -94,7 +94,7 @@ TEST_CASE("the guide samples only latents, each indexed by every enclosing plate
 TEST_CASE("distributions") {
   Checked c(model_only("x ~ normall(0, 1);\nx ~ exp(1);\nx ~ normal(0);\nmu ~ student_t(1, 2);\n"
                        "mu ~ exponential(1, 2);"));
-  CHECK(c.errors() == Lines{"6:5: unknown distribution 'normall'; did you mean 'normal'?",
+  CHECK(c.errors() == Lines{"6:5: unknown distribution 'normall'; did you mean 'normal'? (vmc help distributions lists them all)",
                             "7:5: 'exp' is a function, not a distribution",
                             "8:5: 'normal' takes 2 arguments (mu, sigma), but 1 was given",
                             "9:6: 'student_t' takes 3 arguments (nu, mu, sigma), but 2 were given",
