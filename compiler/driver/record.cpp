@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "vmc/fit.hpp"
+
 namespace vmc::driver {
 namespace {
 
@@ -43,7 +45,18 @@ Json checkpoint_record(const Bound& b, std::uint64_t data_hash) {
   Json dims = Json::object();
   for (const auto& [name, v] : b.fe.model->dim_values()) dims[name] = v;
   r["dims"] = dims;
+  r["precision"] = b.fe.compiled->info().real_bytes == 8 ? "f64" : "f32";
   return r;
+}
+
+std::string checkpoint_precision(const std::string& path) {
+  try {
+    Json r = parse(runtime::checkpoint_meta(runtime::read_checkpoint_bytes(path)));
+    if (r.contains("precision") && r["precision"].is_string()) return r["precision"].get<std::string>();
+  } catch (const runtime::RuntimeError&) {
+    // An unreadable checkpoint is reported where it is loaded.
+  }
+  return "";
 }
 
 std::string data_difference(const std::string& record, const Bound& b, std::uint64_t data_hash) {

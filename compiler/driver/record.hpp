@@ -22,4 +22,8 @@ std::string data_difference(const std::string& record, const Bound& b, std::uint
 // data it was fitted with against this run's ("" without a record).
 std::string fitted_on(const std::string& record, const Bound& b);
 
+// The precision ("f32", "f64") the checkpoint at `path` was fitted in, "" when it does not say
+// (eval and sample then compile in it: its params can be read in no other).
+std::string checkpoint_precision(const std::string& path);
+
 }  // namespace vmc::driver

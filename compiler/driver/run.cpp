@@ -39,6 +39,18 @@ std::unique_ptr<runtime::Trainer> from_checkpoint(const Bound& b, const Arrays& 
   return t;
 }
 
+// The checkpoint's own precision (issue 22: an f64 fit's checkpoint needed --precision f64 again
+// for eval and sample); a different --precision is overridden with a note, since the params can
+// be read in no other.
+std::string precision_of(const std::string& checkpoint, const std::string& given) {
+  std::string recorded = checkpoint_precision(checkpoint);
+  if (recorded.empty() || recorded == given) return given;
+  static bool said = false;
+  if (!said) std::cerr << "note: " << checkpoint << " holds " << recorded << " params: using --precision " << recorded << '\n';
+  said = true;
+  return recorded;
+}
+
 }  // namespace
 
 int run_eval(const EvalArgs& args) {
@@ -49,6 +61,7 @@ int run_eval(const EvalArgs& args) {
   bool importance = estimator.importance_weighted;
   auto b = std::make_unique<Bound>();
   ModelArgs margs = args.model;
+  margs.precision = precision_of(args.params, margs.precision);
   if (importance) {
     margs.estimator = lower::default_estimator().name;
     margs.samples = 1;
@@ -70,6 +83,7 @@ int run_eval(const EvalArgs& args) {
     }
     b = std::make_unique<Bound>();
     margs = args.model;
+    margs.precision = precision_of(args.params, margs.precision);
     margs.kernels = {"elbo"};
     if (!bind_model(*b, margs, args.data, true)) return 1;
   }
@@ -100,6 +114,7 @@ int run_eval(const EvalArgs& args) {
 int run_sample(const SampleArgs& args) {
   Bound b;
   ModelArgs margs = args.model;
+  margs.precision = precision_of(args.params, margs.precision);
   std::string kernel = args.from == "model" ? "sample_model" : "sample_guide";
   margs.kernels = {kernel};
   if (!bind_model(b, margs, args.data, true)) return 1;

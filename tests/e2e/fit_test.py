@@ -898,6 +898,13 @@ def case_history(work):
     p = run("eval", vae, "--params", os.path.join(digits, "checkpoint.bin"), "--data", f"x={wide}", expect=1)
     check("fitted with D = 64" in p.stderr and "<embedded digits>" in p.stderr and "D = 16" in p.stderr,
           f"eval of a checkpoint with other dims: {p.stderr!r}")
+    # An f64 fit's checkpoint is read by eval and sample without --precision f64 again (issue 22).
+    f64 = os.path.join(work, "f64")
+    run("fit", model, "--data", f"y={y}", "--steps", "50", "--precision", "f64", "--out", f64, "-q")
+    e = run("eval", model, "--data", f"y={y}", "--params", os.path.join(f64, "checkpoint.bin"))
+    check("per datapoint" in e.stdout and "holds f64 params" in e.stderr, f"eval of an f64 checkpoint: {e.stderr!r}")
+    run("sample", model, "--data", f"y={y}", "--params", os.path.join(f64, "checkpoint.bin"), "--draws", "3",
+        "--out", os.path.join(work, "f64.csv"))
 
 
 def case_memory(work):
