@@ -36,6 +36,14 @@ for model in "${!dims[@]}"; do
       --estimator "$estimator" --samples 2 --elements 25
   done
 done
+# Issue 22's shapes: a product of a folded constant under a full-rank guide (log q from the noise),
+# and the linear-regression model's full-rank guide.
+for estimator in A B stl iwae; do
+  expect 0 "all checked elements agree" diagnose tests/e2e/models/constant_product.vmodel --set N=6 \
+    --set K=3 --guide fullrank --estimator "$estimator" --samples 2 --elements 25
+  expect 0 "all checked elements agree" diagnose tests/e2e/models/linreg.vmodel --set N=6 --set D=3 \
+    --guide fullrank --estimator "$estimator" --elements 25
+done
 # A coarse step makes finite differences themselves inexact: past a strict tolerance, exit 1.
 expect 1 "differs from finite differences" diagnose stdlib/logistic_regression.vmodel --set D=3 \
   --epsilon 0.5 --error 1e-9
