@@ -272,7 +272,10 @@ void Fit::announce() {
               topt_.lr, static_cast<unsigned long long>(args_.seed), args_.threads, args_.threads == 1 ? "" : "s");
   if (ranks_) std::printf("  %d MPI ranks, each with its shard of the data and its slice of every minibatch\n", n_ranks_);
   std::string batching = trainer_->primary_dim().empty()
-                             ? std::string("every step sees all the data")
+                             ? std::string("every step sees all the data") +
+                                   (trainer_->datapoints_array().empty()
+                                        ? ""
+                                        : " (the bound per datapoint is per row of '" + trainer_->datapoints_array() + "')")
                              : "minibatch " + std::to_string(trainer_->batch_size()) + " (" +
                                    std::to_string(trainer_->steps_per_epoch()) + " steps per epoch)";
   std::printf("  %lld datapoints, %s, %lld steps; compiled in %.0f ms%s\n",

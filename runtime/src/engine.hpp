@@ -75,6 +75,7 @@ struct Trainer::Impl {
   std::int64_t steps = 0, seen = 0, updates = 0;
   std::int64_t datapoints = 1;
   std::string primary;
+  std::string datapoints_of;  // without a subsampled plate: the data array whose rows are the datapoints
   std::int64_t primary_batch = 0, steps_per_epoch = 1;
   bool params_streamed = false;  // the last step's update streamed the params (engine_step.cpp)
   std::int64_t fused_updates = 0;  // steps whose weights moved in their products' epilogue

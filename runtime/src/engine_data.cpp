@@ -57,12 +57,20 @@ Engine<T>::Engine(const vmc_model_info& model, Arrays data, const std::map<std::
     steps_per_epoch = p.batches;
     datapoints = p.n;
   } else {
+    // No subsampled plate: per row of the largest data array (an HMM's observations, not its
+    // first small array), named so that the fit can say what the bound is divided by.
     datapoints = 1;
+    std::int64_t largest = 0;
     for (int i = 0; i < m.n_inputs; ++i) {
       const vmc_buffer_info& b = m.inputs[i];
-      if (b.kind == VMC_DATA && b.rank > 0) {
-        datapoints = std::max<std::int64_t>(1, train_.shapes.at(b.name)[0]);
-        break;
+      if (b.kind != VMC_DATA || b.rank == 0) continue;
+      const std::vector<std::int64_t>& shape = train_.shapes.at(b.name);
+      std::int64_t size = 1;
+      for (std::int64_t e : shape) size *= e;
+      if (size > largest) {
+        largest = size;
+        datapoints = std::max<std::int64_t>(1, shape[0]);
+        datapoints_of = b.name;
       }
     }
   }

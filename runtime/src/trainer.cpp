@@ -188,6 +188,7 @@ std::int64_t Trainer::steps_done() const { return impl_->steps; }
 std::int64_t Trainer::datapoints_seen() const { return impl_->seen; }
 std::int64_t Trainer::datapoints() const { return impl_->datapoints; }
 const std::string& Trainer::primary_dim() const { return impl_->primary; }
+const std::string& Trainer::datapoints_array() const { return impl_->datapoints_of; }
 bool Trainer::params_streamed() const { return impl_->params_streamed; }
 std::int64_t Trainer::fused_updates() const { return impl_->fused_updates; }
 std::int64_t Trainer::batch_size() const { return impl_->primary_batch; }

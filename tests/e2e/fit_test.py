@@ -898,6 +898,10 @@ def case_history(work):
     p = run("eval", vae, "--params", os.path.join(digits, "checkpoint.bin"), "--data", f"x={wide}", expect=1)
     check("fitted with D = 64" in p.stderr and "<embedded digits>" in p.stderr and "D = 16" in p.stderr,
           f"eval of a checkpoint with other dims: {p.stderr!r}")
+    # Without a subsampled plate the fit says what "per datapoint" divides by (issue 22): the rows
+    # of the largest data array.
+    p = run("fit", model, "--data", f"y={y}", "--steps", "5", "--out", os.path.join(work, "per"))
+    check("the bound per datapoint is per row of 'y'" in p.stdout, f"what the bound is divided by: {p.stdout!r}")
     # An f64 fit's checkpoint is read by eval and sample without --precision f64 again (issue 22).
     f64 = os.path.join(work, "f64")
     run("fit", model, "--data", f"y={y}", "--steps", "50", "--precision", "f64", "--out", f64, "-q")

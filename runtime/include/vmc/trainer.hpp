@@ -165,6 +165,9 @@ class Trainer {
   std::int64_t fused_updates() const;
   // The primary subsampled dim ("" when the model has none) and its minibatch size.
   const std::string& primary_dim() const;
+  // Without a subsampled plate: the data array whose leading extent datapoints() is ("" when the
+  // bound is not divided: no data array).
+  const std::string& datapoints_array() const;
   std::int64_t batch_size() const;
   // Steps in one pass over the primary plate's data (1 without a subsampled plate).
   std::int64_t steps_per_epoch() const;
