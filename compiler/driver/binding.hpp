@@ -57,18 +57,6 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
 // `args.data_shapes` (so they give the dims). Reports every problem and returns false.
 bool load_data(ModelArgs& args, const DataArgs& data, runtime::Arrays& out);
 
-// What memory is left to this process: the least of MemAvailable, what ulimit -v leaves of the
-// address space and what the cgroup's limit leaves (bytes < 0: no limit known), and which.
-struct MemoryLimit {
-  double bytes = -1;
-  std::string what;
-};
-MemoryLimit memory_left();
-std::string gigabytes(double bytes);
-// What training `b` will allocate beyond what the process holds after loading the data and
-// compiling: params, gradients, optimizer state, the last good state, the data in the model's
-// precision, and each thread's workspace and rows.
-double memory_to_come(const Bound& b, int threads, int optimizer_slots);
 
 // Creates `dir` if needed, locks it for this run (a second run writing into it is refused, named
 // by its pid), checks that files can be written in it (before any time is spent training) and

@@ -1,6 +1,7 @@
 // `vmc eval` and `vmc sample`: a fit's params on a compiled model bound to data (binding.hpp),
 // run by the runtime (runtime/include/vmc/trainer.hpp); `vmc fit` is fit.cpp.
 #include "driver/run.hpp"
+#include "driver/memory.hpp"
 #include "driver/record.hpp"
 
 #include <algorithm>

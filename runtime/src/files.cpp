@@ -25,6 +25,24 @@ std::string kind_of(mode_t mode) {
   return "not a regular file";
 }
 
+// The umask, read without setting it (umask(2) would change it for every thread for a moment,
+// and the JIT's threads write the object cache meanwhile): /proc/self/status's "Umask:".
+mode_t process_umask() {
+  static const mode_t mask = [] {
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    unsigned value = 022;
+    if (f) {
+      char line[256];
+      while (std::fgets(line, sizeof line, f)) {
+        if (std::sscanf(line, "Umask: %o", &value) == 1) break;
+      }
+      std::fclose(f);
+    }
+    return static_cast<mode_t>(value);
+  }();
+  return mask;
+}
+
 std::string not_regular_sentence(const std::string& kind) {
   return "cannot read " + kind + ": vmc reads data, models and checkpoints from files (or named pipes)";
 }
@@ -105,9 +123,7 @@ AtomicFile::AtomicFile(std::string target) : target_(std::move(target)) {
     return;
   }
   // mkstemp makes 0600; a result file gets the usual 0666 less the umask.
-  mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::fchmod(fd, 0666 & ~mask);
+  ::fchmod(fd, 0666 & ~process_umask());
   file_ = ::fdopen(fd, "wb");
   if (!file_) {
     problem_ = std::strerror(errno);
