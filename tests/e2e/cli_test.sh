@@ -204,5 +204,9 @@ else
   vmc=$real_vmc
 fi
 
+# Issue 21: --samples is unrolled at compile time for now; a large L is said before the compile.
+run 0 fit "$es" --data "$esdata" --samples 20 --steps 3 --out o_samples -q &&
+  has stderr "note: --samples 20 compiles 20 copies of the model"
+
 echo "cli: $((checks - failures)) of $checks commands as expected"
 [ "$failures" = 0 ]
