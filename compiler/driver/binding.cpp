@@ -335,10 +335,12 @@ std::unique_ptr<files::OutputLock> prepare_output_dir(const std::string& dir) {
     }
   }
   auto lock = std::make_unique<files::OutputLock>(dir);
-  if (!lock->held()) {
+  if (lock->contended()) {
     error(dir, lock->problem());
     return nullptr;
   }
+  // A file system that cannot lock does not stop the run: it only loses the guard.
+  if (!lock->held()) std::cerr << "warning: " << dir << ": " << lock->problem() << " (the run goes on unguarded)\n";
   // Ours alone now: what a killed run left half-written goes (the files it replaced are whole).
   files::remove_stale_temporaries(dir);
   return lock;

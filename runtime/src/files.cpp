@@ -189,6 +189,7 @@ OutputLock::OutputLock(const std::string& dir) {
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
     ::close(fd);
     if (err == EWOULDBLOCK) {
+      contended_ = true;
       problem_ = "another vmc run is writing into this output directory" +
                  (holder.empty() ? std::string() : " (pid " + holder + ")") +
                  ": wait for it to end, or choose another --out";

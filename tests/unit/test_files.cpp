@@ -116,8 +116,16 @@ TEST_CASE("files: one output lock per directory, released with its holder") {
     // as another process's would.
     vmc::files::OutputLock second(t.dir.string());
     CHECK_FALSE(second.held());
+    CHECK(second.contended());
     CHECK(second.problem().find("pid " + std::to_string(::getpid())) != std::string::npos);
   }
   vmc::files::OutputLock again(t.dir.string());
   CHECK(again.held());
+  // A lock file that cannot be opened (here a directory in its place) is not another run: the
+  // caller warns and goes on.
+  vmc::test::TempDir u;
+  std::filesystem::create_directory(u.path(".vmc.lock"));
+  vmc::files::OutputLock unlockable(u.dir.string());
+  CHECK_FALSE(unlockable.held());
+  CHECK_FALSE(unlockable.contended());
 }

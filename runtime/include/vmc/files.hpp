@@ -66,10 +66,14 @@ class OutputLock {
   OutputLock(const OutputLock&) = delete;
   OutputLock& operator=(const OutputLock&) = delete;
   bool held() const { return fd_ >= 0; }
+  // Not held because another process holds it (else the file system could not lock: NFS
+  // without a lock daemon, a read-only lock file).
+  bool contended() const { return contended_; }
   const std::string& problem() const { return problem_; }
 
  private:
   int fd_ = -1;
+  bool contended_ = false;
   std::string problem_;
 };
 
