@@ -11,6 +11,7 @@
 #include <ostream>
 #include <sstream>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "fnv.hpp"
@@ -257,8 +258,14 @@ void append_trace(const std::string& path, FitHistory& h, bool durable) {
   if (h.unwritten > 0) {
     std::string out;
     for (std::size_t i = h.trace.size() - h.unwritten; i < h.trace.size(); ++i) out += csv_row(h.trace[i]);
-    std::FILE* f = std::fopen(path.c_str(), "ab");
-    if (!f) throw RuntimeError(path + ": cannot write: " + std::strerror(errno));
+    // O_NOFOLLOW: begin_trace made the file; a symlink put in its place is not written through.
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "ab");
+    if (!f) {
+      int err = errno;
+      if (fd >= 0) ::close(fd);
+      throw RuntimeError(path + ": cannot write: " + std::strerror(err));
+    }
     bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
     int err = ok ? 0 : errno;
     if (std::fflush(f) != 0 && ok) err = errno, ok = false;
