@@ -53,6 +53,35 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// The smoothed bound: the mean of the last kSmoothingWindow estimates (from the history, so a
+// resumed fit smooths exactly as an uninterrupted one), summed afresh at every step: a running
+// add-and-subtract sum never recovers from one huge estimate (issue 22: +4e20 per datapoint
+// stayed after it had left the window, and --tol-rel-obj read it).
+double smoothed_bound(const FitHistory& h, double latest) {
+  double sum = latest;
+  std::size_t n = 1;
+  for (std::size_t i = h.trace.size(); i-- > 0 && n < static_cast<std::size_t>(kSmoothingWindow); ++n) {
+    sum += h.trace[i].elbo;
+  }
+  return sum / static_cast<double>(n);
+}
+
+// An estimate a thousand times further from the smoothed bound than the bound's own size is an
+// outlier (a rare draw far in a tail): said (once per fit, by the caller), since it moves the
+// smoothed bound for the next kSmoothingWindow steps. True when it said so.
+bool said_outlier(const FitHistory& h, const TraceRow& row, bool terminal, std::ostream& log) {
+  if (h.trace.size() < 10) return false;
+  double before = h.trace.back().smoothed;
+  if (!(std::abs(row.elbo - before) > 1e3 * (1 + std::abs(before)))) return false;
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "%swarning: step %lld: the bound's estimate %.4g per datapoint is an outlier (the smoothed "
+                "bound was %.6g); it weighs on the smoothed bound for the next %d steps\n",
+                terminal ? "\n" : "", static_cast<long long>(row.step), row.elbo, before, kSmoothingWindow);
+  log << buf;
+  return true;
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
@@ -290,18 +319,6 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
   const auto start = Clock::now();
   const double wall0 = h.wall_s;
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-  // The smoothed bound: the mean of the last kSmoothingWindow estimates (from the history, so a
-  // resumed fit smooths exactly as an uninterrupted one), summed afresh at every step: a running
-  // add-and-subtract sum never recovers from one huge estimate (issue 22: +4e20 per datapoint
-  // stayed after it had left the window, and --tol-rel-obj read it).
-  auto smoothed = [&h](double latest) {
-    double sum = latest;
-    std::size_t n = 1;
-    for (std::size_t i = h.trace.size(); i-- > 0 && n < static_cast<std::size_t>(kSmoothingWindow); ++n) {
-      sum += h.trace[i].elbo;
-    }
-    return sum / static_cast<double>(n);
-  };
   bool outlier_said = false;
   std::vector<double> rel_changes;
   const std::int64_t check_every = 100;
@@ -367,22 +384,8 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
     row.step = trainer.steps_done();
     row.datapoints_seen = trainer.datapoints_seen();
     row.elbo = s.elbo_per_datapoint;
-    row.smoothed = smoothed(row.elbo);
-    // An estimate a thousand times further from the smoothed bound than the bound's own size is
-    // an outlier (a rare draw far in a tail): said once, since it moves the smoothed bound for
-    // the next kSmoothingWindow steps.
-    if (!outlier_said && h.trace.size() >= 10) {
-      double before = h.trace.back().smoothed;
-      if (std::abs(row.elbo - before) > 1e3 * (1 + std::abs(before))) {
-        outlier_said = true;
-        char buf[256];
-        std::snprintf(buf, sizeof buf,
-                      "%swarning: step %lld: the bound's estimate %.4g per datapoint is an outlier (the smoothed "
-                      "bound was %.6g); it weighs on the smoothed bound for the next %d steps\n",
-                      o.terminal ? "\n" : "", static_cast<long long>(row.step), row.elbo, before, kSmoothingWindow);
-        log << buf;
-      }
-    }
+    row.smoothed = smoothed_bound(h, row.elbo);
+    if (!outlier_said) outlier_said = said_outlier(h, row, o.terminal, log);
     double t = elapsed();
     row.wall_s = wall0 + t;
     h.add(row);
