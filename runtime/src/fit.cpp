@@ -178,8 +178,11 @@ void read_checkpoint(const std::string& path, Trainer& trainer, FitHistory& h, b
   restore_checkpoint(read_checkpoint_bytes(path), path, trainer, h, params_only);
 }
 
-void restore_checkpoint(const std::string& bytes, const std::string& path, Trainer& trainer, FitHistory& h,
-                        bool params_only) {
+namespace {
+
+// A checkpoint's bytes, checked (magic, checksum, counts) and split: the engine's state into
+// `state`, the rest returned. Throws RuntimeError naming `path`.
+FitHistory parse_checkpoint(const std::string& bytes, const std::string& path, std::string& state) {
   if (bytes.size() >= sizeof kMagic && std::memcmp(bytes.data(), kMagicV1, sizeof kMagicV1) == 0) {
     throw RuntimeError(path + ": a checkpoint of an older vmc (format 1, which held the whole trace): "
                               "refit, or use the vmc that wrote it");
@@ -195,7 +198,7 @@ void restore_checkpoint(const std::string& bytes, const std::string& path, Train
   std::size_t at = sizeof kMagic;
   auto n = get<std::uint64_t>(bytes, at, path);
   if (bytes.size() - at < n) throw RuntimeError(path + ": checkpoint is truncated");
-  std::string state = bytes.substr(at, n);
+  state = bytes.substr(at, n);
   at += n;
   FitHistory loaded;
   loaded.rows_in_file = get<std::int64_t>(bytes, at, path);
@@ -218,6 +221,15 @@ void restore_checkpoint(const std::string& bytes, const std::string& path, Train
   auto meta = get<std::uint64_t>(bytes, at, path);
   if (meta > bytes.size() - at - 8) throw RuntimeError(path + ": checkpoint is truncated");
   loaded.meta = bytes.substr(at, meta);
+  return loaded;
+}
+
+}  // namespace
+
+void restore_checkpoint(const std::string& bytes, const std::string& path, Trainer& trainer, FitHistory& h,
+                        bool params_only) {
+  std::string state;
+  FitHistory loaded = parse_checkpoint(bytes, path, state);
   try {
     trainer.restore_state(state, params_only);
   } catch (const RuntimeError& e) {
@@ -230,23 +242,8 @@ void restore_checkpoint(const std::string& bytes, const std::string& path, Train
 
 std::string checkpoint_meta(const std::string& bytes) {
   try {
-    if (bytes.size() < sizeof kMagic + 16 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) return "";
-    const std::string path;
-    std::size_t at = sizeof kMagic;
-    auto n = get<std::uint64_t>(bytes, at, path);
-    if (bytes.size() - at < n) return "";
-    at += n;
-    get<std::int64_t>(bytes, at, path);
-    get_rows(bytes, at, path);
-    get<std::int64_t>(bytes, at, path);
-    get_rows(bytes, at, path);
-    auto tests = get<std::uint64_t>(bytes, at, path);
-    if (tests > (bytes.size() - at) / 16) return "";
-    at += tests * 16;
-    get<double>(bytes, at, path);
-    auto meta = get<std::uint64_t>(bytes, at, path);
-    if (meta > bytes.size() - at) return "";
-    return bytes.substr(at, meta);
+    std::string state;
+    return parse_checkpoint(bytes, "", state).meta;
   } catch (const RuntimeError&) {
     return "";
   }
