@@ -52,9 +52,10 @@ bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
   r.precision = precision_of(args);
   r.use_cache = !args.no_cache;
   r.kernels = args.kernels;
-  // The samples are copies of the model in the compiled code for now, and LLVM's time grows
-  // faster than their number (the Gaussian VAE: L = 10 5 s, 100 9 min): said before it starts.
-  if (stage == Stage::Native && args.samples > kManySamples && !fe.source->file) {
+  // An importance-weighted bound's K samples are copies of the model in the compiled code (a
+  // mean estimator's L are calls at run time), and LLVM's time grows faster than their number
+  // (the Gaussian VAE: K = 10 5 s, 100 9 min): said before it starts.
+  if (stage == Stage::Native && r.estimator->importance_weighted && args.samples > kManySamples && !fe.source->file) {
     std::cerr << "note: --samples " << args.samples << " compiles " << args.samples
               << " copies of the model; a large model can take minutes to compile (Ctrl-C stops it)\n";
   }

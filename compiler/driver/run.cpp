@@ -92,7 +92,7 @@ int run_eval(const EvalArgs& args) {
   o.seed = args.seed;
   o.threads = args.threads;
   // The graph's copies of the model per row (the importance samples unrolled) need a smaller batch.
-  int copies = args.model.samples;
+  int copies = importance ? args.model.samples : 1;
   o.default_batch = args.batch > 0 ? args.batch : std::max<std::int64_t>(1, 100 / std::max(1, copies / 10));
   if (per_row && args.batch <= 0) o.default_batch = 100;
   try {

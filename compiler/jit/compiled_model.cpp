@@ -217,6 +217,7 @@ void CompiledModel::describe(const lower::Lowered& l) {
   info_.size_dims = size_dims_.data();
   info_.rows_additive = l.rows_additive ? 1 : 0;
   info_.row_free_part = l.row_free_part ? 1 : 0;
+  info_.samples = l.averaged_samples;
   info_.n_inputs = static_cast<std::int32_t>(inputs.size());
   info_.inputs = inputs.data();
   info_.n_latents = static_cast<std::int32_t>(latent_names_.size());

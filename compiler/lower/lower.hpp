@@ -79,6 +79,9 @@ struct Lowered {
   // terms, a plate over another dim): a split batch must then count it once. False only when
   // every term lies in the one subsampled plate (the VAEs).
   bool row_free_part = true;
+  // The samples the runtime averages each estimate over (vmc_model_info::samples): L of a mean
+  // estimator, lowered once; 1 for an importance-weighted bound, whose K samples are lowered.
+  int averaged_samples = 1;
   std::vector<ParamInput> params;
   std::vector<DataInput> data;
   std::vector<NoiseInput> noise;

@@ -193,7 +193,12 @@ Lowered Lowerer::run() {
   declare_params();
   std::vector<const ir::Node*> per_sample;
   std::vector<std::vector<Term>> sample_terms;
-  for (sample = 0; sample < std::max(1, options.samples); ++sample) {
+  // A mean estimator's L samples are one sample lowered and L calls averaged by the runtime
+  // (its size and compile time do not grow with L); an importance-weighted bound's K samples
+  // are coupled by the log-mean-exp and lowered K times.
+  const int lowered = options.estimator->importance_weighted ? std::max(1, options.samples) : 1;
+  out.averaged_samples = options.estimator->importance_weighted ? 1 : std::max(1, options.samples);
+  for (sample = 0; sample < lowered; ++sample) {
     draws.clear();
     priors.clear();
     terms.clear();
@@ -207,13 +212,8 @@ Lowered Lowerer::run() {
     per_sample.push_back(objective());
     sample_terms.push_back(terms);
   }
-  const ir::Node* elbo = options.estimator->importance_weighted
-                             ? importance_weighted(*this, sample_terms)
-                             : per_sample[0];
-  if (!options.estimator->importance_weighted) {
-    for (std::size_t l = 1; l < per_sample.size(); ++l) elbo = ir::add(elbo, per_sample[l]);
-    if (per_sample.size() > 1) elbo = ir::div(elbo, ir::constant(g, static_cast<double>(per_sample.size())));
-  }
+  const ir::Node* elbo = options.estimator->importance_weighted ? importance_weighted(*this, sample_terms)
+                                                                 : per_sample.front();
   out.function.outputs.push_back({"elbo", elbo});
   out.objective = elbo;
   if (const ir::Node* w = row_log_weight(sample_terms.front())) out.row_log_weights.push_back({"log_weight", w});

@@ -91,6 +91,16 @@ inline std::uint64_t eval_step(std::uint64_t stream, std::uint64_t k) {
   return kEvalStepBase + (stream % (std::uint64_t{1} << 12)) * kEvalStreamStride + k;
 }
 
+// The noise key of sample l of the ones an estimate averages: the run's seed for the first (so
+// that --samples 1 draws what it always drew), a splitmix64 mix of seed and l for the others.
+inline std::uint64_t sample_seed(std::uint64_t seed, std::uint32_t l) {
+  if (l == 0) return seed;
+  std::uint64_t z = seed + 0x9e3779b97f4a7c15ull * (std::uint64_t{l} + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 
 
 inline std::string shape_text(const std::vector<std::int64_t>& s) {
@@ -150,6 +160,7 @@ class Engine final : public Trainer::Impl {
     std::vector<Aligned<T>> outs;
     std::vector<std::vector<std::int64_t>> out_shapes;
     Aligned<unsigned char> workspace;
+    std::vector<Aligned<T>> sums;  // call_averaged's running sums of the outputs
   };
 
   // What one call sees: the rows of each subsampled dim (datapoint indices) and the whole
@@ -158,6 +169,9 @@ class Engine final : public Trainer::Impl {
     std::vector<std::span<const std::int64_t>> rows;  // per sub
     std::vector<std::int64_t> batch;                   // per sub
     std::uint64_t noise_step = 0;
+    // Which of the samples an estimate averages (vmc_model_info::samples) the call draws: its
+    // noise has its own key (sample_seed), so sample 0 is the noise of a one-sample run.
+    std::uint32_t noise_sample = 0;
     const std::map<std::string, std::vector<double>>* fixed = nullptr;
     // Ranks: the primary plate's data rows come from `local` (this rank's slice of the
     // minibatch, fetched from the other ranks' shards) at positions `local_rows`, while `rows`
@@ -180,6 +194,11 @@ class Engine final : public Trainer::Impl {
   // routines it calls back into: its thread, where its deferred products go, the observer.
   void call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, const CallSpec& spec,
             vmc_context* context) const;
+  // The estimate of the bound (and its gradient) the model's estimator makes: the mean of
+  // info->samples calls of an elbo/elbo_grad kernel, each with its own sample's noise, in
+  // slot.outs (one call when the samples are in the kernel). `spec` is as it was on return.
+  void call_averaged(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, CallSpec& spec,
+                     vmc_context* context) const;
   // The context of thread t's kernel calls: the step's observer (vmc bench), and where the
   // products the kernel may defer go (none: it computes them).
   vmc_context context(int t, std::vector<DeferredGemm>* defer = nullptr) const { return {defer, observer_, t, true}; }

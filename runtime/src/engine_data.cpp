@@ -332,9 +332,39 @@ void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds,
 }
 
 template <typename T>
+void Engine<T>::call_averaged(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, CallSpec& spec,
+                              vmc_context* context) const {
+  const int samples = std::max(1, info->samples);
+  if (samples == 1) {
+    call(k, slot, ds, spec, context);
+    return;
+  }
+  slot.sums.resize(static_cast<std::size_t>(k.n_outputs));
+  for (int l = 0; l < samples; ++l) {
+    spec.noise_sample = static_cast<std::uint32_t>(l);
+    call(k, slot, ds, spec, context);
+    for (int o = 0; o < k.n_outputs; ++o) {
+      const Aligned<T>& out = slot.outs[o];
+      Aligned<T>& sum = slot.sums[o];
+      if (l == 0) {
+        sum.resize(out.size);
+        std::copy_n(out.data, out.size, sum.data);
+      } else {
+        for (std::size_t i = 0; i < out.size; ++i) sum.data[i] += out.data[i];
+      }
+    }
+  }
+  spec.noise_sample = 0;
+  const T mean = T(1) / static_cast<T>(samples);
+  for (int o = 0; o < k.n_outputs; ++o) {
+    for (std::size_t i = 0; i < slot.outs[o].size; ++i) slot.outs[o].data[i] = slot.sums[o].data[i] * mean;
+  }
+}
+
+template <typename T>
 void Engine<T>::fill_noise(const vmc_buffer_info& b, std::uint32_t site, const CallSpec& spec,
                            const std::vector<std::int64_t>& sizes, T* out, std::size_t count) const {
-  const std::uint64_t seed = options.seed;
+  const std::uint64_t seed = sample_seed(options.seed, spec.noise_sample);
   bool uniform = b.kind == VMC_UNIFORM;
   int j = -1;
   if (b.rank > 0 && b.extents[0] < 0) j = batches_.of_symbol(static_cast<int>(-b.extents[0] - 1));
@@ -396,6 +426,10 @@ template void Engine<float>::call(const vmc_kernel_info& k, Slot& slot, const Da
                                     const CallSpec& spec, vmc_context* context) const;
 template void Engine<double>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<double>& ds,
                                     const CallSpec& spec, vmc_context* context) const;
+template void Engine<float>::call_averaged(const vmc_kernel_info& k, Slot& slot, const Dataset<float>& ds,
+                                           CallSpec& spec, vmc_context* context) const;
+template void Engine<double>::call_averaged(const vmc_kernel_info& k, Slot& slot, const Dataset<double>& ds,
+                                            CallSpec& spec, vmc_context* context) const;
 template void Engine<float>::fill_noise(const vmc_buffer_info& b, std::uint32_t site, const CallSpec& spec,
                                         const std::vector<std::int64_t>& sizes, float* out, std::size_t count) const;
 template void Engine<double>::fill_noise(const vmc_buffer_info& b, std::uint32_t site, const CallSpec& spec,

@@ -36,7 +36,7 @@ double Engine<T>::evaluate(const Arrays& arrays, const std::string& name, std::u
         spec.batch.push_back(static_cast<std::int64_t>(rows.size()));
       }
       vmc_context context_t = context(t);
-      call(k, slots[t], ds, spec, &context_t);
+      call_averaged(k, slots[t], ds, spec, &context_t);
       // Each batch estimates the whole bound (scaled N/M_b): weight by its share of rows.
       double share = batches_.primary >= 0 ? static_cast<double>(spec.batch[batches_.primary]) / n : 1.0;
       values[b] = share * static_cast<double>(slots[t].outs[0].data[0]);
@@ -137,7 +137,7 @@ std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::in
       CallSpec spec = base;
       spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
       vmc_context context_t = context(t);
-      call(k, slots[t], train_, spec, &context_t);
+      call_averaged(k, slots[t], train_, spec, &context_t);
       out[c] = static_cast<double>(slots[t].outs[0].data[0]);
     }
   });
@@ -169,7 +169,7 @@ std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::ui
       CallSpec spec = base;
       spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(d));
       vmc_context context_t = context(t);
-      call(k, slots[t], train_, spec, &context_t);
+      call_averaged(k, slots[t], train_, spec, &context_t);
       for (int o = 1; o < n_out; ++o) {
         const Aligned<T>& g = slots[t].outs[o];
         sum[t][o].resize(g.size, 0.0);

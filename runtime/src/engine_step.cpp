@@ -126,13 +126,16 @@ typename Engine<T>::StepPlan Engine<T>::plan_step() {
   // The update in the weight gradients' epilogue (bound_part): not on a step that keeps the last
   // good state (copied before the update), with clipping (which needs the whole gradient's norm
   // first), with ranks (summed after the products) or a row-free part (taken out after).
-  p.fusable = std::is_same_v<T, float> && options.fused_update && fuses_into_products(*options.optimizer) &&
+  // Averaged samples (vmc_model_info::samples > 1): each part's kernel is called once per sample
+  // and its outputs averaged, so its products are computed in the kernel, not deferred.
+  const bool averaged = info->samples > 1;
+  p.fusable = !averaged && std::is_same_v<T, float> && options.fused_update && fuses_into_products(*options.optimizer) &&
               !shards_.distributed && options.clip_grad <= 0 && p.copies == 0 && !p.keep_step;
   p.per_datapoint = 1.0 / static_cast<double>(datapoints);
   // A split batch's weight gradients are not summed from per-thread copies: the kernels leave
   // those products (vmc_gemm_rows_*) and each thread then computes a block of every one over
   // all the parts' rows, once all kernels are done. So does a step that may fuse the update.
-  p.defer = p.parts > 1 || p.fusable;
+  p.defer = !averaged && (p.parts > 1 || p.fusable);
   // One process: the deferred products' blocks are the final gradient, checked (finite, sum of
   // squares) right after each is computed, while in cache. With ranks, after the sum over ranks.
   p.checked_early = p.defer && !shards_.distributed;
@@ -167,7 +170,7 @@ void Engine<T>::run_kernels(const StepPlan& p) {
         }
         deferred_[t].clear();
         vmc_context ctx = context(t, p.defer ? &deferred_[t] : nullptr);
-        call(k, slots_[t], train_, spec, &ctx);
+        call_averaged(k, slots_[t], train_, spec, &ctx);
         if (p.fusable) {
           PhaseTimer checking(observer_, t, StepPhases::Check);
           bound_part(t);
@@ -179,7 +182,7 @@ void Engine<T>::run_kernels(const StepPlan& p) {
         none.rows[batches_.primary] = {};
         deferred_[threads].clear();
         vmc_context ctx = context(t, p.defer ? &deferred_[threads] : nullptr);
-        call(k, slots_[threads], train_, none, &ctx);
+        call_averaged(k, slots_[threads], train_, none, &ctx);
       }
     } catch (...) {
       step_errors_[t] = std::current_exception();

@@ -176,6 +176,7 @@ using detail::Engine;
 Trainer::Trainer(const vmc_model_info& info, Arrays data,
                  const std::map<std::string, std::vector<double>>& init, const TrainerOptions& options) {
   if (info.abi_version != VMC_ABI_VERSION) throw RuntimeError("the model was compiled for another ABI version");
+  if (info.samples < 1) throw RuntimeError("the model averages " + std::to_string(info.samples) + " samples");
   if (info.real_bytes == 4) impl_ = std::make_unique<Engine<float>>(info, std::move(data), init, options);
   else impl_ = std::make_unique<Engine<double>>(info, std::move(data), init, options);
 }

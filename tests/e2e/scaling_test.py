@@ -76,22 +76,30 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         with open(os.path.join(work, "y.csv"), "w") as f:
             f.write("0.5\n1.5\n-0.2\n")
+        # (family, model of n, points, commands, extra options of n)
         families = [
-            ("chained lets", chained_lets, [1, 5, 10, 20, 40], ["fit"]),
-            ("nested fns", nested_fns, [1, 5, 10, 20, 30], ["fit"]),
-            ("sum terms", long_sum, [10, 1000, 100000] + ([1000000] if LARGE else []), ["check", "fit"]),
+            ("chained lets", chained_lets, [1, 5, 10, 20, 40], ["fit"], None),
+            ("nested fns", nested_fns, [1, 5, 10, 20, 30], ["fit"], None),
+            ("sum terms", long_sum, [10, 1000, 100000] + ([1000000] if LARGE else []), ["check", "fit"], None),
+            # L samples of a mean estimator are L kernel calls a step, not L copies of the model:
+            # the compiled module is the same for every L, and 3 steps of 10^4 samples take
+            # milliseconds of run time (it was unrolled: L = 100 took 3-6 s, 1000 over 5 minutes).
+            ("--samples", lambda n: chained_lets(5), [1, 10, 100, 1000, 10000], ["fit"],
+             lambda n: ["--samples", str(n)]),
         ]
         if not LARGE:
-            families.append(("sum terms", long_sum, [1000000], ["check"]))
-        for family, make, sizes, commands in families:
+            families.append(("sum terms", long_sum, [1000000], ["check"], None))
+        for family, make, sizes, commands, extra in families:
             ir_sizes = {}
             for n in sizes:
-                model = os.path.join(work, f"m{n}.vmodel")
+                # (one file name for a family of options: the name is in the module's text)
+                model = os.path.join(work, "same.vmodel" if extra else f"m{n}.vmodel")
                 with open(model, "w") as f:
                     f.write(make(n))
+                more = extra(n) if extra else []
                 for cmd in commands:
                     args = ["check", model, "--set", "N=3"] if cmd == "check" else \
-                        ["fit", model, "--data", "y=y.csv", "--steps", "3", "--out", "out", "-q", "--no-cache"]
+                        ["fit", model, "--data", "y=y.csv", "--steps", "3", "--out", "out", "-q", "--no-cache", *more]
                     status, secs, rss, _, err = measure(args, work)
                     rows.append((family, n, cmd, secs, rss, status))
                     if status != 0:
@@ -99,8 +107,11 @@ def main():
                                         ("no answer within the guard" if status is None else
                                          f"exit {status}: {err.decode(errors='replace')[-500:]}"))
                 if family != "sum terms" or n <= 1000:
-                    status, _, _, out, err = measure(["emit", "llvm", model, "--set", "N=3"], work)
+                    status, _, _, out, err = measure(["emit", "llvm", model, "--set", "N=3", *more], work)
                     ir_sizes[n] = len(out) if status == 0 else None
+            if extra and len(set(ir_sizes.values())) != 1:
+                failures.append(f"{family}: the LLVM module changes with n: " +
+                                ", ".join(f"n={n}: {ir_sizes[n]} bytes" for n in sorted(ir_sizes)))
             # Linear: the module grows by about the same amount per unit of n (the first point
             # carries the fixed part). A doubling per level fails by orders of magnitude.
             points = sorted(n for n, s in ir_sizes.items() if s)

@@ -13,8 +13,9 @@
 extern "C" {
 #endif
 
-/* 2: kernels and the dense-algebra routines take the caller's context (vmc_context). */
-#define VMC_ABI_VERSION 2
+/* 2: kernels and the dense-algebra routines take the caller's context (vmc_context).
+ * 3: vmc_model_info::samples, the samples the runtime averages. */
+#define VMC_ABI_VERSION 3
 
 /* The runtime's state for one kernel call, opaque to the kernel: where the products it may defer
  * go, who times them (vmc bench). A kernel passes the pointer it was given to every routine below
@@ -95,6 +96,11 @@ typedef struct vmc_model_info {
    * latents, terms outside the subsampled plate); 0 when it is a sum over the rows alone, so a
    * split batch's parts simply add. */
   int32_t row_free_part;
+  /* The samples every estimate averages (--samples L of a mean estimator): the kernels compute
+   * one sample's bound and gradient, and the runtime calls them L times with independent noise
+   * and averages, so that L costs run time, not L copies of the model in the compiled code. 1 for
+   * an importance-weighted bound, whose K samples are in the kernels. */
+  int32_t samples;
   int32_t n_latents;
   const char* const* latents;    /* the latents' names (sample_guide's outputs, in order) */
   int32_t n_kernels;

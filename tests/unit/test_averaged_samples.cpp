@@ -1,0 +1,185 @@
+// --samples L of a mean estimator (A, B, stl) at run time (vmc_model_info::samples): the kernels
+// are one sample's, and the runtime averages L calls, each with its own sample's noise key
+// (sample_seed). A fit step, an evaluation and the bound's draws with L samples are then the mean
+// of L one-sample runs whose seeds are those keys, bit for bit up to the order of the sums, with
+// the batch whole or split across threads; and the compiled code does not grow with L.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine.hpp"
+#include "jit/compiled_model.hpp"
+#include "lower/synthetic.hpp"
+#include "test_lower_helpers.hpp"
+#include "vmc/data.hpp"
+#include "vmc/trainer.hpp"
+
+using namespace vmc;
+using namespace lower_test;
+
+namespace {
+
+// A global latent (its noise is the same in every part of a split batch: the row-free part is
+// counted once per sample) and local latents in a subsampled plate.
+const char* kModel = R"(model averaged;
+dims { N; D; K = 2; }
+data { x : real[N, D]; y : real[N]; }
+latent { w : real[D]; z : real[N, K]; }
+param {
+  w_loc : real[D];  w_ls : real[D] init -1;
+  A : real[K, D];  a : real[K];  log_s : real[K];
+}
+model {
+  w ~ normal(0, 1);
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    y[i] ~ normal(dot(x[i], w) + sum(z[i]), 1);
+  }
+}
+guide {
+  w ~ normal(w_loc, exp(w_ls));
+  plate i in N subsample {
+    z[i] ~ normal(A * x[i] + a, exp(log_s));
+  }
+}
+)";
+
+constexpr std::int64_t kN = 41, kD = 3;
+
+runtime::Arrays make_data() {
+  data::Array x{"x", {kN, kD}, {}, false}, y{"y", {kN}, {}, false};
+  for (std::int64_t i = 0; i < kN; ++i) {
+    double s = 0;
+    for (std::int64_t j = 0; j < kD; ++j) {
+      double v = std::sin(0.7 * static_cast<double>(i) + 1.3 * static_cast<double>(j));
+      x.values.push_back(v);
+      s += (j + 1) * v * 0.5;
+    }
+    y.values.push_back(s + 0.1 * std::cos(static_cast<double>(i)));
+  }
+  return {{"x", x}, {"y", y}};
+}
+
+sema::Options shapes() {
+  sema::Options so;
+  so.data_shapes["x"] = {kN, kD};
+  so.data_shapes["y"] = {kN};
+  return so;
+}
+
+// Every latent local to the plate: what an importance-weighted bound over datapoints needs.
+const char* kLocal = R"(model local;
+dims { N; D; K = 2; }
+data { x : real[N, D]; y : real[N]; }
+latent { z : real[N, K]; }
+param { w : real[D];  A : real[K, D];  a : real[K];  log_s : real[K]; }
+model {
+  plate i in N subsample {
+    z[i] ~ normal(0, 1);
+    y[i] ~ normal(dot(x[i], w) + sum(z[i]), 1);
+  }
+}
+guide {
+  plate i in N subsample {
+    z[i] ~ normal(A * x[i] + a, exp(log_s));
+  }
+}
+)";
+
+struct Build {
+  Compiled model;
+  std::unique_ptr<jit::CompiledModel> compiled;
+  Build(Estimator::Ref est, int samples, const char* text = kModel) : model(text, shapes(), lower_options(est, samples)) {
+    REQUIRE_MESSAGE(model.ok(), model.messages());
+    Diagnostics d;
+    compiled = jit::CompiledModel::build(model.l(), codegen::Precision::F64, d, "averaged", {"elbo_grad", "elbo"}, "");
+    REQUIRE(compiled);
+  }
+};
+
+std::unique_ptr<Build> build(Estimator::Ref est, int samples, const char* text = kModel) {
+  return std::make_unique<Build>(est, samples, text);
+}
+
+struct Result {
+  double elbo = 0, evaluated = 0;
+  std::vector<double> draws;
+  std::vector<std::vector<double>> params;  // after one SGD step
+};
+
+// One SGD step on all the rows from the same initial params (drawn with seed 5 whatever the
+// run's seed), an evaluation in batches of 10 and two draws of the bound, with noise seed `seed`.
+Result run(const Build& b, std::uint64_t seed, int threads) {
+  runtime::TrainerOptions o;
+  o.seed = seed;
+  o.threads = threads;
+  o.default_batch = kN;  // every row: the minibatch's choice of rows depends on the seed
+  o.optimizer = &runtime::optimizer_named("sgd");
+  o.lr = 0.05;
+  runtime::Trainer t(b.compiled->info(), make_data(), lower::initial_params(b.model.l(), 5), o);
+  Result r;
+  r.evaluated = t.evaluate(make_data(), "elbo", 3, 10);
+  r.draws = t.whole_data_draws("elbo", 2, 4);
+  runtime::StepResult s = t.step();
+  REQUIRE(s.finite);
+  r.elbo = s.elbo;
+  for (const std::string& p : t.param_names()) r.params.push_back(t.param(p));
+  return r;
+}
+
+bool close(double x, double y) { return std::abs(x - y) <= 1e-11 * std::max({1.0, std::abs(x), std::abs(y)}); }
+
+}  // namespace
+
+TEST_CASE("averaged samples: L samples are the mean of L one-sample runs keyed by sample_seed") {
+  using runtime::detail::sample_seed;
+  CHECK(sample_seed(7, 0) == 7);  // a one-sample run draws what it always drew
+  CHECK(sample_seed(7, 1) != sample_seed(7, 2));
+  CHECK(sample_seed(7, 1) != sample_seed(8, 1));
+  constexpr int L = 4;
+  constexpr std::uint64_t seed = 7;
+  for (auto est : {Estimator::A, Estimator::B, Estimator::Stl}) {
+    auto one = build(est, 1), many = build(est, L);
+    CHECK(one->compiled->info().samples == 1);
+    CHECK(many->compiled->info().samples == L);
+    // One sample lowered either way: the same graph, whatever L is.
+    CHECK(one->model.l().function.graph->size() == many->model.l().function.graph->size());
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      Result averaged = run(*many, seed, threads);
+      std::vector<Result> singles;
+      for (int l = 0; l < L; ++l) singles.push_back(run(*one, sample_seed(seed, static_cast<std::uint32_t>(l)), threads));
+      double elbo = 0, evaluated = 0;
+      for (const Result& s : singles) {
+        elbo += s.elbo / L;
+        evaluated += s.evaluated / L;
+      }
+      CHECK_MESSAGE(close(averaged.elbo, elbo), averaged.elbo, " vs ", elbo);
+      CHECK_MESSAGE(close(averaged.evaluated, evaluated), averaged.evaluated, " vs ", evaluated);
+      for (std::size_t d = 0; d < averaged.draws.size(); ++d) {
+        double mean = 0;
+        for (const Result& s : singles) mean += s.draws[d] / L;
+        CHECK(close(averaged.draws[d], mean));
+      }
+      // SGD moves each param by lr times the gradient: the averaged step's move is the mean move.
+      Result start = run(*one, seed, threads);
+      for (std::size_t p = 0; p < averaged.params.size(); ++p) {
+        for (std::size_t i = 0; i < averaged.params[p].size(); ++i) {
+          double mean = 0;
+          for (const Result& s : singles) mean += s.params[p][i] / L;
+          CHECK(close(averaged.params[p][i], mean));
+        }
+      }
+      // And the samples differ: the average is not one sample's value L times.
+      CHECK(std::abs(singles[0].elbo - singles[1].elbo) > 1e-6);
+      CHECK(close(start.elbo, singles[0].elbo));
+    }
+  }
+}
+
+TEST_CASE("averaged samples: an importance-weighted bound keeps its K samples in the kernels") {
+  auto iw = build(Estimator::Iwae, 3, kLocal);
+  CHECK(iw->compiled->info().samples == 1);
+  auto one = build(Estimator::Iwae, 1, kLocal);
+  CHECK(iw->model.l().function.graph->size() > one->model.l().function.graph->size());
+}
