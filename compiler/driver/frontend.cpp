@@ -39,9 +39,6 @@ codegen::Precision precision_of(const ModelArgs& args) {
   return args.precision == "f64" ? codegen::Precision::F64 : codegen::Precision::F32;
 }
 
-// Past this many samples the compile of a large model takes minutes (compile_model's note).
-constexpr int kManySamples = 16;
-
 bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
   pipeline::Request r;
   r.auto_guide = args.guide;
@@ -52,13 +49,6 @@ bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
   r.precision = precision_of(args);
   r.use_cache = !args.no_cache;
   r.kernels = args.kernels;
-  // An importance-weighted bound's K samples are copies of the model in the compiled code (a
-  // mean estimator's L are calls at run time), and LLVM's time grows faster than their number
-  // (the Gaussian VAE: K = 10 5 s, 100 9 min): said before it starts.
-  if (stage == Stage::Native && r.estimator->importance_weighted && args.samples > kManySamples && !fe.source->file) {
-    std::cerr << "note: --samples " << args.samples << " compiles " << args.samples
-              << " copies of the model; a large model can take minutes to compile (Ctrl-C stops it)\n";
-  }
   bool ok = parse_set(args.set, r.dims, fe.diags) && (fe.source->file || pipeline::load_file(fe, args.model_path)) &&
             pipeline::compile(fe, r, stage);
   render(std::cerr, fe.diags);

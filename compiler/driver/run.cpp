@@ -55,53 +55,23 @@ std::string precision_of(const std::string& checkpoint, const std::string& given
 }  // namespace
 
 int run_eval(const EvalArgs& args) {
-  // An importance-weighted bound over local latents: per-datapoint log-weights (the default
-  // estimator, one sample) averaged K times in the runtime, so K = 5000 costs time, not a graph
-  // of 5000 copies of the model.
+  // The estimator's samples are drawn at run time (an importance-weighted bound's K in two passes
+  // of one sample's kernels), so K = 5000 costs time, not a graph of 5000 copies of the model.
   const lower::Estimator& estimator = *lower::find_estimator(args.model.estimator);
-  bool importance = estimator.importance_weighted;
   auto b = std::make_unique<Bound>();
   ModelArgs margs = args.model;
   margs.precision = precision_of(args.params, margs.precision);
-  if (importance) {
-    margs.estimator = lower::default_estimator().name;
-    margs.samples = 1;
-    margs.kernels = {"log_weights"};
-  } else {
-    margs.kernels = {"elbo"};
-  }
+  margs.kernels = {"elbo"};
   if (!bind_model(*b, margs, args.data, true)) return 1;
-  bool per_row = importance && b->fe.compiled->kernel("log_weights");
-  if (importance && !per_row) {
-    // Global latents: the bound's log-mean-exp is over the whole data; lowered K times.
-    constexpr int kMaxCopies = 200;
-    if (args.model.samples > kMaxCopies) {
-      error(args.model.model_path, "estimator " + args.model.estimator +
-                                       " with global latents unrolls the model once per sample; --samples " +
-                                       std::to_string(args.model.samples) + " is more than " +
-                                       std::to_string(kMaxCopies));
-      return 1;
-    }
-    b = std::make_unique<Bound>();
-    margs = args.model;
-    margs.precision = precision_of(args.params, margs.precision);
-    margs.kernels = {"elbo"};
-    if (!bind_model(*b, margs, args.data, true)) return 1;
-  }
   runtime::TrainerOptions o;
   o.seed = args.seed;
   o.threads = args.threads;
-  // The graph's copies of the model per row (the importance samples unrolled) need a smaller batch.
-  int copies = importance ? args.model.samples : 1;
-  o.default_batch = args.batch > 0 ? args.batch : std::max<std::int64_t>(1, 100 / std::max(1, copies / 10));
-  if (per_row && args.batch <= 0) o.default_batch = 100;
+  o.default_batch = args.batch > 0 ? args.batch : 100;
   try {
     const Arrays& data = b->have_test ? b->test : b->train;
     auto t = from_checkpoint(*b, data, args.params, o);
-    double v = while_doing("evaluating the bound", [&] {
-      return per_row ? t->importance_weighted(data, "log_weights", args.model.samples, kStreamEval, o.default_batch)
-                     : t->evaluate(data, "elbo", kStreamEval, o.default_batch);
-    });
+    double v = while_doing("evaluating the bound",
+                           [&] { return t->evaluate(data, "elbo", kStreamEval, o.default_batch); });
     std::printf("%s estimator %s (%s %d): %.9g per datapoint over %lld datapoints\n", b->fe.model->name.c_str(),
                 args.model.estimator.c_str(), (std::string(1, estimator.samples) + " =").c_str(), args.model.samples, v,
                 static_cast<long long>(t->datapoints()));

@@ -244,6 +244,7 @@ const char* to_string(InputKind kind) {
     case InputKind::Noise: return "noise";
     case InputKind::Uniform: return "uniform";
     case InputKind::Size: return "size";
+    case InputKind::Weight: return "weight";
   }
   return "?";
 }

@@ -68,6 +68,7 @@ enum class InputKind : std::uint8_t {
   Noise,    // standard-normal base draws ε of the reparameterized samplers
   Uniform,  // uniform(0, 1) base draws, for samplers built on the inverse CDF
   Size,   // a run-time size as a real scalar (N, M for the N/M scaling)
+  Weight,  // an importance-weighted bound's self-normalised weight of this sample, per datapoint
 };
 const char* to_string(InputKind kind);
 

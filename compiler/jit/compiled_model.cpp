@@ -111,11 +111,20 @@ std::unique_ptr<CompiledModel> CompiledModel::build(const lower::Lowered& lowere
       return nullptr;
     }
   }
+  // An importance-weighted bound's first pass is the log_weights kernel (abi.h): it comes with
+  // the kernels that estimate the bound.
+  std::vector<std::string> names = kernels;
+  bool estimates = std::find(names.begin(), names.end(), "elbo_grad") != names.end() ||
+                   std::find(names.begin(), names.end(), "elbo") != names.end();
+  if (lowered.importance_weight && estimates &&
+      std::find(names.begin(), names.end(), "log_weights") == names.end()) {
+    names.push_back("log_weights");
+  }
   auto model = std::unique_ptr<CompiledModel>(new CompiledModel());
   model->precision_ = precision;
   const Target& host = host_target();
   auto start = Clock::now();
-  std::vector<codegen::KernelSpec> specs = kernel_specs(lowered, kernels);
+  std::vector<codegen::KernelSpec> specs = kernel_specs(lowered, names);
   // The training step's kernel in a module of its own, the others in another: compiled at once.
   codegen::Generated g = codegen::generate(lowered.function, specs, precision,
                                            {host.triple, host.cpu, host.features}, where, 2);
@@ -174,6 +183,7 @@ void CompiledModel::describe(const lower::Lowered& l) {
       case ir::InputKind::Noise: kind = VMC_NOISE; break;
       case ir::InputKind::Uniform: kind = VMC_UNIFORM; break;
       case ir::InputKind::Size: kind = VMC_SIZE; break;
+      case ir::InputKind::Weight: kind = VMC_WEIGHT; break;
       case ir::InputKind::Data: kind = n->attrs().name.rfind("index.", 0) == 0 ? VMC_INDEX : VMC_DATA; break;
     }
     vmc_buffer_info b = buffer(n, kind);
@@ -217,7 +227,8 @@ void CompiledModel::describe(const lower::Lowered& l) {
   info_.size_dims = size_dims_.data();
   info_.rows_additive = l.rows_additive ? 1 : 0;
   info_.row_free_part = l.row_free_part ? 1 : 0;
-  info_.samples = l.averaged_samples;
+  info_.samples = l.samples;
+  info_.importance_weighted = l.importance_weight ? 1 : 0;
   info_.n_inputs = static_cast<std::int32_t>(inputs.size());
   info_.inputs = inputs.data();
   info_.n_latents = static_cast<std::int32_t>(latent_names_.size());

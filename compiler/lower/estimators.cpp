@@ -90,46 +90,41 @@ const ir::Node* row_log_weight(const std::vector<Term>& terms) {
   return w;
 }
 
-const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Term>>& samples) {
-  const std::vector<Term>& first = samples.front();
+// One sample of an importance-weighted bound. Its log-weight w (per datapoint when every latent
+// is local to the subsampled plate, else one over the whole data) is the log_weights kernel's
+// output; the objective is Σ c ⊙ w, N/M-scaled, plus the terms outside the weights (params'
+// priors, target += outside the plate) divided by K, where c is the input the runtime sets to
+// the sample's softmax weight over its K samples (abi.h, vmc_model_info::samples). Summed over
+// the K samples, its gradients are the bound's: ∇ log (1/K) Σ_k e^{w_k} = Σ_k softmax_k(w) ∇w_k.
+const ir::Node* importance_weighted(Lowerer& l, const std::vector<Term>& terms) {
   // Every latent local to one subsampled plate, or every latent global with no subsampling.
-  auto [local, all_local, all_global] = locality(first);
+  auto [local, all_local, all_global] = locality(terms);
   bool subsampled = any_subsampled(l.model.model_block->statements);
   VMC_ASSERT((all_local && local) || (all_global && !subsampled),
              "an importance-weighted bound over mixed latents after sema");
-  auto k = static_cast<double>(samples.size());
+  const double k = static_cast<double>(l.out.samples);
   if (all_local && local) {
-    const ir::Node* stacked = nullptr;
-    for (const std::vector<Term>& terms : samples) {
-      const ir::Node* w = nullptr;
-      for (const Term& t : terms) {
-        if (!in_batch(t.value, local)) continue;
-        const ir::Node* x = per_datapoint(t.value, local);
-        w = !w ? (t.guide ? ir::neg(x) : x) : (t.guide ? ir::sub(w, x) : ir::add(w, x));
-      }
-      ir::Shape row{ir::Extent::constant(1), w->shape()[0]};
-      const ir::Node* r = ir::reshape(w, row);
-      stacked = stacked ? ir::concat(stacked, r, 0) : r;
-    }
-    const ir::Node* lme = ir::add(ir::reduce(Op::LogSumExp, stacked, 0), -std::log(k));
-    const ir::Node* bound = total(l, Value{lme, {local}});
-    for (const Term& t : first) {  // terms shared by every sample: params' priors, target +=
+    const ir::Node* w = row_log_weight(terms);
+    const ir::Node* c = ir::input(l.g, "iw.weight", ir::InputKind::Weight, w->shape());
+    l.out.row_log_weights.push_back({"log_weight", w});
+    l.out.importance_weight = c;
+    const ir::Node* bound = total(l, Value{ir::mul(c, w), {local}});
+    for (const Term& t : terms) {  // outside the weights: params' priors, target +=
       if (in_batch(t.value, local)) continue;
-      bound = ir::add(bound, total(l, t.value));
+      const ir::Node* x = ir::div(total(l, t.value), ir::constant(l.g, k));
+      bound = t.guide ? ir::sub(bound, x) : ir::add(bound, x);
     }
     return bound;
   }
-  const ir::Node* stacked = nullptr;
-  for (const std::vector<Term>& terms : samples) {
-    const ir::Node* w = ir::constant(l.g, 0);
-    for (const Term& t : terms) {
-      const ir::Node* x = total(l, t.value);
-      w = t.guide ? ir::sub(w, x) : ir::add(w, x);
-    }
-    const ir::Node* r = ir::reshape(w, {ir::Extent::constant(1)});
-    stacked = stacked ? ir::concat(stacked, r, 0) : r;
+  const ir::Node* w = ir::constant(l.g, 0);
+  for (const Term& t : terms) {
+    const ir::Node* x = total(l, t.value);
+    w = t.guide ? ir::sub(w, x) : ir::add(w, x);
   }
-  return ir::add(ir::reduce(Op::LogSumExp, stacked), -std::log(k));
+  const ir::Node* c = ir::input(l.g, "iw.weight", ir::InputKind::Weight, {});
+  l.out.row_log_weights.push_back({"log_weight", w});
+  l.out.importance_weight = c;
+  return ir::mul(c, w);
 }
 
 void Lowerer::auto_guide() {
@@ -146,14 +141,12 @@ void Lowerer::auto_guide() {
     ir::Shape param_shape = joint ? flat : full;
     auto declare = [&](const std::string& name, const ir::Shape& shape, Transform tr) {
       const ir::Node* u = ir::input(g, name, ir::InputKind::Param, shape);
-      if (sample == 0) {
-        ParamInput p;
-        p.name = name;
-        p.shape = shape;
-        p.transform = tr;
-        p.node = u;
-        out.params.push_back(p);
-      }
+      ParamInput p;
+      p.name = name;
+      p.shape = shape;
+      p.transform = tr;
+      p.node = u;
+      out.params.push_back(p);
       return u;
     };
     const ir::Node* loc = declare(v.name + ".loc", param_shape, Transform::Identity);

@@ -43,11 +43,10 @@ const ir::Node* noise_input(Lowerer& l, const std::string& latent, ir::InputKind
                             const ir::Shape& shape) {
   // The generative pass draws from other distributions than the guide: its own inputs.
   std::string name = (l.generative ? "gen." : "eps.") + latent;
-  if (l.sample) name += "." + std::to_string(l.sample);
   const ir::Node* n = ir::input(l.g, name, kind, shape);
   // The reconstruction pass draws data with the same inputs as the generative one.
   if (l.reconstructing) return n;
-  (l.generative ? l.out.model_noise : l.out.noise).push_back({latent, l.sample, n});
+  (l.generative ? l.out.model_noise : l.out.noise).push_back({latent, n});
   return n;
 }
 

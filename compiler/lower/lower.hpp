@@ -23,7 +23,7 @@ namespace vmc::lower {
 
 struct Options {
   const Estimator* estimator = &default_estimator();
-  int samples = 1;  // L, or K for an importance-weighted estimator (Estimator::samples)
+  int samples = 1;  // L, or K for an importance-weighted estimator: drawn at run time
 };
 
 // How a param's unconstrained run-time value u maps onto its support.
@@ -46,7 +46,6 @@ struct DataInput {
 
 struct NoiseInput {
   std::string latent;
-  int sample = 0;
   const ir::Node* node;  // InputKind::Noise (standard normal) or ::Uniform
 };
 
@@ -67,9 +66,10 @@ struct Lowered {
   // its prior: each data array's draw and mean given the data (reconstruct: what an
   // auto-encoder's reconstructions show). Empty when the model cannot be sampled.
   std::vector<ir::Output> reconstructions;
-  // The first sample's importance log-weight per datapoint, log p(x_i, z_i) − log q(z_i | x_i)
-  // ([M]), when every latent is local to one subsampled plate: `vmc eval` with an importance-weighted estimator
-  // averages K of them per datapoint in the runtime, so K is not limited by graph size.
+  // The sample's importance log-weight per datapoint, log p(x_i, z_i) − log q(z_i | x_i) ([M]),
+  // when every latent is local to one subsampled plate (the log_weights kernel: PSIS k̂, and the
+  // first pass of an importance-weighted bound); for an importance-weighted bound over global
+  // latents, the one log-weight log p(x, z) − log q(z) of the whole data.
   std::vector<ir::Output> row_log_weights;
   std::string sample_model_problem;
   // The objective is a row-independent part plus a sum over the minibatch's rows (false only
@@ -79,9 +79,12 @@ struct Lowered {
   // terms, a plate over another dim): a split batch must then count it once. False only when
   // every term lies in the one subsampled plate (the VAEs).
   bool row_free_part = true;
-  // The samples the runtime averages each estimate over (vmc_model_info::samples): L of a mean
-  // estimator, lowered once; 1 for an importance-weighted bound, whose K samples are lowered.
-  int averaged_samples = 1;
+  // The samples of each estimate (vmc_model_info::samples): L of a mean estimator, K of an
+  // importance-weighted one. One sample is lowered; the runtime calls the kernels per sample.
+  int samples = 1;
+  // An importance-weighted bound: the input (InputKind::Weight, [M] per datapoint or a scalar
+  // for global latents) that weighs the sample's log-weight, row_log_weights' "log_weight".
+  const ir::Node* importance_weight = nullptr;
   std::vector<ParamInput> params;
   std::vector<DataInput> data;
   std::vector<NoiseInput> noise;

@@ -180,7 +180,7 @@ const ir::Node* Lowerer::objective() {
                              ? dist::kl_divergence(*q.family, q.args, *p.family, p.args)
                              : nullptr;
     if (!kl) {
-      if (sample == 0) out.sampled_kl.push_back(v.name);
+      out.sampled_kl.push_back(v.name);
       continue;
     }
     Value per_copy = reduce_copy(Op::Sum, Value{kl, q.value.plates});
@@ -191,37 +191,25 @@ const ir::Node* Lowerer::objective() {
 
 Lowered Lowerer::run() {
   declare_params();
-  std::vector<const ir::Node*> per_sample;
-  std::vector<std::vector<Term>> sample_terms;
-  // A mean estimator's L samples are one sample lowered and L calls averaged by the runtime
-  // (its size and compile time do not grow with L); an importance-weighted bound's K samples
-  // are coupled by the log-mean-exp and lowered K times.
-  const int lowered = options.estimator->importance_weighted ? std::max(1, options.samples) : 1;
-  out.averaged_samples = options.estimator->importance_weighted ? 1 : std::max(1, options.samples);
-  for (sample = 0; sample < lowered; ++sample) {
-    draws.clear();
-    priors.clear();
-    terms.clear();
-    if (model.guide_block) statements(model.guide_block->statements, ast::BlockKind::Guide);
-    else auto_guide();
-    if (sample == 0) {
-      for (const sema::Variable& v : model.latents) out.guide_draws.push_back({v.name, draws.at(v.name).value.node});
-      guide_draws = draws;
-    }
-    statements(model.model_block->statements, ast::BlockKind::Model);
-    per_sample.push_back(objective());
-    sample_terms.push_back(terms);
-  }
-  const ir::Node* elbo = options.estimator->importance_weighted ? importance_weighted(*this, sample_terms)
-                                                                 : per_sample.front();
+  // One sample is lowered whatever --samples is: the runtime calls the kernels once per sample
+  // (vmc_model_info::samples), so that the code's size and compile time do not grow with it.
+  out.samples = std::max(1, options.samples);
+  if (model.guide_block) statements(model.guide_block->statements, ast::BlockKind::Guide);
+  else auto_guide();
+  for (const sema::Variable& v : model.latents) out.guide_draws.push_back({v.name, draws.at(v.name).value.node});
+  guide_draws = draws;
+  statements(model.model_block->statements, ast::BlockKind::Model);
+  const ir::Node* elbo = options.estimator->importance_weighted ? importance_weighted(*this, terms) : objective();
   out.function.outputs.push_back({"elbo", elbo});
   out.objective = elbo;
-  if (const ir::Node* w = row_log_weight(sample_terms.front())) out.row_log_weights.push_back({"log_weight", w});
   if (options.estimator->importance_weighted) {
     for (const sema::Variable& v : model.latents) out.rows_additive &= v.local;
+  } else if (const ir::Node* w = row_log_weight(terms)) {
+    out.row_log_weights.push_back({"log_weight", w});
   }
+  const std::vector<Term>& sample_terms = terms;
   out.row_free_part = subsampled_dims.size() != 1 ||
-                      std::any_of(sample_terms.front().begin(), sample_terms.front().end(), [](const Term& t) {
+                      std::any_of(sample_terms.begin(), sample_terms.end(), [](const Term& t) {
                         return t.value.plates.empty() || !t.value.plates.front()->subsample;
                       });
   for (const sema::Variable& v : model.latents) out.row_free_part |= !v.local;
@@ -234,7 +222,6 @@ void Lowerer::generate_model(bool reconstruct) {
   generative = true;
   reconstructing = reconstruct;
   generated.clear();
-  sample = 0;
   draws.clear();
   priors.clear();
   terms.clear();

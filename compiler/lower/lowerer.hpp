@@ -92,14 +92,13 @@ class Lowerer {
   std::map<std::string, Value> params;                 // constrained param values
   std::map<std::string, Value> data_whole;             // data used whole
   std::map<std::string, const ir::Node*> data_nodes;   // by "name" / "name#int" / "name#batch"
-  std::map<std::string, Draw> draws;                   // this sample's latent draws
-  std::map<std::string, Draw> priors;                  // this sample's latent priors (for KL)
+  std::map<std::string, Draw> draws;                   // the sample's latent draws
+  std::map<std::string, Draw> priors;                  // the sample's latent priors (for KL)
   bool generative = false;                             // the sample_model pass
   bool reconstructing = false;                         // ... with latents from the guide
-  std::map<std::string, Draw> guide_draws;             // the guide's first-sample draws
+  std::map<std::string, Draw> guide_draws;             // the guide's draws
   std::map<std::string, Value> generated;              // its draws of data, by name
-  std::vector<Term> terms;                             // this sample's terms
-  int sample = 0;
+  std::vector<Term> terms;                             // the sample's terms
 
 
  private:
@@ -113,9 +112,9 @@ class Lowerer {
 
 // Σ of a term over all its axes, each subsampled plate's axis scaled by N/M.
 const ir::Node* total(Lowerer& l, const Value& v);
-// estimators.cpp: the importance-weighted bound from each sample's terms, or nullptr after reporting why the
-// model does not allow it.
-const ir::Node* importance_weighted(Lowerer& l, const std::vector<std::vector<Term>>& samples);
+// estimators.cpp: one sample's part of an importance-weighted bound, weighed by the runtime's
+// softmax weight (its InputKind::Weight input); its log-weight goes to row_log_weights.
+const ir::Node* importance_weighted(Lowerer& l, const std::vector<Term>& terms);
 // log p(x_i, z_i) − log q(z_i | x_i) per datapoint of the subsampled plate ([M]) from one
 // sample's terms, when every latent is local to that plate; otherwise nullptr.
 const ir::Node* row_log_weight(const std::vector<Term>& terms);

@@ -101,6 +101,8 @@ ir::Bindings synthetic_bindings(const Lowered& l, const sema::Model& model, cons
     if (n.node->attrs().input == ir::InputKind::Uniform) fill(n.node, [&] { return unit(rng); });
     else fill(n.node, [&] { return normal(rng); });
   }
+  // An importance-weighted bound's softmax weight of the sample (the runtime's, abi.h).
+  if (l.importance_weight) fill(l.importance_weight, [&] { return unit(rng); });
   for (const DataInput& d : l.data) {
     if (b.inputs.count(d.name)) continue;  // an int and a real view of one array share values
     if (d.name.rfind("index.", 0) == 0) {

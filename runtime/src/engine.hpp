@@ -65,8 +65,6 @@ struct Trainer::Impl {
   virtual std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) = 0;
   virtual double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
                               std::vector<std::vector<double>>* per_call) = 0;
-  virtual double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
-                                     std::uint64_t stream, std::int64_t batch) = 0;
   virtual std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count,
                                                std::uint64_t stream) = 0;
 
@@ -160,7 +158,9 @@ class Engine final : public Trainer::Impl {
     std::vector<Aligned<T>> outs;
     std::vector<std::vector<std::int64_t>> out_shapes;
     Aligned<unsigned char> workspace;
-    std::vector<Aligned<T>> sums;  // call_averaged's running sums of the outputs
+    std::vector<Aligned<T>> sums;  // call_estimate's running sums of the outputs
+    std::vector<double> log_weights, weights;  // an importance-weighted call's, [K × rows]
+    Aligned<T> importance;                     // ... one sample's weights, the kernel's input
   };
 
   // What one call sees: the rows of each subsampled dim (datapoint indices) and the whole
@@ -172,6 +172,9 @@ class Engine final : public Trainer::Impl {
     // Which of the samples an estimate averages (vmc_model_info::samples) the call draws: its
     // noise has its own key (sample_seed), so sample 0 is the noise of a one-sample run.
     std::uint32_t noise_sample = 0;
+    // An importance-weighted bound's VMC_WEIGHT input: the sample's weight per row (or one).
+    const T* weights = nullptr;
+    std::size_t n_weights = 0;
     const std::map<std::string, std::vector<double>>* fixed = nullptr;
     // Ranks: the primary plate's data rows come from `local` (this rank's slice of the
     // minibatch, fetched from the other ranks' shards) at positions `local_rows`, while `rows`
@@ -194,11 +197,14 @@ class Engine final : public Trainer::Impl {
   // routines it calls back into: its thread, where its deferred products go, the observer.
   void call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, const CallSpec& spec,
             vmc_context* context) const;
-  // The estimate of the bound (and its gradient) the model's estimator makes: the mean of
-  // info->samples calls of an elbo/elbo_grad kernel, each with its own sample's noise, in
-  // slot.outs (one call when the samples are in the kernel). `spec` is as it was on return.
-  void call_averaged(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, CallSpec& spec,
+  // The estimate of the bound (and its gradient) the model's estimator makes from an elbo or
+  // elbo_grad kernel, in slot.outs: the mean of info->samples calls, each with its own sample's
+  // noise; or an importance-weighted bound's two passes (abi.h, vmc_model_info::samples).
+  // `spec` is as it was on return.
+  void call_estimate(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, CallSpec& spec,
                      vmc_context* context) const;
+  void call_importance_weighted(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, CallSpec& spec,
+                                vmc_context* context) const;
   // The context of thread t's kernel calls: the step's observer (vmc bench), and where the
   // products the kernel may defer go (none: it computes them).
   vmc_context context(int t, std::vector<DeferredGemm>* defer = nullptr) const { return {defer, observer_, t, true}; }
@@ -348,9 +354,6 @@ class Engine final : public Trainer::Impl {
 
   double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
                       std::vector<std::vector<double>>* per_call) override;
-
-  double importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
-                             std::uint64_t stream, std::int64_t batch) override;
 
   std::int64_t test_datapoints(const Dataset<T>& ds) const;
 

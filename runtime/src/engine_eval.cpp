@@ -36,7 +36,7 @@ double Engine<T>::evaluate(const Arrays& arrays, const std::string& name, std::u
         spec.batch.push_back(static_cast<std::int64_t>(rows.size()));
       }
       vmc_context context_t = context(t);
-      call_averaged(k, slots[t], ds, spec, &context_t);
+      call_estimate(k, slots[t], ds, spec, &context_t);
       // Each batch estimates the whole bound (scaled N/M_b): weight by its share of rows.
       double share = batches_.primary >= 0 ? static_cast<double>(spec.batch[batches_.primary]) / n : 1.0;
       values[b] = share * static_cast<double>(slots[t].outs[0].data[0]);
@@ -46,66 +46,6 @@ double Engine<T>::evaluate(const Arrays& arrays, const std::string& name, std::u
   for (double v : values) total += v;
   std::int64_t per_datapoint = batches_.primary >= 0 ? n : test_datapoints(ds);
   return total / static_cast<double>(per_datapoint);
-}
-
-template <typename T>
-double Engine<T>::importance_weighted(const Arrays& arrays, const std::string& name, std::int64_t K,
-                                      std::uint64_t stream, std::int64_t batch) {
-  const vmc_kernel_info& k = kernel(name);
-  if (batches_.primary < 0 || batches_.plates.size() != 1) {
-    throw RuntimeError("per-datapoint importance weights need one subsampled plate");
-  }
-  if (K < 1) throw RuntimeError("importance weighting needs at least one sample");
-  Dataset<T> ds = bind(arrays, "test ");
-  const int threads = options.threads;
-  std::int64_t n = dim_value(ds, batches_.plates[0].dim);
-  if (n == 0) throw RuntimeError("test data has no rows");
-  const std::vector<std::int64_t> all = first_rows(n);
-  std::int64_t per = batch > 0 ? batch : primary_batch;
-  std::vector<Slot> slots(threads);
-  // Per thread, a running log-sum-exp per datapoint over its share of the K draws.
-  std::vector<std::vector<double>> top(threads), sum(threads);
-  double total = 0;
-  for (std::int64_t begin = 0; begin < n; begin += per) {
-    std::int64_t end = std::min(n, begin + per), m = end - begin;
-    for (int t = 0; t < threads; ++t) {
-      top[t].assign(static_cast<std::size_t>(m), -INFINITY);
-      sum[t].assign(static_cast<std::size_t>(m), 0.0);
-    }
-    pool_.run([&](int t) {
-      CallSpec spec;
-      spec.rows.push_back(std::span<const std::int64_t>(all).subspan(begin, m));
-      spec.batch.push_back(m);
-      for (std::int64_t c = t; c < K; c += threads) {
-        // Draw c of every datapoint: its noise depends on (c, datapoint), not on the batching.
-        spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
-        vmc_context context_t = context(t);
-        call(k, slots[t], ds, spec, &context_t);
-        const T* w = slots[t].outs[0].data;
-        for (std::int64_t r = 0; r < m; ++r) {
-          double x = static_cast<double>(w[r]);
-          double& mx = top[t][r];
-          double& s = sum[t][r];
-          if (x > mx) {
-            s = s * std::exp(mx - x) + 1.0;
-            mx = x;
-          } else {
-            s += std::exp(x - mx);
-          }
-        }
-      }
-    });
-    for (std::int64_t r = 0; r < m; ++r) {
-      double mx = -INFINITY;
-      for (int t = 0; t < threads; ++t) mx = std::max(mx, top[t][r]);
-      double s = 0;
-      for (int t = 0; t < threads; ++t) {
-        if (sum[t][r] > 0) s += sum[t][r] * std::exp(top[t][r] - mx);
-      }
-      total += mx + std::log(s / static_cast<double>(K));
-    }
-  }
-  return total / static_cast<double>(n);
 }
 
 template <typename T>
@@ -137,7 +77,7 @@ std::vector<double> Engine<T>::whole_data_draws(const std::string& name, std::in
       CallSpec spec = base;
       spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(c));
       vmc_context context_t = context(t);
-      call_averaged(k, slots[t], train_, spec, &context_t);
+      call_estimate(k, slots[t], train_, spec, &context_t);
       out[c] = static_cast<double>(slots[t].outs[0].data[0]);
     }
   });
@@ -169,7 +109,7 @@ std::vector<GradientNoise> Engine<T>::gradient_noise(std::int64_t draws, std::ui
       CallSpec spec = base;
       spec.noise_step = eval_step(stream, static_cast<std::uint64_t>(d));
       vmc_context context_t = context(t);
-      call_averaged(k, slots[t], train_, spec, &context_t);
+      call_estimate(k, slots[t], train_, spec, &context_t);
       for (int o = 1; o < n_out; ++o) {
         const Aligned<T>& g = slots[t].outs[o];
         sum[t][o].resize(g.size, 0.0);
@@ -296,11 +236,7 @@ template double Engine<float>::evaluate(const Arrays& arrays, const std::string&
                                         std::int64_t batch);
 template double Engine<double>::evaluate(const Arrays& arrays, const std::string& name, std::uint64_t stream,
                                          std::int64_t batch);
-template double Engine<float>::importance_weighted(const Arrays&, const std::string&, std::int64_t, std::uint64_t,
-                                                   std::int64_t);
 template std::int64_t Engine<float>::test_datapoints(const Dataset<float>&) const;
-template double Engine<double>::importance_weighted(const Arrays&, const std::string&, std::int64_t, std::uint64_t,
-                                                    std::int64_t);
 template std::int64_t Engine<double>::test_datapoints(const Dataset<double>&) const;
 template std::vector<double> Engine<float>::whole_data_draws(const std::string& name, std::int64_t count,
                                                              std::uint64_t stream);

@@ -126,9 +126,9 @@ typename Engine<T>::StepPlan Engine<T>::plan_step() {
   // The update in the weight gradients' epilogue (bound_part): not on a step that keeps the last
   // good state (copied before the update), with clipping (which needs the whole gradient's norm
   // first), with ranks (summed after the products) or a row-free part (taken out after).
-  // Averaged samples (vmc_model_info::samples > 1): each part's kernel is called once per sample
-  // and its outputs averaged, so its products are computed in the kernel, not deferred.
-  const bool averaged = info->samples > 1;
+  // Samples drawn at run time (vmc_model_info::samples): each part's kernel is called once per
+  // sample and its outputs combined, so its products are computed in the kernel, not deferred.
+  const bool averaged = info->samples > 1 || info->importance_weighted;
   p.fusable = !averaged && std::is_same_v<T, float> && options.fused_update && fuses_into_products(*options.optimizer) &&
               !shards_.distributed && options.clip_grad <= 0 && p.copies == 0 && !p.keep_step;
   p.per_datapoint = 1.0 / static_cast<double>(datapoints);
@@ -170,7 +170,7 @@ void Engine<T>::run_kernels(const StepPlan& p) {
         }
         deferred_[t].clear();
         vmc_context ctx = context(t, p.defer ? &deferred_[t] : nullptr);
-        call_averaged(k, slots_[t], train_, spec, &ctx);
+        call_estimate(k, slots_[t], train_, spec, &ctx);
         if (p.fusable) {
           PhaseTimer checking(observer_, t, StepPhases::Check);
           bound_part(t);
@@ -182,7 +182,7 @@ void Engine<T>::run_kernels(const StepPlan& p) {
         none.rows[batches_.primary] = {};
         deferred_[threads].clear();
         vmc_context ctx = context(t, p.defer ? &deferred_[threads] : nullptr);
-        call_averaged(k, slots_[threads], train_, none, &ctx);
+        call_estimate(k, slots_[threads], train_, none, &ctx);
       }
     } catch (...) {
       step_errors_[t] = std::current_exception();

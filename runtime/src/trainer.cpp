@@ -272,10 +272,6 @@ std::size_t GemmProfile::calls() const {
   return n;
 }
 
-double Trainer::importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
-                                    std::uint64_t stream, std::int64_t batch) {
-  return impl_->importance_weighted(data, kernel, k, stream, batch);
-}
 
 std::vector<double> Trainer::whole_data_draws(const std::string& kernel, std::int64_t count,
                                               std::uint64_t stream) {

@@ -81,11 +81,14 @@ def main():
             ("chained lets", chained_lets, [1, 5, 10, 20, 40], ["fit"], None),
             ("nested fns", nested_fns, [1, 5, 10, 20, 30], ["fit"], None),
             ("sum terms", long_sum, [10, 1000, 100000] + ([1000000] if LARGE else []), ["check", "fit"], None),
-            # L samples of a mean estimator are L kernel calls a step, not L copies of the model:
-            # the compiled module is the same for every L, and 3 steps of 10^4 samples take
-            # milliseconds of run time (it was unrolled: L = 100 took 3-6 s, 1000 over 5 minutes).
+            # L samples are L kernel calls a step, not L copies of the model: the compiled module
+            # is the same for every L, and 3 steps of 10^4 samples take milliseconds of run time
+            # (it was unrolled: L = 100 took 3-6 s, 1000 over 5 minutes).
             ("--samples", lambda n: chained_lets(5), [1, 10, 100, 1000, 10000], ["fit"],
              lambda n: ["--samples", str(n)]),
+            # An importance-weighted bound's K samples: two passes of one sample's kernels.
+            ("--estimator iwae --samples", lambda n: chained_lets(5), [1, 10, 100, 1000, 10000], ["fit"],
+             lambda n: ["--estimator", "iwae", "--samples", str(n)]),
         ]
         if not LARGE:
             families.append(("sum terms", long_sum, [1000000], ["check"], None))

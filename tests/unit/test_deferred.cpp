@@ -58,7 +58,7 @@ struct RowsModel {
   };
   int32_t reads[4] = {1, 1, 1, 1};
   vmc_kernel_info kernel{"elbo_grad", rows_kernel, rows_workspace, 2, outputs, reads};
-  vmc_model_info info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 4, inputs, 1, 0, /*samples*/ 1, 0, nullptr, 1, &kernel};
+  vmc_model_info info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 4, inputs, 1, 0, /*samples*/ 1, /*importance_weighted*/ 0, 0, nullptr, 1, &kernel};
 };
 
 vmc::runtime::Arrays data(std::vector<double> values) {

@@ -60,7 +60,7 @@ struct SelfReadingModel {
   };
   int32_t reads[1] = {1};
   vmc_kernel_info kernel{"elbo_grad", self_reading_kernel, self_reading_workspace, 2, outputs, reads};
-  vmc_model_info info{VMC_ABI_VERSION, 4, 0, nullptr, nullptr, 1, inputs, 1, 0, /*samples*/ 1, 0, nullptr, 1, &kernel};
+  vmc_model_info info{VMC_ABI_VERSION, 4, 0, nullptr, nullptr, 1, inputs, 1, 0, /*samples*/ 1, /*importance_weighted*/ 0, 0, nullptr, 1, &kernel};
 };
 
 bool avx512_products() {

@@ -113,6 +113,40 @@ inline bool near(double a, double b, double rel, double abs = 0) {
 
 inline double eval1(const ir::Node* n, const ir::Bindings& b) { return ir::evaluate(n, b).item(); }
 
+// An importance-weighted bound of K samples as the runtime makes it from one lowered sample
+// (runtime/src/engine_data.cpp, call_importance_weighted), with the interpreter: `samples[k]` are
+// the bindings of sample k (its own noise). Pass 1: each sample's log-weight w_k (per datapoint
+// or one); pass 2: the objective with the weight input at c_k = softmax_k(w), summed over k, put
+// right to Σ (N/M)(log Σ_k e^{w_k} − log K) + the part outside the weights.
+inline double importance_bound(const lower::Lowered& l, std::vector<ir::Bindings> samples) {
+  REQUIRE(l.importance_weight);
+  REQUIRE(l.row_log_weights.size() == 1);
+  const std::size_t K = samples.size();
+  std::vector<ir::Tensor> w;
+  for (const ir::Bindings& b : samples) w.push_back(ir::evaluate(l.row_log_weights[0].node, b));
+  const std::size_t m = w[0].values.size();
+  const bool per_row = !w[0].shape.empty();
+  const double scale = per_row ? static_cast<double>(samples[0].sizes.at("N")) / static_cast<double>(samples[0].sizes.at("M")) : 1.0;
+  double total = 0;
+  std::vector<std::vector<double>> c(K, std::vector<double>(m));
+  for (std::size_t r = 0; r < m; ++r) {
+    double top = -std::numeric_limits<double>::infinity(), sum = 0;
+    for (std::size_t k = 0; k < K; ++k) top = std::max(top, w[k].values[r]);
+    for (std::size_t k = 0; k < K; ++k) sum += std::exp(w[k].values[r] - top);
+    const double lse = top + std::log(sum);
+    for (std::size_t k = 0; k < K; ++k) c[k][r] = std::exp(w[k].values[r] - lse);
+    total += scale * (lse - std::log(static_cast<double>(K)));
+  }
+  const ir::Node* elbo = l.function.output("elbo");
+  const std::string weight = l.importance_weight->attrs().name;
+  for (std::size_t k = 0; k < K; ++k) {
+    samples[k].inputs[weight] = ir::Tensor{w[k].shape, c[k]};
+    total += eval1(elbo, samples[k]);
+    for (std::size_t r = 0; r < m; ++r) total -= scale * c[k][r] * w[k].values[r];
+  }
+  return total;
+}
+
 // Holds every stop_gradient's operand at its value at `b` (what stl's gradient treats as constant).
 inline void pin_stop_gradients(const ir::Node* objective, ir::Bindings& b) {
   for (const ir::Node* n : ir::topological_order({objective})) {

@@ -29,7 +29,7 @@ struct TinyModel {
   // `row_free_part`: whether the kernel's bound has a part outside the minibatch's rows.
   TinyModel(vmc_kernel elbo_grad, vmc_workspace_bytes workspace, bool row_free_part)
       : kernel{"elbo_grad", elbo_grad, workspace, 2, outputs, reads},
-        info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 5, inputs, 1, row_free_part ? 1 : 0, /*samples*/ 1, 0, nullptr, 1, &kernel} {}
+        info{VMC_ABI_VERSION, 8, 2, size_names, size_dims, 5, inputs, 1, row_free_part ? 1 : 0, /*samples*/ 1, /*importance_weighted*/ 0, 0, nullptr, 1, &kernel} {}
   TinyModel(const TinyModel&) = delete;
   TinyModel& operator=(const TinyModel&) = delete;
 };

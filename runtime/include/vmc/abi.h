@@ -14,7 +14,7 @@ extern "C" {
 #endif
 
 /* 2: kernels and the dense-algebra routines take the caller's context (vmc_context).
- * 3: vmc_model_info::samples, the samples the runtime averages. */
+ * 3: vmc_model_info::samples and importance_weighted, the samples the runtime draws. */
 #define VMC_ABI_VERSION 3
 
 /* The runtime's state for one kernel call, opaque to the kernel: where the products it may defer
@@ -43,7 +43,9 @@ enum vmc_buffer_kind {
   VMC_UNIFORM = 3,  /* uniform(0, 1) draws, one per element */
   VMC_SIZE = 4,     /* a run-time size as a real scalar (N, M for the N/M scaling) */
   VMC_INDEX = 5,    /* int64 row indices: the minibatch's rows of the full data */
-  VMC_OUTPUT = 6    /* a kernel's output */
+  VMC_OUTPUT = 6,   /* a kernel's output */
+  VMC_WEIGHT = 7    /* an importance-weighted bound's weight of the sample drawn, per datapoint
+                       (its log-weight's softmax over the K samples; see vmc_model_info) */
 };
 
 /* How a param's unconstrained value u maps onto its support. */
@@ -96,11 +98,16 @@ typedef struct vmc_model_info {
    * latents, terms outside the subsampled plate); 0 when it is a sum over the rows alone, so a
    * split batch's parts simply add. */
   int32_t row_free_part;
-  /* The samples every estimate averages (--samples L of a mean estimator): the kernels compute
-   * one sample's bound and gradient, and the runtime calls them L times with independent noise
-   * and averages, so that L costs run time, not L copies of the model in the compiled code. 1 for
-   * an importance-weighted bound, whose K samples are in the kernels. */
+  /* The samples of every estimate (--samples): the kernels compute one sample, and the runtime
+   * calls them once per sample, each with its own noise, so that the samples cost run time, not
+   * copies of the model in the compiled code. A mean estimator's L calls are averaged. An
+   * importance-weighted bound's K (importance_weighted = 1) take two passes: the log_weights
+   * kernel's log-weight w_k of each sample (per datapoint of the subsampled plate, or one for
+   * global latents), then the elbo/elbo_grad kernel per sample with its VMC_WEIGHT input
+   * c_k = softmax_k(w): its bound is Σ c_k w_k (N/M-scaled) + the part outside the weights / K,
+   * whose gradients summed over k are the bound's; its value is put right by the runtime. */
   int32_t samples;
+  int32_t importance_weighted;
   int32_t n_latents;
   const char* const* latents;    /* the latents' names (sample_guide's outputs, in order) */
   int32_t n_kernels;

@@ -220,12 +220,6 @@ class Trainer {
   // held-out data is checked before any training time is spent on it.
   void check_data(const Arrays& data) const;
 
-  // The importance-weighted bound per datapoint on `data` from K draws of a per-datapoint
-  // log-weight kernel ("log_weights", output [M]): Σ_i log (1/K Σ_k exp w_ik) / N. With large K
-  // it estimates the marginal log-likelihood (the AEVB paper's and the IWAE paper's estimator).
-  double importance_weighted(const Arrays& data, const std::string& kernel, std::int64_t k,
-                             std::uint64_t stream, std::int64_t batch = 0);
-
   // `count` draws of the whole training data's bound from `kernel` (all rows in one call, so no
   // N/M scaling): with estimator A and one sample, each is log p(x, z) − log q(z) at one guide
   // draw — the importance log-weights PSIS needs.
