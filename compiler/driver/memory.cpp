@@ -106,12 +106,23 @@ double memory_to_come(const Bound& b, int threads, int optimizer_slots) {
     workspace = std::max(workspace, w);
   }
   const double real = info.real_bytes;
+  // Samples drawn at run time (abi.h, vmc_model_info::samples): per thread, the running sums of
+  // the gradient outputs; an importance-weighted bound's log-weight and weight of every sample
+  // and row, in double.
+  double sampling = 0;
+  if (info.samples > 1 || info.importance_weighted) sampling += params * real;
+  for (int k = 0; k < info.n_kernels && info.importance_weighted; ++k) {
+    const vmc_kernel_info& kernel = info.kernels[k];
+    if (std::string(kernel.name) == "log_weights" && kernel.n_outputs > 0) {
+      sampling += 2 * 8.0 * info.samples * elements(kernel.outputs[0]);
+    }
+  }
   // Params: their initial values in double, then the value, one gradient per thread, the
   // optimizer's slots, and the last good state (value and slots again). Data: its copy in the
   // model's precision (the loaded doubles are already counted in what is left). Per thread: a
-  // kernel's workspace and outputs and its inputs' rows and noise.
+  // kernel's workspace and outputs, its inputs' rows and noise, and what its samples keep.
   return params * (8 + real * (1 + threads + 2 * (1 + optimizer_slots))) + data * real +
-         threads * (workspace + per_row_inputs * real);
+         threads * (workspace + per_row_inputs * real + sampling);
 }
 
 bool fits_in_memory(const Bound& b, const std::string& where, int threads, int optimizer_slots) {

@@ -929,14 +929,17 @@ def case_memory(work):
           f"a model too large for ulimit -v: exit {p.returncode}: {p.stderr!r}")
     check("bad_alloc" not in p.stderr and "terminate" not in p.stderr, "a crash instead of the memory check")
     # Two threads need more than one (a gradient and a workspace each): the figure says so.
-    def need(threads):
+    def need(threads, *more):
         q = subprocess.run([VMC, "fit", vae, "--set", "H=2000000", "--threads", str(threads), "--steps", "5",
-                            "--out", os.path.join(work, "m"), "-q"], preexec_fn=limit, capture_output=True, text=True,
-                           timeout=300)
+                            "--out", os.path.join(work, "m"), "-q", *more], preexec_fn=limit, capture_output=True,
+                           text=True, timeout=300)
         m = re.search(r"needs about ([0-9.]+) GB", q.stderr)
         return float(m.group(1)) if m else None
     one, two = need(1), need(2)
     check(one is not None and two is not None and two > one, f"the estimate for 1 and 2 threads: {one} {two}")
+    # Samples drawn at run time keep a running sum of the gradient per thread.
+    sampled = need(1, "--samples", "2")
+    check(sampled is not None and one is not None and sampled > one, f"the estimate with --samples 2: {sampled} {one}")
 
 
 def case_disk_full(work):
