@@ -162,6 +162,28 @@ const ir::Node* kl_divergence(const Distribution& q, const Args& q_args, const D
   return k->fn(q_args, p_args);
 }
 
+bool cuts_support(const Distribution& d, std::optional<double> lower, std::optional<double> upper) {
+  // Scalar supports with fixed bounds (an interval's are its arguments; a vector's are joint).
+  if (d.support != Support::Real && d.support != Support::Positive && d.support != Support::UnitInterval) return false;
+  Bounds s = bounds(d.support);
+  return (lower && (!s.lower || *lower > *s.lower)) || (upper && (!s.upper || *upper < *s.upper));
+}
+
+const ir::Node* log_mass_within(const Distribution& d, const Args& args, const ir::Node* like,
+                                std::optional<double> lower, std::optional<double> upper) {
+  if (!cuts_support(d, lower, upper)) return nullptr;
+  Bounds s = bounds(d.support);
+  const bool cut_lower = lower && (!s.lower || *lower > *s.lower);
+  const bool cut_upper = upper && (!s.upper || *upper < *s.upper);
+  VMC_ASSERT(d.tails.log_cdf && d.tails.log_ccdf, "a truncated " + std::string(d.name) + " without its tails");
+  if (cut_lower && !cut_upper) return d.tails.log_ccdf(ir::constant_like(like, *lower), args);
+  if (cut_upper && !cut_lower) return d.tails.log_cdf(ir::constant_like(like, *upper), args);
+  // log(F(b) − F(a)) = log F(b) + log1p(−e^{log F(a) − log F(b)}).
+  const ir::Node* b = d.tails.log_cdf(ir::constant_like(like, *upper), args);
+  const ir::Node* a = d.tails.log_cdf(ir::constant_like(like, *lower), args);
+  return ir::add(b, ir::unary(ir::Op::Log1p, ir::neg(ir::exp(ir::sub(a, b)))));
+}
+
 const ir::Node* mean(const Distribution& d, const Args& args) {
   expect_args(d, args);
   return d.moments.mean ? d.moments.mean(args) : nullptr;
@@ -178,6 +200,10 @@ std::string reference_table() {
       "a scalar argument broadcasts to the left side's shape, the others must have its shape.\n\n"
       "| name | parameters | support | as a guide family | closed-form KL with |\n"
       "|---|---|---|---|---|\n";
+  std::string truncated;
+  for (const Distribution& d : distributions()) {
+    if (d.tails.log_cdf) truncated += (truncated.empty() ? "" : ", ") + std::string(d.name);
+  }
   for (const Distribution& d : distributions()) {
     std::string params;
     for (const Param& p : d.params) {
@@ -198,6 +224,10 @@ std::string reference_table() {
     out += "| " + std::string(d.name) + " | " + params + " | " + support + " | " + guide + " | " +
            (kl.empty() ? "-" : kl) + " |\n";
   }
+  out += "\nA prior on a latent declared with bounds inside the prior's support (`s : real<lower=0>; s ~\n"
+         "normal(0, 1)`) is the truncated density, normalised over the bounds, so the bound stays a bound\n"
+         "on log p(data): for " + truncated + ". Another family cut by a latent's bounds is not\n"
+         "normalised over them, and `vmc check` warns. A truncated prior has no closed-form KL (L^B samples it).\n";
   return out;
 }
 

@@ -140,6 +140,16 @@ struct KlPartner {
   const ir::Node* (*fn)(const Args& q, const Args& p);
 };
 
+// log P(X ≤ x) and log P(X > x) elementwise: a prior on a latent declared with bounds inside the
+// distribution's support is normalised over them (the truncated density, LANGUAGE.md: densities
+// are normalised). none(): no CDF here; sema then warns that such a prior is not normalised.
+struct Tails {
+  using Fn = const ir::Node* (*)(const ir::Node* x, const Args& args);
+  Fn log_cdf = nullptr;
+  Fn log_ccdf = nullptr;
+  static Tails none() { return {nullptr, nullptr}; }
+};
+
 struct Distribution {
   std::string_view name;
   std::vector<Param> params;
@@ -152,6 +162,7 @@ struct Distribution {
   std::vector<KlPartner> kl;
   // bernoulli*: real data in [0, 1] is accepted (the cross-entropy of PyTorch's VAE example).
   bool accepts_real_data;
+  Tails tails;
 
   std::size_t arity() const { return params.size(); }
   bool discrete() const { return dist::discrete(support); }
@@ -181,6 +192,14 @@ const ir::Node* log_density_of_draw(const Distribution& d, const Args& args, con
 // KL(q(q_args) ‖ p(p_args)) in closed form; nullptr when the pair has none.
 const ir::Node* kl_divergence(const Distribution& q, const Args& q_args, const Distribution& p,
                               const Args& p_args);
+// log P(lower < X < upper) under the distribution with `args`, at the shape of `like`, for a latent
+// declared with bounds that cut its support (either bound may be absent); nullptr when none cut
+// it. Needs the distribution's tails (truncation_needs_tails says whether it has them).
+const ir::Node* log_mass_within(const Distribution& d, const Args& args, const ir::Node* like,
+                                std::optional<double> lower, std::optional<double> upper);
+// Whether declared bounds cut the distribution's support (its density must then be renormalised).
+bool cuts_support(const Distribution& d, std::optional<double> lower, std::optional<double> upper);
+
 // nullptr where undefined.
 const ir::Node* mean(const Distribution& d, const Args& args);
 const ir::Node* stddev(const Distribution& d, const Args& args);

@@ -53,6 +53,8 @@ inline V tan(V x) { return ir::unary(ir::Op::Tan, x); }
 inline V lgamma(V x) { return ir::unary(ir::Op::Lgamma, x); }
 inline V digamma(V x) { return ir::unary(ir::Op::Digamma, x); }
 inline V log_sigmoid(V x) { return ir::unary(ir::Op::LogSigmoid, x); }
+inline V log_ndtr(V x) { return ir::unary(ir::Op::LogNdtr, x); }
+inline V atan(V x) { return ir::unary(ir::Op::Atan, x); }
 
 // `x` (a scalar, or a trailing part of `shape`) repeated along new leading axes to `shape`.
 const ir::Node* fit(const ir::Node* x, const ir::Shape& shape);

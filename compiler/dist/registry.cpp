@@ -47,11 +47,13 @@ struct Parts {
   Required<InitDraw> init;
   Required<KlPartners> kl;
   Required<bool> accepts_real_data;
+  Required<Tails> tails;
 };
 
 Distribution entry(Parts p) {
   return {p.name.value,  p.params.value,  p.support.value, p.shape.value, p.log_density.value,
-          p.sampler.value, p.moments.value, p.init.value,  p.kl.value,    p.accepts_real_data.value};
+          p.sampler.value, p.moments.value, p.init.value,  p.kl.value,    p.accepts_real_data.value,
+          p.tails.value};
 }
 
 constexpr double kPi = std::numbers::pi;
@@ -86,6 +88,8 @@ Distribution normal() {
       .init = InitDraw{[](const std::vector<double>& a, Rng& rng) { return std::normal_distribution<double>(a[0], a[1])(rng); }},
       .kl = KlPartners{{"normal", kl_normal_normal}},
       .accepts_real_data = false,
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return log_ndtr((V(x) - a[0]) / V(a[1])); },
+                    [](const Node* x, const Args& a) -> const Node* { return log_ndtr((V(a[0]) - x) / V(a[1])); }},
   });
 }
 
@@ -110,6 +114,8 @@ Distribution lognormal() {
       .init = InitDraw{[](const std::vector<double>& a, Rng& rng) { return std::lognormal_distribution<double>(a[0], a[1])(rng); }},
       .kl = KlPartners{{"lognormal", kl_lognormal_lognormal}},
       .accepts_real_data = false,
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return log_ndtr((log(V(x)) - a[0]) / V(a[1])); },
+                    [](const Node* x, const Args& a) -> const Node* { return log_ndtr((V(a[0]) - log(V(x))) / V(a[1])); }},
   });
 }
 
@@ -138,6 +144,16 @@ Distribution laplace() {
       }},
       .kl = KlPartners{{"laplace", kl_laplace_laplace}},
       .accepts_real_data = false,
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* {
+                      V z = (V(x) - a[0]) / V(a[1]);
+                      V below = -abs(z) - std::log(2.0), above = log1p(-0.5 * exp(-abs(z)));
+                      return ir::select(ir::binary(ir::Op::Greater, scalar(z, 0), z), below, above);
+                    },
+                    [](const Node* x, const Args& a) -> const Node* {
+                      V z = (V(x) - a[0]) / V(a[1]);
+                      V below = log1p(-0.5 * exp(-abs(z))), above = -abs(z) - std::log(2.0);
+                      return ir::select(ir::binary(ir::Op::Greater, scalar(z, 0), z), below, above);
+                    }},
   });
 }
 
@@ -164,6 +180,8 @@ Distribution logistic() {
       }},
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return log_sigmoid((V(x) - a[0]) / V(a[1])); },
+                    [](const Node* x, const Args& a) -> const Node* { return log_sigmoid((V(a[0]) - x) / V(a[1])); }},
   });
 }
 
@@ -186,6 +204,8 @@ Distribution cauchy() {
       .init = InitDraw{[](const std::vector<double>& a, Rng& rng) { return std::cauchy_distribution<double>(a[0], a[1])(rng); }},
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return log(0.5 + atan((V(x) - a[0]) / V(a[1])) / kPi); },
+                    [](const Node* x, const Args& a) -> const Node* { return log(0.5 - atan((V(x) - a[0]) / V(a[1])) / kPi); }},
   });
 }
 
@@ -209,6 +229,7 @@ Distribution student_t() {
       }},
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 
@@ -231,6 +252,8 @@ Distribution exponential() {
       .init = InitDraw{[](const std::vector<double>& a, Rng& rng) { return std::exponential_distribution<double>(a[0])(rng); }},
       .kl = KlPartners{{"exponential", kl_exponential_exponential}, {"gamma", kl_exponential_gamma}},
       .accepts_real_data = false,
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return log(-expm1(-(V(a[0]) * x))); },
+                    [](const Node* x, const Args& a) -> const Node* { return -(V(a[0]) * x); }},
   });
 }
 
@@ -250,6 +273,7 @@ Distribution gamma() {
       .init = InitDraw{[](const std::vector<double>& a, Rng& rng) { return std::gamma_distribution<double>(a[0], 1 / a[1])(rng); }},
       .kl = KlPartners{{"gamma", kl_gamma_gamma}},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 
@@ -277,6 +301,7 @@ Distribution beta() {
       }},
       .kl = KlPartners{{"beta", kl_beta_beta}},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 
@@ -300,6 +325,7 @@ Distribution uniform() {
       // requiring the prior's support to cover the latent's.
       .kl = KlPartners{{"uniform", kl_uniform_uniform}},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 
@@ -322,6 +348,10 @@ Distribution half_normal() {
       }},
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* {
+                      return log1p(-exp(log_ndtr(-(V(x) / a[0])) + std::log(2.0)));
+                    },
+                    [](const Node* x, const Args& a) -> const Node* { return log_ndtr(-(V(x) / a[0])) + std::log(2.0); }},
   });
 }
 
@@ -357,6 +387,8 @@ Distribution weibull() {
       }},
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return log(-expm1(-exp(V(a[0]) * (log(V(x)) - log(V(a[1])))))); },
+                    [](const Node* x, const Args& a) -> const Node* { return -exp(V(a[0]) * (log(V(x)) - log(V(a[1])))); }},
   });
 }
 
@@ -400,6 +432,7 @@ Distribution mvnormal_cholesky() {
       .init = InitDraw::none(),
       .kl = KlPartners{{"normal", kl_mvnormal_normal}, {"mvnormal_cholesky", kl_mvnormal_mvnormal}},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 
@@ -433,6 +466,7 @@ Distribution bernoulli() {
       .init = InitDraw::none(),
       .kl = KlPartners{},
       .accepts_real_data = true,
+      .tails = Tails::none(),
   });
 }
 
@@ -458,6 +492,7 @@ Distribution bernoulli_logit() {
       .init = InitDraw::none(),
       .kl = KlPartners{},
       .accepts_real_data = true,
+      .tails = Tails::none(),
   });
 }
 
@@ -476,6 +511,7 @@ Distribution poisson() {
       .init = InitDraw::none(),
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 
@@ -495,6 +531,7 @@ Distribution poisson_log() {
       .init = InitDraw::none(),
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 
@@ -518,6 +555,7 @@ Distribution binomial_logit() {
       .init = InitDraw::none(),
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 
@@ -552,6 +590,7 @@ Distribution categorical_logit() {
       .init = InitDraw::none(),
       .kl = KlPartners{},
       .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 

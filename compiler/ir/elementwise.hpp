@@ -293,6 +293,29 @@ struct Elementwise<Op::Ndtri> {
 };
 
 template <>
+struct Elementwise<Op::LogNdtr> {
+  static constexpr bool cheap = false;
+  static double value(double x) { return special::log_ndtr(x); }
+  template <class B>
+  static auto code(B& b, typename B::V x) { return b.runtime("vmc_log_ndtr", x); }
+  // d/dx log Φ(x) = φ(x) / Φ(x) = exp(−x²/2 − ½ log 2π − log Φ(x)): no division by a Φ that
+  // underflows in the lower tail.
+  static Contributions adjoint(const Node& n, const Node* g) {
+    const Node* x = n.arg(0);
+    return {mul(g, exp(sub(mul(square(x), -0.5), add(&n, 0.5 * std::log(2 * std::numbers::pi)))))};
+  }
+};
+
+template <>
+struct Elementwise<Op::Atan> {
+  static constexpr bool cheap = false;
+  static double value(double x) { return std::atan(x); }
+  template <class B>
+  static auto code(B& b, typename B::V x) { return b.libm("atan", x); }
+  static Contributions adjoint(const Node& n, const Node* g) { return {div(g, add(square(n.arg(0)), 1.0))}; }
+};
+
+template <>
 struct Elementwise<Op::StopGradient> {
   static constexpr bool cheap = true;
   static double value(double x) { return x; }

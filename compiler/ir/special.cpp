@@ -24,5 +24,6 @@ double lgamma(double x) { return vmc_lgamma(x); }
 double digamma(double x) { return vmc_digamma(x); }
 double trigamma(double x) { return vmc_trigamma(x); }
 double ndtri(double p) { return vmc_ndtri(p); }
+double log_ndtr(double x) { return vmc_log_ndtr(x); }
 
 }  // namespace vmc::ir::special

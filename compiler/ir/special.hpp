@@ -12,5 +12,6 @@ double lgamma(double x);       // log |Γ(x)|
 double digamma(double x);
 double trigamma(double x);
 double ndtri(double p);        // the standard normal's inverse CDF
+double log_ndtr(double x);     // log of the standard normal's CDF, accurate in both tails
 
 }  // namespace vmc::ir::special

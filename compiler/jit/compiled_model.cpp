@@ -34,6 +34,7 @@ const std::map<std::string, void*>& runtime_symbols() {
       {"vmc_digamma", reinterpret_cast<void*>(&vmc_digamma)},
       {"vmc_trigamma", reinterpret_cast<void*>(&vmc_trigamma)},
       {"vmc_ndtri", reinterpret_cast<void*>(&vmc_ndtri)},
+      {"vmc_log_ndtr", reinterpret_cast<void*>(&vmc_log_ndtr)},
       {"log1p", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::log1p))},
       {"log1pf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::log1pf))},
       {"expm1", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::expm1))},
@@ -42,6 +43,8 @@ const std::map<std::string, void*>& runtime_symbols() {
       {"tanhf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::tanhf))},
       {"tan", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::tan))},
       {"tanf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::tanf))},
+      {"atan", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::atan))},
+      {"atanf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::atanf))},
       // What LLVM lowers its intrinsics to when it does not inline them.
       {"exp", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::exp))},
       {"expf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::expf))},

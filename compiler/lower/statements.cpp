@@ -42,10 +42,21 @@ class SampleLowering {
     for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
     x = l_.align(x, plates, x.copy_shape());
     Args aligned = align_args(family, args, plates, x.copy_shape());
-    Value logp = l_.reduce_copy(Op::Sum, Value{dist::log_density(family, x.node, aligned), plates});
+    const ir::Node* lp = dist::log_density(family, x.node, aligned);
+    // A prior on a latent declared with bounds inside its support is the truncated density,
+    // normalised over them (sema warns where the family has no CDF); no closed-form KL then.
+    bool truncated = false;
+    if (site_->role == sema::Role::Latent) {
+      const sema::Constraint& c = l_.model.find_variable(name)->type.constraint;
+      if (dist::cuts_support(family, c.lower, c.upper) && family.tails.log_cdf) {
+        lp = ir::sub(lp, dist::log_mass_within(family, aligned, x.node, c.lower, c.upper));
+        truncated = true;
+      }
+    }
+    Value logp = l_.reduce_copy(Op::Sum, Value{lp, plates});
     std::string latent_name = site_->role == sema::Role::Latent ? name : "";
     l_.terms.push_back({logp, latent_name, false});
-    if (!latent_name.empty()) l_.priors[latent_name] = Draw{x, &family, aligned};
+    if (!latent_name.empty()) l_.priors[latent_name] = Draw{x, truncated ? nullptr : &family, aligned};
   }
 
  private:
@@ -108,6 +119,14 @@ class SampleLowering {
     if (!family.sampler.fn) {
       l_.unavailable("sample_model cannot draw from '" + std::string(family.name) + "' yet");
       return;
+    }
+    if (site_->role == sema::Role::Latent) {
+      const sema::Constraint& c = l_.model.find_variable(name)->type.constraint;
+      if (dist::cuts_support(family, c.lower, c.upper)) {
+        l_.unavailable("sample_model cannot draw latent '" + name + "' from its prior '" + std::string(family.name) +
+                       "' truncated to the latent's bounds yet");
+        return;
+      }
     }
     Value z{dist::sample(family, at.args, noise_input(l_, name, family.sampler.noise, at.shape)), at.plates};
     const ir::Node* mean_node = dist::mean(family, at.args);

@@ -11,6 +11,11 @@ void Reporter::error(Span at, const std::string& message, const std::vector<Note
     d.note(it->first, "in call to '" + it->second + "' here");
 }
 
+void Reporter::warning(Span at, const std::string& message) {
+  if (!seen_.emplace(at.file, at.begin, at.end, message).second) return;
+  diags_.warning(at, message);
+}
+
 void Reporter::error(const std::string& where, const std::string& message) {
   ++errors_;
   diags_.error(where, message);

@@ -97,7 +97,22 @@ void check_prior_support(Analyzer& a, const ast::Sample& s, const Distribution& 
   const Type& t = latent_type(a, latent);
   std::optional<Interval> p = dist_interval(prior, bounds);
   Interval z = latent_interval(t.constraint);
-  if (!p || (p->lo <= z.lo && z.hi <= p->hi)) return;
+  if (p && p->lo <= z.lo && z.hi <= p->hi) {
+    // Bounds inside the prior's support: lowering normalises it over them (the truncated
+    // density, dist::log_mass_within) when the family has a CDF here.
+    if (dist::cuts_support(prior, t.constraint.lower, t.constraint.upper) && !prior.tails.log_cdf) {
+      std::string with;
+      for (const Distribution& d : dist::distributions()) {
+        if (d.tails.log_cdf) with += std::string(with.empty() ? "" : ", ") + std::string(d.name);
+      }
+      a.report.warning(s.dist.callee.span, "prior '" + std::string(prior.name) + "' on latent '" + latent + "' (" +
+                                               support_type(t) + ") is not normalised over the latent's bounds: vmc has no CDF for '" +
+                                               std::string(prior.name) + "', so the bound is off by log P(" + latent +
+                                               " within them) under the prior (these priors are normalised: " + with + ")");
+    }
+    return;
+  }
+  if (!p) return;
   a.report.error(s.dist.callee.span, "prior '" + std::string(prior.name) + "' has support " +
                                          interval_text(*p) + " but latent '" + latent + "' is " +
                                          support_type(t) + "; constrain '" + latent +

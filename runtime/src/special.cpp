@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <limits>
+#include <numbers>
 
 namespace {
 
@@ -62,6 +63,21 @@ double vmc_ndtri(double p) {
   if (p == 0) return -kInf;
   if (p == 1) return kInf;
   return -std::sqrt(2.0) * boost::math::erfc_inv(2 * p, Policy());
+}
+
+// log Φ(x), the standard normal's log CDF, with its relative accuracy in both tails: log1p of
+// the upper tail for large x, log of erfc in the middle, and for x < −20 (where erfc nears
+// underflow) the asymptotic series log Φ(x) = −x²/2 − log(−x) − ½ log 2π + log(1 − 1/x² + 3/x⁴
+// − ...), whose terms to 1/x¹² leave an error below 1e-14 there.
+double vmc_log_ndtr(double x) {
+  if (std::isnan(x)) return x;
+  if (x == kInf) return 0;
+  if (x == -kInf) return -kInf;
+  if (x > 5) return std::log1p(-0.5 * boost::math::erfc(x / std::sqrt(2.0), Policy()));
+  if (x > -20) return std::log(0.5 * boost::math::erfc(-x / std::sqrt(2.0), Policy()));
+  const double r = 1 / (x * x);
+  const double series = 1 + r * (-1 + r * (3 + r * (-15 + r * (105 + r * (-945 + r * 10395)))));
+  return -0.5 * x * x - std::log(-x) - 0.5 * std::log(2 * std::numbers::pi) + std::log(series);
 }
 
 }  // extern "C"

@@ -345,6 +345,8 @@ OpTest op_test(Op op) {
     case Op::Lgamma: return {C, unary_in(op, 0.5, 4)};
     case Op::Digamma: return {C, unary_in(op, 0.5, 4)};
     case Op::Ndtri: return {C, unary_in(op, 0.1, 0.9)};
+    case Op::LogNdtr: return {C, unary_in(op, -30, 6)};
+    case Op::Atan: return {C, unary_in(op, -4, 4)};
     case Op::Step:
     case Op::Sign:
       return {Kind::NoGradient, unary_away(op, 0.1, 2)};

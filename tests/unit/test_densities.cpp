@@ -526,3 +526,65 @@ TEST_CASE("densities: categorical_logit and mvnormal_cholesky at extreme argumen
     }
   }
 }
+
+TEST_CASE("densities: a prior's mass within a latent's bounds is its density's integral over them") {
+  // What lowering subtracts from the log density of a prior on a latent declared with bounds
+  // inside the prior's support (the truncated density; dist::log_mass_within, from each entry's
+  // tails), against midpoint quadrature of the entry's own density over the bounds.
+  struct Case {
+    std::string name;
+    std::vector<double> args;
+    std::optional<double> lower, upper;
+    double scale;  // of the map onto a half-line
+  };
+  const std::vector<Case> cases = {
+      {"normal", {0.7, 1.3}, 0.0, std::nullopt, 1.3},   {"normal", {-2, 0.5}, 0.0, std::nullopt, 0.5},
+      {"normal", {1, 2}, std::nullopt, 0.5, 2},          {"normal", {1, 2}, -1.0, 2.5, 1},
+      {"normal", {8, 1}, 0.0, std::nullopt, 1},          {"cauchy", {0.5, 1.5}, 0.0, std::nullopt, 1.5},
+      {"cauchy", {-1, 0.3}, -2.0, 3.0, 1},                {"logistic", {0.2, 0.7}, 0.0, std::nullopt, 0.7},
+      {"logistic", {0.2, 0.7}, -1.0, 1.0, 1},            {"laplace", {1, 0.7}, 0.0, std::nullopt, 0.7},
+      {"laplace", {-1, 0.7}, 0.0, std::nullopt, 0.7},    {"laplace", {0.5, 2}, -1.0, 0.0, 1},
+      {"laplace", {0.5, 2}, std::nullopt, 2.0, 2},       {"lognormal", {0.4, 0.6}, 1.0, std::nullopt, 1.5},
+      {"lognormal", {0.4, 0.6}, std::nullopt, 2.0, 1},   {"exponential", {2.5}, 0.3, std::nullopt, 0.4},
+      {"exponential", {2.5}, 0.3, 1.0, 1},               {"half_normal", {0.8}, 0.5, std::nullopt, 0.8},
+      {"half_normal", {0.8}, std::nullopt, 1.0, 1},      {"weibull", {1.5, 2}, 1.0, std::nullopt, 2},
+      {"weibull", {0.8, 0.5}, 0.2, 3.0, 1},
+  };
+  const std::size_t n = 400000;
+  for (const Case& c : cases) {
+    const dist::Distribution& d = entry(c.name);
+    REQUIRE(static_cast<bool>(d.tails.log_cdf));
+    REQUIRE(dist::cuts_support(d, c.lower, c.upper));
+    const bool positive = d.support == dist::Support::Positive;
+    std::vector<double> xs(n), jac(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      double u = (static_cast<double>(i) + 0.5) / static_cast<double>(n);
+      if (c.lower && c.upper) {
+        xs[i] = *c.lower + (*c.upper - *c.lower) * u, jac[i] = *c.upper - *c.lower;
+      } else if (c.lower) {
+        xs[i] = *c.lower + c.scale * u / (1 - u), jac[i] = c.scale / ((1 - u) * (1 - u));
+      } else if (positive) {
+        xs[i] = *c.upper * u, jac[i] = *c.upper;
+      } else {
+        xs[i] = *c.upper - c.scale * u / (1 - u), jac[i] = c.scale / ((1 - u) * (1 - u));
+      }
+    }
+    Env env;
+    Args args;
+    for (std::size_t j = 0; j < c.args.size(); ++j) args.push_back(env.scalar("a" + std::to_string(j), c.args[j]));
+    std::vector<double> lp = env.eval(dist::log_density(d, env.vec("x", xs), args));
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i) total += std::exp(lp[i]) * jac[i];
+    total /= static_cast<double>(n);
+    const Node* like = env.scalar("like", 0);
+    double mass = std::exp(env.eval(dist::log_mass_within(d, args, like, c.lower, c.upper)).at(0));
+    INFO(c.name << " lower " << c.lower.value_or(NAN) << " upper " << c.upper.value_or(NAN) << ": quadrature "
+                << total << ", tails " << mass);
+    CHECK(mass == doctest::Approx(total).epsilon(5e-5));
+  }
+  // Bounds at the support's own (half_normal on <lower=0>) or an interval's do not cut it.
+  CHECK(!dist::cuts_support(entry("half_normal"), 0.0, std::nullopt));
+  CHECK(!dist::cuts_support(entry("uniform"), 0.0, 1.0));
+  CHECK(!dist::cuts_support(entry("normal"), std::nullopt, std::nullopt));
+  CHECK(!static_cast<bool>(entry("student_t").tails.log_cdf));  // sema warns for it (test_lower_values.cpp)
+}

@@ -919,6 +919,23 @@ TEST_CASE("ir: special functions at known values") {
   CHECK(std::isinf(trigamma(0)));
   CHECK(std::isinf(trigamma(-3)));
 
+  // log Φ in its three branches (references: log(erfc(-x/√2)/2) in Python's double erfc,
+  // accurate in the tail where it does not underflow).
+  close(log_ndtr(0), -0.6931471805599453);
+  close(log_ndtr(-1), -1.8410216450092634);
+  close(log_ndtr(1), -0.1727537790234499);
+  close(log_ndtr(5.5), -1.898956264618948e-08);
+  close(log_ndtr(8), -6.220960574271821e-16);
+  close(log_ndtr(-10), -53.23128515051246);
+  close(log_ndtr(-19.9), -201.9171677073326);
+  close(log_ndtr(-20.1), -205.92711840194823);  // the asymptotic series from here
+  close(log_ndtr(-30), -454.3212439563431);
+  close(log_ndtr(-37), -689.0305855768905);
+  CHECK(std::isfinite(log_ndtr(-1e5)));
+  CHECK(log_ndtr(INFINITY) == 0);
+  CHECK(log_ndtr(-INFINITY) == -INFINITY);
+  CHECK(std::isnan(log_ndtr(NAN)));
+
   CHECK(ndtri(0.5) == 0);
   close(ndtri(0.975), 1.9599639845400542355);
   close(ndtri(0.025), -1.9599639845400542355);

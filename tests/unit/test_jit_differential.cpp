@@ -124,6 +124,11 @@ class MagnitudeBound : public ir::Rewriter {
       case Op::Ndtri:  // 1/φ(y) = √(2π) e^{y²/2}
         return own(times(
             ir::mul(ir::exp(ir::mul(ir::square(y), 0.5)), std::sqrt(2 * std::numbers::pi)), m[0]));
+      // (log Φ)' = φ/Φ = e^{−x²/2 − ½ log 2π − y}
+      case Op::LogNdtr:
+        return own(times(ir::exp(ir::sub(ir::mul(ir::square(x), -0.5), ir::add(y, 0.5 * std::log(2 * std::numbers::pi)))),
+                         m[0]));
+      case Op::Atan: return own(over(m[0], ir::add(ir::square(x), 1.0)));
       case Op::Step:
       case Op::Sign: return flag(x, m[0]);
       // binary

@@ -373,3 +373,29 @@ guide {
 )";
   check_all(text, "weibull", sema_options({{"N", 5}}), true, 0.5);
 }
+
+TEST_CASE("lower gradients: priors normalised over a latent's bounds (truncated densities)") {
+  // Each family with tails, cut by lower, upper or both bounds, its arguments depending on
+  // params (the truncation's mass is a function of them too).
+  const char* text = R"(model truncated;
+dims { N; }
+data { y : real[N]; }
+param { m : real; ls : real; }
+latent { a : real<lower=0>; b : real<lower=-1, upper=2>; c : real<upper=1>; d : real<lower=0>;
+         e : real<lower=0.5>; f : real<lower=0.2, upper=3>; g : real<lower=0.3>; h : real<lower=1>; }
+model {
+  a ~ normal(m, exp(ls));
+  b ~ cauchy(m, 1.5);
+  c ~ logistic(m, exp(ls));
+  d ~ laplace(m, 0.7);
+  e ~ half_normal(exp(ls));
+  f ~ exponential(exp(m));
+  g ~ weibull(1.5, exp(ls));
+  h ~ lognormal(m, 0.6);
+  y ~ normal(a + b + c + d + e + f + g + h, 1);
+}
+)";
+  sema::Options so;
+  so.auto_guide = "meanfield";
+  check_all(text, "truncated", so, true, 0.5);
+}

@@ -153,6 +153,7 @@ double vmc_lgamma(double x);
 double vmc_digamma(double x);
 double vmc_trigamma(double x);
 double vmc_ndtri(double p);
+double vmc_log_ndtr(double x);
 
 #ifdef __cplusplus
 }
