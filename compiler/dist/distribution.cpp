@@ -227,7 +227,10 @@ std::string reference_table() {
   out += "\nA prior on a latent declared with bounds inside the prior's support (`s : real<lower=0>; s ~\n"
          "normal(0, 1)`) is the truncated density, normalised over the bounds, so the bound stays a bound\n"
          "on log p(data): for " + truncated + ". Another family cut by a latent's bounds is not\n"
-         "normalised over them, and `vmc check` warns. A truncated prior has no closed-form KL (L^B samples it).\n";
+         "normalised over them, and `vmc check` warns. A truncated prior has no closed-form KL (L^B samples it).\n"
+         "\nA global latent with no `~` in the model has a flat (improper) prior on its support, as in Stan\n"
+         "(`vmc check` notes it): the bound then leaves out that prior's infinite constant, and `vmc sample\n"
+         "--from model` cannot draw it. A local latent needs its `~` in its plate.\n";
   return out;
 }
 

@@ -158,9 +158,10 @@ const ir::Node* total(Lowerer& l, const Value& v) {
 }
 
 bool Lowerer::has_closed_form_kl(const std::string& latent) const {
+  auto p = priors.find(latent);  // none: a flat prior
+  if (p == priors.end()) return false;
   const Draw& q = draws.at(latent);
-  const Draw& p = priors.at(latent);
-  return q.family && p.family && q.family->kl_with(p.family->name);
+  return q.family && p->second.family && q.family->kl_with(p->second.family->name);
 }
 
 const ir::Node* Lowerer::objective() {
@@ -174,11 +175,12 @@ const ir::Node* Lowerer::objective() {
   }
   if (!closed_form) return sum;
   for (const sema::Variable& v : model.latents) {
+    const ir::Node* kl = nullptr;
     const Draw& q = draws.at(v.name);
-    const Draw& p = priors.at(v.name);
-    const ir::Node* kl = has_closed_form_kl(v.name)
-                             ? dist::kl_divergence(*q.family, q.args, *p.family, p.args)
-                             : nullptr;
+    if (has_closed_form_kl(v.name)) {
+      const Draw& p = priors.at(v.name);
+      kl = dist::kl_divergence(*q.family, q.args, *p.family, p.args);
+    }
     if (!kl) {
       out.sampled_kl.push_back(v.name);
       continue;
@@ -225,6 +227,13 @@ void Lowerer::generate_model(bool reconstruct) {
   draws.clear();
   priors.clear();
   terms.clear();
+  // A latent with a flat prior: reconstructions take the guide's draw, as for the others (they
+  // take it at their '~'); the model cannot be run forwards from an improper prior.
+  for (const sema::Variable& v : model.latents) {
+    if (v.prior) continue;
+    if (reconstruct) draws[v.name] = guide_draws.at(v.name);
+    else unavailable("sample_model cannot draw latent '" + v.name + "' from its flat (improper) prior");
+  }
   statements(model.model_block->statements, ast::BlockKind::Model);
   if (failed) {
     if (reconstruct) {

@@ -34,7 +34,7 @@ void note_sampled_kl(Compilation& c, const lower::Estimator& estimator) {
   for (const std::string& name : c.lowered->sampled_kl) {
     const sema::Variable* v = c.model->find_variable(name);
     std::string guide = v->guide_family ? std::string(v->guide_family->name) : "automatic";
-    std::string prior = v->prior ? std::string(v->prior->name) : "?";
+    std::string prior = v->prior ? std::string(v->prior->name) : "flat";
     c.diags.note(v->decl->span, "estimator " + std::string(estimator.name) +
                                     " keeps the sampled log p - log q for latent '" + name +
                                     "': the KL between its guide (" + guide + ") and its prior (" + prior +

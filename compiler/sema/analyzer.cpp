@@ -16,6 +16,11 @@ void Reporter::warning(Span at, const std::string& message) {
   diags_.warning(at, message);
 }
 
+void Reporter::note(Span at, const std::string& message) {
+  if (!seen_.emplace(at.file, at.begin, at.end, message).second) return;
+  diags_.note(at, message);
+}
+
 void Reporter::error(const std::string& where, const std::string& message) {
   ++errors_;
   diags_.error(where, message);

@@ -38,6 +38,8 @@ class Reporter {
   void error(const std::string& where, const std::string& message);
   // A warning, once per span and message: the model runs, but not as its author may think.
   void warning(Span at, const std::string& message);
+  // A note of what the compiler chose where the model is silent (a flat prior), once.
+  void note(Span at, const std::string& message);
   void enter_call(const std::string& fn, Span call) { calls_.push_back({call, fn}); }
   void leave_call() { calls_.pop_back(); }
   std::size_t errors() const { return errors_; }

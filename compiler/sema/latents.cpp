@@ -147,15 +147,26 @@ void check_latents(Analyzer& a) {
   for (Variable& v : a.model->latents) {
     auto prior = a.model_sites.find(v.name);
     auto guide = a.guide_sites.find(v.name);
-    for (const auto& [block, missing] :
-         {std::pair{m.model_block, prior == a.model_sites.end()},
-          std::pair{m.guide_block, guide == a.guide_sites.end()}}) {
-      if (block && missing) {
-        a.report.error(v.decl->name.span, "latent '" + v.name + "' has no '~' in the " +
-                                              ast::spelling(block->kind) + " block");
-      }
+    if (m.guide_block && guide == a.guide_sites.end()) {
+      a.report.error(v.decl->name.span, "latent '" + v.name + "' has no '~' in the guide block");
     }
-    if (prior == a.model_sites.end()) continue;
+    if (m.model_block && prior == a.model_sites.end()) {
+      // No prior: a flat (improper) one on the latent's support, as in Stan. Per datapoint of a
+      // subsampled plate it would be one improper factor per row: a local latent needs its '~'.
+      bool local = guide != a.guide_sites.end() && !guide->second.plate_dim.empty();
+      if (local) {
+        a.report.error(v.decl->name.span, "local latent '" + v.name +
+                                              "' has no '~' in the model block: a flat prior is for global latents; "
+                                              "give it a prior in the plate over " + guide->second.plate_dim);
+      } else {
+        a.report.note(v.decl->name.span, "latent '" + v.name + "' has no '~' in the model block: its prior is "
+                                         "flat (improper) on its support, so the bound is on log p(data) up to "
+                                         "that prior's infinite constant");
+        if (guide != a.guide_sites.end()) v.guide_family = guide->second.dist;
+        else if (m.auto_guide && !m.auto_guide->joint && v.type.constraint.empty()) v.guide_family = dist::find("normal");
+      }
+      continue;
+    }
     v.local = !prior->second.plate_dim.empty();
     v.plate_dim = prior->second.plate_dim;
     v.prior = prior->second.dist;

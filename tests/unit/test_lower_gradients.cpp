@@ -399,3 +399,15 @@ model {
   so.auto_guide = "meanfield";
   check_all(text, "truncated", so, true, 0.5);
 }
+
+TEST_CASE("lower gradients: flat priors (latents with no '~' in the model)") {
+  const char* text = R"(model flat;
+dims { N; }
+data { y : real[N]; }
+latent { mu : real; s : real<lower=0>; }
+model { y ~ normal(mu, s); }
+)";
+  sema::Options so;
+  so.auto_guide = "meanfield";
+  check_all(text, "flat", so, true, 0.5);
+}

@@ -302,7 +302,7 @@ TEST_CASE("declared types") {
                               "3:14: latent 'n' cannot be int; params and latents are real",
                               "3:1: model 'm' has latents but no guide block; add a guide block, "
                               "or fit with --guide meanfield|fullrank",
-                              "3:10: latent 'n' has no '~' in the model block"});
+                              "3:10: latent 'n' has no '~' in the model block: its prior is flat (improper) on its support, so the bound is on log p(data) up to that prior's infinite constant"});
   }
   SUBCASE("extents") {
     Checked c(with_model("dims { K = 3; }\ndata { a : real[K - 3]; b : real[K / 2]; c : real[q]; "
