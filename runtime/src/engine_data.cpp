@@ -341,6 +341,26 @@ void Engine<T>::call(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds,
   k.entry(slot.inputs.data(), slot.sizes.data(), slot.outputs.data(), slot.workspace.data, context);
 }
 
+namespace {
+
+// slot.sums = slot.outs (first) or += slot.outs: the running sums of a kernel's outputs over samples.
+template <typename T, typename Slot>
+void add_outputs(Slot& slot, int n_outputs, bool first) {
+  slot.sums.resize(static_cast<std::size_t>(n_outputs));
+  for (int o = 0; o < n_outputs; ++o) {
+    const Aligned<T>& out = slot.outs[o];
+    Aligned<T>& sum = slot.sums[o];
+    if (first) {
+      sum.resize(out.size);
+      std::copy_n(out.data, out.size, sum.data);
+    } else {
+      for (std::size_t i = 0; i < out.size; ++i) sum.data[i] += out.data[i];
+    }
+  }
+}
+
+}  // namespace
+
 template <typename T>
 void Engine<T>::call_estimate(const vmc_kernel_info& k, Slot& slot, const Dataset<T>& ds, CallSpec& spec,
                               vmc_context* context) const {
@@ -353,20 +373,10 @@ void Engine<T>::call_estimate(const vmc_kernel_info& k, Slot& slot, const Datase
     call(k, slot, ds, spec, context);
     return;
   }
-  slot.sums.resize(static_cast<std::size_t>(k.n_outputs));
   for (int l = 0; l < samples; ++l) {
     spec.noise_sample = static_cast<std::uint32_t>(l);
     call(k, slot, ds, spec, context);
-    for (int o = 0; o < k.n_outputs; ++o) {
-      const Aligned<T>& out = slot.outs[o];
-      Aligned<T>& sum = slot.sums[o];
-      if (l == 0) {
-        sum.resize(out.size);
-        std::copy_n(out.data, out.size, sum.data);
-      } else {
-        for (std::size_t i = 0; i < out.size; ++i) sum.data[i] += out.data[i];
-      }
-    }
+    add_outputs<T>(slot, k.n_outputs, l == 0);
   }
   spec.noise_sample = 0;
   const T mean = T(1) / static_cast<T>(samples);
@@ -428,24 +438,14 @@ void Engine<T>::call_importance_weighted(const vmc_kernel_info& k, Slot& slot, c
     call(k, slot, ds, spec, context);
     slot.outs[0].data[0] = static_cast<T>(static_cast<double>(K) * static_cast<double>(slot.outs[0].data[0]) + correction);
   } else {
-    slot.sums.resize(static_cast<std::size_t>(k.n_outputs));
-    for (std::size_t s = 0; s < K; ++s) {
+      for (std::size_t s = 0; s < K; ++s) {
       spec.noise_sample = static_cast<std::uint32_t>(s);
       for (std::size_t r = 0; r < m; ++r) {
         c.data[r] = static_cast<T>(slot.weights[s * m + r]);
         correction -= scale * slot.weights[s * m + r] * slot.log_weights[s * m + r];
       }
       call(k, slot, ds, spec, context);
-      for (int o = 0; o < k.n_outputs; ++o) {
-        const Aligned<T>& out = slot.outs[o];
-        Aligned<T>& sum = slot.sums[o];
-        if (s == 0) {
-          sum.resize(out.size);
-          std::copy_n(out.data, out.size, sum.data);
-        } else {
-          for (std::size_t i = 0; i < out.size; ++i) sum.data[i] += out.data[i];
-        }
-      }
+      add_outputs<T>(slot, k.n_outputs, s == 0);
     }
     for (int o = 0; o < k.n_outputs; ++o) std::copy_n(slot.sums[o].data, slot.outs[o].size, slot.outs[o].data);
     slot.outs[0].data[0] = static_cast<T>(static_cast<double>(slot.outs[0].data[0]) + correction);

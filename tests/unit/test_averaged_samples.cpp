@@ -11,6 +11,7 @@
 #include "engine.hpp"
 #include "jit/compiled_model.hpp"
 #include "lower/synthetic.hpp"
+#include "global_local_model.hpp"
 #include "test_lower_helpers.hpp"
 #include "vmc/data.hpp"
 #include "vmc/trainer.hpp"
@@ -22,44 +23,11 @@ namespace {
 
 // A global latent (its noise is the same in every part of a split batch: the row-free part is
 // counted once per sample) and local latents in a subsampled plate.
-const char* kModel = R"(model averaged;
-dims { N; D; K = 2; }
-data { x : real[N, D]; y : real[N]; }
-latent { w : real[D]; z : real[N, K]; }
-param {
-  w_loc : real[D];  w_ls : real[D] init -1;
-  A : real[K, D];  a : real[K];  log_s : real[K];
-}
-model {
-  w ~ normal(0, 1);
-  plate i in N subsample {
-    z[i] ~ normal(0, 1);
-    y[i] ~ normal(dot(x[i], w) + sum(z[i]), 1);
-  }
-}
-guide {
-  w ~ normal(w_loc, exp(w_ls));
-  plate i in N subsample {
-    z[i] ~ normal(A * x[i] + a, exp(log_s));
-  }
-}
-)";
+using global_local::kModel;
 
 constexpr std::int64_t kN = 41, kD = 3;
 
-runtime::Arrays make_data() {
-  data::Array x{"x", {kN, kD}, {}, false}, y{"y", {kN}, {}, false};
-  for (std::int64_t i = 0; i < kN; ++i) {
-    double s = 0;
-    for (std::int64_t j = 0; j < kD; ++j) {
-      double v = std::sin(0.7 * static_cast<double>(i) + 1.3 * static_cast<double>(j));
-      x.values.push_back(v);
-      s += (j + 1) * v * 0.5;
-    }
-    y.values.push_back(s + 0.1 * std::cos(static_cast<double>(i)));
-  }
-  return {{"x", x}, {"y", y}};
-}
+runtime::Arrays make_data() { return global_local::make_data(kN, kD); }
 
 sema::Options shapes() {
   sema::Options so;

@@ -10,6 +10,7 @@
 
 #include "jit/compiled_model.hpp"
 #include "lower/synthetic.hpp"
+#include "global_local_model.hpp"
 #include "test_lower_helpers.hpp"
 #include "thread_ranks.hpp"
 #include "vmc/data.hpp"
@@ -21,43 +22,10 @@ using namespace lower_test;
 namespace {
 
 // A global latent (a prior outside the plate: the bound has a row-free part), local latents
-// with an amortised guide, and two data arrays batched over the plate.
-const char* kModel = R"(model ranks;
-dims { N; D; K = 2; }
-data { x : real[N, D]; y : real[N]; }
-latent { w : real[D]; z : real[N, K]; }
-param {
-  w_loc : real[D];  w_ls : real[D] init -1;
-  A : real[K, D];  a : real[K];  log_s : real[K];
-}
-model {
-  w ~ normal(0, 1);
-  plate i in N subsample {
-    z[i] ~ normal(0, 1);
-    y[i] ~ normal(dot(x[i], w) + sum(z[i]), 1);
-  }
-}
-guide {
-  w ~ normal(w_loc, exp(w_ls));
-  plate i in N subsample {
-    z[i] ~ normal(A * x[i] + a, exp(log_s));
-  }
-}
-)";
+// with an amortised guide, and two data arrays batched over the plate (global_local_model.hpp).
+using global_local::kModel;
 
-runtime::Arrays make_data(std::int64_t n, std::int64_t d) {
-  data::Array x{"x", {n, d}, {}, false}, y{"y", {n}, {}, false};
-  for (std::int64_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (std::int64_t j = 0; j < d; ++j) {
-      double v = std::sin(0.7 * static_cast<double>(i) + 1.3 * static_cast<double>(j));
-      x.values.push_back(v);
-      s += (j + 1) * v * 0.5;
-    }
-    y.values.push_back(s + 0.1 * std::cos(static_cast<double>(i)));
-  }
-  return {{"x", x}, {"y", y}};
-}
+runtime::Arrays make_data(std::int64_t n, std::int64_t d) { return global_local::make_data(n, d); }
 
 struct Run {
   std::vector<std::vector<double>> params;  // by param, after the steps
