@@ -46,7 +46,9 @@ std::string estimator_list(const std::string& last) { return join(estimator_name
 std::string estimators_reference() {
   std::string out =
       "ELBO estimators (--estimator NAME, --estimators A,B,... for vmc compare, `estimator = \"NAME\"` in a\n"
-      "config). --samples counts L, the samples averaged, or K, the importance samples.\n\n"
+      "config). --samples counts L, the samples averaged, or K, the importance samples. They are drawn\n"
+      "at run time (the model is compiled once, whatever their number): a step costs L passes of one\n"
+      "sample forward and backward, or for iwae K such passes and K forward ones.\n\n"
       "| estimator | --samples | what it is |\n|---|---|---|\n";
   for (const Estimator& e : estimators()) {
     out += "| " + std::string(e.name) + " | " + std::string(1, e.samples) + " | " + std::string(e.summary) + " |\n";
