@@ -150,6 +150,13 @@ void check_latents(Analyzer& a) {
     if (m.guide_block && guide == a.guide_sites.end()) {
       a.report.error(v.decl->name.span, "latent '" + v.name + "' has no '~' in the guide block");
     }
+    if (guide != a.guide_sites.end()) {
+      v.guide_family = guide->second.dist;
+    } else if (m.auto_guide && !m.auto_guide->joint && v.type.constraint.empty()) {
+      // A mean-field guide on an unconstrained latent is a normal; on a constrained one it is a
+      // transformed normal, which has no closed-form KL in the table.
+      v.guide_family = dist::find("normal");
+    }
     if (m.model_block && prior == a.model_sites.end()) {
       // No prior: a flat (improper) one on the latent's support, as in Stan. Per datapoint of a
       // subsampled plate it would be one improper factor per row: a local latent needs its '~'.
@@ -162,8 +169,6 @@ void check_latents(Analyzer& a) {
         a.report.note(v.decl->name.span, "latent '" + v.name + "' has no '~' in the model block: its prior is "
                                          "flat (improper) on its support, so the bound is on log p(data) up to "
                                          "that prior's infinite constant");
-        if (guide != a.guide_sites.end()) v.guide_family = guide->second.dist;
-        else if (m.auto_guide && !m.auto_guide->joint && v.type.constraint.empty()) v.guide_family = dist::find("normal");
       }
       continue;
     }
@@ -171,7 +176,6 @@ void check_latents(Analyzer& a) {
     v.plate_dim = prior->second.plate_dim;
     v.prior = prior->second.dist;
     if (guide != a.guide_sites.end()) {
-      v.guide_family = guide->second.dist;
       bool classified = prior->second.classified && guide->second.classified;
       if (classified && guide->second.plate_dim != v.plate_dim) {
         a.report.error(guide->second.stmt->lhs->span,
@@ -179,10 +183,6 @@ void check_latents(Analyzer& a) {
                            locality(guide->second.plate_dim) + " in the guide",
                        {{prior->second.stmt->lhs->span, "the model samples '" + v.name + "' here"}});
       }
-    } else if (m.auto_guide && !m.auto_guide->joint && v.type.constraint.empty()) {
-      // A mean-field guide on an unconstrained latent is a normal; on a constrained one it is a
-      // transformed normal, which has no closed-form KL in the table.
-      v.guide_family = dist::find("normal");
     }
     v.closed_form_kl = v.prior && v.guide_family && v.guide_family->kl_with(v.prior->name);
   }
