@@ -1,0 +1,209 @@
+// The registry's multivariate and discrete entries (registry.cpp lists every entry).
+
+#include "dist/registry_entry.hpp"
+
+namespace vmc::dist::entries {
+
+// --- multivariate ------------------------------------------------------------------------------
+
+// mu may be given as a scalar; the moments are per component, [B..., K].
+ir::Shape mv_shape(const Args& a) {
+  if (a[0]->rank() >= 1) return a[0]->shape();
+  return {a[1]->shape()[0]};
+}
+
+Distribution mvnormal_cholesky() {
+  return entry({
+      .name = "mvnormal_cholesky",
+      .params = Params{{"mu"}, {"L", Cholesky}},
+      .support = RealVector,
+      .shape = ShapeRule::MvNormal,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        const Node* lower = a[1];
+        const Node* r = ir::sub(x, fit(a[0], x->shape()));
+        double k = order_of(lower);
+        V quad = mahalanobis(lower, r);
+        return -0.5 * k * kLog2Pi - V(log_abs_det(lower)) - 0.5 * quad;
+      }},
+      .sampler = Sampler::reparameterized(
+          kNormal,
+          [](const Args& a, const Node* e) -> const Node* {
+            return ir::add(fit(a[0], e->shape()), times_lower_t(e, a[1]));
+          },
+          "mu + L eps",
+          // log q(mu + L eps) = Σ log N(eps) − log|det L|, per vector: exact, with no solve.
+          [](const Args& a, const Node* e) -> const Node* {
+            double k = order_of(a[1]);
+            V sq = ir::sum(ir::square(e), static_cast<int>(e->rank()) - 1);
+            return -0.5 * k * kLog2Pi - V(log_abs_det(a[1])) - 0.5 * sq;
+          }),
+      .moments = Moments{[](const Args& a) -> const Node* { return fit(a[0], mv_shape(a)); },
+                  [](const Args& a) -> const Node* {
+                    return fit(ir::unary(ir::Op::Sqrt, marginal_variance(a[1])), mv_shape(a));
+                  }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{{"normal", kl_mvnormal_normal}, {"mvnormal_cholesky", kl_mvnormal_mvnormal}},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
+// --- discrete ----------------------------------------------------------------------------------
+
+// 1 where u < p: a draw of {0, 1} from uniform noise (no gradient flows through it).
+const Node* bernoulli_draw(const Node* p, const Node* u) { return ir::binary(ir::Op::Greater, p, u); }
+
+// Real data in [0, 1] makes these the cross-entropy (not a normalised density).
+Distribution bernoulli() {
+  return entry({
+      .name = "bernoulli",
+      .params = Params{{"p", UnitInterval}},
+      .support = Binary,
+      .shape = ShapeRule::Broadcast,
+      // At the edges p = 0 and 1 (a sigmoid that underflowed) x·log p would be 0·(−∞) = NaN where
+      // x = 0 (and (1 − x)·log(1 − p) where x = 1): exactly there the log's argument is replaced
+      // by 1, so the term and its gradient are 0, as the limit says (the "double where" of
+      // autodiff); everywhere else the formula is untouched.
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V p = fit(a[0], x->shape());
+        V zero = fit(scalar(V(x), 0.0), x->shape()), one = fit(scalar(V(x), 1.0), x->shape());
+        auto equal = [](V u, V v) { return V(ir::binary(ir::Op::Equal, u, v)); };
+        V p_where_x = ir::select(equal(V(x), zero) * equal(p, zero), one, p);
+        V p_where_not_x = ir::select(equal(V(x), one) * equal(p, one), zero, p);
+        return V(x) * log(p_where_x) + (1.0 - V(x)) * log1p(-p_where_not_x);
+      }},
+      .sampler = Sampler::forward_only(
+          kUniform, [](const Args& a, const Node* u) { return bernoulli_draw(a[0], u); }, "u < p"),
+      .moments = Moments{first, [](const Args& a) -> const Node* { return sqrt(V(a[0]) * (1.0 - V(a[0]))); }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = true,
+      .tails = Tails::none(),
+  });
+}
+
+Distribution bernoulli_logit() {
+  return entry({
+      .name = "bernoulli_logit",
+      .params = Params{{"logit"}},
+      .support = Binary,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V l = a[0];
+        return -((0.5 * (l + abs(l)) - V(x) * l) + log1p(exp(-abs(l))));
+      }},
+      .sampler = Sampler::forward_only(
+          kUniform,
+          [](const Args& a, const Node* u) { return bernoulli_draw(ir::unary(ir::Op::Sigmoid, a[0]), u); },
+          "u < sigmoid(logit)"),
+      .moments = Moments{[](const Args& a) { return ir::unary(ir::Op::Sigmoid, a[0]); },
+                  [](const Args& a) -> const Node* {
+                    V p = ir::unary(ir::Op::Sigmoid, a[0]);
+                    return sqrt(p * (1.0 - p));
+                  }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = true,
+      .tails = Tails::none(),
+  });
+}
+
+Distribution poisson() {
+  return entry({
+      .name = "poisson",
+      .params = Params{{"rate", Positive}},
+      .support = Count,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V rate = a[0];
+        return V(x) * log(rate) - rate - lgamma(V(x) + 1.0);
+      }},
+      .sampler = Sampler::none(),
+      .moments = Moments{first, [](const Args& a) -> const Node* { return sqrt(V(a[0])); }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
+Distribution poisson_log() {
+  return entry({
+      .name = "poisson_log",
+      .params = Params{{"log_rate"}},
+      .support = Count,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V l = a[0];
+        return V(x) * l - exp(l) - lgamma(V(x) + 1.0);
+      }},
+      .sampler = Sampler::none(),
+      .moments = Moments{[](const Args& a) -> const Node* { return exp(V(a[0])); },
+                  [](const Args& a) -> const Node* { return exp(0.5 * V(a[0])); }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
+Distribution binomial_logit() {
+  return entry({
+      .name = "binomial_logit",
+      .params = Params{{"n", Count, ArgKind::Int}, {"logit"}},
+      .support = BoundedCount,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V n = a[0], l = a[1], k = x;
+        V log_choose = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
+        return log_choose + k * log_sigmoid(l) + (n - k) * log_sigmoid(-l);
+      }},
+      .sampler = Sampler::none(),
+      .moments = Moments{[](const Args& a) -> const Node* { return V(a[0]) * ir::unary(ir::Op::Sigmoid, a[1]); },
+                  [](const Args& a) -> const Node* {
+                    V p = ir::unary(ir::Op::Sigmoid, a[1]);
+                    return sqrt(V(a[0]) * p * (1.0 - p));
+                  }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
+Distribution categorical_logit() {
+  return entry({
+      .name = "categorical_logit",
+      .params = Params{{"logits"}},
+      .support = Categorical,
+      .shape = ShapeRule::Categorical,
+      // log_softmax(logits)[x] = Σ_k [x == k] (logits_k − log Σ_j exp(logits_j)).
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        ir::Shape full = x->shape();
+        full.push_back(a[0]->shape().back());
+        const Node* logits = fit(a[0], full);
+        int last = static_cast<int>(full.size()) - 1;
+        std::uint32_t last_bit = 1u << last;
+        // Shifted by the row's largest logit first: logits − lse(logits) would absorb the log of
+        // the sum into a huge logit (three equal logits of 1e300 would give 0, not −log 3); the
+        // shift's gradient cancels exactly (shift invariance), up to rounding.
+        const Node* top = ir::broadcast(ir::reduce(ir::Op::ReduceMax, logits, last), full, last_bit);
+        const Node* shifted = ir::sub(logits, top);
+        const Node* norm = ir::broadcast(ir::reduce(ir::Op::LogSumExp, shifted, last), full, last_bit);
+        const Node* log_p = ir::sub(shifted, norm);
+        ir::Attrs at;
+        at.axis = last;
+        const Node* index = x->graph().make(ir::Op::Iota, {}, at, full);
+        const Node* one_hot = ir::binary(ir::Op::Equal, ir::broadcast(x, full, last_bit), index);
+        return ir::sum(ir::mul(one_hot, log_p), last);
+      }},
+      .sampler = Sampler::none(),
+      .moments = Moments::none(),
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
+}  // namespace vmc::dist::entries
