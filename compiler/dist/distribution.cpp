@@ -118,6 +118,20 @@ std::string unknown_name_hint(std::string_view name) {
   return did_you_mean(name, names()) + " (vmc help distributions lists them all)";
 }
 
+std::optional<DensityFunction> density_function(std::string_view name) {
+  static constexpr std::pair<std::string_view, DensityKind> kSuffixes[] = {
+      {"_lpdf", DensityKind::Lpdf}, {"_lpmf", DensityKind::Lpmf},
+      {"_lcdf", DensityKind::Lcdf}, {"_lccdf", DensityKind::Lccdf}};
+  for (const auto& [suffix, kind] : kSuffixes) {
+    if (name.size() <= suffix.size() || !name.ends_with(suffix)) continue;
+    std::string base(name.substr(0, name.size() - suffix.size()));
+    return DensityFunction{kind, suffix, base, find(base)};
+  }
+  return std::nullopt;
+}
+
+std::string_view density_suffix(const Distribution& d) { return d.discrete() ? "_lpmf" : "_lpdf"; }
+
 namespace {
 
 void expect_args(const Distribution& d, const Args& args) {

@@ -181,6 +181,21 @@ std::vector<std::string> names();
 // nearest names, and where the whole list is.
 std::string unknown_name_hint(std::string_view name);
 
+// Stan's density functions of every distribution, for `target +=`: `normal_lpdf(y | mu, sigma)`
+// (`_lpmf` for a discrete one), `normal_lcdf(y | ...)`, `normal_lccdf(y | ...)`; each sums over
+// the elements of its value.
+enum class DensityKind { Lpdf, Lpmf, Lcdf, Lccdf };
+struct DensityFunction {
+  DensityKind kind;
+  std::string_view suffix;          // "_lpdf", ...
+  std::string distribution;         // the name before the suffix (maybe not a distribution)
+  const Distribution* dist = nullptr;  // its entry, or nullptr
+};
+// A name ending in a density suffix, or nullopt (then it is no density function).
+std::optional<DensityFunction> density_function(std::string_view name);
+// The suffix of the log density function of `d`: "_lpmf" when it is discrete, else "_lpdf".
+std::string_view density_suffix(const Distribution& d);
+
 // --- the IR parts, with their shapes checked (distribution.cpp) ---
 const ir::Node* log_density(const Distribution& d, const ir::Node* x, const Args& args);
 // z = g(ε, args); only for a distribution with a sampler.

@@ -38,7 +38,7 @@ std::vector<DataDecl> data_decls(const sema::Model& m) {
     d.is_int = v.type.is_int();
     d.constraint = v.type.constraint;
     for (const sema::SampleSite& s : m.samples) {
-      if (s.block == ast::BlockKind::Model && s.variable == v.name && s.dist) {
+      if (s.block == ast::BlockKind::Model && s.variable == v.name && s.dist && s.whole) {
         d.families.emplace_back(s.dist->name);
         d.supports.push_back(s.dist->support);
       }

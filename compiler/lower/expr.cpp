@@ -139,6 +139,11 @@ class ExprLowering {
     const std::string& name = c.callee.name;
     std::vector<Value> args;
     for (const ast::ExprPtr& a : c.args) args.push_back(lower(*a));
+    if (std::optional<dist::DensityFunction> f = dist::density_function(name); f && f->dist) {
+      Value x = args.front();
+      args.erase(args.begin());
+      return l_.density(*f->dist, f->kind, x, args);
+    }
     if (const sema::Builtin* b = sema::find_builtin(name)) return builtin(*b->op(int(args.size())), args);
     auto fn = l_.model.functions.find(name);
     VMC_ASSERT(fn != l_.model.functions.end(), "unknown function '" + name + "' after sema");

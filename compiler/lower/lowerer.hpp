@@ -61,6 +61,9 @@ class Lowerer {
   ir::Extent dim_extent(const std::string& dim, Span at);
   // A declared extent (a polynomial over dims) as an IR extent: a constant, or a run-time dim.
   ir::Extent extent(const sema::Extent& e, Span at);
+  // A density function's value (`normal_lpdf(x | args)`, _lcdf, ...): Σ over x's elements, per
+  // copy of the plates of x and the arguments.
+  Value density(const dist::Distribution& d, dist::DensityKind kind, Value x, const std::vector<Value>& args);
   // Σ over the per-copy axes: a per-copy scalar.
   Value reduce_copy(ir::Op op, const Value& v);
   // A latent's draw as seen from the enclosing plates: the guide's plate over a dim and the

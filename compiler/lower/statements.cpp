@@ -22,6 +22,24 @@ std::vector<const ast::Plate*> lhs_plates(const Lowerer& l, const ast::Expr& lhs
   return out;
 }
 
+// Arguments at the shapes densities.hpp asks for.
+Args align_args(Lowerer& l, const dist::Distribution& family, const std::vector<Value>& args,
+                const std::vector<const ast::Plate*>& plates, const ir::Shape& copy) {
+  Args out;
+  for (std::size_t k = 0; k < args.size(); ++k) {
+    const Value& a = args[k];
+    if (family.shape == dist::ShapeRule::MvNormal && k == 1) {
+      VMC_ASSERT(a.plates.empty(), "a per-datapoint Cholesky factor after sema");
+      out.push_back(a.node);
+    } else if (family.shape == dist::ShapeRule::Categorical) {
+      out.push_back(l.align(a, plates, a.copy_shape()).node);
+    } else {
+      out.push_back(l.align(a, plates, copy).node);
+    }
+  }
+  return out;
+}
+
 class SampleLowering {
  public:
   SampleLowering(Lowerer& l, const ast::Sample& s, ast::BlockKind block)
@@ -66,22 +84,9 @@ class SampleLowering {
     return l_.rebind(it->second.value);
   }
 
-  // Arguments at the shapes densities.hpp asks for.
   Args align_args(const dist::Distribution& family, const std::vector<Value>& args,
                   const std::vector<const ast::Plate*>& plates, const ir::Shape& copy) {
-    Args out;
-    for (std::size_t k = 0; k < args.size(); ++k) {
-      const Value& a = args[k];
-      if (family.shape == dist::ShapeRule::MvNormal && k == 1) {
-        VMC_ASSERT(a.plates.empty(), "a per-datapoint Cholesky factor after sema");
-        out.push_back(a.node);
-      } else if (family.shape == dist::ShapeRule::Categorical) {
-        out.push_back(l_.align(a, plates, a.copy_shape()).node);
-      } else {
-        out.push_back(l_.align(a, plates, copy).node);
-      }
-    }
-    return out;
+    return lower::align_args(l_, family, args, plates, copy);
   }
 
   // The plates and per-copy shape of the variable on the left of `~`, and the draw's shape.
@@ -110,6 +115,13 @@ class SampleLowering {
   // with each data array's mean beside its draw (what pictures of a decoder show).
   void generate(const dist::Distribution& family, const std::string& name, const std::vector<Value>& args) {
     if (site_->role == sema::Role::Param) return;  // params are given
+    if (site_->role == sema::Role::Data && !site_->whole) {
+      if (l_.reconstructing) return;  // data is given
+      const Span& at = s_.lhs->span;
+      l_.unavailable("sample_model cannot draw data from a '~' on an expression of it ('" +
+                     std::string(at.file->text().substr(at.begin, at.end - at.begin)) + " ~ ...') yet");
+      return;
+    }
     if (site_->role == sema::Role::Latent && l_.reconstructing) {
       // Reconstruction: the latent is what the guide drew for the data (its first sample).
       l_.draws[name] = l_.guide_draws.at(name);
@@ -170,6 +182,23 @@ class SampleLowering {
 
 }  // namespace
 
+Value Lowerer::density(const dist::Distribution& d, dist::DensityKind kind, Value x, const std::vector<Value>& args) {
+  std::vector<const ast::Plate*> over = x.plates;
+  for (const Value& a : args) over = union_plates(over, a.plates);
+  x = align(x, over, x.copy_shape());
+  Args aligned = align_args(*this, d, args, over, x.copy_shape());
+  const ir::Node* lp = nullptr;
+  switch (kind) {
+    case dist::DensityKind::Lpdf:
+    case dist::DensityKind::Lpmf: lp = dist::log_density(d, x.node, aligned); break;
+    case dist::DensityKind::Lcdf: lp = d.tails.log_cdf(x.node, aligned); break;
+    case dist::DensityKind::Lccdf: lp = d.tails.log_ccdf(x.node, aligned); break;
+  }
+  VMC_ASSERT(lp, "a density function without its part after sema");
+  if (lp->shape() != x.node->shape()) lp = ir::broadcast(lp, x.node->shape());
+  return reduce_copy(Op::Sum, Value{lp, over});
+}
+
 void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind block) {
   for (const ast::StmtPtr& s : body) {
     // The generative pass stops where it cannot draw: what follows may read what it did not draw.
@@ -181,7 +210,15 @@ void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind b
       continue;
     }
     if (const auto* let = s->as<ast::Let>()) {
-      lets[let] = expr(*let->value);
+      Value v = expr(*let->value);
+      // A var in a plate holds a value per copy (sema types it so), whatever its first value.
+      lets[let] = let->is_var ? align(v, union_plates(v.plates, plates), v.copy_shape()) : v;
+    } else if (const auto* as = s->as<ast::Assign>()) {
+      auto var = model.assigned.find(as);
+      VMC_ASSERT(var != model.assigned.end(), "an assignment without its var after sema");
+      Value& current = lets.at(var->second);
+      Value v = expr(*as->value);
+      current = align(v, current.plates, current.copy_shape());
     } else if (const auto* t = s->as<ast::TargetIncrement>()) {
       terms.push_back({reduce_copy(Op::Sum, expr(*t->value)), "", false});
     } else if (const auto* smp = s->as<ast::Sample>()) {

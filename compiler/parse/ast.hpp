@@ -45,6 +45,11 @@ struct Binary {
 struct Call {
   Ident callee;
   std::vector<ExprPtr> args;
+  // Stan's density form `normal_lpdf(y | mu, sigma)`: the arguments before the `|` (its span),
+  // then the parameters after it; 0 and an empty span for an ordinary call.
+  std::size_t before_bar = 0;
+  Span bar_span;
+  bool has_bar() const { return bar_span.end > bar_span.begin; }
 };
 // One subscript: an index `e`, or a slice `lo:hi` where either bound may be absent.
 struct Subscript {
@@ -74,7 +79,12 @@ struct Expr {
 struct Stmt;
 using StmtPtr = std::unique_ptr<Stmt>;
 
-struct Let {
+struct Let {  // let NAME = value;  or  var NAME = value;
+  Ident name;
+  ExprPtr value;
+  bool is_var = false;  // a mutable local: assignments give it its next values
+};
+struct Assign {  // NAME = value;  (NAME a var)
   Ident name;
   ExprPtr value;
 };
@@ -95,9 +105,16 @@ struct Plate {
   std::vector<StmtPtr> body;
 };
 
+// for index in begin:end { body }: the body for index = begin … end − 1, in order.
+struct For {
+  Ident index;
+  ExprPtr begin, end;
+  std::vector<StmtPtr> body;
+};
+
 struct Stmt {
   Span span;
-  std::variant<Let, Sample, TargetIncrement, Plate> node;
+  std::variant<Let, Sample, TargetIncrement, Plate, Assign, For> node;
 
   template <class T> const T* as() const { return std::get_if<T>(&node); }
   template <class T> T* as() { return std::get_if<T>(&node); }

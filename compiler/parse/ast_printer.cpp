@@ -34,9 +34,9 @@ struct SexprWriter {
   }
   void write(const Call& c) {
     out << '(' << c.callee.name;
-    for (const ExprPtr& a : c.args) {
-      out << ' ';
-      expr(*a);
+    for (std::size_t i = 0; i < c.args.size(); ++i) {
+      out << (c.has_bar() && i == c.before_bar ? " | " : " ");
+      expr(*c.args[i]);
     }
     out << ')';
   }
@@ -90,7 +90,9 @@ void print_statements(std::ostream& out, const std::vector<StmtPtr>& body, int d
   for (const StmtPtr& s : body) {
     out << indent;
     if (const Let* let = s->as<Let>()) {
-      out << "let " << let->name.name << " = " << to_sexpr(*let->value);
+      out << (let->is_var ? "var " : "let ") << let->name.name << " = " << to_sexpr(*let->value);
+    } else if (const Assign* a = s->as<Assign>()) {
+      out << "assign " << a->name.name << " = " << to_sexpr(*a->value);
     } else if (const Sample* smp = s->as<Sample>()) {
       out << "sample " << to_sexpr(*smp->lhs) << " ~ " << smp->dist.callee.name << '(';
       for (std::size_t i = 0; i < smp->dist.args.size(); ++i) {
@@ -104,6 +106,11 @@ void print_statements(std::ostream& out, const std::vector<StmtPtr>& body, int d
       out << "plate " << p->index.name << " in " << p->dim.name
           << (p->subsample ? " subsample" : "") << at(s->span) << '\n';
       print_statements(out, p->body, depth + 1);
+      continue;
+    } else if (const For* f = s->as<For>()) {
+      out << "for " << f->index.name << " in " << to_sexpr(*f->begin) << ':' << to_sexpr(*f->end)
+          << at(s->span) << '\n';
+      print_statements(out, f->body, depth + 1);
       continue;
     }
     out << at(s->span) << '\n';

@@ -97,6 +97,11 @@ class Converter {
   ast::Call call(x3ast::call& c) {
     ast::Call out{ident(c.callee), {}};
     for (x3ast::expr& a : c.args) out.args.push_back(expr(a));
+    if (c.bar) {
+      out.before_bar = out.args.size();
+      out.bar_span = span(c.bar->bar);
+      for (x3ast::expr& a : c.bar->args) out.args.push_back(expr(a));
+    }
     return out;
   }
 
@@ -221,7 +226,15 @@ class Converter {
   }
 
   ast::StmtPtr statement(x3ast::let_stmt& s) {
-    return make_stmt(s, ast::Let{ident(s.target), expr(s.value)});
+    return make_stmt(s, ast::Let{ident(s.target), expr(s.value), s.keyword.text == "var"});
+  }
+  ast::StmtPtr statement(x3ast::assign_stmt& s) {
+    return make_stmt(s, ast::Assign{ident(s.target), expr(s.value)});
+  }
+  ast::StmtPtr statement(x3ast::for_stmt& s) {
+    ast::For loop{ident(s.index), expr(s.from), expr(s.to), {}};
+    statements(s.body, loop.body);
+    return make_stmt(s, std::move(loop));
   }
   ast::StmtPtr statement(x3ast::target_stmt& s) {
     return make_stmt(s, ast::TargetIncrement{expr(s.value)});

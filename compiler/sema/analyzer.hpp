@@ -162,6 +162,10 @@ void check_lowering(Analyzer& a);       // lowering.cpp
 
 // --- used by the passes ---
 void check_sample(Analyzer& a, Scope& scope, const ast::Sample& s);  // check_sample.cpp
+// `normal_lpdf(y | mu, sigma)` (and _lpmf, _lcdf, _lccdf) with its arguments' types: a per-copy
+// real scalar, or an error type after reporting why (check_sample.cpp).
+Type check_density_call(Analyzer& a, Scope& scope, const ast::Call& c, const dist::DensityFunction& f,
+                        const std::vector<Type>& args);
 // The support checks of a latent's `~` (latents.cpp). `bounds` holds the constant arguments
 // of an interval distribution (uniform), when they are known.
 void check_prior_support(Analyzer& a, const ast::Sample& s, const Distribution& prior,

@@ -211,6 +211,13 @@ Type ExprChecker::call(const ast::Expr& e, const ast::Call& c) {
   std::vector<Type> args;
   for (const ast::ExprPtr& arg : c.args) args.push_back(check(*arg));
   const std::string& callee = c.callee.name;
+  std::optional<dist::DensityFunction> density = dist::density_function(callee);
+  if (density && density->dist) return check_density_call(a_, scope_, c, *density, args);
+  if (c.has_bar() && !density) {
+    a_.report.error(c.bar_span, "'|' separates a density's value from its parameters, as in "
+                                "'normal_lpdf(y | mu, sigma)'; '" + callee + "' is no density function");
+    return Type::error();
+  }
   if (const Builtin* b = find_builtin(callee)) return builtin_call(e, *b, args);
   const Symbol* sym = lookup(a_, &scope_, callee);
   if (sym && sym->kind == SymbolKind::Fn) return fn_call(e, *sym->fn, args);
@@ -219,6 +226,9 @@ Type ExprChecker::call(const ast::Expr& e, const ast::Call& c) {
   } else if (sym) {
     a_.report.error(c.callee.span, "'" + callee + "' is " + with_article(sym->kind) +
                                        ", not a function");
+  } else if (density) {
+    a_.report.error(c.callee.span, "unknown distribution '" + density->distribution + "' in '" + callee + "'" +
+                                       dist::unknown_name_hint(density->distribution));
   } else {
     a_.report.error(c.callee.span, "unknown function '" + callee + "'" +
                                        did_you_mean(callee, function_names(a_)));

@@ -4,6 +4,9 @@
 #include "sema/const_eval.hpp"
 #include "support/suggest.hpp"
 
+#include <set>
+#include <span>
+
 namespace vmc::sema {
 namespace {
 
@@ -15,7 +18,124 @@ struct Target {
   std::string name;
   Role role = Role::Data;
   std::vector<const ast::Plate*> plates;  // the plates whose indices subscript it
+  bool expression = false;  // data or an expression of data, checked as any expression
+  bool whole = false;       // ... the data itself, indexed by plate indices only
 };
+
+// A density's parameters against its value (the left side of '~', or the value before the '|'
+// of `normal_lpdf(y | mu, sigma)`): arity, int and constant arguments, the shape rule.
+class DensityArgs {
+ public:
+  DensityArgs(Analyzer& a, Scope& scope, const Distribution& d, std::string shown, Span whole,
+              const ast::Expr& value, std::span<const ast::ExprPtr> params)
+      : a_(a), scope_(scope), d_(d), shown_(std::move(shown)), whole_(whole), value_(value), params_(params) {}
+
+  bool arity_ok() {
+    std::size_t n = params_.size();
+    if (n == d_.arity()) return true;
+    a_.report.error(whole_, quote(shown_) + " takes " + count(d_.arity(), "argument", "arguments") + " (" +
+                                d_.param_list() + "), but " + std::to_string(n) + (n == 1 ? " was" : " were") +
+                                " given");
+    return false;
+  }
+
+  // uniform's bounds: constants, lo < hi.
+  std::optional<std::pair<double, double>> interval_bounds() {
+    std::vector<double> values;
+    for (std::size_t i = 0; i < d_.arity(); ++i) {
+      if (d_.params[i].kind != ArgKind::Constant) continue;
+      std::optional<double> v = eval_constant(a_, &scope_, *params_[i], &a_.report,
+                                              "argument '" + std::string(d_.params[i].name) + "' of " + quote(d_.name));
+      if (!v) return std::nullopt;
+      values.push_back(*v);
+    }
+    if (d_.support != Support::Interval) return std::nullopt;
+    if (!(values[0] < values[1])) {
+      a_.report.error(whole_, quote(shown_) + " needs lo < hi, but its bounds are " + format_number(values[0]) +
+                                  " and " + format_number(values[1]));
+      return std::nullopt;
+    }
+    return std::pair{values[0], values[1]};
+  }
+
+  // `tilde`: the value is the left side of a '~' (else the value before a '|').
+  void check(const Type& lhs, const std::vector<Type>& args, bool tilde) {
+    std::string shown_value = quote(source_text(value_.span));
+    std::string side = (tilde ? "the left side " : "the value ") + shown_value + " is " + to_string(lhs.value());
+    if (d_.shape == ShapeRule::MvNormal && (lhs.rank() != 1 || lhs.row)) {
+      a_.report.error(value_.span, quote(shown_) + " needs a vector " + (tilde ? "on the left of '~'" : "as its value") +
+                                       ", but " + shown_value + " is " + to_string(lhs.value()));
+      return;
+    }
+    if (d_.shape == ShapeRule::Categorical && !lhs.is_scalar()) {
+      a_.report.error(value_.span, quote(shown_) + " needs a scalar " + (tilde ? "on the left of '~'" : "value") +
+                                       " (index it by a plate), but " + shown_value + " is " + to_string(lhs.value()));
+      return;
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const Type& t = args[i];
+      if (t.is_error()) continue;
+      std::string is = "is " + to_string(t.value());
+      if (d_.params[i].kind == ArgKind::Int && !t.is_int()) {
+        error(i, "must be an int, but it " + is);
+      } else if (d_.shape == ShapeRule::Categorical) {
+        if (t.rank() != 1 || t.row) error(i, "must be a vector, but it " + is);
+      } else if (d_.shape == ShapeRule::MvNormal && i == 1) {
+        Type square = Type::real({lhs.shape[0], lhs.shape[0]});
+        if (!t.same_shape(square)) error(i, is + ", but " + side + ", so it must be " + to_string(square));
+        else if (!t.plates.empty()) a_.report.error(whole_, "a per-datapoint Cholesky factor is not supported yet");
+      } else if (!t.is_scalar() && !t.same_shape(lhs)) {
+        error(i, is + ", but " + side + "; it must be a scalar or have the same shape");
+      }
+    }
+  }
+
+ private:
+  void error(std::size_t i, const std::string& problem) {
+    a_.report.error(params_[i]->span, "argument '" + std::string(d_.params[i].name) + "' of '" + shown_ + "' " + problem);
+  }
+
+  Analyzer& a_;
+  Scope& scope_;
+  const Distribution& d_;
+  std::string shown_;
+  Span whole_;
+  const ast::Expr& value_;
+  std::span<const ast::ExprPtr> params_;
+};
+
+// What an expression reads, through lets and fn bodies: a `~` on an expression needs one that
+// reads data and no param or latent.
+struct Reads {
+  const ast::Expr* random = nullptr;  // the first read of a param or latent
+  bool data = false;
+};
+void collect_reads(const Model& m, const ast::Expr& e, Reads& r, std::set<const void*>& seen) {
+  if (r.random || !seen.insert(&e).second) return;
+  if (e.as<ast::Name>()) {
+    auto it = m.names.find(&e);
+    if (it == m.names.end()) return;
+    const NameRef& ref = it->second;
+    if (ref.kind == NameKind::Param || ref.kind == NameKind::Latent) r.random = &e;
+    else if (ref.kind == NameKind::Data) r.data = true;
+    else if (ref.kind == NameKind::Let && ref.let) collect_reads(m, *ref.let->value, r, seen);
+    return;
+  }
+  auto visit = [&](const ast::Expr* sub) {
+    if (sub) collect_reads(m, *sub, r, seen);
+  };
+  if (const auto* u = e.as<ast::Unary>()) visit(u->operand.get());
+  else if (const auto* b = e.as<ast::Binary>()) visit(b->lhs.get()), visit(b->rhs.get());
+  else if (const auto* t = e.as<ast::Transpose>()) visit(t->operand.get());
+  else if (const auto* ix = e.as<ast::Index>()) {
+    visit(ix->base.get());
+    for (const ast::Subscript& s : ix->subscripts) visit(s.lo.get()), visit(s.hi.get());
+  } else if (const auto* c = e.as<ast::Call>()) {
+    for (const ast::ExprPtr& a : c->args) visit(a.get());
+    auto fn = m.functions.find(c->callee.name);
+    if (fn != m.functions.end()) visit(fn->second->body.get());
+  }
+}
 
 class SampleChecker {
  public:
@@ -24,15 +144,26 @@ class SampleChecker {
   void run() {
     Target target = resolve_target();
     ExprChecker exprs(a_, scope_, true);
-    Type lhs = target.valid || target.unresolved ? exprs.check_target(*s_.lhs) : Type::error();
+    Type lhs = target.valid && target.expression ? exprs.check(*s_.lhs)
+               : target.valid || target.unresolved ? exprs.check_target(*s_.lhs)
+                                                   : Type::error();
+    if (target.expression && !lhs.is_error()) check_data_only(target);
     const Distribution* dist = resolve_distribution();
     std::vector<Type> args;
     for (const ast::ExprPtr& arg : s_.dist.args) args.push_back(exprs.check(*arg));
+    if (s_.dist.has_bar()) {
+      a_.report.error(s_.dist.bar_span, "a '~' takes the distribution's parameters only: write '" +
+                                            source_text(s_.lhs->span) + " ~ " + dist_name() + "(...)', or use '" +
+                                            dist_name() + "_lpdf(y | ...)' in 'target +='");
+      return;
+    }
     if (target.names_latent || target.valid) register_site(target, dist);
-    if (!dist || !arity_ok(*dist)) return;
-    std::optional<std::pair<double, double>> bounds = interval_bounds(*dist);
+    if (!dist) return;
+    DensityArgs density(a_, scope_, *dist, dist_name(), s_.dist_span, *s_.lhs, s_.dist.args);
+    if (!density.arity_ok()) return;
+    std::optional<std::pair<double, double>> bounds = density.interval_bounds();
     if (!target.valid || lhs.is_error()) return;
-    check_arguments(*dist, lhs, args);
+    density.check(lhs, args, true);
     check_support(*dist, target, lhs, bounds);
   }
 
@@ -56,21 +187,20 @@ class SampleChecker {
       t.unresolved = true;
       return t;
     }
-    if (!sym || sym->kind == SymbolKind::Fn || sym->kind == SymbolKind::FnParam) {
-      a_.report.error(s_.lhs->span, "the left side of '~' must be data, a latent or a param, "
-                                    "optionally indexed by plate indices");
+    if (sym && (sym->kind == SymbolKind::Fn || sym->kind == SymbolKind::FnParam)) {
+      a_.report.error(s_.lhs->span, "the left side of '~' must be data, a latent or a param, or an "
+                                    "expression of data");
       return t;
     }
-    t.name = name->name;
-    if (sym->kind != SymbolKind::Data && sym->kind != SymbolKind::Param &&
+    if (sym && sym->kind != SymbolKind::Data && sym->kind != SymbolKind::Param &&
         sym->kind != SymbolKind::Latent) {
-      a_.report.error(base->span, "'" + t.name + "' is " + with_article(sym->kind) +
+      a_.report.error(base->span, "'" + name->name + "' is " + with_article(sym->kind) +
                                       "; '~' needs data, a latent or a param");
       return t;
     }
-    t.role = sym->kind == SymbolKind::Data    ? Role::Data
-             : sym->kind == SymbolKind::Param ? Role::Param
-                                              : Role::Latent;
+    if (!sym || sym->kind == SymbolKind::Data) return expression_target(t, sym ? name : nullptr, *subs);
+    t.name = name->name;
+    t.role = sym->kind == SymbolKind::Param ? Role::Param : Role::Latent;
     t.names_latent = t.role == Role::Latent;
     if (in_guide() && t.role != Role::Latent) {
       a_.report.error(s_.lhs->span, std::string(to_string(t.role)) + " '" + t.name +
@@ -78,18 +208,17 @@ class SampleChecker {
       return t;
     }
     for (const ast::Subscript& s : *subs) {
-      const auto* index = s.is_slice ? nullptr : s.lo->as<ast::Name>();
-      const Symbol* p = index ? lookup(a_, &scope_, index->name) : nullptr;
-      if (!p || p->kind != SymbolKind::PlateIndex) {
+      const ast::Plate* plate = plate_of(s);
+      if (!plate) {
         if (t.role == Role::Latent) {
           a_.report.error(s_.lhs->span, "the '~' must cover all of latent '" + t.name + "'; write '" +
                                             whole(t.name) + "' on its left side");
         } else {
-          a_.report.error(s.span, "the left side of '~' can be indexed only by plate indices");
+          a_.report.error(s.span, "the left side of '~' on a param can be indexed only by plate indices");
         }
         return t;
       }
-      t.plates.push_back(p->plate);
+      t.plates.push_back(plate);
     }
     // A latent drawn inside a plate must be drawn once per copy: indexed by every plate.
     if (t.role == Role::Latent && t.plates != scope_.plates) {
@@ -99,6 +228,57 @@ class SampleChecker {
     }
     t.valid = true;
     return t;
+  }
+
+  const ast::Plate* plate_of(const ast::Subscript& s) const {
+    const auto* index = s.is_slice ? nullptr : s.lo->as<ast::Name>();
+    const Symbol* p = index ? lookup(a_, &scope_, index->name) : nullptr;
+    return p && p->kind == SymbolKind::PlateIndex ? p->plate : nullptr;
+  }
+
+  // Data, or any expression of data (`y[5:]`, `y[t]`, `log(y)`): its density is a likelihood term.
+  // Data indexed by plate indices only is `whole` (each copy one element): the data's support is
+  // then checked against the distribution's when it is loaded.
+  Target expression_target(Target& t, const ast::Name* data, const std::vector<ast::Subscript>& subs) {
+    if (in_guide()) {
+      a_.report.error(s_.lhs->span, (data ? "data '" + data->name + "'" : lhs_text()) +
+                                        " cannot be sampled in the guide; only latents can");
+      return t;
+    }
+    t.valid = true;
+    t.expression = true;
+    t.role = Role::Data;
+    if (!data) return t;
+    t.name = data->name;
+    t.whole = true;
+    for (const ast::Subscript& s : subs) {
+      const ast::Plate* plate = plate_of(s);
+      if (!plate) t.whole = false;
+      else t.plates.push_back(plate);
+    }
+    return t;
+  }
+
+  void check_data_only(Target& t) {
+    std::set<const void*> seen;
+    Reads reads;
+    collect_reads(*a_.model, *s_.lhs, reads, seen);
+    const ast::Expr* read = reads.random;
+    if (!read && !reads.data) {
+      a_.report.error(s_.lhs->span, "the left side of '~' must be data, a latent or a param, or an "
+                                    "expression of data, but " + lhs_text() + " reads no data");
+      t.valid = false;
+      return;
+    }
+    if (!read) return;
+    const NameRef& ref = a_.model->name_of(*read);
+    std::string what = ref.kind == NameKind::Latent ? "latent" : "param";
+    a_.report.error(read->span, "the left side of '~' is data, a latent or a param, or an expression of data "
+                                "only, but " + lhs_text() + " reads " + what + " '" +
+                                    source_text(read->span) + "'; write 'target += " + dist_name() + "_lpdf(" +
+                                    source_text(s_.lhs->span) + " | ...)' for a density of it (with any Jacobian "
+                                    "it needs)");
+    t.valid = false;
   }
 
   // The left side that samples all of a latent here: its name indexed by every enclosing plate.
@@ -116,6 +296,9 @@ class SampleChecker {
     const Symbol* sym = a_.global(name);
     if (find_builtin(name) || (sym && sym->kind == SymbolKind::Fn)) {
       a_.report.error(at, "'" + name + "' is a function, not a distribution");
+    } else if (std::optional<dist::DensityFunction> f = dist::density_function(name); f && f->dist) {
+      a_.report.error(at, "'" + name + "' is a density function, for 'target +='; a '~' takes the "
+                                       "distribution: '~ " + f->distribution + "(...)'");
     } else {
       a_.report.error(at, "unknown distribution '" + name + "'" + dist::unknown_name_hint(name));
     }
@@ -140,75 +323,7 @@ class SampleChecker {
       }
       if (in_guide()) scope_.sampled.insert(t.name);
     }
-    if (dist && t.valid) a_.model->samples.push_back({&s_, scope_.block, dist, t.role, t.name});
-  }
-
-  bool arity_ok(const Distribution& d) {
-    std::size_t n = s_.dist.args.size();
-    if (n == d.arity()) return true;
-    a_.report.error(s_.dist_span, quote(dist_name()) + " takes " +
-                                      count(d.arity(), "argument", "arguments") + " (" +
-                                      d.param_list() + "), but " + std::to_string(n) +
-                                      (n == 1 ? " was" : " were") + " given");
-    return false;
-  }
-
-  // uniform's bounds: constants, lo < hi.
-  std::optional<std::pair<double, double>> interval_bounds(const Distribution& d) {
-    std::vector<double> values;
-    for (std::size_t i = 0; i < d.arity(); ++i) {
-      if (d.params[i].kind != ArgKind::Constant) continue;
-      std::optional<double> v = eval_constant(a_, &scope_, *s_.dist.args[i], &a_.report,
-                                              "argument '" + std::string(d.params[i].name) +
-                                                  "' of " + quote(d.name));
-      if (!v) return std::nullopt;
-      values.push_back(*v);
-    }
-    if (d.support != Support::Interval) return std::nullopt;
-    if (!(values[0] < values[1])) {
-      a_.report.error(s_.dist_span, quote(dist_name()) + " needs lo < hi, but its bounds are " +
-                                        format_number(values[0]) + " and " + format_number(values[1]));
-      return std::nullopt;
-    }
-    return std::pair{values[0], values[1]};
-  }
-
-  void argument_error(std::size_t i, const Distribution& d, const std::string& problem) {
-    a_.report.error(s_.dist.args[i]->span, "argument '" + std::string(d.params[i].name) + "' of '" +
-                                               dist_name() + "' " + problem);
-  }
-
-  void check_arguments(const Distribution& d, const Type& lhs, const std::vector<Type>& args) {
-    std::string side = "the left side " + lhs_text() + " is " + to_string(lhs.value());
-    if (d.shape == ShapeRule::MvNormal && (lhs.rank() != 1 || lhs.row)) {
-      a_.report.error(s_.lhs->span, quote(dist_name()) + " needs a vector on the left of '~', but " +
-                                        lhs_text() + " is " + to_string(lhs.value()));
-      return;
-    }
-    if (d.shape == ShapeRule::Categorical && !lhs.is_scalar()) {
-      a_.report.error(s_.lhs->span, quote(dist_name()) + " needs a scalar on the left of '~' "
-                                        "(index it by a plate), but " + lhs_text() + " is " +
-                                        to_string(lhs.value()));
-      return;
-    }
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      const Type& t = args[i];
-      if (t.is_error()) continue;
-      std::string is = "is " + to_string(t.value());
-      if (d.params[i].kind == ArgKind::Int && !t.is_int()) {
-        argument_error(i, d, "must be an int, but it " + is);
-      } else if (d.shape == ShapeRule::Categorical) {
-        if (t.rank() != 1 || t.row) argument_error(i, d, "must be a vector, but it " + is);
-      } else if (d.shape == ShapeRule::MvNormal && i == 1) {
-        Type square = Type::real({lhs.shape[0], lhs.shape[0]});
-        if (!t.same_shape(square))
-          argument_error(i, d, is + ", but " + side + ", so it must be " + to_string(square));
-        else if (!t.plates.empty())
-          a_.report.error(s_.dist_span, "a per-datapoint Cholesky factor is not supported yet");
-      } else if (!t.is_scalar() && !t.same_shape(lhs)) {
-        argument_error(i, d, is + ", but " + side + "; it must be a scalar or have the same shape");
-      }
-    }
+    if (dist && t.valid) a_.model->samples.push_back({&s_, scope_.block, dist, t.role, t.name, !t.expression || t.whole});
   }
 
   void check_support(const Distribution& d, const Target& t, const Type& lhs,
@@ -240,5 +355,57 @@ class SampleChecker {
 }  // namespace
 
 void check_sample(Analyzer& a, Scope& scope, const ast::Sample& s) { SampleChecker(a, scope, s).run(); }
+
+Type check_density_call(Analyzer& a, Scope& scope, const ast::Call& c, const dist::DensityFunction& f,
+                        const std::vector<Type>& args) {
+  const std::string& name = c.callee.name;
+  const Distribution& d = *f.dist;
+  std::string form = name + "(y | " + d.param_list() + ")";
+  if (!c.has_bar()) {
+    a.report.error(c.callee.span, "write '" + form + "': the value, then '|', then the parameters");
+    return Type::error();
+  }
+  if (c.before_bar != 1) {
+    a.report.error(c.bar_span, quote(name) + " takes one value before the '|' (" + form + "), but " +
+                                   std::to_string(c.before_bar) + " were given");
+    return Type::error();
+  }
+  bool mass = f.kind == dist::DensityKind::Lpmf, density = f.kind == dist::DensityKind::Lpdf;
+  if ((mass || density) && f.suffix != dist::density_suffix(d)) {
+    a.report.error(c.callee.span, quote(f.distribution) + " is " + (d.discrete() ? "discrete" : "continuous") +
+                                      ": its log " + (d.discrete() ? "mass" : "density") + " function is '" +
+                                      f.distribution + std::string(dist::density_suffix(d)) + "'");
+    return Type::error();
+  }
+  if (f.kind == dist::DensityKind::Lcdf || f.kind == dist::DensityKind::Lccdf) {
+    bool has = f.kind == dist::DensityKind::Lcdf ? d.tails.log_cdf != nullptr : d.tails.log_ccdf != nullptr;
+    if (!has) {
+      a.report.error(c.callee.span, quote(f.distribution) + " has no " +
+                                        (f.kind == dist::DensityKind::Lcdf ? "log CDF" : "log complementary CDF") +
+                                        " in vmc yet ('vmc help " + f.distribution + "')");
+      return Type::error();
+    }
+  }
+  std::span<const ast::ExprPtr> params(c.args.begin() + 1, c.args.end());
+  Span whole = Span::cover(c.callee.span, c.args.back()->span);
+  DensityArgs check(a, scope, d, name, whole, *c.args[0], params);
+  if (!check.arity_ok()) return Type::error();
+  check.interval_bounds();
+  for (const Type& t : args) {
+    if (t.is_error()) return Type::error();
+  }
+  std::vector<Type> param_types(args.begin() + 1, args.end());
+  std::size_t before = a.report.errors();
+  check.check(args[0], param_types, false);
+  if (d.discrete() && !args[0].is_int() && !d.accepts_real_data && f.kind != dist::DensityKind::Lcdf &&
+      f.kind != dist::DensityKind::Lccdf) {
+    a.report.error(c.args[0]->span, quote(name) + " needs an int value, but " + quote(source_text(c.args[0]->span)) +
+                                        " is " + to_string(args[0]));
+  }
+  if (a.report.errors() > before) return Type::error();
+  std::vector<const ast::Plate*> plates;
+  for (const Type& t : args) plates = union_plates(plates, t.plates);
+  return Type{Kind::Real, {}, {}, false, plates};
+}
 
 }  // namespace vmc::sema

@@ -3,6 +3,8 @@
 #include "sema/check_expr.hpp"
 #include "support/suggest.hpp"
 
+#include <algorithm>
+
 namespace vmc::sema {
 namespace {
 
@@ -31,6 +33,8 @@ class BlockChecker {
     if (const auto* l = s.as<ast::Let>()) let(*l);
     else if (const auto* t = s.as<ast::TargetIncrement>()) target(s, *t);
     else if (const auto* p = s.as<ast::Plate>()) plate(*p);
+    else if (const auto* as = s.as<ast::Assign>()) assign(*as);
+    else if (const auto* f = s.as<ast::For>()) loop(s, *f);
     else check_sample(a_, scope_, *s.as<ast::Sample>());
   }
 
@@ -53,10 +57,65 @@ class BlockChecker {
     // The value is checked before the name is bound: `let h = h + 1` does not refer to itself.
     Type t = ExprChecker(a_, scope_, true).check(*l.value);
     scope_.frames.back().later_lets.erase(l.name.name);
-    check_new_name(l.name, "let");
+    check_new_name(l.name, l.is_var ? "var" : "let");
+    // A var declared in a plate holds one value per copy, whatever its first value.
+    if (l.is_var && !t.is_error()) {
+      t = t.value();
+      t.plates = union_plates(t.plates, scope_.plates);
+    }
     Symbol s{SymbolKind::Let, l.name.span, t};
     s.let = &l;
     scope_.frames.back().names.insert_or_assign(l.name.name, s);
+  }
+
+  // NAME = value: the next value of a var, of its type (an int value may go to a real var).
+  void assign(const ast::Assign& as) {
+    Type t = ExprChecker(a_, scope_, true).check(*as.value);
+    const std::string& name = as.name.name;
+    const Symbol* sym = lookup(a_, &scope_, name);
+    if (!sym) {
+      auto later = scope_.frames.back().later_lets.find(name);
+      if (later != scope_.frames.back().later_lets.end()) {
+        a_.report.error(as.name.span, "'" + name + "' is assigned before it is declared",
+                        {{later->second, "'" + name + "' is declared here"}});
+      } else {
+        a_.report.error(as.name.span, "unknown name '" + name + "'; declare it with 'let " + name +
+                                          " = ...;' (or 'var " + name + " = ...;' to assign it again later)");
+        // Bound from here on, so that its uses are not reported as unknown names too.
+        scope_.frames.back().names.emplace(name, Symbol{SymbolKind::Let, as.name.span, Type::error()});
+      }
+      return;
+    }
+    if (sym->kind != SymbolKind::Let || !sym->let || !sym->let->is_var) {
+      std::string what = sym->kind == SymbolKind::Let ? "a let, which is immutable; declare it 'var " + name +
+                                                            " = ...;' to assign it"
+                                                      : with_article(sym->kind) + "; only a var can be assigned";
+      a_.report.error(as.name.span, "cannot assign to '" + name + "': it is " + what,
+                      {{sym->span, "'" + name + "' is declared here"}});
+      return;
+    }
+    a_.model->assigned[&as] = sym->let;
+    if (t.is_error() || sym->type.is_error()) return;
+    const Type& var = sym->type;
+    if (!t.same_shape(var) || (t.kind == Kind::Real && var.kind == Kind::Int)) {
+      std::string hint = t.same_shape(var) ? "; declare it real ('var " + name + " = 0.0;' for a real scalar)" : "";
+      a_.report.error(as.value->span, "var '" + name + "' is " + to_string(var.value()) + ", but '" +
+                                          source_text(as.value->span) + "' is " + to_string(t.value()) + hint,
+                      {{sym->span, "'" + name + "' is declared here"}});
+      return;
+    }
+    for (const ast::Plate* p : t.plates) {
+      if (std::find(var.plates.begin(), var.plates.end(), p) != var.plates.end()) continue;
+      a_.report.error(as.value->span, "'" + source_text(as.value->span) + "' varies over plate '" + p->index.name +
+                                          "', but var '" + name + "' is declared outside it: declare the var "
+                                          "inside the plate",
+                      {{sym->span, "'" + name + "' is declared here"}});
+      return;
+    }
+  }
+
+  void loop(const ast::Stmt& s, const ast::For&) {
+    a_.report.error(s.span, "for loops are not supported yet");
   }
 
   void target(const ast::Stmt& s, const ast::TargetIncrement& t) {

@@ -60,6 +60,8 @@ class FnChecker {
       a_.report.error(fn.name.span, "fn '" + name + "' has the name of a builtin function");
     } else if (dist::find(name)) {
       a_.report.error(fn.name.span, "fn '" + name + "' has the name of a distribution");
+    } else if (auto f = dist::density_function(name); f && f->dist) {
+      a_.report.error(fn.name.span, "fn '" + name + "' has the name of a density function");
     }
     std::map<std::string, Span> seen;
     for (const ast::Ident& p : fn.params) {

@@ -75,7 +75,10 @@ struct SampleSite {
   ast::BlockKind block = ast::BlockKind::Model;
   const Distribution* dist = nullptr;
   Role role = Role::Data;
-  std::string variable;
+  std::string variable;  // "" for a '~' on an expression of data that is no variable (log(y))
+  // The variable itself, indexed by plate indices only (`x[i] ~`), as a latent's or param's
+  // always is; false for a '~' on any other expression of data (`y[5:] ~`, `y[t] ~`).
+  bool whole = true;
 };
 
 // What a name used in an expression refers to (sema's resolution, which lowering reads).
@@ -105,6 +108,8 @@ struct Model {
   // the same thing at every call: a parameter of the fn, or a global).
   std::unordered_map<const ast::Expr*, NameRef> names;
   std::vector<SampleSite> samples;  // the model block's in source order, then the guide's
+  // The var each assignment gives a next value (`s = ...;` → `var s = ...;`).
+  std::unordered_map<const ast::Assign*, const ast::Let*> assigned;
 
   const Dim* find_dim(const std::string& name) const;
   const Variable* find_variable(const std::string& name) const;

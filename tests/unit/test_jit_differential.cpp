@@ -1107,6 +1107,18 @@ TEST_CASE("jit differential: shapes that broke or blew up the code generator (is
   CHECK(t.bad == 0);
 }
 
+extern const char* const kLanguageModel;  // test_lower_language.cpp
+
+TEST_CASE("jit differential: '~' on expressions of data, density functions and vars (issue 23)") {
+  Tally t;
+  std::uint64_t seed = 23;
+  for (const lower::Estimator& e : lower::estimators()) {
+    check_model(kLanguageModel, sema_options({{"T", 9}}), &e, 1, "language", seed++, t);
+  }
+  report("language of issue 23", t);
+  CHECK(t.bad == 0);
+}
+
 TEST_CASE(
     "jit differential: structural ops on every axis, with run-time extents (M = 5, 1, 0, 37)") {
   lower::Lowered l;

@@ -69,11 +69,12 @@ TEST_CASE("what the left side of '~' may be") {
                        "q ~ normal(0, 1);"));
   CHECK(c.errors() == Lines{"7:1: 'h' is a let-bound value; '~' needs data, a latent or a param",
                             "8:1: 'K' is a dim; '~' needs data, a latent or a param",
-                            "9:1: the left side of '~' must be data, a latent or a param, "
-                            "optionally indexed by plate indices",
-                            "10:1: the left side of '~' must be data, a latent or a param, "
-                            "optionally indexed by plate indices",
-                            "11:3: the left side of '~' can be indexed only by plate indices",
+                            "9:1: the left side of '~' is data, a latent or a param, or an expression of "
+                            "data only, but 'mu + 1' reads param 'mu'; write 'target += normal_lpdf(mu + 1 "
+                            "| ...)' for a density of it (with any Jacobian it needs)",
+                            "10:1: the left side of '~' must be data, a latent or a param, or an "
+                            "expression of data, but 'pi' reads no data",
+                            // 11: x[0] ~ ... is a likelihood term of one element of data
                             "12:16: 'i' is a plate index; '~' needs data, a latent or a param",
                             "13:1: unknown name 'q'"});
 }

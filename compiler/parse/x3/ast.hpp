@@ -45,9 +45,15 @@ struct expr : x3::variant<number, name, x3::forward_ast<call>, x3::forward_ast<g
   using base_type::operator=;
 };
 
+// `| a, b` in `normal_lpdf(y | mu, sigma)`: the parameters after the value.
+struct given : tagged {
+  token bar;
+  std::vector<expr> args;
+};
 struct call : tagged {
   name callee;
   std::vector<expr> args;
+  boost::optional<given> bar;
 };
 // `( inner )`: kept so the parentheses belong to the expression's span.
 struct group : tagged {
@@ -89,6 +95,11 @@ struct postfix : tagged {
 
 // --- statements ---
 struct let_stmt : tagged {
+  token keyword;  // let or var
+  name target;
+  expr value;
+};
+struct assign_stmt : tagged {
   name target;
   expr value;
 };
@@ -104,8 +115,9 @@ struct sample_stmt : tagged {
 // Stands where a statement failed to parse; the error is already reported.
 struct bad_stmt : tagged {};
 struct plate_stmt;
+struct for_stmt;
 struct statement : x3::variant<let_stmt, target_stmt, sample_stmt, x3::forward_ast<plate_stmt>,
-                               bad_stmt> {
+                               assign_stmt, x3::forward_ast<for_stmt>, bad_stmt> {
   using base_type::base_type;
   using base_type::operator=;
 };
@@ -113,6 +125,12 @@ struct plate_stmt : tagged {
   name index;
   name dim;
   boost::optional<token> subsample;
+  std::vector<statement> body;
+};
+struct for_stmt : tagged {
+  name index;
+  expr from;  // not begin/end: those are tagged's positions
+  expr to;
   std::vector<statement> body;
 };
 

@@ -63,6 +63,11 @@ struct init_id : annotate {};
 struct init_kw_id : annotate {};
 struct item_id : recoverable {};
 struct let_id : annotate {};
+struct let_kw_id : annotate {};
+struct assign_id : annotate {};
+struct for_id : annotate {};
+struct given_id : annotate {};
+struct bar_id : annotate {};
 struct model_decl_id : annotate {};
 struct model_kw_id : annotate {};
 struct name_id : annotate {};
@@ -129,12 +134,17 @@ x3::rule<struct postfix_id, postfix> const postfix_r = "an expression";
 x3::rule<struct primary_id, expr> const primary_r = "an expression";
 x3::rule<struct group_id, group> const group_r = "an expression";
 x3::rule<struct call_id, call> const call_r = "a function call";
+x3::rule<struct given_id, given> const given_r = "'|' and the parameters";
+x3::rule<struct bar_id, token> const bar_r = "'|'";
 x3::rule<struct dist_id, call> const dist_r = "a distribution";
 x3::rule<struct suffix_id, suffix> const suffix_r = "an index or transpose";
 x3::rule<struct subscript_id, subscript> const subscript_r = "an index";
 
 x3::rule<struct statement_id, statement> const statement_r = "a statement";
 x3::rule<struct let_id, let_stmt> const let_r = "a let statement";
+x3::rule<struct let_kw_id, token> const let_kw_r = "'let' or 'var'";
+x3::rule<struct assign_id, assign_stmt> const assign_r = "an assignment";
+x3::rule<struct for_id, for_stmt> const for_r = "a for loop";
 x3::rule<struct target_id, target_stmt> const target_r = "a target statement";
 x3::rule<struct sample_id, sample_stmt> const sample_r = "a '~' statement";
 x3::rule<struct plate_id, plate_stmt> const plate_r = "a plate";
@@ -200,16 +210,23 @@ auto const power_r_def = postfix_r >> -('^' > unary_r);
 auto const postfix_r_def = primary_r >> *suffix_r;
 auto const primary_r_def = number_r | call_r | pi_r | name_r | group_r;
 auto const group_r_def = x3::string("(") > expr_r > ')';
-auto const call_r_def = name_r >> '(' > -(expr_r % ',') > ')';
-auto const dist_r_def = name_r > '(' > -(expr_r % ',') > ')';
+auto const call_r_def = name_r >> '(' > -(expr_r % ',') > -given_r > ')';
+auto const bar_r_def = x3::raw[x3::lit('|')];
+auto const given_r_def = bar_r > (expr_r % ',');
+auto const dist_r_def = name_r > '(' > -(expr_r % ',') > -given_r > ')';
 auto const suffix_r_def = (x3::string("'") >> x3::attr(std::vector<subscript>())) |
                           (x3::string("[") > (subscript_r % ',') > ']');
 auto const subscript_r_def = -expr_r >> slice_colon >> -expr_r;
 
 // --- statements ---
 
-auto const statement_r_def = let_r | target_r | plate_r | sample_r;
-auto const let_r_def = keyword("let") > name_r > '=' > expr_r > ';';
+auto const statement_r_def = let_r | target_r | plate_r | for_r | assign_r | sample_r;
+auto const let_kw_r_def = x3::raw[keyword("let") | keyword("var")];
+auto const let_r_def = let_kw_r > name_r > '=' > expr_r > ';';
+// `NAME = ...` (one '=': no operator of the language starts with '=').
+auto const assign_r_def = name_r >> '=' > expr_r > ';';
+auto const for_r_def = keyword("for") > name_r > keyword("in") > expr_r > ':' > expr_r > '{' >
+                       *statement_item_r > '}';
 auto const target_r_def = keyword("target") > x3::string("+=") > expr_r > ';';
 auto const plate_r_def = keyword("plate") > name_r > keyword("in") > name_r > -subsample_r >
                          '{' > *statement_item_r > '}';
@@ -256,7 +273,8 @@ BOOST_SPIRIT_DEFINE(name_r, sum_r, type_base_r, constraint_key_r, pi_r, number_r
                     init_kw_r, model_kw_r, dims_kw_r, vars_kw_r, fn_kw_r,
                     expr_r, sum_link_r, product_r, product_link_r, elementwise_r,
                     elementwise_link_r, unary_r, negation_r, power_r, postfix_r, primary_r, group_r,
-                    call_r, dist_r, suffix_r, subscript_r, statement_r, let_r, target_r,
+                    call_r, given_r, bar_r, dist_r, suffix_r, subscript_r, statement_r, let_r, let_kw_r,
+                    assign_r, for_r, target_r,
                     sample_r, plate_r, statement_item_r, constraint_r, constraints_r, extents_r, type_r, init_r,
                     dim_decl_r, var_decl_r, dim_item_r, var_item_r, model_decl_r, dims_block_r,
                     vars_block_r, model_open_r, block_open_r, stmts_block_r, fn_r, item_r, item_or_bad_r,

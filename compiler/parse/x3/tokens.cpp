@@ -8,9 +8,9 @@
 namespace vmc::parse::x3ast {
 namespace {
 
-constexpr std::array<std::string_view, 19> kKeywords = {
+constexpr std::array<std::string_view, 21> kKeywords = {
     "model", "dims",   "data",   "param", "latent", "guide",     "fn",
-    "let",   "plate",  "in",     "subsample", "target", "init", "real",
+    "let",   "var",    "plate",  "in",    "for",    "subsample", "target", "init", "real",
     "int",   "lower",  "upper",  "cholesky",  "pi"};
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
