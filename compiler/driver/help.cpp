@@ -1,6 +1,7 @@
 #include "driver/help.hpp"
 
 #include "dist/distribution.hpp"
+#include "support/check.hpp"
 #include "lower/estimator.hpp"
 #include "sema/auto_guide.hpp"
 #include "sema/builtins.hpp"
@@ -29,6 +30,11 @@ std::string one_distribution(const dist::Distribution& d) {
     out += "  closed-form KL (estimator B) against the priors: " + priors + "\n";
   }
   out += std::string("  init ") + (d.init.fn ? "may draw from it" : "cannot draw from it") + "\n";
+  std::string name(d.name);
+  out += "  density functions: " + name + std::string(dist::density_suffix(d)) + "(y | " + d.param_list() + ")";
+  if (d.tails.log_cdf) out += ", " + name + "_lcdf(y | ...)";
+  if (d.tails.log_ccdf) out += ", " + name + "_lccdf(y | ...)";
+  out += "\n";
   return out;
 }
 
@@ -71,13 +77,48 @@ In a `--config` TOML file, relative paths (`model`, `data`, `test_data`, `out`) 
 the config file's own directory; absolute paths are kept.
 )";
 
-}  // namespace
-
-std::vector<std::string> help_topics() {
-  return {"distributions", "functions", "estimators", "optimizers", "guides", "data"};
+// A reference (driver/reference/*.md) with each `{{TABLE}}` line replaced by that table and each
+// `{{command NAME}}` line by the command's option listing.
+std::string expand(const std::string& text, const CommandHelp& commands) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.size() > 4 && line.starts_with("{{") && line.ends_with("}}")) {
+      std::string name = line.substr(2, line.size() - 4);
+      std::optional<std::string> part;
+      if (name.starts_with("command ")) {
+        if (commands) part = commands(name.substr(8));
+      } else if (name != "language" && name != "cli") {
+        part = help_text(name);
+      }
+      VMC_ASSERT(part, "the reference names no table or command '" + name + "'");
+      while (part->ends_with("\n")) part->pop_back();
+      out += *part + "\n";
+      continue;
+    }
+    out += line + "\n";
+  }
+  return out;
 }
 
-std::optional<std::string> help_text(const std::string& topic) {
+}  // namespace
+
+namespace reference {
+extern const char* const language;  // reference_text.cpp, generated from reference/*.md
+extern const char* const cli;
+}  // namespace reference
+
+std::vector<std::string> help_topics() {
+  return {"language", "cli", "distributions", "functions", "estimators", "optimizers", "guides", "data"};
+}
+
+std::optional<std::string> help_text(const std::string& topic, const CommandHelp& commands) {
+  if (topic == "language") return expand(reference::language, commands);
+  if (topic == "cli") return expand(reference::cli, commands);
   if (topic == "distributions") return dist::reference_table();
   if (topic == "functions") return sema::builtins_reference();
   if (topic == "estimators") return lower::estimators_reference();

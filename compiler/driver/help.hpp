@@ -3,6 +3,7 @@
 // what the compiler accepts. docs/ holds the same text (tests/docs_check.sh compares them).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,7 +12,11 @@ namespace vmc::driver {
 
 // The topics besides the commands: "distributions", "functions", ...
 std::vector<std::string> help_topics();
-// The text of `topic` (one of help_topics(), or a distribution's name), or nullopt.
-std::optional<std::string> help_text(const std::string& topic);
+// A command's option listing (`vmc help fit`), or nullopt for no such command.
+using CommandHelp = std::function<std::optional<std::string>(const std::string& command)>;
+// The text of `topic` (one of help_topics(), or a distribution's name), or nullopt. The
+// references (language, cli) splice in the tables and, through `commands`, the option listings
+// at their `{{TABLE}}` and `{{command NAME}}` lines.
+std::optional<std::string> help_text(const std::string& topic, const CommandHelp& commands = {});
 
 }  // namespace vmc::driver

@@ -370,7 +370,13 @@ int Cli::run_help() {
       return 0;
     }
   }
-  if (std::optional<std::string> text = vmc::driver::help_text(help_topic)) {
+  auto command_help = [&](const std::string& name) -> std::optional<std::string> {
+    for (CLI::App* sub : app.get_subcommands({})) {
+      if (sub->get_name() == name) return sub->help();
+    }
+    return std::nullopt;
+  };
+  if (std::optional<std::string> text = vmc::driver::help_text(help_topic, command_help)) {
     std::cout << *text;
     return 0;
   }
