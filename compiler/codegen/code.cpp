@@ -115,6 +115,21 @@ llvm::Value* Emitter::at<Op::Gather>(const ir::Node* n, const Index& idx) {
 }
 
 template <>
+llvm::Value* Emitter::at<Op::Take>(const ir::Node* n, const Index& idx) {
+  // The row, rounded and clamped into the table: a loop index's expression that sema could not
+  // bound reads an edge row, never outside.
+  const ir::Node* x = n->arg(0);
+  auto axis = static_cast<std::size_t>(n->attrs().axis);
+  llvm::Value* i = b_.CreateFPToSI(value(n->arg(1), {}), i64_);
+  llvm::Value* last = b_.CreateSub(extent(x->shape()[axis]), b_.getInt64(1));
+  i = b_.CreateSelect(b_.CreateICmpSLT(i, b_.getInt64(0)), b_.getInt64(0), i);
+  i = b_.CreateSelect(b_.CreateICmpSGT(i, last), last, i);
+  Index inner = idx;
+  inner.insert(inner.begin() + static_cast<long>(axis), i);
+  return value(x, inner);
+}
+
+template <>
 llvm::Value* Emitter::at<Op::Tril>(const ir::Node* n, const Index& idx) {
   llvm::Value* x = value(n->arg(0), idx);
   return b_.CreateSelect(b_.CreateICmpULE(idx[1], idx[0]), x, real(0));
@@ -161,6 +176,10 @@ template <>
 void Emitter::store<Op::MatMul>(const ir::Node* n) { matmul(n); }
 template <>
 void Emitter::store<Op::TriSolve>(const ir::Node* n) { tri_solve(n); }
+template <>
+void Emitter::store<Op::Loop>(const ir::Node* n) { loop(n); }
+template <>
+void Emitter::store<Op::LoopGrad>(const ir::Node* n) { loop(n); }
 
 // --- the tables ----------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
 #include <llvm/IR/Module.h>
 
 #include "codegen/codegen.hpp"
+#include "ir/loop.hpp"
 
 namespace vmc::codegen {
 
@@ -19,8 +20,9 @@ class Emitter {
  public:
   Emitter(llvm::Module& module, Precision precision, const Target& target, const ir::Graph& graph);
 
-  // Defines `name` as a vmc_kernel computing the schedule, and `name`_workspace_bytes.
-  void kernel(const std::string& name, const Schedule& schedule);
+  // Defines `name` as a vmc_kernel computing the schedule, and `name`_workspace_bytes (internal:
+  // local to the module, as a loop's body).
+  void kernel(const std::string& name, const Schedule& schedule, bool internal = false);
 
  private:
   friend class Llvm;
@@ -75,6 +77,12 @@ class Emitter {
   void concat(const ir::Node* n);
   void scatter_add(const ir::Node* n);
   void fill(const ir::Node* n, llvm::Value* v);
+  // --- loops (loops.cpp) ---
+  // A loop or a loop's adjoint: a call of vmc_loop with the body's (or vjp's) kernel.
+  void loop(const ir::Node* n);
+  // The kernel and workspace function of a loop's body (which < 0) or of its vjp for operand
+  // `which`, generated into this module once.
+  std::pair<llvm::Function*, llvm::Function*> loop_kernel(const ir::LoopBody& body, int which);
   void copy(const ir::Node* from, llvm::Value* to);
 
   // --- loops and addressing (kernel.cpp) ---
@@ -116,6 +124,8 @@ class Emitter {
   llvm::Function* fn_ = nullptr;
   std::vector<llvm::Value*> inputs_, outputs_, slots_, sizes_;
   llvm::Value* context_ = nullptr;  // the kernel's vmc_context*, for the runtime's products
+  llvm::Value* sizes_array_ = nullptr;  // the kernel's sizes argument, passed on to loop bodies
+  std::map<std::pair<const ir::LoopBody*, int>, std::pair<llvm::Function*, llvm::Function*>> loop_kernels_;
 };
 
 // The instructions Elementwise<op>::code is written with.

@@ -129,24 +129,26 @@ llvm::Value* Emitter::workspace_bytes(llvm::Value* sizes, std::vector<llvm::Valu
   return offset;
 }
 
-void Emitter::kernel(const std::string& name, const Schedule& schedule) {
+void Emitter::kernel(const std::string& name, const Schedule& schedule, bool internal) {
   s_ = &schedule;
   memo_.clear();
+  const auto linkage = internal ? llvm::Function::InternalLinkage : llvm::Function::ExternalLinkage;
   // vmc_workspace_bytes
   auto* ws_type = llvm::FunctionType::get(i64_, {ptr_}, false);
-  fn_ = llvm::Function::Create(ws_type, llvm::Function::ExternalLinkage, name + "_workspace_bytes", module_);
+  fn_ = llvm::Function::Create(ws_type, linkage, name + "_workspace_bytes", module_);
   set_attributes(fn_);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
   b_.CreateRet(workspace_bytes(fn_->getArg(0), nullptr));
 
   // vmc_kernel
   auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, ptr_}, false);
-  fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
+  fn_ = llvm::Function::Create(type, linkage, name, module_);
   set_attributes(fn_);
   for (unsigned k = 0; k < 5; ++k) fn_->addParamAttr(k, llvm::Attribute::NoCapture);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
   llvm::Value* in = fn_->getArg(0);
   llvm::Value* sizes = fn_->getArg(1);
+  sizes_array_ = sizes;
   llvm::Value* out = fn_->getArg(2);
   llvm::Value* ws = fn_->getArg(3);
   context_ = fn_->getArg(4);  // passed through, unread, to the runtime's products

@@ -16,6 +16,8 @@ bool needs_buffer(const ir::Node& user, std::size_t operand) {
   switch (user.op()) {
     case Op::MatMul: return true;
     case Op::TriSolve: return operand == 0;
+    case Op::Loop:
+    case Op::LoopGrad: return operand >= 2;  // the state, invariants and adjoint go to vmc_loop
     default: return false;
   }
 }

@@ -85,8 +85,8 @@ constexpr bool inlinable(ir::Op op) {
     case ir::Category::Structure:
     case ir::Category::Linalg:
       return op == Op::Broadcast || op == Op::Transpose || op == Op::Reshape || op == Op::Slice ||
-             op == Op::Gather || op == Op::Tril || op == Op::Diag || op == Op::DiagMatrix ||
-             op == Op::Outer;
+             op == Op::Gather || op == Op::Take || op == Op::Tril || op == Op::Diag ||
+             op == Op::DiagMatrix || op == Op::Outer;
   }
   return false;
 }

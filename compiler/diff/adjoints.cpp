@@ -65,6 +65,34 @@ C adjoint_Gather(const Node& n, const Node* g) {
   return {scatter_add(g, arg(n, 1), arg(n, 0)->shape()), nullptr};
 }
 C adjoint_ScatterAdd(const Node& n, const Node* g) { return {gather(g, arg(n, 1)), nullptr}; }
+// The row taken gets g; the others nothing (a compare against the row numbers: O(table) per
+// take, where a loop reads one element of a table of params or draws per iteration).
+C adjoint_Take(const Node& n, const Node* g) {
+  const Node* x = arg(n, 0);
+  Attrs along;
+  along.axis = n.attrs().axis;
+  const Node* iota = x->graph().make(Op::Iota, {}, along, x->shape());
+  const Node* hit = binary(Op::Equal, iota, broadcast(arg(n, 1), x->shape()));
+  return {select(hit, broadcast(g, x->shape(), 1u << n.attrs().axis), constant_like(x, 0)), nullptr};
+}
+// Each real operand's adjoint is one loop_grad (the loop run forwards, then backwards through
+// its vjp); the bounds and int operands get none.
+C adjoint_Loop(const Node& n, const Node* g) {
+  C out(n.args().size(), nullptr);
+  std::vector<const Node*> args(n.args().begin(), n.args().end());
+  args.push_back(g);
+  for (std::size_t k = 2; k < n.args().size(); ++k) {
+    if (arg(n, static_cast<int>(k))->dtype() != DType::Real) continue;
+    Attrs a;
+    a.loop = n.attrs().loop;
+    a.axis = static_cast<int>(k);
+    out[k] = n.graph().make(Op::LoopGrad, args, a);
+  }
+  return out;
+}
+C adjoint_LoopGrad(const Node&, const Node*) {
+  VMC_ASSERT(false, "a loop's adjoint is not differentiated again");
+}
 C adjoint_Tril(const Node&, const Node* g) { return {tril(g)}; }
 C adjoint_Diag(const Node&, const Node* g) { return {diag_matrix(g)}; }
 C adjoint_DiagMatrix(const Node&, const Node* g) { return {diag(g)}; }

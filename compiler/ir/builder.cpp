@@ -1,5 +1,7 @@
 #include "ir/builder.hpp"
 
+#include "ir/loop.hpp"
+
 #include "support/check.hpp"
 
 namespace vmc::ir {
@@ -126,6 +128,21 @@ std::int64_t constant_elements(const Shape& s) {
     n *= e.size;
   }
   return n;
+}
+
+const Node* take(const Node* x, const Node* i, int axis) {
+  Attrs a;
+  a.axis = axis;
+  return x->graph().make(Op::Take, {x, i}, a);
+}
+
+const Node* loop(const Node* begin, const Node* end, const Node* c0, const std::vector<const Node*>& invariants,
+                 std::shared_ptr<const LoopBody> body) {
+  std::vector<const Node*> args{begin, end, c0};
+  args.insert(args.end(), invariants.begin(), invariants.end());
+  Attrs a;
+  a.loop = std::move(body);
+  return c0->graph().make(Op::Loop, std::move(args), std::move(a));
 }
 
 }  // namespace vmc::ir

@@ -39,6 +39,9 @@ const Node* reshape(const Node* x, Shape shape);
 const Node* slice(const Node* x, int axis, std::int64_t begin, std::int64_t end);
 const Node* concat(const Node* a, const Node* b, int axis);
 const Node* gather(const Node* table, const Node* indices);
+// x[..., i, ...] along `axis` (dropped), for a real scalar i holding an int (a loop index's
+// expression), clamped into the extent.
+const Node* take(const Node* x, const Node* i, int axis = 0);
 const Node* scatter_add(const Node* rows, const Node* indices, Shape table_shape);
 // Reduces along `axis`, or over every axis when axis < 0.
 const Node* reduce(Op op, const Node* x, int axis = -1);

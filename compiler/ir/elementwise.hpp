@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -30,8 +31,8 @@
 
 namespace vmc::ir {
 
-// An adjoint rule's answer: one contribution per operand (at most three), nullptr for none.
-using Contributions = std::array<const Node*, 3>;
+// An adjoint rule's answer: one contribution per operand, nullptr (or none past the end) for none.
+using Contributions = std::vector<const Node*>;
 
 template <Op op>
 struct Elementwise;  // one specialisation per elementwise op below

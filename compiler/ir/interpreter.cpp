@@ -1,5 +1,7 @@
 #include "ir/interpreter.hpp"
 
+#include "ir/loop.hpp"
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -304,6 +306,75 @@ void evaluate_op<Op::ScatterAdd>(Evaluator& ev, const Node& n, Tensor& out) {
   const Tensor& rows = ev.value(n.arg(0));
   std::fill(out.values.begin(), out.values.end(), 0.0);
   by_rows(ev.value(n.arg(1)), out, [&](std::int64_t k, std::int64_t r) { out.values[r] += rows.values[k]; });
+}
+
+template <>
+void evaluate_op<Op::Take>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& x = ev.value(n.arg(0));
+  auto axis = static_cast<std::size_t>(n.attrs().axis);
+  std::int64_t extent = x.shape.at(axis), inner = 1, outer = 1;
+  for (std::size_t d = axis + 1; d < x.shape.size(); ++d) inner *= x.shape[d];
+  for (std::size_t d = 0; d < axis; ++d) outer *= x.shape[d];
+  auto i = std::clamp<std::int64_t>(std::llround(ev.value(n.arg(1)).item()), 0, extent - 1);
+  for (std::int64_t o = 0; o < outer; ++o) {
+    std::copy_n(x.values.begin() + (o * extent + i) * inner, inner, out.values.begin() + o * inner);
+  }
+}
+
+// --- loops: the body and its vjp evaluated once per iteration ----------------------------------
+
+struct LoopRun {
+  const LoopBody& body;
+  Bindings b;  // the body's bindings; the invariants bound once
+  std::int64_t begin, end;
+
+  LoopRun(Evaluator& ev, const Node& n) : body(*n.attrs().loop) {
+    b.sizes = ev.bindings().sizes;
+    begin = std::llround(ev.value(n.arg(0)).item());
+    end = std::llround(ev.value(n.arg(1)).item());
+    for (std::size_t k = 0; k < body.invariants.size(); ++k) {
+      b.inputs[body.invariants[k]->attrs().name] = ev.value(n.arg(3 + k));
+    }
+  }
+  // The states before each iteration, and after the last.
+  std::vector<Tensor> states(const Tensor& c0) {
+    std::vector<Tensor> out{c0};
+    for (std::int64_t t = begin; t < end; ++t) {
+      b.inputs[body.t->attrs().name] = Tensor::scalar(static_cast<double>(t));
+      b.inputs[body.carry->attrs().name] = out.back();
+      out.push_back(evaluate(body.body.output("carry"), b));
+    }
+    return out;
+  }
+};
+
+template <>
+void evaluate_op<Op::Loop>(Evaluator& ev, const Node& n, Tensor& out) {
+  LoopRun run(ev, n);
+  out.values = run.states(ev.value(n.arg(2))).back().values;
+}
+
+template <>
+void evaluate_op<Op::LoopGrad>(Evaluator& ev, const Node& n, Tensor& out) {
+  LoopRun run(ev, n);
+  std::vector<Tensor> states = run.states(ev.value(n.arg(2)));
+  const auto axis = static_cast<std::size_t>(n.attrs().axis);
+  const Node* wanted = axis == 2 ? run.body.vjp.output("carry_bar")
+                                 : run.body.vjp.output("inv_bar." + std::to_string(axis - 3));
+  const Node* carry_bar = run.body.vjp.output("carry_bar");
+  Tensor g = ev.value(n.args().back());
+  std::fill(out.values.begin(), out.values.end(), 0.0);
+  for (std::int64_t t = run.end - 1; t >= run.begin; --t) {
+    run.b.inputs[run.body.t->attrs().name] = Tensor::scalar(static_cast<double>(t));
+    run.b.inputs[run.body.carry->attrs().name] = states[static_cast<std::size_t>(t - run.begin)];
+    run.b.inputs["loop.carry_bar"] = g;
+    std::vector<Tensor> r = evaluate({carry_bar, wanted}, run.b);
+    if (axis != 2) {
+      for (std::size_t i = 0; i < out.values.size(); ++i) out.values[i] += r[1].values[i];
+    }
+    g = std::move(r[0]);
+  }
+  if (axis == 2) out.values = g.values;
 }
 
 // --- the table --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "ir/loop.hpp"
 #include "support/check.hpp"
 
 namespace vmc::ir {
@@ -28,6 +29,7 @@ std::size_t hash_node(const Node& n) {
   hash_combine(h, std::hash<std::int64_t>()(at.end));
   hash_combine(h, (at.transpose_a ? 1 : 0) | (at.transpose_b ? 2 : 0));
   hash_combine(h, std::hash<std::uint32_t>()(at.axes));
+  hash_combine(h, std::hash<const void*>()(at.loop.get()));
   return h;
 }
 
@@ -153,6 +155,34 @@ Shape own_shape<Op::Gather>(const ShapeQuery& q) {
 }
 
 template <>
+Shape own_shape<Op::Take>(const ShapeQuery& q) {
+  const Node& x = q.x();
+  const Node& i = *q.args[1];
+  expect(i.is_scalar() && i.dtype() == DType::Real, q.op, "needs a real scalar index");
+  expect(q.at.axis >= 0 && static_cast<std::size_t>(q.at.axis) < x.rank(), q.op, "axis out of range");
+  Shape s = x.shape();
+  s.erase(s.begin() + q.at.axis);
+  return s;
+}
+
+template <>
+Shape own_shape<Op::Loop>(const ShapeQuery& q) {
+  expect(q.args.size() >= 3 && q.at.loop && q.args[0]->is_scalar() && q.args[1]->is_scalar(), q.op,
+         "needs bounds, a state and a body");
+  expect(q.at.loop->invariants.size() == q.args.size() - 3, q.op, "one operand per invariant of the body");
+  return q.args[2]->shape();
+}
+
+template <>
+Shape own_shape<Op::LoopGrad>(const ShapeQuery& q) {
+  expect(q.args.size() >= 4 && q.at.loop && q.at.loop->invariants.size() == q.args.size() - 4, q.op,
+         "needs a loop's operands and the adjoint of its state");
+  expect(q.at.axis >= 2 && static_cast<std::size_t>(q.at.axis) < q.args.size() - 1, q.op, "adjoins no operand");
+  expect(q.args.back()->shape() == q.args[2]->shape(), q.op, "the adjoint has not the state's shape");
+  return q.args[static_cast<std::size_t>(q.at.axis)]->shape();
+}
+
+template <>
 Shape own_shape<Op::ScatterAdd>(const ShapeQuery& q) {
   // args: src (indices' shape ++ the table's row shape), indices; `given`: the table's.
   const Node& idx = *q.args[1];
@@ -255,7 +285,7 @@ bool NodeEq::operator()(const Node* a, const Node* b) const {
 }
 
 Shape infer_shape(Op op, std::span<const Node* const> args, const Attrs& at, const Shape& given) {
-  expect(static_cast<int>(args.size()) == info(op).arity, op, "wrong number of operands");
+  expect(info(op).arity < 0 || static_cast<int>(args.size()) == info(op).arity, op, "wrong number of operands");
   return kShapeRules[static_cast<int>(op)](ShapeQuery{op, args, at, given});
 }
 
@@ -273,7 +303,7 @@ const Node* Graph::make(Op op, std::vector<const Node*> args, Attrs attrs, Shape
   Node n;
   n.op_ = op;
   n.shape_ = infer_shape(op, args, attrs, shape);
-  n.dtype_ = op == Op::Input ? dtype : op == Op::Gather ? args[0]->dtype() : DType::Real;
+  n.dtype_ = op == Op::Input ? dtype : op == Op::Gather || op == Op::Take ? args[0]->dtype() : DType::Real;
   n.args_ = std::move(args);
   n.attrs_ = std::move(attrs);
   n.graph_ = this;

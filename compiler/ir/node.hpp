@@ -72,6 +72,8 @@ enum class InputKind : std::uint8_t {
 };
 const char* to_string(InputKind kind);
 
+struct LoopBody;  // ir/loop.hpp
+
 struct Attrs {
   double value = 0;                  // Const
   std::string name;                  // Input
@@ -81,6 +83,7 @@ struct Attrs {
   bool transpose_a = false;          // MatMul, TriSolve: use op(a) = aᵀ
   bool transpose_b = false;          // MatMul
   std::uint32_t axes = 0;            // Broadcast: bit d set when output axis d is new
+  std::shared_ptr<const LoopBody> loop;  // Loop, LoopGrad (whose axis is the operand adjoined)
 
   bool operator==(const Attrs&) const = default;
 };

@@ -1,5 +1,8 @@
 #include "ir/printer.hpp"
 
+#include "ir/loop.hpp"
+
+#include <algorithm>
 #include <cstdio>
 #include <ostream>
 #include <unordered_map>
@@ -41,12 +44,15 @@ std::string attributes(const Node& n) {
       return " axis=" + std::to_string(a.axis) + " [" + std::to_string(a.begin) + ":" +
              std::to_string(a.end) + "]";
     case Op::Concat:
+    case Op::Take:
     case Op::Iota: return " axis=" + std::to_string(a.axis);
     case Op::MatMul:
       if (a.transpose_a) s += " transpose_a";
       if (a.transpose_b) s += " transpose_b";
       return s;
     case Op::TriSolve: return a.transpose_a ? " transpose" : "";
+    case Op::Loop: return " " + a.loop->name;
+    case Op::LoopGrad: return " " + a.loop->name + " operand=" + std::to_string(a.axis);
     default: return "";  // no attributes
   }
 }
@@ -74,6 +80,17 @@ void print(std::ostream& out, const Function& f) {
     out << attributes(*n) << " : " << to_string(n->shape(), n->graph()) << '\n';
   }
   for (const Output& o : f.outputs) out << o.name << " = %" << names.at(o.node) << '\n';
+  // Each loop's body, after the function that runs it (its vjp is derived from it).
+  std::vector<const LoopBody*> loops;
+  for (const Node* n : f.schedule()) {
+    if (n->op() != Op::Loop) continue;
+    const LoopBody* body = n->attrs().loop.get();
+    if (std::find(loops.begin(), loops.end(), body) == loops.end()) loops.push_back(body);
+  }
+  for (const LoopBody* body : loops) {
+    out << '\n' << body->name << " body (" << body->invariants.size() << " invariants):\n";
+    print(out, body->body);
+  }
 }
 
 }  // namespace vmc::ir

@@ -35,6 +35,7 @@ const std::map<std::string, void*>& runtime_symbols() {
       {"vmc_trigamma", reinterpret_cast<void*>(&vmc_trigamma)},
       {"vmc_ndtri", reinterpret_cast<void*>(&vmc_ndtri)},
       {"vmc_log_ndtr", reinterpret_cast<void*>(&vmc_log_ndtr)},
+      {"vmc_loop", reinterpret_cast<void*>(&vmc_loop)},
       {"log1p", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::log1p))},
       {"log1pf", reinterpret_cast<void*>(static_cast<float (*)(float)>(&::log1pf))},
       {"expm1", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::expm1))},

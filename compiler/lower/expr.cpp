@@ -75,6 +75,7 @@ class ExprLowering {
         // The generative pass reads the data it drew earlier in the model.
         if (auto it = l_.generated.find(ref.variable->name); it != l_.generated.end()) return it->second;
         return {data_input(l_, *ref.variable, false, nullptr, e.span)};
+      case sema::NameKind::LoopIndex: return l_.loop_indices.at(ref.loop);
       case sema::NameKind::PlateIndex: break;
     }
     VMC_ASSERT(false, "a plate index outside a subscript after sema");
@@ -251,6 +252,13 @@ class ExprLowering {
         shape = v.node->shape();
         shape.erase(shape.begin() + static_cast<long>(axis));
         v.node = ir::reshape(v.node, shape);
+        continue;
+      }
+      // One element at an int expression of loop indices, read at run time.
+      if (l_.model.dynamic_indices.count(s.lo.get())) {
+        Value i = lower(*s.lo);
+        VMC_ASSERT(i.plates.empty() && i.node->is_scalar(), "a loop index's expression varying over plates after sema");
+        v.node = ir::take(v.node, i.node, static_cast<int>(axis));
         continue;
       }
       // A gather by int data.

@@ -51,6 +51,8 @@ class Lowerer {
   // --- used by the passes (expr.cpp, statements.cpp, inputs.cpp) ---
   Value expr(const ast::Expr& e);
   void statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind block);
+  // loops.cpp: a for loop as one loop node, its state the vars it assigns and its terms' sum.
+  void loop(const ast::For& f, ast::BlockKind block);
 
   // Broadcasts `v` to the given plates (a superset of its own, in nesting order) and, when it is
   // a per-copy scalar and `copy` is not, to the per-copy shape `copy`.
@@ -85,6 +87,8 @@ class Lowerer {
   std::set<std::string> subsampled_dims;  // dims of the subsampled plates, model and guide
   std::vector<const ast::Plate*> plates;               // enclosing plates, outermost first
   std::map<const ast::Let*, Value> lets;               // each let's value (sema resolves names)
+  std::map<const ast::For*, Value> loop_indices;       // each loop's index, inside its body
+  int loop_count = 0;                                  // loops lowered so far (their names)
   std::vector<std::vector<Value>> fn_args;             // user fn arguments by position, innermost last
   // The calls of user fns inlined so far within the outermost call being lowered, by fn and
   // arguments: a fn that calls another twice with the same arguments (or a chain of such) is

@@ -219,6 +219,8 @@ void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind b
       Value& current = lets.at(var->second);
       Value v = expr(*as->value);
       current = align(v, current.plates, current.copy_shape());
+    } else if (const auto* f = s->as<ast::For>()) {
+      loop(*f, block);
     } else if (const auto* t = s->as<ast::TargetIncrement>()) {
       terms.push_back({reduce_copy(Op::Sum, expr(*t->value)), "", false});
     } else if (const auto* smp = s->as<ast::Sample>()) {

@@ -36,6 +36,7 @@ const char* describe(SymbolKind kind) {
     case SymbolKind::Let: return "let-bound value";
     case SymbolKind::PlateIndex: return "plate index";
     case SymbolKind::FnParam: return "parameter";
+    case SymbolKind::LoopIndex: return "loop index";
   }
   return "name";
 }

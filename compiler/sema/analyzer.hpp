@@ -51,7 +51,7 @@ class Reporter {
   std::size_t errors_ = 0;
 };
 
-enum class SymbolKind { Dim, Data, Param, Latent, Fn, Let, PlateIndex, FnParam };
+enum class SymbolKind { Dim, Data, Param, Latent, Fn, Let, PlateIndex, FnParam, LoopIndex };
 // "dim", "data", "param", "latent", "fn", "let-bound value", "plate index", "parameter"
 const char* describe(SymbolKind kind);
 // "data", "a param", "a let-bound value", ...
@@ -63,6 +63,7 @@ struct Symbol {
   Type type = Type::error();   // the value's type; a dim's is int
   const ast::Let* let = nullptr;      // Let
   const ast::Plate* plate = nullptr;  // PlateIndex
+  const ast::For* loop = nullptr;     // LoopIndex
   std::size_t depth = 0;              // PlateIndex: its plate's nesting depth, outermost 0
   const ast::FnDef* fn = nullptr;     // Fn
   const ast::DimDecl* dim = nullptr;  // Dim
@@ -81,6 +82,7 @@ struct Scope {
   const ast::FnDef* fn = nullptr;  // in a fn body: no lets or latents in reach (no closures)
   ast::BlockKind block = ast::BlockKind::Model;
   std::vector<const ast::Plate*> plates;  // enclosing plates, outermost first
+  std::vector<const ast::For*> loops;     // enclosing for loops, outermost first
   std::set<std::string> sampled;          // the guide's latents with a '~' so far
 };
 

@@ -20,6 +20,7 @@ NameKind name_kind(SymbolKind kind) {
     case SymbolKind::Let: return NameKind::Let;
     case SymbolKind::PlateIndex: return NameKind::PlateIndex;
     case SymbolKind::FnParam: return NameKind::FnParam;
+    case SymbolKind::LoopIndex: return NameKind::LoopIndex;
     case SymbolKind::Fn: break;
   }
   internal_error("fns are not recorded as names", __FILE__, __LINE__);
@@ -124,6 +125,7 @@ Type ExprChecker::name(const ast::Expr& e, const ast::Name& n,
     ref.variable = a_.model->find_variable(n.name);
   }
   ref.fn_param = sym->fn_param;
+  ref.loop = sym->loop;
   record_name(e, ref);
   return sym->type;
 }

@@ -6,6 +6,14 @@
 
 namespace vmc::sema {
 
+// The values an int index expression takes over the enclosing loops: [lo, hi], exactly those
+// when `exact` (else a superset: two loop indices may be correlated, as k < t).
+struct IndexRange {
+  std::int64_t lo = 0, hi = 0;
+  bool exact = false;
+  bool constant() const { return exact && lo == hi; }
+};
+
 class ExprChecker {
  public:
   // `record`: store types in the Model; false inside fn bodies, whose types depend on the call.
@@ -45,6 +53,13 @@ class ExprChecker {
   // A gather by the k-th subscript: by int data (or int data indexed by a plate), of the first
   // subscript of a value that does not vary over plates (what lowering can gather).
   bool gather(const ast::Subscript& s, std::size_t k, const Type& base, const std::string& what);
+  // An int scalar expression of loop indices (`y[t - 1]`): one element read at run time; an
+  // error when its values in the loops are known and leave the extent.
+  bool reads_loop_index(const ast::Expr& e) const;
+  bool dynamic_index(const ast::Subscript& s, const Extent& extent, const std::string& what);
+  // The least and greatest value of an int expression of literals, dims and loop indices over the
+  // enclosing loops, when sema can bound it.
+  std::optional<IndexRange> index_range(const ast::Expr& e);
   // A constant index or a slice, when the model is checked for lowering: the extent it cuts
   // must be known (lowering slices constant extents only).
   bool known_when_lowered(const ast::Subscript& s, const Extent& extent, std::size_t k,

@@ -8,6 +8,9 @@
 #include "sema/check_expr.hpp"
 #include "sema/const_eval.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace vmc::sema {
 
 const Symbol* ExprChecker::plate_index(const ast::Expr& e) const {
@@ -82,6 +85,8 @@ Type ExprChecker::index(const ast::Expr& e, const ast::Index& ix) {
       ok = false;
     } else if (std::optional<Extent> v = eval_extent(a_, &scope_, *s.lo, nullptr, "")) {
       ok &= constant_index(s, *v, extent, k, what) && known_when_lowered(s, extent, k, what);
+    } else if (t.is_scalar() && t.plates.empty() && reads_loop_index(*s.lo)) {
+      ok &= dynamic_index(s, extent, what);
     } else if (!t.is_scalar() && !(t.rank() == 1 && !t.row)) {
       a_.report.error(s.span, "a gather index must be an int scalar or vector, but '" +
                                   source_text(s.span) + "' is " + to_string(t));
@@ -97,6 +102,97 @@ Type ExprChecker::index(const ast::Expr& e, const ast::Index& ix) {
   for (std::size_t k = subs.size(); k < base.rank(); ++k) shape.push_back(base.shape[k]);
   bool row = base.row && shape.size() == 1;
   return Type{base.kind, base.constraint, std::move(shape), row, std::move(plates)};
+}
+
+bool ExprChecker::reads_loop_index(const ast::Expr& e) const {
+  if (e.as<ast::Name>()) {
+    auto it = a_.model->names.find(&e);
+    return it != a_.model->names.end() && it->second.kind == NameKind::LoopIndex;
+  }
+  if (const auto* u = e.as<ast::Unary>()) return reads_loop_index(*u->operand);
+  if (const auto* b = e.as<ast::Binary>()) return reads_loop_index(*b->lhs) || reads_loop_index(*b->rhs);
+  if (const auto* c = e.as<ast::Call>()) {
+    for (const ast::ExprPtr& a : c->args) {
+      if (reads_loop_index(*a)) return true;
+    }
+    return false;
+  }
+  if (const auto* ix = e.as<ast::Index>()) {
+    for (const ast::Subscript& s : ix->subscripts) {
+      if ((s.lo && reads_loop_index(*s.lo)) || (s.hi && reads_loop_index(*s.hi))) return true;
+    }
+    return reads_loop_index(*ix->base);
+  }
+  return false;
+}
+
+std::optional<IndexRange> ExprChecker::index_range(const ast::Expr& e) {
+  if (std::optional<Extent> v = eval_extent(a_, &scope_, e, nullptr, "")) {
+    if (std::optional<std::int64_t> c = v->constant_value()) return IndexRange{*c, *c, true};
+    return std::nullopt;
+  }
+  if (const auto* n = e.as<ast::Name>()) {
+    const Symbol* sym = lookup(a_, &scope_, n->name);
+    // Scalar int data: within its declared bounds.
+    if (sym && sym->kind == SymbolKind::Data && sym->type.is_int() && sym->type.is_scalar()) {
+      const Constraint& c = sym->type.constraint;
+      if (!c.lower || !c.upper) return std::nullopt;
+      return IndexRange{static_cast<std::int64_t>(std::ceil(*c.lower)), static_cast<std::int64_t>(std::floor(*c.upper)),
+                        false};
+    }
+    if (!sym || sym->kind != SymbolKind::LoopIndex) return std::nullopt;
+    std::optional<IndexRange> lo = index_range(*sym->loop->begin), hi = index_range(*sym->loop->end);
+    if (!lo || !hi) return std::nullopt;
+    // Exact when both bounds are constants: each value in between is taken.
+    return IndexRange{lo->lo, hi->hi - 1, lo->constant() && hi->constant()};
+  }
+  if (const auto* u = e.as<ast::Unary>()) {
+    std::optional<IndexRange> r = index_range(*u->operand);
+    if (!r) return std::nullopt;
+    return IndexRange{-r->hi, -r->lo, r->exact};
+  }
+  const auto* b = e.as<ast::Binary>();
+  if (!b) return std::nullopt;
+  std::optional<IndexRange> x = index_range(*b->lhs), y = index_range(*b->rhs);
+  if (!x || !y) return std::nullopt;
+  // Exact when one side is a constant: two variables may be correlated (k < t).
+  bool exact = x->exact && y->exact && (x->constant() || y->constant());
+  switch (b->op) {
+    case ast::BinaryOp::Add: return IndexRange{x->lo + y->lo, x->hi + y->hi, exact};
+    case ast::BinaryOp::Sub: return IndexRange{x->lo - y->hi, x->hi - y->lo, exact};
+    case ast::BinaryOp::Mul:
+    case ast::BinaryOp::ElemMul: {
+      std::int64_t p[] = {x->lo * y->lo, x->lo * y->hi, x->hi * y->lo, x->hi * y->hi};
+      return IndexRange{*std::min_element(p, p + 4), *std::max_element(p, p + 4), exact};
+    }
+    default: return std::nullopt;
+  }
+}
+
+bool ExprChecker::dynamic_index(const ast::Subscript& s, const Extent& extent, const std::string& what) {
+  a_.model->dynamic_indices.insert(s.lo.get());
+  std::optional<IndexRange> r = index_range(*s.lo);
+  std::optional<std::int64_t> n = extent.constant_value();
+  if (!n) return true;  // checked when the model is compiled with its dims
+  std::string unchecked = ": one past the extent reads the nearest element";
+  if (!r) {
+    a_.report.warning(s.span, "index '" + source_text(s.span) + "' of " + what + " cannot be bounded at compile "
+                              "time, so it is not checked" + unchecked + " (give the int data in the loop bounds a "
+                              "'lower' and an 'upper' to have it checked)");
+    return true;
+  }
+  if (r->lo > r->hi || (r->lo >= 0 && r->hi < *n)) return true;
+  std::int64_t bad = r->lo < 0 ? r->lo : r->hi;
+  std::string where = "index '" + source_text(s.span) + "' of " + what;
+  std::string range = " (from " + std::to_string(r->lo) + " to " + std::to_string(r->hi) + "), outside 0 … " +
+                      std::to_string(*n - 1);
+  if (r->exact) {
+    a_.report.error(s.span, where + " reaches " + std::to_string(bad) + " in the loop" + range);
+    return false;
+  }
+  a_.report.warning(s.span, where + " may reach " + std::to_string(bad) + " as far as sema can tell" + range +
+                                unchecked);
+  return true;
 }
 
 bool ExprChecker::gather(const ast::Subscript& s, std::size_t k, const Type& base, const std::string& what) {

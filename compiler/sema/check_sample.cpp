@@ -202,6 +202,11 @@ class SampleChecker {
     t.name = name->name;
     t.role = sym->kind == SymbolKind::Param ? Role::Param : Role::Latent;
     t.names_latent = t.role == Role::Latent;
+    if (t.role == Role::Latent && !scope_.loops.empty()) {
+      a_.report.error(s_.lhs->span, "latent '" + t.name + "' cannot be sampled inside a for loop yet; sample it "
+                                    "whole outside the loop (a loop may read it)");
+      return t;
+    }
     if (in_guide() && t.role != Role::Latent) {
       a_.report.error(s_.lhs->span, std::string(to_string(t.role)) + " '" + t.name +
                                         "' cannot be sampled in the guide; only latents can");

@@ -104,8 +104,16 @@ class BlockChecker {
                       {{sym->span, "'" + name + "' is declared here"}});
       return;
     }
-    for (const ast::Plate* p : t.plates) {
+    std::vector<const ast::Plate*> varying = union_plates(t.plates, scope_.plates);
+    for (const ast::Plate* p : varying) {
       if (std::find(var.plates.begin(), var.plates.end(), p) != var.plates.end()) continue;
+      if (std::find(t.plates.begin(), t.plates.end(), p) == t.plates.end()) {
+        a_.report.error(as.name.span, "var '" + name + "' is declared outside plate '" + p->index.name +
+                                          "' and cannot be assigned inside it (each copy would): declare the "
+                                          "var inside the plate",
+                        {{sym->span, "'" + name + "' is declared here"}});
+        return;
+      }
       a_.report.error(as.value->span, "'" + source_text(as.value->span) + "' varies over plate '" + p->index.name +
                                           "', but var '" + name + "' is declared outside it: declare the var "
                                           "inside the plate",
@@ -114,8 +122,35 @@ class BlockChecker {
     }
   }
 
-  void loop(const ast::Stmt& s, const ast::For&) {
-    a_.report.error(s.span, "for loops are not supported yet");
+  // for I in A:B { ... }: A and B int scalars the same for every copy of the enclosing plates;
+  // the body is checked with I bound to an int scalar.
+  void loop(const ast::Stmt&, const ast::For& f) {
+    for (const ast::ExprPtr* bound : {&f.begin, &f.end}) {
+      Type t = ExprChecker(a_, scope_, true).check(**bound);
+      if (t.is_error()) continue;
+      if (!t.is_int() || !t.is_scalar()) {
+        a_.report.error((*bound)->span, "a loop's bounds are int scalars, but '" + source_text((*bound)->span) +
+                                            "' is " + to_string(t));
+      } else if (!t.plates.empty()) {
+        a_.report.error((*bound)->span, "a loop's bound cannot vary over plate '" + t.plates.front()->index.name +
+                                            "' yet: every copy runs the same iterations");
+      }
+    }
+    check_new_name(f.index, "loop index");
+    push_frame(f.body);
+    Symbol s{SymbolKind::LoopIndex, f.index.span, Type::integer()};
+    s.loop = &f;
+    scope_.frames.back().names.emplace(f.index.name, s);
+    scope_.loops.push_back(&f);
+    for (const ast::StmtPtr& st : f.body) {
+      if (const auto* p = st->as<ast::Plate>()) {
+        a_.report.error(p->index.span, "a plate cannot be inside a for loop; put the loop inside the plate");
+        continue;
+      }
+      statement(*st);
+    }
+    scope_.loops.pop_back();
+    scope_.frames.pop_back();
   }
 
   void target(const ast::Stmt& s, const ast::TargetIncrement& t) {

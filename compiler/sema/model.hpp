@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "parse/ast.hpp"
@@ -82,12 +83,13 @@ struct SampleSite {
 };
 
 // What a name used in an expression refers to (sema's resolution, which lowering reads).
-enum class NameKind { Pi, Dim, Data, Param, Latent, Let, PlateIndex, FnParam };
+enum class NameKind { Pi, Dim, Data, Param, Latent, Let, PlateIndex, FnParam, LoopIndex };
 struct NameRef {
   NameKind kind = NameKind::Pi;
   const ast::Let* let = nullptr;         // Let
   const ast::Plate* plate = nullptr;     // PlateIndex
   const Variable* variable = nullptr;    // Data, Param, Latent
+  const ast::For* loop = nullptr;        // LoopIndex
   const Dim* dim = nullptr;              // Dim
   std::size_t fn_param = 0;              // FnParam: its position in the fn's parameters
 };
@@ -108,6 +110,9 @@ struct Model {
   // the same thing at every call: a parameter of the fn, or a global).
   std::unordered_map<const ast::Expr*, NameRef> names;
   std::vector<SampleSite> samples;  // the model block's in source order, then the guide's
+  // The subscripts that are an int expression of loop indices (`y[t - 1]`): one element, read
+  // at run time (clamped to the extent where sema could not bound the expression).
+  std::unordered_set<const ast::Expr*> dynamic_indices;
   // The var each assignment gives a next value (`s = ...;` → `var s = ...;`).
   std::unordered_map<const ast::Assign*, const ast::Let*> assigned;
 

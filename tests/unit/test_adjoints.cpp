@@ -23,6 +23,7 @@
 #include "ir/builder.hpp"
 #include "ir/function.hpp"
 #include "ir/interpreter.hpp"
+#include "ir/loop.hpp"
 #include "ir/node.hpp"
 #include "support/check.hpp"
 
@@ -319,6 +320,26 @@ const Node* tri_solve_case(Harness& h, bool transpose, bool matrix_rhs) {
   return tri_solve(l, h.param(bs, -1, 1), transpose);
 }
 
+// A loop of 0 to 3 iterations: c ← tanh(c .* a + 0.1 t) + b, with the invariants a (the state's
+// shape) and b (a scalar), both differentiated, as are the state's start and its adjoint.
+const Node* small_loop(Harness& h) {
+  Shape s = h.shape(h.uniform_int(0, 2));
+  auto body = std::make_shared<vmc::ir::LoopBody>();
+  body->name = "loop0";
+  Graph& bg = *body->body.graph;
+  for (std::size_t k = 0; k < h.g.symbol_count(); ++k) bg.symbol(h.g.symbol_name(static_cast<std::int32_t>(k)));
+  body->t = input(bg, "loop.t", InputKind::Data, {});
+  body->carry = input(bg, "loop.carry", InputKind::Data, s);
+  body->invariants = {input(bg, "loop.inv.0", InputKind::Data, s), input(bg, "loop.inv.1", InputKind::Data, {})};
+  const Node* next = add(unary(Op::Tanh, add(mul(body->carry, body->invariants[0]), mul(body->t, 0.1))),
+                         body->invariants[1]);
+  body->body.outputs.push_back({"carry", next});
+  vmc::diff::derive_vjp(*body);
+  const Node* begin = constant(h.g, static_cast<double>(h.uniform_int(0, 2)));
+  const Node* end = constant(h.g, static_cast<double>(h.uniform_int(0, 4)));
+  return vmc::ir::loop(begin, end, h.param(s, -1, 1), {h.param(s, -1, 1), h.param({}, -1, 1)}, body);
+}
+
 OpTest op_test(Op op) {
   const Kind C = Kind::Checked;
   switch (op) {
@@ -434,6 +455,23 @@ OpTest op_test(Op op) {
                 std::int64_t begin = h.uniform_int(0, n - 1);
                 std::int64_t end = h.uniform_int(begin + 1, n);
                 return slice(h.param(s, -2, 2), axis, begin, end);
+              }};
+    case Op::Take:
+      return {C, [](Harness& h) {
+                std::int64_t rank = h.uniform_int(1, 3);
+                int axis = static_cast<int>(h.uniform_int(0, rank - 1));
+                Shape s = h.shape(rank);
+                const Node* x = h.param(s, -2, 2);
+                double i = static_cast<double>(h.uniform_int(0, h.size(s[axis]) - 1));
+                return take(x, h.data({}, {i}), axis);
+              }};
+    case Op::Loop: return {C, small_loop};
+    // A loop's adjoint is not differentiated again.
+    case Op::LoopGrad:
+      return {Kind::NotDifferentiable, [](Harness& h) {
+                const Node* l = small_loop(h);
+                const Node* g = h.param(l->shape(), -1, 1);
+                return vmc::diff::gradient(sum(mul(l, g)), {l->arg(2)}).front();
               }};
     case Op::Concat:
       return {C, [](Harness& h) {

@@ -190,6 +190,9 @@ class MagnitudeBound : public ir::Rewriter {
       case Op::Slice: return ir::slice(m[0], at.axis, at.begin, at.end);
       case Op::Concat: return ir::concat(m[0], m[1], at.axis);
       case Op::Gather: return ir::gather(m[0], m[1]);
+      case Op::Take: return ir::take(m[0], b, at.axis);  // the index is an exact int
+      case Op::Loop:
+      case Op::LoopGrad: break;  // no bound through a loop's iterations: test_jit_vs_interp.cpp checks loops
       case Op::ScatterAdd:
         return plus(ir::scatter_add(m[0], m[1], n.shape()),
                     ir::scatter_add(abs_of(x), m[1], n.shape()));

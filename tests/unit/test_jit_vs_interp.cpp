@@ -49,6 +49,60 @@ TEST_CASE("jit: stdlib models' elbo_grad equals the interpreter (f64 and f32)") 
   MESSAGE("worst error / (eps·scale): f32 ", worst[0], ", f64 ", worst[1]);
 }
 
+std::string loops_garch(int T);  // test_loops.cpp
+std::string loops_ar(int T);
+std::string loops_per_copy();
+
+TEST_CASE("jit: loops equal the interpreter: every kernel output, every estimator, f64 and f32") {
+  // (test_jit_differential.cpp bounds each op's rounding; through a loop's iterations it has no
+  // bound, so loops are compared here at a relative tolerance.)
+  struct Case {
+    std::string label, text;
+    sema::Options options;
+  };
+  const Case cases[] = {
+      {"garch", loops_garch(12), sema_options({{"T", 12}}, "meanfield")},
+      {"ar", loops_ar(11), sema_options({{"T", 11}})},
+      {"per copy", loops_per_copy(), sema_options()},
+  };
+  for (const Case& c : cases) {
+    for (const lower::Estimator& e : lower::estimators()) {
+      if (e.importance_weighted && c.label == "per copy") continue;  // global latents and a subsampled plate
+      for (int samples : {1, 2}) {
+        Compiled m(c.text, c.options, lower_options(&e, samples));
+        REQUIRE_MESSAGE(m.ok(), m.messages());
+        for (std::uint64_t seed : {1u, 2u}) {
+          ir::Bindings b = m.synthetic(seed, 7, 5, 0.5);
+          if (e.importance_weighted) b.inputs[m.l().importance_weight->attrs().name] = ir::Tensor::scalar(1.0);
+          std::vector<const ir::Node*> outs;
+          for (const ir::Output& o : m.l().function.outputs) outs.push_back(o.node);
+          std::vector<ir::Tensor> want = ir::evaluate(outs, b);
+          for (auto precision : {codegen::Precision::F64, codegen::Precision::F32}) {
+            Diagnostics d;
+            auto jit = jit::CompiledModel::build(m.l(), precision, d, c.label);
+            REQUIRE(jit);
+            std::vector<ir::Tensor> got = jit->run("elbo_grad", b);
+            double eps = precision == codegen::Precision::F64 ? 1e-11 : 2e-4;
+            REQUIRE(got.size() == want.size());
+            for (std::size_t k = 0; k < want.size(); ++k) {
+              double scale = 1;
+              for (double v : want[k].values) scale = std::max(scale, std::abs(v));
+              for (std::size_t i = 0; i < want[k].values.size(); ++i) {
+                CAPTURE(c.label);
+                CAPTURE(std::string(e.name));
+                CAPTURE(samples);
+                CAPTURE(codegen::to_string(precision));
+                CAPTURE(m.l().function.outputs[k].name);
+                CHECK(std::abs(got[k].values[i] - want[k].values[i]) <= eps * scale);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("jit: sample_guide's draws equal the interpreter's, for local and global latents") {
   struct Case { const char* model; Dims dims; };
   const Case cases[] = {

@@ -1,0 +1,190 @@
+// Loops (`for t in a:b { ... }`, vars carried across iterations): a loop's objective and gradient
+// equal those of the same model unrolled by hand, its gradient equals finite differences of the
+// interpreter, and its IR does not grow with the trip count (one loop node, whatever T is).
+#include <cmath>
+
+#include "test_lower_helpers.hpp"
+
+using namespace lower_test;
+
+namespace {
+
+// GARCH(1,1), as in Stan's example models: sigma[t] from the previous one.
+std::string garch(bool unrolled, int T) {
+  std::string text = R"(model garch11;
+dims { T; }
+data { y : real[T]; sigma1 : real<lower=0>; }
+latent { mu : real; alpha0 : real<lower=0>; alpha1 : real<lower=0, upper=1>; beta1 : real<lower=0, upper=1>; }
+model {
+  mu ~ normal(0, 10);
+  alpha0 ~ normal(0, 1);
+  alpha1 ~ uniform(0, 1);
+  beta1 ~ uniform(0, 1);
+)";
+  if (!unrolled) {
+    text += R"(  var sigma = sigma1;
+  for t in 1:T {
+    sigma = sqrt(alpha0 + alpha1 * square(y[t - 1] - mu) + beta1 * square(sigma));
+    y[t] ~ normal(mu, sigma);
+  }
+)";
+  } else {
+    std::string previous = "sigma1";
+    for (int t = 1; t < T; ++t) {
+      std::string s = "s" + std::to_string(t);
+      text += "  let " + s + " = sqrt(alpha0 + alpha1 * square(y[" + std::to_string(t - 1) + "] - mu) + beta1 * square(" +
+              previous + "));\n  y[" + std::to_string(t) + "] ~ normal(mu, " + s + ");\n";
+      previous = s;
+    }
+  }
+  return text + "}\n";  // the guide: --guide meanfield
+}
+
+sema::Options garch_options(std::int64_t T) { return sema_options({{"T", T}}, "meanfield"); }
+
+// AR(K) with K from the data: a loop nested in a loop whose bound it reads.
+std::string ar(bool unrolled, int T, int K) {
+  std::string text = R"(model ar;
+dims { T; }
+data { K : int<lower=1, upper=3>; y : real[T]; }
+latent { alpha : real; beta : real[3]; sigma : real<lower=0>; }
+param { al : real; all : real init -1; bl : real[3]; bll : real[3] init -1; sl : real; sll : real init -1; }
+model {
+  alpha ~ normal(0, 10);
+  beta ~ normal(0, 1);
+  sigma ~ lognormal(0, 1);
+)";
+  if (!unrolled) {
+    text += R"(  for t in K:T {
+    var m = alpha;
+    for k in 0:K {
+      m = m + beta[k] * y[t - k - 1];
+    }
+    y[t] ~ normal(m, sigma);
+  }
+)";
+  } else {
+    for (int t = K; t < T; ++t) {
+      std::string m = "alpha";
+      for (int k = 0; k < K; ++k) m += " + beta[" + std::to_string(k) + "] * y[" + std::to_string(t - k - 1) + "]";
+      text += "  y[" + std::to_string(t) + "] ~ normal(" + m + ", sigma);\n";
+    }
+  }
+  text += R"(}
+guide {
+  alpha ~ normal(al, exp(all));
+  beta ~ normal(bl, exp(bll));
+  sigma ~ lognormal(sl, exp(sll));
+}
+)";
+  return text;
+}
+
+// A loop inside a subsampled plate, per copy: a dot product written as a recurrence, and a
+// target += of a density function inside the loop.
+std::string per_copy(bool unrolled) {
+  std::string text = R"(model per_copy;
+dims { N; D = 3; }
+data { X : real[N, D]; y : real[N]; }
+latent { w : real[D]; }
+param { wl : real[D]; wll : real[D] init -1; }
+model {
+  w ~ normal(0, 1);
+  plate i in N subsample {
+)";
+  if (!unrolled) {
+    text += R"(    var s = 0.0;
+    for d in 0:D {
+      s = s + w[d] * X[i, d];
+      target += normal_lpdf(X[i, d] | w[d], 2);
+    }
+    y[i] ~ normal(s, 1);
+)";
+  } else {
+    text += "    y[i] ~ normal(w[0] * X[i, 0] + w[1] * X[i, 1] + w[2] * X[i, 2], 1);\n";
+    for (int d = 0; d < 3; ++d) {
+      text += "    target += normal_lpdf(X[i, " + std::to_string(d) + "] | w[" + std::to_string(d) + "], 2);\n";
+    }
+  }
+  text += R"(  }
+}
+guide {
+  w ~ normal(wl, exp(wll));
+}
+)";
+  return text;
+}
+
+// The loop form's and the unrolled form's elbo and gradients at the same inputs.
+void check_same(const std::string& loop, const std::string& unrolled, const sema::Options& so, Estimator::Ref est,
+                std::uint64_t seed, const std::string& label, const std::map<std::string, double>& scalars = {}) {
+  Compiled a(loop, so, lower_options(est));
+  Compiled b(unrolled, so, lower_options(est));
+  REQUIRE_MESSAGE(a.ok(), a.messages());
+  REQUIRE_MESSAGE(b.ok(), b.messages());
+  ir::Bindings bind = a.synthetic(seed, 6, 4, 0.7);
+  for (const auto& [name, v] : scalars) bind.inputs[name] = ir::Tensor::scalar(v);
+  double va = eval1(a.output("elbo"), bind), vb = eval1(b.output("elbo"), bind);
+  CHECK_MESSAGE(near(va, vb, 1e-11, 1e-12), label, ": loop ", va, ", unrolled ", vb);
+  for (const lower::ParamInput& p : a.l().params) {
+    ir::Tensor ga = ir::evaluate(a.output("grad." + p.name), bind);
+    ir::Tensor gb = ir::evaluate(b.output("grad." + p.name), bind);
+    REQUIRE(ga.values.size() == gb.values.size());
+    for (std::size_t k = 0; k < ga.values.size(); ++k) {
+      CHECK_MESSAGE(near(ga.values[k], gb.values[k], 1e-10, 1e-12), label, ": grad.", p.name, "[", k, "] loop ",
+                    ga.values[k], ", unrolled ", gb.values[k]);
+    }
+  }
+}
+
+std::size_t node_count(const Compiled& c) {
+  std::vector<const ir::Node*> roots;
+  for (const ir::Output& o : c.l().function.outputs) roots.push_back(o.node);
+  return ir::topological_order(roots).size();
+}
+
+}  // namespace
+
+// For test_jit_differential.cpp: the loop forms.
+std::string loops_garch(int T) { return garch(false, T); }
+std::string loops_ar(int T) { return ar(false, T, 3); }
+std::string loops_per_copy() { return per_copy(false); }
+
+TEST_CASE("loops: a loop's value and gradient equal the unrolled form's") {
+  for (auto est : {Estimator::A, Estimator::B, Estimator::Stl}) {
+    for (std::uint64_t seed : {1u, 2u}) {
+      check_same(garch(false, 7), garch(true, 7), garch_options(7), est, seed, "garch");
+      check_same(ar(false, 9, 3), ar(true, 9, 3), sema_options({{"T", 9}}), est, seed, "ar(3)", {{"K", 3}});
+      check_same(ar(false, 9, 2), ar(true, 9, 2), sema_options({{"T", 9}}), est, seed, "ar(2)", {{"K", 2}});
+      check_same(per_copy(false), per_copy(true), {}, est, seed, "a loop per copy of a subsampled plate");
+    }
+  }
+}
+
+TEST_CASE("loops: gradients equal finite differences of the interpreter") {
+  for (auto est : {Estimator::A, Estimator::B}) {
+    for (std::uint64_t seed : {1u, 2u, 3u}) {
+      GradCheckSummary g = compile_and_check(garch(false, 8), "garch", garch_options(8), est, 1, seed, 0.7);
+      CHECK(g.checked == 8);
+      CHECK(g.bad == 0);
+      GradCheckSummary p = compile_and_check(per_copy(false), "per copy", {}, est, 1, seed, 0.7);
+      CHECK(p.bad == 0);
+    }
+  }
+  // Two samples, each its own run of the loop.
+  CHECK(compile_and_check(garch(false, 5), "garch, 2 samples", garch_options(5), Estimator::A, 2).bad == 0);
+}
+
+TEST_CASE("loops: the IR does not grow with the trip count") {
+  Compiled small(garch(false, 100), garch_options(100), lower_options(Estimator::A));
+  Compiled large(garch(false, 10000), garch_options(10000), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(small.ok(), small.messages());
+  REQUIRE_MESSAGE(large.ok(), large.messages());
+  CHECK(node_count(small) == node_count(large));
+  // An empty loop (T = 1: 1:1) adds nothing: the bound is the priors' and the guide's alone.
+  Compiled none(garch(false, 1), garch_options(1), lower_options(Estimator::A));
+  Compiled none_unrolled(garch(true, 1), garch_options(1), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(none.ok(), none.messages());
+  ir::Bindings b = none.synthetic(3);
+  CHECK(near(eval1(none.output("elbo"), b), eval1(none_unrolled.output("elbo"), b), 1e-12, 1e-12));
+}
