@@ -175,7 +175,27 @@ void Lowerer::auto_guide() {
     const sema::Constraint& c = v.type.constraint;
     const ir::Node* z = u;
     const ir::Node* log_jacobian = nullptr;
-    if (c.lower && c.upper) {
+    if (c.has_expression()) {
+      // Bounds computed at each draw, from data and the latents drawn before this one.
+      auto bound = [&](const ast::Expr* e, std::optional<double> constant) -> const ir::Node* {
+        if (e) return ir::broadcast_to(expr(*e).node, u->shape());
+        return constant ? ir::constant(g, *constant, u->shape()) : nullptr;
+      };
+      const ir::Node* lo = bound(c.lower_expr, c.lower);
+      const ir::Node* hi = bound(c.upper_expr, c.upper);
+      if (lo && hi) {
+        const ir::Node* width = ir::sub(hi, lo);
+        z = ir::add(ir::mul(ir::unary(Op::Sigmoid, u), width), lo);
+        log_jacobian = ir::add(ir::add(ir::unary(Op::LogSigmoid, u), ir::unary(Op::LogSigmoid, ir::neg(u))),
+                               ir::log(width));
+      } else if (lo) {
+        z = ir::add(ir::exp(u), lo);
+        log_jacobian = u;
+      } else {
+        z = ir::sub(hi, ir::exp(u));
+        log_jacobian = u;
+      }
+    } else if (c.lower && c.upper) {
       z = ir::add(ir::mul(ir::unary(Op::Sigmoid, u), *c.upper - *c.lower), *c.lower);
       log_jacobian = ir::add(ir::add(ir::unary(Op::LogSigmoid, u), ir::unary(Op::LogSigmoid, ir::neg(u))),
                              std::log(*c.upper - *c.lower));

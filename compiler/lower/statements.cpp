@@ -66,7 +66,8 @@ class SampleLowering {
     bool truncated = false;
     if (site_->role == sema::Role::Latent) {
       const sema::Constraint& c = l_.model.find_variable(name)->type.constraint;
-      if (dist::cuts_support(family, c.lower, c.upper) && family.tails.log_cdf) {
+      // Bounds that depend on other values: not normalised over them (as in Stan; sema warns).
+      if (!c.has_expression() && dist::cuts_support(family, c.lower, c.upper) && family.tails.log_cdf) {
         lp = ir::sub(lp, dist::log_mass_within(family, aligned, x.node, c.lower, c.upper));
         truncated = true;
       }
@@ -134,6 +135,11 @@ class SampleLowering {
     }
     if (site_->role == sema::Role::Latent) {
       const sema::Constraint& c = l_.model.find_variable(name)->type.constraint;
+      if (c.has_expression()) {
+        l_.unavailable("sample_model cannot draw latent '" + name + "' from its prior '" + std::string(family.name) +
+                       "' within bounds that depend on other values yet");
+        return;
+      }
       if (dist::cuts_support(family, c.lower, c.upper)) {
         l_.unavailable("sample_model cannot draw latent '" + name + "' from its prior '" + std::string(family.name) +
                        "' truncated to the latent's bounds yet");

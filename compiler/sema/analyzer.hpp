@@ -157,6 +157,8 @@ std::vector<std::string> visible_names(const Analyzer& a, const Scope* scope);
 // --- the passes, in order ---
 void resolve_dims(Analyzer& a);         // dims.cpp
 void check_declarations(Analyzer& a);   // check_decls.cpp
+// Latents' bounds that are expressions (`upper=1 - alpha1`), once every declaration is typed.
+void check_bound_expressions(Analyzer& a);  // check_decls.cpp
 void check_functions(Analyzer& a);      // functions.cpp
 void check_block(Analyzer& a, const ast::Block& block);  // check_stmt.cpp
 void check_latents(Analyzer& a);        // latents.cpp

@@ -5,6 +5,7 @@
 
 #include "sema/analyzer.hpp"
 #include "sema/builtins.hpp"
+#include "sema/check_expr.hpp"
 #include "sema/const_eval.hpp"
 #include "support/suggest.hpp"
 
@@ -125,8 +126,20 @@ class DeclChecker {
         a_.report.error(k.span, "'" + key + "' needs a value, as in " + key + "=0");
         continue;
       }
-      std::optional<double> bound =
-          eval_constant(a_, nullptr, *k.value, &a_.report, "'" + key + "' of '" + name() + "'");
+      std::optional<double> bound = eval_constant(a_, nullptr, *k.value, nullptr, "");
+      // A latent's bound may be an expression of data and earlier latents, checked once every
+      // declaration has its type (check_bound_expressions).
+      if (!bound && role_ == Role::Latent && reads_variable(*k.value)) {
+        (key == "lower" ? c.lower_expr : c.upper_expr) = k.value.get();
+        continue;
+      }
+      if (!bound && reads_variable(*k.value)) {
+        a_.report.error(k.value->span, "'" + key + "' of " + std::string(to_string(role_)) + " '" + name() +
+                                           "' must be a constant: only a latent's bounds may be expressions of data "
+                                           "and other latents");
+        continue;
+      }
+      if (!bound) bound = eval_constant(a_, nullptr, *k.value, &a_.report, "'" + key + "' of '" + name() + "'");
       (key == "lower" ? c.lower : c.upper) = bound;
     }
     if (c.lower && c.upper && !(*c.lower < *c.upper)) {
@@ -141,6 +154,26 @@ class DeclChecker {
                                             name() + "' is " + to_string(t.value()));
     }
     return a_.report.errors() == errors;
+  }
+
+  // Whether `e` names data, a param or a latent (an expression bound, not a misspelt constant).
+  bool reads_variable(const ast::Expr& e) const {
+    if (const auto* n = e.as<ast::Name>()) {
+      const Symbol* s = a_.global(n->name);
+      return s && (s->kind == SymbolKind::Data || s->kind == SymbolKind::Latent || s->kind == SymbolKind::Param);
+    }
+    bool found = false;
+    auto visit = [&](const ast::Expr* sub) { found = found || (sub && reads_variable(*sub)); };
+    if (const auto* u = e.as<ast::Unary>()) visit(u->operand.get());
+    else if (const auto* b = e.as<ast::Binary>()) visit(b->lhs.get()), visit(b->rhs.get());
+    else if (const auto* c = e.as<ast::Call>()) {
+      for (const ast::ExprPtr& a : c->args) visit(a.get());
+    } else if (const auto* ix = e.as<ast::Index>()) {
+      visit(ix->base.get());
+    } else if (const auto* t = e.as<ast::Transpose>()) {
+      visit(t->operand.get());
+    }
+    return found;
   }
 
   ParamInit check_init(const Constraint& c) {
@@ -239,6 +272,67 @@ void check_declarations(Analyzer& a) {
                                                           : a.model->latents;
       list.push_back(std::move(v));
     }
+  }
+}
+
+void check_bound_expressions(Analyzer& a) {
+  for (std::size_t k = 0; k < a.model->latents.size(); ++k) {
+    Variable& v = a.model->latents[k];
+    Constraint& c = v.type.constraint;
+    if (!c.has_expression()) continue;
+    const std::string& name = v.name;
+    if (a.model->guide_block) {
+      const ast::Expr* e = c.lower_expr ? c.lower_expr : c.upper_expr;
+      a.report.error(e->span, "latent '" + name + "' has a bound that depends on other values ('" + source_text(e->span) +
+                                  "'): no guide family has such a support yet; use an automatic guide (no guide "
+                                  "block, and vmc fit --guide meanfield or fullrank)");
+    }
+    for (const ast::Expr* e : {c.lower_expr, c.upper_expr}) {
+      if (!e) continue;
+      Scope scope;
+      scope.block = ast::BlockKind::Model;
+      scope.frames.emplace_back();
+      Type t = ExprChecker(a, scope, true).check(*e);
+      if (t.is_error()) continue;
+      std::string what = "the bound '" + source_text(e->span) + "' of latent '" + name + "'";
+      if (!t.plates.empty() || !(t.is_scalar() || t.same_shape(v.type))) {
+        a.report.error(e->span, what + " is " + to_string(t.value()) + "; a bound is a scalar or has the latent's "
+                                       "shape (" + to_string(v.type.value()) + ")");
+        continue;
+      }
+      // It may read data and the latents declared before this one (drawn first), not params.
+      std::vector<const ast::Expr*> stack{e};
+      while (!stack.empty()) {
+        const ast::Expr* x = stack.back();
+        stack.pop_back();
+        if (x->as<ast::Name>()) {
+          auto it = a.model->names.find(x);
+          if (it == a.model->names.end()) continue;
+          const NameRef& ref = it->second;
+          if (ref.kind == NameKind::Param) {
+            a.report.error(x->span, what + " reads param '" + source_text(x->span) + "'; bounds are expressions of "
+                                           "data and of latents declared before '" + name + "'");
+          } else if (ref.kind == NameKind::Latent) {
+            std::size_t at = static_cast<std::size_t>(ref.variable - a.model->latents.data());
+            if (at >= k) {
+              a.report.error(x->span, what + " reads latent '" + ref.variable->name + "', which is not declared "
+                                             "before '" + name + "': declare it first (it is drawn first)");
+            }
+          }
+          continue;
+        }
+        if (const auto* u = x->as<ast::Unary>()) stack.push_back(u->operand.get());
+        else if (const auto* b = x->as<ast::Binary>()) stack.push_back(b->lhs.get()), stack.push_back(b->rhs.get());
+        else if (const auto* call = x->as<ast::Call>()) {
+          for (const ast::ExprPtr& arg : call->args) stack.push_back(arg.get());
+        } else if (const auto* ix = x->as<ast::Index>()) {
+          stack.push_back(ix->base.get());
+        } else if (const auto* tr = x->as<ast::Transpose>()) {
+          stack.push_back(tr->operand.get());
+        }
+      }
+    }
+    a.globals.at(name).type.constraint = c;
   }
 }
 

@@ -95,6 +95,12 @@ void check_local_reads(Analyzer& a) {
 void check_prior_support(Analyzer& a, const ast::Sample& s, const Distribution& prior,
                          const std::string& latent, std::optional<std::pair<double, double>> bounds) {
   const Type& t = latent_type(a, latent);
+  if (t.constraint.has_expression()) {
+    a.report.warning(s.dist.callee.span, "prior '" + std::string(prior.name) + "' on latent '" + latent +
+                                             "' is not normalised over its bounds, which depend on other values (as "
+                                             "in Stan): the prior is proportional to it there");
+    return;
+  }
   std::optional<Interval> p = dist_interval(prior, bounds);
   Interval z = latent_interval(t.constraint);
   if (p && p->lo <= z.lo && z.hi <= p->hi) {

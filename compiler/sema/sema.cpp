@@ -116,6 +116,7 @@ std::unique_ptr<Model> analyze(const ast::Program& program, const Options& optio
   resolve_dims(a);
   check_declarations(a);
   check_functions(a);
+  check_bound_expressions(a);
   if (a.model->model_block) check_block(a, *a.model->model_block);
   if (a.model->guide_block) check_block(a, *a.model->guide_block);
   check_latents(a);

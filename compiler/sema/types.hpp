@@ -22,8 +22,13 @@ struct Constraint {
   std::optional<double> lower;
   std::optional<double> upper;
   bool cholesky = false;
+  // A latent's bound that is an expression of data and of latents declared before it
+  // (`upper=1 - alpha1`), instead of a constant: its value is set at each draw.
+  const ast::Expr* lower_expr = nullptr;
+  const ast::Expr* upper_expr = nullptr;
 
-  bool empty() const { return !lower && !upper && !cholesky; }
+  bool empty() const { return !lower && !upper && !cholesky && !lower_expr && !upper_expr; }
+  bool has_expression() const { return lower_expr || upper_expr; }
   bool operator==(const Constraint&) const = default;
 };
 

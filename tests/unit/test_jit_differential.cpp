@@ -1111,12 +1111,14 @@ TEST_CASE("jit differential: shapes that broke or blew up the code generator (is
 }
 
 extern const char* const kLanguageModel;  // test_lower_language.cpp
+extern const char* const kBoundsModel;
 
-TEST_CASE("jit differential: '~' on expressions of data, density functions and vars (issue 23)") {
+TEST_CASE("jit differential: '~' on expressions of data, density functions, vars, expression bounds (issue 23)") {
   Tally t;
   std::uint64_t seed = 23;
   for (const lower::Estimator& e : lower::estimators()) {
     check_model(kLanguageModel, sema_options({{"T", 9}}), &e, 1, "language", seed++, t);
+    check_model(kBoundsModel, sema_options({}, "meanfield"), &e, 1, "expression bounds", seed++, t);
   }
   report("language of issue 23", t);
   CHECK(t.bad == 0);
