@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -80,8 +81,8 @@ class Emitter {
   // --- loops (loops.cpp) ---
   // A loop or a loop's adjoint: a call of vmc_loop with the body's (or vjp's) kernel.
   void loop(const ir::Node* n);
-  // The kernel and workspace function of a loop's body (which < 0) or of its vjp for operand
-  // `which`, generated into this module once.
+  // The kernel and workspace function of a loop's body (which < 0) or of its vjp (which >= 0:
+  // every operand's adjoint), generated into this module once.
   std::pair<llvm::Function*, llvm::Function*> loop_kernel(const ir::LoopBody& body, int which);
   void copy(const ir::Node* from, llvm::Value* to);
 
@@ -126,6 +127,8 @@ class Emitter {
   llvm::Value* context_ = nullptr;  // the kernel's vmc_context*, for the runtime's products
   llvm::Value* sizes_array_ = nullptr;  // the kernel's sizes argument, passed on to loop bodies
   std::map<std::pair<const ir::LoopBody*, int>, std::pair<llvm::Function*, llvm::Function*>> loop_kernels_;
+  std::set<std::vector<const ir::Node*>> loop_adjoints_;  // per kernel: the loops whose adjoints are computed
+  llvm::Function* workspace_fn_ = nullptr;                // the last kernel's workspace_bytes
 };
 
 // The instructions Elementwise<op>::code is written with.

@@ -136,6 +136,8 @@ void Emitter::kernel(const std::string& name, const Schedule& schedule, bool int
   // vmc_workspace_bytes
   auto* ws_type = llvm::FunctionType::get(i64_, {ptr_}, false);
   fn_ = llvm::Function::Create(ws_type, linkage, name + "_workspace_bytes", module_);
+  workspace_fn_ = fn_;
+  loop_adjoints_.clear();
   set_attributes(fn_);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
   b_.CreateRet(workspace_bytes(fn_->getArg(0), nullptr));

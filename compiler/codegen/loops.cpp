@@ -17,13 +17,14 @@ std::pair<llvm::Function*, llvm::Function*> Emitter::loop_kernel(const ir::LoopB
   inputs.insert(inputs.end(), inv.begin(), inv.end());
   if (vjp) inputs.push_back(body.vjp_carry_bar);
   std::vector<const ir::Node*> outputs{f.output(vjp ? "carry_bar" : "carry")};
-  if (which >= 3) outputs.push_back(f.output("inv_bar." + std::to_string(which - 3)));
-  std::string name = body.name + (vjp ? ".vjp" + std::to_string(which) : ".body");
+  if (vjp) {
+    for (std::size_t k = 0; k < inv.size(); ++k) outputs.push_back(f.output("inv_bar." + std::to_string(k)));
+  }
+  std::string name = body.name + (vjp ? ".vjp" : ".body");
   Schedule schedule = codegen::schedule(outputs, inputs, precision_ == Precision::F32 ? 4 : 8);
   Emitter sub(module_, precision_, target_, *f.graph);
   sub.kernel(name, schedule, true);
-  std::pair<llvm::Function*, llvm::Function*> made{module_.getFunction(name),
-                                                   module_.getFunction(name + "_workspace_bytes")};
+  std::pair<llvm::Function*, llvm::Function*> made{sub.fn_, sub.workspace_fn_};
   VMC_ASSERT(made.first && made.second, "a loop's kernel was not generated");
   return loop_kernels_[key] = made;
 }
@@ -35,7 +36,10 @@ void Emitter::loop(const ir::Node* n) {
   auto [kernel, workspace] = loop_kernel(body, -1);
   llvm::Value* vjp = llvm::ConstantPointerNull::get(ptr_);
   llvm::Value* vjp_workspace = vjp;
-  if (grad) std::tie(vjp, vjp_workspace) = loop_kernel(body, which);
+  if (grad) std::tie(vjp, vjp_workspace) = loop_kernel(body, 0);
+  // The first adjoint of a loop's operands computes them all; the others, computed later in the
+  // same kernel call with the same operands, copy theirs (vmc_loop).
+  bool first = grad && loop_adjoints_.insert(std::vector<const ir::Node*>(n->args().begin(), n->args().end())).second;
 
   auto elements = [&](const ir::Shape& shape) {
     llvm::Value* count = b_.getInt64(1);
@@ -46,22 +50,26 @@ void Emitter::loop(const ir::Node* n) {
   const std::size_t n_inv = body.invariants.size();
   // The invariants' addresses, in an array in the entry block (one per loop node).
   llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-  llvm::Value* array = entry.CreateAlloca(ptr_, b_.getInt64(static_cast<std::int64_t>(std::max<std::size_t>(n_inv, 1))));
+  llvm::Value* slots = b_.getInt64(static_cast<std::int64_t>(std::max<std::size_t>(n_inv, 1)));
+  llvm::Value* array = entry.CreateAlloca(ptr_, slots);
+  llvm::Value* counts = entry.CreateAlloca(i64_, slots);
   for (std::size_t k = 0; k < n_inv; ++k) {
-    b_.CreateStore(buffer(n->arg(3 + k)), b_.CreateGEP(ptr_, array, b_.getInt64(static_cast<std::int64_t>(k))));
+    llvm::Value* at = b_.getInt64(static_cast<std::int64_t>(k));
+    b_.CreateStore(buffer(n->arg(3 + k)), b_.CreateGEP(ptr_, array, at));
+    b_.CreateStore(elements(n->arg(3 + k)->shape()), b_.CreateGEP(i64_, counts, at));
   }
   llvm::Type* i32 = b_.getInt32Ty();
   auto* type = llvm::FunctionType::get(b_.getVoidTy(),
                                        {ptr_, ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_, i32, ptr_, i64_, ptr_, i64_,
-                                        ptr_, i64_, i64_, ptr_},
+                                        ptr_, ptr_, i64_, i32, ptr_},
                                        false);
   llvm::Function* run = declare("vmc_loop", type);
   llvm::Value* carry_bar = grad ? buffer(n->args().back()) : llvm::ConstantPointerNull::get(ptr_);
   b_.CreateCall(run, {kernel, workspace, vjp, vjp_workspace, sizes_array_, context_, bound(n->arg(0)),
                       bound(n->arg(1)), llvm::ConstantInt::get(i32, precision_ == Precision::F32 ? 4 : 8),
                       buffer(n->arg(2)), elements(n->arg(2)->shape()), array,
-                      b_.getInt64(static_cast<std::int64_t>(n_inv)), carry_bar, b_.getInt64(which),
-                      elements(n->shape()), buffer(n)});
+                      b_.getInt64(static_cast<std::int64_t>(n_inv)), counts, carry_bar, b_.getInt64(which),
+                      llvm::ConstantInt::get(i32, first ? 1 : 0), buffer(n)});
 }
 
 }  // namespace vmc::codegen

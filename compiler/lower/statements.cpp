@@ -224,7 +224,27 @@ void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind b
       VMC_ASSERT(var != model.assigned.end(), "an assignment without its var after sema");
       Value& current = lets.at(var->second);
       Value v = expr(*as->value);
-      current = align(v, current.plates, current.copy_shape());
+      if (as->subscripts.empty()) {
+        current = align(v, current.plates, current.copy_shape());
+      } else {
+        // The elements at the indices get the value; the others keep theirs (a select over the
+        // var: O(its size) per assignment).
+        const std::size_t batch = current.plates.size(), k = as->subscripts.size();
+        const ir::Shape& shape = current.node->shape();
+        const ir::Node* mask = nullptr;
+        std::uint32_t axes = 0;
+        for (std::size_t j = 0; j < k; ++j) {
+          ir::Attrs along;
+          along.axis = static_cast<int>(batch + j);
+          const ir::Node* iota = g.make(Op::Iota, {}, along, shape);
+          const ir::Node* at = ir::binary(Op::Equal, iota, ir::broadcast(expr(*as->subscripts[j].lo).node, shape));
+          mask = mask ? ir::mul(mask, at) : at;
+          axes |= 1u << (batch + j);
+        }
+        ir::Shape rest(shape.begin() + static_cast<long>(batch + k), shape.end());
+        v = align(v, current.plates, rest);
+        current.node = ir::select(mask, ir::broadcast(v.node, shape, axes), current.node);
+      }
     } else if (const auto* f = s->as<ast::For>()) {
       loop(*f, block);
     } else if (const auto* t = s->as<ast::TargetIncrement>()) {

@@ -84,8 +84,9 @@ struct Let {  // let NAME = value;  or  var NAME = value;
   ExprPtr value;
   bool is_var = false;  // a mutable local: assignments give it its next values
 };
-struct Assign {  // NAME = value;  (NAME a var)
+struct Assign {  // NAME = value;  or  NAME[i, ...] = value;  (NAME a var)
   Ident name;
+  std::vector<Subscript> subscripts;  // the elements assigned; none: all of it
   ExprPtr value;
 };
 struct Sample {  // lhs ~ dist(args)

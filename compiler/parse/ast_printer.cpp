@@ -92,7 +92,9 @@ void print_statements(std::ostream& out, const std::vector<StmtPtr>& body, int d
     if (const Let* let = s->as<Let>()) {
       out << (let->is_var ? "var " : "let ") << let->name.name << " = " << to_sexpr(*let->value);
     } else if (const Assign* a = s->as<Assign>()) {
-      out << "assign " << a->name.name << " = " << to_sexpr(*a->value);
+      out << "assign " << a->name.name;
+      for (const Subscript& sub : a->subscripts) out << " [" << (sub.lo ? to_sexpr(*sub.lo) : "") << "]";
+      out << " = " << to_sexpr(*a->value);
     } else if (const Sample* smp = s->as<Sample>()) {
       out << "sample " << to_sexpr(*smp->lhs) << " ~ " << smp->dist.callee.name << '(';
       for (std::size_t i = 0; i < smp->dist.args.size(); ++i) {

@@ -229,7 +229,10 @@ class Converter {
     return make_stmt(s, ast::Let{ident(s.target), expr(s.value), s.keyword.text == "var"});
   }
   ast::StmtPtr statement(x3ast::assign_stmt& s) {
-    return make_stmt(s, ast::Assign{ident(s.target), expr(s.value)});
+    ast::Assign a{ident(s.target), {}, nullptr};
+    for (x3ast::subscript& sub : s.subscripts) a.subscripts.push_back(subscript(sub));
+    a.value = expr(s.value);
+    return make_stmt(s, std::move(a));
   }
   ast::StmtPtr statement(x3ast::for_stmt& s) {
     ast::For loop{ident(s.index), expr(s.from), expr(s.to), {}};

@@ -23,6 +23,10 @@ class ExprChecker {
   Type check(const ast::Expr& e);
   // The left side of '~': checked like any expression, but it samples a latent, not reads it.
   Type check_target(const ast::Expr& e);
+  // The k-th subscript of an element assigned (`v[i] = ...`): an int scalar the same in every
+  // copy (a constant, an expression of loop indices, int data), inside `extent` where sema can
+  // tell. Slices and plate indices are not assignable yet.
+  bool element_index(const ast::Subscript& s, const Extent& extent, std::size_t k, const std::string& what);
 
  private:
   Type dispatch(const ast::Expr& e);

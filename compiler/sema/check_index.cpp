@@ -301,6 +301,29 @@ std::optional<Extent> ExprChecker::slice(const ast::Subscript& s, const Extent& 
   return kept;
 }
 
+bool ExprChecker::element_index(const ast::Subscript& s, const Extent& extent, std::size_t k,
+                                const std::string& what) {
+  if (s.is_slice || !s.lo) {
+    a_.report.error(s.span, "a slice cannot be assigned yet; assign its elements one at a time (in a loop)");
+    return false;
+  }
+  if (plate_index(*s.lo)) {
+    a_.report.error(s.span, "a var's elements are assigned by int indices, not plate indices; a var declared in "
+                            "the plate already holds one value per copy");
+    return false;
+  }
+  Type t = check(*s.lo);
+  if (t.is_error()) return false;
+  if (!t.is_int() || !t.is_scalar() || !t.plates.empty()) {
+    a_.report.error(s.span, "an assigned element's index must be an int scalar the same in every copy, but '" +
+                                source_text(s.span) + "' is " + to_string(t));
+    return false;
+  }
+  if (std::optional<Extent> v = eval_extent(a_, &scope_, *s.lo, nullptr, "")) return constant_index(s, *v, extent, k, what);
+  if (reads_loop_index(*s.lo)) return dynamic_index(s, extent, what);
+  return true;  // int data: read at run time, clamped
+}
+
 bool ExprChecker::constant_index(const ast::Subscript& s, const Extent& value, const Extent& extent,
                                  std::size_t k, const std::string& what) {
   std::optional<std::int64_t> v = value.constant_value();

@@ -96,10 +96,27 @@ class BlockChecker {
     }
     a_.model->assigned[&as] = sym->let;
     if (t.is_error() || sym->type.is_error()) return;
-    const Type& var = sym->type;
+    Type var = sym->type;
+    if (!as.subscripts.empty()) {
+      if (as.subscripts.size() > var.rank()) {
+        a_.report.error(as.name.span, "too many subscripts for var '" + name + "': " +
+                                          std::to_string(as.subscripts.size()) + " given, but it is " +
+                                          to_string(var.value()));
+        return;
+      }
+      ExprChecker indices(a_, scope_, true);
+      bool ok = true;
+      for (std::size_t k = 0; k < as.subscripts.size(); ++k) {
+        ok &= indices.element_index(as.subscripts[k], var.shape[k], k, "var '" + name + "'");
+      }
+      if (!ok) return;
+      var.shape.erase(var.shape.begin(), var.shape.begin() + static_cast<long>(as.subscripts.size()));
+      var.row = var.row && var.shape.size() == 1;
+    }
     if (!t.same_shape(var) || (t.kind == Kind::Real && var.kind == Kind::Int)) {
       std::string hint = t.same_shape(var) ? "; declare it real ('var " + name + " = 0.0;' for a real scalar)" : "";
-      a_.report.error(as.value->span, "var '" + name + "' is " + to_string(var.value()) + ", but '" +
+      std::string target = as.subscripts.empty() ? "var '" + name + "'" : "the element of var '" + name + "'";
+      a_.report.error(as.value->span, target + " is " + to_string(var.value()) + ", but '" +
                                           source_text(as.value->span) + "' is " + to_string(t.value()) + hint,
                       {{sym->span, "'" + name + "' is declared here"}});
       return;

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "vmc/abi.h"
@@ -24,12 +26,22 @@ struct Workspace {
 // What one active loop uses; one per nesting depth and thread, kept and reused.
 struct Frame {
   Workspace workspace;
-  std::vector<std::byte> states, next, part;
+  std::vector<std::byte> states, next;
+  std::vector<std::vector<std::byte>> parts;
   std::vector<const void*> inputs;
+  std::vector<void*> outputs;
 };
+
+// Every operand's adjoint from a loop's last backward pass, for the calls that follow.
+struct Adjoints {
+  std::vector<std::byte> carry;
+  std::vector<std::vector<std::byte>> invariants;
+};
+using AdjointKey = std::tuple<vmc_kernel, const void*, const void*, std::size_t>;
 
 thread_local std::vector<std::unique_ptr<Frame>> frames;
 thread_local std::size_t depth = 0;
+thread_local std::map<AdjointKey, Adjoints> adjoints;
 
 struct Enter {
   Frame& frame;
@@ -44,16 +56,24 @@ struct Enter {
 template <class T>
 void run(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp, vmc_workspace_bytes vjp_workspace,
          const int64_t* sizes, vmc_context* context, int64_t begin, int64_t end, const void* c0, int64_t carry_elems,
-         const void* const* invariants, int64_t n_inv, const void* carry_bar, int64_t which, int64_t out_elems,
-         void* out) {
+         const void* const* invariants, int64_t n_inv, const int64_t* inv_elems, const void* carry_bar, int64_t which,
+         int32_t first, void* out) {
+  const std::size_t carry_bytes = static_cast<std::size_t>(carry_elems) * sizeof(T);
+  const AdjointKey key{vjp, c0, carry_bar, depth};
+  if (carry_bar && !first) {
+    const Adjoints& a = adjoints.at(key);
+    const std::vector<std::byte>& kept = which == 2 ? a.carry : a.invariants.at(static_cast<std::size_t>(which - 3));
+    std::memcpy(out, kept.data(), kept.size());
+    return;
+  }
   Enter enter;
   Frame& f = enter.frame;
-  const std::size_t carry_bytes = static_cast<std::size_t>(carry_elems) * sizeof(T);
   const int64_t count = end > begin ? end - begin : 0;
+  const std::size_t n = static_cast<std::size_t>(n_inv);
   T t = 0;
-  f.inputs.assign(static_cast<std::size_t>(n_inv) + 2, nullptr);
+  f.inputs.assign(n + 2, nullptr);
   f.inputs[0] = &t;
-  for (int64_t k = 0; k < n_inv; ++k) f.inputs[2 + static_cast<std::size_t>(k)] = invariants[k];
+  for (std::size_t k = 0; k < n; ++k) f.inputs[2 + k] = invariants[k];
   void* workspace = f.workspace.at(body_workspace(sizes));
   // The states before each iteration and after the last: two when only the result is wanted.
   const std::size_t kept = carry_bar ? static_cast<std::size_t>(count) + 1 : 2;
@@ -73,29 +93,40 @@ void run(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp, vm
     std::memcpy(out, states + last * carry_bytes, carry_bytes);
     return;
   }
-  // Backwards: g is the adjoint of the state after iteration i, then of the state before it.
+  // Backwards: g is the adjoint of the state after iteration i, then of the state before it;
+  // each invariant's adjoint is the sum of the iterations' parts.
   workspace = f.workspace.at(vjp_workspace(sizes));
   f.next.resize(2 * carry_bytes);
   std::byte* g = f.next.data();
   std::byte* g_before = g + carry_bytes;
   std::memcpy(g, carry_bar, carry_bytes);
-  T* sum = static_cast<T*>(out);
-  if (which != 2) std::memset(out, 0, static_cast<std::size_t>(out_elems) * sizeof(T));
-  f.part.resize(static_cast<std::size_t>(out_elems) * sizeof(T));
-  const T* part = reinterpret_cast<const T*>(f.part.data());
+  Adjoints& a = adjoints[key];
+  a.invariants.resize(n);
+  f.parts.resize(n);
+  f.outputs.assign(n + 1, nullptr);
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t bytes = static_cast<std::size_t>(inv_elems[k]) * sizeof(T);
+    a.invariants[k].assign(bytes, std::byte{0});
+    f.parts[k].resize(bytes);
+    f.outputs[1 + k] = f.parts[k].data();
+  }
   f.inputs.push_back(nullptr);
   for (int64_t i = count - 1; i >= 0; --i) {
     t = static_cast<T>(begin + i);
     f.inputs[1] = states + static_cast<std::size_t>(i) * carry_bytes;
     f.inputs.back() = g;
-    void* outputs[2] = {g_before, f.part.data()};
-    vjp(f.inputs.data(), sizes, outputs, workspace, context);
-    if (which != 2) {
-      for (int64_t e = 0; e < out_elems; ++e) sum[e] += part[e];
+    f.outputs[0] = g_before;
+    vjp(f.inputs.data(), sizes, f.outputs.data(), workspace, context);
+    for (std::size_t k = 0; k < n; ++k) {
+      T* sum = reinterpret_cast<T*>(a.invariants[k].data());
+      const T* part = reinterpret_cast<const T*>(f.parts[k].data());
+      for (int64_t e = 0; e < inv_elems[k]; ++e) sum[e] += part[e];
     }
     std::swap(g, g_before);
   }
-  if (which == 2) std::memcpy(out, g, carry_bytes);
+  a.carry.assign(g, g + carry_bytes);
+  const std::vector<std::byte>& result = which == 2 ? a.carry : a.invariants.at(static_cast<std::size_t>(which - 3));
+  std::memcpy(out, result.data(), result.size());
 }
 
 }  // namespace
@@ -103,13 +134,13 @@ void run(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp, vm
 extern "C" void vmc_loop(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp,
                          vmc_workspace_bytes vjp_workspace, const int64_t* sizes, vmc_context* context,
                          int64_t begin, int64_t end, int32_t real_bytes, const void* c0, int64_t carry_elems,
-                         const void* const* invariants, int64_t n_inv, const void* carry_bar, int64_t which,
-                         int64_t out_elems, void* out) {
+                         const void* const* invariants, int64_t n_inv, const int64_t* inv_elems, const void* carry_bar,
+                         int64_t which, int32_t first, void* out) {
   if (real_bytes == 4) {
     run<float>(body, body_workspace, vjp, vjp_workspace, sizes, context, begin, end, c0, carry_elems, invariants,
-               n_inv, carry_bar, which, out_elems, out);
+               n_inv, inv_elems, carry_bar, which, first, out);
   } else {
     run<double>(body, body_workspace, vjp, vjp_workspace, sizes, context, begin, end, c0, carry_elems, invariants,
-                n_inv, carry_bar, which, out_elems, out);
+                n_inv, inv_elems, carry_bar, which, first, out);
   }
 }

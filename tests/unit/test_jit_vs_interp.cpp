@@ -52,6 +52,7 @@ TEST_CASE("jit: stdlib models' elbo_grad equals the interpreter (f64 and f32)") 
 std::string loops_garch(int T);  // test_loops.cpp
 std::string loops_ar(int T);
 std::string loops_per_copy();
+std::string loops_hmm();
 
 TEST_CASE("jit: loops equal the interpreter: every kernel output, every estimator, f64 and f32") {
   // (test_jit_differential.cpp bounds each op's rounding; through a loop's iterations it has no
@@ -64,6 +65,7 @@ TEST_CASE("jit: loops equal the interpreter: every kernel output, every estimato
       {"garch", loops_garch(12), sema_options({{"T", 12}}, "meanfield")},
       {"ar", loops_ar(11), sema_options({{"T", 11}})},
       {"per copy", loops_per_copy(), sema_options()},
+      {"hmm", loops_hmm(), sema_options({{"N", 9}}, "meanfield")},
   };
   for (const Case& c : cases) {
     for (const lower::Estimator& e : lower::estimators()) {

@@ -2,6 +2,7 @@
 // equal those of the same model unrolled by hand, its gradient equals finite differences of the
 // interpreter, and its IR does not grow with the trip count (one loop node, whatever T is).
 #include <cmath>
+#include <numbers>
 
 #include "test_lower_helpers.hpp"
 
@@ -143,12 +144,90 @@ std::size_t node_count(const Compiled& c) {
   return ir::topological_order(roots).size();
 }
 
+// A two-state hidden Markov model's forward algorithm (as posteriordb's hmm models write it):
+// element assignments to vector vars in nested loops, log_sum_exp of a carried vector.
+const char* const kHmm = R"(model hmm;
+dims { N; K = 2; }
+data { y : real[N]; same : real<lower=0, upper=1>[K, K]; }
+latent { mu : real[K]; sigma : real<lower=0>; p : real<lower=0, upper=1>[K]; }
+model {
+  mu ~ normal(0, 5);
+  sigma ~ lognormal(0, 1);
+  var alpha = 0 * mu;
+  for k in 0:K {
+    alpha[k] = log(0.5) + normal_lpdf(y[0] | mu[k], sigma);
+  }
+  for t in 1:N {
+    var next = alpha;
+    for k in 0:K {
+      var acc = alpha;
+      for j in 0:K {
+        acc[j] = alpha[j] + log(same[j, k] * p[j] + (1 - same[j, k]) * (1 - p[j]));
+      }
+      next[k] = log_sum_exp(acc) + normal_lpdf(y[t] | mu[k], sigma);
+    }
+    alpha = next;
+  }
+  target += log_sum_exp(alpha);
+}
+)";
+
+double normal_lpdf(double x, double mu, double sigma) {
+  double z = (x - mu) / sigma;
+  return -0.5 * std::log(2 * std::numbers::pi) - std::log(sigma) - 0.5 * z * z;
+}
+
 }  // namespace
+
+TEST_CASE("loops: a hidden Markov model's forward algorithm, against the same written in plain loops") {
+  Compiled c(kHmm, sema_options({{"N", 7}}, "meanfield"), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    ir::Bindings b = c.synthetic(seed, 7, 7, 0.7);
+    b.inputs["same"] = ir::Tensor{{2, 2}, {1, 0, 0, 1}};
+    auto in = [&](const std::string& n) { return b.inputs.at(n).values; };
+    auto sigmoid = [](double x) { return 1 / (1 + std::exp(-x)); };
+    double lq = 0, mu[2], p[2];
+    for (int k = 0; k < 2; ++k) {
+      double loc = in("mu.loc")[k], sc = std::exp(in("mu.scale")[k]);
+      mu[k] = loc + sc * in("eps.mu")[k];
+      lq += normal_lpdf(mu[k], loc, sc);
+      double ploc = in("p.loc")[k], psc = std::exp(in("p.scale")[k]), u = ploc + psc * in("eps.p")[k];
+      p[k] = sigmoid(u);
+      lq += normal_lpdf(u, ploc, psc) - std::log(p[k] * (1 - p[k]));
+    }
+    double sloc = in("sigma.loc")[0], ssc = std::exp(in("sigma.scale")[0]), us = sloc + ssc * in("eps.sigma")[0];
+    double sigma = std::exp(us);
+    lq += normal_lpdf(us, sloc, ssc) - us;
+    double lp = normal_lpdf(mu[0], 0, 5) + normal_lpdf(mu[1], 0, 5) + normal_lpdf(std::log(sigma), 0, 1) - std::log(sigma);
+    const std::vector<double> y = in("y");
+    double alpha[2];
+    for (int k = 0; k < 2; ++k) alpha[k] = std::log(0.5) + normal_lpdf(y[0], mu[k], sigma);
+    for (std::size_t t = 1; t < y.size(); ++t) {
+      double next[2];
+      for (int k = 0; k < 2; ++k) {
+        double acc[2];
+        for (int j = 0; j < 2; ++j) acc[j] = alpha[j] + std::log(j == k ? p[j] : 1 - p[j]);
+        double m = std::max(acc[0], acc[1]);
+        next[k] = m + std::log(std::exp(acc[0] - m) + std::exp(acc[1] - m)) + normal_lpdf(y[t], mu[k], sigma);
+      }
+      alpha[0] = next[0];
+      alpha[1] = next[1];
+    }
+    double m = std::max(alpha[0], alpha[1]);
+    lp += m + std::log(std::exp(alpha[0] - m) + std::exp(alpha[1] - m));
+    CHECK_MESSAGE(near(eval1(c.output("elbo"), b), lp - lq, 1e-10, 1e-12), "seed ", seed);
+    GradCheckSummary g = check_gradients(c, b, "hmm, seed " + std::to_string(seed));
+    CHECK(g.checked == 10);
+    CHECK(g.bad == 0);
+  }
+}
 
 // For test_jit_differential.cpp: the loop forms.
 std::string loops_garch(int T) { return garch(false, T); }
 std::string loops_ar(int T) { return ar(false, T, 3); }
 std::string loops_per_copy() { return per_copy(false); }
+std::string loops_hmm() { return kHmm; }
 
 TEST_CASE("loops: a loop's value and gradient equal the unrolled form's") {
   for (auto est : {Estimator::A, Estimator::B, Estimator::Stl}) {

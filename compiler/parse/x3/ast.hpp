@@ -101,6 +101,7 @@ struct let_stmt : tagged {
 };
 struct assign_stmt : tagged {
   name target;
+  std::vector<subscript> subscripts;
   expr value;
 };
 struct target_stmt : tagged {

@@ -223,8 +223,9 @@ auto const subscript_r_def = -expr_r >> slice_colon >> -expr_r;
 auto const statement_r_def = let_r | target_r | plate_r | for_r | assign_r | sample_r;
 auto const let_kw_r_def = x3::raw[keyword("let") | keyword("var")];
 auto const let_r_def = let_kw_r > name_r > '=' > expr_r > ';';
-// `NAME = ...` (one '=': no operator of the language starts with '=').
-auto const assign_r_def = name_r >> '=' > expr_r > ';';
+// `NAME = ...` or `NAME[i, j] = ...` (one '=': no operator of the language starts with '='; a
+// '~' after the subscripts makes it a '~' statement).
+auto const assign_r_def = name_r >> -('[' >> (subscript_r % ',') >> ']') >> '=' > expr_r > ';';
 auto const for_r_def = keyword("for") > name_r > keyword("in") > expr_r > ':' > expr_r > '{' >
                        *statement_item_r > '}';
 auto const target_r_def = keyword("target") > x3::string("+=") > expr_r > ';';
