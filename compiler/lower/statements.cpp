@@ -55,7 +55,8 @@ class SampleLowering {
     if (block_ == ast::BlockKind::Guide) return draw(family, name, args);
     if (l_.generative) return generate(family, name, args);
 
-    Value x = site_->role == sema::Role::Latent ? latent(name) : l_.expr(*s_.lhs);
+    // A latent's whole prior is on its draw; elements of it (`z[t] ~`) and data are expressions.
+    Value x = site_->role == sema::Role::Latent && site_->whole ? latent(name) : l_.expr(*s_.lhs);
     std::vector<const ast::Plate*> plates = x.plates;
     for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
     x = l_.align(x, plates, x.copy_shape());
@@ -64,7 +65,7 @@ class SampleLowering {
     // A prior on a latent declared with bounds inside its support is the truncated density,
     // normalised over them (sema warns where the family has no CDF); no closed-form KL then.
     bool truncated = false;
-    if (site_->role == sema::Role::Latent) {
+    if (site_->role == sema::Role::Latent && site_->whole) {
       const sema::Constraint& c = l_.model.find_variable(name)->type.constraint;
       // Bounds that depend on other values: not normalised over them (as in Stan; sema warns).
       if (!c.has_expression() && dist::cuts_support(family, c.lower, c.upper) && family.tails.log_cdf) {
@@ -73,7 +74,7 @@ class SampleLowering {
       }
     }
     Value logp = l_.reduce_copy(Op::Sum, Value{lp, plates});
-    std::string latent_name = site_->role == sema::Role::Latent ? name : "";
+    std::string latent_name = site_->role == sema::Role::Latent && site_->whole ? name : "";
     l_.terms.push_back({logp, latent_name, false});
     if (!latent_name.empty()) l_.priors[latent_name] = Draw{x, truncated ? nullptr : &family, aligned};
   }
@@ -116,6 +117,14 @@ class SampleLowering {
   // with each data array's mean beside its draw (what pictures of a decoder show).
   void generate(const dist::Distribution& family, const std::string& name, const std::vector<Value>& args) {
     if (site_->role == sema::Role::Param) return;  // params are given
+    if (site_->role == sema::Role::Latent && !site_->whole) {
+      if (l_.reconstructing) {  // the guide's draw stands for it
+        l_.draws[name] = l_.guide_draws.at(name);
+        return;
+      }
+      l_.unavailable("sample_model cannot draw latent '" + name + "' from a prior given on its elements yet");
+      return;
+    }
     if (site_->role == sema::Role::Data && !site_->whole) {
       if (l_.reconstructing) return;  // data is given
       const Span& at = s_.lhs->span;

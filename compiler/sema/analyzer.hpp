@@ -132,6 +132,9 @@ struct Analyzer {
   void use_data(const std::string& name, Span at, bool batched);
 
   std::map<std::string, LatentSite> model_sites;
+  // The model's '~' statements on elements of a global latent (`z[t] ~ normal(z[t - 1], s)`):
+  // its prior given piece by piece, as terms.
+  std::map<std::string, std::vector<const ast::Sample*>> partial_priors;
   std::map<std::string, LatentSite> guide_sites;
   std::vector<LatentRead> latent_reads;
 

@@ -4,6 +4,7 @@
 #include "sema/const_eval.hpp"
 #include "support/suggest.hpp"
 
+#include <algorithm>
 #include <set>
 #include <span>
 
@@ -20,6 +21,7 @@ struct Target {
   std::vector<const ast::Plate*> plates;  // the plates whose indices subscript it
   bool expression = false;  // data or an expression of data, checked as any expression
   bool whole = false;       // ... the data itself, indexed by plate indices only
+  bool partial = false;     // elements of a global latent, in the model: a piece of its prior
 };
 
 // A density's parameters against its value (the left side of '~', or the value before the '|'
@@ -147,7 +149,7 @@ class SampleChecker {
     Type lhs = target.valid && target.expression ? exprs.check(*s_.lhs)
                : target.valid || target.unresolved ? exprs.check_target(*s_.lhs)
                                                    : Type::error();
-    if (target.expression && !lhs.is_error()) check_data_only(target);
+    if (target.expression && !target.partial && !lhs.is_error()) check_data_only(target);
     const Distribution* dist = resolve_distribution();
     std::vector<Type> args;
     for (const ast::ExprPtr& arg : s_.dist.args) args.push_back(exprs.check(*arg));
@@ -202,9 +204,25 @@ class SampleChecker {
     t.name = name->name;
     t.role = sym->kind == SymbolKind::Param ? Role::Param : Role::Latent;
     t.names_latent = t.role == Role::Latent;
-    if (t.role == Role::Latent && !scope_.loops.empty()) {
-      a_.report.error(s_.lhs->span, "latent '" + t.name + "' cannot be sampled inside a for loop yet; sample it "
-                                    "whole outside the loop (a loop may read it)");
+    // Elements of a latent in the model (`z[0] ~ ...; for t in 1:T { z[t] ~ normal(z[t - 1], s); }`):
+    // a prior given piece by piece. The guide draws it whole.
+    bool elements = std::any_of(subs->begin(), subs->end(), [&](const ast::Subscript& s) { return !plate_of(s); });
+    if (t.role == Role::Latent && elements && !in_guide()) {
+      if (!scope_.plates.empty() || !std::all_of(subs->begin(), subs->end(), [&](const ast::Subscript& s) {
+            return !plate_of(s);
+          })) {
+        a_.report.error(s_.lhs->span, "a '~' on elements of latent '" + t.name + "' is for a global latent outside "
+                                      "plates (yet); inside a plate, sample '" + whole(t.name) + "'");
+        return t;
+      }
+      t.valid = true;
+      t.partial = true;
+      t.expression = true;
+      return t;
+    }
+    if (t.role == Role::Latent && !scope_.loops.empty() && !in_guide()) {
+      a_.report.error(s_.lhs->span, "latent '" + t.name + "' is sampled whole inside a for loop: sample it outside "
+                                    "the loop, or its elements inside it ('" + t.name + "[t] ~ ...')");
       return t;
     }
     if (in_guide() && t.role != Role::Latent) {
@@ -311,6 +329,11 @@ class SampleChecker {
   }
 
   void register_site(const Target& t, const Distribution* dist) {
+    if (t.partial) {
+      a_.partial_priors[t.name].push_back(&s_);
+      if (dist) a_.model->samples.push_back({&s_, scope_.block, dist, t.role, t.name, false});
+      return;
+    }
     if (t.role == Role::Latent) {
       // A malformed '~' still counts as the latent's, but says nothing of local or global.
       LatentSite site{&s_, dist, "", t.valid, scope_.plates};

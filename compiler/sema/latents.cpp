@@ -163,6 +163,19 @@ void check_latents(Analyzer& a) {
       // transformed normal, which has no closed-form KL in the table.
       v.guide_family = dist::find("normal");
     }
+    auto partial = a.partial_priors.find(v.name);
+    if (partial != a.partial_priors.end()) {
+      if (prior != a.model_sites.end()) {
+        a.report.error(partial->second.front()->lhs->span,
+                       "latent '" + v.name + "' has a '~' on all of it and on its elements: give its prior one way",
+                       {{prior->second.stmt->lhs->span, "the '~' on all of '" + v.name + "' is here"}});
+      }
+      if (prior == a.model_sites.end())
+        a.report.note(partial->second.front()->lhs->span,
+                    "latent '" + v.name + "' has its prior given on its elements: any element without a '~' has a "
+                    "flat (improper) prior");
+      continue;  // its prior is terms on its elements: global, no closed-form KL
+    }
     if (m.model_block && prior == a.model_sites.end()) {
       // No prior: a flat (improper) one on the latent's support, as in Stan. Per datapoint of a
       // subsampled plate it would be one improper factor per row: a local latent needs its '~'.

@@ -53,6 +53,7 @@ std::string loops_garch(int T);  // test_loops.cpp
 std::string loops_ar(int T);
 std::string loops_per_copy();
 std::string loops_hmm();
+std::string loops_volatility(int T);
 
 TEST_CASE("jit: loops equal the interpreter: every kernel output, every estimator, f64 and f32") {
   // (test_jit_differential.cpp bounds each op's rounding; through a loop's iterations it has no
@@ -66,6 +67,7 @@ TEST_CASE("jit: loops equal the interpreter: every kernel output, every estimato
       {"ar", loops_ar(11), sema_options({{"T", 11}})},
       {"per copy", loops_per_copy(), sema_options()},
       {"hmm", loops_hmm(), sema_options({{"N", 9}}, "meanfield")},
+      {"volatility", loops_volatility(8), sema_options({{"T", 8}}, "meanfield")},
   };
   for (const Case& c : cases) {
     for (const lower::Estimator& e : lower::estimators()) {

@@ -144,6 +144,40 @@ std::size_t node_count(const Compiled& c) {
   return ir::topological_order(roots).size();
 }
 
+// A stochastic-volatility model: the latent log-volatilities h, a random walk whose prior is given
+// element by element in a loop (h[t] ~ ...), against the same prior as target += terms unrolled.
+std::string volatility(bool unrolled, int T) {
+  std::string text = R"(model sv;
+dims { T; }
+data { y : real[T]; }
+latent { mu : real; phi : real<lower=-1, upper=1>; sigma : real<lower=0>; h : real[T]; }
+model {
+  mu ~ normal(0, 10);
+  sigma ~ lognormal(-1, 1);
+)";
+  if (!unrolled) {
+    text += R"(  h[0] ~ normal(mu, sigma / sqrt(1 - square(phi)));
+  for t in 1:T {
+    h[t] ~ normal(mu + phi * (h[t - 1] - mu), sigma);
+  }
+  for t in 0:T {
+    y[t] ~ normal(0, exp(h[t] / 2));
+  }
+)";
+  } else {
+    text += "  target += normal_lpdf(h[0] | mu, sigma / sqrt(1 - square(phi)));\n";
+    for (int t = 1; t < T; ++t) {
+      std::string a = std::to_string(t), b = std::to_string(t - 1);
+      text += "  target += normal_lpdf(h[" + a + "] | mu + phi * (h[" + b + "] - mu), sigma);\n";
+    }
+    for (int t = 0; t < T; ++t) {
+      std::string a = std::to_string(t);
+      text += "  y[" + a + "] ~ normal(0, exp(h[" + a + "] / 2));\n";
+    }
+  }
+  return text + "}\n";
+}
+
 // A two-state hidden Markov model's forward algorithm (as posteriordb's hmm models write it):
 // element assignments to vector vars in nested loops, log_sum_exp of a carried vector.
 const char* const kHmm = R"(model hmm;
@@ -228,6 +262,7 @@ std::string loops_garch(int T) { return garch(false, T); }
 std::string loops_ar(int T) { return ar(false, T, 3); }
 std::string loops_per_copy() { return per_copy(false); }
 std::string loops_hmm() { return kHmm; }
+std::string loops_volatility(int T) { return volatility(false, T); }
 
 TEST_CASE("loops: a loop's value and gradient equal the unrolled form's") {
   for (auto est : {Estimator::A, Estimator::B, Estimator::Stl}) {
@@ -236,6 +271,8 @@ TEST_CASE("loops: a loop's value and gradient equal the unrolled form's") {
       check_same(ar(false, 9, 3), ar(true, 9, 3), sema_options({{"T", 9}}), est, seed, "ar(3)", {{"K", 3}});
       check_same(ar(false, 9, 2), ar(true, 9, 2), sema_options({{"T", 9}}), est, seed, "ar(2)", {{"K", 2}});
       check_same(per_copy(false), per_copy(true), {}, est, seed, "a loop per copy of a subsampled plate");
+      check_same(volatility(false, 6), volatility(true, 6), sema_options({{"T", 6}}, "meanfield"), est, seed,
+                 "a latent's prior element by element in a loop");
     }
   }
 }
@@ -249,6 +286,12 @@ TEST_CASE("loops: gradients equal finite differences of the interpreter") {
       GradCheckSummary p = compile_and_check(per_copy(false), "per copy", {}, est, 1, seed, 0.7);
       CHECK(p.bad == 0);
     }
+  }
+  for (std::uint64_t seed : {1u, 2u}) {
+    GradCheckSummary v = compile_and_check(volatility(false, 6), "volatility", sema_options({{"T", 6}}, "meanfield"),
+                                           Estimator::A, 1, seed, 0.5);
+    CHECK(v.checked == 18);
+    CHECK(v.bad == 0);
   }
   // Two samples, each its own run of the loop.
   CHECK(compile_and_check(garch(false, 5), "garch, 2 samples", garch_options(5), Estimator::A, 2).bad == 0);
@@ -266,4 +309,12 @@ TEST_CASE("loops: the IR does not grow with the trip count") {
   REQUIRE_MESSAGE(none.ok(), none.messages());
   ir::Bindings b = none.synthetic(3);
   CHECK(near(eval1(none.output("elbo"), b), eval1(none_unrolled.output("elbo"), b), 1e-12, 1e-12));
+}
+
+TEST_CASE("loops: a prior given element by element has no closed-form KL and cannot be drawn forwards") {
+  Compiled c(volatility(false, 5), sema_options({{"T", 5}}, "meanfield"), lower_options(Estimator::B));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  CHECK(c.messages().find("'h' has no '~'") == std::string::npos);  // not a flat prior
+  CHECK(c.l().model_draws.empty());
+  CHECK(c.l().sample_model_problem.find("prior given on its elements") != std::string::npos);
 }
