@@ -232,6 +232,7 @@ void Lowerer::generate_model(bool reconstruct) {
   for (const sema::Variable& v : model.latents) {
     if (v.prior) continue;
     if (reconstruct) draws[v.name] = guide_draws.at(v.name);
+    else if (v.prior_on_elements) unavailable("sample_model cannot draw latent '" + v.name + "' from a prior given on its elements yet");
     else unavailable("sample_model cannot draw latent '" + v.name + "' from its flat (improper) prior");
   }
   statements(model.model_block->statements, ast::BlockKind::Model);

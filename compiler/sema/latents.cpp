@@ -165,6 +165,7 @@ void check_latents(Analyzer& a) {
     }
     auto partial = a.partial_priors.find(v.name);
     if (partial != a.partial_priors.end()) {
+      v.prior_on_elements = true;
       if (prior != a.model_sites.end()) {
         a.report.error(partial->second.front()->lhs->span,
                        "latent '" + v.name + "' has a '~' on all of it and on its elements: give its prior one way",

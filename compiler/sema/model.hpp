@@ -66,6 +66,7 @@ struct Variable {
   bool local = false;
   std::string plate_dim;
   const Distribution* prior = nullptr;         // its `~` in the model block
+  bool prior_on_elements = false;  // latents: its prior is '~' statements on its elements
   const Distribution* guide_family = nullptr;  // its `~` in the guide, or the automatic guide's
   bool closed_form_kl = false;                 // (guide_family, prior) is in the KL table
 };
