@@ -336,3 +336,33 @@ model {
   ir::Bindings b = c.synthetic(2);
   CHECK(near(eval1(c.output("elbo"), b), eval1(a.output("elbo"), b), 1e-12, 1e-12));
 }
+
+TEST_CASE("loops: a loop in the guide computes a guide parameter") {
+  const char* text = R"(model guide_loop;
+dims { N; K = 3; }
+data { y : real[N]; }
+latent { mu : real; }
+param { w : real[K]; ls : real init -1; }
+model {
+  mu ~ normal(0, 10);
+  y ~ normal(mu, 1);
+}
+guide {
+  var m = 0.0;
+  for k in 0:K {
+    m = m + w[k] / (k + 1);
+  }
+  mu ~ normal(m, exp(ls));
+}
+)";
+  Compiled c(text, {}, lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  ir::Bindings b = c.synthetic(4);
+  const std::vector<double>& w = b.inputs.at("w").values;
+  double m = w[0] + w[1] / 2 + w[2] / 3;
+  double mu = m + std::exp(b.inputs.at("ls").values[0]) * b.inputs.at("eps.mu").values[0];
+  CHECK(near(eval1(c.l().guide_draws.at(0).node, b), mu, 1e-12, 1e-12));
+  GradCheckSummary g = check_gradients(c, b, "a loop in the guide");
+  CHECK(g.checked == 4);
+  CHECK(g.bad == 0);
+}
