@@ -270,10 +270,19 @@ std::string begin_trace(const std::string& path, FitHistory& h) {
       keep = text->substr(0, end);
     }
     if (rows < h.rows_in_file) {
+      // The checkpoint keeps the trace's last rows: those the file lost are put back, so that the
+      // file ends with them as the checkpoint's count says (a checkpoint whose tail is longer
+      // than the file's rows would be refused as damaged).
+      const auto tail = static_cast<std::int64_t>(h.trace.size());
+      const std::int64_t restored = std::min(h.rows_in_file - rows, tail);
+      for (std::int64_t i = tail - restored; i < tail; ++i) keep += csv_row(h.trace[static_cast<std::size_t>(i)]);
       warning = path + " has " + std::to_string(rows) + " of the " + std::to_string(h.rows_in_file) +
-                " trace rows the checkpoint counts" + (text ? std::string() : " (" + problem + ")") +
-                ": the trace goes on from the checkpoint's step without the missing rows";
-      h.rows_in_file = rows;
+                " trace rows the checkpoint counts" + (text ? std::string() : " (" + problem + ")") + ": " +
+                std::to_string(restored) + " put back from the checkpoint" +
+                (restored < h.rows_in_file - rows ? ", the " + std::to_string(h.rows_in_file - rows - restored) +
+                                                        " before them lost"
+                                                  : "");
+      h.rows_in_file = rows + restored;
     }
   }
   write_file_atomic(path, keep);

@@ -886,6 +886,28 @@ def case_history(work):
     rows = trace(out)
     check([int(r["step"]) for r in rows] == list(range(1, 3101)), "the resumed trace is not steps 1..3100 once each")
     check("data differ" not in p.stderr, f"same data, a warning: {p.stderr!r}")
+    # A trace that lost rows the checkpoint counts (cut to its header: a pipe closed under a
+    # fit): the resume puts back the rows the checkpoint keeps (its last 128), and what it writes
+    # loads again (it wrote a checkpoint that every later read called damaged).
+    lost = os.path.join(work, "lost")
+    run("fit", model, "--data", f"y={y}", "--steps", "40", "--out", lost, "-q")
+    with open(os.path.join(lost, "trace.csv"), "w") as f:
+        f.write("step,datapoints_seen,elbo,smoothed_elbo,wall_s\n")
+    p = run("fit", model, "--data", f"y={y}", "--steps", "60", "--resume", "--out", lost, "-q")
+    check("0 of the 40 trace rows" in p.stderr and "put back" in p.stderr, f"a trace that lost rows: {p.stderr!r}")
+    check([int(r["step"]) for r in trace(lost)] == list(range(1, 61)), "the trace after putting back the lost rows")
+    run("eval", model, "--data", f"y={y}", "--params", os.path.join(lost, "checkpoint.bin"))
+    run("fit", model, "--data", f"y={y}", "--steps", "80", "--resume", "--out", lost, "-q")
+    check([int(r["step"]) for r in trace(lost)] == list(range(1, 81)), "a second resume after the lost rows")
+    # More rows lost than the checkpoint keeps: the file goes on from the kept ones.
+    gap = os.path.join(work, "gap")
+    run("fit", model, "--data", f"y={y}", "--steps", "300", "--out", gap, "-q")
+    with open(os.path.join(gap, "trace.csv"), "w") as f:
+        f.write("step,datapoints_seen,elbo,smoothed_elbo,wall_s\n")
+    run("fit", model, "--data", f"y={y}", "--steps", "310", "--resume", "--out", gap, "-q")
+    steps = [int(r["step"]) for r in trace(gap)]
+    check(steps == list(range(301 - len(steps) + 10, 311)) and len(steps) > 10, f"a gap of lost rows: {steps[:3]}...")
+    run("fit", model, "--data", f"y={y}", "--steps", "320", "--resume", "--out", gap, "-q")
     # Other data of the same shape: allowed, said.
     y2 = os.path.join(work, "y2.csv")
     with open(y2, "w") as f:
