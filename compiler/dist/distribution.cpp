@@ -115,7 +115,34 @@ std::string unknown_name_hint(std::string_view name) {
   for (const auto& [other, ours] : known) {
     if (name == other) return "; vmc's is " + std::string(ours) + " (vmc help distributions lists them all)";
   }
-  return did_you_mean(name, names()) + " (vmc help distributions lists them all)";
+  std::string close = did_you_mean(name, names());
+  if (!close.empty()) return close + " (vmc help distributions lists them all)";
+  // No near spelling: those that share a word of the name (neg_binomial_2_log: binomial_logit,
+  // poisson_log), the likeliest stand-ins.
+  auto words = [](std::string_view n) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at <= n.size()) {
+      std::size_t end = std::min(n.find('_', at), n.size());
+      if (end - at >= 3) out.emplace_back(n.substr(at, end - at));
+      at = end + 1;
+    }
+    return out;
+  };
+  std::vector<std::string> wanted = words(name), near;
+  for (const Distribution& d : distributions()) {
+    for (const std::string& w : words(d.name)) {
+      bool shared = std::any_of(wanted.begin(), wanted.end(), [&](const std::string& x) {
+        return w == x || (x.size() >= 4 && w.rfind(x, 0) == 0);  // "log" in "logit": not; "binomial" in "binomial"
+      });
+      if (shared) {
+        near.push_back("'" + std::string(d.name) + "'");
+        break;
+      }
+    }
+  }
+  if (near.empty()) return " (vmc help distributions lists them all)";
+  return "; vmc has " + join(near, " and ") + " of its kind (vmc help distributions lists them all)";
 }
 
 std::optional<DensityFunction> density_function(std::string_view name) {
