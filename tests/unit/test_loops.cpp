@@ -144,6 +144,35 @@ std::size_t node_count(const Compiled& c) {
   return ir::topological_order(roots).size();
 }
 
+// An inner loop whose bound is the outer index: running means.
+std::string running(bool unrolled, int T) {
+  std::string text = R"(model tri;
+dims { T; }
+data { y : real[T]; }
+latent { a : real; }
+param { m : real; s : real; }
+model {
+  a ~ normal(0, 1);
+)";
+  if (!unrolled) {
+    text += R"(  for t in 0:T {
+    var c = 0.0;
+    for k in 0:t + 1 {
+      c = c + a * y[k];
+    }
+    y[t] ~ normal(c / (t + 1), 1);
+  }
+)";
+  } else {
+    for (int t = 0; t < T; ++t) {
+      std::string c = "0.0";
+      for (int k = 0; k <= t; ++k) c += " + a * y[" + std::to_string(k) + "]";
+      text += "  y[" + std::to_string(t) + "] ~ normal((" + c + ") / " + std::to_string(t + 1) + ", 1);\n";
+    }
+  }
+  return text + "}\nguide { a ~ normal(m, exp(s)); }\n";
+}
+
 // A stochastic-volatility model: the latent log-volatilities h, a random walk whose prior is given
 // element by element in a loop (h[t] ~ ...), against the same prior as target += terms unrolled.
 std::string volatility(bool unrolled, int T) {
@@ -271,6 +300,8 @@ TEST_CASE("loops: a loop's value and gradient equal the unrolled form's") {
       check_same(ar(false, 9, 3), ar(true, 9, 3), sema_options({{"T", 9}}), est, seed, "ar(3)", {{"K", 3}});
       check_same(ar(false, 9, 2), ar(true, 9, 2), sema_options({{"T", 9}}), est, seed, "ar(2)", {{"K", 2}});
       check_same(per_copy(false), per_copy(true), {}, est, seed, "a loop per copy of a subsampled plate");
+      check_same(running(false, 6), running(true, 6), sema_options({{"T", 6}}), est, seed,
+                 "an inner loop bounded by the outer index");
       check_same(volatility(false, 6), volatility(true, 6), sema_options({{"T", 6}}, "meanfield"), est, seed,
                  "a latent's prior element by element in a loop");
     }
