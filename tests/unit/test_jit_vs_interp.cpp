@@ -1,10 +1,49 @@
 // JIT vs interpreter, quick smoke version (the thorough differential suite builds on it).
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include "jit/compiled_model.hpp"
 #include "test_lower_helpers.hpp"
 
 using namespace lower_test;
+
+namespace {
+
+// The JIT's elbo_grad outputs against the interpreter's at `b`, in f64 and f32: each element
+// within tol·eps·scale (scale: the output's largest magnitude, at least 1); returns the worst
+// error / (eps·scale) per precision {f32, f64}.
+std::array<double, 2> compare_with_interpreter(const Compiled& m, const ir::Bindings& b, const std::string& label,
+                                               double eps64, double eps32, double tol = 1) {
+  std::vector<const ir::Node*> outs;
+  for (const ir::Output& o : m.l().function.outputs) outs.push_back(o.node);
+  std::vector<ir::Tensor> want = ir::evaluate(outs, b);
+  std::array<double, 2> worst{0, 0};
+  for (auto precision : {codegen::Precision::F64, codegen::Precision::F32}) {
+    Diagnostics d;
+    auto jit = jit::CompiledModel::build(m.l(), precision, d, label);
+    REQUIRE(jit);
+    std::vector<ir::Tensor> got = jit->run("elbo_grad", b);
+    REQUIRE(got.size() == want.size());
+    const bool f64 = precision == codegen::Precision::F64;
+    const double eps = f64 ? eps64 : eps32;
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      double scale = 1;
+      for (double v : want[k].values) scale = std::max(scale, std::abs(v));
+      for (std::size_t i = 0; i < want[k].values.size(); ++i) {
+        CAPTURE(label);
+        CAPTURE(codegen::to_string(precision));
+        CAPTURE(m.l().function.outputs[k].name);
+        double err = std::abs(got[k].values[i] - want[k].values[i]) / (eps * scale);
+        worst[f64] = std::max(worst[f64], err);
+        CHECK(err <= tol);
+      }
+    }
+  }
+  return worst;
+}
+
+}  // namespace
 
 TEST_CASE("jit: stdlib models' elbo_grad equals the interpreter (f64 and f32)") {
   struct Case { const char* model; Dims dims; };
@@ -21,29 +60,9 @@ TEST_CASE("jit: stdlib models' elbo_grad equals the interpreter (f64 and f32)") 
       Compiled m(stdlib_text(c.model), sema_options(c.dims), lower_options(e, 2));
       REQUIRE_MESSAGE(m.ok(), m.messages());
       ir::Bindings b = m.synthetic(3, 6, 4, 0.5);
-      std::vector<const ir::Node*> outs;
-      for (const ir::Output& o : m.l().function.outputs) outs.push_back(o.node);
-      std::vector<ir::Tensor> want = ir::evaluate(outs, b);
-      for (auto precision : {codegen::Precision::F64, codegen::Precision::F32}) {
-        Diagnostics d;
-        auto jit = jit::CompiledModel::build(m.l(), precision, d, c.model);
-        REQUIRE(jit);
-        std::vector<ir::Tensor> got = jit->run("elbo_grad", b);
-        double eps = precision == codegen::Precision::F64 ? 1e-13 : 1e-5;
-        for (std::size_t k = 0; k < want.size(); ++k) {
-          double scale = 1;
-          for (double v : want[k].values) scale = std::max(scale, std::abs(v));
-          for (std::size_t i = 0; i < want[k].values.size(); ++i) {
-            CAPTURE(c.model);
-            CAPTURE(std::string(e->name));
-            CAPTURE(codegen::to_string(precision));
-            CAPTURE(m.l().function.outputs[k].name);
-            double err = std::abs(got[k].values[i] - want[k].values[i]) / (eps * scale);
-            worst[precision == codegen::Precision::F64] = std::max(worst[precision == codegen::Precision::F64], err);
-            CHECK(err <= 10);
-          }
-        }
-      }
+      std::array<double, 2> w = compare_with_interpreter(m, b, std::string(c.model) + " " + std::string(e->name), 1e-13, 1e-5, 10);
+      worst[0] = std::max(worst[0], w[0]);
+      worst[1] = std::max(worst[1], w[1]);
     }
   }
   MESSAGE("worst error / (eps·scale): f32 ", worst[0], ", f64 ", worst[1]);
@@ -78,29 +97,7 @@ TEST_CASE("jit: loops equal the interpreter: every kernel output, every estimato
         for (std::uint64_t seed : {1u, 2u}) {
           ir::Bindings b = m.synthetic(seed, 7, 5, 0.5);
           if (e.importance_weighted) b.inputs[m.l().importance_weight->attrs().name] = ir::Tensor::scalar(1.0);
-          std::vector<const ir::Node*> outs;
-          for (const ir::Output& o : m.l().function.outputs) outs.push_back(o.node);
-          std::vector<ir::Tensor> want = ir::evaluate(outs, b);
-          for (auto precision : {codegen::Precision::F64, codegen::Precision::F32}) {
-            Diagnostics d;
-            auto jit = jit::CompiledModel::build(m.l(), precision, d, c.label);
-            REQUIRE(jit);
-            std::vector<ir::Tensor> got = jit->run("elbo_grad", b);
-            double eps = precision == codegen::Precision::F64 ? 1e-11 : 2e-4;
-            REQUIRE(got.size() == want.size());
-            for (std::size_t k = 0; k < want.size(); ++k) {
-              double scale = 1;
-              for (double v : want[k].values) scale = std::max(scale, std::abs(v));
-              for (std::size_t i = 0; i < want[k].values.size(); ++i) {
-                CAPTURE(c.label);
-                CAPTURE(std::string(e.name));
-                CAPTURE(samples);
-                CAPTURE(codegen::to_string(precision));
-                CAPTURE(m.l().function.outputs[k].name);
-                CHECK(std::abs(got[k].values[i] - want[k].values[i]) <= eps * scale);
-              }
-            }
-          }
+          compare_with_interpreter(m, b, c.label + " " + std::string(e.name) + " samples " + std::to_string(samples), 1e-11, 2e-4);
         }
       }
     }

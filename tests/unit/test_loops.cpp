@@ -235,10 +235,6 @@ model {
 }
 )";
 
-double normal_lpdf(double x, double mu, double sigma) {
-  double z = (x - mu) / sigma;
-  return -0.5 * std::log(2 * std::numbers::pi) - std::log(sigma) - 0.5 * z * z;
-}
 
 }  // namespace
 

@@ -18,12 +18,6 @@ const double kLog2Pi = std::log(2 * std::numbers::pi);
 
 Dims vae_dims() { return {{"D", kD}, {"H", kH}, {"J", kJ}}; }
 
-const std::vector<double>& in(const ir::Bindings& b, const std::string& name) {
-  auto it = b.inputs.find(name);
-  REQUIRE_MESSAGE(it != b.inputs.end(), "no input '", name, "'");
-  return it->second.values;
-}
-
 // W v + c for a row-major W [c.size(), v.size()].
 std::vector<double> affine(const std::vector<double>& W, const std::vector<double>& c,
                            const std::vector<double>& v) {
@@ -38,11 +32,6 @@ std::vector<double> affine(const std::vector<double>& W, const std::vector<doubl
 std::vector<double> tanh_of(std::vector<double> v) {
   for (double& x : v) x = std::tanh(x);
   return v;
-}
-
-double normal_lpdf(double x, double mu, double sigma) {
-  double z = (x - mu) / sigma;
-  return -0.5 * kLog2Pi - std::log(sigma) - 0.5 * z * z;
 }
 
 std::string noise_name(int sample) { return sample ? "eps.z." + std::to_string(sample) : "eps.z"; }

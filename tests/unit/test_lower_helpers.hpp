@@ -107,6 +107,19 @@ struct Compiled : test_support::Parsed {
 };
 
 // |a − b| ≤ rel·max(|a|, |b|) + abs.
+// An input's values in bindings, and a scalar input's value (a missing one fails the test).
+inline const std::vector<double>& in(const ir::Bindings& b, const std::string& name) {
+  auto it = b.inputs.find(name);
+  REQUIRE_MESSAGE(it != b.inputs.end(), "no input '", name, "'");
+  return it->second.values;
+}
+inline double in1(const ir::Bindings& b, const std::string& name) { return in(b, name).at(0); }
+// The textbook normal log density, for references written out in the tests.
+inline double normal_lpdf(double x, double mu, double sigma) {
+  double z = (x - mu) / sigma;
+  return -0.5 * std::log(2 * 3.141592653589793238462643383279502884) - std::log(sigma) - 0.5 * z * z;
+}
+
 inline bool near(double a, double b, double rel, double abs = 0) {
   return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)) + abs;
 }

@@ -11,18 +11,7 @@ using namespace lower_test;
 
 namespace {
 
-const double kLog2Pi = std::log(2 * std::numbers::pi);
 
-const std::vector<double>& in(const ir::Bindings& b, const std::string& name) {
-  auto it = b.inputs.find(name);
-  REQUIRE_MESSAGE(it != b.inputs.end(), "no input '", name, "'");
-  return it->second.values;
-}
-double in1(const ir::Bindings& b, const std::string& name) { return in(b, name).at(0); }
-double normal_lpdf(double x, double mu, double sigma) {
-  double z = (x - mu) / sigma;
-  return -0.5 * kLog2Pi - std::log(sigma) - 0.5 * z * z;
-}
 double normal_lcdf(double x, double mu, double sigma) {
   return std::log(0.5 * std::erfc(-(x - mu) / sigma / std::sqrt(2.0)));
 }

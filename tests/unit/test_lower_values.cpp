@@ -17,17 +17,7 @@ namespace {
 
 const double kLog2Pi = std::log(2 * std::numbers::pi);
 
-const std::vector<double>& in(const ir::Bindings& b, const std::string& name) {
-  auto it = b.inputs.find(name);
-  REQUIRE_MESSAGE(it != b.inputs.end(), "no input '", name, "'");
-  return it->second.values;
-}
-double in1(const ir::Bindings& b, const std::string& name) { return in(b, name).at(0); }
 
-double normal_lpdf(double x, double mu, double sigma) {
-  double z = (x - mu) / sigma;
-  return -0.5 * kLog2Pi - std::log(sigma) - 0.5 * z * z;
-}
 double sigmoid(double u) { return 1 / (1 + std::exp(-u)); }
 double square(double x) { return x * x; }
 
