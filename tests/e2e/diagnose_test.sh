@@ -28,6 +28,7 @@ declare -A dims=(
   [logistic_regression]="--set D=3"
   [eight_schools]="--set J=8"
   [ppca]="--set D=4"
+  [ar]="--set T=9 --set K=3"
 )
 for model in "${!dims[@]}"; do
   for estimator in A B stl iwae; do

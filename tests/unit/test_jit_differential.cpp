@@ -836,6 +836,7 @@ int generated_count() {
 }  // namespace
 
 TEST_CASE("jit differential: every stdlib model, estimator and sample count, f64 and f32") {
+  // (but stdlib/ar.vmodel: its loops have no error bound here; test_jit_vs_interp.cpp compares it)
   struct Case {
     const char* model;
     Dims dims;

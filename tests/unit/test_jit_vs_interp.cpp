@@ -173,6 +173,7 @@ TEST_CASE("jit: the compiled gradient of every stdlib model passes the finite-di
       {"logistic_regression", {{"D", 3}}},
       {"eight_schools", {{"J", 8}}},
       {"ppca", {{"D", 4}}},
+      {"ar", {{"T", 9}}},
   };
   for (const Case& c : cases) {
     for (Estimator::Ref e : {Estimator::A, Estimator::B, Estimator::Iwae}) {

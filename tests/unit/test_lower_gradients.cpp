@@ -40,6 +40,7 @@ TEST_CASE("lower gradients: every stdlib model under every estimator") {
       {"eight_schools", {{"J", 3}}},
       {"logistic_regression", {{"D", 2}}},
       {"ppca", {{"D", 3}, {"K", 2}}},
+      {"ar", {{"T", 7}, {"K", 3}}},
   };
   for (const auto& [name, dims] : models) {
     check_all(stdlib_text(name), name, sema_options(dims));
