@@ -81,9 +81,9 @@ class Emitter {
   // --- loops (loops.cpp) ---
   // A loop or a loop's adjoint: a call of vmc_loop with the body's (or vjp's) kernel.
   void loop(const ir::Node* n);
-  // The kernel and workspace function of a loop's body (which < 0) or of its vjp (which >= 0:
-  // every operand's adjoint), generated into this module once.
-  std::pair<llvm::Function*, llvm::Function*> loop_kernel(const ir::LoopBody& body, int which);
+  // The kernel and workspace function of a loop's body (no `wanted`) or of its vjp giving the
+  // adjoints of the state and of the invariants `wanted`, generated into this module once.
+  std::pair<llvm::Function*, llvm::Function*> loop_kernel(const ir::LoopBody& body, const std::vector<int>* wanted);
   void copy(const ir::Node* from, llvm::Value* to);
 
   // --- loops and addressing (kernel.cpp) ---
@@ -126,7 +126,7 @@ class Emitter {
   std::vector<llvm::Value*> inputs_, outputs_, slots_, sizes_;
   llvm::Value* context_ = nullptr;  // the kernel's vmc_context*, for the runtime's products
   llvm::Value* sizes_array_ = nullptr;  // the kernel's sizes argument, passed on to loop bodies
-  std::map<std::pair<const ir::LoopBody*, int>, std::pair<llvm::Function*, llvm::Function*>> loop_kernels_;
+  std::map<std::pair<const ir::LoopBody*, std::vector<int>>, std::pair<llvm::Function*, llvm::Function*>> loop_kernels_;
   std::set<std::vector<const ir::Node*>> loop_adjoints_;  // per kernel: the loops whose adjoints are computed
   llvm::Function* workspace_fn_ = nullptr;                // the last kernel's workspace_bytes
 };

@@ -3,6 +3,7 @@
 // them in order and keeps their memory.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -56,13 +57,21 @@ struct Enter {
 template <class T>
 void run(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp, vmc_workspace_bytes vjp_workspace,
          const int64_t* sizes, vmc_context* context, int64_t begin, int64_t end, const void* c0, int64_t carry_elems,
-         const void* const* invariants, int64_t n_inv, const int64_t* inv_elems, const void* carry_bar, int64_t which,
-         int32_t first, void* out) {
+         const void* const* invariants, int64_t n_inv, int64_t n_wanted, const int64_t* wanted,
+         const int64_t* inv_elems, const void* carry_bar, int64_t which, int32_t first, void* out) {
   const std::size_t carry_bytes = static_cast<std::size_t>(carry_elems) * sizeof(T);
   const AdjointKey key{vjp, c0, carry_bar, depth};
+  const std::size_t m = static_cast<std::size_t>(n_wanted);
+  // Where operand `which`'s adjoint is among those kept.
+  auto result = [&](const Adjoints& a) -> const std::vector<std::byte>& {
+    if (which == 2) return a.carry;
+    for (std::size_t j = 0; j < m; ++j) {
+      if (wanted[j] == which - 3) return a.invariants[j];
+    }
+    std::abort();  // the generated code asks only for the adjoints its vjp gives
+  };
   if (carry_bar && !first) {
-    const Adjoints& a = adjoints.at(key);
-    const std::vector<std::byte>& kept = which == 2 ? a.carry : a.invariants.at(static_cast<std::size_t>(which - 3));
+    const std::vector<std::byte>& kept = result(adjoints.at(key));
     std::memcpy(out, kept.data(), kept.size());
     return;
   }
@@ -101,14 +110,14 @@ void run(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp, vm
   std::byte* g_before = g + carry_bytes;
   std::memcpy(g, carry_bar, carry_bytes);
   Adjoints& a = adjoints[key];
-  a.invariants.resize(n);
-  f.parts.resize(n);
-  f.outputs.assign(n + 1, nullptr);
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t bytes = static_cast<std::size_t>(inv_elems[k]) * sizeof(T);
-    a.invariants[k].assign(bytes, std::byte{0});
-    f.parts[k].resize(bytes);
-    f.outputs[1 + k] = f.parts[k].data();
+  a.invariants.resize(m);
+  f.parts.resize(m);
+  f.outputs.assign(m + 1, nullptr);
+  for (std::size_t j = 0; j < m; ++j) {
+    const std::size_t bytes = static_cast<std::size_t>(inv_elems[j]) * sizeof(T);
+    a.invariants[j].assign(bytes, std::byte{0});
+    f.parts[j].resize(bytes);
+    f.outputs[1 + j] = f.parts[j].data();
   }
   f.inputs.push_back(nullptr);
   for (int64_t i = count - 1; i >= 0; --i) {
@@ -117,16 +126,16 @@ void run(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp, vm
     f.inputs.back() = g;
     f.outputs[0] = g_before;
     vjp(f.inputs.data(), sizes, f.outputs.data(), workspace, context);
-    for (std::size_t k = 0; k < n; ++k) {
-      T* sum = reinterpret_cast<T*>(a.invariants[k].data());
-      const T* part = reinterpret_cast<const T*>(f.parts[k].data());
-      for (int64_t e = 0; e < inv_elems[k]; ++e) sum[e] += part[e];
+    for (std::size_t j = 0; j < m; ++j) {
+      T* sum = reinterpret_cast<T*>(a.invariants[j].data());
+      const T* part = reinterpret_cast<const T*>(f.parts[j].data());
+      for (int64_t e = 0; e < inv_elems[j]; ++e) sum[e] += part[e];
     }
     std::swap(g, g_before);
   }
   a.carry.assign(g, g + carry_bytes);
-  const std::vector<std::byte>& result = which == 2 ? a.carry : a.invariants.at(static_cast<std::size_t>(which - 3));
-  std::memcpy(out, result.data(), result.size());
+  const std::vector<std::byte>& adjoint = result(a);
+  std::memcpy(out, adjoint.data(), adjoint.size());
 }
 
 }  // namespace
@@ -134,13 +143,13 @@ void run(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp, vm
 extern "C" void vmc_loop(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp,
                          vmc_workspace_bytes vjp_workspace, const int64_t* sizes, vmc_context* context,
                          int64_t begin, int64_t end, int32_t real_bytes, const void* c0, int64_t carry_elems,
-                         const void* const* invariants, int64_t n_inv, const int64_t* inv_elems, const void* carry_bar,
-                         int64_t which, int32_t first, void* out) {
+                         const void* const* invariants, int64_t n_inv, int64_t n_wanted, const int64_t* wanted,
+                         const int64_t* inv_elems, const void* carry_bar, int64_t which, int32_t first, void* out) {
   if (real_bytes == 4) {
     run<float>(body, body_workspace, vjp, vjp_workspace, sizes, context, begin, end, c0, carry_elems, invariants,
-               n_inv, inv_elems, carry_bar, which, first, out);
+               n_inv, n_wanted, wanted, inv_elems, carry_bar, which, first, out);
   } else {
     run<double>(body, body_workspace, vjp, vjp_workspace, sizes, context, begin, end, c0, carry_elems, invariants,
-                n_inv, inv_elems, carry_bar, which, first, out);
+                n_inv, n_wanted, wanted, inv_elems, carry_bar, which, first, out);
   }
 }

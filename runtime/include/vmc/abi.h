@@ -152,19 +152,19 @@ void vmc_trsm_f64(int32_t transpose, int64_t k, int64_t n, const double* l, doub
  * (carry_elems reals of real_bytes each) is passed through `body` for t = begin … end − 1, each
  * call a vmc_kernel with inputs {&t (a real), state, invariants[0..n_inv)} and outputs {next
  * state}, and the final state written to `out`. With a non-null carry_bar (the adjoint of the
- * final state) it gives instead the adjoint of operand `which` (2: c0; 3 + k: invariant k, of
- * inv_elems[k] reals): the loop runs forwards keeping every state, then backwards through `vjp`
- * (inputs {&t, state, invariants..., adjoint of the next state}, outputs {adjoint of the state,
- * this iteration's part of each invariant's adjoint}). One backward pass gives every operand's
- * adjoint: a call with `first` set computes them all and keeps them (per thread, by vjp, c0 and
+ * final state) it gives instead the adjoint of operand `which` (2: c0; 3 + k: invariant k): the
+ * loop runs forwards keeping every state, then backwards through `vjp` (inputs {&t, state,
+ * invariants..., adjoint of the next state}, outputs {adjoint of the state, this iteration's part
+ * of the adjoint of each invariant wanted[0..n_wanted), of inv_elems[j] reals}). One backward pass
+ * gives them all: a call with `first` set computes them and keeps them (per thread, by vjp, c0 and
  * carry_bar); the calls for the other operands of the same loop, which follow with `first`
  * unset in the same kernel call, copy theirs. Re-entrant (a body may run an inner loop); its
  * memory is kept per thread and nesting depth and reused, so a step allocates nothing once warm. */
 void vmc_loop(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp,
               vmc_workspace_bytes vjp_workspace, const int64_t* sizes, vmc_context* context, int64_t begin,
               int64_t end, int32_t real_bytes, const void* c0, int64_t carry_elems,
-              const void* const* invariants, int64_t n_inv, const int64_t* inv_elems, const void* carry_bar,
-              int64_t which, int32_t first, void* out);
+              const void* const* invariants, int64_t n_inv, int64_t n_wanted, const int64_t* wanted,
+              const int64_t* inv_elems, const void* carry_bar, int64_t which, int32_t first, void* out);
 
 /* Scalar special functions (the same definitions as the reference interpreter's). */
 double vmc_lgamma(double x);
