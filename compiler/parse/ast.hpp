@@ -176,4 +176,30 @@ struct Program {
   std::vector<FnDef> functions;
 };
 
+// Calls f(e) for `e` and each expression inside it (operands, arguments, indexed values and
+// subscripts), parents before children; iterative, so a 100,000-deep expression is fine. `f`
+// returns false to skip what is inside the expression it was given.
+template <class F>
+void for_each_expr(const Expr& root, F&& f) {
+  std::vector<const Expr*> stack{&root};
+  while (!stack.empty()) {
+    const Expr* e = stack.back();
+    stack.pop_back();
+    if (!f(*e)) continue;
+    auto push = [&](const ExprPtr& x) {
+      if (x) stack.push_back(x.get());
+    };
+    if (const auto* u = e->as<Unary>()) push(u->operand);
+    else if (const auto* b = e->as<Binary>()) push(b->rhs), push(b->lhs);
+    else if (const auto* c = e->as<Call>()) {
+      for (auto it = c->args.rbegin(); it != c->args.rend(); ++it) push(*it);
+    } else if (const auto* ix = e->as<Index>()) {
+      for (auto it = ix->subscripts.rbegin(); it != ix->subscripts.rend(); ++it) push(it->hi), push(it->lo);
+      push(ix->base);
+    } else if (const auto* t = e->as<Transpose>()) {
+      push(t->operand);
+    }
+  }
+}
+
 }  // namespace vmc::ast

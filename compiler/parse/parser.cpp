@@ -95,7 +95,7 @@ class Converter {
   }
 
   ast::Call call(x3ast::call& c) {
-    ast::Call out{ident(c.callee), {}};
+    ast::Call out{ident(c.callee), {}, 0, {}};
     for (x3ast::expr& a : c.args) out.args.push_back(expr(a));
     if (c.bar) {
       out.before_bar = out.args.size();

@@ -157,22 +157,15 @@ class DeclChecker {
   }
 
   // Whether `e` names data, a param or a latent (an expression bound, not a misspelt constant).
-  bool reads_variable(const ast::Expr& e) const {
-    if (const auto* n = e.as<ast::Name>()) {
-      const Symbol* s = a_.global(n->name);
-      return s && (s->kind == SymbolKind::Data || s->kind == SymbolKind::Latent || s->kind == SymbolKind::Param);
-    }
+  bool reads_variable(const ast::Expr& root) const {
     bool found = false;
-    auto visit = [&](const ast::Expr* sub) { found = found || (sub && reads_variable(*sub)); };
-    if (const auto* u = e.as<ast::Unary>()) visit(u->operand.get());
-    else if (const auto* b = e.as<ast::Binary>()) visit(b->lhs.get()), visit(b->rhs.get());
-    else if (const auto* c = e.as<ast::Call>()) {
-      for (const ast::ExprPtr& a : c->args) visit(a.get());
-    } else if (const auto* ix = e.as<ast::Index>()) {
-      visit(ix->base.get());
-    } else if (const auto* t = e.as<ast::Transpose>()) {
-      visit(t->operand.get());
-    }
+    ast::for_each_expr(root, [&](const ast::Expr& e) {
+      const auto* n = e.as<ast::Name>();
+      const Symbol* s = n ? a_.global(n->name) : nullptr;
+      found = found || (s && (s->kind == SymbolKind::Data || s->kind == SymbolKind::Latent ||
+                              s->kind == SymbolKind::Param));
+      return !found;
+    });
     return found;
   }
 
@@ -301,36 +294,20 @@ void check_bound_expressions(Analyzer& a) {
         continue;
       }
       // It may read data and the latents declared before this one (drawn first), not params.
-      std::vector<const ast::Expr*> stack{e};
-      while (!stack.empty()) {
-        const ast::Expr* x = stack.back();
-        stack.pop_back();
-        if (x->as<ast::Name>()) {
-          auto it = a.model->names.find(x);
-          if (it == a.model->names.end()) continue;
-          const NameRef& ref = it->second;
-          if (ref.kind == NameKind::Param) {
-            a.report.error(x->span, what + " reads param '" + source_text(x->span) + "'; bounds are expressions of "
-                                           "data and of latents declared before '" + name + "'");
-          } else if (ref.kind == NameKind::Latent) {
-            std::size_t at = static_cast<std::size_t>(ref.variable - a.model->latents.data());
-            if (at >= k) {
-              a.report.error(x->span, what + " reads latent '" + ref.variable->name + "', which is not declared "
-                                             "before '" + name + "': declare it first (it is drawn first)");
-            }
-          }
-          continue;
+      ast::for_each_expr(*e, [&](const ast::Expr& x) {
+        auto it = x.as<ast::Name>() ? a.model->names.find(&x) : a.model->names.end();
+        if (it == a.model->names.end()) return true;
+        const NameRef& ref = it->second;
+        if (ref.kind == NameKind::Param) {
+          a.report.error(x.span, what + " reads param '" + source_text(x.span) + "'; bounds are expressions of "
+                                        "data and of latents declared before '" + name + "'");
+        } else if (ref.kind == NameKind::Latent &&
+                   static_cast<std::size_t>(ref.variable - a.model->latents.data()) >= k) {
+          a.report.error(x.span, what + " reads latent '" + ref.variable->name + "', which is not declared "
+                                        "before '" + name + "': declare it first (it is drawn first)");
         }
-        if (const auto* u = x->as<ast::Unary>()) stack.push_back(u->operand.get());
-        else if (const auto* b = x->as<ast::Binary>()) stack.push_back(b->lhs.get()), stack.push_back(b->rhs.get());
-        else if (const auto* call = x->as<ast::Call>()) {
-          for (const ast::ExprPtr& arg : call->args) stack.push_back(arg.get());
-        } else if (const auto* ix = x->as<ast::Index>()) {
-          stack.push_back(ix->base.get());
-        } else if (const auto* tr = x->as<ast::Transpose>()) {
-          stack.push_back(tr->operand.get());
-        }
-      }
+        return true;
+      });
     }
     a.globals.at(name).type.constraint = c;
   }

@@ -104,26 +104,14 @@ Type ExprChecker::index(const ast::Expr& e, const ast::Index& ix) {
   return Type{base.kind, base.constraint, std::move(shape), row, std::move(plates)};
 }
 
-bool ExprChecker::reads_loop_index(const ast::Expr& e) const {
-  if (e.as<ast::Name>()) {
-    auto it = a_.model->names.find(&e);
-    return it != a_.model->names.end() && it->second.kind == NameKind::LoopIndex;
-  }
-  if (const auto* u = e.as<ast::Unary>()) return reads_loop_index(*u->operand);
-  if (const auto* b = e.as<ast::Binary>()) return reads_loop_index(*b->lhs) || reads_loop_index(*b->rhs);
-  if (const auto* c = e.as<ast::Call>()) {
-    for (const ast::ExprPtr& a : c->args) {
-      if (reads_loop_index(*a)) return true;
-    }
-    return false;
-  }
-  if (const auto* ix = e.as<ast::Index>()) {
-    for (const ast::Subscript& s : ix->subscripts) {
-      if ((s.lo && reads_loop_index(*s.lo)) || (s.hi && reads_loop_index(*s.hi))) return true;
-    }
-    return reads_loop_index(*ix->base);
-  }
-  return false;
+bool ExprChecker::reads_loop_index(const ast::Expr& root) const {
+  bool found = false;
+  ast::for_each_expr(root, [&](const ast::Expr& e) {
+    auto it = e.as<ast::Name>() ? a_.model->names.find(&e) : a_.model->names.end();
+    found = found || (it != a_.model->names.end() && it->second.kind == NameKind::LoopIndex);
+    return !found;
+  });
+  return found;
 }
 
 std::optional<IndexRange> ExprChecker::index_range(const ast::Expr& e) {

@@ -112,31 +112,24 @@ struct Reads {
   const ast::Expr* random = nullptr;  // the first read of a param or latent
   bool data = false;
 };
-void collect_reads(const Model& m, const ast::Expr& e, Reads& r, std::set<const void*>& seen) {
-  if (r.random || !seen.insert(&e).second) return;
-  if (e.as<ast::Name>()) {
-    auto it = m.names.find(&e);
-    if (it == m.names.end()) return;
-    const NameRef& ref = it->second;
-    if (ref.kind == NameKind::Param || ref.kind == NameKind::Latent) r.random = &e;
-    else if (ref.kind == NameKind::Data) r.data = true;
-    else if (ref.kind == NameKind::Let && ref.let) collect_reads(m, *ref.let->value, r, seen);
-    return;
-  }
-  auto visit = [&](const ast::Expr* sub) {
-    if (sub) collect_reads(m, *sub, r, seen);
-  };
-  if (const auto* u = e.as<ast::Unary>()) visit(u->operand.get());
-  else if (const auto* b = e.as<ast::Binary>()) visit(b->lhs.get()), visit(b->rhs.get());
-  else if (const auto* t = e.as<ast::Transpose>()) visit(t->operand.get());
-  else if (const auto* ix = e.as<ast::Index>()) {
-    visit(ix->base.get());
-    for (const ast::Subscript& s : ix->subscripts) visit(s.lo.get()), visit(s.hi.get());
-  } else if (const auto* c = e.as<ast::Call>()) {
-    for (const ast::ExprPtr& a : c->args) visit(a.get());
-    auto fn = m.functions.find(c->callee.name);
-    if (fn != m.functions.end()) visit(fn->second->body.get());
-  }
+void collect_reads(const Model& m, const ast::Expr& root, Reads& r, std::set<const void*>& seen) {
+  ast::for_each_expr(root, [&](const ast::Expr& e) {
+    if (r.random || !seen.insert(&e).second) return false;
+    if (e.as<ast::Name>()) {
+      auto it = m.names.find(&e);
+      if (it == m.names.end()) return false;
+      const NameRef& ref = it->second;
+      if (ref.kind == NameKind::Param || ref.kind == NameKind::Latent) r.random = &e;
+      else if (ref.kind == NameKind::Data) r.data = true;
+      else if (ref.kind == NameKind::Let && ref.let) collect_reads(m, *ref.let->value, r, seen);
+      return false;
+    }
+    if (const auto* c = e.as<ast::Call>()) {
+      auto fn = m.functions.find(c->callee.name);
+      if (fn != m.functions.end()) collect_reads(m, *fn->second->body, r, seen);
+    }
+    return true;
+  });
 }
 
 class SampleChecker {
