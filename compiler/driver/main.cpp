@@ -325,14 +325,14 @@ void Cli::add_bench() {
   bench_cmd->add_flag("-v", bench.stages, "compile time per stage");
 }
 
-// The tables `vmc help TOPIC` prints, "a, b, ... or z".
+// The references `vmc help TOPIC` prints, "a, b, ... or z".
 std::string help_tables() { return vmc::join(vmc::driver::help_topics(), " or "); }
 
 void Cli::add_help() {
   help_cmd = app.add_subcommand(
-      "help", "Explain a command (vmc help fit), print a table (vmc help " + help_tables() +
+      "help", "Explain a command (vmc help fit), print a reference (vmc help " + help_tables() +
                   ") or one distribution (vmc help normal)");
-  help_cmd->add_option("TOPIC", help_topic, "a command, a table's name, or a distribution's name");
+  help_cmd->add_option("TOPIC", help_topic, "a command, a reference's name, or a distribution's name");
 }
 
 // The TOML config of fit or compare, read once the command line is parsed (its flags win); both
@@ -384,7 +384,7 @@ int Cli::run_help() {
   for (CLI::App* sub : app.get_subcommands({})) known.push_back(sub->get_name());
   std::cerr << "vmc: error: no command or help topic named '" << help_topic << "'"
             << vmc::did_you_mean(help_topic, known) << "; run 'vmc help' for the commands, or 'vmc help "
-            << "TABLE' for one of the tables: " << help_tables() << "\n";
+            << "TOPIC' for one of the references: " << help_tables() << "\n";
   return 1;
 }
 
