@@ -2,10 +2,14 @@
 // anything large is allocated.
 #include "driver/memory.hpp"
 
+#include "ir/loop.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <set>
 
 #include <sys/resource.h>
 
@@ -72,6 +76,44 @@ std::string gigabytes(double bytes) {
   return buf;
 }
 
+namespace {
+
+// What the loops' backward passes keep per thread (runtime/src/loops.cpp): every state of each
+// loop whose bounds are constants, at the sizes given (a run-time extent by its symbol's name;
+// one not given counts 1000, a minibatch's most). Loops in loop bodies count at their own trip
+// counts, once: their memory is reused across the outer iterations.
+double loop_states(const std::vector<ir::Output>& outputs, const std::map<std::string, std::int64_t>& sizes,
+                   double real, std::set<const ir::LoopBody*>& seen) {
+  std::vector<const ir::Node*> roots;
+  for (const ir::Output& o : outputs) roots.push_back(o.node);
+  double bytes = 0;
+  std::set<std::vector<const ir::Node*>> counted;
+  for (const ir::Node* n : ir::topological_order(roots)) {
+    if (n->op() != ir::Op::LoopGrad && n->op() != ir::Op::Loop) continue;
+    const ir::LoopBody* body = n->attrs().loop.get();
+    if (seen.insert(body).second) {
+      bytes += loop_states(body->vjp.outputs, sizes, real, seen) + loop_states(body->body.outputs, sizes, real, seen);
+    }
+    if (n->op() != ir::Op::LoopGrad || n->arg(0)->op() != ir::Op::Const || n->arg(1)->op() != ir::Op::Const) continue;
+    // A loop's adjoints share one backward pass, its states kept once.
+    if (!counted.insert(std::vector<const ir::Node*>(n->args().begin(), n->args().end())).second) continue;
+    double trips = std::max(0.0, n->arg(1)->attrs().value - n->arg(0)->attrs().value);
+    double elements = 1;
+    for (const ir::Extent& e : n->arg(2)->shape()) {
+      if (e.is_constant()) {
+        elements *= static_cast<double>(e.size);
+      } else {
+        auto s = sizes.find(n->graph().symbol_name(e.symbol));
+        elements *= s == sizes.end() ? 1000.0 : static_cast<double>(s->second);
+      }
+    }
+    bytes += (trips + 1) * elements * real;
+  }
+  return bytes;
+}
+
+}  // namespace
+
 double memory_to_come(const Bound& b, int threads, int optimizer_slots) {
   const vmc_model_info& info = b.fe.compiled->info();
   const std::map<std::string, std::int64_t> dims = b.fe.model->dim_values();
@@ -106,6 +148,13 @@ double memory_to_come(const Bound& b, int threads, int optimizer_slots) {
     workspace = std::max(workspace, w);
   }
   const double real = info.real_bytes;
+  double loops = 0;
+  if (b.fe.lowered) {
+    std::map<std::string, std::int64_t> extent;
+    for (int s = 0; s < info.n_sizes; ++s) extent[info.sizes[s]] = sizes[static_cast<std::size_t>(s)];
+    std::set<const ir::LoopBody*> seen;
+    loops = loop_states(b.fe.lowered->function.outputs, extent, real, seen);
+  }
   // Samples drawn at run time (abi.h, vmc_model_info::samples): per thread, the running sums of
   // the gradient outputs; an importance-weighted bound's log-weight and weight of every sample
   // and row, in double.
@@ -120,9 +169,10 @@ double memory_to_come(const Bound& b, int threads, int optimizer_slots) {
   // Params: their initial values in double, then the value, one gradient per thread, the
   // optimizer's slots, and the last good state (value and slots again). Data: its copy in the
   // model's precision (the loaded doubles are already counted in what is left). Per thread: a
-  // kernel's workspace and outputs, its inputs' rows and noise, and what its samples keep.
+  // kernel's workspace and outputs, its inputs' rows and noise, what its samples keep, and the
+  // states its loops keep for their gradients.
   return params * (8 + real * (1 + threads + 2 * (1 + optimizer_slots))) + data * real +
-         threads * (workspace + per_row_inputs * real + sampling);
+         threads * (workspace + per_row_inputs * real + sampling + loops);
 }
 
 bool fits_in_memory(const Bound& b, const std::string& where, int threads, int optimizer_slots) {

@@ -3,7 +3,9 @@
 // them in order and keeps their memory.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -138,6 +140,17 @@ void run(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp, vm
   std::memcpy(out, adjoint.data(), adjoint.size());
 }
 
+// The generated code that calls vmc_loop cannot unwind: a loop whose states do not fit in memory
+// (its trip count from int data, which the memory check before training cannot see) ends the
+// process with a message, not an abort.
+[[noreturn]] void out_of_memory(int64_t count, int64_t carry_elems, int32_t real_bytes) {
+  std::fprintf(stderr, "vmc: error: out of memory: a loop of %lld iterations keeps %.3g GB of states for its "
+                       "gradient; make it shorter or its state smaller\n",
+               static_cast<long long>(count),
+               static_cast<double>(count + 1) * static_cast<double>(carry_elems) * real_bytes / 1e9);
+  std::_Exit(1);
+}
+
 }  // namespace
 
 extern "C" void vmc_loop(vmc_kernel body, vmc_workspace_bytes body_workspace, vmc_kernel vjp,
@@ -145,11 +158,15 @@ extern "C" void vmc_loop(vmc_kernel body, vmc_workspace_bytes body_workspace, vm
                          int64_t begin, int64_t end, int32_t real_bytes, const void* c0, int64_t carry_elems,
                          const void* const* invariants, int64_t n_inv, int64_t n_wanted, const int64_t* wanted,
                          const int64_t* inv_elems, const void* carry_bar, int64_t which, int32_t first, void* out) {
+  try {
   if (real_bytes == 4) {
     run<float>(body, body_workspace, vjp, vjp_workspace, sizes, context, begin, end, c0, carry_elems, invariants,
                n_inv, n_wanted, wanted, inv_elems, carry_bar, which, first, out);
   } else {
     run<double>(body, body_workspace, vjp, vjp_workspace, sizes, context, begin, end, c0, carry_elems, invariants,
                 n_inv, n_wanted, wanted, inv_elems, carry_bar, which, first, out);
+  }
+  } catch (const std::bad_alloc&) {
+    out_of_memory(end > begin ? end - begin : 0, carry_elems, real_bytes);
   }
 }

@@ -969,6 +969,28 @@ def case_memory(work):
     # Samples drawn at run time keep a running sum of the gradient per thread.
     sampled = need(1, "--samples", "2")
     check(sampled is not None and one is not None and sampled > one, f"the estimate with --samples 2: {sampled} {one}")
+    # A loop keeps its states for its gradient (issue 23): counted before training when its trip
+    # count is known (a dim), and named, not a crash, when it comes from int data.
+    looped = os.path.join(work, "loop.vmodel")
+    with open(looped, "w") as f:
+        f.write("model loop;\ndims { N; T = 400000000; }\ndata { y : real[N]; K : int<lower=0>; }\n"
+                "latent { mu : real; }\nparam { m : real; s : real; }\nmodel {\n  mu ~ normal(0, 1);\n"
+                "  var a = 0.0;\n  for t in 0:T {\n    a = 0.5 * a + mu;\n  }\n  var b = 0.0;\n"
+                "  for k in 0:K {\n    b = 0.5 * b + mu;\n  }\n  y ~ normal(a + b, 1);\n}\n"
+                "guide { mu ~ normal(m, exp(s)); }\n")
+    data = os.path.join(work, "loop.json")
+    with open(data, "w") as f:
+        f.write('{"y": [1.0], "K": 10}')
+    p = subprocess.run([VMC, "fit", looped, "--data", data, "--steps", "2", "--out", os.path.join(work, "lp"), "-q"],
+                       preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 1 and "GB of memory" in p.stderr and not os.path.exists(os.path.join(work, "lp")),
+          f"a loop's states too large for ulimit -v: exit {p.returncode}: {p.stderr!r}")
+    with open(data, "w") as f:
+        f.write('{"y": [1.0], "K": 400000000}')
+    p = subprocess.run([VMC, "fit", looped, "--data", data, "--set", "T=1", "--steps", "2", "--out",
+                        os.path.join(work, "lq"), "-q"], preexec_fn=limit, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 1 and "out of memory: a loop of 400000000 iterations" in p.stderr and
+          "terminate" not in p.stderr, f"a loop's trip count from data too large: exit {p.returncode}: {p.stderr!r}")
 
 
 def case_disk_full(work):
