@@ -157,6 +157,13 @@ void Lowerer::loop(const ast::For& f, ast::BlockKind block) {
   loop_indices[&f] = Value{t};
   std::size_t first_term = terms.size();
   statements(f.body, block);
+  if (failed) {
+    // The generative pass could not draw the body: what it lowered is dropped, and no body
+    // function or vjp is built for it.
+    terms.resize(first_term);
+    for (const auto& [var, value] : before) lets[var] = value;
+    return;
+  }
   const Node* sum = held.back();
   for (std::size_t k = first_term; k < terms.size(); ++k) {
     VMC_ASSERT(terms[k].latent.empty(), "a latent's term inside a loop after sema");
