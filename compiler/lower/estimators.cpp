@@ -1,4 +1,4 @@
-// The importance-weighted bound and the automatic guides.
+// The importance-weighted bound.
 #include <algorithm>
 #include <cmath>
 
@@ -9,16 +9,6 @@ namespace vmc::lower {
 namespace {
 
 using ir::Op;
-
-const ast::Plate* find_plate(const std::vector<ast::StmtPtr>& body, const std::string& dim) {
-  for (const ast::StmtPtr& s : body) {
-    if (const auto* p = s->as<ast::Plate>()) {
-      if (p->subsample && p->dim.name == dim) return p;
-      if (const ast::Plate* inner = find_plate(p->body, dim)) return inner;
-    }
-  }
-  return nullptr;
-}
 
 bool any_subsampled(const std::vector<ast::StmtPtr>& body) {
   for (const ast::StmtPtr& s : body) {
@@ -125,103 +115,6 @@ const ir::Node* importance_weighted(Lowerer& l, const std::vector<Term>& terms) 
   l.out.row_log_weights.push_back({"log_weight", w});
   l.out.importance_weight = c;
   return ir::mul(c, w);
-}
-
-void Lowerer::auto_guide() {
-  bool joint = model.auto_guide && model.auto_guide->joint;  // one normal over all elements
-  const dist::Distribution* normal = dist::find("normal");
-  const dist::Distribution* mvnormal = dist::find("mvnormal_cholesky");
-  for (const sema::Variable& v : model.latents) {
-    Span at = v.decl->span;
-    const ast::Plate* plate = v.local ? find_plate(model.model_block->statements, v.plate_dim) : nullptr;
-    VMC_ASSERT(!(joint && v.local), "a joint automatic guide on a local latent after sema");
-    ir::Shape full;
-    for (const sema::Extent& e : v.type.shape) full.push_back(extent(e, at));
-    ir::Shape flat{ir::Extent::constant(ir::constant_elements(full))};
-    ir::Shape param_shape = joint ? flat : full;
-    auto declare = [&](const std::string& name, const ir::Shape& shape, Transform tr) {
-      const ir::Node* u = ir::input(g, name, ir::InputKind::Param, shape);
-      ParamInput p;
-      p.name = name;
-      p.shape = shape;
-      p.transform = tr;
-      p.node = u;
-      out.params.push_back(p);
-      return u;
-    };
-    const ir::Node* loc = declare(v.name + ".loc", param_shape, Transform::Identity);
-    Args args;
-    const dist::Distribution* family = normal;
-    std::vector<const ast::Plate*> plates;
-    if (joint) {
-      ir::Shape square{flat[0], flat[0]};
-      const ir::Node* raw = declare(v.name + ".chol", square, Transform::Cholesky);
-      const ir::Node* d = ir::diag(raw);
-      args = {loc, ir::add(ir::sub(ir::tril(raw), ir::diag_matrix(d)), ir::diag_matrix(ir::exp(d)))};
-      family = mvnormal;
-    } else {
-      const ir::Node* log_scale = declare(v.name + ".scale", param_shape, Transform::Lower);
-      args = {loc, ir::exp(log_scale)};
-      if (plate) {
-        const ir::Node* idx = minibatch_index(*this, *plate);
-        for (const ir::Node*& a : args) a = ir::gather(a, idx);
-        plates = {plate};
-      }
-    }
-    ir::Shape draw_shape = args[0]->shape();
-    const ir::Node* eps = noise_input(*this, v.name, ir::InputKind::Noise, draw_shape);
-    const ir::Node* u = dist::sample(*family, args, eps);
-    // z = T(u) onto the latent's support, with log |T'(u)| for log q(z).
-    const sema::Constraint& c = v.type.constraint;
-    const ir::Node* z = u;
-    const ir::Node* log_jacobian = nullptr;
-    if (c.has_expression()) {
-      // Bounds computed at each draw, from data and the latents drawn before this one.
-      auto bound = [&](const ast::Expr* e, std::optional<double> constant) -> const ir::Node* {
-        if (e) return ir::broadcast_to(expr(*e).node, u->shape());
-        return constant ? ir::constant(g, *constant, u->shape()) : nullptr;
-      };
-      const ir::Node* lo = bound(c.lower_expr, c.lower);
-      const ir::Node* hi = bound(c.upper_expr, c.upper);
-      if (lo && hi) {
-        const ir::Node* width = ir::sub(hi, lo);
-        z = ir::add(ir::mul(ir::unary(Op::Sigmoid, u), width), lo);
-        log_jacobian = ir::add(ir::add(ir::unary(Op::LogSigmoid, u), ir::unary(Op::LogSigmoid, ir::neg(u))),
-                               ir::log(width));
-      } else if (lo) {
-        z = ir::add(ir::exp(u), lo);
-        log_jacobian = u;
-      } else {
-        z = ir::sub(hi, ir::exp(u));
-        log_jacobian = u;
-      }
-    } else if (c.lower && c.upper) {
-      z = ir::add(ir::mul(ir::unary(Op::Sigmoid, u), *c.upper - *c.lower), *c.lower);
-      log_jacobian = ir::add(ir::add(ir::unary(Op::LogSigmoid, u), ir::unary(Op::LogSigmoid, ir::neg(u))),
-                             std::log(*c.upper - *c.lower));
-    } else if (c.lower) {
-      z = ir::add(ir::exp(u), *c.lower);
-      log_jacobian = u;
-    } else if (c.upper) {
-      z = ir::sub(ir::constant_like(u, *c.upper), ir::exp(u));
-      log_jacobian = u;
-    }
-    Args q_args = args;
-    if (options.estimator->path_derivative) {
-      for (const ir::Node*& a : q_args) a = ir::unary(Op::StopGradient, a);
-    }
-    const ir::Node* lq = options.estimator->path_derivative ? dist::log_density(*family, u, q_args)
-                                                            : dist::log_density_of_draw(*family, q_args, eps, u);
-    Value logq = reduce_copy(Op::Sum, Value{lq, plates});
-    if (log_jacobian) {
-      Value lj = reduce_copy(Op::Sum, Value{log_jacobian, plates});
-      logq = Value{ir::sub(logq.node, lj.node), plates};
-    }
-    if (joint) z = ir::reshape(z, full);
-    terms.push_back({logq, v.name, true});
-    bool closed_form_possible = !log_jacobian && (!joint || full.size() == 1);
-    draws[v.name] = Draw{Value{z, plates}, closed_form_possible ? family : nullptr, args};
-  }
 }
 
 }  // namespace vmc::lower

@@ -11,8 +11,10 @@ const std::vector<AutoGuide>& auto_guides() {
       {"meanfield", "an independent normal per element of every latent (one per datapoint for a local latent), "
                     "mapped onto a constrained latent's support; its KL against a normal prior is closed-form "
                     "when the latent is unconstrained", false},
-      {"fullrank", "one multivariate normal over all the elements of each latent, with a dense Cholesky-factored "
-                   "covariance: captures correlations; global latents only", true},
+      {"fullrank", "one multivariate normal over the elements of every global latent at once (as Stan ADVI's "
+                   "fullrank), with a dense Cholesky-factored covariance: captures the correlations between "
+                   "latents; its params are guide.loc [D] and guide.chol [D, D], D the global latents' elements "
+                   "in declaration order; local latents keep a meanfield guide per datapoint", true},
   };
   return table;
 }
@@ -40,8 +42,8 @@ std::string auto_guide_list(const std::string& last) { return join(auto_guide_na
 std::string auto_guides_reference() {
   std::string out =
       "Automatic guides (--guide NAME, `guide = \"NAME\"` in a config, CompileOptions::guide in the host API),\n"
-      "for a model without a guide block. Its params are LATENT.loc and LATENT.scale, or LATENT.loc and\n"
-      "LATENT.chol (a Cholesky factor).\n\n"
+      "for a model without a guide block: a normal in each latent's unconstrained space, mapped onto its\n"
+      "support. A meanfield guide's params are LATENT.loc and LATENT.scale (a log scale) per latent.\n\n"
       "| guide | what it is |\n|---|---|\n";
   for (const AutoGuide& g : auto_guides()) out += "| " + std::string(g.name) + " | " + std::string(g.summary) + " |\n";
   return out;

@@ -13,9 +13,9 @@ namespace vmc::sema {
 struct AutoGuide {
   std::string_view name;     // --guide NAME
   std::string_view summary;  // one line: `vmc help guides`
-  // One multivariate normal over all of a latent's elements, its covariance a Cholesky factor
-  // (a dense matrix of params), instead of an independent normal per element. Only for global
-  // latents: a local latent would need a factor per datapoint.
+  // One multivariate normal over all the global latents' elements, its covariance a Cholesky
+  // factor (a dense matrix of params), instead of an independent normal per element. Local
+  // latents (a factor per datapoint would not scale) keep the factorized guide.
   bool joint;
 };
 

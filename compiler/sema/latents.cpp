@@ -158,9 +158,11 @@ void check_latents(Analyzer& a) {
     }
     if (guide != a.guide_sites.end()) {
       v.guide_family = guide->second.dist;
-    } else if (m.auto_guide && !m.auto_guide->joint && v.type.constraint.empty()) {
-      // A mean-field guide on an unconstrained latent is a normal; on a constrained one it is a
-      // transformed normal, which has no closed-form KL in the table.
+    } else if (m.auto_guide && v.type.constraint.empty() &&
+               (!m.auto_guide->joint || (prior != a.model_sites.end() && !prior->second.plate_dim.empty()))) {
+      // A mean-field guide on an unconstrained latent is a normal (a joint one's local latents
+      // have one too); on a constrained one it is a transformed normal, which has no
+      // closed-form KL in the table.
       v.guide_family = dist::find("normal");
     }
     auto partial = a.partial_priors.find(v.name);

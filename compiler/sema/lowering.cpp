@@ -1,8 +1,7 @@
 // What lowering needs of a checked model, so that every user error is sema's and lowering
 // reports none (lower/ asserts these): a latent drawn inside nested plates read one copy at a
-// time; a joint automatic guide (fullrank) only on global latents; an importance-weighted estimator only
-// on latents all local to one subsampled plate, or all global without subsampling; and, when the
-// model is checked to be lowered (Options::lowering), a value for every dim a shape needs at
+// time; an importance-weighted estimator only on latents all local to one subsampled plate, or
+// all global without subsampling; and, when the model is checked to be lowered (Options::lowering), a value for every dim a shape needs at
 // compile time. (Products, transposes, Cholesky factors, gathers and the data's two kinds of use
 // are checked where their expressions are: check_expr.cpp, check_index.cpp, check_sample.cpp.)
 #include <algorithm>
@@ -40,18 +39,6 @@ void check_nested_reads(Analyzer& a) {
     if (!one_copy) {
       a.report.error(read.span, "a latent drawn inside nested plates is read one copy at a time: index it by the "
                                 "index of each of those plates, in order");
-    }
-  }
-}
-
-void check_joint_guide(Analyzer& a) {
-  const AutoGuide* guide = a.model->auto_guide;
-  if (!guide || !guide->joint) return;
-  for (const Variable& v : a.model->latents) {
-    if (v.local) {
-      a.report.error(v.decl->span, "a " + std::string(guide->name) + " automatic guide needs global latents; '" +
-                                       v.name + "' is local: use --guide " +
-                                       std::string(factorized_auto_guide().name));
     }
   }
 }
@@ -123,7 +110,6 @@ void check_compile_time_dims(Analyzer& a) {
 
 void check_lowering(Analyzer& a) {
   check_nested_reads(a);
-  check_joint_guide(a);
   check_importance_weighted(a);
   check_compile_time_dims(a);
 }

@@ -88,12 +88,15 @@ guide { mu ~ normal(m_loc, exp(m_ls)); }
   expect_error(global_subsampled, {"iwae"}, {}, Estimator::Iwae, 3);
 }
 
-TEST_CASE("lowering's needs, checked in sema: a fullrank automatic guide on a local latent") {
+TEST_CASE("a fullrank automatic guide on local latents alone: a normal per datapoint, as meanfield") {
   const char* text = kLocalLatentWithoutGuide;
-  expect_error(text, {"fullrank", "'z'", "meanfield"}, sema_options({{"N", 6}}, "fullrank"));
-  // meanfield is fine.
-  Compiled c(text, sema_options({{"N", 6}}, "meanfield"), lower_options(Estimator::A));
-  CHECK_MESSAGE(c.ok(), c.messages());
+  for (const char* guide : {"fullrank", "meanfield"}) {
+    Compiled c(text, sema_options({{"N", 6}}, guide), lower_options(Estimator::A));
+    REQUIRE_MESSAGE(c.ok(), c.messages());
+    std::vector<std::string> names;
+    for (const lower::ParamInput& p : c.l().params) names.push_back(p.name);
+    CHECK(names == std::vector<std::string>{"z.loc", "z.scale"});
+  }
 }
 
 TEST_CASE("lowering's needs, checked in sema: a product or transpose needing a matrix per datapoint") {

@@ -277,8 +277,9 @@ TEST_CASE("lower gradients: automatic guides with constrained latents") {
     REQUIRE_MESSAGE(c.ok(), c.messages());
     std::vector<std::string> names;
     for (const lower::ParamInput& p : c.l().params) names.push_back(p.name);
-    CHECK(std::find(names.begin(), names.end(), "th.chol") != names.end());
-    CHECK(std::find(names.begin(), names.end(), "tau.loc") != names.end());
+    // One normal over every global latent's elements: no param of its own per latent.
+    CHECK(names == std::vector<std::string>{"guide.loc", "guide.chol"});
+    CHECK(c.l().params[1].shape == ir::Shape{ir::Extent::constant(6), ir::Extent::constant(6)});
   }
   const char* local = R"(model auto_local;
 dims { N; }
@@ -295,6 +296,16 @@ model {
   // A local latent's automatic guide has a loc and a scale per datapoint, so N needs a value.
   check_all(local, "automatic meanfield guide, a local constrained latent",
             sema_options({{"N", 6}}, "meanfield"), false, 0.5);
+  // fullrank: the joint normal over the global latent, a normal per datapoint for the local one.
+  check_all(local, "automatic fullrank guide, a global and a local constrained latent",
+            sema_options({{"N", 6}}, "fullrank"), false, 0.5);
+  {
+    Compiled c(local, sema_options({{"N", 6}}, "fullrank"), lower_options(Estimator::A));
+    REQUIRE_MESSAGE(c.ok(), c.messages());
+    std::vector<std::string> names;
+    for (const lower::ParamInput& p : c.l().params) names.push_back(p.name);
+    CHECK(names == std::vector<std::string>{"guide.loc", "guide.chol", "s.loc", "s.scale"});
+  }
   const char* all_local = R"(model auto_all_local;
 dims { N; }
 data { y : real[N]; }

@@ -272,6 +272,8 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
           double log_q = 0;
           double log_det = 0;  // Σ log L_kk
         };
+        // meanfield: NAME.loc/NAME.scale and eps.NAME per latent; fullrank: one draw of every
+        // element (mu, tau, p, th[0], th[1], q) from guide.loc, guide.chol and eps.guide.
         auto draw = [&](const std::string& name, int n) {
           Draw d;
           d.loc = in(b, name + ".loc");
@@ -283,6 +285,7 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
           double quad = 0;
           if (fullrank) {
             const std::vector<double>& raw = in(b, name + ".chol");
+            REQUIRE(raw.size() == static_cast<std::size_t>(n * n));
             for (int k = 0; k < n; ++k) {
               for (int j = 0; j <= k; ++j) {
                 double L = j == k ? std::exp(raw[k * n + k]) : raw[k * n + j];
@@ -305,27 +308,40 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
           d.log_q = -0.5 * n * kLog2Pi - d.log_det - 0.5 * quad;
           return d;
         };
-        Draw dmu = draw("mu", 1), dtau = draw("tau", 1), dp = draw("p", 1), dth = draw("th", K),
-             dq = draw("q", 1);
+        Draw dmu, dtau, dp, dth, dq;
+        double log_q_u = 0;  // log q of every unconstrained draw
+        if (fullrank) {
+          for (const char* own : {"mu.loc", "tau.scale", "th.chol"}) CHECK_FALSE(b.inputs.count(own));
+          Draw all = draw("guide", 6);
+          auto part = [&](int from, int n) {
+            Draw d;
+            d.u.assign(all.u.begin() + from, all.u.begin() + from + n);
+            return d;
+          };
+          dmu = part(0, 1), dtau = part(1, 1), dp = part(2, 1), dth = part(3, K), dq = part(5, 1);
+          log_q_u = all.log_q;
+          CHECK_FALSE(closed("mu"));  // the joint normal has no KL against one latent's prior
+          CHECK_FALSE(closed("th"));
+        } else {
+          dmu = draw("mu", 1), dtau = draw("tau", 1), dp = draw("p", 1), dth = draw("th", K), dq = draw("q", 1);
+          log_q_u = dtau.log_q + dp.log_q + dq.log_q;  // mu's and th's as they are closed-form or not
+        }
         double mu = dmu.u[0];
         double tau = std::exp(dtau.u[0]);
         double p = sigmoid(dp.u[0]);
         double q = 1 + 3 * sigmoid(dq.u[0]);
         // log q(z) = log q(u) − log |dz/du|
-        double lq_tau = dtau.log_q - dtau.u[0];
-        double lq_p = dp.log_q - std::log(p * (1 - p));
-        double lq_q = dq.log_q - std::log(3 * sigmoid(dq.u[0]) * sigmoid(-dq.u[0]));
-        double ref = 0;
+        double ref = -(log_q_u - dtau.u[0] - std::log(p * (1 - p)) - std::log(3 * sigmoid(dq.u[0]) * sigmoid(-dq.u[0])));
         // mu ~ normal(0, 1)
         if (closed("mu")) {
           double m = dmu.loc[0], sd = dmu.sd[0];
           ref -= -std::log(sd) + 0.5 * (sd * sd + m * m) - 0.5;
         } else {
-          ref += normal_lpdf(mu, 0, 1) - dmu.log_q;
+          ref += normal_lpdf(mu, 0, 1) - (fullrank ? 0 : dmu.log_q);
         }
-        ref += normal_lpdf(std::log(tau), 0, 1) - std::log(tau) - lq_tau;  // lognormal(0, 1)
-        ref += std::log(6.0) + std::log(p) + std::log(1 - p) - lq_p;       // beta(2, 2)
-        ref += -std::log(3.0) - lq_q;                                      // uniform(1, 4)
+        ref += normal_lpdf(std::log(tau), 0, 1) - std::log(tau);  // lognormal(0, 1)
+        ref += std::log(6.0) + std::log(p) + std::log(1 - p);      // beta(2, 2)
+        ref += -std::log(3.0);                                     // uniform(1, 4)
         // th ~ normal(mu, tau): KL(N(loc, Σ) ‖ N(mu, tau² I)) in closed form
         if (closed("th")) {
           double kl = 0;
@@ -336,7 +352,7 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
           ref -= kl;
         } else {
           for (int k = 0; k < K; ++k) ref += normal_lpdf(dth.u[k], mu, tau);
-          ref -= dth.log_q;
+          ref -= fullrank ? 0 : dth.log_q;
         }
         const std::vector<double>& y = in(b, "y");
         double mean = mu + p + dth.u[0] + dth.u[1] + 0.1 * q;
