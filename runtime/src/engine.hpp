@@ -56,6 +56,8 @@ struct Trainer::Impl {
                        std::uint64_t stream, const Arrays* data,
                        const std::map<std::string, std::vector<double>>& noise, std::int64_t chunk) = 0;
   virtual std::vector<double> param(const std::string& name) const = 0;
+  virtual void set_param(const std::string& name, const std::vector<double>& values) = 0;
+  virtual void all_params(std::vector<double>& out) const = 0;
   virtual std::string save_state() const = 0;
   virtual void restore_state(const std::string& bytes, bool params_only) = 0;
   virtual void check_data(const Arrays& data) const = 0;
@@ -63,6 +65,7 @@ struct Trainer::Impl {
   virtual StepPhases time_step_phases(int steps) = 0;
   virtual double thread_round_trip_ns() = 0;
   virtual std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) = 0;
+  virtual double bound_and_gradient(std::uint64_t stream, std::uint64_t draw, std::vector<double>& grad) = 0;
   virtual double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
                               std::vector<std::vector<double>>* per_call) = 0;
   virtual std::vector<double> whole_data_draws(const std::string& kernel, std::int64_t count,
@@ -350,6 +353,7 @@ class Engine final : public Trainer::Impl {
   StepPhases time_step_phases(int steps) override;
   double thread_round_trip_ns() override;
 
+  double bound_and_gradient(std::uint64_t stream, std::uint64_t draw, std::vector<double>& grad) override;
   std::vector<GradientNoise> gradient_noise(std::int64_t draws, std::uint64_t stream) override;
 
   double replay_gemms(const GemmProfile& profile, int repeats, bool as_in_step, bool after_update,
@@ -372,6 +376,32 @@ class Engine final : public Trainer::Impl {
       }
     }
     throw RuntimeError("no param named '" + name + "'");
+  }
+
+  void set_param(const std::string& name, const std::vector<double>& values) override {
+    for (int i : param_inputs_) {
+      if (name == info->inputs[i].name) {
+        Aligned<T>& p = params_[i];
+        if (values.size() != static_cast<std::size_t>(p.size)) {
+          throw RuntimeError("param '" + name + "' has " + std::to_string(p.size) + " values, not " +
+                             std::to_string(values.size()));
+        }
+        for (std::size_t k = 0; k < values.size(); ++k) p.data[k] = static_cast<T>(values[k]);
+        return;
+      }
+    }
+    throw RuntimeError("no param named '" + name + "'");
+  }
+
+  void all_params(std::vector<double>& out) const override {
+    std::size_t n = 0;
+    for (int i : param_inputs_) n += static_cast<std::size_t>(params_[i].size);
+    out.resize(n);
+    std::size_t at = 0;
+    for (int i : param_inputs_) {
+      const Aligned<T>& p = params_[i];
+      for (std::int64_t k = 0; k < p.size; ++k) out[at++] = static_cast<double>(p.data[k]);
+    }
   }
 
   // ---- state ----
@@ -402,6 +432,7 @@ class Engine final : public Trainer::Impl {
   std::vector<int> grad_of_;                      // elbo_grad output o + 1 → input index
   const vmc_kernel_info* grad_kernel_ = nullptr;
   std::vector<Slot> slots_;
+  std::vector<Slot> eval_slots_;                  // bound_and_gradient's buffers, kept between calls
   SpinBarrier barrier_{1};
   CallSpec step_base_;
   std::vector<CallSpec> step_specs_;

@@ -242,6 +242,39 @@ template std::vector<double> Engine<float>::whole_data_draws(const std::string& 
                                                              std::uint64_t stream);
 template std::vector<double> Engine<double>::whole_data_draws(const std::string& name, std::int64_t count,
                                                               std::uint64_t stream);
+template <typename T>
+double Engine<T>::bound_and_gradient(std::uint64_t stream, std::uint64_t draw, std::vector<double>& grad) {
+  require_whole_data("evaluating the gradient");
+  const vmc_kernel_info& k = kernel("elbo_grad");
+  CallSpec spec;
+  std::vector<std::vector<std::int64_t>> first(batches_.plates.size());
+  for (std::size_t j = 0; j < batches_.plates.size(); ++j) {
+    first[j] = first_rows(std::min(batches_.plates[j].m, batches_.plates[j].n));
+    spec.rows.push_back(first[j]);
+    spec.batch.push_back(static_cast<std::int64_t>(first[j].size()));
+  }
+  spec.noise_step = eval_step(stream, draw);
+  if (eval_slots_.empty()) eval_slots_.resize(1);
+  vmc_context context_0 = context(0);
+  call_estimate(k, eval_slots_[0], train_, spec, &context_0);
+  const double scale = 1.0 / static_cast<double>(datapoints);
+  std::map<int, std::size_t> offset;  // input index → its place in all_params order
+  std::size_t total = 0;
+  for (int i : param_inputs_) {
+    offset[i] = total;
+    total += static_cast<std::size_t>(params_[i].size);
+  }
+  grad.assign(total, 0.0);
+  for (int o = 1; o < k.n_outputs; ++o) {
+    const Aligned<T>& g = eval_slots_[0].outs[o];
+    std::size_t at = offset.at(grad_of_[o - 1]);
+    for (std::size_t i = 0; i < g.size; ++i) grad[at + i] = static_cast<double>(g.data[i]) * scale;
+  }
+  return static_cast<double>(eval_slots_[0].outs[0].data[0]) * scale;
+}
+
+template double Engine<float>::bound_and_gradient(std::uint64_t, std::uint64_t, std::vector<double>&);
+template double Engine<double>::bound_and_gradient(std::uint64_t, std::uint64_t, std::vector<double>&);
 template std::vector<GradientNoise> Engine<float>::gradient_noise(std::int64_t, std::uint64_t);
 template std::vector<GradientNoise> Engine<double>::gradient_noise(std::int64_t, std::uint64_t);
 template Draws Engine<float>::sample(const std::string& name, std::int64_t count, std::int64_t rows, std::uint64_t stream,

@@ -163,6 +163,9 @@ void write_checkpoint(const std::string& path, const Trainer& trainer, const Fit
   put(out, h.wall_s);
   put<std::uint64_t>(out, h.meta.size());
   out += h.meta;
+  // Added after format 2's fields (a checkpoint without it reads as one without a state).
+  put<std::uint64_t>(out, h.convergence.size());
+  out += h.convergence;
   put(out, fnv1a(out));
   write_file_atomic(path, out);
 }
@@ -221,6 +224,12 @@ FitHistory parse_checkpoint(const std::string& bytes, const std::string& path, s
   auto meta = get<std::uint64_t>(bytes, at, path);
   if (meta > bytes.size() - at - 8) throw RuntimeError(path + ": checkpoint is truncated");
   loaded.meta = bytes.substr(at, meta);
+  at += meta;
+  if (bytes.size() - 8 - at >= 8) {
+    auto n = get<std::uint64_t>(bytes, at, path);
+    if (n > bytes.size() - at - 8) throw RuntimeError(path + ": checkpoint is truncated");
+    loaded.convergence = bytes.substr(at, n);
+  }
   return loaded;
 }
 
@@ -330,6 +339,9 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
   const std::int64_t check_every = 100;
   int nonfinite_run = 0;
   double last_print = -1, last_checkpoint = 0;
+  std::vector<double> iterate;  // the params after a step, for the convergence check
+  std::string explained;        // the current run of non-finite steps' statement
+  const double base_lr = trainer.options().lr;
   const std::int64_t start_step = trainer.steps_done();
   const std::int64_t start_seen = trainer.datapoints_seen();
   const std::int64_t total = o.steps;
@@ -369,8 +381,15 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
       result.stop_reason = "interrupted";
       break;
     }
+    if (o.lr_at || o.convergence) {
+      double lr = o.lr_at ? o.lr_at(trainer.steps_done()) : base_lr;
+      trainer.set_lr(o.convergence ? lr * o.convergence->status().lr_factor() : lr);
+    }
     StepResult s = trainer.step();
     if (!s.finite) {
+      // Which statement went wrong, when the caller can tell: asked once per run of them.
+      if (nonfinite_run == 0) explained = o.explain_nonfinite ? o.explain_nonfinite() : "";
+      if (!explained.empty()) s.problem = s.problem.substr(0, s.problem.find(" (")) + ": " + explained;
       ++result.nonfinite_steps;
       result.problem = s.problem;
       if (nonfinite_run == 0) result.first_nonfinite_step = trainer.steps_done();
@@ -411,6 +430,14 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
         log << buf;
       }
     }
+    if (o.convergence) {
+      trainer.all_params(iterate);
+      if (o.convergence->observe(row.step, iterate)) {
+        result.stop_reason = "converged";
+        result.converged_by = "iterates";
+        break;
+      }
+    }
     if (o.tol_rel_obj > 0 && row.step % check_every == 0 && h.trace.size() > static_cast<std::size_t>(check_every)) {
       static_assert(kTraceTail > 100, "the check looks check_every rows back");
       double before = h.trace[h.trace.size() - 1 - check_every].smoothed;
@@ -418,6 +445,7 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
       std::vector<double> recent(rel_changes.end() - std::min<std::size_t>(rel_changes.size(), 5), rel_changes.end());
       if (rel_changes.size() >= 2 && median(recent) < o.tol_rel_obj) {
         result.stop_reason = "converged";
+        result.converged_by = "tol-rel-obj";
         break;
       }
     }
@@ -429,6 +457,7 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
         (t - last_checkpoint >= 300 || (o.checkpoint_every > 0 && (row.step - start_step) % o.checkpoint_every == 0))) {
       h.wall_s = wall0 + t;
       if (!o.trace_path.empty()) append_trace(o.trace_path, h);
+      if (o.convergence) h.convergence = o.convergence->save();
       write_checkpoint(o.checkpoint_path, trainer, h);
       last_checkpoint = t;
     }
@@ -438,6 +467,13 @@ LoopResult run_fit(Trainer& trainer, FitHistory& h, const LoopOptions& o, std::o
   if (o.terminal) progress(true);
   result.final_smoothed = h.trace.empty() ? NAN : h.trace.back().smoothed;
   if (!o.trace_path.empty()) append_trace(o.trace_path, h);
+  if (o.convergence) {
+    // The params from here on (the checkpoint's, the posterior's) are the average of the
+    // stationary iterates; the state keeps the last one for a resumed fit.
+    h.convergence = o.convergence->save();
+    std::vector<double> average = o.convergence->average();
+    if (result.stop_reason != "nonfinite" && !average.empty()) trainer.set_params(average);
+  }
   if (!o.checkpoint_path.empty()) write_checkpoint(o.checkpoint_path, trainer, h);
   return result;
 }

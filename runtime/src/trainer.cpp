@@ -214,6 +214,23 @@ std::vector<std::int64_t> Trainer::param_shape(const std::string& name) const {
 }
 
 std::vector<double> Trainer::param(const std::string& name) const { return impl_->param(name); }
+void Trainer::set_param(const std::string& name, const std::vector<double>& values) {
+  impl_->set_param(name, values);
+}
+void Trainer::all_params(std::vector<double>& out) const { impl_->all_params(out); }
+void Trainer::set_params(const std::vector<double>& flat) {
+  std::size_t at = 0;
+  for (const std::string& name : param_names()) {
+    std::size_t n = impl_->param(name).size();
+    if (flat.size() - at < n) throw RuntimeError("set_params: too few values");
+    impl_->set_param(name, std::vector<double>(flat.begin() + static_cast<long>(at), flat.begin() + static_cast<long>(at + n)));
+    at += n;
+  }
+}
+void Trainer::set_lr(double lr) { impl_->options.lr = lr; }
+double Trainer::bound_and_gradient(std::uint64_t stream, std::uint64_t draw, std::vector<double>& grad) {
+  return impl_->bound_and_gradient(stream, draw, grad);
+}
 
 double Trainer::evaluate(const Arrays& data, const std::string& kernel, std::uint64_t stream,
                          std::int64_t batch) {

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "vmc/convergence.hpp"
 #include "vmc/trainer.hpp"
 
 namespace vmc::runtime {
@@ -50,6 +52,7 @@ struct FitHistory {
   std::vector<TestPoint> tests;
   double wall_s = 0;
   std::string meta;                     // the caller's own record (vmc fit: the data and dims), kept as is
+  std::string convergence;              // Convergence::save() at the checkpoint ("" without one)
 
   void add(const TraceRow& row);        // a new row: into trace (as unwritten) and the curve
 };
@@ -67,10 +70,20 @@ struct LoopOptions {
   std::int64_t checkpoint_every = 0;  // > 0: also every this many steps
   const std::atomic<bool>* interrupt = nullptr;
   int max_nonfinite = 20;        // consecutive non-finite steps before the fit gives up
+  // When set: watches the iterates and stops the fit when they have converged (convergence.hpp);
+  // its state goes into the checkpoints (FitHistory::convergence).
+  Convergence* convergence = nullptr;
+  // When set: called at the first of a run of non-finite steps; what it returns (when not "")
+  // is added to the step's problem: which statement went wrong (vmc fit's support checks).
+  std::function<std::string()> explain_nonfinite;
+  // When set: the step size of step t + 1 (after t steps), given to the trainer before it (times
+  // the convergence check's factor, ConvergenceStatus::lr_factor, when there is one).
+  std::function<double(std::int64_t)> lr_at;
 };
 
 struct LoopResult {
   std::string stop_reason;  // "steps", "converged", "interrupted", "nonfinite"
+  std::string converged_by;  // "converged": "iterates" (LoopOptions::convergence) or "tol-rel-obj"
   std::string problem;      // the last non-finite step's problem, if any
   std::int64_t nonfinite_steps = 0;
   std::int64_t first_nonfinite_step = -1;  // of the last run of them

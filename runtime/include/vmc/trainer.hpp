@@ -178,6 +178,17 @@ class Trainer {
   std::vector<std::string> param_names() const;
   std::vector<std::int64_t> param_shape(const std::string& name) const;
   std::vector<double> param(const std::string& name) const;
+  // Sets a param's unconstrained values (as many as it has; the optimizer's state is kept).
+  void set_param(const std::string& name, const std::vector<double>& values);
+  // Every param's values, concatenated in param_names() order (`out` is resized), and back.
+  void all_params(std::vector<double>& out) const;
+  void set_params(const std::vector<double>& flat);
+  // The step size of the next steps (a schedule's, fit.hpp).
+  void set_lr(double lr);
+  // The estimate of the bound per datapoint and its gradient (all_params order) at the current
+  // params, with noise from evaluation stream `stream`, draw `draw` (the same for the same
+  // pair): no step is taken. Whole data only (no ranks); a subsampled plate's first M rows.
+  double bound_and_gradient(std::uint64_t stream, std::uint64_t draw, std::vector<double>& grad);
 
   // The bound per datapoint on `data` (same arrays and extents as the training data but for the
   // subsampled plates' N), from `kernel` ("elbo", or "elbo_grad" whose gradient is ignored): the
