@@ -64,6 +64,7 @@ std::vector<std::string> available_kernels(const lower::Lowered& lowered) {
   if (!lowered.model_draws.empty()) names.push_back("sample_model");
   if (!lowered.reconstructions.empty()) names.push_back("reconstruct");
   if (!lowered.row_log_weights.empty()) names.push_back("log_weights");
+  if (!lowered.support_values.empty()) names.push_back("support");
   return names;
 }
 
@@ -90,6 +91,8 @@ std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
     } else if (name == "log_weights") {
       VMC_ASSERT(!lowered.row_log_weights.empty(), "no log_weights kernel: a latent is not local");
       for (const ir::Output& o : lowered.row_log_weights) spec.outputs.push_back(o.node);
+    } else if (name == "support") {
+      for (const ir::Output& o : lowered.support_values) spec.outputs.push_back(o.node);
     } else if (name == "reconstruct") {
       VMC_ASSERT(!lowered.reconstructions.empty(), "no reconstruct kernel: " + lowered.sample_model_problem);
       for (const ir::Output& o : lowered.reconstructions) spec.outputs.push_back(o.node);
@@ -209,6 +212,7 @@ void CompiledModel::describe(const lower::Lowered& l) {
                                            : k.name == "sample_model" ? l.model_draws
                                            : k.name == "reconstruct"  ? l.reconstructions
                                            : k.name == "log_weights"  ? l.row_log_weights
+                                           : k.name == "support"      ? l.support_values
                                                                       : l.function.outputs;
     for (std::size_t i = 0; i < k.outputs.size(); ++i) {
       vmc_buffer_info b = buffer(k.outputs[i], VMC_OUTPUT);

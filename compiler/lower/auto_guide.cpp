@@ -3,7 +3,9 @@
 // local latent). fullrank: one multivariate normal over every global latent's elements at once
 // (as Stan ADVI's fullrank), its params `guide.loc` [D] and `guide.chol` [D, D], where the D
 // elements are the global latents' in declaration order, each in C order; local latents keep a
-// normal per datapoint and element.
+// normal per datapoint and element. A global latent's guide is in a fixed frame (frozen params
+// NAME.center and NAME.unit, or guide.center and guide.unit) that vmc fit sets from a Laplace
+// approximation before training: the identity frame otherwise.
 #include <cmath>
 
 #include "lower/lowerer.hpp"
@@ -31,16 +33,29 @@ struct Mapped {
 
 }  // namespace
 
-const ir::Node* Lowerer::declare_guide_param(const std::string& name, const ir::Shape& shape, Transform tr) {
+const ir::Node* Lowerer::declare_guide_param(const std::string& name, const ir::Shape& shape, Transform tr,
+                                             bool frozen) {
   const ir::Node* u = ir::input(g, name, ir::InputKind::Param, shape);
   ParamInput p;
   p.name = name;
   p.shape = shape;
   p.transform = tr;
   p.node = u;
+  p.frozen = frozen;
   out.params.push_back(p);
-  return u;
+  return frozen ? ir::unary(Op::StopGradient, u) : u;
 }
+
+namespace {
+
+// A lower-triangular matrix from its unconstrained params: the strict lower triangle as it is,
+// exp of the diagonal.
+const ir::Node* cholesky_value(const ir::Node* raw) {
+  const ir::Node* d = ir::diag(raw);
+  return ir::add(ir::sub(ir::tril(raw), ir::diag_matrix(d)), ir::diag_matrix(ir::exp(d)));
+}
+
+}  // namespace
 
 // z = T(u) onto latent v's support, with log |T'(u)| for log q(z). Bounds given by expressions
 // are computed at each draw, from data and the latents drawn before this one.
@@ -106,14 +121,25 @@ void Lowerer::auto_guide() {
   if (!block.empty()) {
     std::int64_t d = 0;
     for (const sema::Variable* v : block) d += ir::constant_elements(shape_of(*v));
-    ir::Shape flat{ir::Extent::constant(d)};
+    ir::Shape flat{ir::Extent::constant(d)}, square{flat[0], flat[0]};
+    // u = center + C (loc + L ε): the trained loc and L in the frame of a fixed center and
+    // lower-triangular C (the Laplace start's mode and covariance factor), so that the
+    // optimizer's steps are in units of the posterior's scales.
     const ir::Node* loc = declare_guide_param("guide.loc", flat, Transform::Identity);
-    const ir::Node* raw = declare_guide_param("guide.chol", {flat[0], flat[0]}, Transform::Cholesky);
-    const ir::Node* diag = ir::diag(raw);
-    joint_args = {loc, ir::add(ir::sub(ir::tril(raw), ir::diag_matrix(diag)), ir::diag_matrix(ir::exp(diag)))};
+    const ir::Node* L = cholesky_value(declare_guide_param("guide.chol", square, Transform::Cholesky));
+    const ir::Node* center = declare_guide_param("guide.center", flat, Transform::Identity, true);
+    const ir::Node* unit_raw = declare_guide_param("guide.unit", square, Transform::Cholesky, true);
+    const ir::Node* C = cholesky_value(unit_raw);
     const ir::Node* eps = noise_input(*this, "guide", ir::InputKind::Noise, flat);
-    joint_u = dist::sample(*mvnormal, joint_args, eps);
-    joint_logq = log_q(*mvnormal, joint_args, eps, joint_u);
+    const ir::Node* v = dist::sample(*mvnormal, {loc, L}, eps);
+    joint_u = ir::add(center, ir::matmul(C, v));
+    // log q(u) = log q(v) − log |det C|.
+    const ir::Node* log_det_c = ir::sum(ir::diag(unit_raw));
+    const ir::Node* lq_v = path_derivative
+                               ? log_q(*mvnormal, {loc, L}, eps, ir::tri_solve(C, ir::sub(joint_u, center)))
+                               : log_q(*mvnormal, {loc, L}, eps, v);
+    joint_logq = ir::sub(lq_v, log_det_c);
+    joint_args = {ir::add(center, ir::matmul(C, loc)), ir::matmul(C, L)};  // for a closed-form KL only
   }
 
   std::int64_t offset = 0;
@@ -139,6 +165,13 @@ void Lowerer::auto_guide() {
     const ir::Node* loc = declare_guide_param(v.name + ".loc", full, Transform::Identity);
     const ir::Node* log_scale = declare_guide_param(v.name + ".scale", full, Transform::Lower);
     Args args{loc, ir::exp(log_scale)};
+    if (!v.local) {
+      // A global latent's loc and scale are relative to a fixed center and unit (the Laplace
+      // start's mode and sd): u = center + e^unit (loc + e^scale ε).
+      const ir::Node* center = declare_guide_param(v.name + ".center", full, Transform::Identity, true);
+      const ir::Node* unit = declare_guide_param(v.name + ".unit", full, Transform::Identity, true);
+      args = {ir::add(center, ir::mul(ir::exp(unit), loc)), ir::exp(ir::add(unit, log_scale))};
+    }
     std::vector<const ast::Plate*> plates;
     if (plate) {
       const ir::Node* idx = minibatch_index(*this, *plate);

@@ -36,6 +36,10 @@ struct ParamInput {
   double lower = 0, upper = 0;
   const sema::Variable* variable = nullptr;  // null for an automatic guide's params
   const ir::Node* node = nullptr;            // the unconstrained input
+  // An automatic guide's fixed frame (NAME.center, NAME.unit): read through stop_gradient, so
+  // its gradient is 0 and no optimizer moves it; set before training (vmc fit's Laplace start),
+  // 0 otherwise (the identity frame).
+  bool frozen = false;
 };
 
 struct DataInput {
@@ -47,6 +51,18 @@ struct DataInput {
 struct NoiseInput {
   std::string latent;
   const ir::Node* node;  // InputKind::Noise (standard normal) or ::Uniform
+};
+
+// A distribution's argument whose support is narrower than the reals, as a `~` gives it: the
+// `support` kernel outputs its value ("check.K" for the K-th), so that the values at the initial
+// params can be checked before training, and the statement named when they leave it.
+struct SupportCheck {
+  Span arg;                   // the argument's expression
+  Span statement;             // the whole `~`
+  std::string family, param;  // "lognormal", "sigma"
+  dist::Support support;      // Positive or UnitInterval
+  bool guide = false;         // in the guide block
+  bool bare_param = false;    // the argument is a param's name (a scale missing its exp())
 };
 
 struct Lowered {
@@ -71,6 +87,10 @@ struct Lowered {
   // first pass of an importance-weighted bound); for an importance-weighted bound over global
   // latents, the one log-weight log p(x, z) − log q(z) of the whole data.
   std::vector<ir::Output> row_log_weights;
+  // The arguments of the model's and guide's `~` that have a narrower support (outside loops),
+  // and their values (the support kernel's outputs, in the same order).
+  std::vector<SupportCheck> support_checks;
+  std::vector<ir::Output> support_values;
   std::string sample_model_problem;
   // The objective is a row-independent part plus a sum over the minibatch's rows (false only
   // for an importance-weighted bound with global latents): a batch may then be split across threads.

@@ -113,7 +113,8 @@ class Lowerer {
   void declare_params();
   void auto_guide();
   // A param of an automatic guide (auto_guide.cpp), declared as an input.
-  const ir::Node* declare_guide_param(const std::string& name, const ir::Shape& shape, Transform tr);
+  const ir::Node* declare_guide_param(const std::string& name, const ir::Shape& shape, Transform tr,
+                                      bool frozen = false);
   void generate_model(bool reconstruct);
   const ir::Node* objective();
   bool has_closed_form_kl(const std::string& latent) const;

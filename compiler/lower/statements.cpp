@@ -52,6 +52,7 @@ class SampleLowering {
     std::vector<Value> args;
     for (const ast::ExprPtr& a : s_.dist.args) args.push_back(l_.expr(*a));
     const std::string& name = site_->variable;
+    if (!l_.generative && l_.loop_indices.empty()) check_supports(family, args);
     if (block_ == ast::BlockKind::Guide) return draw(family, name, args);
     if (l_.generative) return generate(family, name, args);
 
@@ -80,6 +81,26 @@ class SampleLowering {
   }
 
  private:
+  // Each argument whose support is (0, inf) or (0, 1) and that is not a constant, for the
+  // support kernel (lower.hpp, SupportCheck).
+  void check_supports(const dist::Distribution& family, const std::vector<Value>& args) {
+    for (std::size_t k = 0; k < args.size() && k < family.params.size(); ++k) {
+      dist::Support support = family.params[k].support;
+      if (support != dist::Support::Positive && support != dist::Support::UnitInterval) continue;
+      if (args[k].node->op() == Op::Const) continue;
+      SupportCheck c;
+      c.arg = s_.dist.args[k]->span;
+      c.statement = Span{s_.lhs->span.file, s_.lhs->span.begin, s_.dist_span.end};
+      c.family = std::string(family.name);
+      c.param = std::string(family.params[k].name);
+      c.support = support;
+      c.guide = block_ == ast::BlockKind::Guide;
+      if (s_.dist.args[k]->as<ast::Name>()) c.bare_param = l_.model.name_of(*s_.dist.args[k]).kind == sema::NameKind::Param;
+      l_.out.support_values.push_back({"check." + std::to_string(l_.out.support_checks.size()), args[k].node});
+      l_.out.support_checks.push_back(std::move(c));
+    }
+  }
+
   Value latent(const std::string& name) {
     auto it = l_.draws.find(name);
     VMC_ASSERT(it != l_.draws.end(), "latent '" + name + "' was not drawn by the guide");

@@ -26,6 +26,7 @@ std::int64_t index_limit(const Lowered& l, const ir::Node* input, const ir::Bind
 // One unconstrained element of a param, drawn from its declared init.
 double declared_init(const ParamInput& p, std::mt19937_64& rng) {
   std::normal_distribution<double> small(0, 0.01);
+  if (p.frozen) return 0;  // the identity frame
   if (!p.variable) return p.transform == Transform::Lower ? 0 : small(rng);  // automatic guide: scale 1
   const sema::ParamInit& init = p.variable->init;
   if (init.kind == sema::ParamInit::Kind::Constant) {

@@ -246,16 +246,19 @@ TEST_CASE("loops: a hidden Markov model's forward algorithm, against the same wr
     b.inputs["same"] = ir::Tensor{{2, 2}, {1, 0, 0, 1}};
     auto in = [&](const std::string& n) { return b.inputs.at(n).values; };
     auto sigmoid = [](double x) { return 1 / (1 + std::exp(-x)); };
+    // The guide in its frame: loc center + e^unit loc, scale e^(unit + scale).
+    auto loc_of = [&](const std::string& n, int k) { return in(n + ".center")[k] + std::exp(in(n + ".unit")[k]) * in(n + ".loc")[k]; };
+    auto scale_of = [&](const std::string& n, int k) { return std::exp(in(n + ".unit")[k] + in(n + ".scale")[k]); };
     double lq = 0, mu[2], p[2];
     for (int k = 0; k < 2; ++k) {
-      double loc = in("mu.loc")[k], sc = std::exp(in("mu.scale")[k]);
+      double loc = loc_of("mu", k), sc = scale_of("mu", k);
       mu[k] = loc + sc * in("eps.mu")[k];
       lq += normal_lpdf(mu[k], loc, sc);
-      double ploc = in("p.loc")[k], psc = std::exp(in("p.scale")[k]), u = ploc + psc * in("eps.p")[k];
+      double ploc = loc_of("p", k), psc = scale_of("p", k), u = ploc + psc * in("eps.p")[k];
       p[k] = sigmoid(u);
       lq += normal_lpdf(u, ploc, psc) - std::log(p[k] * (1 - p[k]));
     }
-    double sloc = in("sigma.loc")[0], ssc = std::exp(in("sigma.scale")[0]), us = sloc + ssc * in("eps.sigma")[0];
+    double sloc = loc_of("sigma", 0), ssc = scale_of("sigma", 0), us = sloc + ssc * in("eps.sigma")[0];
     double sigma = std::exp(us);
     lq += normal_lpdf(us, sloc, ssc) - us;
     double lp = normal_lpdf(mu[0], 0, 5) + normal_lpdf(mu[1], 0, 5) + normal_lpdf(std::log(sigma), 0, 1) - std::log(sigma);
@@ -277,7 +280,7 @@ TEST_CASE("loops: a hidden Markov model's forward algorithm, against the same wr
     lp += m + std::log(std::exp(alpha[0] - m) + std::exp(alpha[1] - m));
     CHECK_MESSAGE(near(eval1(c.output("elbo"), b), lp - lq, 1e-10, 1e-12), "seed ", seed);
     GradCheckSummary g = check_gradients(c, b, "hmm, seed " + std::to_string(seed));
-    CHECK(g.checked == 10);
+    CHECK(g.checked == 20);  // loc, scale, center, unit of mu[2], p[2], sigma
     CHECK(g.bad == 0);
   }
 }
@@ -308,7 +311,7 @@ TEST_CASE("loops: gradients equal finite differences of the interpreter") {
   for (auto est : {Estimator::A, Estimator::B}) {
     for (std::uint64_t seed : {1u, 2u, 3u}) {
       GradCheckSummary g = compile_and_check(garch(false, 8), "garch", garch_options(8), est, 1, seed, 0.7);
-      CHECK(g.checked == 8);
+      CHECK(g.checked == 16);
       CHECK(g.bad == 0);
       GradCheckSummary p = compile_and_check(per_copy(false), "per copy", {}, est, 1, seed, 0.7);
       CHECK(p.bad == 0);
@@ -317,7 +320,7 @@ TEST_CASE("loops: gradients equal finite differences of the interpreter") {
   for (std::uint64_t seed : {1u, 2u}) {
     GradCheckSummary v = compile_and_check(volatility(false, 6), "volatility", sema_options({{"T", 6}}, "meanfield"),
                                            Estimator::A, 1, seed, 0.5);
-    CHECK(v.checked == 18);
+    CHECK(v.checked == 36);
     CHECK(v.bad == 0);
   }
   // Two samples, each its own run of the loop.

@@ -278,7 +278,11 @@ TEST_CASE("lower gradients: automatic guides with constrained latents") {
     std::vector<std::string> names;
     for (const lower::ParamInput& p : c.l().params) names.push_back(p.name);
     // One normal over every global latent's elements: no param of its own per latent.
-    CHECK(names == std::vector<std::string>{"guide.loc", "guide.chol"});
+    CHECK(names == std::vector<std::string>{"guide.loc", "guide.chol", "guide.center", "guide.unit"});
+    // The frame is fixed: its params are read through stop_gradient, and start as the identity.
+    CHECK(c.l().params[2].frozen);
+    CHECK(c.l().params[3].frozen);
+    CHECK_FALSE(c.l().params[0].frozen);
     CHECK(c.l().params[1].shape == ir::Shape{ir::Extent::constant(6), ir::Extent::constant(6)});
   }
   const char* local = R"(model auto_local;
@@ -304,7 +308,7 @@ model {
     REQUIRE_MESSAGE(c.ok(), c.messages());
     std::vector<std::string> names;
     for (const lower::ParamInput& p : c.l().params) names.push_back(p.name);
-    CHECK(names == std::vector<std::string>{"guide.loc", "guide.chol", "s.loc", "s.scale"});
+    CHECK(names == std::vector<std::string>{"guide.loc", "guide.chol", "guide.center", "guide.unit", "s.loc", "s.scale"});
   }
   const char* all_local = R"(model auto_all_local;
 dims { N; }

@@ -139,8 +139,11 @@ TEST_CASE("lower values: bounds that are expressions of data and earlier latents
     for (std::uint64_t seed : {1u, 2u, 3u}) {
       ir::Bindings bind = c.synthetic(seed, 5, 5, 0.7);
       double data_c = in1(bind, "c");
+      // In the guide's frame: u = center + e^unit (loc + e^scale ε).
       auto draw = [&](const std::string& name, double& u) {
-        double loc = in1(bind, name + ".loc"), scale = std::exp(in1(bind, name + ".scale"));
+        double unit = in1(bind, name + ".unit");
+        double loc = in1(bind, name + ".center") + std::exp(unit) * in1(bind, name + ".loc");
+        double scale = std::exp(unit + in1(bind, name + ".scale"));
         u = loc + scale * in1(bind, "eps." + name);
         return normal_lpdf(u, loc, scale);
       };
@@ -166,7 +169,7 @@ TEST_CASE("lower gradients: bounds that are expressions of data and earlier late
     for (std::uint64_t seed : {1u, 2u, 3u}) {
       GradCheckSummary s = compile_and_check(kBoundsModel, "expression bounds", sema_options({}, "meanfield"), est, 1,
                                              seed, 0.7);
-      CHECK(s.checked == 6);
+      CHECK(s.checked == 12);  // loc, scale, center and unit of 3 latents
       CHECK(s.bad == 0);
     }
   }

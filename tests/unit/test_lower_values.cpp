@@ -274,35 +274,50 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
         };
         // meanfield: NAME.loc/NAME.scale and eps.NAME per latent; fullrank: one draw of every
         // element (mu, tau, p, th[0], th[1], q) from guide.loc, guide.chol and eps.guide.
+        // A global latent's guide is in a frame: u = center + e^unit (loc + e^scale ε) for
+        // meanfield, u = center + C (loc + L ε) for fullrank, C and L lower-triangular with exp
+        // diagonals (NAME.unit, NAME.chol).
+        auto lower_of = [](const std::vector<double>& raw, int n) {
+          std::vector<double> m(static_cast<std::size_t>(n * n), 0.0);
+          for (int k = 0; k < n; ++k) {
+            for (int j = 0; j <= k; ++j) m[k * n + j] = j == k ? std::exp(raw[k * n + k]) : raw[k * n + j];
+          }
+          return m;
+        };
         auto draw = [&](const std::string& name, int n) {
           Draw d;
-          d.loc = in(b, name + ".loc");
+          const std::vector<double>& loc = in(b, name + ".loc");
+          const std::vector<double>& center = in(b, name + ".center");
           const std::vector<double>& e = in(b, "eps." + name);
-          REQUIRE(d.loc.size() == static_cast<std::size_t>(n));
+          REQUIRE(loc.size() == static_cast<std::size_t>(n));
           REQUIRE(e.size() == static_cast<std::size_t>(n));
-          d.u = d.loc;
+          d.u.assign(n, 0);
+          d.loc.assign(n, 0);
           d.sd.assign(n, 0);
           double quad = 0;
+          for (int k = 0; k < n; ++k) quad += e[k] * e[k];
           if (fullrank) {
             const std::vector<double>& raw = in(b, name + ".chol");
+            const std::vector<double>& unit = in(b, name + ".unit");
             REQUIRE(raw.size() == static_cast<std::size_t>(n * n));
+            std::vector<double> L = lower_of(raw, n), C = lower_of(unit, n), v(n, 0.0);
             for (int k = 0; k < n; ++k) {
-              for (int j = 0; j <= k; ++j) {
-                double L = j == k ? std::exp(raw[k * n + k]) : raw[k * n + j];
-                d.u[k] += L * e[j];
-                d.sd[k] += L * L;
-              }
-              d.sd[k] = std::sqrt(d.sd[k]);
-              d.log_det += raw[k * n + k];
-              quad += e[k] * e[k];
+              v[k] = loc[k];
+              for (int j = 0; j <= k; ++j) v[k] += L[k * n + j] * e[j];
+              d.log_det += raw[k * n + k] + unit[k * n + k];
+            }
+            for (int k = 0; k < n; ++k) {
+              d.u[k] = center[k];
+              for (int j = 0; j <= k; ++j) d.u[k] += C[k * n + j] * v[j];
             }
           } else {
             const std::vector<double>& scale = in(b, name + ".scale");
+            const std::vector<double>& unit = in(b, name + ".unit");
             for (int k = 0; k < n; ++k) {
-              d.u[k] += std::exp(scale[k]) * e[k];
-              d.sd[k] = std::exp(scale[k]);
-              d.log_det += scale[k];
-              quad += e[k] * e[k];
+              d.loc[k] = center[k] + std::exp(unit[k]) * loc[k];
+              d.sd[k] = std::exp(unit[k] + scale[k]);
+              d.u[k] = d.loc[k] + d.sd[k] * e[k];
+              d.log_det += unit[k] + scale[k];
             }
           }
           d.log_q = -0.5 * n * kLog2Pi - d.log_det - 0.5 * quad;
@@ -311,7 +326,7 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
         Draw dmu, dtau, dp, dth, dq;
         double log_q_u = 0;  // log q of every unconstrained draw
         if (fullrank) {
-          for (const char* own : {"mu.loc", "tau.scale", "th.chol"}) CHECK_FALSE(b.inputs.count(own));
+          for (const char* own : {"mu.loc", "tau.scale", "th.chol", "mu.center"}) CHECK_FALSE(b.inputs.count(own));
           Draw all = draw("guide", 6);
           auto part = [&](int from, int n) {
             Draw d;
