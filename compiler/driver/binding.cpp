@@ -291,6 +291,7 @@ bool bind_model(Bound& b, ModelArgs args, const DataArgs& data, bool need_train)
   if (!need_train && b.train.empty()) {
     for (const auto& [name, a] : b.test) args.data_shapes[name] = a.shape;
   }
+  args.errors_only = true;  // the first compile showed the model's warnings and notes
   if (!while_doing("compiling " + args.model_path, [&] { return compile_model(b.fe, args, Stage::Native); }))
     return false;
   if (!fits_in_memory(b, args.model_path, args.threads, args.optimizer_slots)) return false;

@@ -25,6 +25,8 @@ struct ModelArgs {
   // sample_model for a model with no forward sampler, are skipped).
   std::map<std::string, std::vector<std::int64_t>> data_shapes;
   std::vector<std::string> kernels = {"elbo_grad"};
+  // Render only errors: a second compile of a model whose warnings and notes were shown already.
+  bool errors_only = false;
   // For the memory check before training (binding.cpp's memory_to_come): the threads that will
   // run the kernels and the optimizer's state arrays per param.
   int threads = 1;

@@ -11,13 +11,18 @@
 #include <unistd.h>
 
 #include "driver/binding.hpp"
+#include "driver/initial_values.hpp"
+#include "driver/laplace.hpp"
+#include "ir/builder.hpp"
 #include "driver/out_of_memory.hpp"
 #include "driver/outputs.hpp"
 #include "driver/ranks.hpp"
 #include "driver/record.hpp"
 #include "driver/run.hpp"
 #include "lower/synthetic.hpp"
+#include "vmc/convergence.hpp"
 #include "vmc/fit.hpp"
+#include "vmc/schedule.hpp"
 #include "vmc/trainer.hpp"
 
 namespace vmc::driver {
@@ -25,6 +30,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using runtime::RuntimeError;
+
+// The most steps of a fit that stops when converged, when --steps does not say.
+constexpr std::int64_t kConvergedCap = 100000;
 
 std::atomic<bool> g_interrupted{false};
 std::atomic<bool> g_setting_up{false};
@@ -72,6 +80,51 @@ struct InterruptHandlers {
   void (*term_)(int) = SIG_DFL;
 };
 
+// The scale of each param component for the convergence rule (all_params order): an automatic
+// guide's location is measured in the guide's sd of that element (LATENT.scale, or guide.chol's
+// row), a Cholesky factor's off-diagonal entry in its row's sd; anything else in its own units.
+runtime::ScaleFn guide_scales(const runtime::Trainer& t) {
+  std::map<std::string, std::pair<std::size_t, std::size_t>> at;  // name → (offset, size)
+  std::size_t offset = 0;
+  for (const std::string& n : t.param_names()) {
+    std::size_t size = 1;
+    for (std::int64_t e : t.param_shape(n)) size *= static_cast<std::size_t>(e);
+    at[n] = {offset, size};
+    offset += size;
+  }
+  struct Pair {
+    std::size_t loc, spread, n;
+    bool chol;
+  };
+  std::vector<Pair> pairs;
+  for (const auto& [name, place] : at) {
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".loc") != 0) continue;
+    std::string base = name.substr(0, name.size() - 4);
+    std::size_t n = place.second;
+    if (auto s = at.find(base + ".scale"); s != at.end() && s->second.second == n) {
+      pairs.push_back({place.first, s->second.first, n, false});
+    } else if (auto c = at.find(base + ".chol"); c != at.end() && c->second.second == n * n) {
+      pairs.push_back({place.first, c->second.first, n, true});
+    }
+  }
+  return [pairs](const std::vector<double>& p, std::vector<double>& scale) {
+    for (const Pair& q : pairs) {
+      for (std::size_t k = 0; k < q.n; ++k) {
+        if (!q.chol) {
+          scale[q.loc + k] = std::exp(p[q.spread + k]);
+          continue;
+        }
+        const double* row = &p[q.spread + k * q.n];
+        double var = std::exp(2 * row[k]);
+        for (std::size_t j = 0; j < k; ++j) var += row[j] * row[j];
+        double sd = std::sqrt(var);
+        scale[q.loc + k] = sd;
+        for (std::size_t j = 0; j < k; ++j) scale[q.spread + k * q.n + j] = sd;
+      }
+    }
+  };
+}
+
 // One `vmc fit`, phase by phase. With mpirun -np R (ranks > 1) every rank loads, compiles and
 // steps; rank 0 alone prints and writes (ARCHITECTURE.md's "Ranks"). A phase that fails reports
 // why and returns false; until training starts, the ranks agree on each phase's outcome (a
@@ -118,10 +171,13 @@ class Fit {
   bool resume();
   void announce();
   bool train();
+  bool step_size();
   bool write_results();
   Json summary(const std::optional<double>& test_elbo) const;
   std::vector<std::string> write_outputs(Json& summary, std::vector<std::string>& warnings);
   void report_nonfinite() const;
+  std::string not_converged() const;
+  std::string stop_text() const;
 
   const FitArgs& args_;
   runtime::Collective* const ranks_;
@@ -136,6 +192,14 @@ class Fit {
   std::optional<std::string> image_;  // the image data the pictures show, if any
   Preview image_rows_;
   bool globals_ = false;  // any global latent: draws.csv, the posterior's moments, PSIS
+  bool all_global_ = false;  // latents, all global: --until converged applies
+  runtime::LrSchedule schedule_;
+  std::optional<runtime::AdaptResult> adapted_;
+  std::unique_ptr<runtime::Convergence> convergence_;  // --until converged on a model of global latents
+  std::optional<double> resumed_lr_;  // the step size the checkpoint's fit used
+  std::optional<LaplaceStart> laplace_;
+  std::string posterior_table_;       // printed after the fit (global latents)
+  std::int64_t draws_ = 0;            // of the guide, for the posterior's summary and draws.csv
   std::unique_ptr<files::OutputLock> lock_;  // rank 0's hold on dir_ while it writes there
   std::unique_ptr<runtime::Trainer> trainer_;
   runtime::FitHistory history_;
@@ -148,6 +212,15 @@ class Fit {
 // The options, the model compiled and bound to its data, and the trainer.
 bool Fit::set_up() {
   if (!parse_batch(args_.batch, topt_)) return false;
+  if (!args_.lr_schedule.empty()) {
+    std::string problem;
+    std::optional<runtime::LrSchedule> schedule = runtime::parse_lr_schedule(args_.lr_schedule, problem);
+    if (!schedule) {
+      error("--lr-schedule", problem);
+      return false;
+    }
+    schedule_ = *schedule;
+  }
   try {
     topt_.optimizer = &runtime::optimizer_named(args_.optimizer);
   } catch (const std::invalid_argument& e) {
@@ -164,7 +237,7 @@ bool Fit::set_up() {
   topt_.collective = ranks_;
 
   ModelArgs margs = args_.model;
-  margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct"};
+  margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct", "support"};
   margs.threads = args_.threads;
   margs.optimizer_slots = topt_.optimizer->slots;
   if (!args_.data.test_data.empty()) margs.kernels.push_back("elbo");
@@ -175,8 +248,33 @@ bool Fit::set_up() {
   if (!bind_model(b_, margs, data, true)) return false;
   compile_ms_ = b_.fe.times.total();
   topt_.lr = learning_rate(b_, *topt_.optimizer, args_.lr);
-  return make_trainer() &&
-         budget_steps(args_.steps, args_.epochs, static_cast<double>(trainer_->steps_per_epoch()), lo_.steps, leader_);
+  if (!make_trainer() ||
+      !budget_steps(args_.steps, args_.epochs, static_cast<double>(trainer_->steps_per_epoch()), lo_.steps, leader_)) {
+    return false;
+  }
+  // Latents all global: stop when converged (by default), --steps a cap.
+  if (args_.until == "converged" && all_global_) {
+    if (args_.steps <= 0 && args_.epochs <= 0) lo_.steps = kConvergedCap;
+    runtime::ConvergenceOptions co;
+    co.mcse = args_.tol_mcse;
+    std::vector<std::int64_t> sizes;
+    for (const std::string& n : trainer_->param_names()) {
+      std::int64_t size = 1;
+      for (std::int64_t e : trainer_->param_shape(n)) size *= e;
+      sizes.push_back(size);
+    }
+    convergence_ = std::make_unique<runtime::Convergence>(trainer_->param_names(), sizes, co, guide_scales(*trainer_));
+  }
+  if (args_.lr_schedule.empty() && convergence_ && !args_.lr) schedule_.kind = runtime::LrSchedule::Kind::Adapt;
+  // Every distribution's arguments inside their supports before any time is spent (a resumed
+  // fit's params are the checkpoint's, read later).
+  try {
+    if (leader_ && !args_.resume && !check_supports(b_, *trainer_, "at the initial values")) return false;
+  } catch (const RuntimeError& e) {
+    error(args_.model.model_path, e.what());
+    return false;
+  }
+  return true;
 }
 
 bool Fit::make_trainer() {
@@ -186,6 +284,8 @@ bool Fit::make_trainer() {
   image_ = image_data(b_);
   if (image_ && leader_) image_rows_ = preview(b_.train.at(*image_), 64);
   globals_ = std::any_of(model.latents.begin(), model.latents.end(), [](const sema::Variable& v) { return !v.local; });
+  all_global_ = globals_ && std::none_of(model.latents.begin(), model.latents.end(),
+                                         [](const sema::Variable& v) { return v.local; });
   data_hash_ = hash_data(b_.train);  // the ranks compare it; the checkpoint records it
   try {
     auto init = lower::initial_params(*b_.fe.lowered, args_.seed);
@@ -252,6 +352,21 @@ bool Fit::resume() {
     error(args_.model.model_path, std::string(e.what()) + fitted_on(runtime::checkpoint_meta(bytes), b_));
     ok = false;
   }
+  // The convergence check goes on where it was, from the last iterate (the checkpoint's params
+  // are the average of the stationary ones); the adapted step size is the checkpoint's.
+  if (ok && convergence_ && !history_.convergence.empty()) {
+    try {
+      convergence_->restore(history_.convergence);
+      if (!convergence_->last().empty()) trainer_->set_params(convergence_->last());
+    } catch (const std::exception& e) {
+      if (leader_) std::cerr << "warning: " << checkpoint_ << ": " << e.what() << ": the convergence check starts afresh\n";
+      convergence_->restore(runtime::Convergence(*convergence_).save());
+    }
+  }
+  if (ok) {
+    Json record = Json::parse(history_.meta, nullptr, /*allow_exceptions=*/false);
+    if (record.is_object() && record.contains("lr") && record["lr"].is_number()) resumed_lr_ = record["lr"].get<double>();
+  }
   // The same shapes but other values (another file, or the embedded digits instead of the
   // data the fit began with): allowed, since a fit may go on with more data, but said.
   if (ok && leader_) {
@@ -295,7 +410,12 @@ bool Fit::train() {
   if (leader_) lo_.checkpoint_path = checkpoint_;
   lo_.checkpoint_every = args_.checkpoint_every;
   lo_.interrupt = &g_interrupted;
-  history_.meta = checkpoint_record(b_, data_hash_).dump();
+  lo_.convergence = convergence_.get();
+  lo_.explain_nonfinite = [this, draw = std::uint64_t{0}]() mutable { return support_problem(b_, *trainer_, draw++); };
+  if (!step_size()) return false;
+  Json record = checkpoint_record(b_, data_hash_);
+  record["lr"] = topt_.lr;
+  history_.meta = record.dump();
   // trace.csv is appended to as the fit goes (a resumed fit's cut back to its checkpoint).
   if (leader_) lo_.trace_path = dir_ + "/trace.csv";
   try {
@@ -323,6 +443,51 @@ bool Fit::train() {
   return true;
 }
 
+// The step size: a resumed fit's is its checkpoint's; --lr-schedule adapt searches for the base
+// one first (its trial steps do not count); step and invsqrt give each step's.
+bool Fit::step_size() {
+  // A model of global latents with an automatic guide starts from a Laplace approximation.
+  if (args_.start == "laplace" && all_global_ && !args_.resume && trainer_->steps_done() == 0 && !ranks_ &&
+      trainer_->primary_dim().empty()) {
+    try {
+      laplace_ = while_doing("finding the posterior's mode", [&] { return laplace_start(*trainer_, kStreamLaplace); });
+    } catch (const std::exception& e) {
+      error(args_.model.model_path, e.what());
+      return false;
+    }
+    if (laplace_ && !quiet_) {
+      std::printf("  %s\n", laplace_->summary.c_str());
+      std::fflush(stdout);
+    }
+  }
+  if (schedule_.kind == runtime::LrSchedule::Kind::Adapt) {
+    if (args_.resume && resumed_lr_) {
+      topt_.lr = *resumed_lr_;
+    } else if (trainer_->steps_done() == 0) {
+      try {
+        adapted_ = while_doing("adapting the step size", [&] { return runtime::adapt_lr(*trainer_, topt_.lr); });
+      } catch (const std::exception& e) {
+        error(args_.model.model_path, e.what());
+        return false;
+      }
+      topt_.lr = adapted_->lr;
+      if (!quiet_) {
+        std::printf("  step size: adapt: tried");
+        for (std::size_t k = 0; k < adapted_->candidates.size(); ++k) {
+          std::printf("%s %g (elbo %.4g)", k ? "," : "", adapted_->candidates[k], adapted_->bounds[k]);
+        }
+        std::printf("; lr %g\n", topt_.lr);
+        std::fflush(stdout);
+      }
+    }
+  }
+  trainer_->set_lr(topt_.lr);
+  if (schedule_.kind == runtime::LrSchedule::Kind::Step || schedule_.kind == runtime::LrSchedule::Kind::InvSqrt) {
+    lo_.lr_at = [base = topt_.lr, schedule = schedule_](std::int64_t t) { return base * schedule.at(t); };
+  }
+  return true;
+}
+
 // Rank 0: the held-out bound, trace.csv, draws and pictures, summary.json (written last), and
 // the closing line.
 bool Fit::write_results() {
@@ -334,19 +499,31 @@ bool Fit::write_results() {
     std::vector<std::string> warnings;
     std::vector<std::string> files = write_outputs(s, warnings);
     if (r_.stop_reason == "nonfinite") warnings.push_back("stopped after repeated non-finite steps: " + r_.problem);
+    const bool unconverged = convergence_ && (r_.stop_reason == "steps" || r_.stop_reason == "epochs");
+    if (unconverged) warnings.push_back("the fit did not converge in " + std::to_string(trainer_->steps_done()) +
+                                        " steps: " + not_converged());
     s["warnings"] = warnings;
     s["files"] = files;
     runtime::write_file_atomic(dir_ + "/summary.json", s.dump(2) + "\n");
 
     for (const std::string& w : warnings) std::cerr << "warning: " << w << '\n';
+    if (!args_.quiet && !posterior_table_.empty()) {
+      std::printf("posterior (%lld draws of the guide, on each latent's support):\n%s", static_cast<long long>(draws_),
+                  posterior_table_.c_str());
+    }
     if (!args_.quiet) {
       std::printf("done: %lld steps (%s), smoothed elbo per datapoint %.6g",
-                  static_cast<long long>(trainer_->steps_done()), r_.stop_reason.c_str(), r_.final_smoothed);
+                  static_cast<long long>(trainer_->steps_done()), stop_text().c_str(), r_.final_smoothed);
       if (test_elbo) std::printf(", test %.6g", *test_elbo);
       std::printf(", %.2f s, %.0f datapoints/s\n  results in %s/:", r_.fit_s, s["datapoints_per_s"].get<double>(),
                   dir_.c_str());
       for (const std::string& f : files) std::printf(" %s", f.c_str());
       std::printf("\n");
+      if (unconverged) {
+        std::printf("NOT CONVERGED after %lld steps: %s; the results are not a posterior to report (raise --steps, "
+                    "see elbo.svg)\n",
+                    static_cast<long long>(trainer_->steps_done()), not_converged().c_str());
+      }
     }
   } catch (const RuntimeError& e) {
     error(args_.model.model_path, e.what());
@@ -360,6 +537,28 @@ bool Fit::write_results() {
     return false;
   }
   return true;
+}
+
+// Why a fit watched for convergence has not converged.
+std::string Fit::not_converged() const {
+  if (r_.stop_reason == "interrupted") return "it was interrupted";
+  if (r_.stop_reason == "nonfinite") return "it stopped on non-finite steps";
+  return convergence_->why_not();
+}
+
+// The stop reason in the closing line: how it converged, or what cap it reached.
+std::string Fit::stop_text() const {
+  if (r_.stop_reason == "converged" && r_.converged_by == "iterates") {
+    const runtime::ConvergenceStatus& st = convergence_->status();
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "converged: the params are the average of the %lld iterates from step %lld, "
+                  "Monte Carlo error %.2g of a posterior sd", static_cast<long long>(st.averaged),
+                  static_cast<long long>(st.averaged_from), st.mcse);
+    return buf;
+  }
+  if (r_.stop_reason == "converged") return "converged: --tol-rel-obj";
+  if (convergence_ && (r_.stop_reason == "steps" || r_.stop_reason == "epochs")) return "the cap, not converged";
+  return r_.stop_reason;
 }
 
 // summary.json's keys (INTERFACE.md), but for the warnings and files.
@@ -389,6 +588,32 @@ Json Fit::summary(const std::optional<double>& test_elbo) const {
   s["final_elbo_per_datapoint"] = number(r_.final_smoothed);
   if (test_elbo) s["test_elbo_per_datapoint"] = number(*test_elbo);
   s["stop_reason"] = r_.stop_reason;
+  if (convergence_ || args_.tol_rel_obj > 0) s["converged"] = r_.stop_reason == "converged";
+  if (convergence_) {
+    const runtime::ConvergenceStatus& st = convergence_->status();
+    Json c;
+    c["rule"] = r_.converged_by.empty() ? "iterates" : r_.converged_by;
+    c["rhat"] = number(st.rhat);
+    c["averaged_from_step"] = st.averaged_from;
+    c["averaged_steps"] = st.averaged;
+    c["mcse"] = number(st.mcse);
+    c["tol_mcse"] = args_.tol_mcse;
+    if (r_.stop_reason != "converged") c["why_not"] = not_converged();
+    s["convergence"] = c;
+  }
+  if (laplace_) {
+    s["laplace_start"] = {{"applied", laplace_->applied}, {"summary", laplace_->summary},
+                          {"iterations", laplace_->iterations}, {"evaluations", laplace_->evaluations},
+                          {"dimensions", laplace_->dimensions}, {"jitter", laplace_->jitter}};
+  }
+  s["lr_schedule"] = schedule_.text();
+  if (adapted_) {
+    Json a = Json::array();
+    for (std::size_t k = 0; k < adapted_->candidates.size(); ++k) {
+      a.push_back({{"lr", adapted_->candidates[k]}, {"elbo_per_datapoint", number(adapted_->bounds[k])}});
+    }
+    s["lr_adaptation"] = a;
+  }
   s["nonfinite_steps"] = r_.nonfinite_steps;
   if (!r_.problem.empty()) s["last_nonfinite_problem"] = r_.problem;
   if (r_.restored_step >= 0) s["restored_step"] = r_.restored_step;
@@ -411,8 +636,17 @@ std::vector<std::string> Fit::write_outputs(Json& summary, std::vector<std::stri
   std::vector<std::string> files = {"summary.json", "trace.csv", "checkpoint.bin"};
   const sema::Model& model = *b_.fe.model;
   if (globals_) {
-    Posterior p = posterior(*trainer_, model, 1000);
+    // Enough draws that their Monte Carlo error (sd / √draws) is small against the fit's own: 10,000
+    // for up to 100 elements, fewer (down to 1,000) so that draws.csv stays under 10^6 values.
+    std::int64_t elements = 0;
+    for (const ir::Output& o : b_.fe.lowered->guide_draws) {
+      const sema::Variable* v = model.find_variable(o.name);
+      if (v && !v->local) elements += ir::constant_elements(o.node->shape());
+    }
+    draws_ = std::clamp<std::int64_t>(1000000 / std::max<std::int64_t>(elements, 1), 1000, 10000);
+    Posterior p = posterior(*trainer_, model, draws_);
     summary["posterior"] = p.moments;
+    posterior_table_ = p.table;
     runtime::write_file_atomic(dir_ + "/draws.csv", p.csv);
     files.push_back("draws.csv");
     std::optional<double> k = psis(args_, b_, *trainer_, 1000);

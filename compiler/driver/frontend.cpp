@@ -51,7 +51,13 @@ bool compile_model(FrontEnd& fe, const ModelArgs& args, Stage stage) {
   r.kernels = args.kernels;
   bool ok = parse_set(args.set, r.dims, fe.diags) && (fe.source->file || pipeline::load_file(fe, args.model_path)) &&
             pipeline::compile(fe, r, stage);
-  render(std::cerr, fe.diags);
+  if (!args.errors_only) {
+    render(std::cerr, fe.diags);
+  } else {
+    for (const Diagnostic& d : fe.diags.all()) {
+      if (d.severity == Severity::Error) render(std::cerr, d);
+    }
+  }
   return ok;
 }
 

@@ -4,6 +4,7 @@
 #include "support/check.hpp"
 #include "lower/estimator.hpp"
 #include "sema/auto_guide.hpp"
+#include "vmc/schedule.hpp"
 #include "sema/builtins.hpp"
 #include "vmc/optimizers.hpp"
 
@@ -113,7 +114,7 @@ extern const char* const cli;
 }  // namespace reference
 
 std::vector<std::string> help_topics() {
-  return {"language", "cli", "distributions", "functions", "estimators", "optimizers", "guides", "data"};
+  return {"language", "cli", "distributions", "functions", "estimators", "optimizers", "guides", "schedules", "data"};
 }
 
 std::optional<std::string> help_text(const std::string& topic, const CommandHelp& commands) {
@@ -124,6 +125,7 @@ std::optional<std::string> help_text(const std::string& topic, const CommandHelp
   if (topic == "estimators") return lower::estimators_reference();
   if (topic == "guides") return sema::auto_guides_reference();
   if (topic == "optimizers") return runtime::optimizers_reference();
+  if (topic == "schedules") return runtime::lr_schedules_reference();
   if (topic == "data") return std::string(kDataReference);
   if (const dist::Distribution* d = dist::find(topic)) return one_distribution(*d);
   return std::nullopt;

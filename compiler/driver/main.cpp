@@ -205,7 +205,8 @@ void Cli::add_fit() {
                       "a TOML file with the same keys as these options; flags win; its relative paths "
                       "(model, data, test_data, out) are relative to its own directory");
   training_options(fit_cmd, fit.batch, fit.steps, fit.epochs, fit.optimizer, fit.lr,
-                   "total optimisation steps (default 2000 unless --epochs)", "passes over the data instead of --steps",
+                   "total optimisation steps (default 2000 unless --epochs); with --until converged, the most "
+                   "steps (default 100000)", "passes over the data instead of --steps",
                    "learning rate (default: the optimizer's own, vmc help optimizers; ten times that for a model "
                    "with no subsampled plate, whose every step sees all the data)");
   fit_cmd->add_option("--seed", fit.seed, "seed of the initial values, minibatches and noise")
@@ -220,6 +221,27 @@ void Cli::add_fit() {
                       "stop when the smoothed ELBO's relative change over 100 steps is below this "
                       "(median of the last 5 checks), as Stan's ADVI")
       ->check(vmc::driver::real_number(0, false));
+  fit_cmd->add_option("--until", fit.until,
+                      "converged: a model whose latents are all global stops when its iterates have converged "
+                      "(R-hat of the iterates, then their average to an MCSE below --tol-mcse; the params "
+                      "reported are the average), --steps being the most it takes; steps: every step is taken")
+      ->check(CLI::IsMember({"converged", "steps"}))
+      ->default_val("converged");
+  fit_cmd->add_option("--tol-mcse", fit.tol_mcse,
+                      "--until converged: the averaged params' Monte Carlo error, in units of each one's scale "
+                      "(a guide location's: the guide's sd of that element)")
+      ->check(vmc::driver::real_number(0, false))
+      ->default_val(0.01);
+  fit_cmd->add_option("--start", fit.start,
+                      "laplace: an automatic guide over global latents (no subsampled plate) starts from the "
+                      "posterior's mode and curvature in unconstrained space, found by L-BFGS, and is optimised in "
+                      "their frame; init: from the params' initial values")
+      ->check(CLI::IsMember({"laplace", "init"}))
+      ->default_val("laplace");
+  fit_cmd->add_option("--lr-schedule", fit.lr_schedule,
+                      "constant, adapt (Stan ADVI's step-size search), step[:EVERY[:FACTOR]] or invsqrt[:TAU] "
+                      "(vmc help schedules); default adapt for a model whose latents are all global when --lr is not "
+                      "given, else constant");
   fit_cmd->add_option("--clip-grad", fit.clip_grad, "clip the gradient's L2 norm (per datapoint) to this")
       ->check(vmc::driver::real_number(0, false));
   fit_cmd->add_option("--eval-every", fit.eval_every, "evaluate the bound on --test-data every K steps")

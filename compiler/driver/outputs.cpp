@@ -69,9 +69,15 @@ Posterior posterior(runtime::Trainer& trainer, const sema::Model& m, std::int64_
     const sema::Variable* v = m.find_variable(d.names[k]);
     if (v && !v->local) globals.push_back(k);
   }
+  // The table: one row per element, at most kRows of them.
+  constexpr std::size_t kRows = 40;
+  std::size_t rows = 0, elements = 0;
+  char line[200];
+  std::snprintf(line, sizeof line, "%-24s %10s %10s %10s %10s %10s\n", "", "mean", "sd", "5%", "50%", "95%");
+  p.table = line;
   for (std::size_t k : globals) {
     std::size_t per = d.values[k].size() / static_cast<std::size_t>(draws);
-    std::vector<double> mean(per, 0.0), sd(per, 0.0);
+    std::vector<double> mean(per, 0.0), sd(per, 0.0), q5(per), q50(per), q95(per), column(static_cast<std::size_t>(draws));
     for (std::int64_t c = 0; c < draws; ++c) {
       for (std::size_t e = 0; e < per; ++e) mean[e] += d.values[k][c * per + e];
     }
@@ -83,7 +89,40 @@ Posterior posterior(runtime::Trainer& trainer, const sema::Model& m, std::int64_
       }
     }
     for (double& x : sd) x = std::sqrt(x / static_cast<double>(std::max<std::int64_t>(1, draws - 1)));
-    p.moments[d.names[k]] = {{"mean", nested(mean, d.shapes[k])}, {"sd", nested(sd, d.shapes[k])}};
+    // Quantiles as R's type 7 (linear between order statistics), as stansummary's.
+    auto quantile = [&](double q) {
+      double h = q * static_cast<double>(draws - 1);
+      auto lo = static_cast<std::size_t>(std::floor(h));
+      std::size_t hi = std::min(lo + 1, column.size() - 1);
+      return column[lo] + (h - static_cast<double>(lo)) * (column[hi] - column[lo]);
+    };
+    std::vector<std::string> names = element_names(d.names[k], d.shapes[k]);
+    for (std::size_t e = 0; e < per; ++e) {
+      for (std::int64_t c = 0; c < draws; ++c) column[static_cast<std::size_t>(c)] = d.values[k][c * per + e];
+      std::sort(column.begin(), column.end());
+      q5[e] = quantile(0.05), q50[e] = quantile(0.5), q95[e] = quantile(0.95);
+      ++elements;
+      if (rows < kRows) {
+        std::string name = names[e];
+        if (d.shapes[k].size() > 0) {  // w.0.1 → w[0, 1]
+          std::string base = d.names[k], idx = name.substr(base.size() + 1);
+          for (char& ch : idx) {
+            if (ch == '.') ch = ',';
+          }
+          name = base + "[" + idx + "]";
+        }
+        std::snprintf(line, sizeof line, "%-24s %10.4g %10.4g %10.4g %10.4g %10.4g\n", name.c_str(), mean[e], sd[e],
+                      q5[e], q50[e], q95[e]);
+        p.table += line;
+        ++rows;
+      }
+    }
+    p.moments[d.names[k]] = {{"mean", nested(mean, d.shapes[k])}, {"sd", nested(sd, d.shapes[k])},
+                             {"q5", nested(q5, d.shapes[k])}, {"q50", nested(q50, d.shapes[k])},
+                             {"q95", nested(q95, d.shapes[k])}};
+  }
+  if (elements > rows) {
+    p.table += "... " + std::to_string(elements - rows) + " more elements in summary.json (posterior) and draws.csv\n";
   }
   if (!globals.empty()) p.csv = draws_csv(d, globals);
   return p;
@@ -97,6 +136,7 @@ std::optional<double> psis(const FitArgs& args, const Bound& b, const runtime::T
   a.estimator = lower::default_estimator().name;
   a.samples = 1;
   a.kernels = {"elbo"};
+  a.errors_only = true;
   for (const auto& [name, arr] : b.train) a.data_shapes[name] = arr.shape;
   FrontEnd fe;
   if (!compile_model(fe, a, Stage::Native)) return std::nullopt;
@@ -242,7 +282,27 @@ void elbo_svg(const std::string& path, const std::string& model, const runtime::
   }
   std::vector<images::Series> series{raw, smooth};
   if (!test.x.empty()) series.push_back(test);
-  images::write_svg_plot(path, model + ": bound per datapoint", "step", "ELBO per datapoint", series);
+  images::Panel whole;
+  whole.title = model + ": bound per datapoint";
+  whole.x_label = "step";
+  whole.y_label = "ELBO per datapoint";
+  whole.series = series;
+  // Beside it, the last half of the fit, the smoothed bound alone with its axis fitted to it: a
+  // bound still rising by nats shows there, where the whole fit's axis (set by its first steps)
+  // draws it flat (issue 24).
+  images::Panel last;
+  last.title = "the last half of the fit (smoothed)";
+  last.x_label = "step";
+  last.y_label = "smoothed ELBO per datapoint";
+  images::Series tail{"smoothed", {}, {}};
+  const double half = rows.empty() ? 0 : static_cast<double>(rows.back().step) / 2;
+  for (const runtime::TraceRow& r : rows) {
+    if (static_cast<double>(r.step) < half) continue;
+    tail.x.push_back(static_cast<double>(r.step));
+    tail.y.push_back(r.smoothed);
+  }
+  last.series = {tail};
+  images::write_svg_figure(path, {whole, last});
 }
 
 Json shape_json(const std::vector<std::int64_t>& s) {

@@ -31,8 +31,9 @@ std::string draws_csv(const runtime::Draws& d, const std::vector<std::size_t>& k
 
 // The global latents' guide moments (on their supports) and draws.csv, from `draws` guide draws.
 struct Posterior {
-  Json moments = Json::object();
+  Json moments = Json::object();  // name → {mean, sd, q5, q50, q95}, each nested as the latent
   std::string csv;
+  std::string table;              // the same per element, as CmdStan's stansummary prints it
 };
 Posterior posterior(runtime::Trainer& trainer, const sema::Model& m, std::int64_t draws);
 

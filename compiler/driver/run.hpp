@@ -32,6 +32,12 @@ struct FitArgs {
   std::string out = "vmc-out";
   bool resume = false;
   double tol_rel_obj = 0;
+  // "converged": a model whose latents are all global stops when its iterates have converged
+  // (runtime/include/vmc/convergence.hpp), --steps a cap; "steps": it runs every step.
+  std::string until = "converged";
+  double tol_mcse = 0.01;          // the convergence rule's MCSE, in units of each component's scale
+  std::string lr_schedule;         // "": adapt for a converging fit without --lr, else constant
+  std::string start = "laplace";   // an automatic guide over global latents starts from a Laplace approximation, or "init"
   double clip_grad = 0;
   std::int64_t eval_every = 0;
   std::int64_t checkpoint_every = 0;  // steps; 0: every 5 minutes and at the end

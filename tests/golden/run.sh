@@ -10,6 +10,8 @@
 # Which command runs depends on the folder:
 #   tests/golden/**/X.vmodel   vmc check X.vmodel    -> beside it, X.expected
 #   tests/golden/llvm/X.vmodel vmc emit llvm --precision f64 X.vmodel -> beside it, X.expected
+#   tests/golden/fit/X.vmodel  vmc fit --data X.data.json --out TMP -q X.vmodel -> X.expected
+#                              (what a fit says before and after training: its errors, warnings)
 #                              (unoptimised, so target-independent: no host CPU in the text)
 #   stdlib/X.vmodel            vmc emit ast ...      -> tests/golden/stdlib/X.ast.expected
 #                              vmc check ...         -> tests/golden/stdlib/X.check.expected
@@ -62,6 +64,11 @@ for input in "${inputs[@]}"; do
         check_one "$base.ir.expected" "$vmc" emit ir "${dims[@]}" "$input"
         check_one "$base.grad.expected" "$vmc" emit grad "${dims[@]}" "$input"
       fi
+      ;;
+    tests/golden/fit/*)
+      tmp=$(mktemp -d)
+      check_one "$base.expected" "$vmc" fit "${args[@]}" --data "$base.data.json" --out "$tmp/out" -q "$input"
+      rm -rf "$tmp"
       ;;
     tests/golden/llvm/*)
       check_one "$base.expected" "$vmc" emit llvm --precision f64 "${args[@]}" "$input"

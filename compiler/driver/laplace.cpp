@@ -1,0 +1,220 @@
+#include "driver/laplace.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "vmc/laplace.hpp"
+
+namespace vmc::driver {
+namespace {
+
+// Where each param's values sit in all_params order.
+struct Layout {
+  std::map<std::string, std::pair<std::size_t, std::size_t>> at;  // name → (offset, size)
+  bool has(const std::string& n) const { return at.count(n) > 0; }
+  std::size_t offset(const std::string& n) const { return at.at(n).first; }
+  std::size_t size(const std::string& n) const { return at.at(n).second; }
+};
+
+// One block of the mode's coordinates: a latent's loc (meanfield) or the joint one (fullrank).
+struct Block {
+  std::string base;  // "w" (w.loc, w.scale, w.center, w.unit) or "guide"
+  bool joint = false;
+  std::size_t n = 0;
+};
+
+}  // namespace
+
+std::optional<LaplaceStart> laplace_start(runtime::Trainer& trainer, std::uint64_t stream) {
+  Layout layout;
+  std::size_t total = 0;
+  for (const std::string& name : trainer.param_names()) {
+    std::size_t size = 1;
+    for (std::int64_t e : trainer.param_shape(name)) size *= static_cast<std::size_t>(e);
+    layout.at[name] = {total, size};
+    total += size;
+  }
+  std::vector<Block> blocks;
+  for (const auto& [name, where] : layout.at) {
+    if (name.size() < 7 || name.compare(name.size() - 7, 7, ".center") != 0) continue;
+    std::string base = name.substr(0, name.size() - 7);
+    std::size_t n = where.second;
+    if (base == "guide" && layout.has("guide.loc") && layout.has("guide.chol") && layout.has("guide.unit")) {
+      blocks.push_back({base, true, n});
+    } else if (layout.has(base + ".loc") && layout.has(base + ".scale") && layout.has(base + ".unit")) {
+      blocks.push_back({base, false, n});
+    }
+  }
+  // Any other guide param (a local latent's loc and scale) means this is not a model of global
+  // latents alone.
+  for (const auto& [name, where] : layout.at) {
+    bool auto_param = name.ends_with(".loc") || name.ends_with(".scale") || name.ends_with(".chol");
+    if (!auto_param) continue;
+    std::string base = name.substr(0, name.rfind('.'));
+    if (!layout.has(base + ".center")) return std::nullopt;
+  }
+  if (blocks.empty()) return std::nullopt;
+
+  LaplaceStart out;
+  std::vector<double> start;
+  trainer.all_params(start);
+  // The guide shrunk to a point at its loc: every scale e^-30.
+  std::vector<double> point = start;
+  std::size_t d = 0;
+  for (const Block& b : blocks) {
+    for (std::size_t k = 0; k < b.n; ++k) {
+      point[layout.offset(b.base + ".center") + k] = 0;
+      if (b.joint) {
+        for (std::size_t j = 0; j < b.n; ++j) {
+          point[layout.offset("guide.chol") + k * b.n + j] = j == k ? -30.0 : 0.0;
+          point[layout.offset("guide.unit") + k * b.n + j] = 0;
+        }
+      } else {
+        point[layout.offset(b.base + ".scale") + k] = -30;
+        point[layout.offset(b.base + ".unit") + k] = 0;
+      }
+    }
+    d += b.n;
+  }
+  out.dimensions = static_cast<std::int64_t>(d);
+  const double n_data = static_cast<double>(trainer.datapoints());
+  std::vector<double> params = point, grad;
+  std::uint64_t draw = 0;
+  // The log density at x (every block's loc, in order): the bound of the point guide times the
+  // datapoints, whose gradient in the locs is that of log p(x, T(u)) + log |T'(u)|.
+  runtime::LogDensityFn f = [&](const std::vector<double>& x, std::vector<double>& g) {
+    std::size_t at = 0;
+    for (const Block& b : blocks) {
+      std::size_t loc = layout.offset(b.base + ".loc");
+      for (std::size_t k = 0; k < b.n; ++k) params[loc + k] = x[at + k];
+      at += b.n;
+    }
+    trainer.set_params(params);
+    double v = trainer.bound_and_gradient(stream, draw, grad) * n_data;
+    g.resize(x.size());
+    at = 0;
+    for (const Block& b : blocks) {
+      std::size_t loc = layout.offset(b.base + ".loc");
+      for (std::size_t k = 0; k < b.n; ++k) g[at + k] = grad[loc + k] * n_data;
+      at += b.n;
+    }
+    return v;
+  };
+  std::vector<double> x0;
+  for (const Block& b : blocks) {
+    std::size_t loc = layout.offset(b.base + ".loc");
+    x0.insert(x0.end(), start.begin() + static_cast<long>(loc), start.begin() + static_cast<long>(loc + b.n));
+  }
+  runtime::Mode mode = runtime::find_mode(f, x0);
+  out.iterations = mode.iterations;
+  out.evaluations = mode.evaluations;
+  out.log_density = mode.value;
+  auto keep_start = [&](const std::string& why) {
+    trainer.set_params(start);
+    out.summary = "Laplace start skipped: " + why;
+    return out;
+  };
+  // Rounding (a float32 model's log density over many datapoints) may stall the search short of
+  // a vanishing gradient; a point whose Newton step is a small fraction of the posterior's sd is
+  // as good a start (the stochastic phase refines it), so it is judged by that below.
+  const bool stalled = !mode.converged && mode.problem.find("stopped improving") != std::string::npos;
+  if (!mode.converged && !stalled) return keep_start(mode.problem);
+  constexpr std::size_t kMaxDense = 1000;
+  bool any_joint = std::any_of(blocks.begin(), blocks.end(), [](const Block& b) { return b.joint; });
+  if (any_joint && d > kMaxDense) return keep_start("its covariance would have " + std::to_string(d) + "^2 elements");
+  // The precision: dense for a joint block, the diagonal alone otherwise (the meanfield
+  // optimum of a normal has sd 1/√P_ii).
+  std::vector<double> frame = start;
+  std::size_t at = 0;
+  for (const Block& b : blocks) {
+    std::vector<double> xb(mode.x.begin() + static_cast<long>(at), mode.x.begin() + static_cast<long>(at + b.n));
+    std::size_t center = layout.offset(b.base + ".center"), unit = layout.offset(b.base + ".unit"),
+                loc = layout.offset(b.base + ".loc");
+    for (std::size_t k = 0; k < b.n; ++k) frame[center + k] = xb[k], frame[loc + k] = 0;
+    // The block's own log density, the others held at their mode.
+    runtime::LogDensityFn fb = [&](const std::vector<double>& y, std::vector<double>& g) {
+      std::vector<double> x = mode.x, gx;
+      std::copy(y.begin(), y.end(), x.begin() + static_cast<long>(at));
+      double v = f(x, gx);
+      g.assign(gx.begin() + static_cast<long>(at), gx.begin() + static_cast<long>(at + b.n));
+      return v;
+    };
+    if (b.joint || stalled) {
+      std::vector<double> p = runtime::precision_at(fb, xb);
+      double jitter = 0;
+      std::vector<double> c = runtime::covariance_factor(p, b.n, jitter);
+      if (c.empty()) return keep_start("the precision at the mode is not finite");
+      if (stalled) {
+        // The Newton step C Cᵀ g in units of the sd √(C Cᵀ)_kk.
+        std::vector<double> g;
+        fb(xb, g);
+        std::vector<double> t(b.n, 0.0);  // Cᵀ g
+        for (std::size_t j = 0; j < b.n; ++j) {
+          for (std::size_t i = j; i < b.n; ++i) t[j] += c[i * b.n + j] * g[i];
+        }
+        double worst = 0;
+        for (std::size_t i = 0; i < b.n; ++i) {
+          double step = 0, var = 0;
+          for (std::size_t j = 0; j <= i; ++j) step += c[i * b.n + j] * t[j], var += c[i * b.n + j] * c[i * b.n + j];
+          worst = std::max(worst, std::abs(step) / std::sqrt(var));
+        }
+        if (!(worst < 0.25)) {
+          char why[160];
+          std::snprintf(why, sizeof why, "%s (the mode is still %.2g sd away)", mode.problem.c_str(), worst);
+          return keep_start(why);
+        }
+        if (!b.joint) {  // meanfield: the curvature's diagonal, from the same precision
+          std::size_t scale = layout.offset(b.base + ".scale");
+          for (std::size_t k = 0; k < b.n; ++k) {
+            double pk = p[k * b.n + k];
+            frame[unit + k] = pk > 0 && std::isfinite(pk) ? -0.5 * std::log(pk) : 0.0;
+            frame[scale + k] = 0;
+          }
+          at += b.n;
+          continue;
+        }
+      }
+      out.jitter = std::max(out.jitter, jitter);
+      std::size_t chol = layout.offset("guide.chol");
+      for (std::size_t i = 0; i < b.n; ++i) {
+        for (std::size_t j = 0; j < b.n; ++j) {
+          double v = c[i * b.n + j];
+          frame[unit + i * b.n + j] = j < i ? v : j == i ? std::log(v) : 0.0;
+          frame[chol + i * b.n + j] = 0;
+        }
+      }
+    } else {
+      std::size_t scale = layout.offset(b.base + ".scale");
+      // Diagonal only: one gradient pair per coordinate.
+      std::vector<double> g_plus, g_minus, y = xb;
+      for (std::size_t k = 0; k < b.n; ++k) {
+        double h = 1e-3 * std::max(1.0, std::abs(xb[k]));
+        y[k] = xb[k] + h;
+        fb(y, g_plus);
+        y[k] = xb[k] - h;
+        fb(y, g_minus);
+        y[k] = xb[k];
+        double p = -(g_plus[k] - g_minus[k]) / (2 * h);
+        frame[unit + k] = p > 0 && std::isfinite(p) ? -0.5 * std::log(p) : 0.0;
+        frame[scale + k] = 0;
+      }
+    }
+    at += b.n;
+  }
+  for (double v : frame) {
+    if (!std::isfinite(v)) return keep_start("the frame from the mode is not finite");
+  }
+  trainer.set_params(frame);
+  out.applied = true;
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "Laplace start: a mode of the %lld unconstrained dimensions in %lld L-BFGS iterations (%lld "
+                "evaluations); the guide starts from its %s",
+                static_cast<long long>(d), static_cast<long long>(mode.iterations),
+                static_cast<long long>(mode.evaluations), any_joint ? "covariance" : "curvature");
+  out.summary = buf;
+  return out;
+}
+
+}  // namespace vmc::driver
