@@ -23,7 +23,7 @@ namespace vmc::driver {
 // Evaluation streams of the noise (never a training step's).
 inline constexpr std::uint64_t kStreamTest = 1, kStreamPosterior = 2, kStreamPsis = 3, kStreamPictures = 4,
                                kStreamEval = 5, kStreamSample = 6, kStreamSupport = 7,
-                               kStreamLaplace = 8;
+                               kStreamLaplace = 8, kStreamLoo = 9;
 
 // "WHERE: error: MESSAGE" on stderr: the form of every user error without a source position.
 void error(const std::string& where, const std::string& message);

@@ -95,6 +95,7 @@ runtime::ScaleFn guide_scales(const runtime::Trainer& t) {
   struct Pair {
     std::size_t loc, spread, n;
     bool chol;
+    std::size_t factor = 0, rank = 0;  // lowrank: the sd is d_k √(1 + Σ_j G_kj²)
   };
   std::vector<Pair> pairs;
   for (const auto& [name, place] : at) {
@@ -102,7 +103,9 @@ runtime::ScaleFn guide_scales(const runtime::Trainer& t) {
     std::string base = name.substr(0, name.size() - 4);
     std::size_t n = place.second;
     if (auto s = at.find(base + ".scale"); s != at.end() && s->second.second == n) {
-      pairs.push_back({place.first, s->second.first, n, false});
+      Pair p{place.first, s->second.first, n, false};
+      if (auto f = at.find(base + ".factor"); f != at.end() && n > 0) p.factor = f->second.first, p.rank = f->second.second / n;
+      pairs.push_back(p);
     } else if (auto c = at.find(base + ".chol"); c != at.end() && c->second.second == n * n) {
       pairs.push_back({place.first, c->second.first, n, true});
     }
@@ -111,7 +114,9 @@ runtime::ScaleFn guide_scales(const runtime::Trainer& t) {
     for (const Pair& q : pairs) {
       for (std::size_t k = 0; k < q.n; ++k) {
         if (!q.chol) {
-          scale[q.loc + k] = std::exp(p[q.spread + k]);
+          double stretch = 1;
+          for (std::size_t j = 0; j < q.rank; ++j) stretch += p[q.factor + k * q.rank + j] * p[q.factor + k * q.rank + j];
+          scale[q.loc + k] = std::exp(p[q.spread + k]) * std::sqrt(stretch);
           continue;
         }
         const double* row = &p[q.spread + k * q.n];
@@ -263,7 +268,13 @@ bool Fit::set_up() {
       for (std::int64_t e : trainer_->param_shape(n)) size *= e;
       sizes.push_back(size);
     }
-    convergence_ = std::make_unique<runtime::Convergence>(trainer_->param_names(), sizes, co, guide_scales(*trainer_));
+    // lowrank's diagonal and factor trade off along flat directions (the same covariance): its
+    // locations alone tell whether the fit has converged.
+    std::vector<std::string> names = trainer_->param_names();
+    bool ranked = std::find(names.begin(), names.end(), "guide.factor") != names.end();
+    std::vector<bool> watched;
+    for (const std::string& n : names) watched.push_back(!ranked || (n != "guide.factor" && n != "guide.scale"));
+    convergence_ = std::make_unique<runtime::Convergence>(names, sizes, co, guide_scales(*trainer_), watched);
   }
   if (args_.lr_schedule.empty() && convergence_ && !args_.lr) schedule_.kind = runtime::LrSchedule::Kind::Adapt;
   // Every distribution's arguments inside their supports before any time is spent (a resumed

@@ -75,6 +75,11 @@ std::optional<LaplaceStart> laplace_start(runtime::Trainer& trainer, std::uint64
         point[layout.offset(b.base + ".unit") + k] = 0;
       }
     }
+    // lowrank's factor (relative to its diagonal): none while the guide is a point.
+    if (layout.has(b.base + ".factor")) {
+      std::size_t f = layout.offset(b.base + ".factor");
+      for (std::size_t k = 0; k < layout.size(b.base + ".factor"); ++k) point[f + k] = 0;
+    }
     d += b.n;
   }
   out.dimensions = static_cast<std::int64_t>(d);
@@ -140,7 +145,8 @@ std::optional<LaplaceStart> laplace_start(runtime::Trainer& trainer, std::uint64
       g.assign(gx.begin() + static_cast<long>(at), gx.begin() + static_cast<long>(at + b.n));
       return v;
     };
-    if (b.joint || stalled) {
+    const bool ranked = layout.has(b.base + ".factor") && b.n <= kMaxDense;  // a dense precision to start G from
+    if (b.joint || stalled || ranked) {
       std::vector<double> p = runtime::precision_at(fb, xb);
       double jitter = 0;
       std::vector<double> c = runtime::covariance_factor(p, b.n, jitter);
@@ -164,7 +170,14 @@ std::optional<LaplaceStart> laplace_start(runtime::Trainer& trainer, std::uint64
           std::snprintf(why, sizeof why, "%s (the mode is still %.2g sd away)", mode.problem.c_str(), worst);
           return keep_start(why);
         }
-        if (!b.joint) {  // meanfield: the curvature's diagonal, from the same precision
+      }
+      if (ranked) {  // lowrank: the conditional sds as the unit, the rest of the covariance as G
+        std::size_t f = layout.offset(b.base + ".factor"), r = layout.size(b.base + ".factor") / b.n;
+        std::vector<double> g = runtime::low_rank_start(p, b.n, r);
+        for (std::size_t k = 0; k < g.size(); ++k) frame[f + k] = g[k];
+      }
+      if (!b.joint) {
+        {  // meanfield, lowrank: the curvature's diagonal, from the same precision
           std::size_t scale = layout.offset(b.base + ".scale");
           for (std::size_t k = 0; k < b.n; ++k) {
             double pk = p[k * b.n + k];

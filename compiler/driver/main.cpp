@@ -48,12 +48,13 @@ struct Cli {
   std::string fit_config;
   vmc::driver::EvalArgs eval;
   vmc::driver::SampleArgs sample;
+  vmc::driver::LooArgs loo;
   vmc::driver::CompareArgs compare;
   std::string compare_config, replot;
   vmc::driver::BenchArgs bench;
   std::string help_topic;
   CLI::App *check_cmd = nullptr, *emit_cmd = nullptr, *diagnose_cmd = nullptr, *fit_cmd = nullptr,
-           *eval_cmd = nullptr, *sample_cmd = nullptr, *compare_cmd = nullptr, *bench_cmd = nullptr,
+           *eval_cmd = nullptr, *sample_cmd = nullptr, *loo_cmd = nullptr, *compare_cmd = nullptr, *bench_cmd = nullptr,
            *help_cmd = nullptr;
 
   Cli();
@@ -96,7 +97,13 @@ void Cli::model_options(CLI::App* cmd, bool lowering, bool required) {
   cmd->add_option("--guide", model.guide,
                   "an automatic guide for a model without a guide block: " + vmc::sema::auto_guide_list() +
                       " (vmc help guides)")
-      ->check(CLI::IsMember(vmc::sema::auto_guide_names()));
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            int rank = 0;
+            std::string problem;
+            return vmc::sema::parse_auto_guide(text, rank, problem) ? std::string() : problem;
+          },
+          "GUIDE"));
   if (!lowering) return;
   cmd->add_option("--estimator", model.estimator,
                   "the ELBO estimator: " + vmc::lower::estimator_list() + " (vmc help estimators)")
@@ -269,8 +276,23 @@ void Cli::add_eval_and_sample() {
   sample_cmd->add_option("--draws", sample.draws, "number of draws")
       ->check(vmc::driver::integer_number(1, 10000000))
       ->default_val(100);
-  sample_cmd->add_option("--from", sample.from, "guide or model")->check(CLI::IsMember({"guide", "model"}))->default_val("guide");
-  sample_cmd->add_option("--out", sample.out, "the CSV file (default draws.csv, or model_draws.csv)");
+  sample_cmd->add_option("--from", sample.from,
+                         "guide (the posterior's draws of the latents), model (latents from their priors, then "
+                         "data), or predictive (data drawn given each guide draw: the posterior predictive)")
+      ->check(CLI::IsMember({"guide", "model", "predictive"}))
+      ->default_val("guide");
+  sample_cmd->add_option("--out", sample.out, "the CSV file (default draws.csv, model_draws.csv or predictive_draws.csv)");
+
+  loo_cmd = app.add_subcommand(
+      "loo", "PSIS-LOO of a fitted model of global latents: the expected log predictive density of each "
+             "datapoint left out, from the guide's draws weighted by p/q (Vehtari, Gelman & Gabry 2017; "
+             "Magnusson et al. 2019), with Pareto k diagnostics, as R's loo prints them");
+  from_fit(loo_cmd, false, loo.params, loo.seed);
+  loo_cmd->add_option("--draws", loo.draws, "draws of the guide")
+      ->check(vmc::driver::integer_number(100, 10000000))
+      ->default_val(4000);
+  loo_cmd->add_option("--out", loo.out, "per datapoint: elpd_loo, p_loo, khat (CSV)")->default_val("loo.csv");
+  loo_cmd->add_option("--log-lik", loo.log_lik, "also write the draws x datapoints log-likelihood matrix to this CSV");
 }
 
 void Cli::add_compare() {
@@ -457,6 +479,7 @@ int Cli::run(int argc, char** argv) {
   if (*fit_cmd) return on_data(fit, vmc::driver::run_fit);
   if (*eval_cmd) return on_data(eval, vmc::driver::run_eval);
   if (*sample_cmd) return on_data(sample, vmc::driver::run_sample);
+  if (*loo_cmd) return on_data(loo, vmc::driver::run_loo);
   if (*bench_cmd) return on_data(bench, vmc::driver::run_bench);
   if (*compare_cmd) return on_data(compare, vmc::driver::run_compare);
   if (*check_cmd) return vmc::driver::run_check(model, timing);

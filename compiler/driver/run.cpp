@@ -15,6 +15,7 @@
 #include "lower/synthetic.hpp"
 #include "vmc/fit.hpp"
 #include "vmc/images.hpp"
+#include "vmc/psis.hpp"
 #include "vmc/trainer.hpp"
 
 namespace vmc::driver {
@@ -86,14 +87,16 @@ int run_sample(const SampleArgs& args) {
   Bound b;
   ModelArgs margs = args.model;
   margs.precision = precision_of(args.params, margs.precision);
-  std::string kernel = args.from == "model" ? "sample_model" : "sample_guide";
+  // predictive: the data drawn from the model given each guide draw of the latents (the
+  // posterior predictive; for a local latent, given the guide's code of each row).
+  std::string kernel = args.from == "model" ? "sample_model" : args.from == "predictive" ? "reconstruct" : "sample_guide";
   margs.kernels = {kernel};
   if (!bind_model(b, margs, args.data, true)) return 1;
   if (!b.fe.compiled->kernel(kernel)) {
     error(args.model.model_path, "this model cannot be sampled forwards: " + b.fe.lowered->sample_model_problem);
     return 1;
   }
-  std::string out = args.out.empty() ? (args.from == "model" ? "model_draws.csv" : "draws.csv") : args.out;
+  std::string out = args.out.empty() ? (args.from == "guide" ? "draws.csv" : args.from + "_draws.csv") : args.out;
   try {
     runtime::TrainerOptions o;
     o.seed = args.seed;
@@ -103,12 +106,12 @@ int run_sample(const SampleArgs& args) {
     // array's rows, up to 100.
     const std::int64_t batch = std::max<std::int64_t>(1, std::min<std::int64_t>(t->batch_size(), 100));
     auto sample = [&](std::int64_t count) {
-      return kernel == "sample_guide"
+      return kernel != "sample_model"
                  ? t->sample(kernel, count, std::max<std::int64_t>(1, t->datapoints()), kStreamSample, nullptr, {},
                              std::max<std::int64_t>(t->batch_size(), 100))
                  : t->sample(kernel, count, batch, kStreamSample);
     };
-    auto is_kept = [&](const std::string& name) { return kernel != "sample_model" || name.rfind("mean.", 0) != 0; };
+    auto is_kept = [&](const std::string& name) { return kernel == "sample_guide" || name.rfind("mean.", 0) != 0; };
     // What the draws need, from one draw's values (the first draw, as the run's): 8 bytes each,
     // and up to 16 characters each in the CSV text for those written. Refused past what the
     // machine has, before it is allocated, instead of a std::bad_alloc or swapping.
@@ -166,6 +169,100 @@ int run_sample(const SampleArgs& args) {
     throw;  // not the file's fault: main says what ran out of memory
   } catch (const std::exception& e) {
     error(out, e.what());
+    return 1;
+  }
+  return 0;
+}
+
+int run_loo(const LooArgs& args) {
+  Bound b;
+  ModelArgs margs = args.model;
+  margs.precision = precision_of(args.params, margs.precision);
+  // log p(x, z) − log q(z) at one guide draw per call, and log p(y_i | z) at the same draw.
+  margs.estimator = lower::default_estimator().name;
+  margs.samples = 1;
+  margs.kernels = {"elbo", "log_lik"};
+  if (!bind_model(b, margs, args.data, true)) return 1;
+  const sema::Model& model = *b.fe.model;
+  for (const sema::Variable& v : model.latents) {
+    if (v.local) {
+      error(args.model.model_path, "vmc loo needs a model whose latents are all global; '" + v.name +
+                                       "' is local (its guide sees the datapoint that LOO leaves out)");
+      return 1;
+    }
+  }
+  if (model.latents.empty()) {
+    error(args.model.model_path, "vmc loo needs latents (a posterior to leave datapoints out of)");
+    return 1;
+  }
+  if (!b.fe.compiled->kernel("log_lik")) {
+    error(args.model.model_path, "vmc loo needs the likelihood as '~' statements on data, each with one term per "
+                                 "datapoint: " + b.fe.lowered->log_lik_problem);
+    return 1;
+  }
+  try {
+    runtime::TrainerOptions o;
+    o.seed = args.seed;
+    auto t = from_checkpoint(b, b.train, args.params, o);
+    const std::int64_t S = args.draws;
+    std::vector<double> ratio = while_doing("drawing from the guide", [&] { return t->whole_data_draws("elbo", S, kStreamLoo); });
+    runtime::Draws d = while_doing("the log-likelihood of every datapoint",
+                                   [&] { return t->sample("log_lik", S, std::max<std::int64_t>(1, t->datapoints()), kStreamLoo); });
+    const std::vector<double>& ll = d.values.at(0);
+    const auto N = static_cast<std::int64_t>(ll.size()) / S;
+    for (double v : ratio) {
+      if (std::isnan(v)) throw RuntimeError("the guide's importance ratio is NaN at a draw");
+    }
+    Loo loo = psis_loo(ll, ratio, S, N);
+    int counts[4] = {0, 0, 0, 0};
+    for (double k : loo.khat) counts[!(k <= 0.5) + !(k <= 0.7) + !(k <= 1)]++;
+    std::printf("Computed from %lld by %lld log-likelihood matrix (draws of the guide, importance-weighted by p/q; "
+                "the guide's own k-hat %.2f)\n\n",
+                static_cast<long long>(S), static_cast<long long>(N), loo.khat_ratio);
+    std::printf("         Estimate %8s\n", "SE");
+    std::printf("elpd_loo %8.1f %8.1f\n", loo.elpd_loo, loo.se);
+    std::printf("p_loo    %8.1f %8.1f\n", loo.p_loo, loo.p_loo_se);
+    std::printf("looic    %8.1f %8.1f\n", loo.looic, loo.looic_se);
+    std::printf("------\nPareto k diagnostic values:\n%30s %6s\n", "Count", "Pct.");
+    const char* rows[4] = {"(-Inf, 0.5]   (good)    ", " (0.5, 0.7]   (ok)      ", "   (0.7, 1]   (bad)     ",
+                           "   (1, Inf)   (very bad)"};
+    for (int r = 0; r < 4; ++r) {
+      std::printf("%s %5d %5.1f%%\n", rows[r], counts[r], 100.0 * counts[r] / static_cast<double>(std::max<std::int64_t>(N, 1)));
+    }
+    if (counts[2] + counts[3] > 0) {
+      std::printf("%d datapoint%s with k-hat above 0.7: their elpd is unreliable\n", counts[2] + counts[3],
+                  counts[2] + counts[3] == 1 ? "" : "s");
+    }
+    if (!(loo.khat_ratio <= 0.7)) {
+      std::cerr << "warning: the guide's own PSIS k-hat is " << loo.khat_ratio
+                << " (> 0.7): it is a poor proposal for the posterior, and every estimate here is unreliable\n";
+    }
+    std::string csv = "datapoint,elpd_loo,p_loo,khat\n";
+    char line[160];
+    for (std::int64_t i = 0; i < N; ++i) {
+      std::snprintf(line, sizeof line, "%lld,%.9g,%.9g,%.6g\n", static_cast<long long>(i), loo.elpd[static_cast<std::size_t>(i)],
+                    loo.lppd[static_cast<std::size_t>(i)] - loo.elpd[static_cast<std::size_t>(i)], loo.khat[static_cast<std::size_t>(i)]);
+      csv += line;
+    }
+    runtime::write_file_atomic(args.out, csv);
+    std::printf("per datapoint: %s\n", args.out.c_str());
+    if (!args.log_lik.empty()) {
+      std::string m;
+      for (std::int64_t i = 0; i < N; ++i) m += (i ? ",log_lik." : "log_lik.") + std::to_string(i);
+      m += "\n";
+      char v[32];
+      for (std::int64_t s2 = 0; s2 < S; ++s2) {
+        for (std::int64_t i = 0; i < N; ++i) {
+          std::snprintf(v, sizeof v, "%s%.9g", i ? "," : "", ll[static_cast<std::size_t>(s2 * N + i)]);
+          m += v;
+        }
+        m += "\n";
+      }
+      runtime::write_file_atomic(args.log_lik, m);
+      std::printf("log-likelihood matrix: %s\n", args.log_lik.c_str());
+    }
+  } catch (const RuntimeError& e) {
+    error(args.model.model_path, e.what());
     return 1;
   }
   return 0;

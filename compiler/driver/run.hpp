@@ -66,6 +66,19 @@ struct SampleArgs {
 };
 int run_sample(const SampleArgs& args);
 
+struct LooArgs {
+  ModelArgs model;
+  DataArgs data;
+  std::string params;          // a checkpoint.bin
+  std::int64_t draws = 4000;   // of the guide
+  std::string out = "loo.csv"; // per datapoint: elpd_loo, p_loo, khat
+  std::string log_lik;         // when given: the S x N log-likelihood matrix, as CSV
+  std::uint64_t seed = 1;
+};
+// `vmc loo`: PSIS-LOO of a fitted model of global latents from its guide's draws, importance-
+// weighted by p/q (runtime/include/vmc/psis.hpp, psis_loo).
+int run_loo(const LooArgs& args);
+
 struct BenchArgs {
   ModelArgs model;
   DataArgs data;

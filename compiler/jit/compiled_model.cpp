@@ -65,6 +65,7 @@ std::vector<std::string> available_kernels(const lower::Lowered& lowered) {
   if (!lowered.reconstructions.empty()) names.push_back("reconstruct");
   if (!lowered.row_log_weights.empty()) names.push_back("log_weights");
   if (!lowered.support_values.empty()) names.push_back("support");
+  if (!lowered.log_lik.empty()) names.push_back("log_lik");
   return names;
 }
 
@@ -93,6 +94,9 @@ std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
       for (const ir::Output& o : lowered.row_log_weights) spec.outputs.push_back(o.node);
     } else if (name == "support") {
       for (const ir::Output& o : lowered.support_values) spec.outputs.push_back(o.node);
+    } else if (name == "log_lik") {
+      VMC_ASSERT(!lowered.log_lik.empty(), "no log_lik kernel: " + lowered.log_lik_problem);
+      for (const ir::Output& o : lowered.log_lik) spec.outputs.push_back(o.node);
     } else if (name == "reconstruct") {
       VMC_ASSERT(!lowered.reconstructions.empty(), "no reconstruct kernel: " + lowered.sample_model_problem);
       for (const ir::Output& o : lowered.reconstructions) spec.outputs.push_back(o.node);
@@ -213,6 +217,7 @@ void CompiledModel::describe(const lower::Lowered& l) {
                                            : k.name == "reconstruct"  ? l.reconstructions
                                            : k.name == "log_weights"  ? l.row_log_weights
                                            : k.name == "support"      ? l.support_values
+                                           : k.name == "log_lik"      ? l.log_lik
                                                                       : l.function.outputs;
     for (std::size_t i = 0; i < k.outputs.size(); ++i) {
       vmc_buffer_info b = buffer(k.outputs[i], VMC_OUTPUT);

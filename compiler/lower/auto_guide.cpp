@@ -3,7 +3,8 @@
 // local latent). fullrank: one multivariate normal over every global latent's elements at once
 // (as Stan ADVI's fullrank), its params `guide.loc` [D] and `guide.chol` [D, D], where the D
 // elements are the global latents' in declaration order, each in C order; local latents keep a
-// normal per datapoint and element. A global latent's guide is in a fixed frame (frozen params
+// normal per datapoint and element. lowrank:R: the same joint normal with a covariance diagonal
+// plus rank R (guide.loc, guide.scale, guide.factor). A global latent's guide is in a fixed frame (frozen params
 // NAME.center and NAME.unit, or guide.center and guide.unit) that vmc fit sets from a Laplace
 // approximation before training: the identity frame otherwise.
 #include <cmath>
@@ -90,6 +91,80 @@ static Mapped to_support(Lowerer& l, const sema::Variable& v, const ir::Node* u)
   return {u, nullptr};
 }
 
+namespace {
+
+// One element of a [R, R] matrix, as a scalar.
+const ir::Node* element(const ir::Node* m, int i, int j) {
+  return ir::reshape(ir::slice(ir::slice(m, 0, i, i + 1), 1, j, j + 1), {});
+}
+
+struct LowRank {
+  const ir::Node* u;      // the draw [D]
+  const ir::Node* log_q;  // log q(u)
+};
+
+// lowrank:R over D elements: v = loc + d ⊙ (ε₁ + G ε₂) (ε₁ [D], ε₂ [R]), a normal with
+// covariance Σ = diag(d) (I + G Gᵀ) diag(d): diagonal plus rank R, its factor G relative to the
+// diagonal so that it stays well conditioned as d shrinks; in the frame u = center + e^unit ⊙ v.
+// Its log density by the matrix determinant lemma and Woodbury's identity, with
+// K = I_R + Gᵀ G = L Lᵀ and w̃ = (v − loc) / d:
+//   log det Σ = 2 Σ log d + 2 Σ log L_ii,    wᵀ Σ⁻¹ w = ‖w̃‖² − ‖L⁻¹ Gᵀ w̃‖².
+// L is K's Cholesky factor written out element by element (R ≤ kMaxRank: R³/6 scalar steps),
+// so that its gradient is derived as every other op's.
+LowRank low_rank(Lowerer& l, std::int64_t d, int r, bool path_derivative) {
+  ir::Shape flat{ir::Extent::constant(d)}, rank{ir::Extent::constant(r)};
+  const ir::Node* loc = l.declare_guide_param("guide.loc", flat, Transform::Identity);
+  const ir::Node* log_d = l.declare_guide_param("guide.scale", flat, Transform::Lower);
+  const ir::Node* G = l.declare_guide_param("guide.factor", {flat[0], rank[0]}, Transform::Identity);
+  const ir::Node* center = l.declare_guide_param("guide.center", flat, Transform::Identity, true);
+  const ir::Node* unit = l.declare_guide_param("guide.unit", flat, Transform::Identity, true);
+  const ir::Node* eps = noise_input(l, "guide", ir::InputKind::Noise, flat);
+  const ir::Node* eps_r = noise_input(l, "guide.factor", ir::InputKind::Noise, rank);
+  const ir::Node* v = ir::add(loc, ir::mul(ir::exp(log_d), ir::add(eps, ir::matmul(G, eps_r))));
+  const ir::Node* u = ir::add(center, ir::mul(ir::exp(unit), v));
+  // The density's params: stopped for the path-derivative estimator (w̃ then from u).
+  const ir::Node *loc_q = loc, *log_d_q = log_d, *G_q = G;
+  if (path_derivative) {
+    loc_q = ir::unary(Op::StopGradient, loc);
+    log_d_q = ir::unary(Op::StopGradient, log_d);
+    G_q = ir::unary(Op::StopGradient, G);
+  }
+  const ir::Node* w = path_derivative
+                          ? ir::mul(ir::sub(ir::mul(ir::sub(u, center), ir::exp(ir::neg(unit))), loc_q), ir::exp(ir::neg(log_d_q)))
+                          : ir::add(eps, ir::matmul(G, eps_r));  // w̃ = ε₁ + G ε₂
+  const ir::Node* K = ir::add(ir::matmul(G_q, G_q, true), ir::diag_matrix(ir::constant(l.g, 1.0, rank)));
+  const ir::Node* b = ir::matmul(G_q, w, true);  // Gᵀ w̃, [R]
+  std::vector<std::vector<const ir::Node*>> L(static_cast<std::size_t>(r), std::vector<const ir::Node*>(static_cast<std::size_t>(r)));
+  const ir::Node* log_det_l = nullptr;
+  const ir::Node* zz = nullptr;
+  std::vector<const ir::Node*> z(static_cast<std::size_t>(r));
+  for (int j = 0; j < r; ++j) {
+    const ir::Node* s = element(K, j, j);
+    for (int k = 0; k < j; ++k) s = ir::sub(s, ir::square(L[j][k]));
+    L[j][j] = ir::unary(Op::Sqrt, s);
+    for (int i = j + 1; i < r; ++i) {
+      const ir::Node* t = element(K, i, j);
+      for (int k = 0; k < j; ++k) t = ir::sub(t, ir::mul(L[i][k], L[j][k]));
+      L[i][j] = ir::div(t, L[j][j]);
+    }
+    const ir::Node* lj = ir::log(L[j][j]);
+    log_det_l = log_det_l ? ir::add(log_det_l, lj) : lj;
+    // Forward substitution: z_j = (b_j − Σ_k L_jk z_k) / L_jj.
+    const ir::Node* bj = ir::reshape(ir::slice(b, 0, j, j + 1), {});
+    for (int k = 0; k < j; ++k) bj = ir::sub(bj, ir::mul(L[j][k], z[k]));
+    z[j] = ir::div(bj, L[j][j]);
+    zz = zz ? ir::add(zz, ir::square(z[j])) : ir::square(z[j]);
+  }
+  const double half_log_2pi = 0.5 * std::log(2 * M_PI);
+  const ir::Node* quad = ir::sub(ir::sum(ir::square(w)), zz);
+  const ir::Node* log_det_half = ir::add(ir::sum(log_d_q), log_det_l);  // ½ log det Σ
+  const ir::Node* log_q_v = ir::sub(ir::sub(ir::constant(l.g, -half_log_2pi * static_cast<double>(d)), log_det_half),
+                                    ir::mul(quad, 0.5));
+  return {u, ir::sub(log_q_v, ir::sum(unit))};
+}
+
+}  // namespace
+
 void Lowerer::auto_guide() {
   const bool joint = model.auto_guide && model.auto_guide->joint;
   const dist::Distribution* normal = dist::find("normal");
@@ -118,7 +193,13 @@ void Lowerer::auto_guide() {
   const ir::Node* joint_u = nullptr;
   const ir::Node* joint_logq = nullptr;
   Args joint_args;
-  if (!block.empty()) {
+  if (!block.empty() && model.auto_guide->ranked) {
+    std::int64_t d = 0;
+    for (const sema::Variable* v : block) d += ir::constant_elements(shape_of(*v));
+    LowRank q = low_rank(*this, d, model.auto_guide_rank, path_derivative);
+    joint_u = q.u;
+    joint_logq = q.log_q;
+  } else if (!block.empty()) {
     std::int64_t d = 0;
     for (const sema::Variable* v : block) d += ir::constant_elements(shape_of(*v));
     ir::Shape flat{ir::Extent::constant(d)}, square{flat[0], flat[0]};
@@ -157,7 +238,7 @@ void Lowerer::auto_guide() {
       }
       // The joint normal's KL against the prior is closed-form only for one unconstrained
       // vector latent (a normal over exactly its elements).
-      bool closed_form = block.size() == 1 && !m.log_jacobian && full.size() == 1;
+      bool closed_form = block.size() == 1 && !m.log_jacobian && full.size() == 1 && !model.auto_guide->ranked;
       draws[v.name] = Draw{Value{m.z, {}}, closed_form ? mvnormal : nullptr, joint_args};
       continue;
     }

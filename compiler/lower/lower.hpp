@@ -91,6 +91,12 @@ struct Lowered {
   // and their values (the support kernel's outputs, in the same order).
   std::vector<SupportCheck> support_checks;
   std::vector<ir::Output> support_values;
+  // log p(y_i | z) per datapoint i ("log_lik", [N]: the sum of every data '~' term over all but
+  // its leading axis), for PSIS-LOO (vmc loo); empty, with the reason in log_lik_problem, when
+  // the likelihood is not a sum of such terms (a target +=, a '~' in a loop, terms over
+  // different leading axes).
+  std::vector<ir::Output> log_lik;
+  std::string log_lik_problem;
   std::string sample_model_problem;
   // The objective is a row-independent part plus a sum over the minibatch's rows (false only
   // for an importance-weighted bound with global latents): a batch may then be split across threads.

@@ -201,6 +201,8 @@ Lowered Lowerer::run() {
   for (const sema::Variable& v : model.latents) out.guide_draws.push_back({v.name, draws.at(v.name).value.node});
   guide_draws = draws;
   statements(model.model_block->statements, ast::BlockKind::Model);
+  if (log_lik && log_lik_problem.empty()) out.log_lik.push_back({"log_lik", log_lik});
+  else out.log_lik_problem = log_lik_problem.empty() ? "the model has no '~' on data" : log_lik_problem;
   const ir::Node* elbo = options.estimator->importance_weighted ? importance_weighted(*this, terms) : objective();
   out.function.outputs.push_back({"elbo", elbo});
   out.objective = elbo;

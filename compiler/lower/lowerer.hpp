@@ -106,15 +106,24 @@ class Lowerer {
   std::map<std::string, Draw> guide_draws;             // the guide's draws
   std::map<std::string, Value> generated;              // its draws of data, by name
   std::vector<Term> terms;                             // the sample's terms
+  const ir::Node* log_lik = nullptr;                   // Σ of the data terms per datapoint, [N]
+  std::string log_lik_problem;                         // why there is none
+  // A data term (its elementwise log density with its plates) into log_lik: summed over every
+  // axis but its leading one, which every such term must share.
+  void add_log_lik(const Value& lp, Span at);
+  // A param of an automatic guide (auto_guide.cpp), declared as an input; a frozen one is read
+  // through stop_gradient.
+  const ir::Node* declare_guide_param(const std::string& name, const ir::Shape& shape, Transform tr,
+                                      bool frozen = false);
+  void no_log_lik(const std::string& why) {
+    if (log_lik_problem.empty()) log_lik_problem = why;
+  }
 
 
  private:
   friend struct InputBuilder;
   void declare_params();
   void auto_guide();
-  // A param of an automatic guide (auto_guide.cpp), declared as an input.
-  const ir::Node* declare_guide_param(const std::string& name, const ir::Shape& shape, Transform tr,
-                                      bool frozen = false);
   void generate_model(bool reconstruct);
   const ir::Node* objective();
   bool has_closed_form_kl(const std::string& latent) const;

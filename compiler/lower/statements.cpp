@@ -74,6 +74,10 @@ class SampleLowering {
         truncated = true;
       }
     }
+    if (site_->role == sema::Role::Data && block_ == ast::BlockKind::Model) {
+      if (l_.loop_indices.empty()) l_.add_log_lik(Value{lp, plates}, s_.lhs->span);
+      else l_.no_log_lik("a '~' on data inside a loop has no per-datapoint term");
+    }
     Value logp = l_.reduce_copy(Op::Sum, Value{lp, plates});
     std::string latent_name = site_->role == sema::Role::Latent && site_->whole ? name : "";
     l_.terms.push_back({logp, latent_name, false});
@@ -278,11 +282,22 @@ void Lowerer::statements(const std::vector<ast::StmtPtr>& body, ast::BlockKind b
     } else if (const auto* f = s->as<ast::For>()) {
       loop(*f, block);
     } else if (const auto* t = s->as<ast::TargetIncrement>()) {
+      if (block == ast::BlockKind::Model) no_log_lik("a 'target +=' is not a per-datapoint term");
       terms.push_back({reduce_copy(Op::Sum, expr(*t->value)), "", false});
     } else if (const auto* smp = s->as<ast::Sample>()) {
       SampleLowering(*this, *smp, block).run();
     }
   }
+}
+
+void Lowerer::add_log_lik(const Value& lp, Span) {
+  const ir::Node* n = lp.node;
+  if (n->shape().empty()) return no_log_lik("a '~' on scalar data has no datapoint axis");
+  if (log_lik && !(log_lik->shape()[0] == n->shape()[0])) {
+    return no_log_lik("the data's '~' terms run over different leading axes");
+  }
+  for (std::size_t k = n->shape().size(); k-- > 1;) n = ir::sum(n, static_cast<int>(k));
+  log_lik = log_lik ? ir::add(log_lik, n) : n;
 }
 
 }  // namespace vmc::lower

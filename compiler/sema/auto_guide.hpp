@@ -17,13 +17,21 @@ struct AutoGuide {
   // factor (a dense matrix of params), instead of an independent normal per element. Local
   // latents (a factor per datapoint would not scale) keep the factorized guide.
   bool joint;
+  // Written NAME:R with a rank R (1 ≤ R ≤ kMaxRank): lowrank's covariance, diagonal plus rank R.
+  bool ranked = false;
 };
+
+inline constexpr int kMaxRank = 16;
+
+// A --guide value: "meanfield", "fullrank", "lowrank:4". Its entry and rank (0 for an entry that
+// takes none), or nullptr with `problem` set.
+const AutoGuide* parse_auto_guide(std::string_view text, int& rank, std::string& problem);
 
 const std::vector<AutoGuide>& auto_guides();
 const AutoGuide* find_auto_guide(std::string_view name);
 const AutoGuide& factorized_auto_guide();  // the first that is not joint: for local latents
-std::vector<std::string> auto_guide_names();
-// The names, "meanfield or fullrank" (with `last` between the last two).
+std::vector<std::string> auto_guide_names();  // as written: "lowrank:R" for a ranked one
+// The names, "meanfield, fullrank or lowrank:R" (with `last` between the last two).
 std::string auto_guide_list(const std::string& last = " or ");
 // The table `vmc help guides` prints.
 std::string auto_guides_reference();

@@ -278,7 +278,7 @@ void check_bound_expressions(Analyzer& a) {
       const ast::Expr* e = c.lower_expr ? c.lower_expr : c.upper_expr;
       a.report.error(e->span, "latent '" + name + "' has a bound that depends on other values ('" + source_text(e->span) +
                                   "'): no guide family has such a support yet; use an automatic guide (no guide "
-                                  "block, and vmc fit --guide meanfield or fullrank)");
+                                  "block, and vmc fit --guide meanfield, fullrank or lowrank:R)");
     }
     for (const ast::Expr* e : {c.lower_expr, c.upper_expr}) {
       if (!e) continue;

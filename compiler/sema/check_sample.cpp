@@ -187,6 +187,9 @@ class SampleChecker {
                                     "expression of data");
       return t;
     }
+    // A let of data is an expression of data (`let z = log(y); z ~ ...`); of anything else,
+    // check_data_only says what it reads.
+    if (sym && sym->kind == SymbolKind::Let) return expression_target(t, nullptr, *subs);
     if (sym && sym->kind != SymbolKind::Data && sym->kind != SymbolKind::Param &&
         sym->kind != SymbolKind::Latent) {
       a_.report.error(base->span, "'" + name->name + "' is " + with_article(sym->kind) +

@@ -66,9 +66,10 @@ const Type& latent_type(const Analyzer& a, const std::string& latent) {
 void check_required_guide(Analyzer& a) {
   if (a.model->latents.empty() || a.model->guide_block || a.model->auto_guide) return;
   const ast::Block* latents = a.blocks.at(ast::BlockKind::Latent);
+  std::string choices;
+  for (const std::string& n : auto_guide_names()) choices += (choices.empty() ? "" : "|") + n;
   a.report.error(latents->keyword_span, "model '" + a.model->name + "' has latents but no guide "
-                                        "block; add a guide block, or fit with --guide " +
-                                        auto_guide_list("|"));
+                                        "block; add a guide block, or fit with --guide " + choices);
 }
 
 std::string locality(const std::string& plate_dim) {

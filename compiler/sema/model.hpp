@@ -104,6 +104,7 @@ struct Model {
   const ast::Block* model_block = nullptr;
   const ast::Block* guide_block = nullptr;  // null when the guide is automatic
   const AutoGuide* auto_guide = nullptr;    // the --guide entry (auto_guide.hpp), if any
+  int auto_guide_rank = 0;                  // its rank (lowrank:R), 0 for one that takes none
   std::map<std::string, const ast::FnDef*> functions;
   // The type of every checked expression outside fn bodies; a call to a fn has its result type.
   std::unordered_map<const ast::Expr*, Type> expr_types;

@@ -50,17 +50,22 @@ void check_structure(Analyzer& a) {
 void check_auto_guide(Analyzer& a) {
   const std::optional<std::string>& g = a.options.auto_guide;
   if (!g) return;
-  const AutoGuide* guide = find_auto_guide(*g);
-  if (!guide) {
+  int rank = 0;
+  std::string problem;
+  const AutoGuide* guide = parse_auto_guide(*g, rank, problem);
+  if (!guide && !find_auto_guide(g->substr(0, g->find(':')))) {
     std::string hint = did_you_mean(*g, auto_guide_names());
     a.report.error(std::string("--guide"), "unknown automatic guide '" + *g + "'" +
                                                (hint.empty() ? "; use " + auto_guide_list() : hint));
+  } else if (!guide) {
+    a.report.error(std::string("--guide"), problem);
   } else if (a.model->guide_block) {
     a.report.error(std::string("--guide"), "model '" + a.model->name +
                                                "' has a guide block; --guide " + *g +
                                                " applies only to models without one");
   } else {
     a.model->auto_guide = guide;
+    a.model->auto_guide_rank = rank;
   }
 }
 

@@ -110,12 +110,18 @@ std::string number(double v) {
 }  // namespace
 
 Convergence::Convergence(std::vector<std::string> names, std::vector<std::int64_t> sizes, ConvergenceOptions options,
-                         ScaleFn scales)
+                         ScaleFn scales, std::vector<bool> watched)
     : names_(std::move(names)), sizes_(std::move(sizes)), o_(options), scales_(std::move(scales)) {
   std::size_t total = 0;
-  for (std::int64_t s : sizes_) total += static_cast<std::size_t>(s);
-  const std::size_t count = std::min(total, o_.max_tracked);
-  for (std::size_t i = 0; i < count; ++i) tracked_.push_back(i * total / count);
+  std::vector<std::size_t> candidates;  // the watched params' components
+  for (std::size_t p = 0; p < sizes_.size(); ++p) {
+    for (std::int64_t k = 0; k < sizes_[p]; ++k) {
+      if (watched.empty() || watched[p]) candidates.push_back(total + static_cast<std::size_t>(k));
+    }
+    total += static_cast<std::size_t>(sizes_[p]);
+  }
+  const std::size_t count = std::min(candidates.size(), o_.max_tracked);
+  for (std::size_t i = 0; i < count; ++i) tracked_.push_back(candidates[i * candidates.size() / count]);
   sum_.assign(total, 0.0);
 }
 

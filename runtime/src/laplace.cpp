@@ -161,4 +161,27 @@ std::vector<double> covariance_factor(const std::vector<double>& precision, std:
   return {};
 }
 
+std::vector<double> low_rank_start(const std::vector<double>& precision, std::size_t n, std::size_t r) {
+  using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const auto size = static_cast<Eigen::Index>(n);
+  Matrix p = Eigen::Map<const Matrix>(precision.data(), size, size);
+  if (!p.allFinite() || (p.diagonal().array() <= 0).any()) return {};
+  Eigen::LDLT<Matrix> ldlt(p);
+  if (ldlt.info() != Eigen::Success) return {};
+  Matrix sigma = ldlt.solve(Matrix::Identity(size, size));
+  Eigen::VectorXd c = p.diagonal().array().rsqrt();
+  Matrix s = c.cwiseInverse().asDiagonal() * sigma * c.cwiseInverse().asDiagonal();
+  s = 0.5 * (s + s.transpose()).eval();
+  s.diagonal().array() -= 1.0;
+  Eigen::SelfAdjointEigenSolver<Matrix> eig(s);
+  if (eig.info() != Eigen::Success) return {};
+  std::vector<double> g(n * r, 0.0);
+  for (std::size_t k = 0; k < r && k < n; ++k) {
+    const Eigen::Index col = size - 1 - static_cast<Eigen::Index>(k);  // eigenvalues ascend
+    double lambda = std::max(0.0, eig.eigenvalues()(col));
+    for (std::size_t i = 0; i < n; ++i) g[i * r + k] = eig.eigenvectors()(static_cast<Eigen::Index>(i), col) * std::sqrt(lambda);
+  }
+  return g;
+}
+
 }  // namespace vmc::runtime

@@ -107,4 +107,79 @@ ParetoFit psis_khat(const std::vector<double>& log_weights) {
   return gpdfit(x);
 }
 
+namespace {
+
+double log_sum_exp(const std::vector<double>& v) {
+  double m = -kInf;
+  for (double x : v) m = std::max(m, x);
+  if (!std::isfinite(m)) return m;
+  double s = 0;
+  for (double x : v) s += std::exp(x - m);
+  return m + std::log(s);
+}
+
+// The GPD's quantile function.
+double qgpd(double p, double k, double sigma) {
+  if (std::abs(k) < 1e-12) return -sigma * std::log1p(-p);
+  return sigma / k * (std::pow(1 - p, -k) - 1);
+}
+
+}  // namespace
+
+ParetoFit psis_smooth(std::vector<double>& lw) {
+  ParetoFit fit = psis_khat(lw);
+  const auto S = static_cast<int64_t>(lw.size());
+  const int64_t M = fit.tail_length;
+  double lw_max = -kInf;
+  for (double v : lw) lw_max = std::max(lw_max, v);
+  if (std::isfinite(fit.k) && std::isfinite(fit.sigma) && M >= 5 && M < S && std::isfinite(lw_max)) {
+    // The order of the draws by weight: the tail is the last M.
+    std::vector<int64_t> order(static_cast<size_t>(S));
+    for (int64_t i = 0; i < S; ++i) order[static_cast<size_t>(i)] = i;
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return lw[static_cast<size_t>(a)] < lw[static_cast<size_t>(b)]; });
+    const double exp_cutoff = std::exp(lw[static_cast<size_t>(order[static_cast<size_t>(S - M - 1)])] - lw_max);
+    for (int64_t z = 1; z <= M; ++z) {
+      double p = (static_cast<double>(z) - 0.5) / static_cast<double>(M);
+      double v = std::log(exp_cutoff + qgpd(p, fit.k, fit.sigma));
+      lw[static_cast<size_t>(order[static_cast<size_t>(S - M - 1 + z)])] = std::min(v, 0.0) + lw_max;
+    }
+  }
+  double total = log_sum_exp(lw);
+  for (double& v : lw) v -= total;
+  return fit;
+}
+
+Loo psis_loo(const std::vector<double>& log_lik, const std::vector<double>& log_ratio, std::int64_t S, std::int64_t N) {
+  Loo out;
+  out.elpd.resize(static_cast<size_t>(N));
+  out.khat.resize(static_cast<size_t>(N));
+  out.lppd.resize(static_cast<size_t>(N));
+  // The posterior's weights of the draws (for lppd), smoothed too.
+  std::vector<double> post = log_ratio;
+  out.khat_ratio = psis_smooth(post).k;
+  std::vector<double> lw(static_cast<size_t>(S)), terms(static_cast<size_t>(S));
+  for (int64_t i = 0; i < N; ++i) {
+    for (int64_t s = 0; s < S; ++s) lw[static_cast<size_t>(s)] = log_ratio[static_cast<size_t>(s)] - log_lik[static_cast<size_t>(s * N + i)];
+    out.khat[static_cast<size_t>(i)] = psis_smooth(lw).k;
+    for (int64_t s = 0; s < S; ++s) terms[static_cast<size_t>(s)] = lw[static_cast<size_t>(s)] + log_lik[static_cast<size_t>(s * N + i)];
+    out.elpd[static_cast<size_t>(i)] = log_sum_exp(terms);
+    for (int64_t s = 0; s < S; ++s) terms[static_cast<size_t>(s)] = post[static_cast<size_t>(s)] + log_lik[static_cast<size_t>(s * N + i)];
+    out.lppd[static_cast<size_t>(i)] = log_sum_exp(terms);
+  }
+  auto sum_and_se = [&](const std::vector<double>& v, double& sum, double& se) {
+    sum = 0;
+    for (double x : v) sum += x;
+    double mean = sum / static_cast<double>(N), var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    se = N > 1 ? std::sqrt(static_cast<double>(N) * var / static_cast<double>(N - 1)) : 0;
+  };
+  sum_and_se(out.elpd, out.elpd_loo, out.se);
+  std::vector<double> p(static_cast<size_t>(N));
+  for (int64_t i = 0; i < N; ++i) p[static_cast<size_t>(i)] = out.lppd[static_cast<size_t>(i)] - out.elpd[static_cast<size_t>(i)];
+  sum_and_se(p, out.p_loo, out.p_loo_se);
+  out.looic = -2 * out.elpd_loo;
+  out.looic_se = 2 * out.se;
+  return out;
+}
+
 }  // namespace vmc

@@ -396,3 +396,26 @@ guide {
   CHECK(g.checked == 4);
   CHECK(g.bad == 0);
 }
+
+TEST_CASE("a let of data on the left of '~' is an expression of data, as the expression itself") {
+  const char* with_let = R"(model log_normal_data;
+dims { N; }
+data { y : real<lower=0>[N]; }
+latent { mu : real; }
+model {
+  mu ~ normal(0, 1);
+  let z = log(y) / log(10.0);
+  z ~ normal(mu, 1);
+}
+)";
+  const char* inline_expr = R"(model log_normal_data;
+dims { N; }
+data { y : real<lower=0>[N]; }
+latent { mu : real; }
+model {
+  mu ~ normal(0, 1);
+  log(y) / log(10.0) ~ normal(mu, 1);
+}
+)";
+  for (auto est : {Estimator::A, Estimator::B}) check_same(with_let, inline_expr, sema_options({{"N", 5}}, "meanfield"), est, 1, "let of data");
+}

@@ -268,7 +268,7 @@ guide {
 
 TEST_CASE("lower gradients: automatic guides with constrained latents") {
   const char* global = models::auto_global;  // in test_lower_helpers.hpp
-  for (const char* guide : {"meanfield", "fullrank"}) {
+  for (const char* guide : {"meanfield", "fullrank", "lowrank:1", "lowrank:3"}) {
     check_all(global, std::string("automatic ") + guide + " guide, global latents",
               sema_options({}, guide), true, 0.5);
   }

@@ -249,8 +249,8 @@ TEST_CASE("lower values: slices, constant indices, transposes, products, fns, ta
 TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
   const char* text = models::auto_global;  // in test_lower_helpers.hpp
   constexpr int K = 2;
-  for (const char* guide : {"meanfield", "fullrank"}) {
-    bool fullrank = std::string(guide) == "fullrank";
+  for (const char* guide : {"meanfield", "fullrank", "lowrank:2"}) {
+    bool fullrank = std::string(guide) == "fullrank", lowrank = std::string(guide) == "lowrank:2";
     for (Estimator::Ref est : {Estimator::A, Estimator::B}) {
       CAPTURE(guide);
       CAPTURE(std::string(est->name));
@@ -323,11 +323,62 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
           d.log_q = -0.5 * n * kLog2Pi - d.log_det - 0.5 * quad;
           return d;
         };
+        // lowrank:2 over the 6 elements: u = center + e^unit (loc + d (ε₁ + G ε₂)), a normal with
+        // covariance diag(d)(I + G Gᵀ)diag(d) in the frame, its density by a dense Cholesky here.
+        auto low_rank_draw = [&]() {
+          const int n = 6, r = 2;
+          const std::vector<double>& loc = in(b, "guide.loc");
+          const std::vector<double>& log_d = in(b, "guide.scale");
+          const std::vector<double>& G = in(b, "guide.factor");
+          const std::vector<double>& center = in(b, "guide.center");
+          const std::vector<double>& unit = in(b, "guide.unit");
+          const std::vector<double>& e1 = in(b, "eps.guide");
+          const std::vector<double>& e2 = in(b, "eps.guide.factor");
+          REQUIRE(G.size() == static_cast<std::size_t>(n * r));
+          Draw d;
+          std::vector<double> w(n), S(n * n, 0.0);
+          for (int i = 0; i < n; ++i) {
+            double z = e1[i];
+            for (int j = 0; j < r; ++j) z += G[i * r + j] * e2[j];
+            w[i] = std::exp(log_d[i]) * z;
+            d.u.push_back(center[i] + std::exp(unit[i]) * (loc[i] + w[i]));
+            for (int k = 0; k < n; ++k) {
+              double gg = i == k ? 1.0 : 0.0;
+              for (int j = 0; j < r; ++j) gg += G[i * r + j] * G[k * r + j];
+              S[i * n + k] = std::exp(log_d[i]) * gg * std::exp(log_d[k]);
+            }
+          }
+          // Cholesky S = C Cᵀ, then log N(w; 0, S) = -n/2 log 2π - Σ log C_ii - ½ ‖C⁻¹ w‖².
+          std::vector<double> C(n * n, 0.0), y(n);
+          double log_det = 0, quad = 0;
+          for (int j = 0; j < n; ++j) {
+            double s = S[j * n + j];
+            for (int k = 0; k < j; ++k) s -= C[j * n + k] * C[j * n + k];
+            C[j * n + j] = std::sqrt(s);
+            for (int i = j + 1; i < n; ++i) {
+              double t = S[i * n + j];
+              for (int k = 0; k < j; ++k) t -= C[i * n + k] * C[j * n + k];
+              C[i * n + j] = t / C[j * n + j];
+            }
+            double t = w[j];
+            for (int k = 0; k < j; ++k) t -= C[j * n + k] * y[k];
+            y[j] = t / C[j * n + j];
+            quad += y[j] * y[j];
+            log_det += std::log(C[j * n + j]);
+          }
+          double sum_unit = 0;
+          for (double v : unit) sum_unit += v;
+          d.log_q = -0.5 * n * kLog2Pi - log_det - 0.5 * quad - sum_unit;
+          return d;
+        };
         Draw dmu, dtau, dp, dth, dq;
         double log_q_u = 0;  // log q of every unconstrained draw
-        if (fullrank) {
-          for (const char* own : {"mu.loc", "tau.scale", "th.chol", "mu.center"}) CHECK_FALSE(b.inputs.count(own));
-          Draw all = draw("guide", 6);
+        if (lowrank || fullrank) {
+          // One joint draw of the 6 elements, in declaration order.
+          if (fullrank) {
+            for (const char* own : {"mu.loc", "tau.scale", "th.chol", "mu.center"}) CHECK_FALSE(b.inputs.count(own));
+          }
+          Draw all = lowrank ? low_rank_draw() : draw("guide", 6);
           auto part = [&](int from, int n) {
             Draw d;
             d.u.assign(all.u.begin() + from, all.u.begin() + from + n);
@@ -352,7 +403,7 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
           double m = dmu.loc[0], sd = dmu.sd[0];
           ref -= -std::log(sd) + 0.5 * (sd * sd + m * m) - 0.5;
         } else {
-          ref += normal_lpdf(mu, 0, 1) - (fullrank ? 0 : dmu.log_q);
+          ref += normal_lpdf(mu, 0, 1) - (fullrank || lowrank ? 0 : dmu.log_q);
         }
         ref += normal_lpdf(std::log(tau), 0, 1) - std::log(tau);  // lognormal(0, 1)
         ref += std::log(6.0) + std::log(p) + std::log(1 - p);      // beta(2, 2)
@@ -367,7 +418,7 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
           ref -= kl;
         } else {
           for (int k = 0; k < K; ++k) ref += normal_lpdf(dth.u[k], mu, tau);
-          ref -= fullrank ? 0 : dth.log_q;
+          ref -= fullrank || lowrank ? 0 : dth.log_q;
         }
         const std::vector<double>& y = in(b, "y");
         double mean = mu + p + dth.u[0] + dth.u[1] + 0.1 * q;

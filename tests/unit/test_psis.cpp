@@ -159,3 +159,48 @@ TEST_CASE("psis khat edge cases: q = p, short tails, non-finite log weights") {
     CHECK(vmc::psis_khat(std::vector<double>(100, -kInf)).k == kInf);
   }
 }
+
+TEST_CASE("psis smoothing: normalised, order kept, the tail pulled in, nothing above the largest raw weight") {
+  std::vector<double> lw = gpd_log_weights(0.6, 1.0, 2000, 3);
+  std::vector<double> raw = lw;
+  const vmc::ParetoFit fit = vmc::psis_smooth(lw);
+  CHECK(std::isfinite(fit.k));
+  double total = 0, raw_max = *std::max_element(raw.begin(), raw.end());
+  for (double v : lw) total += std::exp(v);
+  CHECK(total == doctest::Approx(1.0).epsilon(1e-12));
+  // The body (below the tail) is untouched but for the normalisation's shift; back on the raw
+  // scale, no smoothed weight exceeds the largest raw one, and the draws keep their raw order.
+  std::vector<std::size_t> by_raw(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) by_raw[i] = i;
+  std::stable_sort(by_raw.begin(), by_raw.end(), [&](auto a, auto b) { return raw[a] < raw[b]; });
+  const double shift = raw[by_raw[0]] - lw[by_raw[0]];
+  const std::size_t body = raw.size() - static_cast<std::size_t>(fit.tail_length);
+  for (std::size_t r = 0; r < body; ++r) CHECK(lw[by_raw[r]] + shift == doctest::Approx(raw[by_raw[r]]).epsilon(1e-9));
+  for (std::size_t i = 0; i < raw.size(); ++i) CHECK(lw[i] + shift <= raw_max + 1e-9);
+  for (std::size_t i = 1; i < raw.size(); ++i) CHECK(lw[by_raw[i - 1]] <= lw[by_raw[i]] + 1e-12);
+  // The tail's weights are the fitted ones, not the raw draws'.
+  int changed = 0;
+  for (std::size_t r = body; r < raw.size(); ++r) changed += std::abs(lw[by_raw[r]] + shift - raw[by_raw[r]]) > 1e-6;
+  CHECK(changed > fit.tail_length / 2);
+}
+
+TEST_CASE("psis loo: posterior draws with equal ratios give log mean likelihoods; a datapoint's own draws tell") {
+  // S draws, N = 2 datapoints; log_ratio 0 (draws from the posterior itself).
+  const std::int64_t S = 400, N = 2;
+  std::vector<double> ll(static_cast<std::size_t>(S * N)), ratio(static_cast<std::size_t>(S), 0.0);
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> n(0, 0.3);
+  for (std::int64_t s = 0; s < S; ++s) {
+    ll[static_cast<std::size_t>(s * N)] = -1.0;  // the same at every draw: LOO = lppd
+    ll[static_cast<std::size_t>(s * N + 1)] = -2.0 + n(rng);
+  }
+  vmc::Loo loo = vmc::psis_loo(ll, ratio, S, N);
+  CHECK(loo.elpd[0] == doctest::Approx(-1.0));
+  CHECK(loo.lppd[0] == doctest::Approx(-1.0));
+  // Leaving out a datapoint whose likelihood varies lowers its predictive density below lppd.
+  CHECK(loo.elpd[1] < loo.lppd[1]);
+  CHECK(loo.p_loo == doctest::Approx(loo.lppd[1] - loo.elpd[1]));
+  CHECK(loo.elpd_loo == doctest::Approx(loo.elpd[0] + loo.elpd[1]));
+  CHECK(loo.looic == doctest::Approx(-2 * loo.elpd_loo));
+  CHECK(loo.khat[0] <= 0.5);
+}

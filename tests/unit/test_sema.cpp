@@ -155,7 +155,7 @@ TEST_CASE("a model with latents needs a guide block or an automatic guide") {
   SUBCASE("neither") {
     Checked c(text);
     CHECK(c.errors() == Lines{"2:1: model 'm' has latents but no guide block; add a guide block, "
-                              "or fit with --guide meanfield|fullrank"});
+                              "or fit with --guide meanfield|fullrank|lowrank:R"});
   }
   SUBCASE("meanfield") {
     sema::Options o;
@@ -173,13 +173,13 @@ TEST_CASE("a model with latents needs a guide block or an automatic guide") {
     CHECK(c.errors() == Lines{"--guide: unknown automatic guide 'meanfeld'; did you mean "
                               "'meanfield'?",
                               "2:1: model 'm' has latents but no guide block; add a guide block, "
-                              "or fit with --guide meanfield|fullrank"});
+                              "or fit with --guide meanfield|fullrank|lowrank:R"});
   }
   SUBCASE("an unknown automatic guide, nothing like one") {
     sema::Options o;
     o.auto_guide = "laplace";
     Checked c(text, o);
-    CHECK(c.errors().at(0) == "--guide: unknown automatic guide 'laplace'; use meanfield or fullrank");
+    CHECK(c.errors().at(0) == "--guide: unknown automatic guide 'laplace'; use meanfield, fullrank or lowrank:R");
   }
   SUBCASE("an automatic guide for a model that has one") {
     sema::Options o;
@@ -195,18 +195,30 @@ TEST_CASE("the automatic guides: one registry, properties not names") {
   for (const sema::AutoGuide& g : sema::auto_guides()) {
     CHECK(names.insert(std::string(g.name)).second);
     CHECK(sema::find_auto_guide(g.name) == &g);
-    CHECK(sema::auto_guides_reference().find("| " + std::string(g.name) + " | " + std::string(g.summary)) !=
+    CHECK(sema::auto_guides_reference().find("| " + std::string(g.name) + (g.ranked ? ":R" : "") + " | " +
+                                             std::string(g.summary)) !=
           std::string::npos);
   }
   CHECK(sema::find_auto_guide("nosuch") == nullptr);
   CHECK_FALSE(sema::factorized_auto_guide().joint);
-  CHECK(sema::auto_guide_list("|") == "meanfield|fullrank");
+  CHECK(sema::auto_guide_list() == "meanfield, fullrank or lowrank:R");
+  int rank = 0;
+  std::string problem;
+  CHECK(sema::parse_auto_guide("lowrank:3", rank, problem) == sema::find_auto_guide("lowrank"));
+  CHECK(rank == 3);
+  CHECK(sema::parse_auto_guide("fullrank", rank, problem) == sema::find_auto_guide("fullrank"));
+  CHECK(rank == 0);
+  for (const char* bad : {"lowrank", "lowrank:0", "lowrank:17", "lowrank:x", "lowrank:", "fullrank:2", "nosuch"}) {
+    problem.clear();
+    CHECK_MESSAGE(sema::parse_auto_guide(bad, rank, problem) == nullptr, bad);
+    CHECK_MESSAGE(!problem.empty(), bad);
+  }
   // A joint guide covers the global latents; a local one keeps the factorized guide (a normal).
   const std::string local = "model m;\ndims { N = 10; }\ndata { x : real[N]; }\nlatent { z : real[N]; }\n"
                             "model { plate i in N subsample { z[i] ~ normal(0, 1); x[i] ~ normal(z[i], 1); } }\n";
   for (const sema::AutoGuide& g : sema::auto_guides()) {
     sema::Options o;
-    o.auto_guide = std::string(g.name);
+    o.auto_guide = std::string(g.name) + (g.ranked ? ":2" : "");
     o.lowering = true;
     Checked c(local, o);
     CHECK(c.errors().empty());
@@ -298,7 +310,7 @@ TEST_CASE("declared types") {
     CHECK(c.errors() == Lines{"2:13: param 'k' cannot be int; params and latents are real",
                               "3:14: latent 'n' cannot be int; params and latents are real",
                               "3:1: model 'm' has latents but no guide block; add a guide block, "
-                              "or fit with --guide meanfield|fullrank",
+                              "or fit with --guide meanfield|fullrank|lowrank:R",
                               "3:10: latent 'n' has no '~' in the model block: its prior is flat (improper) on its support, so the bound is on log p(data) up to that prior's infinite constant"});
   }
   SUBCASE("extents") {

@@ -67,7 +67,9 @@ TEST_CASE("what the left side of '~' may be") {
   Checked c(model_only("let h = 1;\nh ~ normal(0, 1);\nK ~ normal(0, 1);\nmu + 1 ~ normal(0, 1);\n"
                        "pi ~ normal(0, 1);\nx[0] ~ normal(0, 1);\nplate i in N { i ~ normal(0, 1); }\n"
                        "q ~ normal(0, 1);"));
-  CHECK(c.errors() == Lines{"7:1: 'h' is a let-bound value; '~' needs data, a latent or a param",
+  // A let is an expression of what it reads: of data it may be sampled; of a constant it is refused.
+  CHECK(c.errors() == Lines{"7:1: the left side of '~' must be data, a latent or a param, or an expression of data, "
+                            "but 'h' reads no data",
                             "8:1: 'K' is a dim; '~' needs data, a latent or a param",
                             "9:1: the left side of '~' is data, a latent or a param, or an expression of "
                             "data only, but 'mu + 1' reads param 'mu'; write 'target += normal_lpdf(mu + 1 "

@@ -56,8 +56,11 @@ struct ConvergenceStatus {
 class Convergence {
  public:
   // `names`/`sizes`: the params in all_params order (for messages).
+  // `watched`: which params R̂ and the MCSE look at (all when empty); the others are averaged
+  // too, but may wander (a parameterisation's flat directions: lowrank's factor against its
+  // diagonal) without holding the fit back.
   Convergence(std::vector<std::string> names, std::vector<std::int64_t> sizes, ConvergenceOptions options = {},
-              ScaleFn scales = nullptr);
+              ScaleFn scales = nullptr, std::vector<bool> watched = {});
 
   // The params after a finite step `step`. Returns true when this step's check finds the fit
   // converged (it checks every check_every steps).

@@ -39,4 +39,9 @@ std::vector<double> precision_at(const LogDensityFn& f, const std::vector<double
 // much, 0 when it was not). Empty when even that fails (a NaN in it).
 std::vector<double> covariance_factor(const std::vector<double>& precision, std::size_t n, double& jitter);
 
+// lowrank:R's start in the frame of the conditional sds c_i = 1/√P_ii: G [n × r] (row-major)
+// with diag(c)⁻¹ P⁻¹ diag(c)⁻¹ ≈ I + G Gᵀ, from the r largest eigenpairs of the left side
+// minus I (their eigenvectors times √λ, λ clamped at 0). Empty when P⁻¹ cannot be formed.
+std::vector<double> low_rank_start(const std::vector<double>& precision, std::size_t n, std::size_t r);
+
 }  // namespace vmc::runtime

@@ -44,6 +44,29 @@ struct ParetoFit {
 // k̂ of the importance ratios exp(log_weights) (unnormalized; any additive constant is fine).
 ParetoFit psis_khat(const std::vector<double>& log_weights);
 
+// Pareto-smoothed log weights, as loo's psis(): the M largest (M as above) replaced by the
+// fitted GPD's quantiles at (z - 1/2) / M, z = 1..M, above the cutoff, and every weight truncated
+// at the largest raw one; then normalised (log Σ exp = 0). Returns the fit (k̂); with no usable
+// fit (k̂ NaN or inf, too short a tail) the weights are only normalised.
+ParetoFit psis_smooth(std::vector<double>& log_weights);
+
+// PSIS-LOO (Vehtari, Gelman & Gabry 2017) from S draws of a proposal: `log_lik` [S × N]
+// (draw-major) the log-likelihood of each datapoint at each draw, `log_ratio` [S] the log
+// importance ratio of each draw to the posterior (0 for posterior draws; log p(x, z) − log q(z)
+// for draws of a variational guide q, as Magnusson et al. 2019). Per datapoint i the ratios
+// log_ratio_s − log_lik_si are smoothed, and elpd_i = log Σ_s w_si p(y_i | z_s).
+struct Loo {
+  std::vector<double> elpd;      // per datapoint
+  std::vector<double> khat;      // per datapoint
+  std::vector<double> lppd;      // per datapoint: log of the posterior mean of p(y_i | z)
+  double elpd_loo = 0, se = 0;   // Σ elpd_i and its standard error √(N var(elpd_i))
+  double p_loo = 0, p_loo_se = 0;  // Σ (lppd_i − elpd_i)
+  double looic = 0, looic_se = 0;  // −2 elpd_loo
+  double khat_ratio = 0;         // k̂ of the draws' own ratios (the proposal against the posterior)
+};
+Loo psis_loo(const std::vector<double>& log_lik, const std::vector<double>& log_ratio, std::int64_t draws,
+             std::int64_t datapoints);
+
 }  // namespace vmc
 
 #endif  // VMC_PSIS_HPP
