@@ -92,6 +92,8 @@ runtime::ScaleFn guide_scales(const runtime::Trainer& t) {
     at[n] = {offset, size};
     offset += size;
   }
+  // A joint guide's location: its latents' NAME.loc, as one.
+  if (auto joint = joint_loc(at)) at["guide.loc"] = *joint;
   struct Pair {
     std::size_t loc, spread, n;
     bool chol;

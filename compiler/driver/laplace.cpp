@@ -1,5 +1,6 @@
 #include "driver/laplace.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -26,6 +27,27 @@ struct Block {
 
 }  // namespace
 
+std::optional<std::pair<std::size_t, std::size_t>> joint_loc(
+    const std::map<std::string, std::pair<std::size_t, std::size_t>>& at) {
+  auto center = at.find("guide.center");
+  if (center == at.end()) return std::nullopt;
+  std::vector<std::pair<std::size_t, std::size_t>> parts;
+  for (const auto& [name, where] : at) {
+    if (!name.ends_with(".loc") || name == "guide.loc") continue;
+    std::string base = name.substr(0, name.size() - 4);
+    if (!at.count(base + ".center") && !at.count(base + ".scale")) parts.push_back(where);
+  }
+  std::sort(parts.begin(), parts.end());
+  if (parts.empty()) return std::nullopt;
+  std::size_t end = parts.front().first;
+  for (const auto& [offset, size] : parts) {
+    if (offset != end) return std::nullopt;  // not one run of params
+    end += size;
+  }
+  if (end - parts.front().first != center->second.second) return std::nullopt;
+  return std::make_pair(parts.front().first, end - parts.front().first);
+}
+
 std::optional<LaplaceStart> laplace_start(runtime::Trainer& trainer, std::uint64_t stream) {
   Layout layout;
   std::size_t total = 0;
@@ -35,6 +57,9 @@ std::optional<LaplaceStart> laplace_start(runtime::Trainer& trainer, std::uint64
     layout.at[name] = {total, size};
     total += size;
   }
+  // A joint block's location, its latents' NAME.loc, seen as one param.
+  std::optional<std::pair<std::size_t, std::size_t>> joint = joint_loc(layout.at);
+  if (joint) layout.at["guide.loc"] = *joint;
   std::vector<Block> blocks;
   for (const auto& [name, where] : layout.at) {
     if (name.size() < 7 || name.compare(name.size() - 7, 7, ".center") != 0) continue;
@@ -52,7 +77,8 @@ std::optional<LaplaceStart> laplace_start(runtime::Trainer& trainer, std::uint64
     bool auto_param = name.ends_with(".loc") || name.ends_with(".scale") || name.ends_with(".chol");
     if (!auto_param) continue;
     std::string base = name.substr(0, name.rfind('.'));
-    if (!layout.has(base + ".center")) return std::nullopt;
+    bool in_joint = joint && where.first >= joint->first && where.first < joint->first + joint->second;
+    if (!layout.has(base + ".center") && !in_joint) return std::nullopt;
   }
   if (blocks.empty()) return std::nullopt;
 

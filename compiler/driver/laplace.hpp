@@ -5,6 +5,7 @@
 // factor); the guide's own loc and scale start at 0 in that frame.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,13 @@ struct LaplaceStart {
   double log_density = 0;
   double jitter = 0;    // added to the precision's diagonal to make it positive definite
 };
+
+// Where a joint automatic guide's location lies among the params (offset, size), as if it were
+// one param "guide.loc": its parts are each global latent's NAME.loc (a loc with no NAME.center
+// of its own, the block's frame being guide.center), declared one after the other. nullopt for a
+// guide without such a block.
+std::optional<std::pair<std::size_t, std::size_t>> joint_loc(
+    const std::map<std::string, std::pair<std::size_t, std::size_t>>& at);
 
 // nullopt when the trainer's params are not an automatic guide's frames (a guide block, local
 // latents): nothing to do. Otherwise the start, applied or not (then `summary` says why; the

@@ -1,10 +1,11 @@
 // The automatic guides (sema/auto_guide.hpp): a normal in each latent's unconstrained space,
 // mapped onto its support. meanfield: an independent normal per element (per datapoint for a
 // local latent). fullrank: one multivariate normal over every global latent's elements at once
-// (as Stan ADVI's fullrank), its params `guide.loc` [D] and `guide.chol` [D, D], where the D
-// elements are the global latents' in declaration order, each in C order; local latents keep a
+// (as Stan ADVI's fullrank): its location each latent's NAME.loc, its covariance's Cholesky
+// factor `guide.chol` [D, D] over the D elements of the global latents in declaration order, each
+// in C order; local latents keep a
 // normal per datapoint and element. lowrank:R: the same joint normal with a covariance diagonal
-// plus rank R (guide.loc, guide.scale, guide.factor). A global latent's guide is in a fixed frame (frozen params
+// plus rank R (NAME.loc, guide.scale, guide.factor). A global latent's guide is in a fixed frame (frozen params
 // NAME.center and NAME.unit, or guide.center and guide.unit) that vmc fit sets from a Laplace
 // approximation before training: the identity frame otherwise.
 #include <cmath>
@@ -111,9 +112,8 @@ struct LowRank {
 //   log det Σ = 2 Σ log d + 2 Σ log L_ii,    wᵀ Σ⁻¹ w = ‖w̃‖² − ‖L⁻¹ Gᵀ w̃‖².
 // L is K's Cholesky factor written out element by element (R ≤ kMaxRank: R³/6 scalar steps),
 // so that its gradient is derived as every other op's.
-LowRank low_rank(Lowerer& l, std::int64_t d, int r, bool path_derivative) {
+LowRank low_rank(Lowerer& l, const ir::Node* loc, std::int64_t d, int r, bool path_derivative) {
   ir::Shape flat{ir::Extent::constant(d)}, rank{ir::Extent::constant(r)};
-  const ir::Node* loc = l.declare_guide_param("guide.loc", flat, Transform::Identity);
   const ir::Node* log_d = l.declare_guide_param("guide.scale", flat, Transform::Lower);
   const ir::Node* G = l.declare_guide_param("guide.factor", {flat[0], rank[0]}, Transform::Identity);
   const ir::Node* center = l.declare_guide_param("guide.center", flat, Transform::Identity, true);
@@ -193,20 +193,28 @@ void Lowerer::auto_guide() {
   const ir::Node* joint_u = nullptr;
   const ir::Node* joint_logq = nullptr;
   Args joint_args;
+  // The joint location: each global latent's own NAME.loc (as meanfield's), flattened and
+  // concatenated in declaration order; the covariance's params are the block's (guide.*).
+  std::int64_t d = 0;
+  const ir::Node* joint_loc = nullptr;
+  for (const sema::Variable* v : block) {
+    const ir::Shape full = shape_of(*v);
+    std::int64_t n = ir::constant_elements(full);
+    const ir::Node* own = ir::reshape(declare_guide_param(v->name + ".loc", full, Transform::Identity),
+                                      {ir::Extent::constant(n)});
+    joint_loc = joint_loc ? ir::concat(joint_loc, own, 0) : own;
+    d += n;
+  }
   if (!block.empty() && model.auto_guide->ranked) {
-    std::int64_t d = 0;
-    for (const sema::Variable* v : block) d += ir::constant_elements(shape_of(*v));
-    LowRank q = low_rank(*this, d, model.auto_guide_rank, path_derivative);
+    LowRank q = low_rank(*this, joint_loc, d, model.auto_guide_rank, path_derivative);
     joint_u = q.u;
     joint_logq = q.log_q;
   } else if (!block.empty()) {
-    std::int64_t d = 0;
-    for (const sema::Variable* v : block) d += ir::constant_elements(shape_of(*v));
     ir::Shape flat{ir::Extent::constant(d)}, square{flat[0], flat[0]};
     // u = center + C (loc + L ε): the trained loc and L in the frame of a fixed center and
     // lower-triangular C (the Laplace start's mode and covariance factor), so that the
     // optimizer's steps are in units of the posterior's scales.
-    const ir::Node* loc = declare_guide_param("guide.loc", flat, Transform::Identity);
+    const ir::Node* loc = joint_loc;
     const ir::Node* L = cholesky_value(declare_guide_param("guide.chol", square, Transform::Cholesky));
     const ir::Node* center = declare_guide_param("guide.center", flat, Transform::Identity, true);
     const ir::Node* unit_raw = declare_guide_param("guide.unit", square, Transform::Cholesky, true);

@@ -13,11 +13,11 @@ const std::vector<AutoGuide>& auto_guides() {
                     "when the latent is unconstrained", false},
       {"fullrank", "one multivariate normal over the elements of every global latent at once (as Stan ADVI's "
                    "fullrank), with a dense Cholesky-factored covariance: captures the correlations between "
-                   "latents; its params are guide.loc [D] and guide.chol [D, D], D the global latents' elements "
-                   "in declaration order; local latents keep a meanfield guide per datapoint", true},
+                   "latents; its params are each latent's LATENT.loc and guide.chol [D, D], D the global "
+                   "latents' elements in declaration order; local latents keep a meanfield guide per datapoint", true},
       {"lowrank", "lowrank:R: one multivariate normal over the global latents' D elements whose covariance is "
                   "diagonal plus rank R (as Pyro's AutoLowRankMultivariateNormal; R from 1 to 16): D (R + 2) "
-                  "params (guide.loc, guide.scale, guide.factor [D, R]) instead of fullrank's D^2, for larger "
+                  "params (LATENT.loc, guide.scale [D], guide.factor [D, R]) instead of fullrank's D^2, for larger "
                   "models; local latents keep a meanfield guide", true, true},
   };
   return table;

@@ -250,7 +250,8 @@ def case_fullrank_joint(work):
     run("fit", model, "--guide", "fullrank", "--data", path, "--steps", "6000", "--estimator", "stl", "--out", full, "-q")
     run("fit", model, "--guide", "meanfield", "--data", path, "--steps", "6000", "--out", mf, "-q")
     s = summary(full)
-    check(sorted(s["params"]) == ["guide.center", "guide.chol", "guide.loc", "guide.unit"], f"fullrank params {sorted(s['params'])}")
+    check(sorted(s["params"]) == ["a.loc", "b.loc", "guide.center", "guide.chol", "guide.unit", "t.loc"],
+          f"fullrank params {sorted(s['params'])}")
     check(s["params"].get("guide.chol") == [3, 3], f"guide.chol shape {s['params'].get('guide.chol')}")
     def exact_posterior(out, guide, mean_tol):
         """The joint guide's corr(a, b) within 0.05 of the exact one, its means and sds close."""
@@ -276,7 +277,7 @@ def case_fullrank_joint(work):
     low = os.path.join(work, "low")
     run("fit", model, "--guide", "lowrank:1", "--data", path, "--out", low, "-q")
     s = summary(low)
-    check(sorted(s["params"]) == ["guide.center", "guide.factor", "guide.loc", "guide.scale", "guide.unit"],
+    check(sorted(s["params"]) == ["a.loc", "b.loc", "guide.center", "guide.factor", "guide.scale", "guide.unit", "t.loc"],
           f"lowrank params {sorted(s['params'])}")
     check(s["params"].get("guide.factor") == [3, 1], f"guide.factor shape {s['params'].get('guide.factor')}")
     check(s.get("converged") is True, f"lowrank:1 did not converge: {s.get('convergence')}")

@@ -278,12 +278,15 @@ TEST_CASE("lower gradients: automatic guides with constrained latents") {
     std::vector<std::string> names;
     for (const lower::ParamInput& p : c.l().params) names.push_back(p.name);
     // One normal over every global latent's elements: no param of its own per latent.
-    CHECK(names == std::vector<std::string>{"guide.loc", "guide.chol", "guide.center", "guide.unit"});
+    // Each latent's own loc (as meanfield's), one Cholesky factor over all of them.
+    CHECK(names == std::vector<std::string>{"mu.loc", "tau.loc", "p.loc", "th.loc", "q.loc", "guide.chol",
+                                            "guide.center", "guide.unit"});
     // The frame is fixed: its params are read through stop_gradient, and start as the identity.
-    CHECK(c.l().params[2].frozen);
-    CHECK(c.l().params[3].frozen);
+    CHECK(c.l().params[6].frozen);
+    CHECK(c.l().params[7].frozen);
     CHECK_FALSE(c.l().params[0].frozen);
-    CHECK(c.l().params[1].shape == ir::Shape{ir::Extent::constant(6), ir::Extent::constant(6)});
+    CHECK(c.l().params[5].shape == ir::Shape{ir::Extent::constant(6), ir::Extent::constant(6)});
+
   }
   const char* local = R"(model auto_local;
 dims { N; }
@@ -308,7 +311,7 @@ model {
     REQUIRE_MESSAGE(c.ok(), c.messages());
     std::vector<std::string> names;
     for (const lower::ParamInput& p : c.l().params) names.push_back(p.name);
-    CHECK(names == std::vector<std::string>{"guide.loc", "guide.chol", "guide.center", "guide.unit", "s.loc", "s.scale"});
+    CHECK(names == std::vector<std::string>{"mu.loc", "guide.chol", "guide.center", "guide.unit", "s.loc", "s.scale"});
   }
   const char* all_local = R"(model auto_all_local;
 dims { N; }

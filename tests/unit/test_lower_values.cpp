@@ -284,9 +284,19 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
           }
           return m;
         };
+        // A joint guide's location is its latents' own locs, concatenated in declaration order.
+        auto loc_of = [&](const std::string& name) {
+          if (name != "guide") return in(b, name + ".loc");
+          std::vector<double> all;
+          for (const char* v : {"mu", "tau", "p", "th", "q"}) {
+            const std::vector<double>& own = in(b, std::string(v) + ".loc");
+            all.insert(all.end(), own.begin(), own.end());
+          }
+          return all;
+        };
         auto draw = [&](const std::string& name, int n) {
           Draw d;
-          const std::vector<double>& loc = in(b, name + ".loc");
+          const std::vector<double> loc = loc_of(name);
           const std::vector<double>& center = in(b, name + ".center");
           const std::vector<double>& e = in(b, "eps." + name);
           REQUIRE(loc.size() == static_cast<std::size_t>(n));
@@ -327,7 +337,7 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
         // covariance diag(d)(I + G Gᵀ)diag(d) in the frame, its density by a dense Cholesky here.
         auto low_rank_draw = [&]() {
           const int n = 6, r = 2;
-          const std::vector<double>& loc = in(b, "guide.loc");
+          const std::vector<double> loc = loc_of("guide");
           const std::vector<double>& log_d = in(b, "guide.scale");
           const std::vector<double>& G = in(b, "guide.factor");
           const std::vector<double>& center = in(b, "guide.center");
@@ -376,7 +386,7 @@ TEST_CASE("lower values: automatic guides' bijections and log-Jacobians") {
         if (lowrank || fullrank) {
           // One joint draw of the 6 elements, in declaration order.
           if (fullrank) {
-            for (const char* own : {"mu.loc", "tau.scale", "th.chol", "mu.center"}) CHECK_FALSE(b.inputs.count(own));
+            for (const char* own : {"guide.loc", "tau.scale", "th.chol", "mu.center"}) CHECK_FALSE(b.inputs.count(own));
           }
           Draw all = lowrank ? low_rank_draw() : draw("guide", 6);
           auto part = [&](int from, int n) {
