@@ -95,8 +95,8 @@ void Cli::model_options(CLI::App* cmd, bool lowering, bool required) {
                   "give a dim a value: --set J=2 (repeatable; overrides a default, or gives a "
                   "dim the data would otherwise give)");
   cmd->add_option("--guide", model.guide,
-                  "an automatic guide for a model without a guide block: " + vmc::sema::auto_guide_list() +
-                      " (vmc help guides)")
+                  "an automatic guide for a model without a guide block: " + vmc::sema::auto_guides_brief() +
+                      "; each in the latents' unconstrained space (vmc help guides)")
       ->check(CLI::Validator(
           [](std::string& text) {
             int rank = 0;

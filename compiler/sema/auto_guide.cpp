@@ -10,15 +10,17 @@ const std::vector<AutoGuide>& auto_guides() {
   static const std::vector<AutoGuide> table = {
       {"meanfield", "an independent normal per element of every latent (one per datapoint for a local latent), "
                     "mapped onto a constrained latent's support; its KL against a normal prior is closed-form "
-                    "when the latent is unconstrained", false},
+                    "when the latent is unconstrained", false, false, "an independent normal per element"},
       {"fullrank", "one multivariate normal over the elements of every global latent at once (as Stan ADVI's "
                    "fullrank), with a dense Cholesky-factored covariance: captures the correlations between "
                    "latents; its params are each latent's LATENT.loc and guide.chol [D, D], D the global "
-                   "latents' elements in declaration order; local latents keep a meanfield guide per datapoint", true},
+                   "latents' elements in declaration order; local latents keep a meanfield guide per datapoint", true, false,
+       "one normal over all the global latents, with a dense covariance"},
       {"lowrank", "lowrank:R: one multivariate normal over the global latents' D elements whose covariance is "
                   "diagonal plus rank R (as Pyro's AutoLowRankMultivariateNormal; R from 1 to 16): D (R + 2) "
                   "params (LATENT.loc, guide.scale [D], guide.factor [D, R]) instead of fullrank's D^2, for larger "
-                  "models; local latents keep a meanfield guide", true, true},
+                  "models; local latents keep a meanfield guide", true, true,
+       "the same, its covariance diagonal plus rank R"},
   };
   return table;
 }
@@ -70,6 +72,14 @@ std::vector<std::string> auto_guide_names() {
 }
 
 std::string auto_guide_list(const std::string& last) { return join(auto_guide_names(), last); }
+
+std::string auto_guides_brief() {
+  std::vector<std::string> parts;
+  for (const AutoGuide& g : auto_guides()) {
+    parts.push_back(std::string(g.name) + (g.ranked ? ":R" : "") + " (" + std::string(g.brief) + ")");
+  }
+  return join(parts, " or ");
+}
 
 std::string auto_guides_reference() {
   std::string out =

@@ -19,7 +19,11 @@ struct AutoGuide {
   bool joint;
   // Written NAME:R with a rank R (1 ≤ R ≤ kMaxRank): lowrank's covariance, diagonal plus rank R.
   bool ranked = false;
+  std::string_view brief = "";  // a few words for an option's help: "an independent normal per element"
 };
+
+// "meanfield (an independent normal per element), fullrank (...) or lowrank:R (...)".
+std::string auto_guides_brief();
 
 inline constexpr int kMaxRank = 16;
 
