@@ -82,8 +82,40 @@ struct InterruptHandlers {
 
 // The scale of each param component for the convergence rule (all_params order): an automatic
 // guide's location is measured in the guide's sd of that element (LATENT.scale, or guide.chol's
-// row), a Cholesky factor's off-diagonal entry in its row's sd; anything else in its own units.
-runtime::ScaleFn guide_scales(const runtime::Trainer& t) {
+// row), a Cholesky factor's off-diagonal entry in its row's sd, a written guide's location by the
+// scale its `~` gives it (written_scales); anything else in its own units.
+// A written guide's `LATENT ~ normal(P, exp(Q))` (or lognormal, or a scale param Q declared
+// <lower=0>, stored as its log): P's scale is exp(Q) element by element. The pairs (P, Q).
+std::vector<std::pair<std::string, std::string>> written_scales(const sema::Model& m) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!m.guide_block) return out;
+  auto param = [&](const ast::Expr& e) -> const sema::Variable* {
+    const auto* n = e.as<ast::Name>();
+    if (!n) return nullptr;
+    const sema::Variable* v = m.find_variable(n->name);
+    return v && v->role == sema::Role::Param ? v : nullptr;
+  };
+  for (const ast::StmtPtr& st : m.guide_block->statements) {
+    const auto* smp = st->as<ast::Sample>();
+    if (!smp || smp->dist.args.size() != 2) continue;
+    const std::string& family = smp->dist.callee.name;
+    if (family != "normal" && family != "lognormal") continue;
+    const sema::Variable* loc = param(*smp->dist.args[0]);
+    if (!loc) continue;
+    const sema::Variable* spread = nullptr;
+    if (const auto* call = smp->dist.args[1]->as<ast::Call>(); call && call->callee.name == "exp" && call->args.size() == 1) {
+      spread = param(*call->args[0]);
+      if (spread && !spread->type.constraint.empty()) spread = nullptr;
+    } else if (const sema::Variable* q = param(*smp->dist.args[1]);
+               q && q->type.constraint.lower && *q->type.constraint.lower == 0 && !q->type.constraint.upper) {
+      spread = q;  // <lower=0>: its unconstrained value is its log
+    }
+    if (spread) out.emplace_back(loc->name, spread->name);
+  }
+  return out;
+}
+
+runtime::ScaleFn guide_scales(const runtime::Trainer& t, const sema::Model& model) {
   std::map<std::string, std::pair<std::size_t, std::size_t>> at;  // name → (offset, size)
   std::size_t offset = 0;
   for (const std::string& n : t.param_names()) {
@@ -110,6 +142,12 @@ runtime::ScaleFn guide_scales(const runtime::Trainer& t) {
       pairs.push_back(p);
     } else if (auto c = at.find(base + ".chol"); c != at.end() && c->second.second == n * n) {
       pairs.push_back({place.first, c->second.first, n, true});
+    }
+  }
+  for (const auto& [loc, spread] : written_scales(model)) {
+    auto l = at.find(loc), q = at.find(spread);
+    if (l != at.end() && q != at.end() && l->second.second == q->second.second) {
+      pairs.push_back({l->second.first, q->second.first, l->second.second, false});
     }
   }
   return [pairs](const std::vector<double>& p, std::vector<double>& scale) {
@@ -276,7 +314,8 @@ bool Fit::set_up() {
     bool ranked = std::find(names.begin(), names.end(), "guide.factor") != names.end();
     std::vector<bool> watched;
     for (const std::string& n : names) watched.push_back(!ranked || (n != "guide.factor" && n != "guide.scale"));
-    convergence_ = std::make_unique<runtime::Convergence>(names, sizes, co, guide_scales(*trainer_), watched);
+    convergence_ = std::make_unique<runtime::Convergence>(names, sizes, co, guide_scales(*trainer_, *b_.fe.model),
+                                                          watched);
   }
   if (args_.lr_schedule.empty() && convergence_ && !args_.lr) schedule_.kind = runtime::LrSchedule::Kind::Adapt;
   // Every distribution's arguments inside their supports before any time is spent (a resumed

@@ -332,6 +332,18 @@ def case_convergence(work):
             # 5 % and 95 % of a normal: mean -+ 1.645 sd (from 1000 draws)
             check(abs(w["q95"][j] - w["q5"][j] - 2 * 1.645 * sd[j]) < 0.2 * sd[j], f"seed {seed}: w[{j}] 90 % interval")
         check("mean" in p.stdout and "5%" in p.stdout and "w[2]" in p.stdout, f"seed {seed}: no posterior table:\n{p.stdout}")
+    # A written guide's location is judged in units of the sd its `~` gives it: with X scaled by
+    # 100 the posterior sds are 0.0007, and Adam's noise at the adapted step size is far larger
+    # than that even after averaging most of 100,000 steps, which the fit must say rather than
+    # call converged (in w_loc's own units its error is soon below 0.01).
+    scaled = os.path.join(work, "orth100.json")
+    with open(scaled, "w") as f:
+        json.dump({"X": [[100 * v for v in r] for r in X], "y": y}, f)
+    out = os.path.join(work, "written")
+    run("fit", os.path.join(MODELS, "linreg_guide.vmodel"), "--data", scaled, "--out", out, "-q")
+    c = summary(out)["convergence"]
+    check(summary(out)["converged"] is False and "Monte Carlo error of 'w_loc'" in c.get("why_not", ""),
+          f"written guide, tiny sds: {c}")
     # elbo.svg: the whole fit, and beside it its last half with an axis of its own.
     import xml.etree.ElementTree as ET
     root = ET.parse(os.path.join(work, "seed1", "elbo.svg")).getroot()
