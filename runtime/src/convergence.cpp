@@ -163,6 +163,12 @@ bool Convergence::observe(std::int64_t step, const std::vector<double>& params) 
 
 bool Convergence::check(std::int64_t step, const std::vector<double>& params) {
   const std::size_t t = tracked_.size();
+  // No params (a model whose guide is fixed): nothing moves, so the first check ends the fit.
+  if (t == 0) {
+    status_.stationary = status_.converged = true;
+    status_.averaged_from = step + 1;
+    return true;
+  }
   if (!status_.stationary) {
     // The second half of the iterates since the search began.
     const std::int64_t half = status_.search_from + (step - status_.search_from) / 2;

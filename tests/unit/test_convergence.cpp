@@ -71,6 +71,17 @@ TEST_CASE("convergence: a trend is never stationary, and says so") {
   CHECK(early.why_not().find("too few steps") != std::string::npos);
 }
 
+TEST_CASE("convergence: a model without params converges at the first check (it crashed on a division by 0)") {
+  Convergence c({}, {}, {});
+  bool done = false;
+  std::int64_t step = 0;
+  while (!done && step < 1000) done = c.observe(++step, {});
+  CHECK(done);
+  CHECK(step == 100);
+  CHECK(c.status().converged);
+  CHECK(c.why_not().empty());
+}
+
 TEST_CASE("convergence: a component's scale sets its tolerance; a slow drift well inside it is stationary") {
   // A component drifting by 0.05 over the fit is not stationary by R̂ in its own units, but is
   // when its scale (a guide's sd, say) is 10: the drift is 0.5 % of it.
