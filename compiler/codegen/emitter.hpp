@@ -38,6 +38,8 @@ class Emitter {
   bool flat(const ir::Node* n, const ir::Shape& shape) const;
   llvm::Value* value_flat(const ir::Node* n, llvm::Value* i);
   llvm::Value* call_double(const char* name, llvm::Value* x);   // a runtime double(double)
+  // A runtime double(double, ...) of the operands.
+  llvm::Value* call_double(const char* name, std::initializer_list<llvm::Value*> xs);
   llvm::Value* call_libm(const char* name, llvm::Value* x);     // libm, in T's precision
   llvm::Value* real(double v);
 
@@ -151,6 +153,8 @@ class Llvm {
   V fabs(V x) { return b_.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x); }
   V libm(const char* name, V x) { return e_.call_libm(name, x); }
   V runtime(const char* name, V x) { return e_.call_double(name, x); }
+  V runtime(const char* name, V x, V y) { return e_.call_double(name, {x, y}); }
+  V runtime(const char* name, V x, V y, V z) { return e_.call_double(name, {x, y, z}); }
   V olt(V x, V y) { return b_.CreateFCmpOLT(x, y); }
   V ogt(V x, V y) { return b_.CreateFCmpOGT(x, y); }
   V oeq(V x, V y) { return b_.CreateFCmpOEQ(x, y); }

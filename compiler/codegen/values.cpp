@@ -54,6 +54,16 @@ llvm::Value* Emitter::call_double(const char* name, llvm::Value* x) {
   return t_ == f64 ? r : b_.CreateFPTrunc(r, t_);
 }
 
+llvm::Value* Emitter::call_double(const char* name, std::initializer_list<llvm::Value*> xs) {
+  llvm::Type* f64 = b_.getDoubleTy();
+  std::vector<llvm::Type*> types(xs.size(), f64);
+  llvm::Function* f = declare(name, llvm::FunctionType::get(f64, types, false));
+  std::vector<llvm::Value*> args;
+  for (llvm::Value* x : xs) args.push_back(t_ == f64 ? x : b_.CreateFPExt(x, f64));
+  llvm::Value* r = b_.CreateCall(f, args);
+  return t_ == f64 ? r : b_.CreateFPTrunc(r, t_);
+}
+
 llvm::Value* Emitter::call_libm(const char* name, llvm::Value* x) {
   std::string symbol = precision_ == Precision::F32 ? std::string(name) + "f" : name;
   llvm::Function* f = declare(symbol.c_str(), llvm::FunctionType::get(t_, {t_}, false));

@@ -239,8 +239,8 @@ std::string reference_table() {
   std::string out =
       "Distributions (LANGUAGE.md \"Distributions\"). Every density is fully normalised and vectorised:\n"
       "a scalar argument broadcasts to the left side's shape, the others must have its shape.\n\n"
-      "| name | parameters | support | as a guide family | closed-form KL with |\n"
-      "|---|---|---|---|---|\n";
+      "| name | parameters | support | as a guide family | drawn forwards | closed-form KL with |\n"
+      "|---|---|---|---|---|---|\n";
   std::string truncated;
   for (const Distribution& d : distributions()) {
     if (d.tails.log_cdf) truncated += (truncated.empty() ? "" : ", ") + std::string(d.name);
@@ -262,13 +262,17 @@ std::string reference_table() {
     for (const KlPartner& k : d.kl) kl += (kl.empty() ? "" : ", ") + std::string(k.prior);
     std::string support = to_string(d.support);
     if (d.accepts_real_data) support += " (or real data in [0, 1]: the cross-entropy)";
-    out += "| " + std::string(d.name) + " | " + params + " | " + support + " | " + guide + " | " +
-           (kl.empty() ? "-" : kl) + " |\n";
+    std::string forwards = !d.sampler.fn ? "not yet" : d.sampler.reparam == Reparam::Yes ? "yes" : "yes: " + std::string(d.sampler.how);
+    out += "| " + std::string(d.name) + " | " + params + " | " + support + " | " + guide + " | " + forwards +
+           " | " + (kl.empty() ? "-" : kl) + " |\n";
   }
   out += "\nA prior on a latent declared with bounds inside the prior's support (`s : real<lower=0>; s ~\n"
          "normal(0, 1)`) is the truncated density, normalised over the bounds, so the bound stays a bound\n"
          "on log p(data): for " + truncated + ". Another family cut by a latent's bounds is not\n"
          "normalised over them, and `vmc check` warns. A truncated prior has no closed-form KL (L^B samples it).\n"
+         "\n*Drawn forwards*: the family can be sampled given its arguments: in the `generated` block\n"
+         "(`y_rep ~ poisson(rate);`), by `vmc sample --from model` and `--from predictive`, and as a prior\n"
+         "that `--from model` draws. A discrete family draws by inversion of uniform noise (no gradient).\n"
          "\nA global latent with no `~` in the model has a flat (improper) prior on its support, as in Stan\n"
          "(`vmc check` notes it): the bound then leaves out that prior's infinite constant, and `vmc sample\n"
          "--from model` cannot draw it. A local latent needs its `~` in its plate.\n";

@@ -53,6 +53,11 @@ Distribution mvnormal_cholesky() {
 // 1 where u < p: a draw of {0, 1} from uniform noise (no gradient flows through it).
 const Node* bernoulli_draw(const Node* p, const Node* u) { return ir::binary(ir::Op::Greater, p, u); }
 
+// The smallest k whose CDF at `rate` reaches u: a count drawn from uniform noise by inversion.
+const Node* poisson_draw(const Node* rate, const Node* u) {
+  return ir::binary(ir::Op::PoissonQuantile, u, fit(rate, u->shape()));
+}
+
 // Real data in [0, 1] makes these the cross-entropy (not a normalised density).
 Distribution bernoulli() {
   return entry({
@@ -118,7 +123,8 @@ Distribution poisson() {
         V rate = a[0];
         return V(x) * log(rate) - rate - lgamma(V(x) + 1.0);
       }},
-      .sampler = Sampler::none(),
+      .sampler = Sampler::forward_only(
+          kUniform, [](const Args& a, const Node* u) { return poisson_draw(a[0], u); }, "inverse CDF of u"),
       .moments = Moments{first, [](const Args& a) -> const Node* { return sqrt(V(a[0])); }},
       .init = InitDraw::none(),
       .kl = KlPartners{},
@@ -137,7 +143,9 @@ Distribution poisson_log() {
         V l = a[0];
         return V(x) * l - exp(l) - lgamma(V(x) + 1.0);
       }},
-      .sampler = Sampler::none(),
+      .sampler = Sampler::forward_only(
+          kUniform, [](const Args& a, const Node* u) { return poisson_draw(ir::exp(a[0]), u); },
+          "inverse CDF of u at rate exp(log_rate)"),
       .moments = Moments{[](const Args& a) -> const Node* { return exp(V(a[0])); },
                   [](const Args& a) -> const Node* { return exp(0.5 * V(a[0])); }},
       .init = InitDraw::none(),
@@ -158,7 +166,14 @@ Distribution binomial_logit() {
         V log_choose = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
         return log_choose + k * log_sigmoid(l) + (n - k) * log_sigmoid(-l);
       }},
-      .sampler = Sampler::none(),
+      .sampler = Sampler::forward_only(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* {
+            const Node* n = fit(a[0], u->shape());
+            const Node* p = fit(ir::unary(ir::Op::Sigmoid, a[1]), u->shape());
+            return u->graph().make(ir::Op::BinomialQuantile, {u, n, p}, {}, u->shape());
+          },
+          "inverse CDF of u at p = sigmoid(logit)"),
       .moments = Moments{[](const Args& a) -> const Node* { return V(a[0]) * ir::unary(ir::Op::Sigmoid, a[1]); },
                   [](const Args& a) -> const Node* {
                     V p = ir::unary(ir::Op::Sigmoid, a[1]);

@@ -25,6 +25,9 @@ std::string one_distribution(const dist::Distribution& d) {
     case dist::Reparam::Later: out += "  guide family: not yet (needs implicit reparameterization)\n"; break;
     case dist::Reparam::No: out += "  guide family: no\n"; break;
   }
+  out += std::string("  drawn forwards (generated block, vmc sample): ") +
+         (!d.sampler.fn ? "not yet" : d.sampler.reparam == dist::Reparam::Yes ? "yes" : "yes, " + std::string(d.sampler.how)) +
+         "\n";
   if (!d.kl.empty()) {
     std::string priors;
     for (const dist::KlPartner& k : d.kl) priors += (priors.empty() ? "" : ", ") + std::string(k.prior);

@@ -454,7 +454,28 @@ struct Elementwise<Op::Equal> {
   static Contributions adjoint(const Node&, const Node*) { return {}; }  // piecewise constant
 };
 
+// A draw by inversion of uniform noise: piecewise constant in every operand, so no gradient.
+template <>
+struct Elementwise<Op::PoissonQuantile> {
+  static constexpr bool cheap = false;
+  static double value(double u, double rate) { return special::poisson_quantile(u, rate); }
+  template <class B>
+  static auto code(B& b, typename B::V u, typename B::V rate) { return b.runtime("vmc_poisson_quantile", u, rate); }
+  static Contributions adjoint(const Node&, const Node*) { return {}; }
+};
+
 // --- three operands ----------------------------------------------------------------------------
+
+template <>
+struct Elementwise<Op::BinomialQuantile> {
+  static constexpr bool cheap = false;
+  static double value(double u, double n, double p) { return special::binomial_quantile(u, n, p); }
+  template <class B>
+  static auto code(B& b, typename B::V u, typename B::V n, typename B::V p) {
+    return b.runtime("vmc_binomial_quantile", u, n, p);
+  }
+  static Contributions adjoint(const Node&, const Node*) { return {}; }
+};
 
 template <>
 struct Elementwise<Op::Select> {

@@ -24,6 +24,8 @@ double lgamma(double x) { return vmc_lgamma(x); }
 double digamma(double x) { return vmc_digamma(x); }
 double trigamma(double x) { return vmc_trigamma(x); }
 double ndtri(double p) { return vmc_ndtri(p); }
+double poisson_quantile(double u, double rate) { return vmc_poisson_quantile(u, rate); }
+double binomial_quantile(double u, double n, double p) { return vmc_binomial_quantile(u, n, p); }
 double log_ndtr(double x) { return vmc_log_ndtr(x); }
 
 }  // namespace vmc::ir::special

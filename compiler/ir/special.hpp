@@ -13,5 +13,7 @@ double digamma(double x);
 double trigamma(double x);
 double ndtri(double p);        // the standard normal's inverse CDF
 double log_ndtr(double x);     // log of the standard normal's CDF, accurate in both tails
+double poisson_quantile(double u, double rate);            // smallest k with CDF(k) >= u
+double binomial_quantile(double u, double n, double p);    // the same for Binomial(n, p)
 
 }  // namespace vmc::ir::special

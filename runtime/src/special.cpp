@@ -5,6 +5,8 @@
 // they return outside their domain: NaN or an infinity, never an exception.
 #include "vmc/abi.h"
 
+#include <boost/math/distributions/binomial.hpp>
+#include <boost/math/distributions/poisson.hpp>
 #include <boost/math/special_functions/digamma.hpp>
 #include <boost/math/special_functions/erf.hpp>
 #include <boost/math/special_functions/gamma.hpp>
@@ -24,6 +26,13 @@ using Policy = policies::policy<policies::domain_error<policies::ignore_error>,
                                 policies::overflow_error<policies::ignore_error>,
                                 policies::evaluation_error<policies::ignore_error>,
                                 policies::promote_double<false>>;
+// A discrete distribution's quantile is the smallest k whose CDF reaches u.
+using QuantilePolicy = policies::policy<policies::domain_error<policies::ignore_error>,
+                                        policies::pole_error<policies::ignore_error>,
+                                        policies::overflow_error<policies::ignore_error>,
+                                        policies::evaluation_error<policies::ignore_error>,
+                                        policies::promote_double<false>,
+                                        policies::discrete_quantile<policies::integer_round_up>>;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -78,6 +87,50 @@ double vmc_log_ndtr(double x) {
   const double r = 1 / (x * x);
   const double series = 1 + r * (-1 + r * (3 + r * (-15 + r * (105 + r * (-945 + r * 10395)))));
   return -0.5 * x * x - std::log(-x) - 0.5 * std::log(2 * std::numbers::pi) + std::log(series);
+}
+
+
+// The smallest k with P(X ≤ k) ≥ u for X ~ Poisson(rate): a draw from uniform noise u, by
+// inversion. Below rate 30 by summing the mass from 0 (about rate steps, exact to rounding);
+// above, Boost's quantile (a root search on the regularised gamma function).
+double vmc_poisson_quantile(double u, double rate) {
+  if (std::isnan(u) || std::isnan(rate) || u < 0 || u > 1 || rate < 0) return kNaN;
+  if (rate == 0 || u == 0) return 0;
+  if (u == 1 || rate == kInf) return kInf;
+  if (rate < 30) {
+    double mass = std::exp(-rate), cdf = mass;
+    double k = 0;
+    // Past k = 200 the mass left is below 1e-100 for every rate < 30: u is then 1 to rounding.
+    while (cdf < u && k < 200) {
+      k += 1;
+      mass *= rate / k;
+      cdf += mass;
+    }
+    return k;
+  }
+  return boost::math::quantile(boost::math::poisson_distribution<double, QuantilePolicy>(rate), u);
+}
+
+// The smallest k with P(X ≤ k) ≥ u for X ~ Binomial(n, p), by inversion: from 0 with the mass's
+// recurrence while n < 50, Boost's quantile above.
+double vmc_binomial_quantile(double u, double n, double p) {
+  if (std::isnan(u) || std::isnan(n) || std::isnan(p) || u < 0 || u > 1 || n < 0 || p < 0 || p > 1 ||
+      std::floor(n) != n || std::isinf(n)) {
+    return kNaN;
+  }
+  if (n == 0 || p == 0 || u == 0) return 0;
+  if (p == 1 || u == 1) return n;
+  if (n < 50) {
+    double mass = std::exp(n * std::log1p(-p)), cdf = mass, ratio = p / (1 - p);
+    double k = 0;
+    while (cdf < u && k < n) {
+      mass *= (n - k) / (k + 1) * ratio;
+      k += 1;
+      cdf += mass;
+    }
+    return k;
+  }
+  return boost::math::quantile(boost::math::binomial_distribution<double, QuantilePolicy>(n, p), u);
 }
 
 }  // extern "C"

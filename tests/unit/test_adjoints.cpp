@@ -400,6 +400,15 @@ OpTest op_test(Op op) {
     case Op::Max: return {C, separated(op, false)};
     case Op::LogAddExp: return {C, binary_of(op, in(-3, 3), in(-3, 3))};
     case Op::Greater: return {Kind::NoGradient, separated(op, false)};
+    // Draws by inversion of uniform noise: piecewise constant, no adjoint flows into the noise
+    // or the rate (the operands are not differentiated: a step would cross the jumps); the
+    // product with a param checks that the rule leaves the rest of the gradient alone.
+    case Op::PoissonQuantile:
+      return {C, [](Harness& h) {
+                Shape s = h.shape(h.uniform_int(0, 3));
+                const Node* k = binary(Op::PoissonQuantile, h.frozen(s, 0.05, 0.95), h.frozen(s, 0.5, 40));
+                return mul(k, h.param(s, -2, 2));
+              }};
     case Op::Equal: return {Kind::NoGradient, separated(op, true)};
 
     case Op::Select:
@@ -410,6 +419,16 @@ OpTest op_test(Op op) {
                 const Node* a = h.param(s, -2, 2);
                 const Node* b = h.coin(0.3) ? exp(a) : h.param(s, -2, 2);
                 return select(h.data(s, cond), a, b);
+              }};
+
+    case Op::BinomialQuantile:
+      return {C, [](Harness& h) {
+                Shape s = h.shape(h.uniform_int(0, 3));
+                std::vector<double> n(h.count(s));
+                for (double& x : n) x = static_cast<double>(h.uniform_int(0, 80));
+                const Node* u = h.frozen(s, 0.05, 0.95);
+                const Node* k = u->graph().make(Op::BinomialQuantile, {u, h.data(s, n), h.frozen(s, 0.05, 0.95)}, {}, s);
+                return mul(k, h.param(s, -2, 2));
               }};
 
     case Op::Broadcast:

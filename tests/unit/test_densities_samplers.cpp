@@ -4,6 +4,7 @@
 // finite differences.
 #include <functional>
 
+#include "ir/special.hpp"
 #include "test_densities_helpers.hpp"
 
 using namespace densities_test;
@@ -254,5 +255,87 @@ TEST_CASE("densities/samplers: means and standard deviations of the guide famili
       for (std::size_t j = 0; j <= i; ++j) v += kL3[i * 3 + j] * kL3[i * 3 + j];
       CHECK(sd[r * 3 + i] == doctest::Approx(std::sqrt(v)).epsilon(1e-14));
     }
+  }
+}
+
+// The discrete samplers draw by inversion of uniform noise: the smallest k with F(k) >= u.
+// Checked against CDFs summed here in long double, on both sides of each function's switch from
+// summing the mass to Boost's quantile (rate 30, n 50), and in the tails of u.
+namespace {
+
+long double poisson_cdf(long double k, long double rate) {
+  long double mass = std::exp(-rate), cdf = 0;
+  for (long double j = 0; j <= k; ++j) {
+    cdf += mass;
+    mass *= rate / (j + 1);
+  }
+  return cdf;
+}
+
+long double binomial_cdf(long double k, long double n, long double p) {
+  long double cdf = 0;
+  for (long double j = 0; j <= k; ++j) {
+    cdf += std::exp(std::lgamma(n + 1) - std::lgamma(j + 1) - std::lgamma(n - j + 1) + j * std::log(p) +
+                    (n - j) * std::log1p(-p));
+  }
+  return cdf;
+}
+
+}  // namespace
+
+TEST_CASE("densities/samplers: poisson, poisson_log and binomial_logit draw the inverse CDF of u") {
+  const std::vector<double> us = {1e-9, 0.001, 0.1, 0.37, 0.5, 0.81, 0.99, 0.999999};
+  for (double rate : {0.05, 1.0, 4.5, 29.0, 31.0, 250.0}) {
+    for (double u : us) {
+      double k = ir::special::poisson_quantile(u, rate);
+      INFO("rate " << rate << " u " << u << " -> " << k);
+      REQUIRE(k >= 0);
+      CHECK(k == std::floor(k));
+      // Within rounding of the CDF: F(k) >= u and F(k - 1) < u.
+      CHECK(poisson_cdf(k, rate) >= u - 1e-12);
+      if (k > 0) CHECK(poisson_cdf(k - 1, rate) < u + 1e-12);
+    }
+  }
+  for (double n : {1.0, 10.0, 49.0, 51.0, 400.0}) {
+    for (double p : {0.02, 0.5, 0.93}) {
+      for (double u : us) {
+        double k = ir::special::binomial_quantile(u, n, p);
+        INFO("n " << n << " p " << p << " u " << u << " -> " << k);
+        REQUIRE(k >= 0);
+        REQUIRE(k <= n);
+        CHECK(binomial_cdf(k, n, p) >= u - 1e-12);
+        if (k > 0) CHECK(binomial_cdf(k - 1, n, p) < u + 1e-12);
+      }
+    }
+  }
+  // Outside the domain: NaN, never an exception; the edges exact.
+  CHECK(std::isnan(ir::special::poisson_quantile(0.5, -1)));
+  CHECK(std::isnan(ir::special::binomial_quantile(0.5, 2.5, 0.3)));
+  CHECK(ir::special::poisson_quantile(0.5, 0) == 0);
+  CHECK(ir::special::binomial_quantile(0.2, 7, 1) == 7);
+
+  // Through the registry's samplers: the draws' mean and variance.
+  const std::size_t n = 200000;
+  struct Case {
+    std::string name;
+    std::vector<double> args;
+    double mean, var;
+  };
+  const double p = 1 / (1 + std::exp(-0.4));
+  for (const Case& c : std::vector<Case>{{"poisson", {3.2}, 3.2, 3.2},
+                                         {"poisson", {55}, 55, 55},
+                                         {"poisson_log", {0.7}, std::exp(0.7), std::exp(0.7)},
+                                         {"binomial_logit", {12, 0.4}, 12 * p, 12 * p * (1 - p)}}) {
+    INFO(c.name << " " << c.args[0]);
+    const dist::Distribution& d = entry(c.name);
+    REQUIRE(static_cast<bool>(d.sampler.fn));
+    CHECK(d.sampler.noise == ir::InputKind::Uniform);
+    Env env;
+    const Node* u = env.vec("u", noise_for(d.sampler.noise, n, 23), d.sampler.noise);
+    std::vector<double> draws = env.eval(dist::sample(d, scalar_args(env, c.args), u));
+    Stats s = stats(draws);
+    INFO("mean " << s.mean << " vs " << c.mean << ", var " << s.var << " vs " << c.var);
+    CHECK(std::abs(s.mean - c.mean) <= 5 * s.mean_se());
+    CHECK(std::abs(s.var - c.var) <= 5 * s.var_se());
   }
 }

@@ -146,6 +146,14 @@ class MagnitudeBound : public ir::Rewriter {
                     ir::add(ay, 2.0));
       case Op::Greater:
       case Op::Equal: return flag(ir::sub(x, b), plus(m[0], m[1]));
+      // A discrete quantile: exact from exact operands (the interpreter and the code call the same
+      // runtime function); any rounding in them may move it across a jump, so then unbounded.
+      case Op::PoissonQuantile:
+      case Op::BinomialQuantile: {
+        const Node* s = n.op() == Op::PoissonQuantile ? plus(m[0], m[1]) : plus(plus(m[0], m[1]), m[2]);
+        const Node* inexact = ir::binary(Op::Greater, s, ir::constant_like(s, 0));
+        return plus(ay, ir::select(inexact, ir::constant_like(y, kInf), ir::constant_like(y, 0)));
+      }
       case Op::Select:  // a flipped condition is unbounded (its S is ∞: ∞·0 is NaN, also unbounded)
         return plus(plus(ir::select(x, m[1], m[2]), ir::mul(m[0], 0.0)), flag(x, m[0]));
       // reductions

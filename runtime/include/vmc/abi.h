@@ -172,6 +172,9 @@ double vmc_digamma(double x);
 double vmc_trigamma(double x);
 double vmc_ndtri(double p);
 double vmc_log_ndtr(double x);
+/* Discrete quantiles (draws by inversion of uniform noise u): the smallest k with CDF(k) >= u. */
+double vmc_poisson_quantile(double u, double rate);
+double vmc_binomial_quantile(double u, double n, double p);
 
 #ifdef __cplusplus
 }
