@@ -193,7 +193,7 @@ bool Fit::set_up() {
   topt_.collective = ranks_;
 
   ModelArgs margs = args_.model;
-  margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct", "support"};
+  margs.kernels = {"elbo_grad", "sample_guide", "sample_model", "reconstruct", "support", "generated"};
   margs.threads = args_.threads;
   margs.optimizer_slots = topt_.optimizer->slots;
   if (!args_.data.test_data.empty()) margs.kernels.push_back("elbo");
@@ -471,7 +471,8 @@ bool Fit::write_results() {
 
     for (const std::string& w : warnings) std::cerr << "warning: " << w << '\n';
     if (!args_.quiet && !posterior_table_.empty()) {
-      std::printf("posterior (%lld draws of the guide, on each latent's support):\n%s", static_cast<long long>(draws_),
+      std::printf("posterior (%lld draws of the guide, on each latent's support%s):\n%s", static_cast<long long>(draws_),
+                  b_.fe.model->generated.empty() ? "" : "; the generated block's quantities of each draw",
                   posterior_table_.c_str());
     }
     if (!args_.quiet) {
@@ -513,6 +514,7 @@ std::string Fit::not_converged() const {
 std::string Fit::stop_text() const {
   if (r_.stop_reason == "converged" && r_.converged_by == "iterates") {
     const runtime::ConvergenceStatus& st = convergence_->status();
+    if (st.averaged == 0) return "converged: the model has no params to fit";
     char buf[200];
     std::snprintf(buf, sizeof buf, "converged: the params are the average of the %lld iterates from step %lld, "
                   "Monte Carlo error %.2g of a posterior sd", static_cast<long long>(st.averaged),
@@ -599,15 +601,8 @@ std::vector<std::string> Fit::write_outputs(Json& summary, std::vector<std::stri
   std::vector<std::string> files = {"summary.json", "trace.csv", "checkpoint.bin"};
   const sema::Model& model = *b_.fe.model;
   if (globals_) {
-    // Enough draws that their Monte Carlo error (sd / √draws) is small against the fit's own: 10,000
-    // for up to 100 elements, fewer (down to 1,000) so that draws.csv stays under 10^6 values.
-    std::int64_t elements = 0;
-    for (const ir::Output& o : b_.fe.lowered->guide_draws) {
-      const sema::Variable* v = model.find_variable(o.name);
-      if (v && !v->local) elements += ir::constant_elements(o.node->shape());
-    }
-    draws_ = std::clamp<std::int64_t>(1000000 / std::max<std::int64_t>(elements, 1), 1000, 10000);
-    Posterior p = posterior(*trainer_, model, draws_);
+    Posterior p = posterior(*trainer_, model);
+    draws_ = p.draws;
     summary["posterior"] = p.moments;
     posterior_table_ = p.table;
     runtime::write_file_atomic(dir_ + "/draws.csv", p.csv);

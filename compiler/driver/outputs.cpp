@@ -59,16 +59,40 @@ std::string draws_csv(const runtime::Draws& d, const std::vector<std::size_t>& k
   return out;
 }
 
-// The global latents' guide draws: moments for the summary, draws.csv.
-Posterior posterior(runtime::Trainer& trainer, const sema::Model& m, std::int64_t draws) {
-  Posterior p;
-  runtime::Draws d = trainer.sample("sample_guide", draws, std::min<std::int64_t>(trainer.batch_size() > 0 ? trainer.batch_size() : 1, 100),
-                                    kStreamPosterior);
-  std::vector<std::size_t> globals;
-  for (std::size_t k = 0; k < d.names.size(); ++k) {
-    const sema::Variable* v = m.find_variable(d.names[k]);
-    if (v && !v->local) globals.push_back(k);
+bool has_kernel(const vmc_model_info& info, const std::string& name) {
+  for (int i = 0; i < info.n_kernels; ++i) {
+    if (info.kernels[i].name == name) return true;
   }
+  return false;
+}
+
+// The global latents' guide draws, and the generated block's quantities at each of them:
+// moments for the summary, draws.csv.
+Posterior posterior(runtime::Trainer& trainer, const sema::Model& m) {
+  Posterior p;
+  // The generated kernel outputs the global latents' draws too, so each row of draws.csv is one
+  // posterior draw and the quantities computed from it.
+  const char* kernel = has_kernel(trainer.info(), "generated") ? "generated" : "sample_guide";
+  const std::int64_t batch = std::min<std::int64_t>(trainer.batch_size() > 0 ? trainer.batch_size() : 1, 100);
+  auto kept = [&](const runtime::Draws& d) {
+    std::vector<std::size_t> out;
+    for (std::size_t k = 0; k < d.names.size(); ++k) {
+      const sema::Variable* v = m.find_variable(d.names[k]);
+      bool quantity = std::any_of(m.generated.begin(), m.generated.end(),
+                                  [&](const sema::GeneratedQuantity& q) { return q.name == d.names[k]; });
+      if ((v && v->role == sema::Role::Latent && !v->local) || quantity) out.push_back(k);
+    }
+    return out;
+  };
+  // One draw first: the quantities' sizes may depend on the data's.
+  runtime::Draws one = trainer.sample(kernel, 1, batch, kStreamPosterior);
+  std::size_t per_draw = 0;
+  for (std::size_t k : kept(one)) per_draw += one.values[k].size();
+  const std::int64_t draws = std::clamp<std::int64_t>(1000000 / std::max<std::int64_t>(static_cast<std::int64_t>(per_draw), 1),
+                                                      1000, 10000);
+  p.draws = draws;
+  runtime::Draws d = trainer.sample(kernel, draws, batch, kStreamPosterior);
+  std::vector<std::size_t> globals = kept(d);
   // The table: one row per element, at most kRows of them.
   constexpr std::size_t kRows = 40;
   std::size_t rows = 0, elements = 0;
@@ -190,12 +214,7 @@ std::vector<std::string> pictures(runtime::Trainer& trainer, const Bound& b, con
   std::int64_t n = train_rows.n, D = a.shape[1];
   images::ImageShape shape = *images::image_shape(D);
   const vmc_model_info& info = trainer.info();
-  auto has = [&](const char* k) {
-    for (int i = 0; i < info.n_kernels; ++i) {
-      if (std::string(info.kernels[i].name) == k) return true;
-    }
-    return false;
-  };
+  auto has = [&](const char* k) { return has_kernel(info, k); };
   std::string mean = "mean." + x;
   // Each picture's title: what it shows, of which model, after how many steps.
   const std::string model = b.fe.model->name;

@@ -29,13 +29,19 @@ std::vector<std::string> element_names(const std::string& name, const std::vecto
 // The draws of the outputs `keep` as CSV: a header of element names, a row per draw.
 std::string draws_csv(const runtime::Draws& d, const std::vector<std::size_t>& keep);
 
-// The global latents' guide moments (on their supports) and draws.csv, from `draws` guide draws.
+// The global latents' guide moments (on their supports) and the generated block's quantities,
+// and draws.csv, from `draws` guide draws.
 struct Posterior {
   Json moments = Json::object();  // name → {mean, sd, q5, q50, q95}, each nested as the latent
   std::string csv;
   std::string table;              // the same per element, as CmdStan's stansummary prints it
+  std::int64_t draws = 0;
 };
-Posterior posterior(runtime::Trainer& trainer, const sema::Model& m, std::int64_t draws);
+// Enough draws that their Monte Carlo error (sd / √draws) is small against the fit's own: 10,000
+// for up to 100 elements, fewer (down to 1,000) so that draws.csv stays under 10^6 values.
+Posterior posterior(runtime::Trainer& trainer, const sema::Model& m);
+// Whether the compiled model has the kernel `name` (abi.h).
+bool has_kernel(const vmc_model_info& info, const std::string& name);
 
 // PSIS k̂ of the fitted guide over `draws` guide draws (nullopt when the model cannot be
 // re-lowered with estimator A).

@@ -91,7 +91,15 @@ int run_sample(const SampleArgs& args) {
   // posterior predictive; for a local latent, given the guide's code of each row).
   std::string kernel = args.from == "model" ? "sample_model" : args.from == "predictive" ? "reconstruct" : "sample_guide";
   margs.kernels = {kernel};
+  if (kernel == "sample_guide") margs.kernels.push_back("generated");
   if (!bind_model(b, margs, args.data, true)) return 1;
+  // A generated block's quantities beside the latents, per draw, when every latent is global
+  // (the block sees those only, and the kernel draws no local latent).
+  const sema::Model& m = *b.fe.model;
+  if (kernel == "sample_guide" && b.fe.compiled->kernel("generated") &&
+      std::none_of(m.latents.begin(), m.latents.end(), [](const sema::Variable& v) { return v.local; })) {
+    kernel = "generated";
+  }
   if (!b.fe.compiled->kernel(kernel)) {
     error(args.model.model_path, "this model cannot be sampled forwards: " + b.fe.lowered->sample_model_problem);
     return 1;
@@ -111,7 +119,9 @@ int run_sample(const SampleArgs& args) {
                              std::max<std::int64_t>(t->batch_size(), 100))
                  : t->sample(kernel, count, batch, kStreamSample);
     };
-    auto is_kept = [&](const std::string& name) { return kernel == "sample_guide" || name.rfind("mean.", 0) != 0; };
+    auto is_kept = [&](const std::string& name) {
+      return kernel == "sample_guide" || kernel == "generated" || name.rfind("mean.", 0) != 0;
+    };
     // What the draws need, from one draw's values (the first draw, as the run's): 8 bytes each,
     // and up to 16 characters each in the CSV text for those written. Refused past what the
     // machine has, before it is allocated, instead of a std::bad_alloc or swapping.

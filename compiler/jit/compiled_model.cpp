@@ -34,6 +34,8 @@ const std::map<std::string, void*>& runtime_symbols() {
       {"vmc_digamma", reinterpret_cast<void*>(&vmc_digamma)},
       {"vmc_trigamma", reinterpret_cast<void*>(&vmc_trigamma)},
       {"vmc_ndtri", reinterpret_cast<void*>(&vmc_ndtri)},
+      {"vmc_poisson_quantile", reinterpret_cast<void*>(&vmc_poisson_quantile)},
+      {"vmc_binomial_quantile", reinterpret_cast<void*>(&vmc_binomial_quantile)},
       {"vmc_log_ndtr", reinterpret_cast<void*>(&vmc_log_ndtr)},
       {"vmc_loop", reinterpret_cast<void*>(&vmc_loop)},
       {"log1p", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::log1p))},
@@ -66,6 +68,7 @@ std::vector<std::string> available_kernels(const lower::Lowered& lowered) {
   if (!lowered.row_log_weights.empty()) names.push_back("log_weights");
   if (!lowered.support_values.empty()) names.push_back("support");
   if (!lowered.log_lik.empty()) names.push_back("log_lik");
+  if (!lowered.generated.empty()) names.push_back("generated");
   return names;
 }
 
@@ -97,6 +100,9 @@ std::vector<codegen::KernelSpec> kernel_specs(const lower::Lowered& lowered,
     } else if (name == "log_lik") {
       VMC_ASSERT(!lowered.log_lik.empty(), "no log_lik kernel: " + lowered.log_lik_problem);
       for (const ir::Output& o : lowered.log_lik) spec.outputs.push_back(o.node);
+    } else if (name == "generated") {
+      VMC_ASSERT(!lowered.generated.empty(), "no generated kernel: the model has no generated block");
+      for (const ir::Output& o : lowered.generated) spec.outputs.push_back(o.node);
     } else if (name == "reconstruct") {
       VMC_ASSERT(!lowered.reconstructions.empty(), "no reconstruct kernel: " + lowered.sample_model_problem);
       for (const ir::Output& o : lowered.reconstructions) spec.outputs.push_back(o.node);
@@ -218,6 +224,7 @@ void CompiledModel::describe(const lower::Lowered& l) {
                                            : k.name == "log_weights"  ? l.row_log_weights
                                            : k.name == "support"      ? l.support_values
                                            : k.name == "log_lik"      ? l.log_lik
+                                           : k.name == "generated"    ? l.generated
                                                                       : l.function.outputs;
     for (std::size_t i = 0; i < k.outputs.size(); ++i) {
       vmc_buffer_info b = buffer(k.outputs[i], VMC_OUTPUT);

@@ -76,6 +76,7 @@ class ExprLowering {
         if (auto it = l_.generated.find(ref.variable->name); it != l_.generated.end()) return it->second;
         return {data_input(l_, *ref.variable, false, nullptr, e.span)};
       case sema::NameKind::LoopIndex: return l_.loop_indices.at(ref.loop);
+      case sema::NameKind::Generated: return l_.quantities.at(ref.draw);
       case sema::NameKind::PlateIndex: break;
     }
     VMC_ASSERT(false, "a plate index outside a subscript after sema");

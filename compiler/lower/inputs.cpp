@@ -41,12 +41,13 @@ const ir::Node* minibatch_index(Lowerer& l, const ast::Plate& plate) {
 
 const ir::Node* noise_input(Lowerer& l, const std::string& latent, ir::InputKind kind,
                             const ir::Shape& shape) {
-  // The generative pass draws from other distributions than the guide: its own inputs.
-  std::string name = (l.generative ? "gen." : "eps.") + latent;
+  // The generative pass draws from other distributions than the guide: its own inputs; so do
+  // the generated block's draws.
+  std::string name = (l.quantifying ? "gq." : l.generative ? "gen." : "eps.") + latent;
   const ir::Node* n = ir::input(l.g, name, kind, shape);
   // The reconstruction pass draws data with the same inputs as the generative one.
   if (l.reconstructing) return n;
-  (l.generative ? l.out.model_noise : l.out.noise).push_back({latent, n});
+  (l.quantifying ? l.out.generated_noise : l.generative ? l.out.model_noise : l.out.noise).push_back({latent, n});
   return n;
 }
 

@@ -82,6 +82,10 @@ struct Lowered {
   // its prior: each data array's draw and mean given the data (reconstruct: what an
   // auto-encoder's reconstructions show). Empty when the model cannot be sampled.
   std::vector<ir::Output> reconstructions;
+  // The generated block evaluated at the guide's draw (first sample): each global latent's draw,
+  // then each quantity of the block (sema::Model::generated), by name. Empty without the block.
+  std::vector<ir::Output> generated;
+  std::vector<NoiseInput> generated_noise;  // the noise its draws read ("gq.NAME")
   // The sample's importance log-weight per datapoint, log p(x_i, z_i) − log q(z_i | x_i) ([M]),
   // when every latent is local to one subsampled plate (the log_weights kernel: PSIS k̂, and the
   // first pass of an importance-weighted bound); for an importance-weighted bound over global

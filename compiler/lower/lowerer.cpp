@@ -219,7 +219,24 @@ Lowered Lowerer::run() {
   for (const sema::Variable& v : model.latents) out.row_free_part |= !v.local;
   generate_model(false);
   generate_model(true);
+  if (model.generated_block) generated_quantities();
   return std::move(out);
+}
+
+void Lowerer::generated_quantities() {
+  generative = quantifying = true;
+  draws = guide_draws;
+  generated.clear();
+  statements(model.generated_block->statements, ast::BlockKind::Generated);
+  for (const sema::Variable& v : model.latents) {
+    if (!v.local) out.generated.push_back({v.name, guide_draws.at(v.name).value.node});
+  }
+  for (const sema::GeneratedQuantity& q : model.generated) {
+    const Value& v = q.draw ? quantities.at(q.draw) : lets.at(q.let);
+    VMC_ASSERT(v.plates.empty(), "a generated quantity with plates after sema");
+    out.generated.push_back({q.name, v.node});
+  }
+  generative = quantifying = false;
 }
 
 void Lowerer::generate_model(bool reconstruct) {

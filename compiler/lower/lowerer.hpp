@@ -105,6 +105,8 @@ class Lowerer {
   bool reconstructing = false;                         // ... with latents from the guide
   std::map<std::string, Draw> guide_draws;             // the guide's draws
   std::map<std::string, Value> generated;              // its draws of data, by name
+  bool quantifying = false;                            // the generated block's pass
+  std::map<const ast::Sample*, Value> quantities;      // its draws
   std::vector<Term> terms;                             // the sample's terms
   const ir::Node* log_lik = nullptr;                   // Σ of the data terms per datapoint, [N]
   std::string log_lik_problem;                         // why there is none
@@ -125,6 +127,7 @@ class Lowerer {
   void declare_params();
   void auto_guide();
   void generate_model(bool reconstruct);
+  void generated_quantities();
   const ir::Node* objective();
   bool has_closed_form_kl(const std::string& latent) const;
 };

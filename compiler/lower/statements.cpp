@@ -52,6 +52,7 @@ class SampleLowering {
     std::vector<Value> args;
     for (const ast::ExprPtr& a : s_.dist.args) args.push_back(l_.expr(*a));
     const std::string& name = site_->variable;
+    if (block_ == ast::BlockKind::Generated) return quantity(family, name, args);
     if (!l_.generative && l_.loop_indices.empty()) check_supports(family, args);
     if (block_ == ast::BlockKind::Guide) return draw(family, name, args);
     if (l_.generative) return generate(family, name, args);
@@ -190,6 +191,25 @@ class SampleLowering {
     std::vector<ir::Output>& outputs = l_.reconstructing ? l_.out.reconstructions : l_.out.model_draws;
     outputs.push_back({name, z.node});
     if (mean_node) outputs.push_back({"mean." + name, mean_node});
+  }
+
+  // `NAME ~ dist(ARGS)` in the generated block: a new quantity of the shape its arguments give
+  // (sema::check_generated_draw), drawn forwards.
+  void quantity(const dist::Distribution& family, const std::string& name, const std::vector<Value>& args) {
+    ir::Shape copy;
+    if (family.shape == dist::ShapeRule::MvNormal) {
+      copy = args[0].copy_rank() == 1 ? args[0].copy_shape() : ir::Shape{args[1].copy_shape()[0]};
+    } else if (family.shape == dist::ShapeRule::Broadcast) {
+      for (const Value& a : args) {
+        if (!a.copy_scalar()) {
+          copy = a.copy_shape();
+          break;
+        }
+      }
+    }
+    Args aligned = align_args(family, args, {}, copy);
+    Value z{dist::sample(family, aligned, noise_input(l_, name, family.sampler.noise, copy))};
+    l_.quantities[&s_] = z;
   }
 
   void draw(const dist::Distribution& family, const std::string& latent, const std::vector<Value>& args) {

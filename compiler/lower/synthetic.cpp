@@ -98,6 +98,7 @@ ir::Bindings synthetic_bindings(const Lowered& l, const sema::Model& model, cons
   }
   std::vector<NoiseInput> noise = l.noise;
   noise.insert(noise.end(), l.model_noise.begin(), l.model_noise.end());
+  noise.insert(noise.end(), l.generated_noise.begin(), l.generated_noise.end());
   for (const NoiseInput& n : noise) {
     if (n.node->attrs().input == ir::InputKind::Uniform) fill(n.node, [&] { return unit(rng); });
     else fill(n.node, [&] { return normal(rng); });

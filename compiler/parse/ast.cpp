@@ -23,6 +23,7 @@ const char* spelling(BlockKind kind) {
     case BlockKind::Latent: return "latent";
     case BlockKind::Model: return "model";
     case BlockKind::Guide: return "guide";
+    case BlockKind::Generated: return "generated";
   }
   return "?";
 }

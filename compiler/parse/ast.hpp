@@ -157,7 +157,7 @@ struct FnDef {
   Span span;
 };
 
-enum class BlockKind { Dims, Data, Param, Latent, Model, Guide };
+enum class BlockKind { Dims, Data, Param, Latent, Model, Guide, Generated };
 const char* spelling(BlockKind kind);
 
 struct Block {
@@ -166,7 +166,7 @@ struct Block {
   Span span;
   std::vector<DimDecl> dims;        // BlockKind::Dims
   std::vector<VarDecl> vars;        // Data, Param, Latent
-  std::vector<StmtPtr> statements;  // Model, Guide
+  std::vector<StmtPtr> statements;  // Model, Guide, Generated
 };
 
 struct Program {

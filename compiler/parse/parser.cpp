@@ -313,10 +313,18 @@ class Converter {
   }
 
   void item(ast::Program& p, x3ast::stmts_block& d) {
-    // The keyword token holds "model {" or "guide {": keep the word.
-    bool is_model = d.keyword.text.rfind("model", 0) == 0;
-    Span keyword = file_.span(d.keyword.begin, d.keyword.begin + 5);
-    ast::Block b = block(is_model ? ast::BlockKind::Model : ast::BlockKind::Guide, d, keyword);
+    // The keyword token holds "model {", "guide {" or "generated {": keep the word.
+    const std::string& text = d.keyword.text;
+    ast::BlockKind kind = text.rfind("model", 0) == 0   ? ast::BlockKind::Model
+                          : text.rfind("guide", 0) == 0 ? ast::BlockKind::Guide
+                                                        : ast::BlockKind::Generated;
+    std::uint32_t length = kind == ast::BlockKind::Generated ? 9 : 5;
+    Span keyword = file_.span(d.keyword.begin, d.keyword.begin + length);
+    if (std::size_t q = text.find("quantities"); kind == ast::BlockKind::Generated && q != std::string::npos) {
+      auto at = d.keyword.begin + static_cast<std::uint32_t>(q);
+      diags_.error(file_.span(at, at + 10), "the block is 'generated { ... }' in vmc, without Stan's 'quantities'");
+    }
+    ast::Block b = block(kind, d, keyword);
     statements(d.items, b.statements);
     p.blocks.push_back(std::move(b));
   }

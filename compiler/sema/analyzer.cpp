@@ -37,6 +37,7 @@ const char* describe(SymbolKind kind) {
     case SymbolKind::PlateIndex: return "plate index";
     case SymbolKind::FnParam: return "parameter";
     case SymbolKind::LoopIndex: return "loop index";
+    case SymbolKind::Generated: return "generated quantity";
   }
   return "name";
 }

@@ -51,7 +51,7 @@ class Reporter {
   std::size_t errors_ = 0;
 };
 
-enum class SymbolKind { Dim, Data, Param, Latent, Fn, Let, PlateIndex, FnParam, LoopIndex };
+enum class SymbolKind { Dim, Data, Param, Latent, Fn, Let, PlateIndex, FnParam, LoopIndex, Generated };
 // "dim", "data", "param", "latent", "fn", "let-bound value", "plate index", "parameter"
 const char* describe(SymbolKind kind);
 // "data", "a param", "a let-bound value", ...
@@ -68,6 +68,7 @@ struct Symbol {
   const ast::FnDef* fn = nullptr;     // Fn
   const ast::DimDecl* dim = nullptr;  // Dim
   std::size_t fn_param = 0;           // FnParam: its position in the fn's parameters
+  const ast::Sample* draw = nullptr;  // Generated: the generated block's '~' that declares it
 };
 
 // One statement list (a block or a plate body), or a fn's parameters.
@@ -165,10 +166,15 @@ void check_bound_expressions(Analyzer& a);  // check_decls.cpp
 void check_functions(Analyzer& a);      // functions.cpp
 void check_block(Analyzer& a, const ast::Block& block);  // check_stmt.cpp
 void check_latents(Analyzer& a);        // latents.cpp
+// The generated block, once the latents are known to be local or global.
+void check_generated(Analyzer& a, const ast::Block& block);  // check_stmt.cpp
 void check_lowering(Analyzer& a);       // lowering.cpp
 
 // --- used by the passes ---
 void check_sample(Analyzer& a, Scope& scope, const ast::Sample& s);  // check_sample.cpp
+// `NAME ~ dist(ARGS);` in the generated block: a new quantity drawn from dist, of the shape its
+// arguments give; returns its type (an error type when it is wrong, reported).
+Type check_generated_draw(Analyzer& a, Scope& scope, const ast::Sample& s);  // check_sample.cpp
 // `normal_lpdf(y | mu, sigma)` (and _lpmf, _lcdf, _lccdf) with its arguments' types: a per-copy
 // real scalar, or an error type after reporting why (check_sample.cpp).
 Type check_density_call(Analyzer& a, Scope& scope, const ast::Call& c, const dist::DensityFunction& f,

@@ -21,6 +21,7 @@ NameKind name_kind(SymbolKind kind) {
     case SymbolKind::PlateIndex: return NameKind::PlateIndex;
     case SymbolKind::FnParam: return NameKind::FnParam;
     case SymbolKind::LoopIndex: return NameKind::LoopIndex;
+    case SymbolKind::Generated: return NameKind::Generated;
     case SymbolKind::Fn: break;
   }
   internal_error("fns are not recorded as names", __FILE__, __LINE__);
@@ -108,6 +109,16 @@ Type ExprChecker::name(const ast::Expr& e, const ast::Name& n,
         return Type::error();
       }
       if (target_) break;
+      if (scope_.block == ast::BlockKind::Generated) {
+        // Checked after the latents: whether each is local is known.
+        const Variable* v = a_.model->find_variable(n.name);
+        if (v && v->local) {
+          a_.report.error(e.span, "the generated block sees global latents only, but '" + n.name +
+                                      "' is local (one per datapoint of " + v->plate_dim + ")");
+          return Type::error();
+        }
+        break;
+      }
       if (scope_.block == ast::BlockKind::Guide && !scope_.sampled.count(n.name)) {
         a_.report.error(e.span, "latent '" + n.name + "' is read in the guide before its '~'");
       }
@@ -126,6 +137,7 @@ Type ExprChecker::name(const ast::Expr& e, const ast::Name& n,
   }
   ref.fn_param = sym->fn_param;
   ref.loop = sym->loop;
+  ref.draw = sym->draw;
   record_name(e, ref);
   return sym->type;
 }

@@ -132,6 +132,23 @@ void collect_reads(const Model& m, const ast::Expr& root, Reads& r, std::set<con
   });
 }
 
+// The distribution a '~' names, or nullptr (reported).
+const Distribution* resolve_distribution(Analyzer& a, const ast::Sample& s) {
+  const std::string& name = s.dist.callee.name;
+  if (const Distribution* d = dist::find(name)) return d;
+  Span at = s.dist.callee.span;
+  const Symbol* sym = a.global(name);
+  if (find_builtin(name) || (sym && sym->kind == SymbolKind::Fn)) {
+    a.report.error(at, "'" + name + "' is a function, not a distribution");
+  } else if (std::optional<dist::DensityFunction> f = dist::density_function(name); f && f->dist) {
+    a.report.error(at, "'" + name + "' is a density function, for 'target +='; a '~' takes the "
+                                     "distribution: '~ " + f->distribution + "(...)'");
+  } else {
+    a.report.error(at, "unknown distribution '" + name + "'" + dist::unknown_name_hint(name));
+  }
+  return nullptr;
+}
+
 class SampleChecker {
  public:
   SampleChecker(Analyzer& a, Scope& scope, const ast::Sample& s) : a_(a), scope_(scope), s_(s) {}
@@ -308,21 +325,7 @@ class SampleChecker {
     return scope_.plates.empty() ? out : out + "]";
   }
 
-  const Distribution* resolve_distribution() {
-    const std::string name = dist_name();
-    if (const Distribution* d = dist::find(name)) return d;
-    Span at = s_.dist.callee.span;
-    const Symbol* sym = a_.global(name);
-    if (find_builtin(name) || (sym && sym->kind == SymbolKind::Fn)) {
-      a_.report.error(at, "'" + name + "' is a function, not a distribution");
-    } else if (std::optional<dist::DensityFunction> f = dist::density_function(name); f && f->dist) {
-      a_.report.error(at, "'" + name + "' is a density function, for 'target +='; a '~' takes the "
-                                       "distribution: '~ " + f->distribution + "(...)'");
-    } else {
-      a_.report.error(at, "unknown distribution '" + name + "'" + dist::unknown_name_hint(name));
-    }
-    return nullptr;
-  }
+  const Distribution* resolve_distribution() { return sema::resolve_distribution(a_, s_); }
 
   void register_site(const Target& t, const Distribution* dist) {
     if (t.partial) {
@@ -379,6 +382,68 @@ class SampleChecker {
 }  // namespace
 
 void check_sample(Analyzer& a, Scope& scope, const ast::Sample& s) { SampleChecker(a, scope, s).run(); }
+
+Type check_generated_draw(Analyzer& a, Scope& scope, const ast::Sample& s) {
+  ExprChecker exprs(a, scope, true);
+  std::vector<Type> args;
+  for (const ast::ExprPtr& arg : s.dist.args) args.push_back(exprs.check(*arg));
+  const auto* name = s.lhs->as<ast::Name>();
+  if (!name) {
+    a.report.error(s.lhs->span, "a '~' in the generated block declares a new quantity: write 'NAME ~ " +
+                                    s.dist.callee.name + "(...);' with a name not used yet");
+    return Type::error();
+  }
+  if (const Symbol* sym = lookup(a, &scope, name->name)) {
+    a.report.error(s.lhs->span, "'" + name->name + "' is " + with_article(sym->kind) + " already; a '~' in the "
+                                    "generated block declares a new quantity: choose another name (as '" +
+                                    name->name + "_rep' for a replicate of data)",
+                   {{sym->span, "'" + name->name + "' is declared here"}});
+    return Type::error();
+  }
+  if (s.dist.has_bar()) {
+    a.report.error(s.dist.bar_span, "a '~' takes the distribution's parameters only");
+    return Type::error();
+  }
+  const Distribution* d = resolve_distribution(a, s);
+  if (!d) return Type::error();
+  const std::string shown = s.dist.callee.name;
+  if (!d->sampler.fn) {
+    a.report.error(s.dist.callee.span, "vmc cannot draw from '" + shown + "' yet ('vmc help distributions' lists "
+                                           "the ones it can)");
+    return Type::error();
+  }
+  DensityArgs density(a, scope, *d, shown, s.dist_span, *s.lhs, s.dist.args);
+  if (!density.arity_ok()) return Type::error();
+  density.interval_bounds();
+  for (const Type& t : args) {
+    if (t.is_error()) return Type::error();
+  }
+  // The draw's shape, from its arguments: one value per element of the broadcast of a
+  // Broadcast family's arguments; a vector of mu's (or L's) length for multi_normal_cholesky; a
+  // scalar for categorical.
+  Type out = Type::real();
+  std::vector<const ast::Plate*> plates;
+  for (const Type& t : args) plates = union_plates(plates, t.plates);
+  if (d->shape == ShapeRule::MvNormal) {
+    if (args[0].rank() == 1) out.shape = args[0].shape;
+    else if (args[1].rank() == 2) out.shape = {args[1].shape[0]};
+  } else if (d->shape == ShapeRule::Broadcast) {
+    for (const Type& t : args) {
+      if (!t.is_scalar()) {
+        out.shape = t.shape;
+        out.row = t.row;
+        break;
+      }
+    }
+  }
+  if (d->discrete()) out.kind = Kind::Int;
+  std::size_t before = a.report.errors();
+  density.check(out, args, true);
+  if (a.report.errors() > before) return Type::error();
+  out.plates = plates;
+  a.model->samples.push_back({&s, ast::BlockKind::Generated, d, Role::Data, name->name, true});
+  return out;
+}
 
 Type check_density_call(Analyzer& a, Scope& scope, const ast::Call& c, const dist::DensityFunction& f,
                         const std::vector<Type>& args) {

@@ -1,5 +1,5 @@
-// The statements of the model and guide blocks: lets, plates, `target +=`; `~` statements are
-// checked in check_sample.cpp.
+// The statements of the model, guide and generated blocks: lets, plates, `target +=`; `~`
+// statements are checked in check_sample.cpp.
 #include "sema/check_expr.hpp"
 #include "support/suggest.hpp"
 
@@ -30,12 +30,51 @@ class BlockChecker {
   }
 
   void statement(const ast::Stmt& s) {
+    if (block_.kind == ast::BlockKind::Generated) return generated(s);
     if (const auto* l = s.as<ast::Let>()) let(*l);
     else if (const auto* t = s.as<ast::TargetIncrement>()) target(s, *t);
     else if (const auto* p = s.as<ast::Plate>()) plate(*p);
     else if (const auto* as = s.as<ast::Assign>()) assign(*as);
     else if (const auto* f = s.as<ast::For>()) loop(s, *f);
     else check_sample(a_, scope_, *s.as<ast::Sample>());
+  }
+
+  // The generated block: lets, vars and loops as elsewhere; `NAME ~ dist(...)` at its top level
+  // declares a quantity drawn from dist; no plates (values are whole arrays) and no 'target +='.
+  // Its top-level names are its outputs (Model::generated).
+  void generated(const ast::Stmt& s) {
+    const bool top = scope_.loops.empty();
+    if (const auto* p = s.as<ast::Plate>()) {
+      a_.report.error(p->index.span, "a plate is not allowed in the generated block: write its statements on "
+                                     "whole arrays ('y_rep ~ normal(X * w, sigma);'), or use a for loop");
+    } else if (s.as<ast::TargetIncrement>()) {
+      a_.report.error(s.span, "'target +=' is not allowed in the generated block; it computes quantities from "
+                              "each posterior draw and adds nothing to the model's log density");
+    } else if (const auto* smp = s.as<ast::Sample>()) {
+      if (!top) {
+        a_.report.error(smp->lhs->span, "a '~' in the generated block declares a quantity and must be at the "
+                                        "block's top level, not in a loop");
+        return;
+      }
+      Type t = check_generated_draw(a_, scope_, *smp);
+      const auto* name = smp->lhs->as<ast::Name>();
+      if (!name || lookup(a_, &scope_, name->name)) return;
+      Symbol sym{SymbolKind::Generated, smp->lhs->span, t};
+      sym.draw = smp;
+      scope_.frames.back().names.emplace(name->name, sym);
+      if (!t.is_error()) a_.model->generated.push_back({name->name, t, nullptr, smp, smp->lhs->span});
+    } else if (const auto* l = s.as<ast::Let>()) {
+      bool fresh = !lookup(a_, &scope_, l->name.name);
+      let(*l);
+      const Symbol* sym = lookup(a_, &scope_, l->name.name);
+      if (top && fresh && sym && !sym->type.is_error()) {
+        a_.model->generated.push_back({l->name.name, sym->type.value(), l, nullptr, l->name.span});
+      }
+    } else if (const auto* as = s.as<ast::Assign>()) {
+      assign(*as);
+    } else if (const auto* f = s.as<ast::For>()) {
+      loop(s, *f);
+    }
   }
 
   // Lets and plate indices may not hide another name: every name means one thing. The new
@@ -223,5 +262,6 @@ class BlockChecker {
 }  // namespace
 
 void check_block(Analyzer& a, const ast::Block& block) { BlockChecker(a, block).run(); }
+void check_generated(Analyzer& a, const ast::Block& block) { BlockChecker(a, block).run(); }
 
 }  // namespace vmc::sema

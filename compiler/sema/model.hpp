@@ -84,7 +84,7 @@ struct SampleSite {
 };
 
 // What a name used in an expression refers to (sema's resolution, which lowering reads).
-enum class NameKind { Pi, Dim, Data, Param, Latent, Let, PlateIndex, FnParam, LoopIndex };
+enum class NameKind { Pi, Dim, Data, Param, Latent, Let, PlateIndex, FnParam, LoopIndex, Generated };
 struct NameRef {
   NameKind kind = NameKind::Pi;
   const ast::Let* let = nullptr;         // Let
@@ -93,6 +93,17 @@ struct NameRef {
   const ast::For* loop = nullptr;        // LoopIndex
   const Dim* dim = nullptr;              // Dim
   std::size_t fn_param = 0;              // FnParam: its position in the fn's parameters
+  const ast::Sample* draw = nullptr;     // Generated: the '~' that declares it
+};
+
+// A quantity of the generated block, computed per posterior draw: a top-level `let`/`var` (its
+// last value) or a `NAME ~ dist(...)` draw.
+struct GeneratedQuantity {
+  std::string name;
+  Type type;
+  const ast::Let* let = nullptr;     // or
+  const ast::Sample* draw = nullptr;
+  Span span;                         // its name where it is declared
 };
 
 struct Model {
@@ -103,6 +114,8 @@ struct Model {
   std::vector<Variable> latents;
   const ast::Block* model_block = nullptr;
   const ast::Block* guide_block = nullptr;  // null when the guide is automatic
+  const ast::Block* generated_block = nullptr;  // null when there is none
+  std::vector<GeneratedQuantity> generated;     // its outputs, in source order
   const AutoGuide* auto_guide = nullptr;    // the --guide entry (auto_guide.hpp), if any
   int auto_guide_rank = 0;                  // its rank (lowrank:R), 0 for one that takes none
   std::map<std::string, const ast::FnDef*> functions;

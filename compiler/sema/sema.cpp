@@ -44,6 +44,8 @@ void check_structure(Analyzer& a) {
   }
   a.model->model_block = a.blocks.count(ast::BlockKind::Model) ? a.blocks[ast::BlockKind::Model] : nullptr;
   a.model->guide_block = a.blocks.count(ast::BlockKind::Guide) ? a.blocks[ast::BlockKind::Guide] : nullptr;
+  a.model->generated_block =
+      a.blocks.count(ast::BlockKind::Generated) ? a.blocks[ast::BlockKind::Generated] : nullptr;
 }
 
 // --guide NAME (auto_guide.hpp): only for a model without a guide block.
@@ -125,6 +127,7 @@ std::unique_ptr<Model> analyze(const ast::Program& program, const Options& optio
   if (a.model->model_block) check_block(a, *a.model->model_block);
   if (a.model->guide_block) check_block(a, *a.model->guide_block);
   check_latents(a);
+  if (a.model->generated_block) check_generated(a, *a.model->generated_block);
   if (a.report.errors() == 0) check_lowering(a);
   if (a.report.errors() > 0) return nullptr;
   return std::move(a.model);

@@ -554,6 +554,97 @@ def case_loo(work):
     check("target +=" in p.stderr, f"loo of a target += likelihood: {p.stderr}")
 
 
+def case_generated(work):
+    """Issue 24: the generated block, evaluated per guide draw after fitting. Each row of
+    draws.csv is one draw: a derived quantity equals its formula at that row's latents; posterior
+    predictive draws have the moments the model gives them (normal: mean theta, variance
+    sigma^2 + var theta; Poisson: mean and variance of the rate plus its mean), counts are ints;
+    the posterior table and summary.json have them; vmc sample writes them; a model without
+    params (the language reference's example) fits."""
+    out = os.path.join(work, "es")
+    p = run("fit", os.path.join(STDLIB, "eight_schools.vmodel"), "--data",
+            os.path.join(STDLIB, "eight_schools.data.json"), "--out", out)
+    check("theta[0]" in p.stdout and "y_rep[7]" in p.stdout, f"the posterior table lacks the quantities: {p.stdout}")
+    s = summary(out)
+    check(all(k in s["posterior"] for k in ("mu", "tau", "theta_raw", "theta", "y_rep")),
+          f"summary.json posterior keys: {list(s['posterior'])}")
+    sigma = [15, 10, 16, 11, 9, 11, 10, 18]
+    d = draws_columns(out)
+    n = len(d["mu"])
+    worst = 0.0
+    for j in range(8):
+        for r in range(n):
+            want = d["mu"][r] + d["tau"][r] * d[f"theta_raw.{j}"][r]
+            worst = max(worst, abs(d[f"theta.{j}"][r] - want) / (1 + abs(want)))
+        th, yr = d[f"theta.{j}"], d[f"y_rep.{j}"]
+        mt, my = sum(th) / n, sum(yr) / n
+        vt = sum((t - mt) ** 2 for t in th) / (n - 1)
+        vy = sum((t - my) ** 2 for t in yr) / (n - 1)
+        want_v = sigma[j] ** 2 + vt
+        check(abs(my - mt) < 4 * math.sqrt(want_v / n), f"y_rep.{j} mean {my:.3f} vs theta's {mt:.3f}")
+        # The variance of a sample variance of n normal draws: 2 v^2 / (n - 1).
+        check(abs(vy - want_v) < 4 * want_v * math.sqrt(2 / (n - 1)), f"y_rep.{j} variance {vy:.2f} vs {want_v:.2f}")
+    print(f"eight schools: {n} draws, theta = mu + tau theta_raw to {worst:.2e} (relative)")
+    check(worst < 1e-5, f"theta differs from mu + tau * theta_raw in its own row by {worst:.2e}")
+    sampled = os.path.join(work, "sampled.csv")
+    run("sample", os.path.join(STDLIB, "eight_schools.vmodel"), "--data",
+        os.path.join(STDLIB, "eight_schools.data.json"), "--params", os.path.join(out, "checkpoint.bin"),
+        "--draws", "50", "--out", sampled)
+    with open(sampled) as f:
+        rows = list(csv.DictReader(f))
+    check(len(rows) == 50 and "theta.7" in rows[0] and "y_rep.0" in rows[0], f"vmc sample's columns: {list(rows[0])}")
+    for r in rows:
+        want = float(r["mu"]) + float(r["tau"]) * float(r["theta_raw.3"])
+        check(abs(float(r["theta.3"]) - want) <= 1e-5 * (1 + abs(want)), "vmc sample: theta.3 is not its row's formula")
+
+    # Poisson regression: replicated counts.
+    rng = random.Random(5)
+    N = 40
+    x = [rng.uniform(-1, 1) for _ in range(N)]
+    y = []
+    for xi in x:  # Poisson(exp(0.8 + 0.6 x)) by inversion
+        lam, u, k = math.exp(0.8 + 0.6 * xi), rng.random(), 0
+        mass = math.exp(-lam)
+        cdf = mass
+        while cdf < u:
+            k += 1
+            mass *= lam / k
+            cdf += mass
+        y.append(k)
+    data = os.path.join(work, "counts.json")
+    with open(data, "w") as f:
+        json.dump({"x": x, "y": y}, f)
+    out = os.path.join(work, "pois")
+    run("fit", os.path.join(MODELS, "poisson_ppc.vmodel"), "--guide", "fullrank", "--data", data, "--out", out, "-q")
+    d = draws_columns(out)
+    n = len(d["a"])
+    for i in (0, 7, 39):
+        yr, rate = d[f"y_rep.{i}"], d[f"rate.{i}"]
+        check(all(v >= 0 and v == int(v) for v in yr), f"y_rep.{i} has a value that is not a count")
+        mr, my = sum(rate) / n, sum(yr) / n
+        vr = sum((v - mr) ** 2 for v in rate) / (n - 1)
+        check(abs(my - mr) < 4 * math.sqrt((mr + vr) / n), f"y_rep.{i} mean {my:.3f} vs rate's {mr:.3f}")
+    tot = d["total_rep"]
+    mean_tot = sum(tot) / n
+    sd_tot = math.sqrt(sum((v - mean_tot) ** 2 for v in tot) / (n - 1))
+    print(f"poisson: sum(y) {sum(y)}, posterior predictive total {mean_tot:.1f} (sd {sd_tot:.1f})")
+    check(abs(mean_tot - sum(y)) < 2 * sd_tot, f"total_rep {mean_tot:.1f} ± {sd_tot:.1f} vs sum(y) {sum(y)}")
+    check(all(abs(v - sum(d[f"y_rep.{i}"][r] for i in range(N))) < 1e-6 for r, v in enumerate(tot[:200])),
+          "total_rep is not the sum of its row's y_rep")
+
+    # The language reference's example: a guide with no params has nothing to fit, and says so.
+    text = open(os.path.join(SRC, "docs", "language.md")).read()
+    example = re.search(r"```vmodel\n(model eight_schools_ppc;.*?)```", text, re.S)
+    check(example is not None, "docs/language.md lost its generated-block example")
+    path = os.path.join(work, "ppc.vmodel")
+    with open(path, "w") as f:
+        f.write(example.group(1))
+    out = os.path.join(work, "ppc")
+    p = run("fit", path, "--data", os.path.join(STDLIB, "eight_schools.data.json"), "--out", out)
+    check("no params to fit" in p.stdout, f"the fit of a model without params: {p.stdout[-300:]}")
+    check("max_rep" in summary(out)["posterior"], "the example's max_rep is not summarised")
+
+
 def inverse_and_logdet(a):
     """Gauss-Jordan with partial pivoting on a small dense matrix: (A^-1, log|det A|)."""
     n = len(a)

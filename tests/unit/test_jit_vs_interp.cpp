@@ -252,3 +252,57 @@ TEST_CASE("jit: a model that cannot be run forwards still fits, and says why it 
   REQUIRE(d.has_errors());
   CHECK(d.all().back().message.find("cannot be sampled forwards") != std::string::npos);
 }
+
+TEST_CASE("jit: the generated block's kernel equals the interpreter, its quantities from the same draw") {
+  Compiled m("model gq; dims { N; K = 3; } data { x : real[N]; n : int<lower=0>[N]; }\n"
+             "param { s : real<lower=0> init 1; }\n"
+             "latent { mu : real; tau : real<lower=0>; raw : real[K]; }\n"
+             "model { mu ~ normal(0, 1); tau ~ half_normal(1); raw ~ normal(0, 1); x ~ normal(mu, s); }\n"
+             "guide { mu ~ normal(0.5, 0.2); tau ~ lognormal(0, 0.3); raw ~ normal(0, 1); }\n"
+             "generated {\n"
+             "  let theta = mu + tau * raw;\n"
+             "  x_rep ~ normal(mu, s);\n"
+             "  counts ~ poisson(exp(theta));\n"
+             "  wins ~ binomial_logit(n, mu);\n"
+             "  var total = 0.0;\n"
+             "  for k in 0:K { total = total + theta[k]; }\n"
+             "}\n",
+             sema_options(), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(m.ok(), m.messages());
+  std::vector<std::string> names;
+  for (const ir::Output& o : m.l().generated) names.push_back(o.name);
+  CHECK(names == std::vector<std::string>{"mu", "tau", "raw", "theta", "x_rep", "counts", "wins", "total"});
+  ir::Bindings b = m.synthetic(3, 6, 4, 0.5);
+  std::vector<double> trials = {0, 1, 5, 12, 40, 200};
+  b.inputs["n"] = ir::Tensor{{6}, trials};
+  std::vector<const ir::Node*> outs;
+  for (const ir::Output& o : m.l().generated) outs.push_back(o.node);
+  std::vector<ir::Tensor> want = ir::evaluate(outs, b);
+  Diagnostics d;
+  auto jit = jit::CompiledModel::build(m.l(), codegen::Precision::F64, d, "gq", {"generated"});
+  REQUIRE(jit);
+  std::vector<ir::Tensor> got = jit->run("generated", b);
+  REQUIRE(got.size() == want.size());
+  for (std::size_t k = 0; k < want.size(); ++k) {
+    CAPTURE(names[k]);
+    CHECK(got[k].shape == want[k].shape);
+    for (std::size_t i = 0; i < want[k].values.size(); ++i) {
+      CHECK(std::abs(got[k].values[i] - want[k].values[i]) <= 1e-12 * (1 + std::abs(want[k].values[i])));
+    }
+  }
+  // theta and total from the latents of the same draw; counts and wins are counts in range.
+  const std::vector<double>&mu = got[0].values, &tau = got[1].values, &raw = got[2].values, &theta = got[3].values;
+  double sum = 0;
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(theta[k] == doctest::Approx(mu[0] + tau[0] * raw[k]).epsilon(1e-12));
+    sum += theta[k];
+  }
+  CHECK(got[7].values[0] == doctest::Approx(sum).epsilon(1e-12));
+  CHECK(got[4].shape == std::vector<std::int64_t>{});
+  CHECK(got[5].shape == std::vector<std::int64_t>{3});
+  for (double c : got[5].values) CHECK((c >= 0 && c == std::floor(c)));
+  REQUIRE(got[6].values.size() == trials.size());
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    CHECK((got[6].values[i] >= 0 && got[6].values[i] <= trials[i] && got[6].values[i] == std::floor(got[6].values[i])));
+  }
+}

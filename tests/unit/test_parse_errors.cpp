@@ -28,7 +28,7 @@ std::vector<std::string> syntax_errors(const std::string& text, bool* parsed = n
 using Errors = std::vector<std::string>;
 
 const char* kTopLevel =
-    "expected 'model', 'dims', 'data', 'param', 'latent', 'guide' or 'fn' at the top level";
+    "expected 'model', 'dims', 'data', 'param', 'latent', 'guide', 'generated' or 'fn' at the top level";
 
 }  // namespace
 

@@ -281,3 +281,50 @@ TEST_CASE("a shadowing name is still bound, so its uses do not cascade") {
                          "b ~ normal(0, 1);"));
   CHECK(c.errors() == Lines{"7:7: plate index 'b' shadows latent 'b'; choose another name"});
 }
+
+TEST_CASE("generated block: each top-level name an output, typed by its value or its draw's arguments") {
+  Checked c(kPrelude +
+            "latent { z : real; v : real[K]; }\n"
+            "model { z ~ normal(0, 1); v ~ normal(0, 1); x ~ normal(z, 1); }\n"
+            "guide { z ~ normal(mu, 1); v ~ normal(w, 1); }\n"
+            "generated {\n"
+            "  let t = z + v;\n"
+            "  x_rep ~ normal(z + X * v, 1);\n"
+            "  m ~ mvnormal_cholesky(v, L);\n"
+            "  m0 ~ mvnormal_cholesky(0, L);\n"
+            "  n ~ poisson(exp(v));\n"
+            "  b ~ bernoulli_logit(z);\n"
+            "  var s = 0.0;\n"
+            "  for k in 0:K { let e = square(t[k]); s = s + e; }\n"
+            "  let r = x_rep[0] + s;\n"
+            "}\n");
+  REQUIRE_MESSAGE(c.model, c.first_error());
+  Lines got;
+  for (const sema::GeneratedQuantity& q : c.model->generated) got.push_back(q.name + " " + sema::to_string(q.type));
+  // The loop's let `e` is local to the loop: not an output.
+  CHECK(got == Lines{"t real[3]", "x_rep real[N]", "m real[3]", "m0 real[3]", "n int[3]", "b int", "s real",
+                     "r real"});
+  CHECK(c.model->generated_block != nullptr);
+}
+
+TEST_CASE("generated block: what it cannot do, and names it cannot reuse or see") {
+  Checked c(kPrelude +
+            "latent { z : real; }\n"
+            "model { z ~ normal(0, 1); }\n"
+            "guide { z ~ normal(mu, 1); }\n"
+            "generated {\n"
+            "  w ~ normal(0, 1);\n"
+            "  a ~ normal(w, X);\n"
+            "  g ~ gamma(2, 1);\n"
+            "  u ~ normal(z, 1);\n"
+            "  u2 ~ normal(u, 1);\n"
+            "}\n"
+            "fn f(q) = q + u;\n");
+  // The fn is checked first: a generated quantity is not a global.
+  CHECK(c.errors() == Lines{"15:15: unknown name 'u'",
+                            "9:3: 'w' is a param already; a '~' in the generated block declares a new quantity: "
+                            "choose another name (as 'w_rep' for a replicate of data)",
+                            "10:17: argument 'sigma' of 'normal' is real[N, 3], but the left side 'a' is real[3]; "
+                            "it must be a scalar or have the same shape",
+                            "11:7: vmc cannot draw from 'gamma' yet ('vmc help distributions' lists the ones it can)"});
+}

@@ -164,12 +164,12 @@ x3::rule<struct var_item_id, var_item> const var_item_r = "a declaration";
 x3::rule<struct model_decl_id, model_decl> const model_decl_r = "a model declaration";
 x3::rule<struct dims_block_id, dims_block> const dims_block_r = "a dims block";
 x3::rule<struct vars_block_id, vars_block> const vars_block_r = "a declaration block";
-x3::rule<struct stmts_block_id, stmts_block> const stmts_block_r = "a model or guide block";
+x3::rule<struct stmts_block_id, stmts_block> const stmts_block_r = "a model, guide or generated block";
 x3::rule<struct fn_id, fn_def> const fn_r = "a function definition";
 x3::rule<struct item_id, item> const item_r = "a block";
 x3::rule<struct item_or_bad_id, item> const item_or_bad_r = "a block";
 x3::rule<struct model_open_id, x3::unused_type> const model_open_r = "a model name or '{'";
-x3::rule<struct block_open_id, token> const block_open_r = "'model' or 'guide'";
+x3::rule<struct block_open_id, token> const block_open_r = "'model', 'guide' or 'generated'";
 
 program_type const program_r = "a model file";
 skipper_type const skipper_r = "whitespace";
@@ -257,13 +257,17 @@ auto const dims_block_r_def = dims_kw_r > '{' > *dim_item_r > '}';
 auto const vars_block_r_def = vars_kw_r > '{' > *var_item_r > '}';
 auto const model_open_r_def = x3::lit('{');
 // The token's text is the keyword and the brace ("model {"): parser.cpp keeps the keyword.
-auto const block_open_r_def = x3::raw[(keyword("model") > model_open_r) | (keyword("guide") > '{')];
+// `generated` is a keyword only here, at the top level (where no name can stand): it stays free
+// as a name. Stan's `generated quantities {` is parsed so that parser.cpp can say what to write.
+auto const block_open_r_def =
+    x3::raw[(keyword("model") > model_open_r) | (keyword("guide") > '{') |
+            (keyword("generated") > -keyword("quantities") > '{')];
 auto const stmts_block_r_def = block_open_r > *statement_item_r > '}';
 auto const fn_r_def = fn_kw_r > name_r > '(' > -(name_r % ',') > ')' > '=' > expr_r > ';';
 auto const item_r_def = model_decl_r | dims_block_r | vars_block_r | stmts_block_r | fn_r;
 auto const item_or_bad_r_def =
-    item_r | recover<bad_item>("expected 'model', 'dims', 'data', 'param', 'latent', 'guide' "
-                               "or 'fn' at the top level",
+    item_r | recover<bad_item>("expected 'model', 'dims', 'data', 'param', 'latent', 'guide', "
+                               "'generated' or 'fn' at the top level",
                                Recovery::TopLevel);
 auto const program_r_def = *item_or_bad_r >> x3::eoi;
 

@@ -135,7 +135,7 @@ void report_unexpected(ParseState& state, const char* where, const char* message
 // `fn`, by a name). Those never appear inside a block, so recovery stops before them.
 bool starts_item(const char* it, const char* last) {
   static constexpr std::string_view kBlocks[] = {"dims", "data", "param", "latent", "guide",
-                                                 "model", "fn"};
+                                                 "generated", "model", "fn"};
   for (std::string_view kw : kBlocks) {
     if (static_cast<std::size_t>(last - it) < kw.size() || std::string_view(it, kw.size()) != kw) {
       continue;
