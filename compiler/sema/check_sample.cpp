@@ -60,6 +60,23 @@ class DensityArgs {
     return std::pair{values[0], values[1]};
   }
 
+  // A constant argument outside its parameter's support (`normal(0, -1)`, `bernoulli(1.5)`): an
+  // error now, not a NaN bound at run time. Arguments that are not constants are checked at the
+  // initial values (the fit's support kernel).
+  void constant_supports() {
+    for (std::size_t i = 0; i < params_.size() && i < d_.params.size(); ++i) {
+      Support s = d_.params[i].support;
+      if (s != Support::Positive && s != Support::UnitInterval && s != Support::Count) continue;
+      std::optional<double> v = eval_constant(a_, &scope_, *params_[i], nullptr, "");
+      if (!v) continue;
+      bool inside = s == Support::Positive     ? *v > 0
+                    : s == Support::Count      ? *v >= 0  // an int: the type check says so
+                                               : *v >= 0 && *v <= 1;
+      if (inside) continue;
+      error(i, "is " + format_number(*v) + ", outside its support " + dist::to_string(s));
+    }
+  }
+
   // `tilde`: the value is the left side of a '~' (else the value before a '|').
   void check(const Type& lhs, const std::vector<Type>& args, bool tilde) {
     std::string shown_value = quote(source_text(value_.span));
@@ -174,6 +191,7 @@ class SampleChecker {
     DensityArgs density(a_, scope_, *dist, dist_name(), s_.dist_span, *s_.lhs, s_.dist.args);
     if (!density.arity_ok()) return;
     std::optional<std::pair<double, double>> bounds = density.interval_bounds();
+    density.constant_supports();
     if (!target.valid || lhs.is_error()) return;
     density.check(lhs, args, true);
     check_support(*dist, target, lhs, bounds);
@@ -415,6 +433,7 @@ Type check_generated_draw(Analyzer& a, Scope& scope, const ast::Sample& s) {
   DensityArgs density(a, scope, *d, shown, s.dist_span, *s.lhs, s.dist.args);
   if (!density.arity_ok()) return Type::error();
   density.interval_bounds();
+  density.constant_supports();
   for (const Type& t : args) {
     if (t.is_error()) return Type::error();
   }
@@ -480,6 +499,7 @@ Type check_density_call(Analyzer& a, Scope& scope, const ast::Call& c, const dis
   DensityArgs check(a, scope, d, name, whole, *c.args[0], params);
   if (!check.arity_ok()) return Type::error();
   check.interval_bounds();
+  check.constant_supports();
   for (const Type& t : args) {
     if (t.is_error()) return Type::error();
   }
