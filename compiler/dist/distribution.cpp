@@ -91,7 +91,17 @@ std::string Distribution::param_list() const {
   return out;
 }
 
+const std::vector<std::pair<std::string_view, std::string_view>>& aliases() {
+  static const std::vector<std::pair<std::string_view, std::string_view>> table = {
+      {"multi_normal_cholesky", "mvnormal_cholesky"},  // Stan's name
+  };
+  return table;
+}
+
 const Distribution* find(std::string_view name) {
+  for (const auto& [alias, of] : aliases()) {
+    if (name == alias) name = of;
+  }
   for (const Distribution& d : distributions()) {
     if (d.name == name) return &d;
   }
@@ -270,6 +280,11 @@ std::string reference_table() {
          "normal(0, 1)`) is the truncated density, normalised over the bounds, so the bound stays a bound\n"
          "on log p(data): for " + truncated + ". Another family cut by a latent's bounds is not\n"
          "normalised over them, and `vmc check` warns. A truncated prior has no closed-form KL (L^B samples it).\n"
+         "\nOther names: " + [] {
+           std::string s;
+           for (const auto& [alias, of] : aliases()) s += (s.empty() ? "" : ", ") + ("`" + std::string(alias) + "` is `" + std::string(of) + "`");
+           return s;
+         }() + " (Stan's names; their density functions too).\n"
          "\n*Drawn forwards*: the family can be sampled given its arguments: in the `generated` block\n"
          "(`y_rep ~ poisson(rate);`), by `vmc sample --from model` and `--from predictive`, and as a prior\n"
          "that `--from model` draws. A discrete family draws by inversion of uniform noise (no gradient).\n"

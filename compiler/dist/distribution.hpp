@@ -175,7 +175,10 @@ struct Distribution {
 // Every distribution, in the order of LANGUAGE.md's table.
 const std::vector<Distribution>& distributions();
 // The entry named `name`, or nullptr.
+// The entry named `name` (or by one of its other names, aliases()), or nullptr.
 const Distribution* find(std::string_view name);
+// Other names of entries, (alias, entry's name): Stan's names where ours differ.
+const std::vector<std::pair<std::string_view, std::string_view>>& aliases();
 std::vector<std::string> names();
 // What follows "unknown distribution 'NAME'": vmc's spelling of a name from Stan, else the
 // nearest names, and where the whole list is.

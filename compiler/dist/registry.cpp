@@ -18,9 +18,10 @@ const std::vector<Distribution>& distributions() {
   using namespace entries;
   static const std::vector<Distribution> table = {
       normal(),      lognormal(),   laplace(),     logistic(),          cauchy(),
-      student_t(),   exponential(), gamma(),       beta(),              uniform(),
-      half_normal(), weibull(),     mvnormal_cholesky(), bernoulli(),       bernoulli_logit(),
-      poisson(),     poisson_log(), binomial_logit(), categorical_logit(),
+      student_t(),   exponential(), gamma(),       inv_gamma(),         beta(),
+      uniform(),     half_normal(), half_cauchy(), weibull(),           mvnormal_cholesky(),
+      bernoulli(),   bernoulli_logit(), binomial(), binomial_logit(),   poisson(),
+      poisson_log(), neg_binomial_2(), neg_binomial_2_log(), categorical_logit(),
   };
   return table;
 }

@@ -287,6 +287,58 @@ Distribution half_normal() {
   });
 }
 
+// |cauchy(0, sigma)|: the half-Cauchy prior on scales (Gelman 2006), as its own family so that a
+// draw (generated block, sample_model) and an init take its support.
+Distribution half_cauchy() {
+  return entry({
+      .name = "half_cauchy",
+      .params = Params{{"sigma", Positive}},
+      .support = Positive,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V sigma = a[0];
+        return std::log(2 / kPi) - log(sigma) - log1p(square(V(x) / sigma));
+      }},
+      .sampler = Sampler::reparameterized(
+          kUniform, [](const Args& a, const Node* u) -> const Node* { return V(a[0]) * tan(0.5 * kPi * V(u)); },
+          "sigma tan(pi u / 2)"),
+      .moments = Moments::none(),  // undefined
+      .init = InitDraw{[](const std::vector<double>& a, Rng& rng) {
+        return std::abs(std::cauchy_distribution<double>(0, a[0])(rng));
+      }},
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      // F(x) = (2/pi) atan(x / sigma), 1 − F(x) = (2/pi) atan(sigma / x) for x > 0.
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return log(atan(V(x) / a[0]) * (2 / kPi)); },
+                    [](const Node* x, const Args& a) -> const Node* { return log(atan(V(a[0]) / x) * (2 / kPi)); }},
+  });
+}
+
+// Stan's inv_gamma(alpha, beta): 1/X for X ~ gamma(alpha, beta);
+//   log p = alpha log beta − lgamma(alpha) − (alpha + 1) log x − beta / x.
+Distribution inv_gamma() {
+  return entry({
+      .name = "inv_gamma",
+      .params = Params{{"alpha", Positive}, {"beta", Positive}},
+      .support = Positive,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V alpha = a[0], beta = a[1];
+        return alpha * log(beta) - lgamma(alpha) - (alpha + 1.0) * log(V(x)) - beta / x;
+      }},
+      .sampler = Sampler::later(),
+      // The mean for alpha > 1, the sd for alpha > 2 (infinite or undefined below).
+      .moments = Moments{[](const Args& a) -> const Node* { return V(a[1]) / (V(a[0]) - 1.0); },
+                  [](const Args& a) -> const Node* { return V(a[1]) / ((V(a[0]) - 1.0) * sqrt(V(a[0]) - 2.0)); }},
+      .init = InitDraw{[](const std::vector<double>& a, Rng& rng) {
+        return 1 / std::gamma_distribution<double>(a[0], 1 / a[1])(rng);
+      }},
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
 // Stan's weibull(alpha, sigma): shape alpha, scale sigma. With t = log(x / sigma) and s = alpha t,
 // log p = log(alpha / sigma) − t + s − e^s; s is capped where e^s is infinite anyway, so a huge
 // s gives −∞, not ∞ − ∞.

@@ -186,6 +186,94 @@ Distribution binomial_logit() {
   });
 }
 
+// Stan's binomial(n, p): x·log p and (n − x)·log(1 − p) are replaced by 0 where p is 0 or 1 and
+// their factor is 0 (as bernoulli's), so the edges give a finite density and gradient.
+Distribution binomial() {
+  return entry({
+      .name = "binomial",
+      .params = Params{{"n", Count, ArgKind::Int}, {"p", UnitInterval}},
+      .support = BoundedCount,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V k = x, n = fit(a[0], x->shape()), p = fit(a[1], x->shape());
+        V zero = fit(scalar(k, 0.0), x->shape()), one = fit(scalar(k, 1.0), x->shape());
+        auto equal = [](V u, V v) { return V(ir::binary(ir::Op::Equal, u, v)); };
+        V p_where_k = ir::select(equal(k, zero) * equal(p, zero), one, p);
+        V p_where_not_k = ir::select(equal(k, n) * equal(p, one), zero, p);
+        V log_choose = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0);
+        return log_choose + k * log(p_where_k) + (n - k) * log1p(-p_where_not_k);
+      }},
+      .sampler = Sampler::forward_only(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* {
+            return u->graph().make(ir::Op::BinomialQuantile, {u, fit(a[0], u->shape()), fit(a[1], u->shape())}, {},
+                                   u->shape());
+          },
+          "inverse CDF of u"),
+      .moments = Moments{[](const Args& a) -> const Node* { return V(a[0]) * a[1]; },
+                  [](const Args& a) -> const Node* { return sqrt(V(a[0]) * a[1] * (1.0 - V(a[1]))); }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
+// Stan's neg_binomial_2(mu, phi): mean mu, variance mu + mu²/phi (a gamma mixture of Poissons),
+//   log p = lgamma(x + phi) − lgamma(x + 1) − lgamma(phi) + phi log(phi / (mu + phi)) + x log(mu / (mu + phi)).
+// `log_mu_phi` is log(mu + phi), computed from the family's own parameters.
+const Node* neg_binomial_2_lpmf(V x, V phi, V log_mu, V log_mu_phi) {
+  return lgamma(x + phi) - lgamma(x + 1.0) - lgamma(phi) + phi * (log(phi) - log_mu_phi) + x * (log_mu - log_mu_phi);
+}
+
+const Node* neg_binomial_2_draw(const Node* mu, const Node* phi, const Node* u) {
+  return u->graph().make(ir::Op::NegBinomial2Quantile, {u, fit(mu, u->shape()), fit(phi, u->shape())}, {}, u->shape());
+}
+
+Distribution neg_binomial_2() {
+  return entry({
+      .name = "neg_binomial_2",
+      .params = Params{{"mu", Positive}, {"phi", Positive}},
+      .support = Count,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V mu = a[0], phi = a[1];
+        return neg_binomial_2_lpmf(x, phi, log(mu), log(mu + phi));
+      }},
+      .sampler = Sampler::forward_only(
+          kUniform, [](const Args& a, const Node* u) { return neg_binomial_2_draw(a[0], a[1], u); }, "inverse CDF of u"),
+      .moments = Moments{first, [](const Args& a) -> const Node* { V mu = a[0]; return sqrt(mu + square(mu) / a[1]); }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
+// neg_binomial_2 with mu = exp(eta): log(mu + phi) = log_sum_exp(eta, log phi), finite for any eta.
+Distribution neg_binomial_2_log() {
+  return entry({
+      .name = "neg_binomial_2_log",
+      .params = Params{{"eta"}, {"phi", Positive}},
+      .support = Count,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V eta = a[0], phi = a[1];
+        V log_mu_phi = ir::binary(ir::Op::LogAddExp, fit(eta, x->shape()), fit(log(phi), x->shape()));
+        return neg_binomial_2_lpmf(x, phi, eta, log_mu_phi);
+      }},
+      .sampler = Sampler::forward_only(
+          kUniform, [](const Args& a, const Node* u) { return neg_binomial_2_draw(exp(V(a[0])), a[1], u); },
+          "inverse CDF of u at mu = exp(eta)"),
+      .moments = Moments{[](const Args& a) -> const Node* { return exp(V(a[0])); },
+                  [](const Args& a) -> const Node* { V mu = exp(V(a[0])); return sqrt(mu + square(mu) / a[1]); }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
 Distribution categorical_logit() {
   return entry({
       .name = "categorical_logit",

@@ -80,6 +80,8 @@ Distribution beta();
 Distribution uniform();
 Distribution half_normal();
 Distribution weibull();
+Distribution half_cauchy();
+Distribution inv_gamma();
 // registry_discrete.cpp (and the multivariate ones)
 Distribution mvnormal_cholesky();
 Distribution bernoulli();
@@ -87,6 +89,9 @@ Distribution bernoulli_logit();
 Distribution poisson();
 Distribution poisson_log();
 Distribution binomial_logit();
+Distribution binomial();
+Distribution neg_binomial_2();
+Distribution neg_binomial_2_log();
 Distribution categorical_logit();
 
 }  // namespace vmc::dist::entries

@@ -478,6 +478,17 @@ struct Elementwise<Op::BinomialQuantile> {
 };
 
 template <>
+struct Elementwise<Op::NegBinomial2Quantile> {
+  static constexpr bool cheap = false;
+  static double value(double u, double mu, double phi) { return special::neg_binomial_2_quantile(u, mu, phi); }
+  template <class B>
+  static auto code(B& b, typename B::V u, typename B::V mu, typename B::V phi) {
+    return b.runtime("vmc_neg_binomial_2_quantile", u, mu, phi);
+  }
+  static Contributions adjoint(const Node&, const Node*) { return {}; }
+};
+
+template <>
 struct Elementwise<Op::Select> {
   static constexpr bool cheap = true;
   static double value(double c, double a, double b) { return c != 0 ? a : b; }

@@ -26,6 +26,7 @@ double trigamma(double x) { return vmc_trigamma(x); }
 double ndtri(double p) { return vmc_ndtri(p); }
 double poisson_quantile(double u, double rate) { return vmc_poisson_quantile(u, rate); }
 double binomial_quantile(double u, double n, double p) { return vmc_binomial_quantile(u, n, p); }
+double neg_binomial_2_quantile(double u, double mu, double phi) { return vmc_neg_binomial_2_quantile(u, mu, phi); }
 double log_ndtr(double x) { return vmc_log_ndtr(x); }
 
 }  // namespace vmc::ir::special

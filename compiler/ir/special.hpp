@@ -15,5 +15,6 @@ double ndtri(double p);        // the standard normal's inverse CDF
 double log_ndtr(double x);     // log of the standard normal's CDF, accurate in both tails
 double poisson_quantile(double u, double rate);            // smallest k with CDF(k) >= u
 double binomial_quantile(double u, double n, double p);    // the same for Binomial(n, p)
+double neg_binomial_2_quantile(double u, double mu, double phi);  // ... for NegBinomial2(mu, phi)
 
 }  // namespace vmc::ir::special

@@ -431,6 +431,14 @@ OpTest op_test(Op op) {
                 return mul(k, h.param(s, -2, 2));
               }};
 
+    case Op::NegBinomial2Quantile:
+      return {C, [](Harness& h) {
+                Shape s = h.shape(h.uniform_int(0, 3));
+                const Node* u = h.frozen(s, 0.05, 0.95);
+                const Node* k = u->graph().make(Op::NegBinomial2Quantile, {u, h.frozen(s, 0.1, 50), h.frozen(s, 0.2, 20)}, {}, s);
+                return mul(k, h.param(s, -2, 2));
+              }};
+
     case Op::Broadcast:
       return {C, [](Harness& h) {
                 std::int64_t in_rank = h.uniform_int(0, 2);

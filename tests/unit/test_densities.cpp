@@ -56,6 +56,21 @@ double reference(std::string_view name, double x, const std::vector<double>& a) 
     double log_choose = std::lgamma(n + 1) - std::lgamma(x + 1) - std::lgamma(n - x + 1);
     return log_choose - x * log1pexp(-a[1]) - (n - x) * log1pexp(a[1]);
   }
+  if (name == "binomial") {
+    double n = a[0], p = a[1];
+    return std::lgamma(n + 1) - std::lgamma(x + 1) - std::lgamma(n - x + 1) + x * std::log(p) + (n - x) * std::log1p(-p);
+  }
+  if (name == "neg_binomial_2") {  // Stan: C(x + phi - 1, x) (mu / (mu + phi))^x (phi / (mu + phi))^phi
+    double mu = a[0], phi = a[1];
+    return std::lgamma(x + phi) - std::lgamma(x + 1) - std::lgamma(phi) + x * std::log(mu / (mu + phi)) +
+           phi * std::log(phi / (mu + phi));
+  }
+  if (name == "neg_binomial_2_log") return reference("neg_binomial_2", x, {std::exp(a[0]), a[1]});
+  if (name == "half_cauchy") return std::log(2.0) + reference("cauchy", x, {0.0, a[0]});
+  if (name == "inv_gamma") {
+    double alpha = a[0], beta = a[1];
+    return alpha * std::log(beta) - std::lgamma(alpha) - (alpha + 1) * std::log(x) - beta / x;
+  }
   FAIL("no reference for " << name);
   return 0;
 }
@@ -80,6 +95,11 @@ const std::map<std::string, std::vector<std::vector<double>>>& points() {
       {"poisson", {{3, 2.5}, {0, 1e-3}, {100, 90}}},
       {"poisson_log", {{3, 0.9}, {0, -10}, {1000, 7}}},
       {"binomial_logit", {{3, 10, 0.2}, {0, 5, -3}, {20, 20, 4}, {7, 50, -1}}},
+      {"binomial", {{3, 10, 0.2}, {0, 5, 0.01}, {20, 20, 0.97}, {7, 50, 0.5}}},
+      {"neg_binomial_2", {{3, 2.5, 1.5}, {0, 0.1, 0.5}, {40, 30, 200}, {7, 4, 1e-2}}},
+      {"neg_binomial_2_log", {{3, 0.9, 1.5}, {0, -5, 2}, {400, 6, 3}}},
+      {"half_cauchy", {{0.3, 1}, {1e-8, 2}, {1e6, 0.5}}},
+      {"inv_gamma", {{0.5, 2, 3}, {1e-3, 0.5, 1e-3}, {50, 3, 0.7}}},
   };
   return p;
 }
@@ -136,7 +156,7 @@ TEST_CASE("densities: every registry entry's IR parts build") {
     if (d.reparam() == dist::Reparam::Yes) {
       const Node* noise = env.vec("e", {0.5, 0.5});
       CHECK_NOTHROW(dist::sample(d, args, noise));
-      bool has_moments = d.name != "cauchy";  // no mean, no variance
+      bool has_moments = d.name != "cauchy" && d.name != "half_cauchy";  // no mean, no variance
       CHECK((dist::mean(d, args) != nullptr) == has_moments);
       CHECK((dist::stddev(d, args) != nullptr) == has_moments);
     }
@@ -265,6 +285,8 @@ TEST_CASE("densities: continuous densities integrate to one") {
       {"beta", {1.5, 1.2}, Unit, 0, 1},             {"uniform", {-1, 3}, Interval, 0, 1},
       {"half_normal", {0.8}, Positive, 0, 0.8},      {"weibull", {1.5, 2}, Positive, 0, 2},
       {"weibull", {0.8, 0.5}, Positive, 0, 0.5},
+      {"half_cauchy", {1.5}, Positive, 0, 1.5},     {"inv_gamma", {3, 2}, Positive, 0, 1},
+      {"inv_gamma", {1.5, 0.5}, Positive, 0, 0.5},
   };
   const std::size_t n = 400000;
   for (const Case& c : cases) {
@@ -341,6 +363,11 @@ TEST_CASE("densities: discrete densities sum to one over the support") {
   CHECK(total("poisson", range(200), {3.5}) == doctest::Approx(1.0).epsilon(1e-12));
   CHECK(total("poisson_log", range(300), {std::log(40.0)}) == doctest::Approx(1.0).epsilon(1e-12));
   CHECK(total("binomial_logit", range(12), {12, 0.7}) == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(total("binomial", range(12), {12, 0.3}) == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(total("binomial", range(4), {4, 0}) == doctest::Approx(1.0).epsilon(1e-14));  // the edges: all mass at 0
+  CHECK(total("binomial", range(4), {4, 1}) == doctest::Approx(1.0).epsilon(1e-14));  // ... at n
+  CHECK(total("neg_binomial_2", range(3000), {4.5, 0.8}) == doctest::Approx(1.0).epsilon(1e-10));
+  CHECK(total("neg_binomial_2_log", range(400), {std::log(20.0), 30}) == doctest::Approx(1.0).epsilon(1e-12));
   Env env;
   const Node* lp = dist::log_density(entry("categorical_logit"), env.vec("x", {0, 1, 2, 3, 4}),
                                       {env.tensor("logits", std::vector<double>(5, 0.0), {5, 5})});
@@ -451,7 +478,7 @@ TEST_CASE("densities: extreme values and arguments give finite or -inf log densi
   auto args_of = [&](const dist::Distribution& d, std::size_t i) -> std::vector<double> {
     std::string_view p = d.params[i].name;
     if (d.name == "uniform") return i == 0 ? std::vector<double>{0} : std::vector<double>{1};
-    if (d.name == "binomial_logit" && i == 0) return {5, 1e6};
+    if ((d.name == "binomial_logit" || d.name == "binomial") && i == 0) return {5, 1e6};
     if (p == "p") return probability;
     if (d.params[i].support == dist::Support::Positive) return positive;
     return real;  // mu, logit, log_rate, ...
@@ -549,6 +576,7 @@ TEST_CASE("densities: a prior's mass within a latent's bounds is its density's i
       {"exponential", {2.5}, 0.3, 1.0, 1},               {"half_normal", {0.8}, 0.5, std::nullopt, 0.8},
       {"half_normal", {0.8}, std::nullopt, 1.0, 1},      {"weibull", {1.5, 2}, 1.0, std::nullopt, 2},
       {"weibull", {0.8, 0.5}, 0.2, 3.0, 1},
+      {"half_cauchy", {1.5}, 0.5, std::nullopt, 1.5},    {"half_cauchy", {0.7}, std::nullopt, 2.0, 1},
   };
   const std::size_t n = 400000;
   for (const Case& c : cases) {

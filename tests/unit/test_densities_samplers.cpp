@@ -339,3 +339,56 @@ TEST_CASE("densities/samplers: poisson, poisson_log and binomial_logit draw the 
     CHECK(std::abs(s.var - c.var) <= 5 * s.var_se());
   }
 }
+
+TEST_CASE("densities/samplers: binomial, neg_binomial_2(_log) and half_cauchy draws") {
+  // neg_binomial_2's quantile against its CDF summed here, on both sides of the switch to Boost.
+  auto nb_cdf = [](long double k, long double mu, long double phi) {
+    long double q = mu / (mu + phi), mass = std::pow(1 - q, phi), cdf = 0;
+    for (long double j = 0; j <= k; ++j) {
+      cdf += mass;
+      mass *= (j + phi) / (j + 1) * q;
+    }
+    return cdf;
+  };
+  for (double mu : {0.3, 4.0, 60.0, 900.0}) {
+    for (double phi : {0.05, 1.0, 25.0}) {
+      for (double u : {1e-6, 0.2, 0.5, 0.93, 0.999999}) {
+        double k = ir::special::neg_binomial_2_quantile(u, mu, phi);
+        INFO("mu " << mu << " phi " << phi << " u " << u << " -> " << k);
+        REQUIRE(k >= 0);
+        CHECK(k == std::floor(k));
+        CHECK(nb_cdf(k, mu, phi) >= u - 1e-9);
+        if (k > 0) CHECK(nb_cdf(k - 1, mu, phi) < u + 1e-9);
+      }
+    }
+  }
+  CHECK(std::isnan(ir::special::neg_binomial_2_quantile(0.5, 1, 0)));
+  CHECK(ir::special::neg_binomial_2_quantile(0.5, 0, 2) == 0);
+
+  const std::size_t n = 200000;
+  struct Case {
+    std::string name;
+    std::vector<double> args;
+    double mean, var;
+  };
+  for (const Case& c : std::vector<Case>{{"binomial", {20, 0.3}, 6, 4.2},
+                                         {"neg_binomial_2", {4.5, 2}, 4.5, 4.5 + 4.5 * 4.5 / 2},
+                                         {"neg_binomial_2_log", {std::log(40.0), 5}, 40, 40 + 1600.0 / 5}}) {
+    INFO(c.name);
+    const dist::Distribution& d = entry(c.name);
+    REQUIRE(static_cast<bool>(d.sampler.fn));
+    Env env;
+    const Node* u = env.vec("u", noise_for(d.sampler.noise, n, 31), d.sampler.noise);
+    std::vector<double> draws = env.eval(dist::sample(d, scalar_args(env, c.args), u));
+    for (std::size_t i = 0; i < 100; ++i) CHECK(draws[i] == std::floor(draws[i]));
+    Stats s = stats(draws);
+    INFO("mean " << s.mean << " vs " << c.mean << ", var " << s.var << " vs " << c.var);
+    CHECK(std::abs(s.mean - c.mean) <= 5 * s.mean_se());
+    CHECK(std::abs(s.var - c.var) <= 5 * s.var_se());
+  }
+  // half_cauchy: the inverse of its CDF (2/pi) atan(x / sigma), and its quartiles.
+  Env env;
+  const std::vector<double> us = {1e-6, 0.25, 0.5, 0.75, 0.999};
+  std::vector<double> z = env.eval(dist::sample(entry("half_cauchy"), {env.scalar("s", 1.7)}, env.vec("u", us, ir::InputKind::Uniform)));
+  for (std::size_t i = 0; i < us.size(); ++i) CHECK(near(2 / kPi * std::atan(z[i] / 1.7), us[i], 1e-10));
+}

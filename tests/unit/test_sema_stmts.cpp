@@ -174,7 +174,7 @@ TEST_CASE("guide families") {
               "18:5: 'gamma' cannot be a guide family yet: it needs implicit reparameterization, "
               "which is not supported",
               "19:5: guide family 'normal' has support real but latent 'd' is real<lower=0>; use "
-              "lognormal, exponential, half_normal or weibull",
+              "lognormal, exponential, half_normal, half_cauchy or weibull",
               "20:5: guide family 'uniform' has support (0, 2) but latent 'e' is "
               "real<lower=0, upper=1>; use uniform(0, 1)",
               "21:5: 'beta' cannot be a guide family yet: it needs implicit reparameterization, "

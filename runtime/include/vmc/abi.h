@@ -175,6 +175,7 @@ double vmc_log_ndtr(double x);
 /* Discrete quantiles (draws by inversion of uniform noise u): the smallest k with CDF(k) >= u. */
 double vmc_poisson_quantile(double u, double rate);
 double vmc_binomial_quantile(double u, double n, double p);
+double vmc_neg_binomial_2_quantile(double u, double mu, double phi);
 
 #ifdef __cplusplus
 }
