@@ -146,7 +146,10 @@ class ExprLowering {
       args.erase(args.begin());
       return l_.density(*f->dist, f->kind, x, args);
     }
-    if (const sema::Builtin* b = sema::find_builtin(name)) return builtin(*b->op(int(args.size())), args);
+    if (const sema::Builtin* b = sema::find_builtin(name)) {
+      if (b->rule != sema::BuiltinRule::Op) return composite(*b, args);
+      return builtin(*b->op(int(args.size())), args);
+    }
     auto fn = l_.model.functions.find(name);
     VMC_ASSERT(fn != l_.model.functions.end(), "unknown function '" + name + "' after sema");
     // The memo lives for one outermost call: the context a body's other names lower in (the
@@ -160,6 +163,27 @@ class ExprLowering {
     l_.fn_args.pop_back();
     l_.fn_calls.emplace(std::move(key), result);
     return result;
+  }
+
+  // A builtin composed of ops (sema/builtins.hpp): elementwise on its arguments aligned to one
+  // shape, or along each copy's vector with that vector's log_sum_exp beside it.
+  Value composite(const sema::Builtin& b, const std::vector<Value>& args) {
+    if (b.rule == sema::BuiltinRule::AlongVector) {
+      const Value& v = args[0];
+      Value lse = l_.align(l_.reduce_copy(Op::LogSumExp, v), v.plates, v.copy_shape());
+      return {b.expand({v.node, lse.node}), v.plates, v.row};
+    }
+    std::vector<const ast::Plate*> plates;
+    ir::Shape copy;
+    bool row = false;
+    for (const Value& a : args) {
+      plates = l_.union_plates(plates, a.plates);
+      if (!a.copy_scalar()) copy = a.copy_shape();
+      row = row || a.row;
+    }
+    std::vector<const ir::Node*> nodes;
+    for (const Value& a : args) nodes.push_back(l_.align(a, plates, copy).node);
+    return {b.expand(nodes), plates, row};
   }
 
   // A builtin is its op (sema/builtins.hpp), per copy: elementwise on each, a reduction over

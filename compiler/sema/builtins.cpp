@@ -1,6 +1,10 @@
 #include "sema/builtins.hpp"
 
 #include <algorithm>
+#include <cmath>
+
+#include "ir/builder.hpp"
+#include "ir/special.hpp"
 
 namespace vmc::sema {
 namespace {
@@ -32,17 +36,64 @@ std::vector<Builtin> make_table() {
     std::sort(it->ops.begin(), it->ops.end(),
               [](ir::Op a, ir::Op b) { return ir::info(a).arity < ir::info(b).arity; });
   }
+  // Stan's names for ops of ours.
+  const std::pair<std::string_view, ir::Op> aliases[] = {
+      {"inv_logit", ir::Op::Sigmoid}, {"log_inv_logit", ir::Op::LogSigmoid}, {"fabs", ir::Op::Abs},
+      {"fmin", ir::Op::Min},          {"fmax", ir::Op::Max},                 {"dot_product", ir::Op::MatMul},
+  };
+  for (const auto& [name, op] : aliases) {
+    Builtin b{name, {op}};
+    b.alias_of = ir::info(op).builtin;
+    table.push_back(b);
+  }
+  // Compositions, each the stable form of its formula.
+  using N = const ir::Node*;
+  using Args = std::vector<N>;
+  using Values = std::vector<double>;
+  auto composite = [&](std::string_view name, BuiltinRule rule, int arity, std::string_view formula,
+                       N (*expand)(const Args&), double (*value)(const Values&)) {
+    Builtin b{name, {}, rule};
+    b.arity = arity;
+    b.formula = formula;
+    b.expand = expand;
+    b.value = value;
+    table.push_back(b);
+  };
+  composite("log1m", BuiltinRule::Elementwise, 1, "log(1 - x), as log1p(-x)",
+            [](const Args& a) -> N { return ir::unary(ir::Op::Log1p, ir::neg(a[0])); },
+            [](const Values& v) { return std::log1p(-v[0]); });
+  composite("log1m_inv_logit", BuiltinRule::Elementwise, 1, "log(1 - inv_logit(x)), as log_sigmoid(-x)",
+            [](const Args& a) -> N { return ir::unary(ir::Op::LogSigmoid, ir::neg(a[0])); },
+            [](const Values& v) { return ir::special::log_sigmoid(-v[0]); });
+  composite("logit", BuiltinRule::Elementwise, 1, "log(p / (1 - p)), as log(p) - log1p(-p)",
+            [](const Args& a) -> N { return ir::sub(ir::log(a[0]), ir::unary(ir::Op::Log1p, ir::neg(a[0]))); },
+            [](const Values& v) { return std::log(v[0]) - std::log1p(-v[0]); });
+  composite("log_mix", BuiltinRule::Elementwise, 3,
+            "log(theta e^a + (1 - theta) e^b) of a mixing weight and two log densities, as "
+            "log_sum_exp(log(theta) + a, log1p(-theta) + b)",
+            [](const Args& a) -> N {
+              return ir::binary(ir::Op::LogAddExp, ir::add(ir::log(a[0]), a[1]),
+                                ir::add(ir::unary(ir::Op::Log1p, ir::neg(a[0])), a[2]));
+            },
+            [](const Values& v) {
+              double x = std::log(v[0]) + v[1], y = std::log1p(-v[0]) + v[2], m = std::max(x, y);
+              return m == -INFINITY ? m : m + std::log(std::exp(x - m) + std::exp(y - m));
+            });
+  composite("log_softmax", BuiltinRule::AlongVector, 1, "x - log_sum_exp(x) of a vector",
+            [](const Args& a) -> N { return ir::sub(a[0], a[1]); }, nullptr);
+  composite("softmax", BuiltinRule::AlongVector, 1, "exp(x - log_sum_exp(x)) of a vector: positive, summing to 1",
+            [](const Args& a) -> N { return ir::exp(ir::sub(a[0], a[1])); }, nullptr);
   return table;
 }
 
 }  // namespace
 
-int Builtin::min_arity() const { return ir::info(ops.front()).arity; }
-int Builtin::max_arity() const { return ir::info(ops.back()).arity; }
+int Builtin::min_arity() const { return rule == BuiltinRule::Op ? ir::info(ops.front()).arity : arity; }
+int Builtin::max_arity() const { return rule == BuiltinRule::Op ? ir::info(ops.back()).arity : arity; }
 
-std::optional<ir::Op> Builtin::op(int arity) const {
+std::optional<ir::Op> Builtin::op(int n) const {
   for (ir::Op o : ops) {
-    if (ir::info(o).arity == arity) return o;
+    if (ir::info(o).arity == n) return o;
   }
   return std::nullopt;
 }
@@ -81,6 +132,11 @@ std::string builtins_reference() {
       "|---|---|---|---|\n";
   for (const Builtin& b : builtins()) {
     std::string what, ints;
+    if (b.rule != BuiltinRule::Op) {
+      what = std::string(b.formula) + (b.rule == BuiltinRule::AlongVector ? " (per copy in a plate)" : ", elementwise");
+    } else if (!b.alias_of.empty()) {
+      what = "Stan's name for `" + std::string(b.alias_of) + "`";
+    }
     for (ir::Op op : b.ops) {
       const ir::OpInfo& i = ir::info(op);
       std::string one;

@@ -14,9 +14,23 @@
 
 namespace vmc::sema {
 
+// How a builtin computes: one op of ops.def (its category's shape rule), or a composition of
+// ops: elementwise on arguments of equal shapes (or scalars), or along a vector (per copy).
+enum class BuiltinRule { Op, Elementwise, AlongVector };
+
 struct Builtin {
   std::string_view name;
-  std::vector<ir::Op> ops;  // by arity, ascending
+  std::vector<ir::Op> ops;  // by arity, ascending (BuiltinRule::Op)
+  BuiltinRule rule = BuiltinRule::Op;
+  std::string_view alias_of;  // Stan's name for a builtin of ours ("inv_logit" is sigmoid)
+  // A composition (rule Elementwise or AlongVector): its arity, what it computes (for the docs),
+  // its IR from its arguments' nodes (Elementwise: at one shape; AlongVector: the vector and its
+  // log_sum_exp, at the vector's shape) and, for Elementwise, its value on scalars (constant
+  // folding).
+  int arity = 0;
+  std::string_view formula;
+  const ir::Node* (*expand)(const std::vector<const ir::Node*>& args) = nullptr;
+  double (*value)(const std::vector<double>& args) = nullptr;
 
   int min_arity() const;
   int max_arity() const;

@@ -252,6 +252,7 @@ Type ExprChecker::call(const ast::Expr& e, const ast::Call& c) {
 
 Type ExprChecker::builtin_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args) {
   const std::string name(b.name);
+  if (b.rule != BuiltinRule::Op) return composite_call(e, b, args);
   std::optional<ir::Op> op = b.op(int(args.size()));
   if (!op) {
     a_.report.error(e.span, "'" + name + "' takes " + b.arity_text() + ", but " + given(args.size()));
@@ -287,6 +288,40 @@ Type ExprChecker::builtin_call(const ast::Expr& e, const Builtin& b, const std::
   }
   internal_error("builtin '" + name + "' calls an op of a category the language has no rule for",
                  __FILE__, __LINE__);
+}
+
+// A builtin that composes ops (builtins.hpp): elementwise ones broadcast their arguments (equal
+// shapes or scalars; the result is real), the ones along a vector take a vector per copy.
+Type ExprChecker::composite_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args) {
+  const std::string name(b.name);
+  if (static_cast<int>(args.size()) != b.arity) {
+    a_.report.error(e.span, "'" + name + "' takes " + b.arity_text() + ", but " + given(args.size()));
+    return Type::error();
+  }
+  for (const Type& t : args) {
+    if (t.is_error()) return Type::error();
+  }
+  if (b.rule == BuiltinRule::AlongVector) {
+    const Type& v = args[0];
+    if (v.rank() != 1) {
+      a_.report.error(e.span, "'" + name + "' needs a vector, but '" + source_text(e.as<ast::Call>()->args[0]->span) +
+                                  "' is " + to_string(v.value()));
+      return Type::error();
+    }
+    return Type{Kind::Real, {}, v.shape, v.row, v.plates};
+  }
+  Type out = args[0].value();
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::optional<Type> t = broadcast_type(out, args[i], Kind::Real);
+    if (!t) {
+      a_.report.error(e.span, "shapes do not agree for '" + name + "': " + to_string(out.value()) + " and " +
+                                  to_string(args[i].value()));
+      return Type::error();
+    }
+    out = *t;
+  }
+  out.kind = Kind::Real;
+  return out;
 }
 
 Type ExprChecker::fn_call(const ast::Expr& e, const ast::FnDef& fn, const std::vector<Type>& args) {

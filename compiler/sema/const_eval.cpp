@@ -106,6 +106,15 @@ class Evaluator {
   // scalar is that scalar. Anything else called is not constant.
   std::optional<double> call(const ast::Expr& e, const ast::Call& c) {
     const Builtin* b = find_builtin(c.callee.name);
+    if (b && b->rule == BuiltinRule::Elementwise && b->value && static_cast<int>(c.args.size()) == b->arity) {
+      std::vector<double> args;
+      for (const ast::ExprPtr& arg : c.args) {
+        auto v = constant(*arg);
+        if (!v) return std::nullopt;
+        args.push_back(*v);
+      }
+      return b->value(args);
+    }
     std::optional<ir::Op> op = b ? b->op(int(c.args.size())) : std::nullopt;
     ir::Category category = op ? ir::info(*op).category : ir::Category::Leaf;
     bool folds = category == ir::Category::Unary || category == ir::Category::Binary ||

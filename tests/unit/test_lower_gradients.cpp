@@ -430,3 +430,25 @@ model { y ~ normal(mu, s); }
   so.auto_guide = "meanfield";
   check_all(text, "flat", so, true, 0.5);
 }
+
+TEST_CASE("lower gradients: Stan's function names and the composed builtins (issue 25)") {
+  // Each new function on params, vectors and per-copy values in a plate, inside the objective.
+  const char* text = R"(model functions;
+dims { N; K = 3; }
+data { y : real[N]; k : int<lower=0, upper=2>[N]; }
+param { a : real; v : real[K]; p : real<lower=0, upper=1>; w : real[K]; }
+latent { z : real; }
+model {
+  z ~ normal(0, 1);
+  target += log1m(p) + logit(p) + log1m_inv_logit(a) + log_inv_logit(a) + inv_logit(a);
+  target += sum(log_softmax(v)) + dot_product(softmax(v), w) + fabs(a - 0.3) + fmin(a, 0.1) + fmax(a, -0.2);
+  target += log_mix(p, normal_lpdf(z | a, 1), normal_lpdf(z | -a, 2));
+  target += sum(log_mix(p, v, w));
+  plate i in N {
+    target += log_softmax(w * y[i] + v)[1] + sum(softmax(v * y[i])) + log1m(inv_logit(y[i] * a));
+  }
+}
+guide { z ~ normal(a, exp(w[0])); }
+)";
+  check_all(text, "functions", sema_options());
+}

@@ -384,7 +384,7 @@ TEST_CASE("constant folding is the interpreter's scalar code") {
   CHECK(c.model->find_variable("e")->init.value == 4);
 }
 
-TEST_CASE("the builtins are the ops of ops.def with a builtin name") {
+TEST_CASE("the builtins are the ops of ops.def with a builtin name, Stan's names for some, and compositions") {
   std::size_t ops = 0;
   for (int k = 0; k < vmc::ir::kOpCount; ++k) {
     auto op = static_cast<vmc::ir::Op>(k);
@@ -396,8 +396,16 @@ TEST_CASE("the builtins are the ops of ops.def with a builtin name") {
     CHECK(b->op(vmc::ir::info(op).arity) == op);
   }
   std::size_t listed = 0;
-  for (const sema::Builtin& b : sema::builtins()) listed += b.ops.size();
+  for (const sema::Builtin& b : sema::builtins()) {
+    if (b.rule == sema::BuiltinRule::Op && b.alias_of.empty()) listed += b.ops.size();
+    // An alias is one op that has its own builtin name; a composition has its parts.
+    if (!b.alias_of.empty()) CHECK(b.ops.size() == 1);
+    if (b.rule != sema::BuiltinRule::Op) CHECK((b.ops.empty() && b.expand && b.arity > 0));
+  }
   CHECK(listed == ops);
+  CHECK(sema::find_builtin("inv_logit")->op(1) == vmc::ir::Op::Sigmoid);
+  CHECK(sema::find_builtin("fmin")->arity_text() == "2 arguments");
+  CHECK(sema::find_builtin("log_mix")->arity_text() == "3 arguments");
   CHECK(sema::find_builtin("min")->arity_text() == "1 or 2 arguments");
   CHECK(sema::find_builtin("dot")->arity_text() == "2 arguments");
   CHECK(sema::find_builtin("neg") == nullptr);  // an op the language spells '-'

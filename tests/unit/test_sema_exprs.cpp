@@ -209,3 +209,39 @@ TEST_CASE("errors inside nested calls list every call") {
   CHECK(c.errors() == Lines{"7:15: shapes do not agree for '*': real[4] and real[3]"});
   CHECK(c.notes() == Lines{"6:11: in call to 'inner' here", "9:11: in call to 'f' here"});
 }
+
+TEST_CASE("builtins: Stan's names and the composed functions: their values, types and misuse") {
+  // Constant folding computes each from its scalar value (the same formulas the IR uses).
+  struct Fold {
+    std::string expr;
+    double want;
+  };
+  const Fold folds[] = {
+      {"log1m(0.25)", std::log(0.75)},
+      {"logit(0.8)", std::log(4.0)},
+      {"inv_logit(0)", 0.5},
+      {"log1m_inv_logit(2)", std::log(1 - 1 / (1 + std::exp(-2.0)))},
+      {"log_inv_logit(-1)", std::log(1 / (1 + std::exp(1.0)))},
+      {"fabs(-2.5)", 2.5},
+      {"fmin(3, -1)", -1},
+      {"fmax(3, -1)", 3},
+      {"log_mix(0.3, -1, -2)", std::log(0.3 * std::exp(-1.0) + 0.7 * std::exp(-2.0))},
+  };
+  for (const Fold& f : folds) {
+    INFO(f.expr);
+    Checked c("model m;\ndims { N = 2; }\nparam { w : real init " + f.expr + "; }\nmodel { }\n");
+    REQUIRE_MESSAGE(c.model, c.first_error());
+    CHECK(c.model->params[0].init.value == doctest::Approx(f.want).epsilon(1e-14));
+  }
+  Checked bad("model m;\ndims { K = 3; }\nparam { v : real[K]; M : real[K, K]; a : real; }\n"
+              "model {\n"
+              "  target += softmax(a);\n"
+              "  target += sum(log_softmax(M));\n"
+              "  target += log_mix(a, v, M);\n"
+              "  target += log1m(a, a);\n"
+              "}\n");
+  CHECK(bad.errors() == Lines{"5:13: 'softmax' needs a vector, but 'a' is real",
+                              "6:17: 'log_softmax' needs a vector, but 'M' is real[3, 3]",
+                              "7:13: shapes do not agree for 'log_mix': real[3] and real[3, 3]",
+                              "8:13: 'log1m' takes 1 argument, but 2 were given"});
+}
