@@ -137,7 +137,7 @@ class ExprLowering {
     VMC_ASSERT(false, "a product needing a matrix per datapoint after sema");
   }
 
-  Value lower(const ast::Expr&, const ast::Call& c) {
+  Value lower(const ast::Expr& e, const ast::Call& c) {
     const std::string& name = c.callee.name;
     std::vector<Value> args;
     for (const ast::ExprPtr& a : c.args) args.push_back(lower(*a));
@@ -147,6 +147,7 @@ class ExprLowering {
       return l_.density(*f->dist, f->kind, x, args);
     }
     if (const sema::Builtin* b = sema::find_builtin(name)) {
+      if (b->rule == sema::BuiltinRule::Structure) return structure(e, *b, args);
       if (b->rule != sema::BuiltinRule::Op) return composite(*b, args);
       return builtin(*b->op(int(args.size())), args);
     }
@@ -163,6 +164,46 @@ class ExprLowering {
     l_.fn_args.pop_back();
     l_.fn_calls.emplace(std::move(key), result);
     return result;
+  }
+
+  // The builtins that build or reshape arrays (sema::StructureBuiltin), per copy: the copy's
+  // axes follow the plates' batch axes.
+  Value structure(const ast::Expr& e, const sema::Builtin& b, const std::vector<Value>& args) {
+    std::vector<const ast::Plate*> plates;
+    for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
+    const int axis = static_cast<int>(plates.size());  // the copy's first axis
+    auto result_shape = [&] {
+      const sema::Type& t = l_.model.expr_types.at(&e);
+      ir::Shape s;
+      for (const sema::Extent& x : t.shape) s.push_back(l_.extent(x, e.span));
+      return s;
+    };
+    switch (b.structure) {
+      case sema::StructureBuiltin::RepVector:
+        return l_.align(args[0], plates, result_shape());
+      case sema::StructureBuiltin::AppendRow: {
+        auto as_vector = [&](const Value& v) {
+          if (!v.copy_scalar()) return l_.align(v, plates, v.copy_shape()).node;
+          return l_.align(v, plates, ir::Shape{ir::Extent::constant(1)}).node;
+        };
+        return {ir::concat(as_vector(args[0]), as_vector(args[1]), axis), plates};
+      }
+      case sema::StructureBuiltin::DiagMatrix:
+        return {ir::diag_matrix(args[0].node)};
+      case sema::StructureBuiltin::RowsDotProduct: {
+        Value p = elementwise(Op::Mul, args[0], args[1]);
+        return {ir::sum(p.node, static_cast<int>(p.node->rank()) - 1), p.plates};
+      }
+      case sema::StructureBuiltin::CumulativeSum: {
+        // Σ_{j ≤ k} v_j as a product with the lower triangle of ones: O(K²), one product per batch.
+        const Value& v = args[0];
+        ir::Extent k = v.copy_shape()[0];
+        const ir::Node* ones = ir::tril(ir::constant(g_, 1.0, ir::Shape{k, k}));
+        if (v.plates.empty()) return {ir::matmul(ones, v.node)};
+        return {ir::matmul(v.node, ones, false, true), v.plates};
+      }
+    }
+    VMC_ASSERT(false, "a structure builtin without its lowering");
   }
 
   // A builtin composed of ops (sema/builtins.hpp): elementwise on its arguments aligned to one

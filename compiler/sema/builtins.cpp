@@ -83,6 +83,18 @@ std::vector<Builtin> make_table() {
             [](const Args& a) -> N { return ir::sub(a[0], a[1]); }, nullptr);
   composite("softmax", BuiltinRule::AlongVector, 1, "exp(x - log_sum_exp(x)) of a vector: positive, summing to 1",
             [](const Args& a) -> N { return ir::exp(ir::sub(a[0], a[1])); }, nullptr);
+  auto structure = [&](std::string_view name, StructureBuiltin which, int arity, std::string_view formula) {
+    Builtin b{name, {}, BuiltinRule::Structure};
+    b.structure = which;
+    b.arity = arity;
+    b.formula = formula;
+    table.push_back(b);
+  };
+  structure("rep_vector", StructureBuiltin::RepVector, 2, "rep_vector(x, n): the vector of n copies of the scalar x; n a constant int (a dim or an expression of dims)");
+  structure("append_row", StructureBuiltin::AppendRow, 2, "append_row(a, b): the vector a then b (each a vector or a scalar)");
+  structure("diag_matrix", StructureBuiltin::DiagMatrix, 1, "diag_matrix(v): the square matrix with v on its diagonal, zeros elsewhere");
+  structure("rows_dot_product", StructureBuiltin::RowsDotProduct, 2, "rows_dot_product(A, B): the vector of each row's A[i]' B[i], of two matrices of one shape");
+  structure("cumulative_sum", StructureBuiltin::CumulativeSum, 1, "cumulative_sum(v): the vector of v[0] + ... + v[k] for each k");
   return table;
 }
 
@@ -132,7 +144,9 @@ std::string builtins_reference() {
       "|---|---|---|---|\n";
   for (const Builtin& b : builtins()) {
     std::string what, ints;
-    if (b.rule != BuiltinRule::Op) {
+    if (b.rule == BuiltinRule::Structure) {
+      what = std::string(b.formula);
+    } else if (b.rule != BuiltinRule::Op) {
       what = std::string(b.formula) + (b.rule == BuiltinRule::AlongVector ? " (per copy in a plate)" : ", elementwise");
     } else if (!b.alias_of.empty()) {
       what = "Stan's name for `" + std::string(b.alias_of) + "`";

@@ -16,7 +16,10 @@ namespace vmc::sema {
 
 // How a builtin computes: one op of ops.def (its category's shape rule), or a composition of
 // ops: elementwise on arguments of equal shapes (or scalars), or along a vector (per copy).
-enum class BuiltinRule { Op, Elementwise, AlongVector };
+enum class BuiltinRule { Op, Elementwise, AlongVector, Structure };
+// The builtins that build or reshape arrays (BuiltinRule::Structure): each has its own type rule
+// (check_expr.cpp) and lowering (lower/expr.cpp).
+enum class StructureBuiltin { RepVector, AppendRow, DiagMatrix, RowsDotProduct, CumulativeSum };
 
 struct Builtin {
   std::string_view name;
@@ -28,6 +31,7 @@ struct Builtin {
   // log_sum_exp, at the vector's shape) and, for Elementwise, its value on scalars (constant
   // folding).
   int arity = 0;
+  StructureBuiltin structure = StructureBuiltin::RepVector;  // BuiltinRule::Structure
   std::string_view formula;
   const ir::Node* (*expand)(const std::vector<const ir::Node*>& args) = nullptr;
   double (*value)(const std::vector<double>& args) = nullptr;

@@ -1,4 +1,5 @@
 #include "sema/check_expr.hpp"
+#include "sema/const_eval.hpp"
 
 #include "dist/distribution.hpp"
 #include "support/check.hpp"
@@ -301,6 +302,7 @@ Type ExprChecker::composite_call(const ast::Expr& e, const Builtin& b, const std
   for (const Type& t : args) {
     if (t.is_error()) return Type::error();
   }
+  if (b.rule == BuiltinRule::Structure) return structure_call(e, b, args);
   if (b.rule == BuiltinRule::AlongVector) {
     const Type& v = args[0];
     if (v.rank() != 1) {
@@ -322,6 +324,53 @@ Type ExprChecker::composite_call(const ast::Expr& e, const Builtin& b, const std
   }
   out.kind = Kind::Real;
   return out;
+}
+
+// The builtins that build or reshape arrays (builtins.hpp, StructureBuiltin).
+Type ExprChecker::structure_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args) {
+  const std::string name(b.name);
+  const auto& call = *e.as<ast::Call>();
+  auto text = [&](std::size_t i) { return quote(source_text(call.args[i]->span)); };
+  auto vector = [](const Type& t) { return t.rank() == 1 && !t.row; };
+  auto fail = [&](const std::string& message) {
+    a_.report.error(e.span, message);
+    return Type::error();
+  };
+  std::vector<const ast::Plate*> plates;
+  for (const Type& t : args) plates = union_plates(plates, t.plates);
+  switch (b.structure) {
+    case StructureBuiltin::RepVector: {
+      if (!args[0].is_scalar()) return fail("'rep_vector' repeats a scalar, but " + text(0) + " is " + to_string(args[0].value()));
+      std::optional<Extent> n = eval_extent(a_, &scope_, *call.args[1], &a_.report, "the length of 'rep_vector'");
+      if (!n) return Type::error();
+      if (n->constant_value() && *n->constant_value() < 1) return fail("'rep_vector' needs a length of at least 1, but " + text(1) + " is " + n->to_string());
+      return Type{Kind::Real, {}, {*n}, false, plates};
+    }
+    case StructureBuiltin::AppendRow: {
+      for (std::size_t i = 0; i < 2; ++i) {
+        if (!args[i].is_scalar() && !vector(args[i])) {
+          return fail("'append_row' joins vectors and scalars, but " + text(i) + " is " + to_string(args[i].value()));
+        }
+      }
+      auto length = [](const Type& t) { return t.is_scalar() ? Extent::constant(1) : t.shape[0]; };
+      return Type{Kind::Real, {}, {length(args[0]) + length(args[1])}, false, plates};
+    }
+    case StructureBuiltin::DiagMatrix:
+      if (!vector(args[0])) return fail("'diag_matrix' needs a vector, but " + text(0) + " is " + to_string(args[0].value()));
+      if (!plates.empty()) return fail("'diag_matrix' of a value per datapoint is not supported yet (a matrix per copy)");
+      return Type{Kind::Real, {}, {args[0].shape[0], args[0].shape[0]}, false, {}};
+    case StructureBuiltin::RowsDotProduct:
+      if (args[0].rank() != 2 || !args[0].same_shape(args[1])) {
+        return fail("'rows_dot_product' needs two matrices of one shape, but got " + to_string(args[0].value()) + " and " +
+                    to_string(args[1].value()));
+      }
+      return Type{Kind::Real, {}, {args[0].shape[0]}, false, plates};
+    case StructureBuiltin::CumulativeSum:
+      if (!vector(args[0])) return fail("'cumulative_sum' needs a vector, but " + text(0) + " is " + to_string(args[0].value()));
+      if (plates.size() > 1) return fail("'cumulative_sum' of a value per copy of two plates is not supported yet");
+      return Type{Kind::Real, {}, args[0].shape, false, plates};
+  }
+  return Type::error();
 }
 
 Type ExprChecker::fn_call(const ast::Expr& e, const ast::FnDef& fn, const std::vector<Type>& args) {

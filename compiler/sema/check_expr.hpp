@@ -40,6 +40,7 @@ class ExprChecker {
   Type call(const ast::Expr& e, const ast::Call& c);
   Type builtin_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args);
   Type composite_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args);
+  Type structure_call(const ast::Expr& e, const Builtin& b, const std::vector<Type>& args);
   Type fn_call(const ast::Expr& e, const ast::FnDef& fn, const std::vector<Type>& args);
 
   // check_index.cpp

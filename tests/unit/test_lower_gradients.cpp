@@ -444,8 +444,11 @@ model {
   target += sum(log_softmax(v)) + dot_product(softmax(v), w) + fabs(a - 0.3) + fmin(a, 0.1) + fmax(a, -0.2);
   target += log_mix(p, normal_lpdf(z | a, 1), normal_lpdf(z | -a, 2));
   target += sum(log_mix(p, v, w));
+  target += dot(cumulative_sum(v), w) + sum(append_row(a, v) .* append_row(w, p)) + sum(rep_vector(a, K) .* v);
+  target += sum(diag_matrix(v) * w) + sum(rows_dot_product(diag_matrix(w), diag_matrix(v)));
   plate i in N {
     target += log_softmax(w * y[i] + v)[1] + sum(softmax(v * y[i])) + log1m(inv_logit(y[i] * a));
+    target += sum(cumulative_sum(v * y[i])) + sum(append_row(v * y[i], a)) + sum(rep_vector(y[i] * a, 2));
   }
 }
 guide { z ~ normal(a, exp(w[0])); }

@@ -677,3 +677,38 @@ guide { mu ~ normal(m, exp(ls)); }
     }
   }
 }
+
+TEST_CASE("lower values: the structure builtins (issue 25) compute what they say") {
+  // No latents: the bound is the target, a known function of the params.
+  Compiled c("model s;\ndims { K = 3; N; }\ndata { y : real[N]; }\nparam { v : real[K]; A : real[2, K]; B : real[2, K]; a : real; }\n"
+             "model {\n"
+             "  let cs = cumulative_sum(v);\n"
+             "  target += cs[0] + 10 * cs[1] + 100 * cs[2];\n"
+             "  let r = append_row(a, v);\n"
+             "  target += 1000 * r[0] + 10000 * r[3];\n"
+             "  target += sum(rep_vector(a, K + 1)) * 1e5;\n"
+             "  let d = diag_matrix(v);\n"
+             "  target += 1e6 * (d[1, 1] + d[0, 2]);\n"
+             "  let rd = rows_dot_product(A, B);\n"
+             "  target += 1e7 * rd[1];\n"
+             "  plate i in N { target += 1e8 * sum(cumulative_sum(v * y[i])) + 1e9 * append_row(v * y[i], y[i])[3]; }\n"
+             "}\n",
+             sema_options(), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  ir::Bindings b = c.synthetic(1, 2, 2, 0.5);
+  const std::vector<double> v = {0.5, -1.25, 2.0}, A = {1, 2, 3, 4, 5, 6}, B = {0.5, 1, -1, 2, 0, 1};
+  const double a = 0.75;
+  const std::vector<double> y = {0.5, -2.0};
+  b.inputs["v"] = ir::Tensor{{3}, v};
+  b.inputs["A"] = ir::Tensor{{2, 3}, A};
+  b.inputs["B"] = ir::Tensor{{2, 3}, B};
+  b.inputs["a"] = ir::Tensor::scalar(a);
+  b.inputs["y"] = ir::Tensor{{2}, y};
+  double want = v[0] + 10 * (v[0] + v[1]) + 100 * (v[0] + v[1] + v[2]);
+  want += 1000 * a + 10000 * v[2];
+  want += 4 * a * 1e5;
+  want += 1e6 * (v[1] + 0);
+  want += 1e7 * (A[3] * B[3] + A[4] * B[4] + A[5] * B[5]);
+  for (double yi : y) want += 1e8 * yi * (3 * v[0] + 2 * v[1] + v[2]) + 1e9 * yi;
+  CHECK(eval1(c.l().function.output("elbo"), b) == doctest::Approx(want).epsilon(1e-12));
+}
