@@ -558,7 +558,9 @@ Json Fit::summary(const std::optional<double>& test_elbo) const {
     const runtime::ConvergenceStatus& st = convergence_->status();
     Json c;
     c["rule"] = r_.converged_by.empty() ? "iterates" : r_.converged_by;
-    c["rhat"] = number(st.rhat);
+    // R̂ of the last stationarity check, over the components still moving; null when none was
+    // (each one's chunk means within a tenth of its scale: R̂ would say nothing there).
+    c["rhat"] = st.rhat > 0 ? number(st.rhat) : Json(nullptr);
     c["averaged_from_step"] = st.averaged_from;
     c["averaged_steps"] = st.averaged;
     c["mcse"] = number(st.mcse);

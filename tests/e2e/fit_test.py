@@ -404,7 +404,8 @@ def case_initial_values(work):
 def case_posterior_references(work):
     """Issue 24: at default settings (only --guide), posteriors checked against long NUTS runs.
     posteriordb's kidiq-kidscore_momhsiq and earnings-log10earn_height (intercepts and outcomes far
-    from scale 1, coefficients correlated to -0.95 and -0.998; examples/posteriordb/, their
+    from scale 1, coefficients correlated to -0.95 and -0.998), and the five regressions issue 25
+    ported (earnings male, kidiq interaction, mesquite, nes1984, sblri; examples/posteriordb/, their
     reference draws' summaries beside them) with fullrank: every mean within 0.25 reference sd,
     every sd within [0.7, 1.3] of the reference's, and the fit converged by itself. Non-centred
     eight schools with fullrank against rstan's NUTS (tests/reference/eight_schools_nuts.json,
@@ -412,7 +413,8 @@ def case_posterior_references(work):
     means and 5/50/95 % quantiles within 0.25 sd (measured: 0.06 and 0.22, the largest being
     tau's 95 % quantile: a normal guide in log tau has a lighter right tail than the posterior)."""
     pdb = os.path.join(SRC, "examples", "posteriordb")
-    for name in ("kidiq_momhsiq", "earnings_log10earn_height"):
+    for name in ("kidiq_momhsiq", "earnings_log10earn_height", "earnings_logearn_height_male",
+                 "kidiq_with_mom_work_interaction_c", "mesquite_logvolume", "nes1984_nes", "sblri_blr"):
         out = os.path.join(work, name)
         run("fit", os.path.join(pdb, name + ".vmodel"), "--data", os.path.join(pdb, name + ".data.json"),
             "--guide", "fullrank", "--out", out, "-q")
@@ -421,6 +423,8 @@ def case_posterior_references(work):
             ref = json.load(f)["params"]
         check(s.get("converged") is True, f"{name}: not converged: {s.get('convergence')}")
         check(s.get("laplace_start", {}).get("applied") is True, f"{name}: no Laplace start: {s.get('laplace_start')}")
+        rhat = s["convergence"]["rhat"]
+        check(rhat is None or rhat > 0, f"{name}: convergence.rhat {rhat}: neither a measured R-hat nor null")
         for element, r in ref.items():
             base, *idx = element.split(".")
             m, sd = s["posterior"][base]["mean"], s["posterior"][base]["sd"]
