@@ -63,6 +63,24 @@ const ir::Node* cholesky_value(const ir::Node* raw) {
 // are computed at each draw, from data and the latents drawn before this one.
 static Mapped to_support(Lowerer& l, const sema::Variable& v, const ir::Node* u) {
   const sema::Constraint& c = v.type.constraint;
+  if (c.is_ordered()) {
+    // The increments: u_0 then e^u_k (ordered), or e^u_k throughout (positive_ordered); z is their
+    // cumulative sum along the vector (the last axis, a product with the triangle of ones) and
+    // log |dz/du| the sum of the exponentiated u_k.
+    const int last = static_cast<int>(u->rank()) - 1;
+    const ir::Extent k = u->shape()[static_cast<std::size_t>(last)];
+    const ir::Node* exponentiated = ir::constant_like(u, 1);
+    if (c.ordered) {
+      ir::Attrs along;
+      along.axis = last;
+      const ir::Node* iota = l.g.make(Op::Iota, {}, along, u->shape());
+      exponentiated = ir::binary(Op::Greater, iota, ir::constant_like(u, 0));
+    }
+    const ir::Node* step = ir::select(exponentiated, ir::exp(u), u);
+    const ir::Node* ones = ir::tril(ir::constant(l.g, 1.0, ir::Shape{k, k}));
+    const ir::Node* z = last == 0 ? ir::matmul(ones, step) : ir::matmul(step, ones, false, true);
+    return {z, ir::mul(exponentiated, u)};
+  }
   auto interval = [&](const ir::Node* lo, const ir::Node* width, const ir::Node* log_width) {
     const ir::Node* z = ir::add(ir::mul(ir::unary(Op::Sigmoid, u), width), lo);
     const ir::Node* lj =

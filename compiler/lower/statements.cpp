@@ -175,6 +175,11 @@ class SampleLowering {
                        "' within bounds that depend on other values yet");
         return;
       }
+      if (c.is_ordered()) {
+        l_.unavailable("sample_model cannot draw the ordered latent '" + name + "' from its prior '" +
+                       std::string(family.name) + "' restricted to increasing vectors yet");
+        return;
+      }
       if (dist::cuts_support(family, c.lower, c.upper)) {
         l_.unavailable("sample_model cannot draw latent '" + name + "' from its prior '" + std::string(family.name) +
                        "' truncated to the latent's bounds yet");

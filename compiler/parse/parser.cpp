@@ -259,6 +259,11 @@ class Converter {
     ast::TypeExpr out;
     out.base = ident(t.base);
     out.span = span(t);
+    // Stan's `ordered[K]` is `real<ordered>[K]` (and positive_ordered likewise).
+    if (out.base.name == "ordered" || out.base.name == "positive_ordered") {
+      out.constraints.push_back(ast::Constraint{out.base, nullptr, out.base.span});
+      out.base.name = "real";
+    }
     for (x3ast::constraint& c : t.constraints) {
       out.constraints.push_back(
           ast::Constraint{ident(c.key), c.value ? expr(*c.value) : nullptr, span(c)});

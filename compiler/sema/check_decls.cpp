@@ -12,7 +12,7 @@
 namespace vmc::sema {
 namespace {
 
-const std::vector<std::string> kConstraintKeys = {"lower", "upper", "cholesky"};
+const std::vector<std::string> kConstraintKeys = {"lower", "upper", "cholesky", "ordered", "positive_ordered"};
 
 Role role_of(ast::BlockKind kind) {
   return kind == ast::BlockKind::Data    ? Role::Data
@@ -108,7 +108,7 @@ class DeclChecker {
       if (std::find(kConstraintKeys.begin(), kConstraintKeys.end(), key) == kConstraintKeys.end()) {
         a_.report.error(k.key.span, "unknown constraint '" + key + "'" +
                                         did_you_mean(key, kConstraintKeys) +
-                                        " (constraints are lower, upper and cholesky)");
+                                        " (constraints are lower, upper, cholesky, ordered and positive_ordered)");
         continue;
       }
       auto [it, first] = seen.emplace(key, k.span);
@@ -117,9 +117,9 @@ class DeclChecker {
                         {{it->second, "first '" + key + "' is here"}});
         continue;
       }
-      if (key == "cholesky") {
-        if (k.value) a_.report.error(k.value->span, "'cholesky' takes no value");
-        c.cholesky = true;
+      if (key == "cholesky" || key == "ordered" || key == "positive_ordered") {
+        if (k.value) a_.report.error(k.value->span, "'" + key + "' takes no value");
+        (key == "cholesky" ? c.cholesky : key == "ordered" ? c.ordered : c.positive_ordered) = true;
         continue;
       }
       if (!k.value) {
@@ -146,6 +146,18 @@ class DeclChecker {
       a_.report.error(d_.type.span, "the bounds of '" + name() + "' are empty: lower=" +
                                         format_number(*c.lower) + " is not below upper=" +
                                         format_number(*c.upper));
+    }
+    for (const char* key : {"ordered", "positive_ordered"}) {
+      if (!seen.count(key)) continue;
+      if (seen.size() > 1) {
+        a_.report.error(seen[key], "'" + std::string(key) + "' cannot be combined with another constraint");
+      } else if (t.is_int() || t.rank() != 1 || t.row) {
+        a_.report.error(seen[key], "'" + std::string(key) + "' needs a real vector real[K], but '" + name() + "' is " +
+                                       to_string(t.value()));
+      } else if (role_ != Role::Latent) {
+        a_.report.error(seen[key], "'" + std::string(key) + "' is for latents only yet, but '" + name() + "' is " +
+                                       (role_ == Role::Param ? "a param" : "data"));
+      }
     }
     if (c.cholesky && (seen.count("lower") || seen.count("upper"))) {
       a_.report.error(seen["cholesky"], "'cholesky' cannot be combined with lower or upper");

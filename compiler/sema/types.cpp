@@ -58,6 +58,8 @@ std::string to_string(const Constraint& c) {
   if (c.lower) add("lower=" + format_number(*c.lower));
   if (c.upper) add("upper=" + format_number(*c.upper));
   if (c.cholesky) add("cholesky");
+  if (c.ordered) add("ordered");
+  if (c.positive_ordered) add("positive_ordered");
   return out + ">";
 }
 

@@ -22,12 +22,19 @@ struct Constraint {
   std::optional<double> lower;
   std::optional<double> upper;
   bool cholesky = false;
+  // A vector in increasing order (`real<ordered>[K]`, Stan's ordered[K]); positive_ordered: and
+  // positive. Latents only: z = cumulative_sum of (u_0, e^u_1, ...) (or of e^u) from reals u.
+  bool ordered = false;
+  bool positive_ordered = false;
   // A latent's bound that is an expression of data and of latents declared before it
   // (`upper=1 - alpha1`), instead of a constant: its value is set at each draw.
   const ast::Expr* lower_expr = nullptr;
   const ast::Expr* upper_expr = nullptr;
 
-  bool empty() const { return !lower && !upper && !cholesky && !lower_expr && !upper_expr; }
+  bool empty() const {
+    return !lower && !upper && !cholesky && !ordered && !positive_ordered && !lower_expr && !upper_expr;
+  }
+  bool is_ordered() const { return ordered || positive_ordered; }
   bool has_expression() const { return lower_expr || upper_expr; }
   bool operator==(const Constraint&) const = default;
 };
