@@ -439,7 +439,16 @@ bool Fit::step_size() {
         for (std::size_t k = 0; k < adapted_->candidates.size(); ++k) {
           std::printf("%s %g (elbo %.4g)", k ? "," : "", adapted_->candidates[k], adapted_->bounds[k]);
         }
-        std::printf("; lr %g\n", topt_.lr);
+        // A larger step is kept over one whose bound was higher, but not beyond twice the trials'
+        // noise: say so, or the line reads as a wrong choice.
+        double chosen = NAN, best = -INFINITY;
+        for (std::size_t k = 0; k < adapted_->candidates.size(); ++k) {
+          if (adapted_->candidates[k] == topt_.lr) chosen = adapted_->bounds[k];
+          if (adapted_->bounds[k] > best) best = adapted_->bounds[k];
+        }
+        std::printf("; lr %g%s\n", topt_.lr,
+                    chosen < best ? " (a smaller step is chosen only when its bound is higher beyond twice the trials' noise)"
+                                  : "");
         std::fflush(stdout);
       }
     }
@@ -606,6 +615,7 @@ std::vector<std::string> Fit::write_outputs(Json& summary, std::vector<std::stri
     Posterior p = posterior(*trainer_, model);
     draws_ = p.draws;
     summary["posterior"] = p.moments;
+    if (!model.generated.empty()) summary["generated"] = p.generated;
     posterior_table_ = p.table;
     runtime::write_file_atomic(dir_ + "/draws.csv", p.csv);
     files.push_back("draws.csv");

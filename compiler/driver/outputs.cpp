@@ -141,7 +141,8 @@ Posterior posterior(runtime::Trainer& trainer, const sema::Model& m) {
         ++rows;
       }
     }
-    p.moments[d.names[k]] = {{"mean", nested(mean, d.shapes[k])}, {"sd", nested(sd, d.shapes[k])},
+    const sema::Variable* v = m.find_variable(d.names[k]);
+    (v ? p.moments : p.generated)[d.names[k]] = {{"mean", nested(mean, d.shapes[k])}, {"sd", nested(sd, d.shapes[k])},
                              {"q5", nested(q5, d.shapes[k])}, {"q50", nested(q50, d.shapes[k])},
                              {"q95", nested(q95, d.shapes[k])}};
   }

@@ -33,6 +33,7 @@ std::string draws_csv(const runtime::Draws& d, const std::vector<std::size_t>& k
 // and draws.csv, from `draws` guide draws.
 struct Posterior {
   Json moments = Json::object();  // name → {mean, sd, q5, q50, q95}, each nested as the latent
+  Json generated = Json::object();  // the same for the generated block's quantities
   std::string csv;
   std::string table;              // the same per element, as CmdStan's stansummary prints it
   std::int64_t draws = 0;
