@@ -141,6 +141,11 @@ Distribution cauchy() {
   });
 }
 
+// Student's t with nu degrees of freedom at uniform noise u, by its inverse CDF (the runtime's).
+const Node* student_t_draw(const Node* nu, const Node* u) {
+  return ir::binary(ir::Op::StudentTQuantile, u, fit(nu, u->shape()));
+}
+
 Distribution student_t() {
   return entry({
       .name = "student_t",
@@ -154,7 +159,10 @@ Distribution student_t() {
         return lgamma(half_nu1) - lgamma(0.5 * nu) - 0.5 * log(nu * kPi) - log(sigma) -
                half_nu1 * log1p(square(z) / nu);
       }},
-      .sampler = Sampler::none(),
+      .sampler = Sampler::forward_only(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* { return V(a[1]) + V(a[2]) * student_t_draw(a[0], u); },
+          "mu + sigma t_nu^-1(u)"),
       .moments = Moments::none(),
       .init = InitDraw{[](const std::vector<double>& a, Rng& rng) {
         return a[1] + a[2] * std::student_t_distribution<double>(a[0])(rng);
@@ -311,6 +319,36 @@ Distribution half_cauchy() {
       // F(x) = (2/pi) atan(x / sigma), 1 − F(x) = (2/pi) atan(sigma / x) for x > 0.
       .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return log(atan(V(x) / a[0]) * (2 / kPi)); },
                     [](const Node* x, const Args& a) -> const Node* { return log(atan(V(a[0]) / x) * (2 / kPi)); }},
+  });
+}
+
+// |student_t(nu, 0, sigma)|: the half-t prior on scales (Gelman 2006), nu = 3 or 4 a common choice.
+Distribution half_student_t() {
+  return entry({
+      .name = "half_student_t",
+      .params = Params{{"nu", Positive}, {"sigma", Positive}},
+      .support = Positive,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V nu = a[0], sigma = a[1];
+        V half_nu1 = 0.5 * (nu + 1.0);
+        return std::log(2.0) + lgamma(half_nu1) - lgamma(0.5 * nu) - 0.5 * log(nu * kPi) - log(sigma) -
+               half_nu1 * log1p(square(V(x) / sigma) / nu);
+      }},
+      // |t| at u is the t quantile at (1 + u) / 2.
+      .sampler = Sampler::forward_only(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* {
+            return V(a[1]) * student_t_draw(a[0], 0.5 + 0.5 * V(u));
+          },
+          "sigma t_nu^-1((1 + u) / 2)"),
+      .moments = Moments::none(),
+      .init = InitDraw{[](const std::vector<double>& a, Rng& rng) {
+        return a[1] * std::abs(std::student_t_distribution<double>(a[0])(rng));
+      }},
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
   });
 }
 

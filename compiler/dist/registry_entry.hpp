@@ -81,6 +81,7 @@ Distribution uniform();
 Distribution half_normal();
 Distribution weibull();
 Distribution half_cauchy();
+Distribution half_student_t();
 Distribution inv_gamma();
 // registry_discrete.cpp (and the multivariate ones)
 Distribution mvnormal_cholesky();

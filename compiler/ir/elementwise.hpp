@@ -464,6 +464,17 @@ struct Elementwise<Op::PoissonQuantile> {
   static Contributions adjoint(const Node&, const Node*) { return {}; }
 };
 
+// Student's t inverse CDF: a forward draw (no gradient flows through it: its derivative in nu has
+// no closed form).
+template <>
+struct Elementwise<Op::StudentTQuantile> {
+  static constexpr bool cheap = false;
+  static double value(double u, double nu) { return special::student_t_quantile(u, nu); }
+  template <class B>
+  static auto code(B& b, typename B::V u, typename B::V nu) { return b.runtime("vmc_student_t_quantile", u, nu); }
+  static Contributions adjoint(const Node&, const Node*) { return {}; }
+};
+
 // --- three operands ----------------------------------------------------------------------------
 
 template <>

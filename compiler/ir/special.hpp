@@ -16,5 +16,6 @@ double log_ndtr(double x);     // log of the standard normal's CDF, accurate in 
 double poisson_quantile(double u, double rate);            // smallest k with CDF(k) >= u
 double binomial_quantile(double u, double n, double p);    // the same for Binomial(n, p)
 double neg_binomial_2_quantile(double u, double mu, double phi);  // ... for NegBinomial2(mu, phi)
+double student_t_quantile(double u, double nu);  // Student's t inverse CDF
 
 }  // namespace vmc::ir::special

@@ -8,6 +8,7 @@
 #include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/negative_binomial.hpp>
 #include <boost/math/distributions/poisson.hpp>
+#include <boost/math/distributions/students_t.hpp>
 #include <boost/math/special_functions/digamma.hpp>
 #include <boost/math/special_functions/erf.hpp>
 #include <boost/math/special_functions/gamma.hpp>
@@ -151,6 +152,14 @@ double vmc_neg_binomial_2_quantile(double u, double mu, double phi) {
   }
   if (cdf >= u) return k;
   return boost::math::quantile(boost::math::negative_binomial_distribution<double, QuantilePolicy>(phi, 1 - q), u);
+}
+
+// The quantile of Student's t with nu degrees of freedom at u: a draw from uniform noise u.
+double vmc_student_t_quantile(double u, double nu) {
+  if (std::isnan(u) || std::isnan(nu) || u < 0 || u > 1 || !(nu > 0)) return kNaN;
+  if (u == 0) return -kInf;
+  if (u == 1) return kInf;
+  return boost::math::quantile(boost::math::students_t_distribution<double, Policy>(nu), u);
 }
 
 }  // extern "C"

@@ -403,6 +403,12 @@ OpTest op_test(Op op) {
     // Draws by inversion of uniform noise: piecewise constant, no adjoint flows into the noise
     // or the rate (the operands are not differentiated: a step would cross the jumps); the
     // product with a param checks that the rule leaves the rest of the gradient alone.
+    case Op::StudentTQuantile:
+      return {C, [](Harness& h) {
+                Shape s = h.shape(h.uniform_int(0, 3));
+                const Node* t = binary(Op::StudentTQuantile, h.frozen(s, 0.05, 0.95), h.frozen(s, 0.5, 30));
+                return mul(t, h.param(s, -2, 2));
+              }};
     case Op::PoissonQuantile:
       return {C, [](Harness& h) {
                 Shape s = h.shape(h.uniform_int(0, 3));

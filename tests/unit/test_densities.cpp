@@ -67,6 +67,7 @@ double reference(std::string_view name, double x, const std::vector<double>& a) 
   }
   if (name == "neg_binomial_2_log") return reference("neg_binomial_2", x, {std::exp(a[0]), a[1]});
   if (name == "half_cauchy") return std::log(2.0) + reference("cauchy", x, {0.0, a[0]});
+  if (name == "half_student_t") return std::log(2.0) + reference("student_t", x, {a[0], 0.0, a[1]});
   if (name == "inv_gamma") {
     double alpha = a[0], beta = a[1];
     return alpha * std::log(beta) - std::lgamma(alpha) - (alpha + 1) * std::log(x) - beta / x;
@@ -99,6 +100,7 @@ const std::map<std::string, std::vector<std::vector<double>>>& points() {
       {"neg_binomial_2", {{3, 2.5, 1.5}, {0, 0.1, 0.5}, {40, 30, 200}, {7, 4, 1e-2}}},
       {"neg_binomial_2_log", {{3, 0.9, 1.5}, {0, -5, 2}, {400, 6, 3}}},
       {"half_cauchy", {{0.3, 1}, {1e-8, 2}, {1e6, 0.5}}},
+      {"half_student_t", {{0.3, 3, 1}, {1e-8, 1.5, 2}, {1e4, 30, 0.5}}},
       {"inv_gamma", {{0.5, 2, 3}, {1e-3, 0.5, 1e-3}, {50, 3, 0.7}}},
   };
   return p;
@@ -286,6 +288,7 @@ TEST_CASE("densities: continuous densities integrate to one") {
       {"half_normal", {0.8}, Positive, 0, 0.8},      {"weibull", {1.5, 2}, Positive, 0, 2},
       {"weibull", {0.8, 0.5}, Positive, 0, 0.5},
       {"half_cauchy", {1.5}, Positive, 0, 1.5},     {"inv_gamma", {3, 2}, Positive, 0, 1},
+      {"half_student_t", {3, 1.2}, Positive, 0, 1.2},
       {"inv_gamma", {1.5, 0.5}, Positive, 0, 0.5},
   };
   const std::size_t n = 400000;

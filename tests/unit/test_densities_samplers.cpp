@@ -392,3 +392,29 @@ TEST_CASE("densities/samplers: binomial, neg_binomial_2(_log) and half_cauchy dr
   std::vector<double> z = env.eval(dist::sample(entry("half_cauchy"), {env.scalar("s", 1.7)}, env.vec("u", us, ir::InputKind::Uniform)));
   for (std::size_t i = 0; i < us.size(); ++i) CHECK(near(2 / kPi * std::atan(z[i] / 1.7), us[i], 1e-10));
 }
+
+TEST_CASE("densities/samplers: student_t and half_student_t draw their inverse CDFs") {
+  // The t quantile: symmetric, its known values (t_1 is Cauchy: tan(pi (u - 1/2)); t_2:
+  // (2u - 1) / sqrt(2u(1 - u))), and NaN outside the domain.
+  for (double u : {0.01, 0.2, 0.5, 0.9, 0.999}) {
+    CHECK(ir::special::student_t_quantile(u, 1) == doctest::Approx(std::tan(kPi * (u - 0.5))).epsilon(1e-12));
+    CHECK(ir::special::student_t_quantile(u, 2) == doctest::Approx((2 * u - 1) / std::sqrt(2 * u * (1 - u))).epsilon(1e-12));
+    CHECK(ir::special::student_t_quantile(1 - u, 7.5) == doctest::Approx(-ir::special::student_t_quantile(u, 7.5)).epsilon(1e-12));
+  }
+  CHECK(std::isnan(ir::special::student_t_quantile(0.5, 0)));
+  const std::size_t n = 200000;
+  Env env;
+  const Node* u = env.vec("u", noise_for(ir::InputKind::Uniform, n, 41), ir::InputKind::Uniform);
+  std::vector<double> t = env.eval(dist::sample(entry("student_t"), scalar_args(env, {6, 1, 2}), u));
+  Stats s = stats(t);
+  CHECK(std::abs(s.mean - 1) <= 5 * s.mean_se());
+  CHECK(std::abs(s.var - 4 * 6.0 / 4) <= 5 * s.var_se());
+  // half_student_t(3, 1.5): its median is 1.5 t_3^-1(3/4) = 1.5 * 0.7648923...
+  std::vector<double> h = env.eval(dist::sample(entry("half_student_t"), scalar_args(env, {3, 1.5}), u));
+  double below = 0;
+  for (double v : h) {
+    CHECK(v >= 0);
+    below += v <= 1.5 * 0.76489232804;
+  }
+  CHECK(std::abs(below / static_cast<double>(n) - 0.5) <= 5 * std::sqrt(0.25 / static_cast<double>(n)));
+}

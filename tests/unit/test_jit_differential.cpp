@@ -149,9 +149,10 @@ class MagnitudeBound : public ir::Rewriter {
       // A discrete quantile: exact from exact operands (the interpreter and the code call the same
       // runtime function); any rounding in them may move it across a jump, so then unbounded.
       case Op::PoissonQuantile:
+      case Op::StudentTQuantile:
       case Op::BinomialQuantile:
       case Op::NegBinomial2Quantile: {
-        const Node* s = n.op() == Op::PoissonQuantile ? plus(m[0], m[1]) : plus(plus(m[0], m[1]), m[2]);
+        const Node* s = n.args().size() == 2 ? plus(m[0], m[1]) : plus(plus(m[0], m[1]), m[2]);
         const Node* inexact = ir::binary(Op::Greater, s, ir::constant_like(s, 0));
         return plus(ay, ir::select(inexact, ir::constant_like(y, kInf), ir::constant_like(y, 0)));
       }

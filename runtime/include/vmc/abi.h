@@ -176,6 +176,7 @@ double vmc_log_ndtr(double x);
 double vmc_poisson_quantile(double u, double rate);
 double vmc_binomial_quantile(double u, double n, double p);
 double vmc_neg_binomial_2_quantile(double u, double mu, double phi);
+double vmc_student_t_quantile(double u, double nu);
 
 #ifdef __cplusplus
 }
