@@ -87,6 +87,8 @@ class ExprLowering {
     return {ir::neg(v.node), v.plates, v.row};
   }
 
+  Value complement(const Value& v) { return {ir::sub(ir::constant_like(v.node, 1), v.node), v.plates, v.row}; }
+
   Value elementwise(Op op, const Value& a, const Value& b) {
     auto plates = l_.union_plates(a.plates, b.plates);
     ir::Shape copy = a.copy_scalar() ? b.copy_shape() : a.copy_shape();
@@ -103,6 +105,14 @@ class ExprLowering {
       case ast::BinaryOp::ElemDiv:
       case ast::BinaryOp::Div: return elementwise(Op::Div, x, y);
       case ast::BinaryOp::Pow: return elementwise(Op::Pow, x, y);
+      // Comparisons as 0/1 (piecewise constant: no gradient): a > b, b > a, a == b, and their
+      // complements.
+      case ast::BinaryOp::Greater: return elementwise(Op::Greater, x, y);
+      case ast::BinaryOp::Less: return elementwise(Op::Greater, y, x);
+      case ast::BinaryOp::Equal: return elementwise(Op::Equal, x, y);
+      case ast::BinaryOp::LessEqual: return complement(elementwise(Op::Greater, x, y));
+      case ast::BinaryOp::GreaterEqual: return complement(elementwise(Op::Greater, y, x));
+      case ast::BinaryOp::NotEqual: return complement(elementwise(Op::Equal, x, y));
       case ast::BinaryOp::Mul: return product(e, x, y);
     }
     VMC_ASSERT(false, "unknown binary operator");

@@ -11,6 +11,12 @@ const char* spelling(BinaryOp op) {
     case BinaryOp::Div: return "/";
     case BinaryOp::Add: return "+";
     case BinaryOp::Sub: return "-";
+    case BinaryOp::Less: return "<";
+    case BinaryOp::LessEqual: return "<=";
+    case BinaryOp::Greater: return ">";
+    case BinaryOp::GreaterEqual: return ">=";
+    case BinaryOp::Equal: return "==";
+    case BinaryOp::NotEqual: return "!=";
   }
   return "?";
 }

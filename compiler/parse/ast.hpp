@@ -22,7 +22,9 @@ using ExprPtr = std::unique_ptr<Expr>;
 
 enum class UnaryOp { Neg };
 // The binary operators, tightest-binding first within each precedence level.
-enum class BinaryOp { Pow, ElemMul, ElemDiv, Mul, Div, Add, Sub };
+enum class BinaryOp { Pow, ElemMul, ElemDiv, Mul, Div, Add, Sub, Less, LessEqual, Greater, GreaterEqual, Equal, NotEqual };
+// The comparisons: 1 where they hold, 0 elsewhere (int).
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Less; }
 const char* spelling(BinaryOp op);
 
 struct Number {

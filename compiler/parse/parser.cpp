@@ -158,6 +158,12 @@ class Converter {
     if (op == "/") return ast::BinaryOp::Div;
     if (op == ".*") return ast::BinaryOp::ElemMul;
     if (op == "./") return ast::BinaryOp::ElemDiv;
+    if (op == "<") return ast::BinaryOp::Less;
+    if (op == "<=") return ast::BinaryOp::LessEqual;
+    if (op == ">") return ast::BinaryOp::Greater;
+    if (op == ">=") return ast::BinaryOp::GreaterEqual;
+    if (op == "==") return ast::BinaryOp::Equal;
+    if (op == "!=") return ast::BinaryOp::NotEqual;
     VMC_ASSERT(false, "unknown binary operator '" + op + "'");
   }
 

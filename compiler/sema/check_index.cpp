@@ -153,7 +153,9 @@ std::optional<IndexRange> ExprChecker::index_range(const ast::Expr& e) {
       std::int64_t p[] = {x->lo * y->lo, x->lo * y->hi, x->hi * y->lo, x->hi * y->hi};
       return IndexRange{*std::min_element(p, p + 4), *std::max_element(p, p + 4), exact};
     }
-    default: return std::nullopt;
+    default:
+      if (ast::is_comparison(b->op)) return IndexRange{0, 1, false};
+      return std::nullopt;
   }
 }
 

@@ -98,6 +98,12 @@ class Evaluator {
       case ast::BinaryOp::Div: return l / r;
       case ast::BinaryOp::Add: return l + r;
       case ast::BinaryOp::Sub: return l - r;
+      case ast::BinaryOp::Less: return l < r ? 1 : 0;
+      case ast::BinaryOp::LessEqual: return l <= r ? 1 : 0;
+      case ast::BinaryOp::Greater: return l > r ? 1 : 0;
+      case ast::BinaryOp::GreaterEqual: return l >= r ? 1 : 0;
+      case ast::BinaryOp::Equal: return l == r ? 1 : 0;
+      case ast::BinaryOp::NotEqual: return l != r ? 1 : 0;
     }
     return l;
   }

@@ -113,6 +113,13 @@ std::optional<Type> binary_type(ast::BinaryOp op, const Type& lhs, const Type& r
     case ast::BinaryOp::ElemMul:
     case ast::BinaryOp::ElemDiv:
       return broadcast_type(lhs, rhs, kind);
+    case ast::BinaryOp::Less:
+    case ast::BinaryOp::LessEqual:
+    case ast::BinaryOp::Greater:
+    case ast::BinaryOp::GreaterEqual:
+    case ast::BinaryOp::Equal:
+    case ast::BinaryOp::NotEqual:
+      return broadcast_type(lhs, rhs, Kind::Int);  // 1 or 0, elementwise
   }
   return std::nullopt;
 }

@@ -712,3 +712,22 @@ TEST_CASE("lower values: the structure builtins (issue 25) compute what they say
   for (double yi : y) want += 1e8 * yi * (3 * v[0] + 2 * v[1] + v[2]) + 1e9 * yi;
   CHECK(eval1(c.l().function.output("elbo"), b) == doctest::Approx(want).epsilon(1e-12));
 }
+
+TEST_CASE("lower values: comparisons are 1 where they hold, 0 elsewhere, and pass no gradient") {
+  Compiled c("model cmp;\ndims { N; }\ndata { y : real[N]; k : int[N]; }\nparam { a : real; }\n"
+             "model {\n"
+             "  target += sum(y < a) + 10 * sum(y <= a) + 100 * sum(y > a) + 1000 * sum(y >= a);\n"
+             "  target += 1e4 * sum(k == 2) + 1e5 * sum(k != 2) + 1e6 * (a * (a > 0));\n"
+             "}\n",
+             sema_options(), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  ir::Bindings b = c.synthetic(1, 4, 4, 0.5);
+  b.inputs["y"] = ir::Tensor{{4}, {-1, 0.5, 0.5, 2}};
+  b.inputs["k"] = ir::Tensor{{4}, {2, 0, 2, 3}};
+  b.inputs["a"] = ir::Tensor::scalar(0.5);
+  // y < a: 1; y <= a: 3; y > a: 1; y >= a: 3; k == 2: 2; k != 2: 2; a > 0: a.
+  double want = 1 + 10 * 3 + 100 * 1 + 1000 * 3 + 1e4 * 2 + 1e5 * 2 + 1e6 * 0.5;
+  CHECK(eval1(c.l().function.output("elbo"), b) == doctest::Approx(want).epsilon(1e-12));
+  // The gradient in a: only through the product's a (the comparisons are piecewise constant).
+  CHECK(eval1(c.output("grad.a"), b) == doctest::Approx(1e6).epsilon(1e-12));
+}

@@ -245,3 +245,21 @@ TEST_CASE("builtins: Stan's names and the composed functions: their values, type
                               "7:13: shapes do not agree for 'log_mix': real[3] and real[3, 3]",
                               "8:13: 'log1m' takes 1 argument, but 2 were given"});
 }
+
+TEST_CASE("comparisons: int results of their operands' broadcast shape, one per expression, constant-folded") {
+  Checked c("model m;\ndims { N; K = 3; }\ndata { y : real[N]; }\nparam { v : real[K]; a : real<upper=K - 1>; "
+            "w : real init (2 > 1) + (3 == 3); }\n"
+            "model {\n"
+            "  let b = v > a;\n"
+            "  let d = y == 1;\n"
+            "  target += sum(b) + sum(d);\n"
+            "}\n");
+  REQUIRE_MESSAGE(c.model, c.first_error());
+  CHECK(c.model->params[2].init.value == 2);
+  CHECK(c.model->params[1].type.constraint.upper == 2);
+  Checked bad("model m;\ndims { K = 3; }\nparam { v : real[K]; M : real[K, K]; a : real; }\n"
+              "model {\n"
+              "  target += sum(v < M);\n"
+              "}\n");
+  CHECK(bad.errors() == Lines{"5:17: shapes do not agree for '<': real[3] and real[3, 3]"});
+}

@@ -57,6 +57,9 @@ struct elementwise_id : annotate {};
 struct elementwise_link_id : annotate {};
 struct expr_id : annotate {};
 struct sum_id : annotate {};
+struct comparison_id : annotate {};
+struct comparison_link_id : annotate {};
+struct arith_id : annotate {};
 struct fn_id : annotate {};
 struct fn_kw_id : annotate {};
 struct init_id : annotate {};
@@ -122,6 +125,9 @@ x3::rule<struct fn_kw_id, token> const fn_kw_r = "'fn'";
 
 x3::rule<struct sum_id, chain> const sum_r = "an expression";
 x3::rule<struct expr_id, expr> const expr_r = "an expression";
+x3::rule<struct comparison_id, chain> const comparison_r = "an expression";
+x3::rule<struct comparison_link_id, link> const comparison_link_r = "a comparison";
+x3::rule<struct arith_id, expr> const arith_r = "an expression";
 x3::rule<struct sum_link_id, link> const sum_link_r = "'+' or '-'";
 x3::rule<struct product_id, chain> const product_r = "an expression";
 x3::rule<struct product_link_id, link> const product_link_r = "'*' or '/'";
@@ -199,7 +205,14 @@ auto const fn_kw_r_def = x3::raw[keyword("fn")];
 
 // --- expressions ---
 
-auto const expr_r_def = sum_r;
+// A comparison (at most one: `a < b < c` is not an ordering test) binds looser than + and -.
+auto const expr_r_def = comparison_r;
+auto const comparison_r_def = sum_r >> -comparison_link_r;
+auto const comparison_link_r_def =
+    (x3::string("==") | x3::string("!=") | x3::string("<=") | x3::string(">=") | x3::string("<") |
+     x3::string(">")) > sum_r;
+// A constraint's value (`real<upper=K - 1>`): no comparison, so its '>' closes the list.
+auto const arith_r_def = sum_r;
 auto const sum_r_def = product_r >> *sum_link_r;
 auto const sum_link_r_def = (x3::string("+") | x3::string("-")) > product_r;
 auto const product_r_def = elementwise_r >> *product_link_r;
@@ -239,7 +252,7 @@ auto const statement_item_r_def =
 
 // --- declarations ---
 
-auto const constraint_r_def = constraint_key_r > -('=' > expr_r);
+auto const constraint_r_def = constraint_key_r > -('=' > arith_r);
 auto const constraints_r_def = constraint_r % ',';
 auto const extents_r_def = expr_r % ',';
 auto const type_r_def = type_base_r > -('<' > constraints_r > '>') > -('[' > extents_r > ']');
@@ -276,7 +289,7 @@ auto const program_r_def = *item_or_bad_r >> x3::eoi;
 auto const skipper_r_def = blank | x3::lexeme["//" >> *(x3::char_ - x3::eol)] |
                            x3::lexeme["/*" >> *(x3::char_ - "*/") >> ("*/" | x3::eoi)];
 
-BOOST_SPIRIT_DEFINE(name_r, sum_r, type_base_r, constraint_key_r, pi_r, number_r, tilde_r, subsample_r,
+BOOST_SPIRIT_DEFINE(name_r, sum_r, comparison_r, comparison_link_r, arith_r, type_base_r, constraint_key_r, pi_r, number_r, tilde_r, subsample_r,
                     init_kw_r, model_kw_r, dims_kw_r, vars_kw_r, fn_kw_r,
                     expr_r, sum_link_r, product_r, product_link_r, elementwise_r,
                     elementwise_link_r, unary_r, negation_r, power_r, postfix_r, primary_r, group_r,
