@@ -177,6 +177,8 @@ void Emitter::store<Op::MatMul>(const ir::Node* n) { matmul(n); }
 template <>
 void Emitter::store<Op::TriSolve>(const ir::Node* n) { tri_solve(n); }
 template <>
+void Emitter::store<Op::Cholesky>(const ir::Node* n) { cholesky(n); }
+template <>
 void Emitter::store<Op::Loop>(const ir::Node* n) { loop(n); }
 template <>
 void Emitter::store<Op::LoopGrad>(const ir::Node* n) { loop(n); }

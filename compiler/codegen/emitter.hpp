@@ -77,6 +77,7 @@ class Emitter {
   void reduction(const ir::Node* n, Reduction how);
   void matmul(const ir::Node* n);
   void tri_solve(const ir::Node* n);
+  void cholesky(const ir::Node* n);
   void concat(const ir::Node* n);
   void scatter_add(const ir::Node* n);
   void fill(const ir::Node* n, llvm::Value* v);

@@ -179,6 +179,16 @@ void Emitter::tri_solve(const ir::Node* n) {
                 {b_.getInt32(n->attrs().transpose_a), k, cols, buffer(l), buffer(n)});
 }
 
+// A's lower triangle factored in place in n's buffer (vmc_potrf: NaN everywhere if A is not
+// positive definite).
+void Emitter::cholesky(const ir::Node* n) {
+  const ir::Node* a = n->arg(0);
+  copy(a, buffer(n));
+  const char* name = precision_ == Precision::F32 ? "vmc_potrf_f32" : "vmc_potrf_f64";
+  auto* type = llvm::FunctionType::get(b_.getVoidTy(), {i64_, ptr_}, false);
+  b_.CreateCall(declare(name, type), {extent(a->shape()[0]), buffer(n)});
+}
+
 void Emitter::concat(const ir::Node* n) {
   const ir::Node* first = n->arg(0);
   const ir::Node* second = n->arg(1);

@@ -152,6 +152,21 @@ C adjoint_TriSolve(const Node& n, const Node* g) {
   return {neg(tril(dl)), db};
 }
 
+C adjoint_Cholesky(const Node& n, const Node* g) {
+  // L = chol(A) from A's lower triangle (Murray 2016, "Differentiation of the Cholesky
+  // decomposition"): with P = Φ(Lᵀ tril(Ḡ)), Φ the lower triangle with its diagonal halved, and
+  // S = L⁻ᵀ P L⁻¹, a symmetric perturbation dA moves the output by ⟨S, dA⟩. Only the lower
+  // triangle of A is read, so each of its elements below the diagonal carries S_ij + S_ji, the
+  // diagonal S_ii, the upper triangle 0. A symmetric A built from the same values in both
+  // triangles gets the same total either way.
+  const Node* l = self(n);
+  const Node* lg = matmul(l, tril(g), true);
+  const Node* p = sub(tril(lg), mul(diag_matrix(diag(lg)), 0.5));
+  const Node* m = tri_solve(l, p, true);                        // L⁻ᵀ P
+  const Node* s = transpose(tri_solve(l, transpose(m), true));  // (L⁻ᵀ Mᵀ)ᵀ = M L⁻¹
+  return {sub(tril(add(s, transpose(s))), diag_matrix(diag(s)))};
+}
+
 // The table from ops.def: an elementwise op's rule is Elementwise<op>::adjoint, any other op's
 // its adjoint_NAME above, so an op without one does not build.
 template <Op op>

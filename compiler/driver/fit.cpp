@@ -15,6 +15,7 @@
 #include "driver/initial_values.hpp"
 #include "driver/laplace.hpp"
 #include "ir/builder.hpp"
+#include "ir/rewriter.hpp"
 #include "driver/out_of_memory.hpp"
 #include "driver/outputs.hpp"
 #include "driver/ranks.hpp"
@@ -28,6 +29,16 @@
 
 namespace vmc::driver {
 namespace {
+
+// Whether the model's kernels factor a matrix (cholesky_decompose): NaN when it is not positive
+// definite, which f32 meets long before f64 does.
+bool factors_matrices(const lower::Lowered& l) {
+  std::vector<const ir::Node*> roots;
+  for (const ir::Output& o : l.function.outputs) roots.push_back(o.node);
+  bool found = false;
+  ir::visit(roots, [&](const ir::Node& n) { found = found || n.op() == ir::Op::Cholesky; });
+  return found;
+}
 
 namespace fs = std::filesystem;
 using runtime::RuntimeError;
@@ -374,7 +385,14 @@ bool Fit::train() {
   lo_.checkpoint_every = args_.checkpoint_every;
   lo_.interrupt = &g_interrupted;
   lo_.convergence = convergence_.get();
-  lo_.explain_nonfinite = [this, draw = std::uint64_t{0}]() mutable { return support_problem(b_, *trainer_, draw++); };
+  lo_.explain_nonfinite = [this, draw = std::uint64_t{0}]() mutable {
+    std::string problem = support_problem(b_, *trainer_, draw++);
+    if (problem.empty() && args_.model.precision == "f32" && factors_matrices(*b_.fe.lowered)) {
+      problem = "a matrix given to cholesky_decompose may not be positive definite in f32 (a covariance whose "
+                "diagonal jitter is below f32's 7 digits is singular there): try --precision f64";
+    }
+    return problem;
+  };
   if (!step_size()) return false;
   Json record = checkpoint_record(b_, data_hash_);
   record["lr"] = topt_.lr;

@@ -117,6 +117,8 @@ const Node* tri_solve(const Node* lower, const Node* b, bool transpose) {
   return lower->graph().make(Op::TriSolve, {lower, b}, at);
 }
 
+const Node* cholesky(const Node* a) { return a->graph().make(Op::Cholesky, {a}); }
+
 const Node* tril(const Node* x) { return x->graph().make(Op::Tril, {x}); }
 const Node* diag(const Node* x) { return x->graph().make(Op::Diag, {x}); }
 const Node* diag_matrix(const Node* v) { return v->graph().make(Op::DiagMatrix, {v}); }

@@ -50,6 +50,9 @@ const Node* matmul(const Node* a, const Node* b, bool transpose_a = false,
                    bool transpose_b = false);
 const Node* outer(const Node* u, const Node* v);
 const Node* tri_solve(const Node* lower, const Node* b, bool transpose = false);
+// The lower-triangular L with L Lᵀ = A of a symmetric positive-definite A, of which only the
+// lower triangle is read; every element NaN when A is not positive definite.
+const Node* cholesky(const Node* a);
 const Node* tril(const Node* x);
 const Node* diag(const Node* x);
 const Node* diag_matrix(const Node* v);

@@ -193,6 +193,31 @@ void evaluate_op<Op::TriSolve>(Evaluator& ev, const Node& n, Tensor& out) {
   else store(l.triangularView<Eigen::Lower>().solve(rhs), out);
 }
 
+// The same row-by-row factorisation as the runtime's vmc_potrf, in f64: NaN everywhere when a
+// pivot is not positive and finite.
+template <>
+void evaluate_op<Op::Cholesky>(Evaluator& ev, const Node& n, Tensor& out) {
+  const Tensor& a = ev.value(n.arg(0));
+  const std::int64_t k = a.shape[0];
+  out.values = a.values;
+  double* l = out.values.data();
+  for (std::int64_t i = 0; i < k; ++i) {
+    for (std::int64_t j = 0; j <= i; ++j) {
+      double s = l[i * k + j];
+      for (std::int64_t p = 0; p < j; ++p) s -= l[i * k + p] * l[j * k + p];
+      if (j < i) {
+        l[i * k + j] = s / l[j * k + j];
+      } else if (s > 0 && std::isfinite(s)) {
+        l[i * k + i] = std::sqrt(s);
+      } else {
+        std::fill(out.values.begin(), out.values.end(), std::numeric_limits<double>::quiet_NaN());
+        return;
+      }
+    }
+    for (std::int64_t j = i + 1; j < k; ++j) l[i * k + j] = 0;
+  }
+}
+
 // --- structure -----------------------------------------------------------------------------------
 
 template <>

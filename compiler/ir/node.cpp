@@ -249,6 +249,13 @@ Shape own_shape<Op::TriSolve>(const ShapeQuery& q) {
   return b.shape();
 }
 
+template <>
+Shape own_shape<Op::Cholesky>(const ShapeQuery& q) {
+  const Node& a = q.x();
+  expect(a.rank() == 2 && a.shape()[0] == a.shape()[1], q.op, "A must be square");
+  return a.shape();
+}
+
 template <Op op>
 Shape shape_rule(const ShapeQuery& q) {
   constexpr Category c = info(op).category;

@@ -30,6 +30,8 @@ const std::map<std::string, void*>& runtime_symbols() {
       {"vmc_gemm_rows_f64", reinterpret_cast<void*>(&vmc_gemm_rows_f64)},
       {"vmc_trsm_f32", reinterpret_cast<void*>(&vmc_trsm_f32)},
       {"vmc_trsm_f64", reinterpret_cast<void*>(&vmc_trsm_f64)},
+      {"vmc_potrf_f32", reinterpret_cast<void*>(&vmc_potrf_f32)},
+      {"vmc_potrf_f64", reinterpret_cast<void*>(&vmc_potrf_f64)},
       {"vmc_lgamma", reinterpret_cast<void*>(&vmc_lgamma)},
       {"vmc_digamma", reinterpret_cast<void*>(&vmc_digamma)},
       {"vmc_trigamma", reinterpret_cast<void*>(&vmc_trigamma)},

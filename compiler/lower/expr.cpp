@@ -63,9 +63,7 @@ class ExprLowering {
         return {size_input(l_, ref.dim->name)};
       case sema::NameKind::Param: return l_.params.at(ref.variable->name);
       case sema::NameKind::Latent: {
-        auto it = l_.draws.find(ref.variable->name);
-        VMC_ASSERT(it != l_.draws.end(), "latent '" + ref.variable->name + "' read before the guide draws it after sema");
-        const Value& v = it->second.value;
+        const Value& v = l_.drawn(ref.variable->name).value;
         // Drawn per copy of plain plates: their batch axes are its whole leading extents.
         bool whole = std::none_of(v.plates.begin(), v.plates.end(), [](auto* p) { return p->subsample; });
         VMC_ASSERT(whole, "a local latent read without its plate index after sema");
@@ -182,15 +180,9 @@ class ExprLowering {
     std::vector<const ast::Plate*> plates;
     for (const Value& a : args) plates = l_.union_plates(plates, a.plates);
     const int axis = static_cast<int>(plates.size());  // the copy's first axis
-    auto result_shape = [&] {
-      const sema::Type& t = l_.model.expr_types.at(&e);
-      ir::Shape s;
-      for (const sema::Extent& x : t.shape) s.push_back(l_.extent(x, e.span));
-      return s;
-    };
     switch (b.structure) {
       case sema::StructureBuiltin::RepVector:
-        return l_.align(args[0], plates, result_shape());
+        return l_.align(args[0], plates, ir::Shape{l_.extent(l_.model.rep_lengths.at(&e), e.span)});
       case sema::StructureBuiltin::AppendRow: {
         auto as_vector = [&](const Value& v) {
           if (!v.copy_scalar()) return l_.align(v, plates, v.copy_shape()).node;
@@ -211,6 +203,27 @@ class ExprLowering {
         const ir::Node* ones = ir::tril(ir::constant(g_, 1.0, ir::Shape{k, k}));
         if (v.plates.empty()) return {ir::matmul(ones, v.node)};
         return {ir::matmul(v.node, ones, false, true), v.plates};
+      }
+      case sema::StructureBuiltin::DotSelf:
+        return l_.reduce_copy(Op::Sum, {ir::square(args[0].node), args[0].plates});
+      case sema::StructureBuiltin::CholeskyDecompose:
+        return {ir::cholesky(args[0].node)};
+      case sema::StructureBuiltin::GpExpQuadCov: {
+        // alpha² exp(−d²_ij / (2 rho²)), d²_ij the squared distance of points i and j: the
+        // differences of every pair of elements (of rows, summed over the columns).
+        const ir::Node* x = args[0].node;
+        ir::Extent n = x->shape()[0];
+        const ir::Node* d2;
+        if (x->rank() == 1) {
+          ir::Shape s{n, n};
+          d2 = ir::square(ir::sub(ir::broadcast(x, s, 1u << 1), ir::broadcast(x, s, 1u << 0)));
+        } else {
+          ir::Shape s{n, n, x->shape()[1]};
+          d2 = ir::sum(ir::square(ir::sub(ir::broadcast(x, s, 1u << 1), ir::broadcast(x, s, 1u << 0))), 2);
+        }
+        const ir::Node* alpha2 = ir::square(args[1].node);
+        const ir::Node* scale = ir::div(ir::constant(g_, -0.5), ir::square(args[2].node));
+        return {ir::mul(ir::broadcast_to(alpha2, d2->shape()), ir::exp(ir::mul(d2, ir::broadcast_to(scale, d2->shape()))))};
       }
     }
     VMC_ASSERT(false, "a structure builtin without its lowering");
@@ -273,7 +286,7 @@ class ExprLowering {
     if (!base.as<ast::Name>()) return std::nullopt;
     const sema::NameRef& ref = l_.model.name_of(base);
     if (ref.kind == sema::NameKind::Latent) {
-      const Value& drawn = l_.draws.at(ref.variable->name).value;
+      const Value& drawn = l_.drawn(ref.variable->name).value;
       if (!drawn.plates.empty()) return l_.rebind(drawn);
       return std::nullopt;
     }

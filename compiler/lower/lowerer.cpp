@@ -68,6 +68,17 @@ void Lowerer::unavailable(const std::string& reason) {
   failed = true;
 }
 
+const Draw& Lowerer::drawn(const std::string& name) {
+  if (auto it = draws.find(name); it != draws.end()) return it->second;
+  VMC_ASSERT(generative, "latent '" + name + "' read before the guide draws it after sema");
+  if (!reconstructing) {
+    unavailable("sample_model cannot draw latent '" + name + "' from its prior: the model reads it before its '~'");
+  }
+  // Reconstructing, the guide's draw is the latent's value; otherwise it only keeps the pass's
+  // shapes whole until the pass is dropped.
+  return draws[name] = guide_draws.at(name);
+}
+
 ir::Extent Lowerer::dim_extent(const std::string& dim, Span at) {
   if (runtime_dims.count(dim)) return ir::Extent::runtime(g.symbol(dim));
   const sema::Dim* d = model.find_dim(dim);

@@ -76,6 +76,10 @@ class Lowerer {
   // not offered, and `reason` says why. Lowering reports no user error: sema checks what it
   // needs (sema/lowering.cpp), and a gap here is an internal error.
   void unavailable(const std::string& reason);
+  // The draw of latent `name` read in an expression. A model may read a latent before its '~'
+  // (Stan's transformed parameters come first); the generative pass then cannot run the model
+  // forwards (unavailable), except when reconstructing, where the guide's draw stands for it.
+  const Draw& drawn(const std::string& name);
 
   const sema::Model& model;
   const Options& options;

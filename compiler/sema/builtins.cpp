@@ -95,6 +95,15 @@ std::vector<Builtin> make_table() {
   structure("diag_matrix", StructureBuiltin::DiagMatrix, 1, "diag_matrix(v): the square matrix with v on its diagonal, zeros elsewhere");
   structure("rows_dot_product", StructureBuiltin::RowsDotProduct, 2, "rows_dot_product(A, B): the vector of each row's A[i]' B[i], of two matrices of one shape");
   structure("cumulative_sum", StructureBuiltin::CumulativeSum, 1, "cumulative_sum(v): the vector of v[0] + ... + v[k] for each k");
+  structure("dot_self", StructureBuiltin::DotSelf, 1, "dot_self(v): v' v, the sum of the squares of a vector's elements (per copy in a plate)");
+  structure("cholesky_decompose", StructureBuiltin::CholeskyDecompose, 1,
+            "cholesky_decompose(A): the lower-triangular L with L L' = A of a symmetric positive-definite matrix, "
+            "read from A's lower triangle; NaN when A is not positive definite (the step is refused)");
+  structure("gp_exp_quad_cov", StructureBuiltin::GpExpQuadCov, 3,
+            "gp_exp_quad_cov(x, alpha, rho): the matrix of alpha^2 exp(-|x_i - x_j|^2 / (2 rho^2)), the "
+            "exponentiated-quadratic covariance of the points x (a vector: one point per element; a matrix: one per "
+            "row), alpha and rho scalars");
+  structure("cov_exp_quad", StructureBuiltin::GpExpQuadCov, 3, "Stan's older name for `gp_exp_quad_cov`");
   return table;
 }
 

@@ -19,7 +19,16 @@ namespace vmc::sema {
 enum class BuiltinRule { Op, Elementwise, AlongVector, Structure };
 // The builtins that build or reshape arrays (BuiltinRule::Structure): each has its own type rule
 // (check_expr.cpp) and lowering (lower/expr.cpp).
-enum class StructureBuiltin { RepVector, AppendRow, DiagMatrix, RowsDotProduct, CumulativeSum };
+enum class StructureBuiltin {
+  RepVector,
+  AppendRow,
+  DiagMatrix,
+  RowsDotProduct,
+  CumulativeSum,
+  DotSelf,
+  CholeskyDecompose,
+  GpExpQuadCov,
+};
 
 struct Builtin {
   std::string_view name;

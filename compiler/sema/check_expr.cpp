@@ -344,6 +344,7 @@ Type ExprChecker::structure_call(const ast::Expr& e, const Builtin& b, const std
       std::optional<Extent> n = eval_extent(a_, &scope_, *call.args[1], &a_.report, "the length of 'rep_vector'");
       if (!n) return Type::error();
       if (n->constant_value() && *n->constant_value() < 1) return fail("'rep_vector' needs a length of at least 1, but " + text(1) + " is " + n->to_string());
+      a_.model->rep_lengths.insert_or_assign(&e, *n);
       return Type{Kind::Real, {}, {*n}, false, plates};
     }
     case StructureBuiltin::AppendRow: {
@@ -369,6 +370,28 @@ Type ExprChecker::structure_call(const ast::Expr& e, const Builtin& b, const std
       if (!vector(args[0])) return fail("'cumulative_sum' needs a vector, but " + text(0) + " is " + to_string(args[0].value()));
       if (plates.size() > 1) return fail("'cumulative_sum' of a value per copy of two plates is not supported yet");
       return Type{Kind::Real, {}, args[0].shape, false, plates};
+    case StructureBuiltin::DotSelf:
+      if (args[0].rank() != 1) return fail("'dot_self' needs a vector, but " + text(0) + " is " + to_string(args[0].value()));
+      return Type{Kind::Real, {}, {}, false, plates};
+    case StructureBuiltin::CholeskyDecompose:
+      if (args[0].rank() != 2 || args[0].shape[0] != args[0].shape[1]) {
+        return fail("'cholesky_decompose' needs a square matrix, but " + text(0) + " is " + to_string(args[0].value()));
+      }
+      if (!plates.empty()) return fail("'cholesky_decompose' of a value per datapoint is not supported yet (a matrix per copy)");
+      return Type{Kind::Real, {}, args[0].shape, false, {}};
+    case StructureBuiltin::GpExpQuadCov:
+      if (args[0].rank() != 1 && args[0].rank() != 2) {
+        return fail("'" + name + "' needs the points as a vector (one per element) or a matrix (one per row), but " + text(0) +
+                    " is " + to_string(args[0].value()));
+      }
+      for (std::size_t i = 1; i < 3; ++i) {
+        if (!args[i].is_scalar()) {
+          return fail("'" + name + "' needs scalar " + (i == 1 ? "alpha" : "rho") + ", but " + text(i) + " is " +
+                      to_string(args[i].value()));
+        }
+      }
+      if (!plates.empty()) return fail("'" + name + "' of a value per datapoint is not supported yet (a matrix per copy)");
+      return Type{Kind::Real, {}, {args[0].shape[0], args[0].shape[0]}, false, {}};
   }
   return Type::error();
 }

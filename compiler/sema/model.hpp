@@ -121,6 +121,9 @@ struct Model {
   std::map<std::string, const ast::FnDef*> functions;
   // The type of every checked expression outside fn bodies; a call to a fn has its result type.
   std::unordered_map<const ast::Expr*, Type> expr_types;
+  // The length of each rep_vector call, by the call: a constant int expression of dims, the same
+  // at every call of a fn whose body holds it (expr_types has no entries in fn bodies).
+  std::unordered_map<const ast::Expr*, Extent> rep_lengths;
   // What every name in an expression refers to, fn bodies included (a name in a fn body refers to
   // the same thing at every call: a parameter of the fn, or a global).
   std::unordered_map<const ast::Expr*, NameRef> names;

@@ -320,6 +320,23 @@ const Node* tri_solve_case(Harness& h, bool transpose, bool matrix_rhs) {
   return tri_solve(l, h.param(bs, -1, 1), transpose);
 }
 
+// A positive-definite A for cholesky: a symmetric B Bᵀ + I (both triangles from the same
+// params), or an unsymmetric matrix with a dominant diagonal, whose upper triangle cholesky
+// ignores (its gradient there is zero).
+const Node* cholesky_case(Harness& h, bool symmetric) {
+  Extent n = h.extent();
+  std::int64_t k = h.size(n);
+  if (symmetric) {
+    const Node* b = h.param({n, n}, -1, 1);
+    return cholesky(add(matmul(b, b, false, true), diag_matrix(constant(b->graph(), 1.0, Shape{n}))));
+  }
+  std::vector<double> v(static_cast<std::size_t>(k * k));
+  for (std::int64_t r = 0; r < k; ++r) {
+    for (std::int64_t c = 0; c < k; ++c) v[r * k + c] = r == c ? h.uniform(1, 2) + 0.5 * k : h.uniform(-0.5, 0.5);
+  }
+  return cholesky(h.param({n, n}, v));
+}
+
 // A loop of 0 to 3 iterations: c ← tanh(c .* a + 0.1 t) + b, with the invariants a (the state's
 // shape) and b (a scalar), both differentiated, as are the state's start and its adjoint.
 const Node* small_loop(Harness& h) {
@@ -562,6 +579,8 @@ OpTest op_test(Op op) {
               }};
     case Op::TriSolve:
       return {C, [](Harness& h) { return tri_solve_case(h, h.coin(), h.coin()); }};
+    case Op::Cholesky:
+      return {C, [](Harness& h) { return cholesky_case(h, h.coin()); }};
   }
   return {};
 }
@@ -671,6 +690,23 @@ TEST_CASE("adjoints: tri_solve with both flags, vector and matrix right-hand sid
         for (std::int64_t r = 0; r < k; ++r)
           for (std::int64_t c = r + 1; c < k; ++c) CHECK(g[0].values[r * k + c] == 0);
       }
+    }
+  }
+}
+
+TEST_CASE("adjoints: cholesky of symmetric and of unsymmetric matrices") {
+  for (bool symmetric : {false, true}) {
+    for (int trial = 0; trial < 4; ++trial) {
+      Harness h(52500 + 10 * symmetric + trial);
+      const Node* out = cholesky_case(h, symmetric);
+      check_gradient(h, out, std::string("cholesky ") + (symmetric ? "of B B' + I" : "unsymmetric") + " trial " +
+                                 std::to_string(trial));
+      if (symmetric) continue;
+      // Only A's lower triangle is read: nothing flows into the upper one.
+      std::vector<Tensor> g = evaluate(vmc::diff::gradient(sum(out), {h.wrt[0]}), h.b);
+      std::int64_t k = g[0].shape[0];
+      for (std::int64_t r = 0; r < k; ++r)
+        for (std::int64_t c = r + 1; c < k; ++c) CHECK(g[0].values[r * k + c] == 0);
     }
   }
 }

@@ -883,6 +883,21 @@ TEST_CASE("ir: interpreter outer and tri_solve") {
   check_close(evaluate(tri_solve(l, two_t, true), b), {3, 2}, {1, 1, 2, 0, 3, -1});
 }
 
+TEST_CASE("ir: interpreter cholesky reads the lower triangle, NaN when not positive definite") {
+  Graph g;
+  Bindings b;
+  // A = L Lᵀ for L = [[2,0,0],[1,3,0],[4,5,6]]; the 99s above the diagonal must be ignored.
+  const Node* a = value(g, b, "a", {3, 3}, {4, 99, 99, 2, 10, 99, 8, 19, 77});
+  check_close(evaluate(cholesky(a), b), {3, 3}, {2, 0, 0, 1, 3, 0, 4, 5, 6});
+  CHECK(cholesky(a)->shape() == Shape{Extent::constant(3), Extent::constant(3)});
+  // [[1, 2], [2, 1]] has eigenvalues 3 and -1.
+  const Node* indefinite = value(g, b, "indefinite", {2, 2}, {1, 2, 2, 1});
+  Tensor t = evaluate(cholesky(indefinite), b);
+  for (double x : t.values) CHECK(std::isnan(x));
+  const Node* w = value(g, b, "w", {2, 3}, {1, 2, 3, 4, 5, 6});
+  CHECK_THROWS_AS(cholesky(w), InternalError);
+}
+
 // --- scalar values and special functions -----------------------------------------------------
 
 TEST_CASE("ir: special functions at known values") {

@@ -193,6 +193,18 @@ class MagnitudeBound : public ir::Rewriter {
             plus(m[1], ir::matmul(plus(ir::tril(m[0]), l), abs_of(y), at.transpose_a));
         return ir::tri_solve(comparison, rhs, at.transpose_a);
       }
+      case Op::Cholesky: {
+        // L L̃ᵀ = A + E with |E| ≤ (k + 1) |L||L|ᵀ (Higham §10.1), and δL = L Φ(L⁻¹ δA L⁻ᵀ)
+        // to first order: with |L⁻¹| ≤ M(L)⁻¹ as for tri_solve, S = |L| tril(M⁻¹ F M⁻ᵀ) for
+        // F = S(A) + S(A)ᵀ (A's lower triangle stands for both) + (k + 1) |L||L|ᵀ.
+        const Node* l = ir::tril(abs_of(y));
+        const Node* comparison = ir::sub(ir::mul(ir::diag_matrix(ir::diag(l)), 2.0), l);
+        const double k = static_cast<double>(n.shape()[0].size);
+        const Node* f = plus(plus(m[0], ir::transpose(m[0])), ir::mul(ir::matmul(l, l, false, true), k + 1));
+        const Node* left = ir::tri_solve(comparison, f);
+        const Node* both = ir::transpose(ir::tri_solve(comparison, ir::transpose(left)));
+        return ir::matmul(l, ir::tril(both));
+      }
       // structure: the same op on the bounds
       case Op::Broadcast: return ir::broadcast(m[0], n.shape(), at.axes);
       case Op::Transpose: return ir::transpose(m[0]);
@@ -1135,6 +1147,32 @@ TEST_CASE("jit differential: '~' on expressions of data, density functions, vars
   CHECK(t.bad == 0);
 }
 
+// A latent Gaussian process (posteriordb's gp_pois_regr): a kernel of data points and latents,
+// its Cholesky factor, a regression through it (gp_pois_regr's counts would overflow f32 at the
+// test's random bindings).
+constexpr const char* kGaussianProcessModel = R"(model gp;
+dims { N; }
+data { x : real[N]; y : real[N]; }
+latent { rho : real<lower=0>; alpha : real<lower=0>; eta : real[N]; }
+model {
+  let L = cholesky_decompose(gp_exp_quad_cov(x, alpha, rho) + diag_matrix(rep_vector(0.1, N)));
+  rho ~ gamma(5, 4);
+  alpha ~ normal(0, 2);
+  eta ~ normal(0, 1);
+  y ~ normal(L * eta + dot_self(eta) / N, 1);
+}
+)";
+
+TEST_CASE("jit differential: a Gaussian process through cholesky_decompose (issue 25)") {
+  Tally t;
+  std::uint64_t seed = 25;
+  for (const lower::Estimator& e : lower::estimators()) {
+    check_model(kGaussianProcessModel, sema_options({{"N", 6}}, "fullrank"), &e, 1, "gaussian process", seed++, t);
+  }
+  report("gaussian process", t);
+  CHECK(t.bad == 0);
+}
+
 TEST_CASE(
     "jit differential: structural ops on every axis, with run-time extents (M = 5, 1, 0, 37)") {
   lower::Lowered l;
@@ -1203,6 +1241,9 @@ TEST_CASE(
   out("tri_solve matrix", ir::tri_solve(lower, B));
   out("tri_solve' of a computed matrix",
       ir::tri_solve(lower, ir::transpose(ir::matmul(A, lower)), true));
+  const Node* spd = ir::add(ir::matmul(L, L, false, true), ir::diag_matrix(ir::add(ir::square(v), 1.0)));
+  out("cholesky", ir::cholesky(spd));
+  out("cholesky then a solve", ir::tri_solve(ir::cholesky(spd), v));
   ir::Attrs iota;
   iota.axis = 1;
   out("iota axis 1", ir::add(g.make(Op::Iota, {}, iota, {M, c(3)}), A));

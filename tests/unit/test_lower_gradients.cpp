@@ -456,6 +456,29 @@ guide { z ~ normal(a, exp(w[0])); }
   check_all(text, "functions", sema_options());
 }
 
+TEST_CASE("lower gradients: the Gaussian-process builtins, a fn reading rep_vector, a latent read before its '~'") {
+  // gp_pois_regr's shape: a kernel of data points and of latents, its Cholesky factor, and
+  // draws through it; the latents are read (in a let) before their priors.
+  const char* text = R"(model gp;
+dims { N; K = 4; }
+data { y : real[N]; x : real[K]; P : real[K, 2]; }
+latent { rho : real<lower=0>; alpha : real<lower=0>; eta : real[K]; }
+fn latent_f(points, a, r, e) = cholesky_decompose(gp_exp_quad_cov(points, a, r) + diag_matrix(rep_vector(0.5, K))) * e;
+model {
+  let f = latent_f(x, alpha, rho, eta);
+  let L2 = cholesky_decompose(cov_exp_quad(P, alpha, rho) + diag_matrix(rep_vector(1.0, K)));
+  rho ~ gamma(5, 4);
+  alpha ~ normal(0, 2);
+  eta ~ normal(0, 1);
+  y ~ normal(sum(f) + dot_self(eta), 1);
+  target += sum(L2 * eta) - sum(log1p(L2 .* L2));
+}
+)";
+  for (const char* guide : {"meanfield", "fullrank"}) {
+    check_all(text, std::string("gaussian process, ") + guide, sema_options({}, guide), true, 0.5);
+  }
+}
+
 TEST_CASE("lower gradients: ordered and positive_ordered latents under the automatic guides (issue 25)") {
   const char* global = R"(model ordered_global;
 dims { N; }

@@ -713,6 +713,39 @@ TEST_CASE("lower values: the structure builtins (issue 25) compute what they say
   CHECK(eval1(c.l().function.output("elbo"), b) == doctest::Approx(want).epsilon(1e-12));
 }
 
+TEST_CASE("lower values: gp_exp_quad_cov, cholesky_decompose and dot_self compute what they say") {
+  Compiled c("model g;\ndims { K = 3; }\ndata { x : real[K]; P : real[K, 2]; }\nparam { a : real; r : real; v : real[K]; }\n"
+             "model {\n"
+             "  let C = gp_exp_quad_cov(x, a, r);\n"
+             "  target += C[0, 1] + 10 * C[2, 2] + 100 * cov_exp_quad(P, a, r)[2, 0];\n"
+             "  let L = cholesky_decompose(C + diag_matrix(rep_vector(1.0, K)));\n"
+             "  target += 1e3 * L[0, 0] + 1e4 * L[1, 0] + 1e5 * L[2, 1] + 1e6 * L[2, 2] + 1e7 * L[0, 2];\n"
+             "  target += 1e8 * dot_self(v);\n"
+             "}\n",
+             sema_options(), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  ir::Bindings b = c.synthetic(1, 1, 1, 0.5);
+  const std::vector<double> x = {0.5, -1.0, 2.0}, P = {0, 1, 1, 1, 2, -1}, v = {0.5, -1.25, 2.0};
+  const double a = 1.5, r = 0.8;
+  b.inputs["x"] = ir::Tensor{{3}, x};
+  b.inputs["P"] = ir::Tensor{{3, 2}, P};
+  b.inputs["a"] = ir::Tensor::scalar(a);
+  b.inputs["r"] = ir::Tensor::scalar(r);
+  b.inputs["v"] = ir::Tensor{{3}, v};
+  auto k = [&](double d2) { return a * a * std::exp(-d2 / (2 * r * r)); };
+  double C[3][3];
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) C[i][j] = k((x[i] - x[j]) * (x[i] - x[j])) + (i == j ? 1.0 : 0.0);
+  // The Cholesky factor of C by its formulas.
+  double l00 = std::sqrt(C[0][0]), l10 = C[1][0] / l00, l20 = C[2][0] / l00;
+  double l11 = std::sqrt(C[1][1] - l10 * l10), l21 = (C[2][1] - l20 * l10) / l11;
+  double l22 = std::sqrt(C[2][2] - l20 * l20 - l21 * l21);
+  double want = (C[0][1]) + 10 * (C[2][2] - 1.0) + 100 * k(std::pow(2 - 0, 2) + std::pow(-1 - 1, 2));
+  want += 1e3 * l00 + 1e4 * l10 + 1e5 * l21 + 1e6 * l22 + 1e7 * 0.0;
+  want += 1e8 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+  CHECK(eval1(c.l().function.output("elbo"), b) == doctest::Approx(want).epsilon(1e-12));
+}
+
 TEST_CASE("lower values: comparisons are 1 where they hold, 0 elsewhere, and pass no gradient") {
   Compiled c("model cmp;\ndims { N; }\ndata { y : real[N]; k : int[N]; }\nparam { a : real; }\n"
              "model {\n"

@@ -148,6 +148,11 @@ void vmc_gemm_rows_f64(vmc_context* context, int32_t transpose_a, int32_t transp
 void vmc_trsm_f32(int32_t transpose, int64_t k, int64_t n, const float* l, float* b);
 void vmc_trsm_f64(int32_t transpose, int64_t k, int64_t n, const double* l, double* b);
 
+/* A := L in place, L Lᵀ = A, L lower-triangular with zeros above the diagonal, of the k×k
+ * row-major A (only its lower triangle is read); every element NaN if A is not positive definite. */
+void vmc_potrf_f32(int64_t k, float* a);
+void vmc_potrf_f64(int64_t k, double* a);
+
 /* A loop of the language (compiler/ir/loop.hpp), run by generated code: the state c0
  * (carry_elems reals of real_bytes each) is passed through `body` for t = begin … end − 1, each
  * call a vmc_kernel with inputs {&t (a real), state, invariants[0..n_inv)} and outputs {next
