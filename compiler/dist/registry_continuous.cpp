@@ -146,6 +146,11 @@ const Node* student_t_draw(const Node* nu, const Node* u) {
   return ir::binary(ir::Op::StudentTQuantile, u, fit(nu, u->shape()));
 }
 
+// log P(T_nu ≤ t) elementwise.
+const Node* student_t_log_cdf(const Node* t, const Node* nu) {
+  return ir::binary(ir::Op::StudentTLogCdf, t, fit(nu, t->shape()));
+}
+
 Distribution student_t() {
   return entry({
       .name = "student_t",
@@ -169,7 +174,8 @@ Distribution student_t() {
       }},
       .kl = KlPartners{},
       .accepts_real_data = false,
-      .tails = Tails::none(),
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* { return student_t_log_cdf((V(x) - a[1]) / V(a[2]), a[0]); },
+                    [](const Node* x, const Args& a) -> const Node* { return student_t_log_cdf((V(a[1]) - x) / V(a[2]), a[0]); }},
   });
 }
 
@@ -348,7 +354,13 @@ Distribution half_student_t() {
       }},
       .kl = KlPartners{},
       .accepts_real_data = false,
-      .tails = Tails::none(),
+      // P(|T| > z) = 2 P(T ≤ −z) for z = x / sigma: log 2 + log F(−z), and its complement.
+      .tails = Tails{[](const Node* x, const Args& a) -> const Node* {
+                       return log(-expm1(std::log(2.0) + V(student_t_log_cdf(-(V(x) / a[1]), a[0]))));
+                     },
+                     [](const Node* x, const Args& a) -> const Node* {
+                       return std::log(2.0) + V(student_t_log_cdf(-(V(x) / a[1]), a[0]));
+                     }},
   });
 }
 

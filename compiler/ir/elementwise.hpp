@@ -475,6 +475,35 @@ struct Elementwise<Op::StudentTQuantile> {
   static Contributions adjoint(const Node&, const Node*) { return {}; }
 };
 
+// log P(T_nu ≤ t) (student_t_lcdf, its tails on truncated priors). ∂/∂t is the density over the
+// CDF, e^(log pdf(t) − y); ∂/∂nu has no closed form: StudentTLogCdfDnu, which has no gradient of
+// its own (a second derivative in nu is never needed: the objective's gradient is first order).
+template <>
+struct Elementwise<Op::StudentTLogCdf> {
+  static constexpr bool cheap = false;
+  static double value(double t, double nu) { return special::student_t_log_cdf(t, nu); }
+  template <class B>
+  static auto code(B& b, typename B::V t, typename B::V nu) { return b.runtime("vmc_student_t_log_cdf", t, nu); }
+  static Contributions adjoint(const Node& n, const Node* g) {
+    const Node* t = n.arg(0);
+    const Node* nu = n.arg(1);
+    const Node* half_nu1 = mul(add(nu, 1.0), 0.5);
+    const Node* log_pdf =
+        sub(sub(unary(Op::Lgamma, half_nu1), unary(Op::Lgamma, mul(nu, 0.5))),
+            add(mul(log(mul(nu, std::numbers::pi)), 0.5), mul(half_nu1, unary(Op::Log1p, div(square(t), nu)))));
+    return {mul(g, exp(sub(log_pdf, &n))), mul(g, binary(Op::StudentTLogCdfDnu, t, nu))};
+  }
+};
+
+template <>
+struct Elementwise<Op::StudentTLogCdfDnu> {
+  static constexpr bool cheap = false;
+  static double value(double t, double nu) { return special::student_t_log_cdf_dnu(t, nu); }
+  template <class B>
+  static auto code(B& b, typename B::V t, typename B::V nu) { return b.runtime("vmc_student_t_log_cdf_dnu", t, nu); }
+  static Contributions adjoint(const Node&, const Node*) { return {}; }
+};
+
 // --- three operands ----------------------------------------------------------------------------
 
 template <>

@@ -28,6 +28,8 @@ double poisson_quantile(double u, double rate) { return vmc_poisson_quantile(u, 
 double binomial_quantile(double u, double n, double p) { return vmc_binomial_quantile(u, n, p); }
 double neg_binomial_2_quantile(double u, double mu, double phi) { return vmc_neg_binomial_2_quantile(u, mu, phi); }
 double student_t_quantile(double u, double nu) { return vmc_student_t_quantile(u, nu); }
+double student_t_log_cdf(double t, double nu) { return vmc_student_t_log_cdf(t, nu); }
+double student_t_log_cdf_dnu(double t, double nu) { return vmc_student_t_log_cdf_dnu(t, nu); }
 double log_ndtr(double x) { return vmc_log_ndtr(x); }
 
 }  // namespace vmc::ir::special

@@ -17,5 +17,7 @@ double poisson_quantile(double u, double rate);            // smallest k with CD
 double binomial_quantile(double u, double n, double p);    // the same for Binomial(n, p)
 double neg_binomial_2_quantile(double u, double mu, double phi);  // ... for NegBinomial2(mu, phi)
 double student_t_quantile(double u, double nu);  // Student's t inverse CDF
+double student_t_log_cdf(double t, double nu);      // log P(T_nu <= t)
+double student_t_log_cdf_dnu(double t, double nu);  // its derivative in nu
 
 }  // namespace vmc::ir::special

@@ -40,6 +40,8 @@ const std::map<std::string, void*>& runtime_symbols() {
       {"vmc_binomial_quantile", reinterpret_cast<void*>(&vmc_binomial_quantile)},
       {"vmc_neg_binomial_2_quantile", reinterpret_cast<void*>(&vmc_neg_binomial_2_quantile)},
       {"vmc_student_t_quantile", reinterpret_cast<void*>(&vmc_student_t_quantile)},
+      {"vmc_student_t_log_cdf", reinterpret_cast<void*>(&vmc_student_t_log_cdf)},
+      {"vmc_student_t_log_cdf_dnu", reinterpret_cast<void*>(&vmc_student_t_log_cdf_dnu)},
       {"vmc_log_ndtr", reinterpret_cast<void*>(&vmc_log_ndtr)},
       {"vmc_loop", reinterpret_cast<void*>(&vmc_loop)},
       {"log1p", reinterpret_cast<void*>(static_cast<double (*)(double)>(&::log1p))},

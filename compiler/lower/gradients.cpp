@@ -1,11 +1,17 @@
 #include "diff/gradient.hpp"
 #include "diff/simplify.hpp"
+#include "diff/stabilize.hpp"
 #include "lower/lower.hpp"
 
 namespace vmc::lower {
 
 void add_gradients(Lowered& lowered, StageTimes* times) {
   ir::Function& f = lowered.function;
+  // Forms whose derivative floating point cannot evaluate are rewritten first (stabilize.hpp),
+  // so the value and its gradient come from the same expression.
+  for (ir::Output& o : f.outputs) {
+    if (o.name == "elbo") o.node = diff::stabilize({o.node})[0];
+  }
   const ir::Node* elbo = f.output("elbo");
   std::vector<const ir::Node*> wrt;
   for (const ParamInput& p : lowered.params) wrt.push_back(p.node);

@@ -4,6 +4,7 @@
 // latent's prior, guide family and whether their KL has a closed form.
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "sema/analyzer.hpp"
 
@@ -153,9 +154,34 @@ void check_guide_family(Analyzer& a, const ast::Sample& s, const Distribution& f
                          families_for(z, t.constraint));
 }
 
+// The latents a `target +=` of the model block reads directly (`target += normal_lpdf(z | 0, 1)`):
+// Stan's way of giving a prior, so such a latent without a '~' gets no note that its prior is flat.
+std::set<std::string> target_latents(const Model& m) {
+  std::set<std::string> out;
+  if (!m.model_block) return out;
+  std::vector<const std::vector<ast::StmtPtr>*> blocks{&m.model_block->statements};
+  while (!blocks.empty()) {
+    const std::vector<ast::StmtPtr>& stmts = *blocks.back();
+    blocks.pop_back();
+    for (const ast::StmtPtr& s : stmts) {
+      if (const auto* p = s->as<ast::Plate>()) blocks.push_back(&p->body);
+      if (const auto* f = s->as<ast::For>()) blocks.push_back(&f->body);
+      const auto* t = s->as<ast::TargetIncrement>();
+      if (!t) continue;
+      ast::for_each_expr(*t->value, [&](const ast::Expr& e) {
+        auto ref = m.names.find(&e);
+        if (ref != m.names.end() && ref->second.kind == NameKind::Latent) out.insert(ref->second.variable->name);
+        return true;
+      });
+    }
+  }
+  return out;
+}
+
 void check_latents(Analyzer& a) {
   check_required_guide(a);
   const Model& m = *a.model;
+  const std::set<std::string> given_by_target = target_latents(m);
   for (Variable& v : a.model->latents) {
     auto prior = a.model_sites.find(v.name);
     auto guide = a.guide_sites.find(v.name);
@@ -193,7 +219,7 @@ void check_latents(Analyzer& a) {
         a.report.error(v.decl->name.span, "local latent '" + v.name +
                                               "' has no '~' in the model block: a flat prior is for global latents; "
                                               "give it a prior in the plate over " + guide->second.plate_dim);
-      } else {
+      } else if (!given_by_target.count(v.name)) {
         a.report.note(v.decl->name.span, "latent '" + v.name + "' has no '~' in the model block: its prior is "
                                          "flat (improper) on its support, so the bound is on log p(data) up to "
                                          "that prior's infinite constant");

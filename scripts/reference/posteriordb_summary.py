@@ -7,7 +7,14 @@ chains and writes, per parameter element, the mean, the sample sd (n - 1) and R'
 5/50/95 % quantiles. Stan's 1-based names become vmc's 0-based ones: beta[1] is beta.0,
 theta[1,2] is theta.0.1.
 
+Where the draws' zip is missing from the clone (mcycle_gp-accel_gp's, at the commit below, is
+absent from the repository's storage), --from-summary reads posteriordb's own summary statistics
+of the same draws instead: mean_value and mean_squared_value, giving the mean and the sample sd
+sqrt((E[x^2] - E[x]^2) n / (n - 1)) with n the draws' count from the draws' info file, and no
+quantiles.
+
 Usage: scripts/reference/posteriordb_summary.py POSTERIOR OUT.json [POSTERIORDB] [--only NAME,...]
+                                               [--from-summary]
   POSTERIORDB: a posteriordb work tree or bare git directory
                (default /work/.mirror/stan-dev+posteriordb/repo)
   --only:      keep only these Stan parameter names (e.g. transformed parameters left out)
@@ -48,7 +55,26 @@ def vmc_name(stan):
     return m.group(1) + "".join("." + str(int(i) - 1) for i in m.group(2).split(","))
 
 
+def from_summary(root, posterior):
+    base = "posterior_database/reference_posteriors/summary_statistics"
+    mean = json.loads(read(root, f"{base}/mean_value/mean_value/{posterior}.json"))
+    square = json.loads(read(root, f"{base}/mean_squared_value/mean_squared_value/{posterior}.json"))
+    info = json.loads(read(root, f"posterior_database/reference_posteriors/draws/info/{posterior}.info.json"))
+    n = info["diagnostics"]["ndraws"]
+    if mean["names"] != square["names"]:
+        raise SystemExit("mean_value and mean_squared_value name different parameters")
+    params = {}
+    for name, m, s in zip(mean["names"], mean["mean_value"], square["mean_squared_value"]):
+        params[vmc_name(name)] = {"mean": m, "sd": math.sqrt(max(s - m * m, 0.0) * n / (n - 1))}
+    source = (f"posteriordb summary statistics of its reference draws ({n} draws, {info['diagnostics']['nchains']} "
+              f"chains), commit {COMMIT_NOTE}: {base}/mean_value and mean_squared_value/{posterior}.json (the draws' "
+              f"zip is absent from the repository); sd = sqrt((E[x^2] - E[x]^2) n / (n - 1)); Stan's 1-based x[k] is x.(k-1)")
+    return params, source
+
+
 def main(argv):
+    summary_only = "--from-summary" in argv
+    argv = [a for a in argv if a != "--from-summary"]
     only = None
     if "--only" in argv:
         k = argv.index("--only")
@@ -58,6 +84,10 @@ def main(argv):
         raise SystemExit(__doc__)
     posterior, out = argv[0], argv[1]
     root = argv[2] if len(argv) > 2 else "/work/.mirror/stan-dev+posteriordb/repo"
+    if summary_only:
+        params, source = from_summary(root, posterior)
+        write(out, {"posterior": posterior, "source": source, "params": params})
+        return
     path = f"posterior_database/reference_posteriors/draws/draws/{posterior}.json.zip"
     with zipfile.ZipFile(io.BytesIO(read(root, path))) as z:
         chains = json.loads(z.read(z.namelist()[0]))
@@ -78,6 +108,10 @@ def main(argv):
                   f"{path}; Stan's 1-based x[k] is x.(k-1)",
         "params": params,
     }
+    write(out, doc)
+
+
+def write(out, doc):
     with open(out + ".tmp", "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")

@@ -416,6 +416,17 @@ OpTest op_test(Op op) {
     case Op::Min: return {C, separated(op, false)};
     case Op::Max: return {C, separated(op, false)};
     case Op::LogAddExp: return {C, binary_of(op, in(-3, 3), in(-3, 3))};
+    // Its derivative in nu is StudentTLogCdfDnu (numerical, in the runtime): checked here
+    // against finite differences of the CDF itself.
+    case Op::StudentTLogCdf: return {C, binary_of(op, in(-6, 4), in(0.5, 30))};
+    // The derivative in nu has no gradient of its own (never differentiated twice); the product
+    // with a param checks that it leaves the rest of the gradient alone.
+    case Op::StudentTLogCdfDnu:
+      return {C, [](Harness& h) {
+                Shape s = h.shape(h.uniform_int(0, 3));
+                const Node* d = binary(Op::StudentTLogCdfDnu, h.frozen(s, -4, 4), h.frozen(s, 0.5, 30));
+                return mul(d, h.param(s, -2, 2));
+              }};
     case Op::Greater: return {Kind::NoGradient, separated(op, false)};
     // Draws by inversion of uniform noise: piecewise constant, no adjoint flows into the noise
     // or the rate (the operands are not differentiated: a step would cross the jumps); the

@@ -402,6 +402,17 @@ TEST_CASE("densities/samplers: student_t and half_student_t draw their inverse C
     CHECK(ir::special::student_t_quantile(1 - u, 7.5) == doctest::Approx(-ir::special::student_t_quantile(u, 7.5)).epsilon(1e-12));
   }
   CHECK(std::isnan(ir::special::student_t_quantile(0.5, 0)));
+  // Its log CDF (student_t_lcdf, the tails of truncated priors) at the same known forms, far into
+  // the lower tail, and its derivative in nu against a wide central difference.
+  for (double t : {-1e6, -30.0, -2.5, 0.0, 0.7, 12.0}) {
+    CHECK(ir::special::student_t_log_cdf(t, 1) == doctest::Approx(std::log(std::atan2(1.0, -t) / kPi)).epsilon(1e-12));
+    CHECK(ir::special::student_t_log_cdf(t, 2) ==
+          doctest::Approx(std::log(0.5 + t / (2 * std::sqrt(2 + t * t)))).epsilon(t < -1e5 ? 1e-6 : 1e-12));
+    double h = 1e-4, nu = 4.5;
+    double fd = (ir::special::student_t_log_cdf(t, nu + h) - ir::special::student_t_log_cdf(t, nu - h)) / (2 * h);
+    CHECK(ir::special::student_t_log_cdf_dnu(t, nu) == doctest::Approx(fd).epsilon(1e-6));
+  }
+  CHECK(std::isnan(ir::special::student_t_log_cdf(0.5, -1)));
   const std::size_t n = 200000;
   Env env;
   const Node* u = env.vec("u", noise_for(ir::InputKind::Uniform, n, 41), ir::InputKind::Uniform);

@@ -146,6 +146,19 @@ class MagnitudeBound : public ir::Rewriter {
                     ir::add(ay, 2.0));
       case Op::Greater:
       case Op::Equal: return flag(ir::sub(x, b), plus(m[0], m[1]));
+      case Op::StudentTLogCdf: {  // |∂/∂t| = pdf / CDF = e^(log pdf − y); ∂/∂nu its own op
+        const Node* half_nu1 = ir::mul(ir::add(b, 1.0), 0.5);
+        const Node* log_pdf = ir::sub(
+            ir::sub(fn(Op::Lgamma, half_nu1), fn(Op::Lgamma, ir::mul(b, 0.5))),
+            ir::add(ir::mul(ir::log(ir::mul(b, std::numbers::pi)), 0.5),
+                    ir::mul(half_nu1, fn(Op::Log1p, over(ir::square(x), b)))));
+        return own(plus(times(ir::exp(ir::sub(log_pdf, y)), m[0]),
+                        times(abs_of(ir::binary(Op::StudentTLogCdfDnu, x, b)), m[1])));
+      }
+      // Computed in f64 by the runtime from its operands; its sensitivity to them, taken as 4 |y|
+      // per relative change of each (it is smooth and of the scale of y on their scales).
+      case Op::StudentTLogCdfDnu:
+        return own(times(ir::mul(ay, 4.0), plus(over(m[0], ir::add(abs_of(x), 1.0)), over(m[1], b))));
       // A discrete quantile: exact from exact operands (the interpreter and the code call the same
       // runtime function); any rounding in them may move it across a jump, so then unbounded.
       case Op::PoissonQuantile:

@@ -13,6 +13,7 @@
 
 #include "diff/gradient.hpp"
 #include "diff/simplify.hpp"
+#include "diff/stabilize.hpp"
 #include "ir/builder.hpp"
 #include "ir/function.hpp"
 #include "ir/interpreter.hpp"
@@ -539,4 +540,42 @@ TEST_CASE("simplify: a 100,000-node chain simplifies without deep recursion") {
   for (int i = 0; i < 100000; ++i) k = add(k, constant(g, 1));
   CHECK(simplified(k)->is_const(100000));
   CHECK(count_nodes({k}) == 100000 + 2);
+}
+
+// --- stabilize (compiler/diff/stabilize.cpp), before differentiation --------------------------
+
+TEST_CASE("stabilize: sqrt of a product with an exp takes the exp out, so its gradient is finite") {
+  Graph g;
+  const Node* x = input(g, "x", InputKind::Param, {c(3)});
+  const Node* s = input(g, "s", InputKind::Param, {});
+  // brms's sqrt(spd): sqrt(s² · 2 · exp(-500 x²)), whose exp underflows to 0 at |x| ≥ 1.2.
+  const Node* spd = mul(broadcast_to(mul(square(s), 2.0), x->shape()), exp(mul(square(x), -500.0)));
+  const Node* f = sum(unary(Op::Sqrt, spd));
+  const Node* stable = vmc::diff::stabilize({f}).front();
+  CHECK(stable != f);
+  CHECK(contains({stable}, Op::Sqrt));  // sqrt(s² · 2) stays: no exp in it
+  Bindings b;
+  b.inputs["s"] = Tensor::scalar(1.5);
+  for (const std::vector<double>& xs : {std::vector<double>{0.01, -0.05, 0.03}, std::vector<double>{2.0, -3.0, 0.02}}) {
+    b.inputs["x"] = Tensor{{3}, xs};
+    CHECK(evaluate(stable, b).item() == doctest::Approx(evaluate(f, b).item()).epsilon(1e-14));
+    std::vector<const Node*> grads = vmc::diff::gradient(stable, {x, s});
+    std::vector<Tensor> got = evaluate(grads, b);
+    for (double v : got[0].values) CHECK(std::isfinite(v));
+    CHECK(std::isfinite(got[1].item()));
+    // d/dx_k of sqrt(2) s exp(-250 x_k²) = -500 x_k · that.
+    for (std::size_t k = 0; k < 3; ++k) {
+      double want = -500 * xs[k] * std::sqrt(2.0) * 1.5 * std::exp(-250 * xs[k] * xs[k]);
+      CHECK(got[0].values[k] == doctest::Approx(want).epsilon(1e-12));
+    }
+  }
+  // Without the rewrite the underflowed elements give 0.5 / sqrt(0) · 0 = NaN.
+  b.inputs["x"] = Tensor{{3}, {2.0, -3.0, 0.02}};
+  std::vector<Tensor> raw = evaluate(vmc::diff::gradient(f, {x}), b);
+  CHECK(std::isnan(raw[0].values[0]));
+  // A factor that may be negative keeps the root whole: sqrt(x · exp(y)) ≠ sqrt(x) exp(y/2) for x < 0.
+  const Node* unsure = unary(Op::Sqrt, mul(x, exp(x)));
+  CHECK(vmc::diff::stabilize({unsure}).front() == unsure);
+  const Node* whole_exp = unary(Op::Sqrt, exp(x));
+  CHECK(vmc::diff::stabilize({whole_exp}).front() == exp(mul(x, 0.5)));
 }

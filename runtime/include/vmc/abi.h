@@ -182,6 +182,9 @@ double vmc_poisson_quantile(double u, double rate);
 double vmc_binomial_quantile(double u, double n, double p);
 double vmc_neg_binomial_2_quantile(double u, double mu, double phi);
 double vmc_student_t_quantile(double u, double nu);
+/* log P(T <= t) for Student's t with nu degrees of freedom, and its derivative in nu. */
+double vmc_student_t_log_cdf(double t, double nu);
+double vmc_student_t_log_cdf_dnu(double t, double nu);
 
 #ifdef __cplusplus
 }
