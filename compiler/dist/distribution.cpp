@@ -18,6 +18,7 @@ std::string to_string(Support s) {
     case Support::UnitInterval: return "(0, 1)";
     case Support::Interval: return "(lo, hi)";
     case Support::RealVector: return "real vectors";
+    case Support::Simplex: return "simplexes";
     case Support::Binary: return "{0, 1}";
     case Support::Count: return "{0, 1, ...}";
     case Support::BoundedCount: return "{0, ..., n}";
@@ -40,6 +41,7 @@ Bounds bounds(Support s) {
       return {0.0, std::nullopt};
     case Support::UnitInterval:
     case Support::Binary:
+    case Support::Simplex:
       return {0.0, 1.0};
     case Support::Real:
     case Support::Interval:
@@ -59,6 +61,7 @@ std::optional<std::string> outside(Support s, double v, bool is_int) {
       if (!(v > 0)) return "(0, inf)";
       return std::nullopt;
     case Support::UnitInterval:
+    case Support::Simplex:  // per element; the sums are the density's to take
       if (!(v > 0 && v < 1)) return "(0, 1)";
       return std::nullopt;
     case Support::Count:

@@ -35,6 +35,7 @@ enum class Support {
   UnitInterval,  // (0, 1)
   Interval,      // (lo, hi), the constant bounds given as its arguments
   RealVector,    // R^K: one joint draw per vector
+  Simplex,       // vectors of K positive elements summing to 1
   Binary,        // {0, 1}
   Count,         // {0, 1, ...}
   BoundedCount,  // {0, ..., n}
@@ -73,6 +74,7 @@ enum class ShapeRule {
   Broadcast,    // each argument a scalar or exactly the left side's shape
   MvNormal,     // left side real[K]; mu a scalar or real[K]; L real[K, K]
   Categorical,  // left side a scalar per copy; logits real[K]
+  Vector,       // left side real[K] per copy, each argument a scalar or real[K]; one density per vector
 };
 
 struct Param {

@@ -48,6 +48,31 @@ Distribution mvnormal_cholesky() {
   });
 }
 
+// Dirichlet(alpha) on the simplex, one density per vector (the last axis):
+// lgamma(Σ alpha) − Σ lgamma(alpha) + Σ (alpha − 1) log x. alpha is a scalar (the symmetric
+// Dirichlet) or a vector. No sampler yet (a draw needs gamma draws).
+Distribution dirichlet() {
+  return entry({
+      .name = "dirichlet",
+      .params = Params{{"alpha", Positive}},
+      .support = Simplex,
+      .shape = ShapeRule::Vector,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        const Node* alpha = fit(a[0], x->shape());
+        const int last = static_cast<int>(x->rank()) - 1;
+        V total = ir::sum(alpha, last);
+        V terms = ir::sum(ir::mul(ir::add(alpha, -1.0), ir::log(x)), last);
+        return lgamma(total) - V(ir::sum(ir::unary(ir::Op::Lgamma, alpha), last)) + terms;
+      }},
+      .sampler = Sampler::none(),
+      .moments = Moments::none(),
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
 // --- discrete ----------------------------------------------------------------------------------
 
 // 1 where u < p: a draw of {0, 1} from uniform noise (no gradient flows through it).

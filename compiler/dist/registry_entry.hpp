@@ -85,6 +85,7 @@ Distribution half_student_t();
 Distribution inv_gamma();
 // registry_discrete.cpp (and the multivariate ones)
 Distribution mvnormal_cholesky();
+Distribution dirichlet();
 Distribution bernoulli();
 Distribution bernoulli_logit();
 Distribution poisson();

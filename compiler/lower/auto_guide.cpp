@@ -63,6 +63,30 @@ const ir::Node* cholesky_value(const ir::Node* raw) {
 // are computed at each draw, from data and the latents drawn before this one.
 static Mapped to_support(Lowerer& l, const sema::Variable& v, const ir::Node* u) {
   const sema::Constraint& c = v.type.constraint;
+  if (c.simplex) {
+    // Stan's stick-breaking from K − 1 reals: z_k = sigmoid(u_k − log(K − 1 − k)) of the stick
+    // left, s_k = Π_{j<k} (1 − z_j); x_k = s_k z_k, and x_{K−1} the stick left at the end. In
+    // logs: log s is the exclusive cumulative sum of log(1 − z) (a product with the strict lower
+    // triangle of ones), and log |dx/du| = Σ_k log z_k + log(1 − z_k) + log s_k.
+    const int last = static_cast<int>(u->rank()) - 1;
+    const ir::Extent k1 = u->shape()[static_cast<std::size_t>(last)];
+    ir::Attrs along;
+    along.axis = last;
+    const ir::Node* iota = l.g.make(Op::Iota, {}, along, u->shape());
+    // log(K − 1 − k) from the iota: log(k1 − k).
+    const ir::Node* offset = ir::log(ir::sub(ir::constant_like(u, static_cast<double>(k1.size)), iota));
+    const ir::Node* y = ir::sub(u, offset);
+    const ir::Node* log_z = ir::unary(Op::LogSigmoid, y);
+    const ir::Node* log_1mz = ir::unary(Op::LogSigmoid, ir::neg(y));
+    const ir::Node* ones = ir::constant(l.g, 1.0, ir::Shape{k1, k1});
+    const ir::Node* strict = ir::sub(ir::tril(ones), ir::diag_matrix(ir::constant(l.g, 1.0, ir::Shape{k1})));
+    const ir::Node* log_stick = last == 0 ? ir::matmul(strict, log_1mz) : ir::matmul(log_1mz, strict, false, true);
+    const ir::Node* head = ir::exp(ir::add(log_stick, log_z));
+    ir::Shape tail_shape = u->shape();
+    tail_shape[static_cast<std::size_t>(last)] = ir::Extent::constant(1);
+    const ir::Node* tail = ir::exp(ir::reshape(ir::sum(log_1mz, last), tail_shape));
+    return {ir::concat(head, tail, last), ir::add(ir::add(log_z, log_1mz), log_stick)};
+  }
   if (c.is_ordered()) {
     // The increments: u_0 then e^u_k (ordered), or e^u_k throughout (positive_ordered); z is their
     // cumulative sum along the vector (the last axis, a product with the triangle of ones) and
@@ -188,9 +212,11 @@ void Lowerer::auto_guide() {
   const dist::Distribution* normal = dist::find("normal");
   const dist::Distribution* mvnormal = dist::find("mvnormal_cholesky");
   const bool path_derivative = options.estimator->path_derivative;
+  // The shape of a latent's unconstrained values: its own, but K − 1 reals for a simplex[K].
   auto shape_of = [&](const sema::Variable& v) {
     ir::Shape full;
     for (const sema::Extent& e : v.type.shape) full.push_back(extent(e, v.decl->span));
+    if (v.type.constraint.simplex) full.back() = ir::Extent::constant(full.back().size - 1);
     return full;
   };
   // log q of a draw u from `family` with `args` (from its noise eps).

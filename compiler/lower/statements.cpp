@@ -180,6 +180,11 @@ class SampleLowering {
                        std::string(family.name) + "' restricted to increasing vectors yet");
         return;
       }
+      if (c.simplex && family.support != dist::Support::Simplex) {
+        l_.unavailable("sample_model cannot draw the simplex latent '" + name + "' from its prior '" +
+                       std::string(family.name) + "' restricted to the simplex yet");
+        return;
+      }
       if (dist::cuts_support(family, c.lower, c.upper)) {
         l_.unavailable("sample_model cannot draw latent '" + name + "' from its prior '" + std::string(family.name) +
                        "' truncated to the latent's bounds yet");

@@ -265,8 +265,8 @@ class Converter {
     ast::TypeExpr out;
     out.base = ident(t.base);
     out.span = span(t);
-    // Stan's `ordered[K]` is `real<ordered>[K]` (and positive_ordered likewise).
-    if (out.base.name == "ordered" || out.base.name == "positive_ordered") {
+    // Stan's `ordered[K]` is `real<ordered>[K]` (positive_ordered and simplex likewise).
+    if (out.base.name == "ordered" || out.base.name == "positive_ordered" || out.base.name == "simplex") {
       out.constraints.push_back(ast::Constraint{out.base, nullptr, out.base.span});
       out.base.name = "real";
     }

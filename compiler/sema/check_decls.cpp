@@ -12,7 +12,7 @@
 namespace vmc::sema {
 namespace {
 
-const std::vector<std::string> kConstraintKeys = {"lower", "upper", "cholesky", "ordered", "positive_ordered"};
+const std::vector<std::string> kConstraintKeys = {"lower", "upper", "cholesky", "ordered", "positive_ordered", "simplex"};
 
 Role role_of(ast::BlockKind kind) {
   return kind == ast::BlockKind::Data    ? Role::Data
@@ -108,7 +108,7 @@ class DeclChecker {
       if (std::find(kConstraintKeys.begin(), kConstraintKeys.end(), key) == kConstraintKeys.end()) {
         a_.report.error(k.key.span, "unknown constraint '" + key + "'" +
                                         did_you_mean(key, kConstraintKeys) +
-                                        " (constraints are lower, upper, cholesky, ordered and positive_ordered)");
+                                        " (constraints are lower, upper, cholesky, ordered, positive_ordered and simplex)");
         continue;
       }
       auto [it, first] = seen.emplace(key, k.span);
@@ -117,9 +117,9 @@ class DeclChecker {
                         {{it->second, "first '" + key + "' is here"}});
         continue;
       }
-      if (key == "cholesky" || key == "ordered" || key == "positive_ordered") {
+      if (key == "cholesky" || key == "ordered" || key == "positive_ordered" || key == "simplex") {
         if (k.value) a_.report.error(k.value->span, "'" + key + "' takes no value");
-        (key == "cholesky" ? c.cholesky : key == "ordered" ? c.ordered : c.positive_ordered) = true;
+        (key == "cholesky" ? c.cholesky : key == "ordered" ? c.ordered : key == "simplex" ? c.simplex : c.positive_ordered) = true;
         continue;
       }
       if (!k.value) {
@@ -147,7 +147,7 @@ class DeclChecker {
                                         format_number(*c.lower) + " is not below upper=" +
                                         format_number(*c.upper));
     }
-    for (const char* key : {"ordered", "positive_ordered"}) {
+    for (const char* key : {"ordered", "positive_ordered", "simplex"}) {
       if (!seen.count(key)) continue;
       if (seen.size() > 1) {
         a_.report.error(seen[key], "'" + std::string(key) + "' cannot be combined with another constraint");
@@ -157,6 +157,9 @@ class DeclChecker {
       } else if (role_ != Role::Latent) {
         a_.report.error(seen[key], "'" + std::string(key) + "' is for latents only yet, but '" + name() + "' is " +
                                        (role_ == Role::Param ? "a param" : "data"));
+      } else if (std::string(key) == "simplex" && t.shape[0].constant_value() && *t.shape[0].constant_value() < 2) {
+        a_.report.error(seen[key], "'simplex' needs at least 2 elements (a simplex of 1 is the constant 1), but '" +
+                                       name() + "' is " + to_string(t.value()));
       }
     }
     if (c.cholesky && (seen.count("lower") || seen.count("upper"))) {

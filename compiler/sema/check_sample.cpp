@@ -81,7 +81,7 @@ class DensityArgs {
   void check(const Type& lhs, const std::vector<Type>& args, bool tilde) {
     std::string shown_value = quote(source_text(value_.span));
     std::string side = (tilde ? "the left side " : "the value ") + shown_value + " is " + to_string(lhs.value());
-    if (d_.shape == ShapeRule::MvNormal && (lhs.rank() != 1 || lhs.row)) {
+    if ((d_.shape == ShapeRule::MvNormal || d_.shape == ShapeRule::Vector) && (lhs.rank() != 1 || lhs.row)) {
       a_.report.error(value_.span, quote(shown_) + " needs a vector " + (tilde ? "on the left of '~'" : "as its value") +
                                        ", but " + shown_value + " is " + to_string(lhs.value()));
       return;

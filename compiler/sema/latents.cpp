@@ -22,6 +22,7 @@ struct Interval {
 // A latent's support per element; a Cholesky factor's elements range over the reals.
 Interval latent_interval(const Constraint& c) {
   if (c.positive_ordered) return Interval{0, kInf};
+  if (c.simplex) return Interval{0, 1};
   return Interval{c.lower.value_or(-kInf), c.upper.value_or(kInf)};
 }
 
@@ -50,9 +51,9 @@ std::string support_type(const Type& t) { return "real" + to_string(t.constraint
 // The guide families with exactly this support, for the message of a mismatch.
 std::string families_for(const Interval& want, const Constraint& c) {
   if (c.cholesky) return "; no guide family has the support of a Cholesky factor yet";
-  if (c.is_ordered()) {
-    return "; no guide family has the support of an ordered vector: leave out the guide block and use "
-           "--guide meanfield, fullrank or lowrank:R";
+  if (c.is_vector_map()) {
+    return std::string("; no guide family has the support of ") + (c.simplex ? "a simplex" : "an ordered vector") +
+           " yet: leave out the guide block and use --guide meanfield, fullrank or lowrank:R";
   }
   if (std::isfinite(want.lo) && std::isfinite(want.hi))
     return "; use uniform(" + format_number(want.lo) + ", " + format_number(want.hi) + ")";
@@ -148,7 +149,7 @@ void check_guide_family(Analyzer& a, const ast::Sample& s, const Distribution& f
   const Type& t = latent_type(a, latent);
   std::optional<Interval> f = dist_interval(family, bounds);
   Interval z = latent_interval(t.constraint);
-  if (!f || (*f == z && !t.constraint.cholesky && !t.constraint.is_ordered())) return;
+  if (!f || (*f == z && !t.constraint.cholesky && !t.constraint.is_vector_map())) return;
   a.report.error(at, "guide family '" + name + "' has support " + interval_text(*f) +
                          " but latent '" + latent + "' is " + support_type(t) +
                          families_for(z, t.constraint));

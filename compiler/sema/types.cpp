@@ -60,6 +60,7 @@ std::string to_string(const Constraint& c) {
   if (c.cholesky) add("cholesky");
   if (c.ordered) add("ordered");
   if (c.positive_ordered) add("positive_ordered");
+  if (c.simplex) add("simplex");
   return out + ">";
 }
 

@@ -26,15 +26,21 @@ struct Constraint {
   // positive. Latents only: z = cumulative_sum of (u_0, e^u_1, ...) (or of e^u) from reals u.
   bool ordered = false;
   bool positive_ordered = false;
+  // A vector of K positive elements summing to 1 (`real<simplex>[K]`, Stan's simplex[K]). Latents
+  // only: stick-breaking from K - 1 reals u (Stan's transform).
+  bool simplex = false;
   // A latent's bound that is an expression of data and of latents declared before it
   // (`upper=1 - alpha1`), instead of a constant: its value is set at each draw.
   const ast::Expr* lower_expr = nullptr;
   const ast::Expr* upper_expr = nullptr;
 
   bool empty() const {
-    return !lower && !upper && !cholesky && !ordered && !positive_ordered && !lower_expr && !upper_expr;
+    return !lower && !upper && !cholesky && !ordered && !positive_ordered && !simplex && !lower_expr && !upper_expr;
   }
   bool is_ordered() const { return ordered || positive_ordered; }
+  // A vector mapped whole from unconstrained reals (ordered, positive_ordered, simplex): latents
+  // under the automatic guides only.
+  bool is_vector_map() const { return ordered || positive_ordered || simplex; }
   bool has_expression() const { return lower_expr || upper_expr; }
   bool operator==(const Constraint&) const = default;
 };

@@ -876,6 +876,36 @@ def case_posterior_gp(work):
           f"gp_pois_regr in f32: no hint at --precision f64:\n{said[-1500:]}")
 
 
+def case_posterior_hmm(work):
+    """Issue 25: posteriordb's bball_drive_event_1-hmm_drive_1 (examples/posteriordb/), a two-state
+    HMM whose forward algorithm is a loop over 416 steps, its transition rows simplex latents with
+    Dirichlet priors, its emission means ordered; fullrank at default settings. The emission means
+    (phi, lambda): every mean within 0.25 reference sd, every sd within [0.7, 1.3]. The
+    transition probabilities sit at the simplex's edge (theta2[0] ≈ 0.009, from about two
+    transitions in 416 steps): the posterior of their logits is skewed, and a normal guide there
+    puts their means 0.51 to 0.53 reference sd toward the middle with sds 1.18 to 1.22 times the
+    reference's (measured; rstan's ADVI: 3.4 sd meanfield, 7.7 sd fullrank). That figure is what
+    is checked for them (within 0.6 sd, sds within [0.7, 1.3]), with k-hat 0.69."""
+    pdb = os.path.join(SRC, "examples", "posteriordb")
+    out = os.path.join(work, "hmm")
+    run("fit", os.path.join(pdb, "hmm_drive_1.vmodel"), "--data", os.path.join(pdb, "hmm_drive_1.data.json"),
+        "--guide", "fullrank", "--out", out, "-q")
+    s = summary(out)
+    check(s.get("converged") is True, f"hmm_drive_1: not converged: {s.get('convergence')}")
+    with open(os.path.join(pdb, "hmm_drive_1.reference.json")) as f:
+        ref = json.load(f)["params"]
+    for element, (err, ratio) in reference_errors("hmm_drive_1", s, ref).items():
+        bound = 0.6 if element.startswith("theta") else 0.25
+        check(abs(err) < bound, f"hmm_drive_1 {element}: mean error {err:+.2f} sd (bound {bound})")
+        check(0.7 <= ratio <= 1.3, f"hmm_drive_1 {element}: sd ratio {ratio:.3f}")
+    # A simplex's draws are on the simplex.
+    d = draws_columns(out)
+    for name in ("theta1", "theta2"):
+        sums = [a + b for a, b in zip(d[name + ".0"], d[name + ".1"])]
+        check(max(abs(x - 1) for x in sums) < 1e-5, f"{name}: draws do not sum to 1")
+        check(min(min(d[name + ".0"]), min(d[name + ".1"])) > 0, f"{name}: a draw is not positive")
+
+
 def case_bad_data(work):
     """Bad data files: one clear message naming the file, exit 1, no results written."""
     X, y, _, _ = write_logreg(work, n=50)

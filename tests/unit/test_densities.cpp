@@ -148,6 +148,8 @@ TEST_CASE("densities: every registry entry's IR parts build") {
     Args args;
     if (d.shape == dist::ShapeRule::MvNormal) {
       args = {env.vec("mu", {0, 0}), env.tensor("L", {1, 0, 0, 1}, {2, 2})};
+    } else if (d.shape == dist::ShapeRule::Vector) {
+      args = {env.vec("alpha", {1, 2})};
     } else if (d.shape == dist::ShapeRule::Categorical) {
       x = env.vec("x", {1, 0});
       args = {env.tensor("logits", {0, 0, 0, 0, 0, 0}, {2, 3})};
@@ -267,6 +269,42 @@ TEST_CASE("densities: mvnormal_cholesky matches the covariance form, batched and
   std::vector<double> got2 = two.eval(lp2);
   CHECK(got2[0] == doctest::Approx(got[0]).epsilon(1e-14));
   CHECK(got2[1] == doctest::Approx(got[1]).epsilon(1e-14));
+}
+
+TEST_CASE("densities: dirichlet is the Beta at K = 2, its formula at K = 3, batched, and integrates to one") {
+  Env env;
+  // Two vectors on the 2-simplex: Beta(a0, a1) at x0.
+  const Node* lp = dist::log_density(entry("dirichlet"), env.tensor("x", {0.3, 0.7, 0.9, 0.1}, {2, 2}),
+                                     {env.vec("alpha", {2.5, 0.7})});
+  REQUIRE(lp->shape() == shape_of({2}));
+  std::vector<double> got = env.eval(lp);
+  auto beta_lpdf = [](double x, double a, double b) {
+    return std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + (a - 1) * std::log(x) + (b - 1) * std::log1p(-x);
+  };
+  CHECK(got[0] == doctest::Approx(beta_lpdf(0.3, 2.5, 0.7)).epsilon(1e-12));
+  CHECK(got[1] == doctest::Approx(beta_lpdf(0.9, 2.5, 0.7)).epsilon(1e-12));
+  // K = 3 with a scalar (symmetric) alpha: lgamma(3a) - 3 lgamma(a) + (a - 1) Σ log x.
+  Env three;
+  const Node* lp3 = dist::log_density(entry("dirichlet"), three.vec("x", {0.2, 0.5, 0.3}), {three.scalar("a", 1.7)});
+  CHECK(lp3->is_scalar());
+  double want = std::lgamma(5.1) - 3 * std::lgamma(1.7) + 0.7 * (std::log(0.2) + std::log(0.5) + std::log(0.3));
+  CHECK(three.eval1(lp3) == doctest::Approx(want).epsilon(1e-12));
+  // Over the 3-simplex (x0, x1 on a midpoint grid of the triangle, x2 = 1 - x0 - x1): mass 1.
+  const int n = 800;
+  std::vector<double> xs;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; i + j < n - 1; ++j) {
+      double x0 = (i + 0.5) / n, x1 = (j + 0.5) / n;
+      xs.insert(xs.end(), {x0, x1, 1 - x0 - x1});
+    }
+  }
+  Env grid;
+  std::int64_t rows = static_cast<std::int64_t>(xs.size() / 3);
+  std::vector<double> dens = grid.eval(dist::log_density(entry("dirichlet"), grid.tensor("x", xs, {rows, 3}),
+                                                         {grid.vec("alpha", {2.0, 3.0, 1.5})}));
+  double mass = 0;
+  for (double v : dens) mass += std::exp(v) / (static_cast<double>(n) * n);
+  CHECK(mass == doctest::Approx(1).epsilon(2e-3));
 }
 
 TEST_CASE("densities: continuous densities integrate to one") {

@@ -524,3 +524,74 @@ TEST_CASE("lower values: an ordered latent's automatic guide draws increasing ve
     for (std::size_t k = 1; k < 3; ++k) CHECK(draws[1].values[k] > draws[1].values[k - 1]);
   }
 }
+
+TEST_CASE("lower values: a simplex latent's stick-breaking map, its round trip and log-Jacobian") {
+  // A flat prior on the simplex and a likelihood free of it: estimator A's bound is then
+  // log p(y) − log q(s) with log q(s) = log N(u) − log |det ds/du| over the first K − 1
+  // coordinates (the last is 1 minus their sum). The map's Jacobian by central differences of
+  // the guide's draw in u, its log-determinant against the one in the bound.
+  Compiled c("model sj;\ndims { N; }\ndata { y : real[N]; }\nlatent { s : simplex[4]; }\n"
+             "model { y ~ normal(0, 1); }\n",
+             sema_options({}, "meanfield"), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  const ir::Node* draw = c.l().guide_draws[0].node;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    ir::Bindings b = c.synthetic(seed, 3, 3, 1.5);
+    const std::size_t k1 = 3;
+    std::vector<double> u(k1), sd(k1);
+    double log_n = 0;
+    for (std::size_t i = 0; i < k1; ++i) {
+      double unit = in(b, "s.unit")[i], eps = in(b, "eps.s")[i];
+      sd[i] = std::exp(unit + in(b, "s.scale")[i]);
+      u[i] = in(b, "s.center")[i] + std::exp(unit) * in(b, "s.loc")[i] + sd[i] * eps;
+      log_n += normal_lpdf(eps, 0, 1) - std::log(sd[i]);
+    }
+    double log_lik = 0;
+    for (double y : in(b, "y")) log_lik += normal_lpdf(y, 0, 1);
+    double log_jacobian = eval1(c.output("elbo"), b) - log_lik + log_n;
+    // The draw: positive, summing to 1, and inverted by Stan's formula u_k = logit(x_k / stick_k) + log(K − 1 − k).
+    std::vector<double> s = ir::evaluate(draw, b).values;
+    REQUIRE(s.size() == 4);
+    double stick = 1, total = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      CHECK(s[k] > 0);
+      total += s[k];
+      if (k < k1) {
+        double z = s[k] / stick;
+        CHECK(std::log(z / (1 - z)) + std::log(static_cast<double>(k1 - k)) == doctest::Approx(u[k]).epsilon(1e-9));
+        stick -= s[k];
+      }
+    }
+    CHECK(total == doctest::Approx(1).epsilon(1e-12));
+    // J[k][i] = ds_k / du_i, moving u_i through its noise.
+    double J[3][3];
+    const double h = 1e-6;
+    for (std::size_t i = 0; i < k1; ++i) {
+      ir::Bindings p = b;
+      p.inputs["eps.s"].values[i] += h / sd[i];
+      std::vector<double> up = ir::evaluate(draw, p).values;
+      p.inputs["eps.s"].values[i] -= 2 * h / sd[i];
+      std::vector<double> down = ir::evaluate(draw, p).values;
+      for (std::size_t k = 0; k < k1; ++k) J[k][i] = (up[k] - down[k]) / (2 * h);
+    }
+    double det = J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) - J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
+                 J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
+    CHECK_MESSAGE(std::log(std::abs(det)) == doctest::Approx(log_jacobian).epsilon(1e-6), "seed ", seed);
+  }
+}
+
+TEST_CASE("lower gradients: simplex latents and dirichlet densities under the automatic guides (issue 25)") {
+  const char* global = R"(model simplex_global;
+dims { N; K = 3; }
+data { y : int<lower=0, upper=2>[N]; a : real<lower=0>[K]; }
+latent { theta : simplex[K]; w : real<simplex>[2]; }
+model {
+  theta ~ dirichlet(a);
+  target += dirichlet_lpdf(w | 1.5);
+  plate i in N { y[i] ~ categorical_logit(log(theta) + w[0]); }
+}
+)";
+  for (const char* guide : {"meanfield", "fullrank", "lowrank:2"}) {
+    check_all(global, std::string("simplex latents, ") + guide, sema_options({}, guide), true, 0.5);
+  }
+}
