@@ -118,12 +118,10 @@ std::vector<std::string> names() {
 }
 
 std::string unknown_name_hint(std::string_view name) {
-  // Names users bring from Stan whose vmc entry is spelt otherwise (spelling distance would
-  // point multi_normal at half_normal).
+  // Names users bring from elsewhere whose vmc entry is spelt otherwise (spelling distance would
+  // point mvnormal at half_normal).
   static const std::pair<std::string_view, std::string_view> known[] = {
-      {"multi_normal", "mvnormal_cholesky(mu, L), with L the Cholesky factor of the covariance"},
-      {"multi_normal_cholesky", "mvnormal_cholesky(mu, L)"},
-      {"mvnormal", "mvnormal_cholesky(mu, L)"},
+      {"mvnormal", "mvnormal_cholesky(mu, L), or multi_normal(mu, Sigma) with the covariance"},
   };
   for (const auto& [other, ours] : known) {
     if (name == other) return "; vmc's is " + std::string(ours) + " (vmc help distributions lists them all)";

@@ -75,6 +75,7 @@ enum class ShapeRule {
   MvNormal,     // left side real[K]; mu a scalar or real[K]; L real[K, K]
   Categorical,  // left side a scalar per copy; logits real[K]
   Vector,       // left side real[K] per copy, each argument a scalar or real[K]; one density per vector
+  Ordinal,      // left side an int scalar per copy; eta a scalar per copy; cutpoints real[K - 1]
 };
 
 struct Param {

@@ -48,6 +48,45 @@ Distribution mvnormal_cholesky() {
   });
 }
 
+// Stan's multi_normal(mu, Sigma): the covariance form, through Sigma's Cholesky factor (an op of
+// the IR with its own adjoint; NaN, so a refused step, where Sigma is not positive definite).
+// Only Sigma's lower triangle is read.
+Distribution multi_normal() {
+  return entry({
+      .name = "multi_normal",
+      .params = Params{{"mu"}, {"Sigma"}},
+      .support = RealVector,
+      .shape = ShapeRule::MvNormal,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        const Node* lower = ir::cholesky(a[1]);
+        const Node* r = ir::sub(x, fit(a[0], x->shape()));
+        double k = order_of(lower);
+        V quad = mahalanobis(lower, r);
+        return -0.5 * k * kLog2Pi - V(log_abs_det(lower)) - 0.5 * quad;
+      }},
+      .sampler = Sampler::reparameterized(
+          kNormal,
+          [](const Args& a, const Node* e) -> const Node* {
+            return ir::add(fit(a[0], e->shape()), times_lower_t(e, ir::cholesky(a[1])));
+          },
+          "mu + cholesky_decompose(Sigma) eps",
+          [](const Args& a, const Node* e) -> const Node* {
+            const Node* lower = ir::cholesky(a[1]);
+            double k = order_of(lower);
+            V sq = ir::sum(ir::square(e), static_cast<int>(e->rank()) - 1);
+            return -0.5 * k * kLog2Pi - V(log_abs_det(lower)) - 0.5 * sq;
+          }),
+      .moments = Moments{[](const Args& a) -> const Node* { return fit(a[0], mv_shape(a)); },
+                         [](const Args& a) -> const Node* {
+                           return fit(ir::unary(ir::Op::Sqrt, ir::diag(a[1])), mv_shape(a));
+                         }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
 // Dirichlet(alpha) on the simplex, one density per vector (the last axis):
 // lgamma(Σ alpha) − Σ lgamma(alpha) + Σ (alpha − 1) log x. alpha is a scalar (the symmetric
 // Dirichlet) or a vector. No sampler yet (a draw needs gamma draws).
@@ -292,6 +331,47 @@ Distribution neg_binomial_2_log() {
           "inverse CDF of u at mu = exp(eta)"),
       .moments = Moments{[](const Args& a) -> const Node* { return exp(V(a[0])); },
                   [](const Args& a) -> const Node* { V mu = exp(V(a[0])); return sqrt(mu + square(mu) / a[1]); }},
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
+// Stan's ordered_logistic(eta, c) on {0, ..., K-1} (Stan's 1..K less one): P(y > k) = sigmoid(eta −
+// c_k) for the K − 1 increasing cutpoints c, so P(y = k) = sigmoid(eta − c_{k−1}) − sigmoid(eta −
+// c_k), the first and last against 1 and 0. In logs, with a = eta − c_{k−1} and b = eta − c_k:
+// log_sigmoid(a) + log1p(−e^(log_sigmoid(b) − log_sigmoid(a))); the ends take a = +1e30 (so
+// log_sigmoid(a) = 0) and b = −1e30 (so the log1p term is 0), all K at once, the one at y kept.
+Distribution ordered_logistic() {
+  return entry({
+      .name = "ordered_logistic",
+      .params = Params{{"eta"}, {"c"}},
+      .support = Categorical,
+      .shape = ShapeRule::Ordinal,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        ir::Shape cuts = x->shape();
+        cuts.push_back(a[1]->shape().back());
+        const int last = static_cast<int>(cuts.size()) - 1;
+        const std::uint32_t last_bit = 1u << last;
+        const Node* d = ir::sub(ir::broadcast(fit(a[0], x->shape()), cuts, last_bit), fit(a[1], cuts));
+        ir::Shape end = x->shape();
+        end.push_back(ir::Extent::constant(1));
+        const Node* upper = ir::concat(ir::constant(x->graph(), 1e30, end), d, last);
+        const Node* lower = ir::concat(d, ir::constant(x->graph(), -1e30, end), last);
+        const Node* ls_upper = ir::unary(ir::Op::LogSigmoid, upper);
+        const Node* ls_lower = ir::unary(ir::Op::LogSigmoid, lower);
+        const Node* log_p =
+            ir::add(ls_upper, ir::unary(ir::Op::Log1p, ir::neg(ir::exp(ir::sub(ls_lower, ls_upper)))));
+        ir::Shape full = log_p->shape();
+        ir::Attrs at;
+        at.axis = last;
+        const Node* index = x->graph().make(ir::Op::Iota, {}, at, full);
+        const Node* one_hot = ir::binary(ir::Op::Equal, ir::broadcast(x, full, last_bit), index);
+        return ir::sum(ir::mul(one_hot, log_p), last);
+      }},
+      .sampler = Sampler::none(),
+      .moments = Moments::none(),
       .init = InitDraw::none(),
       .kl = KlPartners{},
       .accepts_real_data = false,

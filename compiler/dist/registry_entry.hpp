@@ -86,6 +86,8 @@ Distribution inv_gamma();
 // registry_discrete.cpp (and the multivariate ones)
 Distribution mvnormal_cholesky();
 Distribution dirichlet();
+Distribution multi_normal();
+Distribution ordered_logistic();
 Distribution bernoulli();
 Distribution bernoulli_logit();
 Distribution poisson();

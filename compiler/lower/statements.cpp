@@ -31,7 +31,7 @@ Args align_args(Lowerer& l, const dist::Distribution& family, const std::vector<
     if (family.shape == dist::ShapeRule::MvNormal && k == 1) {
       VMC_ASSERT(a.plates.empty(), "a per-datapoint Cholesky factor after sema");
       out.push_back(a.node);
-    } else if (family.shape == dist::ShapeRule::Categorical) {
+    } else if (family.shape == dist::ShapeRule::Categorical || (family.shape == dist::ShapeRule::Ordinal && k == 1)) {
       out.push_back(l.align(a, plates, a.copy_shape()).node);
     } else {
       out.push_back(l.align(a, plates, copy).node);

@@ -86,7 +86,7 @@ class DensityArgs {
                                        ", but " + shown_value + " is " + to_string(lhs.value()));
       return;
     }
-    if (d_.shape == ShapeRule::Categorical && !lhs.is_scalar()) {
+    if ((d_.shape == ShapeRule::Categorical || d_.shape == ShapeRule::Ordinal) && !lhs.is_scalar()) {
       a_.report.error(value_.span, quote(shown_) + " needs a scalar " + (tilde ? "on the left of '~'" : "value") +
                                        " (index it by a plate), but " + shown_value + " is " + to_string(lhs.value()));
       return;
@@ -99,10 +99,17 @@ class DensityArgs {
         error(i, "must be an int, but it " + is);
       } else if (d_.shape == ShapeRule::Categorical) {
         if (t.rank() != 1 || t.row) error(i, "must be a vector, but it " + is);
+      } else if (d_.shape == ShapeRule::Ordinal) {
+        if (i == 0 && !t.is_scalar()) error(i, "must be a scalar (per copy of a plate), but it " + is);
+        if (i == 1 && (t.rank() != 1 || t.row)) error(i, "must be a vector of the K - 1 cutpoints, but it " + is);
+        if (i == 1 && !t.plates.empty()) error(i, "must be the same for every datapoint (per-datapoint cutpoints are not supported yet)");
       } else if (d_.shape == ShapeRule::MvNormal && i == 1) {
         Type square = Type::real({lhs.shape[0], lhs.shape[0]});
         if (!t.same_shape(square)) error(i, is + ", but " + side + ", so it must be " + to_string(square));
-        else if (!t.plates.empty()) a_.report.error(whole_, "a per-datapoint Cholesky factor is not supported yet");
+        else if (!t.plates.empty())
+          a_.report.error(whole_, std::string("a per-datapoint ") +
+                                      (d_.params[i].support == Support::Cholesky ? "Cholesky factor" : "covariance matrix") +
+                                      " is not supported yet");
       } else if (!t.is_scalar() && !t.same_shape(lhs)) {
         error(i, is + ", but " + side + "; it must be a scalar or have the same shape");
       }

@@ -271,6 +271,35 @@ TEST_CASE("densities: mvnormal_cholesky matches the covariance form, batched and
   CHECK(got2[1] == doctest::Approx(got[1]).epsilon(1e-14));
 }
 
+TEST_CASE("densities: multi_normal(mu, Sigma) is mvnormal_cholesky(mu, L) for Sigma = L L', and draws mu + L eps") {
+  // Sigma from kL3 (lower-triangular, positive diagonal); junk above Sigma's diagonal is not read.
+  std::vector<double> sigma(9);
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) {
+      double s = 0;
+      for (int k = 0; k < 3; ++k) s += kL3[static_cast<std::size_t>(r * 3 + k)] * kL3[static_cast<std::size_t>(c * 3 + k)];
+      sigma[static_cast<std::size_t>(r * 3 + c)] = c > r ? 99.0 : s;
+    }
+  std::vector<double> xs = {0.3, -1.0, 2.0, 1.5, 0.2, -0.7};
+  Env env;
+  const Node* x = env.tensor("x", xs, {2, 3});
+  const Node* mu = env.vec("mu", {0.1, 0.2, 0.3});
+  std::vector<double> got = env.eval(dist::log_density(entry("multi_normal"), x, {mu, env.tensor("Sigma", sigma, {3, 3})}));
+  for (std::size_t r = 0; r < 2; ++r) {
+    std::vector<double> xr(xs.begin() + 3 * static_cast<long>(r), xs.begin() + 3 * static_cast<long>(r) + 3);
+    CHECK(got[r] == doctest::Approx(mvnormal_reference(xr, {0.1, 0.2, 0.3}, kL3, 3)).epsilon(1e-12));
+  }
+  Env draw;
+  const Node* e = draw.vec("e", {0.5, -1.0, 2.0});
+  std::vector<double> z = draw.eval(dist::sample(entry("multi_normal"), {draw.scalar("mu", 1.0), draw.tensor("Sigma", sigma, {3, 3})}, e));
+  const std::vector<double> eps = {0.5, -1.0, 2.0};
+  for (std::size_t r = 0; r < 3; ++r) {
+    double want = 1.0;
+    for (std::size_t k = 0; k < 3; ++k) want += kL3[r * 3 + k] * eps[k];
+    CHECK(z[r] == doctest::Approx(want).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("densities: dirichlet is the Beta at K = 2, its formula at K = 3, batched, and integrates to one") {
   Env env;
   // Two vectors on the 2-simplex: Beta(a0, a1) at x0.
@@ -383,6 +412,30 @@ TEST_CASE("densities: mvnormal_cholesky integrates to one in two dimensions") {
   double total = 0;
   for (std::size_t i = 0; i < v.size(); ++i) total += std::exp(v[i]) * jac[i];
   CHECK(total == doctest::Approx(1.0).epsilon(1e-4));
+}
+
+TEST_CASE("densities: ordered_logistic is the difference of logistic CDFs at the cutpoints, sums to one") {
+  auto sigmoid = [](double z) { return 1 / (1 + std::exp(-z)); };
+  const std::vector<double> c = {-1.0, 0.5, 2.0};
+  for (double eta : {0.3, -2.0, 35.0, -35.0}) {
+    Env env;
+    // y = 0 ... 3, each with the same eta (a batch of four).
+    const Node* lp = dist::log_density(entry("ordered_logistic"), env.vec("y", {0, 1, 2, 3}),
+                                       {env.scalar("eta", eta), env.vec("c", c)});
+    REQUIRE(lp->shape() == shape_of({4}));
+    std::vector<double> got = env.eval(lp);
+    std::vector<double> s = {1, sigmoid(eta - c[0]), sigmoid(eta - c[1]), sigmoid(eta - c[2]), 0};
+    double total = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      double want = std::log(s[k] - s[k + 1]);
+      INFO("eta " << eta << " y " << k);
+      // Far in a tail the reference's own difference cancels; the density stays finite.
+      if (std::isfinite(want) && s[k] - s[k + 1] > 1e-12) CHECK(got[k] == doctest::Approx(want).epsilon(1e-10));
+      CHECK(std::isfinite(got[k]));
+      total += std::exp(got[k]);
+    }
+    CHECK(total == doctest::Approx(1.0).epsilon(1e-12));
+  }
 }
 
 TEST_CASE("densities: discrete densities sum to one over the support") {

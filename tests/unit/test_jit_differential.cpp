@@ -1176,11 +1176,27 @@ model {
 }
 )";
 
+// Issue 25's other vector families and types: ordered_logistic on ordered cutpoints, a simplex
+// under a Dirichlet, multi_normal, student_t's log CDF.
+constexpr const char* kVectorFamiliesModel = R"(model vector_families;
+dims { N; K = 3; }
+data { y : int<lower=0, upper=2>[N]; x : real[N]; }
+latent { c : ordered[K - 1]; theta : simplex[K]; beta : real[2]; s : real<lower=0>; }
+model {
+  c ~ normal(0, 3);
+  theta ~ dirichlet(1.5);
+  beta ~ multi_normal(rep_vector(0, 2), diag_matrix(rep_vector(2.0, 2)) + 0.5);
+  target += student_t_lpdf(s | 3, 0, 2) - student_t_lccdf(0 | 3, 0, 2) + student_t_lcdf(s | 4, 1, 2);
+  plate i in N { y[i] ~ ordered_logistic(beta[0] * x[i] + log(theta[1]), c); }
+}
+)";
+
 TEST_CASE("jit differential: a Gaussian process through cholesky_decompose (issue 25)") {
   Tally t;
   std::uint64_t seed = 25;
   for (const lower::Estimator& e : lower::estimators()) {
     check_model(kGaussianProcessModel, sema_options({{"N", 6}}, "fullrank"), &e, 1, "gaussian process", seed++, t);
+    check_model(kVectorFamiliesModel, sema_options({}, "meanfield"), &e, 1, "vector families", seed++, t);
   }
   report("gaussian process", t);
   CHECK(t.bad == 0);

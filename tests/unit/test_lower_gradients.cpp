@@ -472,6 +472,7 @@ model {
   eta ~ normal(0, 1);
   y ~ normal(sum(f) + dot_self(eta), 1);
   target += sum(L2 * eta) - sum(log1p(L2 .* L2));
+  target += multi_normal_lpdf(eta | rep_vector(0.5, K), cov_exp_quad(x, alpha, rho) + diag_matrix(rep_vector(1.0, K)));
 }
 )";
   for (const char* guide : {"meanfield", "fullrank"}) {
@@ -577,6 +578,22 @@ TEST_CASE("lower values: a simplex latent's stick-breaking map, its round trip a
     double det = J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) - J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
                  J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
     CHECK_MESSAGE(std::log(std::abs(det)) == doctest::Approx(log_jacobian).epsilon(1e-6), "seed ", seed);
+  }
+}
+
+TEST_CASE("lower gradients: ordered_logistic with ordered cutpoints, multi_normal (issue 25)") {
+  const char* text = R"(model ordinal;
+dims { N; K = 4; D = 2; }
+data { y : int<lower=0, upper=3>[N]; x : real[N, D]; }
+latent { beta : real[D]; c : ordered[K - 1]; }
+model {
+  beta ~ multi_normal(rep_vector(0, D), diag_matrix(rep_vector(4.0, D)));
+  c ~ normal(0, 5);
+  plate i in N { y[i] ~ ordered_logistic(dot(x[i], beta), c); }
+}
+)";
+  for (const char* guide : {"meanfield", "fullrank"}) {
+    check_all(text, std::string("ordered_logistic, ") + guide, sema_options({}, guide), true, 0.5);
   }
 }
 

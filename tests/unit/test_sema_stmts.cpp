@@ -182,7 +182,7 @@ TEST_CASE("guide families") {
               "22:5: guide family 'lognormal' has support (0, inf) but latent 'g' is "
               "real<lower=1>; no guide family has that support",
               "23:5: guide family 'exponential' has support (0, inf) but latent 'h' is real; use "
-              "normal, laplace, logistic, cauchy or mvnormal_cholesky",
+              "normal, laplace, logistic, cauchy, mvnormal_cholesky or multi_normal",
               "24:5: guide family 'normal' has support real but latent 'k' is real<cholesky>; no "
               "guide family has the support of a Cholesky factor yet"});
 }
