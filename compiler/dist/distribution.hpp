@@ -115,6 +115,11 @@ struct Sampler {
     return {Reparam::No, noise, fn, how, nullptr};
   }
   // No sampler yet: as a guide it needs implicit reparameterization gradients.
+  // A forward draw (generated quantities, sample_model), but as a guide it needs implicit
+  // reparameterization gradients.
+  static Sampler forward_later(ir::InputKind noise, Fn fn, std::string_view how) {
+    return {Reparam::Later, noise, fn, how, nullptr};
+  }
   static Sampler later() { return {Reparam::Later, ir::InputKind::Noise, nullptr, "", nullptr}; }
   static Sampler none() { return {Reparam::No, ir::InputKind::Noise, nullptr, "", nullptr}; }
 };

@@ -203,6 +203,11 @@ Distribution exponential() {
   });
 }
 
+// Gamma(shape, 1) at uniform noise u: a forward draw.
+const Node* gamma_draw(const Node* shape, const Node* u) {
+  return ir::binary(ir::Op::GammaQuantile, u, fit(shape, u->shape()));
+}
+
 Distribution gamma() {
   return entry({
       .name = "gamma",
@@ -213,7 +218,9 @@ Distribution gamma() {
         V shape = a[0], rate = a[1];
         return shape * log(rate) - lgamma(shape) + (shape - 1.0) * log(V(x)) - rate * x;
       }},
-      .sampler = Sampler::later(),
+      .sampler = Sampler::forward_later(
+          kUniform, [](const Args& a, const Node* u) -> const Node* { return V(gamma_draw(a[0], u)) / a[1]; },
+          "Gamma(shape, 1)^-1(u) / rate"),
       .moments = Moments{[](const Args& a) -> const Node* { return V(a[0]) / a[1]; },
                   [](const Args& a) -> const Node* { return sqrt(V(a[0])) / a[1]; }},
       .init = InitDraw{[](const std::vector<double>& a, Rng& rng) { return std::gamma_distribution<double>(a[0], 1 / a[1])(rng); }},
@@ -234,7 +241,12 @@ Distribution beta() {
         V log_beta_fn = lgamma(p) + lgamma(q) - lgamma(p + q);
         return (p - 1.0) * log(V(x)) + (q - 1.0) * log1p(-V(x)) - log_beta_fn;
       }},
-      .sampler = Sampler::later(),
+      .sampler = Sampler::forward_later(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* {
+            return u->graph().make(ir::Op::BetaQuantile, {u, fit(a[0], u->shape()), fit(a[1], u->shape())}, {}, u->shape());
+          },
+          "Beta(a, b)^-1(u)"),
       .moments = Moments{[](const Args& a) -> const Node* { return V(a[0]) / (V(a[0]) + a[1]); },
                   [](const Args& a) -> const Node* {
                     V p = a[0], q = a[1], s = p + q;
@@ -376,7 +388,9 @@ Distribution inv_gamma() {
         V alpha = a[0], beta = a[1];
         return alpha * log(beta) - lgamma(alpha) - (alpha + 1.0) * log(V(x)) - beta / x;
       }},
-      .sampler = Sampler::later(),
+      .sampler = Sampler::forward_later(
+          kUniform, [](const Args& a, const Node* u) -> const Node* { return V(a[1]) / V(gamma_draw(a[0], u)); },
+          "beta / Gamma(alpha, 1)^-1(u)"),
       // The mean for alpha > 1, the sd for alpha > 2 (infinite or undefined below).
       .moments = Moments{[](const Args& a) -> const Node* { return V(a[1]) / (V(a[0]) - 1.0); },
                   [](const Args& a) -> const Node* { return V(a[1]) / ((V(a[0]) - 1.0) * sqrt(V(a[0]) - 2.0)); }},

@@ -103,7 +103,15 @@ Distribution dirichlet() {
         V terms = ir::sum(ir::mul(ir::add(alpha, -1.0), ir::log(x)), last);
         return lgamma(total) - V(ir::sum(ir::unary(ir::Op::Lgamma, alpha), last)) + terms;
       }},
-      .sampler = Sampler::none(),
+      // K Gamma(alpha_k, 1) draws, normalised.
+      .sampler = Sampler::forward_only(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* {
+            const Node* g = ir::binary(ir::Op::GammaQuantile, u, fit(a[0], u->shape()));
+            const int last = static_cast<int>(u->rank()) - 1;
+            return ir::div(g, ir::broadcast(ir::sum(g, last), u->shape(), 1u << last));
+          },
+          "G / sum(G), G_k = Gamma(alpha_k, 1)^-1(u_k)"),
       .moments = Moments::none(),
       .init = InitDraw::none(),
       .kl = KlPartners{},
@@ -370,7 +378,18 @@ Distribution ordered_logistic() {
         const Node* one_hot = ir::binary(ir::Op::Equal, ir::broadcast(x, full, last_bit), index);
         return ir::sum(ir::mul(one_hot, log_p), last);
       }},
-      .sampler = Sampler::none(),
+      // The number of cutpoints below the draw: Σ_j [u > P(y ≤ j)], P(y ≤ j) = sigmoid(c_j − eta).
+      .sampler = Sampler::forward_only(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* {
+            ir::Shape cuts = u->shape();
+            cuts.push_back(a[1]->shape().back());
+            const int last = static_cast<int>(cuts.size()) - 1;
+            const std::uint32_t bit = 1u << last;
+            const Node* below = ir::unary(ir::Op::Sigmoid, ir::sub(fit(a[1], cuts), ir::broadcast(fit(a[0], u->shape()), cuts, bit)));
+            return ir::sum(ir::binary(ir::Op::Greater, ir::broadcast(u, cuts, bit), below), last);
+          },
+          "the number of j with u > sigmoid(c_j - eta)"),
       .moments = Moments::none(),
       .init = InitDraw::none(),
       .kl = KlPartners{},
@@ -405,7 +424,26 @@ Distribution categorical_logit() {
         const Node* one_hot = ir::binary(ir::Op::Equal, ir::broadcast(x, full, last_bit), index);
         return ir::sum(ir::mul(one_hot, log_p), last);
       }},
-      .sampler = Sampler::none(),
+      // The number of categories whose cumulative softmax is below u.
+      .sampler = Sampler::forward_only(
+          kUniform,
+          [](const Args& a, const Node* u) -> const Node* {
+            ir::Shape full = u->shape();
+            full.push_back(a[0]->shape().back());
+            const int last = static_cast<int>(full.size()) - 1;
+            const std::uint32_t bit = 1u << last;
+            const Node* logits = fit(a[0], full);
+            const Node* shifted = ir::sub(logits, ir::broadcast(ir::reduce(ir::Op::LogSumExp, logits, last), full, bit));
+            const Node* p = ir::exp(shifted);
+            // cdf_j = Σ_i [i ≤ j] p_i over a [..., K (j), K (i)] product with the triangle of ones.
+            ir::Shape pairs = full;
+            pairs.push_back(full.back());
+            const Node* spread = ir::broadcast(p, pairs, 1u << last);  // p_i at [..., j, i]
+            const Node* ones = ir::tril(ir::constant(u->graph(), 1.0, ir::Shape{full.back(), full.back()}));
+            const Node* cdf = ir::sum(ir::mul(spread, ir::broadcast(ones, pairs)), last + 1);
+            return ir::sum(ir::binary(ir::Op::Greater, ir::broadcast(u, full, bit), cdf), last);
+          },
+          "the number of k with u > the cumulative softmax(logits)_k"),
       .moments = Moments::none(),
       .init = InitDraw::none(),
       .kl = KlPartners{},

@@ -475,6 +475,17 @@ struct Elementwise<Op::StudentTQuantile> {
   static Contributions adjoint(const Node&, const Node*) { return {}; }
 };
 
+// Gamma(shape, 1)'s inverse CDF: a forward draw (no gradient flows through it: a guide needs
+// implicit reparameterization, which is not built).
+template <>
+struct Elementwise<Op::GammaQuantile> {
+  static constexpr bool cheap = false;
+  static double value(double u, double shape) { return special::gamma_quantile(u, shape); }
+  template <class B>
+  static auto code(B& b, typename B::V u, typename B::V shape) { return b.runtime("vmc_gamma_quantile", u, shape); }
+  static Contributions adjoint(const Node&, const Node*) { return {}; }
+};
+
 // log P(T_nu ≤ t) (student_t_lcdf, its tails on truncated priors). ∂/∂t is the density over the
 // CDF, e^(log pdf(t) − y); ∂/∂nu has no closed form: StudentTLogCdfDnu, which has no gradient of
 // its own (a second derivative in nu is never needed: the objective's gradient is first order).
@@ -505,6 +516,18 @@ struct Elementwise<Op::StudentTLogCdfDnu> {
 };
 
 // --- three operands ----------------------------------------------------------------------------
+
+// Beta(a, b)'s inverse CDF: a forward draw, as GammaQuantile.
+template <>
+struct Elementwise<Op::BetaQuantile> {
+  static constexpr bool cheap = false;
+  static double value(double u, double a, double b) { return special::beta_quantile(u, a, b); }
+  template <class B>
+  static auto code(B& b, typename B::V u, typename B::V p, typename B::V q) {
+    return b.runtime("vmc_beta_quantile", u, p, q);
+  }
+  static Contributions adjoint(const Node&, const Node*) { return {}; }
+};
 
 template <>
 struct Elementwise<Op::BinomialQuantile> {

@@ -29,6 +29,8 @@ double binomial_quantile(double u, double n, double p) { return vmc_binomial_qua
 double neg_binomial_2_quantile(double u, double mu, double phi) { return vmc_neg_binomial_2_quantile(u, mu, phi); }
 double student_t_quantile(double u, double nu) { return vmc_student_t_quantile(u, nu); }
 double student_t_log_cdf(double t, double nu) { return vmc_student_t_log_cdf(t, nu); }
+double gamma_quantile(double u, double shape) { return vmc_gamma_quantile(u, shape); }
+double beta_quantile(double u, double a, double b) { return vmc_beta_quantile(u, a, b); }
 double student_t_log_cdf_dnu(double t, double nu) { return vmc_student_t_log_cdf_dnu(t, nu); }
 double log_ndtr(double x) { return vmc_log_ndtr(x); }
 

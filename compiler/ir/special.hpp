@@ -18,6 +18,8 @@ double binomial_quantile(double u, double n, double p);    // the same for Binom
 double neg_binomial_2_quantile(double u, double mu, double phi);  // ... for NegBinomial2(mu, phi)
 double student_t_quantile(double u, double nu);  // Student's t inverse CDF
 double student_t_log_cdf(double t, double nu);      // log P(T_nu <= t)
+double gamma_quantile(double u, double shape);       // Gamma(shape, 1)'s inverse CDF
+double beta_quantile(double u, double a, double b);  // Beta(a, b)'s inverse CDF
 double student_t_log_cdf_dnu(double t, double nu);  // its derivative in nu
 
 }  // namespace vmc::ir::special

@@ -41,6 +41,8 @@ const std::map<std::string, void*>& runtime_symbols() {
       {"vmc_neg_binomial_2_quantile", reinterpret_cast<void*>(&vmc_neg_binomial_2_quantile)},
       {"vmc_student_t_quantile", reinterpret_cast<void*>(&vmc_student_t_quantile)},
       {"vmc_student_t_log_cdf", reinterpret_cast<void*>(&vmc_student_t_log_cdf)},
+      {"vmc_gamma_quantile", reinterpret_cast<void*>(&vmc_gamma_quantile)},
+      {"vmc_beta_quantile", reinterpret_cast<void*>(&vmc_beta_quantile)},
       {"vmc_student_t_log_cdf_dnu", reinterpret_cast<void*>(&vmc_student_t_log_cdf_dnu)},
       {"vmc_log_ndtr", reinterpret_cast<void*>(&vmc_log_ndtr)},
       {"vmc_loop", reinterpret_cast<void*>(&vmc_loop)},

@@ -209,7 +209,7 @@ class SampleLowering {
     ir::Shape copy;
     if (family.shape == dist::ShapeRule::MvNormal) {
       copy = args[0].copy_rank() == 1 ? args[0].copy_shape() : ir::Shape{args[1].copy_shape()[0]};
-    } else if (family.shape == dist::ShapeRule::Broadcast) {
+    } else if (family.shape == dist::ShapeRule::Broadcast || family.shape == dist::ShapeRule::Vector) {
       for (const Value& a : args) {
         if (!a.copy_scalar()) {
           copy = a.copy_shape();

@@ -453,7 +453,7 @@ Type check_generated_draw(Analyzer& a, Scope& scope, const ast::Sample& s) {
   if (d->shape == ShapeRule::MvNormal) {
     if (args[0].rank() == 1) out.shape = args[0].shape;
     else if (args[1].rank() == 2) out.shape = {args[1].shape[0]};
-  } else if (d->shape == ShapeRule::Broadcast) {
+  } else if (d->shape == ShapeRule::Broadcast || d->shape == ShapeRule::Vector) {
     for (const Type& t : args) {
       if (!t.is_scalar()) {
         out.shape = t.shape;

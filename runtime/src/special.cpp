@@ -11,6 +11,7 @@
 #include <boost/math/distributions/students_t.hpp>
 #include <boost/math/special_functions/digamma.hpp>
 #include <boost/math/special_functions/erf.hpp>
+#include <boost/math/special_functions/beta.hpp>
 #include <boost/math/special_functions/gamma.hpp>
 #include <boost/math/special_functions/trigamma.hpp>
 
@@ -160,6 +161,22 @@ double vmc_student_t_quantile(double u, double nu) {
   if (u == 0) return -kInf;
   if (u == 1) return kInf;
   return boost::math::quantile(boost::math::students_t_distribution<double, Policy>(nu), u);
+}
+
+// The quantile of Gamma(shape, 1) at u (a draw from uniform noise; divide by the rate), and of
+// Beta(a, b): Boost's inverses of the regularised incomplete gamma and beta functions.
+double vmc_gamma_quantile(double u, double shape) {
+  if (std::isnan(u) || std::isnan(shape) || u < 0 || u > 1 || !(shape > 0)) return kNaN;
+  if (u == 0) return 0;
+  if (u == 1) return kInf;
+  return boost::math::gamma_p_inv(shape, u, Policy());
+}
+
+double vmc_beta_quantile(double u, double a, double b) {
+  if (std::isnan(u) || std::isnan(a) || std::isnan(b) || u < 0 || u > 1 || !(a > 0) || !(b > 0)) return kNaN;
+  if (u == 0) return 0;
+  if (u == 1) return 1;
+  return boost::math::ibeta_inv(a, b, u, Policy());
 }
 
 // log P(T ≤ t) for Student's t with nu degrees of freedom: Boost's CDF, whose lower tail is

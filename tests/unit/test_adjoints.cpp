@@ -437,6 +437,19 @@ OpTest op_test(Op op) {
                 const Node* t = binary(Op::StudentTQuantile, h.frozen(s, 0.05, 0.95), h.frozen(s, 0.5, 30));
                 return mul(t, h.param(s, -2, 2));
               }};
+    case Op::GammaQuantile:
+      return {C, [](Harness& h) {
+                Shape s = h.shape(h.uniform_int(0, 3));
+                const Node* g = binary(Op::GammaQuantile, h.frozen(s, 0.05, 0.95), h.frozen(s, 0.3, 20));
+                return mul(g, h.param(s, -2, 2));
+              }};
+    case Op::BetaQuantile:
+      return {C, [](Harness& h) {
+                Shape s = h.shape(h.uniform_int(0, 3));
+                const Node* u = h.frozen(s, 0.05, 0.95);
+                const Node* b = u->graph().make(Op::BetaQuantile, {u, h.frozen(s, 0.3, 20), h.frozen(s, 0.3, 20)}, {}, s);
+                return mul(b, h.param(s, -2, 2));
+              }};
     case Op::PoissonQuantile:
       return {C, [](Harness& h) {
                 Shape s = h.shape(h.uniform_int(0, 3));

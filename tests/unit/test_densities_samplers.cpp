@@ -429,3 +429,67 @@ TEST_CASE("densities/samplers: student_t and half_student_t draw their inverse C
   }
   CHECK(std::abs(below / static_cast<double>(n) - 0.5) <= 5 * std::sqrt(0.25 / static_cast<double>(n)));
 }
+
+TEST_CASE("densities/samplers: gamma, inv_gamma, beta, dirichlet, categorical_logit and ordered_logistic draw forwards") {
+  const std::size_t n = 200000;
+  Env env;
+  const Node* u = env.vec("u", noise_for(ir::InputKind::Uniform, n, 77), ir::InputKind::Uniform);
+  auto moments = [&](std::string_view name, const std::vector<double>& args, double mean, double var) {
+    INFO(name);
+    const dist::Distribution& d = entry(name);
+    REQUIRE(static_cast<bool>(d.sampler.fn));
+    CHECK(d.sampler.noise == ir::InputKind::Uniform);
+    Stats s = stats(env.eval(dist::sample(d, scalar_args(env, args), u)));
+    INFO("mean " << s.mean << " vs " << mean << ", var " << s.var << " vs " << var);
+    CHECK(std::abs(s.mean - mean) <= 5 * s.mean_se());
+    CHECK(std::abs(s.var - var) <= 5 * s.var_se());
+  };
+  moments("gamma", {2.5, 4}, 2.5 / 4, 2.5 / 16);
+  moments("gamma", {0.3, 1}, 0.3, 0.3);  // shape below 1: mass near 0
+  moments("inv_gamma", {5, 2}, 2.0 / 4, 4.0 / (16 * 3));
+  moments("beta", {2, 5}, 2.0 / 7, 10.0 / (49 * 8));
+  // The inverse CDF at known points: Gamma(1, 1) is Exp(1); Beta(1, 1) is uniform, Beta(2, 1) is √u.
+  for (double p : {1e-6, 0.2, 0.5, 0.93}) {
+    CHECK(ir::special::gamma_quantile(p, 1) == doctest::Approx(-std::log1p(-p)).epsilon(1e-12));
+    CHECK(ir::special::beta_quantile(p, 1, 1) == doctest::Approx(p).epsilon(1e-12));
+    CHECK(ir::special::beta_quantile(p, 2, 1) == doctest::Approx(std::sqrt(p)).epsilon(1e-12));
+  }
+  CHECK(std::isnan(ir::special::gamma_quantile(0.5, 0)));
+  CHECK(std::isnan(ir::special::beta_quantile(1.5, 1, 1)));
+  // Dirichlet(1, 2, 3): on the simplex, means alpha / 6.
+  {
+    const std::size_t rows = 40000;
+    Env e;
+    const Node* uk = e.tensor("u", noise_for(ir::InputKind::Uniform, rows * 3, 78), {static_cast<std::int64_t>(rows), 3});
+    std::vector<double> x = e.eval(dist::sample(entry("dirichlet"), {e.vec("alpha", {1, 2, 3})}, uk));
+    double m[3] = {0, 0, 0};
+    for (std::size_t r = 0; r < rows; ++r) {
+      CHECK(x[3 * r] + x[3 * r + 1] + x[3 * r + 2] == doctest::Approx(1).epsilon(1e-12));
+      for (int k = 0; k < 3; ++k) m[k] += x[3 * r + static_cast<std::size_t>(k)] / static_cast<double>(rows);
+    }
+    for (int k = 0; k < 3; ++k) CHECK(std::abs(m[k] - (k + 1) / 6.0) < 0.005);
+  }
+  // categorical_logit(log p) and ordered_logistic: category frequencies.
+  auto frequencies = [&](const Node* draws, std::size_t k) {
+    std::vector<double> f(k, 0);
+    for (double v : env.eval(draws)) {
+      REQUIRE(v >= 0);
+      REQUIRE(v < static_cast<double>(k));
+      f[static_cast<std::size_t>(v)] += 1.0 / static_cast<double>(n);
+    }
+    return f;
+  };
+  const std::vector<double> p = {0.2, 0.5, 0.3};
+  std::vector<double> fc = frequencies(
+      dist::sample(entry("categorical_logit"), {env.vec("logits", {std::log(0.2) + 3, std::log(0.5) + 3, std::log(0.3) + 3})}, u), 3);
+  for (std::size_t k = 0; k < 3; ++k) CHECK(std::abs(fc[k] - p[k]) <= 5 * std::sqrt(p[k] * (1 - p[k]) / n));
+  auto sigmoid = [](double z) { return 1 / (1 + std::exp(-z)); };
+  const double eta = 0.4;
+  const std::vector<double> c = {-1.0, 0.5, 2.0};
+  std::vector<double> fo = frequencies(dist::sample(entry("ordered_logistic"), {env.scalar("eta", eta), env.vec("c", c)}, u), 4);
+  std::vector<double> s = {1, sigmoid(eta - c[0]), sigmoid(eta - c[1]), sigmoid(eta - c[2]), 0};
+  for (std::size_t k = 0; k < 4; ++k) {
+    double q = s[k] - s[k + 1];
+    CHECK(std::abs(fo[k] - q) <= 5 * std::sqrt(q * (1 - q) / n));
+  }
+}

@@ -163,6 +163,8 @@ class MagnitudeBound : public ir::Rewriter {
       // runtime function); any rounding in them may move it across a jump, so then unbounded.
       case Op::PoissonQuantile:
       case Op::StudentTQuantile:
+      case Op::GammaQuantile:
+      case Op::BetaQuantile:
       case Op::BinomialQuantile:
       case Op::NegBinomial2Quantile: {
         const Node* s = n.args().size() == 2 ? plus(m[0], m[1]) : plus(plus(m[0], m[1]), m[2]);

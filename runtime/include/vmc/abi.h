@@ -182,6 +182,9 @@ double vmc_poisson_quantile(double u, double rate);
 double vmc_binomial_quantile(double u, double n, double p);
 double vmc_neg_binomial_2_quantile(double u, double mu, double phi);
 double vmc_student_t_quantile(double u, double nu);
+/* Gamma(shape, 1)'s and Beta(a, b)'s inverse CDFs at u: forward draws from uniform noise. */
+double vmc_gamma_quantile(double u, double shape);
+double vmc_beta_quantile(double u, double a, double b);
 /* log P(T <= t) for Student's t with nu degrees of freedom, and its derivative in nu. */
 double vmc_student_t_log_cdf(double t, double nu);
 double vmc_student_t_log_cdf_dnu(double t, double nu);
