@@ -12,31 +12,32 @@ ir::Shape mv_shape(const Args& a) {
   return {a[1]->shape()[0]};
 }
 
+// The multivariate normal of mean mu and covariance L Lᵀ, per vector (the last axis).
+const Node* mv_log_density(const Node* x, const Node* mu, const Node* lower) {
+  const Node* r = ir::sub(x, fit(mu, x->shape()));
+  V quad = mahalanobis(lower, r);
+  return -0.5 * order_of(lower) * kLog2Pi - V(log_abs_det(lower)) - 0.5 * quad;
+}
+// mu + L eps, per vector.
+const Node* mv_draw(const Node* eps, const Node* mu, const Node* lower) {
+  return ir::add(fit(mu, eps->shape()), times_lower_t(eps, lower));
+}
+// log q(mu + L eps) = Σ log N(eps) − log|det L|, per vector: exact, with no solve.
+const Node* mv_log_q(const Node* eps, const Node* lower) {
+  V sq = ir::sum(ir::square(eps), static_cast<int>(eps->rank()) - 1);
+  return -0.5 * order_of(lower) * kLog2Pi - V(log_abs_det(lower)) - 0.5 * sq;
+}
+
 Distribution mvnormal_cholesky() {
   return entry({
       .name = "mvnormal_cholesky",
       .params = Params{{"mu"}, {"L", Cholesky}},
       .support = RealVector,
       .shape = ShapeRule::MvNormal,
-      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
-        const Node* lower = a[1];
-        const Node* r = ir::sub(x, fit(a[0], x->shape()));
-        double k = order_of(lower);
-        V quad = mahalanobis(lower, r);
-        return -0.5 * k * kLog2Pi - V(log_abs_det(lower)) - 0.5 * quad;
-      }},
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* { return mv_log_density(x, a[0], a[1]); }},
       .sampler = Sampler::reparameterized(
-          kNormal,
-          [](const Args& a, const Node* e) -> const Node* {
-            return ir::add(fit(a[0], e->shape()), times_lower_t(e, a[1]));
-          },
-          "mu + L eps",
-          // log q(mu + L eps) = Σ log N(eps) − log|det L|, per vector: exact, with no solve.
-          [](const Args& a, const Node* e) -> const Node* {
-            double k = order_of(a[1]);
-            V sq = ir::sum(ir::square(e), static_cast<int>(e->rank()) - 1);
-            return -0.5 * k * kLog2Pi - V(log_abs_det(a[1])) - 0.5 * sq;
-          }),
+          kNormal, [](const Args& a, const Node* e) -> const Node* { return mv_draw(e, a[0], a[1]); }, "mu + L eps",
+          [](const Args& a, const Node* e) -> const Node* { return mv_log_q(e, a[1]); }),
       .moments = Moments{[](const Args& a) -> const Node* { return fit(a[0], mv_shape(a)); },
                   [](const Args& a) -> const Node* {
                     return fit(ir::unary(ir::Op::Sqrt, marginal_variance(a[1])), mv_shape(a));
@@ -58,24 +59,12 @@ Distribution multi_normal() {
       .support = RealVector,
       .shape = ShapeRule::MvNormal,
       .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
-        const Node* lower = ir::cholesky(a[1]);
-        const Node* r = ir::sub(x, fit(a[0], x->shape()));
-        double k = order_of(lower);
-        V quad = mahalanobis(lower, r);
-        return -0.5 * k * kLog2Pi - V(log_abs_det(lower)) - 0.5 * quad;
+        return mv_log_density(x, a[0], ir::cholesky(a[1]));
       }},
       .sampler = Sampler::reparameterized(
-          kNormal,
-          [](const Args& a, const Node* e) -> const Node* {
-            return ir::add(fit(a[0], e->shape()), times_lower_t(e, ir::cholesky(a[1])));
-          },
+          kNormal, [](const Args& a, const Node* e) -> const Node* { return mv_draw(e, a[0], ir::cholesky(a[1])); },
           "mu + cholesky_decompose(Sigma) eps",
-          [](const Args& a, const Node* e) -> const Node* {
-            const Node* lower = ir::cholesky(a[1]);
-            double k = order_of(lower);
-            V sq = ir::sum(ir::square(e), static_cast<int>(e->rank()) - 1);
-            return -0.5 * k * kLog2Pi - V(log_abs_det(lower)) - 0.5 * sq;
-          }),
+          [](const Args& a, const Node* e) -> const Node* { return mv_log_q(e, ir::cholesky(a[1])); }),
       .moments = Moments{[](const Args& a) -> const Node* { return fit(a[0], mv_shape(a)); },
                          [](const Args& a) -> const Node* {
                            return fit(ir::unary(ir::Op::Sqrt, ir::diag(a[1])), mv_shape(a));
