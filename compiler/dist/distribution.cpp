@@ -19,6 +19,7 @@ std::string to_string(Support s) {
     case Support::Interval: return "(lo, hi)";
     case Support::RealVector: return "real vectors";
     case Support::Simplex: return "simplexes";
+    case Support::CorrCholesky: return "Cholesky factors of correlation matrices";
     case Support::Binary: return "{0, 1}";
     case Support::Count: return "{0, 1, ...}";
     case Support::BoundedCount: return "{0, ..., n}";
@@ -43,6 +44,8 @@ Bounds bounds(Support s) {
     case Support::Binary:
     case Support::Simplex:
       return {0.0, 1.0};
+    case Support::CorrCholesky:
+      return {-1.0, 1.0};
     case Support::Real:
     case Support::Interval:
     case Support::RealVector:
@@ -63,6 +66,9 @@ std::optional<std::string> outside(Support s, double v, bool is_int) {
     case Support::UnitInterval:
     case Support::Simplex:  // per element; the sums are the density's to take
       if (!(v > 0 && v < 1)) return "(0, 1)";
+      return std::nullopt;
+    case Support::CorrCholesky:  // per element; the rows' lengths are the density's to take
+      if (!(v >= -1 && v <= 1)) return "[-1, 1]";
       return std::nullopt;
     case Support::Count:
     case Support::BoundedCount:

@@ -36,6 +36,7 @@ enum class Support {
   Interval,      // (lo, hi), the constant bounds given as its arguments
   RealVector,    // R^K: one joint draw per vector
   Simplex,       // vectors of K positive elements summing to 1
+  CorrCholesky,  // Cholesky factors of correlation matrices (rows of unit length)
   Binary,        // {0, 1}
   Count,         // {0, 1, ...}
   BoundedCount,  // {0, ..., n}
@@ -76,6 +77,7 @@ enum class ShapeRule {
   Categorical,  // left side a scalar per copy; logits real[K]
   Vector,       // left side real[K] per copy, each argument a scalar or real[K]; one density per vector
   Ordinal,      // left side an int scalar per copy; eta a scalar per copy; cutpoints real[K - 1]
+  CorrCholesky, // left side real[K, K], one for all datapoints; each argument a scalar
 };
 
 struct Param {

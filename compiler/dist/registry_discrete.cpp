@@ -76,6 +76,44 @@ Distribution multi_normal() {
   });
 }
 
+// Stan's lkj_corr_cholesky(eta): the LKJ density of the correlation matrix L Lᵀ (det^(eta − 1),
+// Lewandowski, Kurowicka & Joe 2009) with the Jacobian of L ↦ L Lᵀ, on the factor L:
+//   Σ_{k=1}^{K−1} (K − k − 1 + 2 eta − 2) log L_kk − log c_K(eta),
+//   log c_K = Σ_{k=1}^{K−1} [(2 eta − 2 + K − k)(K − k) log 2 + (K − k) log B(b_k, b_k)],
+//   b_k = eta + (K − k − 1)/2.
+// One [K, K] value (no batch axes: sema keeps it one for all datapoints). No sampler yet.
+Distribution lkj_corr_cholesky() {
+  return entry({
+      .name = "lkj_corr_cholesky",
+      .params = Params{{"eta", Positive}},
+      .support = CorrCholesky,
+      .shape = ShapeRule::CorrCholesky,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        const std::int64_t k = x->shape()[0].size;
+        const Node* eta = a[0];
+        const Node* log_diag = ir::log(ir::slice(ir::diag(x), 0, 1, k));  // L_11 ... L_{K−1,K−1}
+        ir::Attrs along;  // K − k − 1 for k = 1 ... K − 1: K − 2 − iota
+        along.axis = 0;
+        const Node* iota = x->graph().make(ir::Op::Iota, {}, along, log_diag->shape());
+        V powers = (static_cast<double>(k - 2) - V(iota)) + (V(eta) - 1.0) * 2.0;
+        V lp = ir::sum(ir::mul(powers, log_diag));
+        for (std::int64_t i = 1; i < k; ++i) {
+          const double m = static_cast<double>(k - i);
+          V b = V(eta) + 0.5 * (m - 1);
+          V log_beta = 2.0 * lgamma(b) - lgamma(2.0 * b);
+          lp = lp - (V(eta) * 2.0 - 2.0 + m) * (m * std::log(2.0)) - m * log_beta;
+        }
+        return lp;
+      }},
+      .sampler = Sampler::none(),
+      .moments = Moments::none(),
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
 // Dirichlet(alpha) on the simplex, one density per vector (the last axis):
 // lgamma(Σ alpha) − Σ lgamma(alpha) + Σ (alpha − 1) log x. alpha is a scalar (the symmetric
 // Dirichlet) or a vector. No sampler yet (a draw needs gamma draws).

@@ -88,6 +88,7 @@ Distribution mvnormal_cholesky();
 Distribution dirichlet();
 Distribution multi_normal();
 Distribution ordered_logistic();
+Distribution lkj_corr_cholesky();
 Distribution bernoulli();
 Distribution bernoulli_logit();
 Distribution poisson();

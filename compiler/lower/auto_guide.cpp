@@ -61,8 +61,51 @@ const ir::Node* cholesky_value(const ir::Node* raw) {
 
 // z = T(u) onto latent v's support, with log |T'(u)| for log q(z). Bounds given by expressions
 // are computed at each draw, from data and the latents drawn before this one.
+// Stan's cholesky_corr_constrain from u [..., K(K − 1)/2]: canonical partial correlations
+// z = tanh(u), row i of L from them (L_i0 = z, L_ij = z sqrt(1 − Σ_{j'<j} L_ij'²), L_ii what is
+// left of the unit length), element by element on [..., 1] slices (K is a compile-time extent);
+// log |dL/du| = Σ log(1 − z²) + Σ_{i, 1 ≤ j < i} ½ log(1 − Σ_{j'<j} L_ij'²).
+static Mapped correlation_factor(Lowerer& l, const ir::Node* u, std::int64_t k) {
+  const int last = static_cast<int>(u->rank()) - 1;
+  const ir::Node* z = ir::unary(Op::Tanh, u);
+  const ir::Node* log_jacobian = ir::sum(ir::unary(Op::Log1p, ir::neg(ir::square(z))), last);  // [...]
+  ir::Shape one = u->shape();
+  one.back() = ir::Extent::constant(1);
+  const ir::Node* zero = ir::constant(l.g, 0.0, one);
+  std::vector<const ir::Node*> rows;
+  std::int64_t next = 0;
+  for (std::int64_t i = 0; i < k; ++i) {
+    std::vector<const ir::Node*> row;
+    const ir::Node* sum_sqs = nullptr;
+    for (std::int64_t j = 0; j < i; ++j) {
+      const ir::Node* zij = ir::slice(z, last, next, next + 1);
+      ++next;
+      const ir::Node* x = zij;
+      if (j > 0) {
+        const ir::Node* left = ir::sub(ir::constant(l.g, 1.0, one), sum_sqs);
+        log_jacobian = ir::add(log_jacobian, ir::mul(ir::sum(ir::log(left), last), 0.5));
+        x = ir::mul(zij, ir::unary(Op::Sqrt, left));
+      }
+      row.push_back(x);
+      sum_sqs = sum_sqs ? ir::add(sum_sqs, ir::square(x)) : ir::square(x);
+    }
+    row.push_back(i == 0 ? ir::constant(l.g, 1.0, one) : ir::unary(Op::Sqrt, ir::sub(ir::constant(l.g, 1.0, one), sum_sqs)));
+    for (std::int64_t j = i + 1; j < k; ++j) row.push_back(zero);
+    const ir::Node* joined = row[0];
+    for (std::size_t j = 1; j < row.size(); ++j) joined = ir::concat(joined, row[j], last);
+    ir::Shape as_row = u->shape();
+    as_row.back() = ir::Extent::constant(1);
+    as_row.push_back(ir::Extent::constant(k));
+    rows.push_back(ir::reshape(joined, as_row));  // [..., 1, K]
+  }
+  const ir::Node* m = rows[0];
+  for (std::size_t i = 1; i < rows.size(); ++i) m = ir::concat(m, rows[i], last);
+  return {m, log_jacobian};
+}
+
 static Mapped to_support(Lowerer& l, const sema::Variable& v, const ir::Node* u) {
   const sema::Constraint& c = v.type.constraint;
+  if (c.cholesky_corr) return correlation_factor(l, u, v.type.shape.back().constant_value().value_or(0));
   if (c.simplex) {
     // Stan's stick-breaking from K − 1 reals: z_k = sigmoid(u_k − log(K − 1 − k)) of the stick
     // left, s_k = Π_{j<k} (1 − z_j); x_k = s_k z_k, and x_{K−1} the stick left at the end. In
@@ -217,6 +260,11 @@ void Lowerer::auto_guide() {
     ir::Shape full;
     for (const sema::Extent& e : v.type.shape) full.push_back(extent(e, v.decl->span));
     if (v.type.constraint.simplex) full.back() = ir::Extent::constant(full.back().size - 1);
+    if (v.type.constraint.cholesky_corr) {  // [..., K, K] from K(K - 1)/2 reals
+      const std::int64_t k = full.back().size;
+      full.pop_back();
+      full.back() = ir::Extent::constant(k * (k - 1) / 2);
+    }
     return full;
   };
   // log q of a draw u from `family` with `args` (from its noise eps).

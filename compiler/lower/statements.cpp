@@ -31,6 +31,9 @@ Args align_args(Lowerer& l, const dist::Distribution& family, const std::vector<
     if (family.shape == dist::ShapeRule::MvNormal && k == 1) {
       VMC_ASSERT(a.plates.empty(), "a per-datapoint Cholesky factor after sema");
       out.push_back(a.node);
+    } else if (family.shape == dist::ShapeRule::CorrCholesky) {
+      VMC_ASSERT(a.plates.empty(), "a per-datapoint lkj argument after sema");
+      out.push_back(a.node);
     } else if (family.shape == dist::ShapeRule::Categorical || (family.shape == dist::ShapeRule::Ordinal && k == 1)) {
       out.push_back(l.align(a, plates, a.copy_shape()).node);
     } else {
@@ -178,6 +181,11 @@ class SampleLowering {
       if (c.is_ordered()) {
         l_.unavailable("sample_model cannot draw the ordered latent '" + name + "' from its prior '" +
                        std::string(family.name) + "' restricted to increasing vectors yet");
+        return;
+      }
+      if (c.cholesky_corr) {
+        l_.unavailable("sample_model cannot draw the correlation matrix's Cholesky factor '" + name + "' from its prior '" +
+                       std::string(family.name) + "' yet");
         return;
       }
       if (c.simplex && family.support != dist::Support::Simplex) {

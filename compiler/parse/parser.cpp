@@ -275,6 +275,12 @@ class Converter {
           ast::Constraint{ident(c.key), c.value ? expr(*c.value) : nullptr, span(c)});
     }
     for (x3ast::expr& e : t.shape) out.shape.push_back(expr(e));
+    // Stan's `cholesky_factor_corr[K]` is `real<cholesky_corr>[K, K]`: its one extent, twice.
+    if (out.base.name == "cholesky_factor_corr") {
+      out.constraints.insert(out.constraints.begin(), ast::Constraint{ast::Ident{"cholesky_corr", out.base.span}, nullptr, out.base.span});
+      out.base.name = "real";
+      if (t.shape.size() == 1) out.shape.push_back(expr(t.shape.front()));
+    }
     return out;
   }
 

@@ -12,7 +12,8 @@
 namespace vmc::sema {
 namespace {
 
-const std::vector<std::string> kConstraintKeys = {"lower", "upper", "cholesky", "ordered", "positive_ordered", "simplex"};
+const std::vector<std::string> kConstraintKeys = {"lower",   "upper",         "cholesky", "ordered",
+                                                  "positive_ordered", "simplex", "cholesky_corr"};
 
 Role role_of(ast::BlockKind kind) {
   return kind == ast::BlockKind::Data    ? Role::Data
@@ -108,7 +109,7 @@ class DeclChecker {
       if (std::find(kConstraintKeys.begin(), kConstraintKeys.end(), key) == kConstraintKeys.end()) {
         a_.report.error(k.key.span, "unknown constraint '" + key + "'" +
                                         did_you_mean(key, kConstraintKeys) +
-                                        " (constraints are lower, upper, cholesky, ordered, positive_ordered and simplex)");
+                                        " (constraints are lower, upper, cholesky, ordered, positive_ordered, simplex and cholesky_corr)");
         continue;
       }
       auto [it, first] = seen.emplace(key, k.span);
@@ -117,9 +118,13 @@ class DeclChecker {
                         {{it->second, "first '" + key + "' is here"}});
         continue;
       }
-      if (key == "cholesky" || key == "ordered" || key == "positive_ordered" || key == "simplex") {
+      if (key == "cholesky" || key == "ordered" || key == "positive_ordered" || key == "simplex" || key == "cholesky_corr") {
         if (k.value) a_.report.error(k.value->span, "'" + key + "' takes no value");
-        (key == "cholesky" ? c.cholesky : key == "ordered" ? c.ordered : key == "simplex" ? c.simplex : c.positive_ordered) = true;
+        (key == "cholesky"        ? c.cholesky
+         : key == "ordered"       ? c.ordered
+         : key == "simplex"       ? c.simplex
+         : key == "cholesky_corr" ? c.cholesky_corr
+                                  : c.positive_ordered) = true;
         continue;
       }
       if (!k.value) {
@@ -160,6 +165,21 @@ class DeclChecker {
       } else if (std::string(key) == "simplex" && t.shape[0].constant_value() && *t.shape[0].constant_value() < 2) {
         a_.report.error(seen[key], "'simplex' needs at least 2 elements (a simplex of 1 is the constant 1), but '" +
                                        name() + "' is " + to_string(t.value()));
+      }
+    }
+    if (seen.count("cholesky_corr")) {
+      Span at = seen["cholesky_corr"];
+      if (seen.size() > 1) {
+        a_.report.error(at, "'cholesky_corr' cannot be combined with another constraint");
+      } else if (t.is_int() || t.rank() != 2 || !(t.shape[0] == t.shape[1])) {
+        a_.report.error(at, "'cholesky_corr' needs a square real matrix real[K, K], but '" + name() + "' is " +
+                                to_string(t.value()));
+      } else if (role_ != Role::Latent) {
+        a_.report.error(at, "'cholesky_corr' is for latents only yet, but '" + name() + "' is " +
+                                (role_ == Role::Param ? "a param" : "data"));
+      } else if (t.shape[0].constant_value() && *t.shape[0].constant_value() < 2) {
+        a_.report.error(at, "'cholesky_corr' needs K of at least 2 (a 1 x 1 correlation is the constant 1), but '" +
+                                name() + "' is " + to_string(t.value()));
       }
     }
     if (c.cholesky && (seen.count("lower") || seen.count("upper"))) {

@@ -86,6 +86,12 @@ class DensityArgs {
                                        ", but " + shown_value + " is " + to_string(lhs.value()));
       return;
     }
+    if (d_.shape == ShapeRule::CorrCholesky && (lhs.rank() != 2 || !(lhs.shape[0] == lhs.shape[1]) || !lhs.plates.empty())) {
+      a_.report.error(value_.span, quote(shown_) + " needs a square matrix, one for all datapoints, " +
+                                       (tilde ? "on the left of '~'" : "as its value") + ", but " + shown_value + " is " +
+                                       to_string(lhs.value()));
+      return;
+    }
     if ((d_.shape == ShapeRule::Categorical || d_.shape == ShapeRule::Ordinal) && !lhs.is_scalar()) {
       a_.report.error(value_.span, quote(shown_) + " needs a scalar " + (tilde ? "on the left of '~'" : "value") +
                                        " (index it by a plate), but " + shown_value + " is " + to_string(lhs.value()));
@@ -99,6 +105,8 @@ class DensityArgs {
         error(i, "must be an int, but it " + is);
       } else if (d_.shape == ShapeRule::Categorical) {
         if (t.rank() != 1 || t.row) error(i, "must be a vector, but it " + is);
+      } else if (d_.shape == ShapeRule::CorrCholesky) {
+        if (!t.is_scalar() || !t.plates.empty()) error(i, "must be a scalar, the same for every datapoint, but it " + is);
       } else if (d_.shape == ShapeRule::Ordinal) {
         if (i == 0 && !t.is_scalar()) error(i, "must be a scalar (per copy of a plate), but it " + is);
         if (i == 1 && (t.rank() != 1 || t.row)) error(i, "must be a vector of the K - 1 cutpoints, but it " + is);

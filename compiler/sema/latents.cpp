@@ -23,6 +23,7 @@ struct Interval {
 Interval latent_interval(const Constraint& c) {
   if (c.positive_ordered) return Interval{0, kInf};
   if (c.simplex) return Interval{0, 1};
+  if (c.cholesky_corr) return Interval{-1, 1};
   return Interval{c.lower.value_or(-kInf), c.upper.value_or(kInf)};
 }
 
@@ -52,7 +53,8 @@ std::string support_type(const Type& t) { return "real" + to_string(t.constraint
 std::string families_for(const Interval& want, const Constraint& c) {
   if (c.cholesky) return "; no guide family has the support of a Cholesky factor yet";
   if (c.is_vector_map()) {
-    return std::string("; no guide family has the support of ") + (c.simplex ? "a simplex" : "an ordered vector") +
+    return std::string("; no guide family has the support of ") +
+           (c.simplex ? "a simplex" : c.cholesky_corr ? "a correlation matrix's Cholesky factor" : "an ordered vector") +
            " yet: leave out the guide block and use --guide meanfield, fullrank or lowrank:R";
   }
   if (std::isfinite(want.lo) && std::isfinite(want.hi))

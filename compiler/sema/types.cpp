@@ -61,6 +61,7 @@ std::string to_string(const Constraint& c) {
   if (c.ordered) add("ordered");
   if (c.positive_ordered) add("positive_ordered");
   if (c.simplex) add("simplex");
+  if (c.cholesky_corr) add("cholesky_corr");
   return out + ">";
 }
 

@@ -29,18 +29,23 @@ struct Constraint {
   // A vector of K positive elements summing to 1 (`real<simplex>[K]`, Stan's simplex[K]). Latents
   // only: stick-breaking from K - 1 reals u (Stan's transform).
   bool simplex = false;
+  // The Cholesky factor of a correlation matrix (`real<cholesky_corr>[K, K]`, Stan's
+  // cholesky_factor_corr[K]): lower-triangular, positive diagonal, rows of unit length. Latents
+  // only: from K(K - 1)/2 reals through canonical partial correlations tanh(u) (Stan's transform).
+  bool cholesky_corr = false;
   // A latent's bound that is an expression of data and of latents declared before it
   // (`upper=1 - alpha1`), instead of a constant: its value is set at each draw.
   const ast::Expr* lower_expr = nullptr;
   const ast::Expr* upper_expr = nullptr;
 
   bool empty() const {
-    return !lower && !upper && !cholesky && !ordered && !positive_ordered && !simplex && !lower_expr && !upper_expr;
+    return !lower && !upper && !cholesky && !ordered && !positive_ordered && !simplex && !cholesky_corr && !lower_expr &&
+           !upper_expr;
   }
   bool is_ordered() const { return ordered || positive_ordered; }
-  // A vector mapped whole from unconstrained reals (ordered, positive_ordered, simplex): latents
+  // A vector (or a correlation's Cholesky factor) mapped whole from unconstrained reals: latents
   // under the automatic guides only.
-  bool is_vector_map() const { return ordered || positive_ordered || simplex; }
+  bool is_vector_map() const { return ordered || positive_ordered || simplex || cholesky_corr; }
   bool has_expression() const { return lower_expr || upper_expr; }
   bool operator==(const Constraint&) const = default;
 };

@@ -150,6 +150,9 @@ TEST_CASE("densities: every registry entry's IR parts build") {
       args = {env.vec("mu", {0, 0}), env.tensor("L", {1, 0, 0, 1}, {2, 2})};
     } else if (d.shape == dist::ShapeRule::Vector) {
       args = {env.vec("alpha", {1, 2})};
+    } else if (d.shape == dist::ShapeRule::CorrCholesky) {
+      x = env.tensor("L", {1, 0, 0.6, 0.8}, {2, 2});
+      args = {env.scalar("eta", 2)};
     } else if (d.shape == dist::ShapeRule::Categorical) {
       x = env.vec("x", {1, 0});
       args = {env.tensor("logits", {0, 0, 0, 0, 0, 0}, {2, 3})};
@@ -298,6 +301,39 @@ TEST_CASE("densities: multi_normal(mu, Sigma) is mvnormal_cholesky(mu, L) for Si
     for (std::size_t k = 0; k < 3; ++k) want += kL3[r * 3 + k] * eps[k];
     CHECK(z[r] == doctest::Approx(want).epsilon(1e-12));
   }
+}
+
+TEST_CASE("densities: lkj_corr_cholesky is (1 - r^2)^(eta - 1) normalised at K = 2, and integrates to one at K = 3") {
+  // K = 2: L = [[1, 0], [r, sqrt(1 - r²)]]; the density of r is (1 − r²)^(η − 1) / (2^(2η − 1) B(η, η)).
+  for (double eta : {0.7, 1.0, 2.5}) {
+    Env env;
+    for (double r : {-0.9, 0.1, 0.6}) {
+      const Node* lp = dist::log_density(entry("lkj_corr_cholesky"), env.tensor("L", {1, 0, r, std::sqrt(1 - r * r)}, {2, 2}),
+                                         {env.scalar("eta", eta)});
+      double log_beta = 2 * std::lgamma(eta) - std::lgamma(2 * eta);
+      double want = (eta - 1) * std::log1p(-r * r) - (2 * eta - 1) * std::log(2.0) - log_beta;
+      CHECK(env.eval1(lp) == doctest::Approx(want).epsilon(1e-12));
+    }
+  }
+  // K = 3 over the canonical partial correlations z ∈ (−1, 1)³ (L10 = z0, L20 = z1,
+  // L21 = z2 sqrt(1 − z1²)): ∫ p(L(z)) |dL/dz| dz = 1, |dL/dz| = sqrt(1 − z1²).
+  const int n = 36;  // one density per grid point (the value is one matrix): 46,656 evaluations
+  std::vector<double> ls, jac;
+  for (int a = 0; a < n; ++a)
+    for (int b = 0; b < n; ++b)
+      for (int c = 0; c < n; ++c) {
+        double z0 = -1 + 2 * (a + 0.5) / n, z1 = -1 + 2 * (b + 0.5) / n, z2 = -1 + 2 * (c + 0.5) / n;
+        double l21 = z2 * std::sqrt(1 - z1 * z1);
+        ls.insert(ls.end(), {1, 0, 0, z0, std::sqrt(1 - z0 * z0), 0, z1, l21, std::sqrt(1 - z1 * z1 - l21 * l21)});
+        jac.push_back(std::sqrt(1 - z1 * z1) * 8.0 / (static_cast<double>(n) * n * n));
+      }
+  double mass = 0;
+  for (std::size_t i = 0; i < jac.size(); ++i) {
+    Env one;
+    std::vector<double> m(ls.begin() + static_cast<long>(9 * i), ls.begin() + static_cast<long>(9 * i + 9));
+    mass += std::exp(one.eval1(dist::log_density(entry("lkj_corr_cholesky"), one.tensor("L", m, {3, 3}), {one.scalar("eta", 1.8)}))) * jac[i];
+  }
+  CHECK(mass == doctest::Approx(1).epsilon(5e-3));
 }
 
 TEST_CASE("densities: dirichlet is the Beta at K = 2, its formula at K = 3, batched, and integrates to one") {

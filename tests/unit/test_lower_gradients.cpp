@@ -659,3 +659,70 @@ TEST_CASE("lower values: ordered and positive_ordered maps, their round trip and
     }
   }
 }
+
+TEST_CASE("lower values: a cholesky_factor_corr latent's map, its round trip and log-Jacobian") {
+  // K = 3: the free elements are L10, L20, L21 (the rest follow from unit rows); Stan's inverse
+  // is u = atanh of the canonical partial correlations L10, L20, L21 / sqrt(1 − L20²).
+  Compiled c("model cj;\ndims { N; }\ndata { y : real[N]; }\nlatent { L : cholesky_factor_corr[3]; }\n"
+             "model { y ~ normal(0, 1); }\n",
+             sema_options({}, "meanfield"), lower_options(Estimator::A));
+  REQUIRE_MESSAGE(c.ok(), c.messages());
+  const ir::Node* draw = c.l().guide_draws[0].node;
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    ir::Bindings b = c.synthetic(seed, 3, 3, 1.5);
+    std::vector<double> u(3), sd(3);
+    double log_n = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+      double unit = in(b, "L.unit")[i], eps = in(b, "eps.L")[i];
+      sd[i] = std::exp(unit + in(b, "L.scale")[i]);
+      u[i] = in(b, "L.center")[i] + std::exp(unit) * in(b, "L.loc")[i] + sd[i] * eps;
+      log_n += normal_lpdf(eps, 0, 1) - std::log(sd[i]);
+    }
+    double log_lik = 0;
+    for (double y : in(b, "y")) log_lik += normal_lpdf(y, 0, 1);
+    double log_jacobian = eval1(c.output("elbo"), b) - log_lik + log_n;
+    std::vector<double> l = ir::evaluate(draw, b).values;
+    REQUIRE(l.size() == 9);
+    for (int r = 0; r < 3; ++r) {
+      double len = 0;
+      for (int k = 0; k < 3; ++k) len += l[static_cast<std::size_t>(3 * r + k)] * l[static_cast<std::size_t>(3 * r + k)];
+      CHECK(len == doctest::Approx(1).epsilon(1e-12));
+      CHECK(l[static_cast<std::size_t>(4 * r)] > 0);
+      for (int k = r + 1; k < 3; ++k) CHECK(l[static_cast<std::size_t>(3 * r + k)] == 0);
+    }
+    CHECK(std::atanh(l[3]) == doctest::Approx(u[0]).epsilon(1e-9));
+    CHECK(std::atanh(l[6]) == doctest::Approx(u[1]).epsilon(1e-9));
+    CHECK(std::atanh(l[7] / std::sqrt(1 - l[6] * l[6])) == doctest::Approx(u[2]).epsilon(1e-9));
+    const std::size_t free_at[3] = {3, 6, 7};
+    double J[3][3];
+    const double h = 1e-6;
+    for (std::size_t i = 0; i < 3; ++i) {
+      ir::Bindings p = b;
+      p.inputs["eps.L"].values[i] += h / sd[i];
+      std::vector<double> up = ir::evaluate(draw, p).values;
+      p.inputs["eps.L"].values[i] -= 2 * h / sd[i];
+      std::vector<double> down = ir::evaluate(draw, p).values;
+      for (std::size_t k = 0; k < 3; ++k) J[k][i] = (up[free_at[k]] - down[free_at[k]]) / (2 * h);
+    }
+    double det = J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) - J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
+                 J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
+    CHECK_MESSAGE(std::log(std::abs(det)) == doctest::Approx(log_jacobian).epsilon(1e-6), "seed ", seed);
+  }
+}
+
+TEST_CASE("lower gradients: cholesky_factor_corr latents under lkj_corr_cholesky (issue 25)") {
+  const char* text = R"(model lkj;
+dims { N; K = 3; }
+data { y : real[N, K]; }
+latent { L : cholesky_factor_corr[K]; sigma : real<lower=0>[K]; eta : real<lower=0>; }
+model {
+  eta ~ gamma(4, 2);
+  L ~ lkj_corr_cholesky(eta + 1);
+  sigma ~ normal(0, 2);
+  plate i in N { y[i] ~ mvnormal_cholesky(0, diag_matrix(sigma) * L); }
+}
+)";
+  for (const char* guide : {"meanfield", "fullrank"}) {
+    check_all(text, std::string("cholesky_factor_corr, ") + guide, sema_options({}, guide), true, 0.5);
+  }
+}

@@ -328,7 +328,7 @@ TEST_CASE("declared types") {
         "f : real<cholesky, lower=0>[K, K]; g : real<cholesky>[K, K]; h : real<upper=-pi>; }"));
     CHECK(c.errors() ==
           Lines{"3:18: unknown constraint 'lowr'; did you mean 'lower'? (constraints are lower, "
-                "upper, cholesky, ordered, positive_ordered and simplex)",
+                "upper, cholesky, ordered, positive_ordered, simplex and cholesky_corr)",
                 "3:31: the bounds of 'b' are empty: lower=1 is not below upper=1",
                 "3:73: constraint 'lower' is given twice",
                 "3:92: 'lower' needs a value, as in lower=0",

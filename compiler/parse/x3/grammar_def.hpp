@@ -111,7 +111,8 @@ struct program_class : annotate {};
 struct skipper_class {};
 
 x3::rule<struct name_id, name> const name_r = "a name";
-x3::rule<struct type_base_id, name> const type_base_r = "a type ('real', 'int', 'ordered', 'positive_ordered' or 'simplex')";
+x3::rule<struct type_base_id, name> const type_base_r =
+    "a type ('real', 'int', 'ordered', 'positive_ordered', 'simplex' or 'cholesky_factor_corr')";
 x3::rule<struct constraint_key_id, name> const constraint_key_r = "'lower', 'upper' or 'cholesky'";
 x3::rule<struct pi_id, name> const pi_r = "'pi'";
 x3::rule<struct number_id, number> const number_r = "a number";
@@ -183,10 +184,11 @@ skipper_type const skipper_r = "whitespace";
 // --- tokens ---
 
 auto const name_r_def = identifier;
-// Stan's `ordered[K]`, `positive_ordered[K]` and `simplex[K]` are real vectors with that constraint
-// (parser.cpp).
+// Stan's `ordered[K]`, `positive_ordered[K]` and `simplex[K]` are real vectors with that constraint,
+// `cholesky_factor_corr[K]` a real [K, K] matrix with its own (parser.cpp).
 auto const type_base_r_def =
-    x3::raw[keyword("real") | keyword("int") | keyword("positive_ordered") | keyword("ordered") | keyword("simplex")];
+    x3::raw[keyword("real") | keyword("int") | keyword("positive_ordered") | keyword("ordered") | keyword("simplex") |
+            keyword("cholesky_factor_corr")];
 auto const constraint_key_r_def =
     x3::raw[keyword("lower") | keyword("upper") | keyword("cholesky")] | identifier;  // `ordered` too: not a keyword
 auto const pi_r_def = x3::raw[keyword("pi")];
