@@ -19,7 +19,7 @@ const std::vector<Distribution>& distributions() {
   static const std::vector<Distribution> table = {
       normal(),      lognormal(),   laplace(),     logistic(),          cauchy(),
       student_t(),   exponential(), gamma(),       inv_gamma(),         beta(),
-      uniform(),     half_normal(), half_cauchy(), half_student_t(),    weibull(),
+      uniform(),     half_normal(), half_cauchy(), half_student_t(),    weibull(),     von_mises(),
       mvnormal_cholesky(), multi_normal(), dirichlet(), lkj_corr_cholesky(),
       bernoulli(),   bernoulli_logit(), binomial(), binomial_logit(),   poisson(),
       poisson_log(), neg_binomial_2(), neg_binomial_2_log(), categorical_logit(), ordered_logistic(),

@@ -341,6 +341,28 @@ Distribution half_cauchy() {
 }
 
 // |student_t(nu, 0, sigma)|: the half-t prior on scales (Gelman 2006), nu = 3 or 4 a common choice.
+// von_mises(mu, kappa), the circular normal: e^(kappa cos(y − mu)) / (2 pi I_0(kappa)) on any y
+// (as Stan's: the density is periodic in y). No sampler yet.
+Distribution von_mises() {
+  return entry({
+      .name = "von_mises",
+      .params = Params{{"mu"}, {"kappa", Positive}},
+      .support = Real,
+      .shape = ShapeRule::Broadcast,
+      .log_density = LogDensity{[](const Node* x, const Args& a) -> const Node* {
+        V kappa = a[1];
+        V c = ir::unary(ir::Op::Cos, V(x) - a[0]);
+        return kappa * c - std::log(2 * kPi) - V(ir::unary(ir::Op::LogBesselI0, kappa));
+      }},
+      .sampler = Sampler::none(),
+      .moments = Moments::none(),
+      .init = InitDraw::none(),
+      .kl = KlPartners{},
+      .accepts_real_data = false,
+      .tails = Tails::none(),
+  });
+}
+
 Distribution half_student_t() {
   return entry({
       .name = "half_student_t",

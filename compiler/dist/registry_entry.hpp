@@ -89,6 +89,7 @@ Distribution dirichlet();
 Distribution multi_normal();
 Distribution ordered_logistic();
 Distribution lkj_corr_cholesky();
+Distribution von_mises();
 Distribution bernoulli();
 Distribution bernoulli_logit();
 Distribution poisson();

@@ -187,6 +187,24 @@ struct Elementwise<Op::Tan> {
 };
 
 template <>
+struct Elementwise<Op::Sin> {
+  static constexpr bool cheap = false;
+  static double value(double x) { return std::sin(x); }
+  template <class B>
+  static auto code(B& b, typename B::V x) { return b.libm("sin", x); }
+  static Contributions adjoint(const Node& n, const Node* g) { return {mul(g, unary(Op::Cos, n.arg(0)))}; }
+};
+
+template <>
+struct Elementwise<Op::Cos> {
+  static constexpr bool cheap = false;
+  static double value(double x) { return std::cos(x); }
+  template <class B>
+  static auto code(B& b, typename B::V x) { return b.libm("cos", x); }
+  static Contributions adjoint(const Node& n, const Node* g) { return {neg(mul(g, unary(Op::Sin, n.arg(0))))}; }
+};
+
+template <>
 struct Elementwise<Op::Sigmoid> {
   static constexpr bool cheap = false;
   static double value(double x) { return special::sigmoid(x); }
@@ -259,6 +277,30 @@ struct Elementwise<Op::Lgamma> {
   template <class B>
   static auto code(B& b, typename B::V x) { return b.runtime("vmc_lgamma", x); }
   static Contributions adjoint(const Node& n, const Node* g) { return {mul(g, unary(Op::Digamma, n.arg(0)))}; }
+};
+
+// log I_0(x): its derivative is R = I_1/I_0, whose own is 1 − R/x − R² (R/x → 1/2 at 0).
+template <>
+struct Elementwise<Op::LogBesselI0> {
+  static constexpr bool cheap = false;
+  static double value(double x) { return special::log_bessel_i0(x); }
+  template <class B>
+  static auto code(B& b, typename B::V x) { return b.runtime("vmc_log_bessel_i0", x); }
+  static Contributions adjoint(const Node& n, const Node* g) { return {mul(g, unary(Op::BesselI1OverI0, n.arg(0)))}; }
+};
+
+template <>
+struct Elementwise<Op::BesselI1OverI0> {
+  static constexpr bool cheap = false;
+  static double value(double x) { return special::bessel_i1_over_i0(x); }
+  template <class B>
+  static auto code(B& b, typename B::V x) { return b.runtime("vmc_bessel_i1_over_i0", x); }
+  static Contributions adjoint(const Node& n, const Node* g) {
+    const Node* x = n.arg(0);
+    const Node* at_zero = binary(Op::Equal, x, constant_like(x, 0));
+    const Node* r_over_x = select(at_zero, constant_like(x, 0.5), div(&n, x));
+    return {mul(g, sub(sub(constant_like(x, 1), r_over_x), square(&n)))};
+  }
 };
 
 template <>

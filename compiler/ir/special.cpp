@@ -30,6 +30,8 @@ double neg_binomial_2_quantile(double u, double mu, double phi) { return vmc_neg
 double student_t_quantile(double u, double nu) { return vmc_student_t_quantile(u, nu); }
 double student_t_log_cdf(double t, double nu) { return vmc_student_t_log_cdf(t, nu); }
 double gamma_quantile(double u, double shape) { return vmc_gamma_quantile(u, shape); }
+double log_bessel_i0(double x) { return vmc_log_bessel_i0(x); }
+double bessel_i1_over_i0(double x) { return vmc_bessel_i1_over_i0(x); }
 double beta_quantile(double u, double a, double b) { return vmc_beta_quantile(u, a, b); }
 double student_t_log_cdf_dnu(double t, double nu) { return vmc_student_t_log_cdf_dnu(t, nu); }
 double log_ndtr(double x) { return vmc_log_ndtr(x); }

@@ -19,6 +19,8 @@ double neg_binomial_2_quantile(double u, double mu, double phi);  // ... for Neg
 double student_t_quantile(double u, double nu);  // Student's t inverse CDF
 double student_t_log_cdf(double t, double nu);      // log P(T_nu <= t)
 double gamma_quantile(double u, double shape);       // Gamma(shape, 1)'s inverse CDF
+double log_bessel_i0(double x);                      // log I_0(x)
+double bessel_i1_over_i0(double x);                  // I_1(x) / I_0(x)
 double beta_quantile(double u, double a, double b);  // Beta(a, b)'s inverse CDF
 double student_t_log_cdf_dnu(double t, double nu);  // its derivative in nu
 

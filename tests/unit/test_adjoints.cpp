@@ -381,6 +381,10 @@ OpTest op_test(Op op) {
     case Op::LogSigmoid: return {C, unary_in(op, -4, 4)};
     case Op::Relu: return {C, unary_away(op, 0.1, 2)};
     case Op::Lgamma: return {C, unary_in(op, 0.5, 4)};
+    case Op::Sin:
+    case Op::Cos: return {C, unary_in(op, -4, 4)};
+    case Op::LogBesselI0: return {C, unary_in(op, -30, 30)};
+    case Op::BesselI1OverI0: return {C, unary_in(op, -30, 30)};
     case Op::Digamma: return {C, unary_in(op, 0.5, 4)};
     case Op::Ndtri: return {C, unary_in(op, 0.1, 0.9)};
     case Op::LogNdtr: return {C, unary_in(op, -30, 6)};

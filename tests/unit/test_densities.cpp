@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "ir/special.hpp"
 #include "test_densities_helpers.hpp"
 
 using namespace densities_test;
@@ -334,6 +335,32 @@ TEST_CASE("densities: lkj_corr_cholesky is (1 - r^2)^(eta - 1) normalised at K =
     mass += std::exp(one.eval1(dist::log_density(entry("lkj_corr_cholesky"), one.tensor("L", m, {3, 3}), {one.scalar("eta", 1.8)}))) * jac[i];
   }
   CHECK(mass == doctest::Approx(1).epsilon(5e-3));
+}
+
+TEST_CASE("densities: von_mises integrates to one over a period; log I_0 and I_1 / I_0 at known values") {
+  for (double kappa : {0.01, 1.0, 8.0, 700.0}) {
+    const int n = 20000;
+    std::vector<double> xs;
+    for (int i = 0; i < n; ++i) xs.push_back(0.3 - kPi + 2 * kPi * (i + 0.5) / n);  // any period
+    Env env;
+    std::vector<double> lp = env.eval(dist::log_density(entry("von_mises"), env.vec("x", xs), {env.scalar("mu", 0.3), env.scalar("k", kappa)}));
+    double mass = 0;
+    for (double v : lp) mass += std::exp(v) * 2 * kPi / n;
+    INFO("kappa " << kappa);
+    CHECK(mass == doctest::Approx(1).epsilon(1e-6));
+  }
+  using namespace vmc::ir::special;
+  CHECK(log_bessel_i0(0) == 0);
+  CHECK(bessel_i1_over_i0(0) == 0);
+  CHECK(bessel_i1_over_i0(1e-8) == doctest::Approx(0.5e-8).epsilon(1e-9));
+  CHECK(std::exp(log_bessel_i0(1)) == doctest::Approx(1.2660658777520082).epsilon(1e-14));  // I_0(1)
+  CHECK(bessel_i1_over_i0(1) == doctest::Approx(0.5651591039924851 / 1.2660658777520082).epsilon(1e-14));
+  CHECK(log_bessel_i0(-3) == log_bessel_i0(3));
+  CHECK(bessel_i1_over_i0(-3) == -bessel_i1_over_i0(3));
+  // The asymptotic series takes over at 500 without a step.
+  CHECK(log_bessel_i0(500 - 1e-12) == doctest::Approx(log_bessel_i0(500 + 1e-12)).epsilon(1e-14));
+  CHECK(bessel_i1_over_i0(500 - 1e-9) == doctest::Approx(bessel_i1_over_i0(500 + 1e-9)).epsilon(1e-14));
+  CHECK(std::isfinite(log_bessel_i0(1e6)));
 }
 
 TEST_CASE("densities: dirichlet is the Beta at K = 2, its formula at K = 3, batched, and integrates to one") {

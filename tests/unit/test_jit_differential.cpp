@@ -110,6 +110,12 @@ class MagnitudeBound : public ir::Rewriter {
       case Op::Square: return own(times(ir::mul(abs_of(x), 2.0), m[0]));
       case Op::Tanh: return own(times(ir::sub(ir::constant_like(y, 1), ir::square(y)), m[0]));
       case Op::Tan: return own(times(ir::add(ir::square(y), 1.0), m[0]));
+      // |sin'|, |cos'| ≤ 1; libm's range reduction is exact, its result within an ulp of |y| ≤ 1,
+      // so the rounding is ε, not ε|y| (sin near its zeros).
+      case Op::Sin:
+      case Op::Cos: return plus(ir::constant_like(y, 1), m[0]);
+      case Op::LogBesselI0: return own(m[0]);                             // |I_1/I_0| ≤ 1
+      case Op::BesselI1OverI0: return own(times(ir::constant_like(y, 0.5), m[0]));  // |R'| ≤ 1/2
       case Op::Cosh: {  // |sinh x| = h − 1/(4h), h = e^(|x| − log 2): finite wherever cosh is
         const Node* h = ir::exp(ir::add(abs_of(x), -std::numbers::ln2));
         return own(times(ir::sub(h, over(ir::constant_like(h, 0.25), h)), m[0]));

@@ -710,6 +710,23 @@ TEST_CASE("lower values: a cholesky_factor_corr latent's map, its round trip and
   }
 }
 
+TEST_CASE("lower gradients: von_mises, sin and cos (issue 25)") {
+  const char* text = R"(model circular;
+dims { N; }
+data { y : real[N]; }
+latent { mu : real; kappa : real<lower=0>; }
+model {
+  mu ~ normal(0, 1);
+  kappa ~ gamma(2, 0.5);
+  y ~ von_mises(mu, kappa);
+  target += 0.1 * sin(mu) * cos(kappa);
+}
+)";
+  for (const char* guide : {"meanfield", "fullrank"}) {
+    check_all(text, std::string("von_mises, ") + guide, sema_options({}, guide), true, 0.5);
+  }
+}
+
 TEST_CASE("lower gradients: cholesky_factor_corr latents under lkj_corr_cholesky (issue 25)") {
   const char* text = R"(model lkj;
 dims { N; K = 3; }

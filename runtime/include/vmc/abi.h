@@ -182,6 +182,9 @@ double vmc_poisson_quantile(double u, double rate);
 double vmc_binomial_quantile(double u, double n, double p);
 double vmc_neg_binomial_2_quantile(double u, double mu, double phi);
 double vmc_student_t_quantile(double u, double nu);
+/* log I_0(x) and I_1(x) / I_0(x), modified Bessel functions of the first kind. */
+double vmc_log_bessel_i0(double x);
+double vmc_bessel_i1_over_i0(double x);
 /* Gamma(shape, 1)'s and Beta(a, b)'s inverse CDFs at u: forward draws from uniform noise. */
 double vmc_gamma_quantile(double u, double shape);
 double vmc_beta_quantile(double u, double a, double b);
