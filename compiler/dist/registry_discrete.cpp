@@ -116,7 +116,7 @@ Distribution lkj_corr_cholesky() {
 
 // Dirichlet(alpha) on the simplex, one density per vector (the last axis):
 // lgamma(Σ alpha) − Σ lgamma(alpha) + Σ (alpha − 1) log x. alpha is a scalar (the symmetric
-// Dirichlet) or a vector. No sampler yet (a draw needs gamma draws).
+// Dirichlet) or a vector. Drawn forwards as K gamma draws, normalised.
 Distribution dirichlet() {
   return entry({
       .name = "dirichlet",

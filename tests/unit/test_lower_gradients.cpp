@@ -526,74 +526,116 @@ TEST_CASE("lower values: an ordered latent's automatic guide draws increasing ve
   }
 }
 
-TEST_CASE("lower values: a simplex latent's stick-breaking map, its round trip and log-Jacobian") {
-  // A flat prior on the simplex and a likelihood free of it: estimator A's bound is then
-  // log p(y) − log q(s) with log q(s) = log N(u) − log |det ds/du| over the first K − 1
-  // coordinates (the last is 1 minus their sum). The map's Jacobian by central differences of
-  // the guide's draw in u, its log-determinant against the one in the bound.
-  Compiled c("model sj;\ndims { N; }\ndata { y : real[N]; }\nlatent { s : simplex[4]; }\n"
-             "model { y ~ normal(0, 1); }\n",
-             sema_options({}, "meanfield"), lower_options(Estimator::A));
-  REQUIRE_MESSAGE(c.ok(), c.messages());
-  const ir::Node* draw = c.l().guide_draws[0].node;
-  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
-    ir::Bindings b = c.synthetic(seed, 3, 3, 1.5);
-    const std::size_t k1 = 3;
-    std::vector<double> u(k1), sd(k1);
-    double log_n = 0;
-    for (std::size_t i = 0; i < k1; ++i) {
-      double unit = in(b, "s.unit")[i], eps = in(b, "eps.s")[i];
-      sd[i] = std::exp(unit + in(b, "s.scale")[i]);
-      u[i] = in(b, "s.center")[i] + std::exp(unit) * in(b, "s.loc")[i] + sd[i] * eps;
-      log_n += normal_lpdf(eps, 0, 1) - std::log(sd[i]);
-    }
-    double log_lik = 0;
-    for (double y : in(b, "y")) log_lik += normal_lpdf(y, 0, 1);
-    double log_jacobian = eval1(c.output("elbo"), b) - log_lik + log_n;
-    // The draw: positive, summing to 1, and inverted by Stan's formula u_k = logit(x_k / stick_k) + log(K − 1 − k).
-    std::vector<double> s = ir::evaluate(draw, b).values;
-    REQUIRE(s.size() == 4);
-    double stick = 1, total = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      CHECK(s[k] > 0);
-      total += s[k];
-      if (k < k1) {
-        double z = s[k] / stick;
-        CHECK(std::log(z / (1 - z)) + std::log(static_cast<double>(k1 - k)) == doctest::Approx(u[k]).epsilon(1e-9));
-        stick -= s[k];
-      }
-    }
-    CHECK(total == doctest::Approx(1).epsilon(1e-12));
-    // J[k][i] = ds_k / du_i, moving u_i through its noise.
-    double J[3][3];
-    const double h = 1e-6;
-    for (std::size_t i = 0; i < k1; ++i) {
-      ir::Bindings p = b;
-      p.inputs["eps.s"].values[i] += h / sd[i];
-      std::vector<double> up = ir::evaluate(draw, p).values;
-      p.inputs["eps.s"].values[i] -= 2 * h / sd[i];
-      std::vector<double> down = ir::evaluate(draw, p).values;
-      for (std::size_t k = 0; k < k1; ++k) J[k][i] = (up[k] - down[k]) / (2 * h);
-    }
-    double det = J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) - J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
-                 J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
-    CHECK_MESSAGE(std::log(std::abs(det)) == doctest::Approx(log_jacobian).epsilon(1e-6), "seed ", seed);
+namespace {
+
+// A latent's map from unconstrained reals under the meanfield guide, checked at one draw: with a
+// flat prior and a likelihood free of the latent, estimator A's bound is
+// log p(y) − log N(u) + log |det dz/du|, so the log-Jacobian in the bound is read back from it
+// and compared with the log-determinant of the map's Jacobian by central differences of the
+// guide's draw (over the `free` elements of z, as many as u has). Returns u, and z at u.
+struct MapDraw {
+  std::vector<double> u, z;
+};
+MapDraw check_map_jacobian(const Compiled& c, const std::string& name, std::uint64_t seed, const std::vector<std::size_t>& free) {
+  ir::Bindings b = c.synthetic(seed, 3, 3, 1.5);
+  const std::size_t m = free.size();
+  const std::string eps = "eps." + name;
+  REQUIRE(in(b, eps).size() == m);
+  std::vector<double> u(m), sd(m);
+  double log_n = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    double unit = in(b, name + ".unit")[i], e = in(b, eps)[i];
+    sd[i] = std::exp(unit + in(b, name + ".scale")[i]);
+    u[i] = in(b, name + ".center")[i] + std::exp(unit) * in(b, name + ".loc")[i] + sd[i] * e;
+    log_n += normal_lpdf(e, 0, 1) - std::log(sd[i]);
   }
+  double log_lik = 0;
+  for (double y : in(b, "y")) log_lik += normal_lpdf(y, 0, 1);
+  const double log_jacobian = eval1(c.output("elbo"), b) - log_lik + log_n;
+  const ir::Node* draw = c.l().guide_draws[0].node;
+  std::vector<std::vector<double>> J(m, std::vector<double>(m));
+  const double h = 1e-6;
+  for (std::size_t i = 0; i < m; ++i) {
+    ir::Bindings p = b;
+    p.inputs[eps].values[i] += h / sd[i];
+    std::vector<double> up = ir::evaluate(draw, p).values;
+    p.inputs[eps].values[i] -= 2 * h / sd[i];
+    std::vector<double> down = ir::evaluate(draw, p).values;
+    for (std::size_t k = 0; k < m; ++k) J[k][i] = (up[free[k]] - down[free[k]]) / (2 * h);
+  }
+  double log_det = 0;  // by Gaussian elimination with partial pivoting
+  for (std::size_t col = 0; col < m; ++col) {
+    std::size_t pivot = col;
+    for (std::size_t r = col + 1; r < m; ++r)
+      if (std::abs(J[r][col]) > std::abs(J[pivot][col])) pivot = r;
+    std::swap(J[col], J[pivot]);
+    log_det += std::log(std::abs(J[col][col]));
+    for (std::size_t r = col + 1; r < m; ++r) {
+      double f = J[r][col] / J[col][col];
+      for (std::size_t k = col; k < m; ++k) J[r][k] -= f * J[col][k];
+    }
+  }
+  CHECK_MESSAGE(log_det == doctest::Approx(log_jacobian).epsilon(1e-6), name, " seed ", seed);
+  return {u, ir::evaluate(draw, b).values};
 }
 
-TEST_CASE("lower gradients: ordered_logistic with ordered cutpoints, multi_normal (issue 25)") {
-  const char* text = R"(model ordinal;
-dims { N; K = 4; D = 2; }
-data { y : int<lower=0, upper=3>[N]; x : real[N, D]; }
-latent { beta : real[D]; c : ordered[K - 1]; }
-model {
-  beta ~ multi_normal(rep_vector(0, D), diag_matrix(rep_vector(4.0, D)));
-  c ~ normal(0, 5);
-  plate i in N { y[i] ~ ordered_logistic(dot(x[i], beta), c); }
+Compiled map_model(const std::string& type) {
+  return Compiled("model map;\ndims { N; }\ndata { y : real[N]; }\nlatent { s : " + type + "; }\nmodel { y ~ normal(0, 1); }\n",
+                  sema_options({}, "meanfield"), lower_options(Estimator::A));
 }
-)";
-  for (const char* guide : {"meanfield", "fullrank"}) {
-    check_all(text, std::string("ordered_logistic, ") + guide, sema_options({}, guide), true, 0.5);
+
+}  // namespace
+
+TEST_CASE("lower values: the maps of simplex, ordered and cholesky_factor_corr latents, inverted, and their log-Jacobians") {
+  // simplex[4]: positive, summing to 1, inverted by Stan's u_k = logit(x_k / stick_k) + log(K − 1 − k).
+  Compiled simplex = map_model("simplex[4]");
+  REQUIRE_MESSAGE(simplex.ok(), simplex.messages());
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    MapDraw d = check_map_jacobian(simplex, "s", seed, {0, 1, 2});
+    REQUIRE(d.z.size() == 4);
+    double stick = 1, total = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      CHECK(d.z[k] > 0);
+      total += d.z[k];
+      if (k == 3) break;
+      double z = d.z[k] / stick;
+      CHECK(std::log(z / (1 - z)) + std::log(static_cast<double>(3 - k)) == doctest::Approx(d.u[k]).epsilon(1e-9));
+      stick -= d.z[k];
+    }
+    CHECK(total == doctest::Approx(1).epsilon(1e-12));
+  }
+  // ordered[3], positive_ordered[3]: u_0 = z_0 (log z_0 when positive), u_k = log(z_k − z_{k−1}).
+  for (const char* type : {"ordered[3]", "positive_ordered[3]"}) {
+    const bool positive = std::string(type).rfind("positive", 0) == 0;
+    Compiled c = map_model(type);
+    REQUIRE_MESSAGE(c.ok(), c.messages());
+    for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+      MapDraw d = check_map_jacobian(c, "s", seed, {0, 1, 2});
+      CHECK((positive ? std::log(d.z[0]) : d.z[0]) == doctest::Approx(d.u[0]).epsilon(1e-9));
+      for (std::size_t k = 1; k < 3; ++k) {
+        CHECK(d.z[k] > d.z[k - 1]);
+        CHECK(std::log(d.z[k] - d.z[k - 1]) == doctest::Approx(d.u[k]).epsilon(1e-9));
+      }
+    }
+  }
+  // cholesky_factor_corr[3]: unit rows, a positive diagonal, zeros above it; the free elements
+  // L10, L20, L21, inverted by u = atanh of the partial correlations L10, L20, L21 / sqrt(1 − L20²).
+  Compiled corr = map_model("cholesky_factor_corr[3]");
+  REQUIRE_MESSAGE(corr.ok(), corr.messages());
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    MapDraw d = check_map_jacobian(corr, "s", seed, {3, 6, 7});
+    const std::vector<double>& l = d.z;
+    REQUIRE(l.size() == 9);
+    for (std::size_t r = 0; r < 3; ++r) {
+      double len = 0;
+      for (std::size_t k = 0; k < 3; ++k) len += l[3 * r + k] * l[3 * r + k];
+      CHECK(len == doctest::Approx(1).epsilon(1e-12));
+      CHECK(l[4 * r] > 0);
+      for (std::size_t k = r + 1; k < 3; ++k) CHECK(l[3 * r + k] == 0);
+    }
+    CHECK(std::atanh(l[3]) == doctest::Approx(d.u[0]).epsilon(1e-9));
+    CHECK(std::atanh(l[6]) == doctest::Approx(d.u[1]).epsilon(1e-9));
+    CHECK(std::atanh(l[7] / std::sqrt(1 - l[6] * l[6])) == doctest::Approx(d.u[2]).epsilon(1e-9));
   }
 }
 
@@ -610,103 +652,6 @@ model {
 )";
   for (const char* guide : {"meanfield", "fullrank", "lowrank:2"}) {
     check_all(global, std::string("simplex latents, ") + guide, sema_options({}, guide), true, 0.5);
-  }
-}
-
-TEST_CASE("lower values: ordered and positive_ordered maps, their round trip and log-Jacobian") {
-  // As for the simplex: a flat prior and a likelihood free of the latent, so estimator A's bound
-  // is log p(y) − log N(u) + log |det dz/du|; the determinant by central differences of the draw.
-  for (const char* type : {"ordered[3]", "positive_ordered[3]"}) {
-    const bool positive = std::string(type).rfind("positive", 0) == 0;
-    Compiled c(std::string("model oj;\ndims { N; }\ndata { y : real[N]; }\nlatent { s : ") + type +
-                   "; }\nmodel { y ~ normal(0, 1); }\n",
-               sema_options({}, "meanfield"), lower_options(Estimator::A));
-    REQUIRE_MESSAGE(c.ok(), c.messages());
-    const ir::Node* draw = c.l().guide_draws[0].node;
-    for (std::uint64_t seed = 1; seed <= 6; ++seed) {
-      ir::Bindings b = c.synthetic(seed, 3, 3, 1.5);
-      std::vector<double> u(3), sd(3);
-      double log_n = 0;
-      for (std::size_t i = 0; i < 3; ++i) {
-        double unit = in(b, "s.unit")[i], eps = in(b, "eps.s")[i];
-        sd[i] = std::exp(unit + in(b, "s.scale")[i]);
-        u[i] = in(b, "s.center")[i] + std::exp(unit) * in(b, "s.loc")[i] + sd[i] * eps;
-        log_n += normal_lpdf(eps, 0, 1) - std::log(sd[i]);
-      }
-      double log_lik = 0;
-      for (double y : in(b, "y")) log_lik += normal_lpdf(y, 0, 1);
-      double log_jacobian = eval1(c.output("elbo"), b) - log_lik + log_n;
-      // The round trip: u_0 = z_0 (log z_0 when positive), u_k = log(z_k − z_{k−1}).
-      std::vector<double> z = ir::evaluate(draw, b).values;
-      CHECK((positive ? std::log(z[0]) : z[0]) == doctest::Approx(u[0]).epsilon(1e-9));
-      for (std::size_t k = 1; k < 3; ++k) {
-        CHECK(z[k] > z[k - 1]);
-        CHECK(std::log(z[k] - z[k - 1]) == doctest::Approx(u[k]).epsilon(1e-9));
-      }
-      double J[3][3];
-      const double h = 1e-6;
-      for (std::size_t i = 0; i < 3; ++i) {
-        ir::Bindings p = b;
-        p.inputs["eps.s"].values[i] += h / sd[i];
-        std::vector<double> up = ir::evaluate(draw, p).values;
-        p.inputs["eps.s"].values[i] -= 2 * h / sd[i];
-        std::vector<double> down = ir::evaluate(draw, p).values;
-        for (std::size_t k = 0; k < 3; ++k) J[k][i] = (up[k] - down[k]) / (2 * h);
-      }
-      double det = J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) - J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
-                   J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
-      CHECK_MESSAGE(std::log(std::abs(det)) == doctest::Approx(log_jacobian).epsilon(1e-6), type, " seed ", seed);
-    }
-  }
-}
-
-TEST_CASE("lower values: a cholesky_factor_corr latent's map, its round trip and log-Jacobian") {
-  // K = 3: the free elements are L10, L20, L21 (the rest follow from unit rows); Stan's inverse
-  // is u = atanh of the canonical partial correlations L10, L20, L21 / sqrt(1 − L20²).
-  Compiled c("model cj;\ndims { N; }\ndata { y : real[N]; }\nlatent { L : cholesky_factor_corr[3]; }\n"
-             "model { y ~ normal(0, 1); }\n",
-             sema_options({}, "meanfield"), lower_options(Estimator::A));
-  REQUIRE_MESSAGE(c.ok(), c.messages());
-  const ir::Node* draw = c.l().guide_draws[0].node;
-  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
-    ir::Bindings b = c.synthetic(seed, 3, 3, 1.5);
-    std::vector<double> u(3), sd(3);
-    double log_n = 0;
-    for (std::size_t i = 0; i < 3; ++i) {
-      double unit = in(b, "L.unit")[i], eps = in(b, "eps.L")[i];
-      sd[i] = std::exp(unit + in(b, "L.scale")[i]);
-      u[i] = in(b, "L.center")[i] + std::exp(unit) * in(b, "L.loc")[i] + sd[i] * eps;
-      log_n += normal_lpdf(eps, 0, 1) - std::log(sd[i]);
-    }
-    double log_lik = 0;
-    for (double y : in(b, "y")) log_lik += normal_lpdf(y, 0, 1);
-    double log_jacobian = eval1(c.output("elbo"), b) - log_lik + log_n;
-    std::vector<double> l = ir::evaluate(draw, b).values;
-    REQUIRE(l.size() == 9);
-    for (int r = 0; r < 3; ++r) {
-      double len = 0;
-      for (int k = 0; k < 3; ++k) len += l[static_cast<std::size_t>(3 * r + k)] * l[static_cast<std::size_t>(3 * r + k)];
-      CHECK(len == doctest::Approx(1).epsilon(1e-12));
-      CHECK(l[static_cast<std::size_t>(4 * r)] > 0);
-      for (int k = r + 1; k < 3; ++k) CHECK(l[static_cast<std::size_t>(3 * r + k)] == 0);
-    }
-    CHECK(std::atanh(l[3]) == doctest::Approx(u[0]).epsilon(1e-9));
-    CHECK(std::atanh(l[6]) == doctest::Approx(u[1]).epsilon(1e-9));
-    CHECK(std::atanh(l[7] / std::sqrt(1 - l[6] * l[6])) == doctest::Approx(u[2]).epsilon(1e-9));
-    const std::size_t free_at[3] = {3, 6, 7};
-    double J[3][3];
-    const double h = 1e-6;
-    for (std::size_t i = 0; i < 3; ++i) {
-      ir::Bindings p = b;
-      p.inputs["eps.L"].values[i] += h / sd[i];
-      std::vector<double> up = ir::evaluate(draw, p).values;
-      p.inputs["eps.L"].values[i] -= 2 * h / sd[i];
-      std::vector<double> down = ir::evaluate(draw, p).values;
-      for (std::size_t k = 0; k < 3; ++k) J[k][i] = (up[free_at[k]] - down[free_at[k]]) / (2 * h);
-    }
-    double det = J[0][0] * (J[1][1] * J[2][2] - J[1][2] * J[2][1]) - J[0][1] * (J[1][0] * J[2][2] - J[1][2] * J[2][0]) +
-                 J[0][2] * (J[1][0] * J[2][1] - J[1][1] * J[2][0]);
-    CHECK_MESSAGE(std::log(std::abs(det)) == doctest::Approx(log_jacobian).epsilon(1e-6), "seed ", seed);
   }
 }
 
